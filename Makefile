@@ -1,0 +1,49 @@
+# tzurot-go: the two commands a self-hoster needs are `make run` and `make test`.
+SHELL := /bin/bash
+GO ?= go
+BIN := bin/tzurot
+# Every first-party plugin is a folder under plugins/ built to plugins/<name>/<name>.wasm.
+PLUGIN_DIRS := $(wildcard plugins/*/)
+PLUGIN_WASMS := $(foreach d,$(PLUGIN_DIRS),$(d)$(notdir $(patsubst %/,%,$(d))).wasm)
+# Race detector on host-side packages (plugins themselves build only for wasip1).
+TEST_PKGS := ./host/... ./sdk/abi/... ./sdk/plugintest/... ./examples/...
+TEST_FLAGS ?= -race -count=1 -timeout 20m
+
+.PHONY: all build plugins examples run test vet fmt bench sqlc db clean
+
+all: build plugins
+
+build:
+	$(GO) build -o $(BIN) ./host/cmd/tzurot
+
+plugins: $(PLUGIN_WASMS)
+
+plugins/%.wasm: FORCE
+	cd $(dir $@) && GOOS=wasip1 GOARCH=wasm CGO_ENABLED=0 $(GO) build -buildmode=c-shared -o $(notdir $@) .
+
+examples:
+	@if [ -f examples/as-provider/package.json ]; then \
+		cd examples/as-provider && { [ -d node_modules ] || npm ci --no-audit --no-fund; } && npm run --silent build; fi
+	@if [ -d examples/go-provider ]; then \
+		cd examples/go-provider && GOOS=wasip1 GOARCH=wasm CGO_ENABLED=0 $(GO) build -buildmode=c-shared -o go-provider.wasm .; fi
+
+# make run: build the host and the plugins, apply migrations, serve.
+run: build plugins
+	./$(BIN) serve
+
+test: plugins examples
+	$(GO) vet $(TEST_PKGS)
+	@unformatted=$$(gofmt -l host sdk plugins examples); if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
+	$(GO) test $(TEST_FLAGS) $(TEST_PKGS)
+
+bench: plugins examples
+	$(GO) test -run '^$$' -bench . -benchmem -count=1 $(TEST_PKGS)
+
+fmt:
+	gofmt -w host sdk plugins examples
+
+clean:
+	rm -rf bin
+	find plugins examples -name '*.wasm' -delete
+
+FORCE:

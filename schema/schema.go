@@ -1,0 +1,121 @@
+// Package schema holds the database schema as goose SQL migrations embedded in
+// the binary, and applies them. Every process may call Migrate at start: a
+// PostgreSQL session-level advisory lock makes concurrent callers take turns,
+// and the one that comes second finds nothing left to do.
+package schema
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+)
+
+//go:embed migrations/*.sql
+var embedded embed.FS
+
+// LockID is the advisory lock key migrations hold while they run. It is ours
+// (not goose's default) so another goose-managed schema in the same database
+// never waits on us or we on it. It is the first 8 bytes of
+// sha256("tzurot-go schema migrations") read as a signed int64, written out
+// so that it can never change by accident.
+const LockID int64 = -6804848463437409088
+
+// VersionTable is where goose records applied migrations.
+const VersionTable = "goose_db_version"
+
+// Migrations returns the embedded migration files (NNNNN_name.sql).
+func Migrations() fs.FS {
+	sub, err := fs.Sub(embedded, "migrations")
+	if err != nil {
+		// fs.Sub fails only on an invalid path literal, which is fixed above.
+		panic(err)
+	}
+	return sub
+}
+
+// Open returns a database/sql handle on dsn through pgx, the form goose needs.
+func Open(dsn string) (*sql.DB, error) {
+	cfg, err := pgxConfig(dsn)
+	if err != nil {
+		return nil, err
+	}
+	return stdlib.OpenDB(*cfg), nil
+}
+
+// NewProvider returns a goose provider over db that locks with LockID. The
+// lock is polled once a second for up to ten minutes: a long migration in
+// another process delays this one rather than failing it.
+func NewProvider(db *sql.DB, logger *slog.Logger) (*goose.Provider, error) {
+	locker, err := lock.NewPostgresSessionLocker(
+		lock.WithLockID(LockID),
+		lock.WithLockTimeout(1, 600),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("create migration lock: %w", err)
+	}
+	opts := []goose.ProviderOption{
+		goose.WithSessionLocker(locker),
+		goose.WithTableName(VersionTable),
+		goose.WithDisableGlobalRegistry(true),
+	}
+	if logger != nil {
+		opts = append(opts, goose.WithSlog(logger.With("component", "migrate")))
+	}
+	p, err := goose.NewProvider(goose.DialectPostgres, db, Migrations(), opts...)
+	if err != nil {
+		return nil, fmt.Errorf("load migrations: %w", err)
+	}
+	return p, nil
+}
+
+// Migrate applies every pending migration to the database at dsn and logs
+// what it applied. It is what `tzurot serve` and `tzurot migrate up` run.
+func Migrate(ctx context.Context, dsn string, logger *slog.Logger) error {
+	db, err := Open(dsn)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	return MigrateDB(ctx, db, logger)
+}
+
+// MigrateDB is Migrate over an open handle.
+func MigrateDB(ctx context.Context, db *sql.DB, logger *slog.Logger) error {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	p, err := NewProvider(db, logger)
+	if err != nil {
+		return err
+	}
+	results, err := p.Up(ctx)
+	if err != nil {
+		return explain("apply migrations", err)
+	}
+	current, err := p.GetDBVersion(ctx)
+	if err != nil {
+		return explain("read schema version", err)
+	}
+	logger.LogAttrs(ctx, slog.LevelInfo, "database schema is up to date",
+		slog.Int("applied", len(results)), slog.Int64("version", current))
+	return nil
+}
+
+// explain wraps a goose error with context, and says in plain words what a
+// self-hoster should check when the database cannot be reached at all.
+func explain(what string, err error) error {
+	var pe *goose.PartialError
+	if errors.As(err, &pe) && pe.Failed != nil && pe.Failed.Source != nil {
+		return fmt.Errorf("%s: migration %s failed (everything before it was applied): %w",
+			what, pe.Failed.Source.Path, err)
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}

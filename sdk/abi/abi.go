@@ -151,6 +151,11 @@ type Usage struct {
 	ReasoningTokens int64  `json:"reasoning_tokens,omitempty"`
 	Characters      int64  `json:"characters,omitempty"`
 	Images          int64  `json:"images,omitempty"`
+	// Provider and Plugin are set by the host on every usage row (the key
+	// slot, or the plugin entry name when it has none, and the plugin entry
+	// name); whatever a plugin writes here is overwritten.
+	Provider string `json:"provider,omitempty"`
+	Plugin   string `json:"plugin,omitempty"`
 }
 
 // Usage kinds.
@@ -241,6 +246,12 @@ type HTTPRequest struct {
 	TimeoutMS int `json:"timeout_ms,omitempty"`
 	// NoRetry turns off the host's retries on 429 and 5xx for this request.
 	NoRetry bool `json:"no_retry,omitempty"`
+	// BodyBlob sends the blob with this handle (see HostBlobCreate) as the
+	// body; it wins over Body and BodyBase64 when set.
+	BodyBlob int64 `json:"body_blob,omitempty"`
+	// ResponseBlob asks http_request to keep the response body host-side as
+	// a blob and return its handle in HTTPResponse.BodyBlob instead of Body.
+	ResponseBlob bool `json:"response_blob,omitempty"`
 }
 
 // HTTPResponse is the output of http_request. Error is set (and Status is 0)
@@ -251,7 +262,9 @@ type HTTPResponse struct {
 	Body    string            `json:"body,omitempty"`
 	// BodyBase64 is set instead of Body when the body is not valid UTF-8.
 	BodyBase64 string `json:"body_base64,omitempty"`
-	Error      *Error `json:"error,omitempty"`
+	// BodyBlob is the handle of the body when the request set ResponseBlob.
+	BodyBlob int64  `json:"body_blob,omitempty"`
+	Error    *Error `json:"error,omitempty"`
 }
 
 // StreamOpenResult is the output of http_stream_open.

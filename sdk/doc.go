@@ -1,0 +1,28 @@
+// Package sdk is what a Go plugin author imports to write a tzurot plugin.
+//
+// It wraps github.com/extism/go-pdk so that a provider plugin is a few dozen
+// lines: the SDK reads the JSON input, calls your function, writes the JSON
+// output or a typed error, and offers the host functions of ABI v1
+// (docs/plugin-abi.md) as plain Go calls:
+//
+//	//go:wasmexport describe
+//	func describe() int32 { return sdk.Describe(abi.Description{Name: "echo", ...}) }
+//
+//	//go:wasmexport chat
+//	func chat() int32 {
+//		return sdk.Handle(func(req abi.ChatRequest) (abi.ChatResponse, error) {
+//			return abi.ChatResponse{Content: req.Messages[len(req.Messages)-1].Content}, nil
+//		})
+//	}
+//
+//	func main() {}
+//
+// Importing the package also exports the ABI marker (tzurot_abi_v1), so a
+// plugin never forgets it. Build with
+//
+//	GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o plugin.wasm .
+//
+// Everything that touches wasm builds only for GOOS=wasip1; the helpers in
+// this file's siblings without a build constraint (errors) build anywhere so
+// plugin logic can be unit-tested with a normal `go test`.
+package sdk

@@ -1,0 +1,247 @@
+//go:build wasip1
+
+package sdk
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+
+	"github.com/extism/go-pdk"
+
+	"github.com/tzurot-go/tzurot/sdk/abi"
+)
+
+// The host functions of ABI v1. Every uint64 that is not a handle is an
+// offset into Extism kernel memory; see docs/plugin-abi.md for each one.
+
+//go:wasmimport tzurot:host/v1 api_key
+func hostAPIKey(slot uint64) uint64
+
+//go:wasmimport tzurot:host/v1 http_request
+func hostHTTPRequest(req uint64) uint64
+
+//go:wasmimport tzurot:host/v1 http_stream_open
+func hostHTTPStreamOpen(req uint64) uint64
+
+//go:wasmimport tzurot:host/v1 http_stream_next
+func hostHTTPStreamNext(handle int64) uint64
+
+//go:wasmimport tzurot:host/v1 http_stream_close
+func hostHTTPStreamClose(handle int64)
+
+//go:wasmimport tzurot:host/v1 record_usage
+func hostRecordUsage(usage uint64) int32
+
+//go:wasmimport tzurot:host/v1 log
+func hostLog(entry uint64)
+
+//go:wasmimport tzurot:host/v1 emit
+func hostEmit(chunk uint64)
+
+// alloc copies b into kernel memory. An empty value is passed as offset 0,
+// which the host reads as the empty string (docs/plugin-abi.md).
+func alloc(b []byte) (off uint64, free func()) {
+	if len(b) == 0 {
+		return 0, func() {}
+	}
+	m := pdk.AllocateBytes(b)
+	return m.Offset(), func() { m.Free() }
+}
+
+// take reads the block the host returned at off and frees it; 0 is nil.
+func take(off uint64) []byte {
+	if off == 0 {
+		return nil
+	}
+	m := pdk.FindMemory(off)
+	b := m.ReadBytes()
+	m.Free()
+	return b
+}
+
+// callJSON sends v as JSON to a host function taking and returning a
+// pointer, and decodes the JSON answer into out.
+func callJSON(fn func(uint64) uint64, name string, v, out any) error {
+	in, err := json.Marshal(v)
+	if err != nil {
+		return Errorf(abi.ErrInternal, "encode %s input: %v", name, err)
+	}
+	off, free := alloc(in)
+	res := take(fn(off))
+	free()
+	if len(res) == 0 {
+		return Errorf(abi.ErrInternal, "host function %s returned nothing", name)
+	}
+	if err := json.Unmarshal(res, out); err != nil {
+		return Errorf(abi.ErrInternal, "decode %s result: %v", name, err)
+	}
+	return nil
+}
+
+// APIKey returns the current caller's key for the slot plugins.toml binds
+// to this plugin, and false when the caller has none. Prefer Auth
+// injection on HTTP requests: then the plugin never holds the key.
+func APIKey() (string, bool) {
+	k := take(hostAPIKey(0))
+	if len(k) == 0 {
+		return "", false
+	}
+	return string(k), true
+}
+
+// BearerAuth asks the host to add "Authorization: Bearer <caller's key>".
+func BearerAuth() *abi.Auth { return &abi.Auth{} }
+
+// Response is an HTTP response the host received for the plugin.
+type Response struct {
+	Status  int
+	Headers map[string]string // lowercased names
+	Body    []byte
+}
+
+// OK reports a 2xx status.
+func (r *Response) OK() bool { return r.Status >= 200 && r.Status < 300 }
+
+// HTTP sends req through the host and waits for the whole response. The
+// error is an *abi.Error when no response arrived (refused by the host's
+// allow-list, no key for Auth, network failure, timeout); any HTTP status,
+// 4xx and 5xx included, is a Response, not an error.
+func HTTP(req abi.HTTPRequest) (*Response, error) {
+	var res abi.HTTPResponse
+	if err := callJSON(hostHTTPRequest, abi.HostHTTPRequest, req, &res); err != nil {
+		return nil, err
+	}
+	if res.Error != nil {
+		return nil, AsError(res.Error)
+	}
+	body := []byte(res.Body)
+	if res.BodyBase64 != "" {
+		b, err := base64.StdEncoding.DecodeString(res.BodyBase64)
+		if err != nil {
+			return nil, Errorf(abi.ErrInternal, "host sent a bad body_base64: %v", err)
+		}
+		body = b
+	}
+	return &Response{Status: res.Status, Headers: res.Headers, Body: body}, nil
+}
+
+// EventStream reads server-sent events from a streaming HTTP response:
+//
+//	s, err := sdk.Stream(req)
+//	if err != nil { ... }           // no response at all
+//	defer s.Close()
+//	if !s.OK() { ... s.Body ... }   // the provider's error body
+//	for s.Next() { ev := s.Event() ... }
+//	if err := s.Err(); err != nil { ... }
+type EventStream struct {
+	Status  int
+	Headers map[string]string
+	// Body is the provider's whole (capped) body when Status is not 2xx.
+	Body string
+
+	handle int64
+	ev     abi.StreamEvent
+	err    error
+	done   bool
+}
+
+// Stream opens a streaming HTTP request through the host. See EventStream.
+func Stream(req abi.HTTPRequest) (*EventStream, error) {
+	var res abi.StreamOpenResult
+	if err := callJSON(hostHTTPStreamOpen, abi.HostHTTPStreamOpen, req, &res); err != nil {
+		return nil, err
+	}
+	if res.Error != nil {
+		return nil, AsError(res.Error)
+	}
+	s := &EventStream{Status: res.Status, Headers: res.Headers, Body: res.Body, handle: res.Handle}
+	if !s.OK() || s.handle == 0 {
+		s.done = true
+	}
+	return s, nil
+}
+
+// OK reports a 2xx status (events follow).
+func (s *EventStream) OK() bool { return s.Status >= 200 && s.Status < 300 }
+
+// Next waits for the next event and reports whether there is one. It
+// returns false at the end of the stream or on error (see Err).
+func (s *EventStream) Next() bool {
+	if s.done {
+		return false
+	}
+	raw := take(hostHTTPStreamNext(s.handle))
+	var ev abi.StreamEvent
+	if err := json.Unmarshal(raw, &ev); err != nil {
+		s.err, s.done = Errorf(abi.ErrInternal, "decode stream event: %v", err), true
+		return false
+	}
+	switch {
+	case ev.Error != nil:
+		s.err, s.done = AsError(ev.Error), true
+		return false
+	case ev.EOF:
+		s.done = true
+		return false
+	}
+	s.ev = ev
+	return true
+}
+
+// Event is the event Next moved to.
+func (s *EventStream) Event() abi.StreamEvent { return s.ev }
+
+// Err is the error that ended the stream early, or nil.
+func (s *EventStream) Err() error { return s.err }
+
+// Close releases the stream. Safe to call more than once; the host also
+// closes streams left open when the call ends.
+func (s *EventStream) Close() {
+	if s.handle != 0 {
+		hostHTTPStreamClose(s.handle)
+		s.handle = 0
+	}
+	s.done = true
+}
+
+// RecordUsage reports what a provider call consumed. The host stamps the
+// user, provider and time itself; an error means the host rejected it.
+func RecordUsage(u abi.Usage) error {
+	if u.Kind == "" {
+		u.Kind = abi.UsageText
+	}
+	b, err := json.Marshal(u)
+	if err != nil {
+		return fmt.Errorf("encode usage: %w", err)
+	}
+	off, free := alloc(b)
+	defer free()
+	if hostRecordUsage(off) != 0 {
+		return Errorf(abi.ErrInternal, "the host rejected the usage record")
+	}
+	return nil
+}
+
+// Log writes one entry into the host's log under this plugin's name. Level
+// is one of abi.LogDebug, LogInfo, LogWarn, LogError. Never log keys.
+func Log(level, msg string, attrs map[string]string) {
+	b, err := json.Marshal(abi.LogEntry{Level: level, Message: msg, Attrs: attrs})
+	if err != nil {
+		return
+	}
+	off, free := alloc(b)
+	defer free()
+	hostLog(off)
+}
+
+// Emit shows partial reply text to the user while a chat call streams.
+// The final ChatResponse must still carry the whole content.
+func Emit(text string) {
+	if text == "" {
+		return
+	}
+	off, free := alloc([]byte(text))
+	defer free()
+	hostEmit(off)
+}

@@ -1,0 +1,113 @@
+//go:build wasip1
+
+package sdk
+
+import (
+	"bytes"
+	"encoding/json"
+
+	"github.com/extism/go-pdk"
+
+	"github.com/tzurot-go/tzurot/sdk/abi"
+)
+
+// abiMarker is the marker export of ABI v1. The host only checks that it is
+// exported; exporting it from the SDK means every plugin built with this
+// SDK says which ABI it speaks without the author writing anything.
+//
+//go:wasmexport tzurot_abi_v1
+func abiMarker() int32 { return 0 }
+
+// Input decodes the call's JSON input into T. Empty input gives T's zero
+// value, so exports without input (describe) need no special case.
+func Input[T any]() (T, error) {
+	var v T
+	raw := pdk.Input()
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return v, nil
+	}
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return v, Errorf(abi.ErrBadRequest, "the plugin could not read its input: %v", err)
+	}
+	return v, nil
+}
+
+// Output sets the call's output to v as JSON.
+func Output(v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return Errorf(abi.ErrInternal, "encode output: %v", err)
+	}
+	pdk.Output(b)
+	return nil
+}
+
+// Fail sets e as the call's error and returns 1, the return code of a
+// typed error: `return sdk.Fail(sdk.Errorf(abi.ErrBadRequest, "..."))`.
+func Fail(e *abi.Error) int32 {
+	if e == nil {
+		e = &abi.Error{Code: abi.ErrInternal, Message: "the plugin failed without saying why"}
+	}
+	b, err := json.Marshal(e)
+	if err != nil {
+		pdk.SetErrorString(e.Error())
+		return 1
+	}
+	pdk.SetErrorString(string(b))
+	return 1
+}
+
+// Handle runs fn with the decoded input and writes its result: the body of
+// every export but describe. A returned error becomes the call's typed
+// error (see AsError); a panic becomes an "internal" error instead of a
+// trap, so the user sees a message rather than a crash.
+func Handle[In, Out any](fn func(In) (Out, error)) (rc int32) {
+	defer func() {
+		if p := recover(); p != nil {
+			rc = Fail(Errorf(abi.ErrInternal, "plugin panic: %v", p))
+		}
+	}()
+	in, err := Input[In]()
+	if err != nil {
+		return Fail(AsError(err))
+	}
+	out, err := fn(in)
+	if err != nil {
+		return Fail(AsError(err))
+	}
+	if err := Output(out); err != nil {
+		return Fail(AsError(err))
+	}
+	return 0
+}
+
+// Describe writes d as the output of the describe export. ABI defaults to
+// abi.Version and a nil Capabilities list becomes empty.
+func Describe(d abi.Description) int32 {
+	if d.ABI == 0 {
+		d.ABI = abi.Version
+	}
+	if d.Capabilities == nil {
+		d.Capabilities = []string{}
+	}
+	if err := Output(d); err != nil {
+		return Fail(AsError(err))
+	}
+	return 0
+}
+
+// Config returns the plain config value plugins.toml sets for key (for
+// example "base_url"); false when it is absent or empty.
+func Config(key string) (string, bool) {
+	return pdk.GetConfig(key)
+}
+
+// MustConfig is Config for values the plugin cannot work without: the
+// error names the key so the self-hoster knows what to add.
+func MustConfig(key string) (string, error) {
+	v, ok := pdk.GetConfig(key)
+	if !ok {
+		return "", Errorf(abi.ErrInternal, "plugin config %q is not set in plugins.toml", key)
+	}
+	return v, nil
+}

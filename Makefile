@@ -42,6 +42,11 @@ bench: plugins examples
 fmt:
 	gofmt -w host sdk plugins examples
 
+# Regenerate host/internal/store/query from schema/ (sqlc.yaml). CGO_ENABLED=0
+# selects sqlc's pure-Go parser, which builds in about a minute.
+sqlc:
+	CGO_ENABLED=0 $(GO) run github.com/sqlc-dev/sqlc/cmd/sqlc@v1.31.1 generate
+
 clean:
 	rm -rf bin
 	find plugins examples -name '*.wasm' -delete

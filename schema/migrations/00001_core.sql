@@ -147,9 +147,9 @@ CREATE TABLE user_api_keys (
     CONSTRAINT user_api_keys_ciphertext_length CHECK (octet_length(ciphertext) > 16),
     CONSTRAINT user_api_keys_hint_length CHECK (length(hint) <= 32)
 );
+-- No updated_at trigger here: every use stamps last_used_at, and updated_at
+-- should say when the key itself last changed (the store sets it).
 CREATE INDEX user_api_keys_key_version_idx ON user_api_keys (key_version);
-CREATE TRIGGER user_api_keys_touch BEFORE UPDATE ON user_api_keys
-    FOR EACH ROW EXECUTE FUNCTION tzurot_touch_updated_at();
 
 CREATE TABLE usage_logs (
     id             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

@@ -1,0 +1,415 @@
+// Package plugin runs tzurot plugins: sandboxed WebAssembly modules (Extism
+// on wazero) that provide every outside capability (language models,
+// voices, images). It reads plugins.toml, compiles and checks each plugin
+// against its grant, keeps a bounded pool of instances per plugin, offers
+// the tzurot:host/v1 host functions (keys, HTTP under an allow-list, usage,
+// logs, streaming, bulk bytes) and reloads the whole set atomically.
+//
+// Who a call is for travels in its context (see Call and WithCall); the
+// package holds no per-user state.
+package plugin
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/tetratelabs/wazero"
+
+	"github.com/tzurot-go/tzurot/sdk/abi"
+)
+
+// Options configure a Host.
+type Options struct {
+	// Config is the parsed plugins.toml (see LoadConfig). Required.
+	Config *Config
+	// Keys serves users' API keys; nil means no plugin ever gets a key.
+	Keys KeySource
+	// Logger receives the host's and the plugins' log lines; nil discards.
+	Logger *slog.Logger
+}
+
+// Host owns the loaded plugins. It is safe for concurrent use.
+type Host struct {
+	log   *slog.Logger
+	keys  KeySource
+	cache wazero.CompilationCache
+
+	reloadMu sync.Mutex // one load at a time
+	current  atomic.Pointer[pluginSet]
+	retiring sync.WaitGroup
+}
+
+// State of a plugin entry.
+const (
+	StateLoaded   = "loaded"
+	StateRefused  = "refused"
+	StateDisabled = "disabled"
+)
+
+// PluginStatus describes one plugins.toml entry as the host sees it now.
+type PluginStatus struct {
+	Name  string
+	State string // StateLoaded, StateRefused or StateDisabled
+	// Reason says why a plugin was refused, in words for a self-hoster.
+	Reason       string
+	Path         string
+	SHA256       string // of the file actually loaded
+	KeySlot      string
+	Capabilities []string // granted in plugins.toml
+	AllowedHosts []string
+	AllowPrivate bool
+	Limits       Limits
+	// Description is what the plugin said about itself (loaded plugins only).
+	Description *abi.Description
+	Calls       uint64 // since this set was loaded
+	Errors      uint64
+}
+
+// pluginSet is one generation of plugins. Calls enter and leave it; after a
+// reload it is retired and closed when its last call leaves.
+type pluginSet struct {
+	plugins map[string]*loaded
+	status  []PluginStatus
+
+	mu       sync.Mutex
+	inflight int
+	retired  bool
+	drained  chan struct{}
+}
+
+func (s *pluginSet) enter() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.retired {
+		return false
+	}
+	s.inflight++
+	return true
+}
+
+func (s *pluginSet) leave() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.inflight--
+	if s.retired && s.inflight == 0 {
+		close(s.drained)
+	}
+}
+
+// retire stops new calls from entering and reports when the last one left.
+func (s *pluginSet) retire() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.retired = true
+	if s.inflight == 0 {
+		close(s.drained)
+	}
+	return s.drained
+}
+
+func (s *pluginSet) close() {
+	for _, l := range s.plugins {
+		l.close()
+	}
+}
+
+// NewHost compiles and checks every enabled plugin in opts.Config. A plugin
+// that fails its checks is refused (see Status) without stopping the others.
+func NewHost(ctx context.Context, opts Options) (*Host, error) {
+	if opts.Config == nil {
+		return nil, errors.New("plugin host: no plugin config")
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	h := &Host{log: log, keys: opts.Keys}
+	if dir := opts.Config.Runtime.CacheDir; dir != "" {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("plugin host: cache_dir: %w", err)
+		}
+		cache, err := wazero.NewCompilationCacheWithDir(dir)
+		if err != nil {
+			return nil, fmt.Errorf("plugin host: cache_dir: %w", err)
+		}
+		h.cache = cache
+	} else {
+		h.cache = wazero.NewCompilationCache()
+	}
+	set := h.load(ctx, opts.Config)
+	h.current.Store(set)
+	return h, nil
+}
+
+// load builds a new set. Refused entries are recorded, not fatal.
+func (h *Host) load(ctx context.Context, cfg *Config) *pluginSet {
+	ld := &loader{cache: h.cache, keys: h.keys, log: h.log, files: make(map[string][]byte)}
+	set := &pluginSet{plugins: make(map[string]*loaded), drained: make(chan struct{})}
+	for _, name := range cfg.Names() {
+		pc := cfg.Plugins[name]
+		st := PluginStatus{
+			Name: name, Path: pc.Path, KeySlot: pc.KeySlot, Capabilities: pc.Capabilities,
+			AllowedHosts: pc.AllowedHosts, AllowPrivate: pc.AllowPrivate, Limits: pc.Limits,
+		}
+		if !pc.Enabled {
+			st.State = StateDisabled
+			set.status = append(set.status, st)
+			continue
+		}
+		l, err := ld.load(ctx, pc)
+		if err != nil {
+			var r *refusal
+			st.State, st.Reason = StateRefused, err.Error()
+			if errors.As(err, &r) {
+				st.Reason = r.reason
+			}
+			h.log.WarnContext(ctx, "plugin refused", "plugin", name, "reason", st.Reason)
+			set.status = append(set.status, st)
+			continue
+		}
+		desc := l.desc
+		st.State, st.SHA256, st.Description = StateLoaded, l.sha256, &desc
+		set.plugins[name] = l
+		set.status = append(set.status, st)
+		h.log.InfoContext(ctx, "plugin loaded", "plugin", name, "version", desc.Version, "capabilities", desc.Capabilities)
+	}
+	return set
+}
+
+// Reload compiles and checks newCfg, then swaps it in atomically. Calls in
+// flight finish on the old plugins, which are closed after the last one.
+// If any enabled plugin of newCfg is refused, nothing changes and the error
+// says why.
+func (h *Host) Reload(ctx context.Context, newCfg *Config) error {
+	if newCfg == nil {
+		return errors.New("plugin reload: no plugin config")
+	}
+	h.reloadMu.Lock()
+	defer h.reloadMu.Unlock()
+	old := h.current.Load()
+	if old == nil {
+		return errors.New("plugin reload: host is closed")
+	}
+	set := h.load(ctx, newCfg)
+	var refused []string
+	for _, st := range set.status {
+		if st.State == StateRefused {
+			refused = append(refused, st.Name+": "+st.Reason)
+		}
+	}
+	if len(refused) > 0 {
+		set.retire()
+		set.close()
+		return fmt.Errorf("plugin reload refused, the running plugins stay: %s", strings.Join(refused, "; "))
+	}
+	h.current.Store(set)
+	h.retireSet(old)
+	h.log.InfoContext(ctx, "plugins reloaded", "loaded", len(set.plugins))
+	return nil
+}
+
+func (h *Host) retireSet(s *pluginSet) {
+	drained := s.retire()
+	h.retiring.Add(1)
+	go func() {
+		defer h.retiring.Done()
+		<-drained
+		s.close()
+	}()
+}
+
+// Close stops new calls, waits (up to ctx) for running ones and frees every
+// compiled plugin.
+func (h *Host) Close(ctx context.Context) error {
+	h.reloadMu.Lock()
+	defer h.reloadMu.Unlock()
+	if old := h.current.Swap(nil); old != nil {
+		h.retireSet(old)
+	}
+	done := make(chan struct{})
+	go func() { h.retiring.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return fmt.Errorf("plugin host close: calls still running: %w", ctx.Err())
+	}
+	return h.cache.Close(context.Background())
+}
+
+// Status lists every plugins.toml entry of the running set, sorted by name.
+func (h *Host) Status() []PluginStatus {
+	s := h.current.Load()
+	if s == nil {
+		return nil
+	}
+	out := make([]PluginStatus, len(s.status))
+	copy(out, s.status)
+	for i := range out {
+		if l, ok := s.plugins[out[i].Name]; ok {
+			out[i].Calls, out[i].Errors = l.calls.Load(), l.errors.Load()
+		}
+	}
+	return out
+}
+
+// Description returns what a loaded plugin said about itself.
+func (h *Host) Description(name string) (abi.Description, bool) {
+	s := h.current.Load()
+	if s == nil {
+		return abi.Description{}, false
+	}
+	l, ok := s.plugins[name]
+	if !ok {
+		return abi.Description{}, false
+	}
+	return l.desc, true
+}
+
+// acquire enters the current set and finds a plugin in it.
+func (h *Host) acquire(name string) (*pluginSet, *loaded, error) {
+	for {
+		s := h.current.Load()
+		if s == nil {
+			return nil, nil, &abi.Error{Code: abi.ErrUnavailable, Message: "the plugin host is shut down"}
+		}
+		if !s.enter() {
+			continue // a reload swapped sets just now; take the new one
+		}
+		if l, ok := s.plugins[name]; ok {
+			return s, l, nil
+		}
+		s.leave()
+		for _, st := range s.status {
+			if st.Name == name {
+				msg := fmt.Sprintf("plugin %s is %s", name, st.State)
+				if st.Reason != "" {
+					msg += ": " + st.Reason
+				}
+				return nil, nil, &abi.Error{Code: abi.ErrUnavailable, Message: msg}
+			}
+		}
+		return nil, nil, &abi.Error{Code: abi.ErrUnavailable, Message: fmt.Sprintf("no plugin named %q in plugins.toml", name)}
+	}
+}
+
+// Result is the outcome of a successful plugin call.
+type Result struct {
+	Output []byte
+	// Usage holds the rows the plugin recorded, with Provider and Plugin
+	// set by the host.
+	Usage []abi.Usage
+}
+
+// Invoke calls export of plugin name with input, for the call in ctx (see
+// WithCall). A plugin's own error comes back as *abi.Error (errors.As);
+// traps, timeouts and running out of memory also come back as an *abi.Error
+// (code internal or timeout) that wraps the cause. Invoke never retries.
+func (h *Host) Invoke(ctx context.Context, name, export string, input []byte) (Result, error) {
+	if export == "" || strings.HasPrefix(export, "_") {
+		return Result{}, &abi.Error{Code: abi.ErrBadRequest, Message: fmt.Sprintf("%q is not a plugin function", export)}
+	}
+	return h.invoke(ctx, name, "", export, input)
+}
+
+// invoke runs one export, first checking capability when it is not "".
+func (h *Host) invoke(ctx context.Context, name, capability, export string, input []byte) (Result, error) {
+	s, l, err := h.acquire(name)
+	if err != nil {
+		return Result{}, err
+	}
+	defer s.leave()
+	if capability != "" && !l.grants(capability) {
+		return Result{}, &abi.Error{Code: abi.ErrDenied, Message: fmt.Sprintf("plugin %s does not offer %s (or plugins.toml does not grant it)", name, capability)}
+	}
+	out, st, err := l.call(ctx, export, input)
+	if err != nil {
+		return Result{}, fmt.Errorf("plugin %s: %s: %w", name, export, err)
+	}
+	return Result{Output: out, Usage: st.usage}, nil
+}
+
+// Call is Invoke returning only the output.
+func (h *Host) Call(ctx context.Context, name, export string, input []byte) ([]byte, error) {
+	r, err := h.Invoke(ctx, name, export, input)
+	return r.Output, err
+}
+
+// Chat asks plugin name for a chat completion for the call in ctx. The
+// usage rows are what the plugin recorded through record_usage; when it
+// recorded none, the response's own Usage (if not empty) is the one row.
+// Chat never retries: retries happen once, in the HTTP layer.
+func (h *Host) Chat(ctx context.Context, name string, req abi.ChatRequest) (abi.ChatResponse, []abi.Usage, error) {
+	in, err := json.Marshal(req)
+	if err != nil {
+		return abi.ChatResponse{}, nil, fmt.Errorf("plugin %s: chat: encode request: %w", name, err)
+	}
+	r, err := h.invoke(ctx, name, abi.CapChat, abi.ChatExport, in)
+	if err != nil {
+		return abi.ChatResponse{}, nil, err
+	}
+	var resp abi.ChatResponse
+	if err := json.Unmarshal(r.Output, &resp); err != nil {
+		return abi.ChatResponse{}, nil, fmt.Errorf("plugin %s: chat: %w", name,
+			&callError{&abi.Error{Code: abi.ErrInternal, Message: "the plugin's answer was not a chat response"}, err})
+	}
+	usage := r.Usage
+	if len(usage) == 0 && resp.Usage != (abi.Usage{}) {
+		u := resp.Usage
+		if u.Kind == "" {
+			u.Kind = abi.UsageText
+		}
+		usage = []abi.Usage{u}
+	}
+	if len(usage) > 0 {
+		// Whose usage it is was set host-side on every recorded row.
+		resp.Usage.Provider, resp.Usage.Plugin = usage[0].Provider, usage[0].Plugin
+		if len(r.Usage) == 0 {
+			usage[0].Provider, usage[0].Plugin = h.provider(name), name
+			resp.Usage.Provider, resp.Usage.Plugin = usage[0].Provider, name
+		}
+	}
+	return resp, usage, nil
+}
+
+// provider is the usage provider name of plugin name (its key slot, or its
+// name when it has none).
+func (h *Host) provider(name string) string {
+	if s := h.current.Load(); s != nil {
+		if l, ok := s.plugins[name]; ok {
+			return l.provider()
+		}
+	}
+	return name
+}
+
+// ValidateKey asks plugin name whether candidateKey works. The key is served
+// to the plugin in place of the caller's stored key, for this call only.
+func (h *Host) ValidateKey(ctx context.Context, name, candidateKey string) (abi.ValidateKeyResult, error) {
+	if candidateKey == "" {
+		return abi.ValidateKeyResult{}, &abi.Error{Code: abi.ErrBadRequest, Message: "the key is empty"}
+	}
+	c, _ := CallFrom(ctx)
+	c.CandidateKey = candidateKey
+	c.OnChunk = nil
+	in, _ := json.Marshal(abi.ValidateKeyRequest{})
+	r, err := h.invoke(WithCall(ctx, c), name, abi.CapValidateKey, abi.ValidateKeyExport, in)
+	if err != nil {
+		return abi.ValidateKeyResult{}, err
+	}
+	var res abi.ValidateKeyResult
+	if err := json.Unmarshal(r.Output, &res); err != nil || res.Status == "" {
+		if err == nil {
+			err = errors.New("no status")
+		}
+		return abi.ValidateKeyResult{}, fmt.Errorf("plugin %s: validate_key: %w", name,
+			&callError{&abi.Error{Code: abi.ErrInternal, Message: "the plugin's answer was not a key check result"}, err})
+	}
+	return res, nil
+}

@@ -1,0 +1,274 @@
+package plugin
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"strings"
+
+	extism "github.com/extism/go-sdk"
+
+	"github.com/tzurot-go/tzurot/sdk/abi"
+)
+
+// Limits on what a plugin may push through host functions in one call.
+const (
+	maxUsageRows   = 64
+	maxLogMessage  = 2000
+	maxBlobsPerCal = 64
+)
+
+var (
+	ptrIn  = []extism.ValueType{extism.ValueTypePTR}
+	ptrOut = []extism.ValueType{extism.ValueTypePTR}
+	i64    = []extism.ValueType{extism.ValueTypeI64}
+	i32    = []extism.ValueType{extism.ValueTypeI32}
+)
+
+// hostFunctions builds the tzurot:host/v1 functions for one plugin entry.
+// They are built once per compiled plugin and shared by its instances, so
+// they close over l (fixed plugin identity) only; who the call is for comes
+// from the call's context.
+func (l *loaded) hostFunctions() []extism.HostFunction {
+	fns := []extism.HostFunction{
+		extism.NewHostFunctionWithStack(abi.HostAPIKey, l.hostAPIKey, ptrIn, ptrOut),
+		extism.NewHostFunctionWithStack(abi.HostHTTPRequest, l.hostHTTPRequest, ptrIn, ptrOut),
+		extism.NewHostFunctionWithStack(abi.HostHTTPStreamOpen, l.hostStreamOpen, ptrIn, ptrOut),
+		extism.NewHostFunctionWithStack(abi.HostHTTPStreamNext, l.hostStreamNext, i64, ptrOut),
+		extism.NewHostFunctionWithStack(abi.HostHTTPStreamClose, l.hostStreamClose, i64, nil),
+		extism.NewHostFunctionWithStack(abi.HostRecordUsage, l.hostRecordUsage, ptrIn, i32),
+		extism.NewHostFunctionWithStack(abi.HostLog, l.hostLog, ptrIn, nil),
+		extism.NewHostFunctionWithStack(abi.HostEmit, l.hostEmit, ptrIn, nil),
+		extism.NewHostFunctionWithStack(abi.HostBlobLen, l.hostBlobLen, i64, i64),
+		extism.NewHostFunctionWithStack(abi.HostBlobRead, l.hostBlobRead,
+			[]extism.ValueType{extism.ValueTypeI64, extism.ValueTypeI64, extism.ValueTypeI32, extism.ValueTypeI32}, i64),
+		extism.NewHostFunctionWithStack(abi.HostBlobCreate, l.hostBlobCreate,
+			[]extism.ValueType{extism.ValueTypeI32, extism.ValueTypeI32}, i64),
+	}
+	for i := range fns {
+		fns[i].SetNamespace(abi.HostNamespace)
+	}
+	return fns
+}
+
+// state returns the call state, or a throwaway one when a host function is
+// called outside a host-made call (it then has no user and no key).
+func (l *loaded) state(ctx context.Context) *callState {
+	if st := stateFrom(ctx); st != nil {
+		return st
+	}
+	return &callState{p: l, blobs: NewBlobs()}
+}
+
+// writeJSON returns v to the guest in kernel memory. A failed allocation
+// panics, which wazero turns into a trap of this call only.
+func writeJSON(cp *extism.CurrentPlugin, v any) uint64 {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	off, err := cp.WriteBytes(b)
+	if err != nil {
+		panic(err)
+	}
+	return off
+}
+
+func (l *loaded) hostAPIKey(ctx context.Context, cp *extism.CurrentPlugin, stack []uint64) {
+	st := l.state(ctx)
+	slot, err := cp.ReadString(stack[0])
+	stack[0] = 0
+	if err != nil {
+		return
+	}
+	if slot != "" && slot != l.cfg.KeySlot {
+		l.log.WarnContext(ctx, "plugin asked for the key of a slot it is not bound to; refused",
+			"request_id", st.call.RequestID, "asked_slot", slot, "bound_slot", l.cfg.KeySlot)
+		return
+	}
+	key, ok, err := st.apiKey(ctx)
+	if err != nil {
+		l.log.ErrorContext(ctx, "key source failed", "request_id", st.call.RequestID, "err", err)
+		return
+	}
+	if !ok {
+		return
+	}
+	off, err := cp.WriteString(key)
+	if err != nil {
+		panic(err)
+	}
+	stack[0] = off
+}
+
+func (l *loaded) hostHTTPRequest(ctx context.Context, cp *extism.CurrentPlugin, stack []uint64) {
+	st := l.state(ctx)
+	var req abi.HTTPRequest
+	b, err := cp.ReadBytes(stack[0])
+	if err == nil {
+		err = json.Unmarshal(b, &req)
+	}
+	if err != nil {
+		stack[0] = writeJSON(cp, abi.HTTPResponse{Error: &abi.Error{Code: abi.ErrBadRequest, Message: "http_request input is not an HTTPRequest JSON"}})
+		return
+	}
+	stack[0] = writeJSON(cp, l.http.do(ctx, st, req))
+}
+
+func (l *loaded) hostStreamOpen(ctx context.Context, cp *extism.CurrentPlugin, stack []uint64) {
+	st := l.state(ctx)
+	var req abi.HTTPRequest
+	b, err := cp.ReadBytes(stack[0])
+	if err == nil {
+		err = json.Unmarshal(b, &req)
+	}
+	if err != nil {
+		stack[0] = writeJSON(cp, abi.StreamOpenResult{Error: &abi.Error{Code: abi.ErrBadRequest, Message: "http_stream_open input is not an HTTPRequest JSON"}})
+		return
+	}
+	stack[0] = writeJSON(cp, l.http.openStream(ctx, st, req))
+}
+
+func (l *loaded) hostStreamNext(ctx context.Context, cp *extism.CurrentPlugin, stack []uint64) {
+	st := l.state(ctx)
+	s, ok := st.streams[int64(stack[0])]
+	if !ok {
+		stack[0] = writeJSON(cp, abi.StreamEvent{Error: &abi.Error{Code: abi.ErrBadRequest, Message: "no such stream handle"}})
+		return
+	}
+	stack[0] = writeJSON(cp, s.next(ctx, l.http))
+}
+
+func (l *loaded) hostStreamClose(ctx context.Context, _ *extism.CurrentPlugin, stack []uint64) {
+	st := l.state(ctx)
+	h := int64(stack[0])
+	if s, ok := st.streams[h]; ok {
+		s.close()
+		delete(st.streams, h)
+	}
+}
+
+func (l *loaded) hostRecordUsage(ctx context.Context, cp *extism.CurrentPlugin, stack []uint64) {
+	st := l.state(ctx)
+	var u abi.Usage
+	b, err := cp.ReadBytes(stack[0])
+	if err == nil {
+		err = json.Unmarshal(b, &u)
+	}
+	switch {
+	case err != nil,
+		u.Kind != abi.UsageText && u.Kind != abi.UsageVoice && u.Kind != abi.UsageImage,
+		u.InputTokens < 0 || u.OutputTokens < 0 || u.ReasoningTokens < 0 || u.Characters < 0 || u.Images < 0,
+		len(st.usage) >= maxUsageRows:
+		l.log.WarnContext(ctx, "plugin usage record rejected", "request_id", st.call.RequestID)
+		stack[0] = extism.EncodeI32(1)
+		return
+	}
+	// The host, not the plugin, says whose usage this is.
+	u.Provider, u.Plugin = l.provider(), l.cfg.Name
+	st.usage = append(st.usage, u)
+	stack[0] = extism.EncodeI32(0)
+}
+
+func (l *loaded) hostLog(ctx context.Context, cp *extism.CurrentPlugin, stack []uint64) {
+	st := l.state(ctx)
+	if st.logLines >= l.cfg.Limits.MaxLogLines {
+		st.logDropped++ // reported once when the call ends
+		return
+	}
+	st.logLines++
+	var e abi.LogEntry
+	b, err := cp.ReadBytes(stack[0])
+	if err == nil {
+		err = json.Unmarshal(b, &e)
+	}
+	if err != nil {
+		e = abi.LogEntry{Level: abi.LogWarn, Message: "(unreadable log entry)"}
+	}
+	level := slog.LevelInfo
+	switch e.Level {
+	case abi.LogDebug:
+		level = slog.LevelDebug
+	case abi.LogWarn:
+		level = slog.LevelWarn
+	case abi.LogError:
+		level = slog.LevelError
+	}
+	msg := e.Message
+	if len(msg) > maxLogMessage {
+		msg = msg[:maxLogMessage] + "…"
+	}
+	// A plugin holding the key (api_key) must not be able to print it.
+	if st.keyOK && len(st.key) >= 8 {
+		msg = strings.ReplaceAll(msg, st.key, "[redacted]")
+	}
+	attrs := []slog.Attr{slog.String("request_id", st.call.RequestID)}
+	if len(e.Attrs) > 0 {
+		group := make([]any, 0, 2*len(e.Attrs))
+		for k, v := range e.Attrs {
+			if st.keyOK && len(st.key) >= 8 {
+				v = strings.ReplaceAll(v, st.key, "[redacted]")
+			}
+			group = append(group, k, v)
+		}
+		attrs = append(attrs, slog.Group("attrs", group...))
+	}
+	l.log.LogAttrs(ctx, level, msg, attrs...)
+}
+
+func (l *loaded) hostEmit(ctx context.Context, cp *extism.CurrentPlugin, stack []uint64) {
+	st := l.state(ctx)
+	text, err := cp.ReadString(stack[0])
+	if err != nil || st.call.OnChunk == nil || text == "" {
+		return
+	}
+	st.call.OnChunk(text)
+}
+
+func (l *loaded) hostBlobLen(ctx context.Context, _ *extism.CurrentPlugin, stack []uint64) {
+	st := l.state(ctx)
+	b, ok := st.blobs.Get(int64(stack[0]))
+	if !ok {
+		stack[0] = extism.EncodeI64(-1)
+		return
+	}
+	stack[0] = extism.EncodeI64(int64(len(b)))
+}
+
+func (l *loaded) hostBlobRead(ctx context.Context, _ *extism.CurrentPlugin, stack []uint64) {
+	st := l.state(ctx)
+	h, off := int64(stack[0]), int64(stack[1])
+	dst, n := extism.DecodeU32(stack[2]), extism.DecodeU32(stack[3])
+	b, ok := st.blobs.Get(h)
+	if !ok || off < 0 || st.inst == nil {
+		stack[0] = extism.EncodeI64(-1)
+		return
+	}
+	mem, ok := st.inst.guestMem.bytes(dst, n)
+	if !ok {
+		stack[0] = extism.EncodeI64(-1)
+		return
+	}
+	if off >= int64(len(b)) {
+		stack[0] = 0
+		return
+	}
+	stack[0] = extism.EncodeI64(int64(copy(mem, b[off:])))
+}
+
+func (l *loaded) hostBlobCreate(ctx context.Context, _ *extism.CurrentPlugin, stack []uint64) {
+	st := l.state(ctx)
+	src, n := extism.DecodeU32(stack[0]), extism.DecodeU32(stack[1])
+	if st.inst == nil || st.blobCount >= maxBlobsPerCal || st.blobBytes+int64(n) > l.cfg.Limits.MaxResponseBytes {
+		stack[0] = extism.EncodeI64(-1)
+		return
+	}
+	mem, ok := st.inst.guestMem.bytes(src, n)
+	if !ok {
+		stack[0] = extism.EncodeI64(-1)
+		return
+	}
+	st.blobCount++
+	st.blobBytes += int64(n)
+	stack[0] = extism.EncodeI64(st.blobs.Put(append([]byte(nil), mem...)))
+}

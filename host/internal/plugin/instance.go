@@ -1,0 +1,143 @@
+package plugin
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"log/slog"
+	"strings"
+	"unsafe"
+
+	extism "github.com/extism/go-sdk"
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/experimental"
+)
+
+// maxStdioBytes caps what one call's stdout/stderr may put in the host log.
+const maxStdioBytes = 16 << 10
+
+// instance is one live plugin instance. It is used by one call at a time.
+type instance struct {
+	plugin *extism.Plugin
+	stdio  *cappedBuffer
+	// guestMem is the guest module's own linear memory, for the bulk host
+	// functions; nil when the guest has none.
+	guestMem *linearMemory
+}
+
+// newInstance makes an instance with the settings every instance needs:
+// real clocks and sleep (the defaults are fake and deterministic), real
+// crypto randomness (the default repeats across instances), stdout and
+// stderr captured for the host log, no filesystem, no environment.
+func newInstance(ctx context.Context, compiled *extism.CompiledPlugin) (*instance, error) {
+	inst := &instance{stdio: &cappedBuffer{max: maxStdioBytes}}
+	cfg := wazero.NewModuleConfig().
+		WithSysWalltime().WithSysNanotime().WithSysNanosleep().
+		WithRandSource(rand.Reader).
+		WithStdout(inst.stdio).WithStderr(inst.stdio)
+
+	// Extism hands host functions the kernel's memory, never the guest's.
+	// The bulk path needs the guest's, so we supply the allocator for the
+	// memories created while instantiating and keep the one that is not the
+	// kernel's. The allocator grows like wazero's default one.
+	var mems []*linearMemory
+	actx := experimental.WithMemoryAllocator(ctx, experimental.MemoryAllocatorFunc(func(capacity, max uint64) experimental.LinearMemory {
+		m := &linearMemory{cap: capacity, max: max}
+		mems = append(mems, m)
+		return m
+	}))
+	p, err := compiled.Instance(actx, extism.PluginInstanceConfig{ModuleConfig: cfg})
+	if err != nil {
+		return nil, err
+	}
+	inst.plugin = p
+	kernel := p.Memory()
+	var kernelBase unsafe.Pointer
+	if view, ok := kernel.Read(0, 1); ok {
+		kernelBase = unsafe.Pointer(unsafe.SliceData(view))
+	}
+	for _, m := range mems {
+		if len(m.buf) > 0 && unsafe.Pointer(unsafe.SliceData(m.buf)) != kernelBase {
+			inst.guestMem = m
+		}
+	}
+	return inst, nil
+}
+
+func (i *instance) close() { _ = i.plugin.Close(context.Background()) }
+
+// flushStdio forwards what the guest printed during a call into the log,
+// one record per line.
+func (i *instance) flushStdio(ctx context.Context, log *slog.Logger, requestID string) {
+	if i.stdio.buf.Len() == 0 && i.stdio.dropped == 0 {
+		return
+	}
+	text := strings.TrimRight(i.stdio.buf.String(), "\n")
+	for line := range strings.SplitSeq(text, "\n") {
+		log.WarnContext(ctx, "plugin output", "request_id", requestID, "line", line)
+	}
+	if i.stdio.dropped > 0 {
+		log.WarnContext(ctx, "plugin output truncated", "request_id", requestID, "bytes_dropped", i.stdio.dropped)
+	}
+	i.stdio.buf.Reset()
+	i.stdio.dropped = 0
+}
+
+// stdioText returns what the guest printed so far in this call.
+func (i *instance) stdioText() string { return i.stdio.buf.String() }
+
+// cappedBuffer keeps the first max bytes written and counts the rest.
+type cappedBuffer struct {
+	buf     bytes.Buffer
+	max     int
+	dropped int
+}
+
+func (c *cappedBuffer) Write(p []byte) (int, error) {
+	room := c.max - c.buf.Len()
+	if room >= len(p) {
+		c.buf.Write(p)
+	} else {
+		if room > 0 {
+			c.buf.Write(p[:room])
+		}
+		c.dropped += len(p) - max(room, 0)
+	}
+	return len(p), nil
+}
+
+// linearMemory backs one wasm memory with a Go slice (see newInstance).
+type linearMemory struct {
+	buf []byte
+	cap uint64
+	max uint64
+}
+
+// Reallocate implements experimental.LinearMemory.
+func (m *linearMemory) Reallocate(size uint64) []byte {
+	if size > m.max {
+		return nil
+	}
+	switch {
+	case m.buf == nil:
+		m.buf = make([]byte, size, max(size, m.cap))
+	case size <= uint64(cap(m.buf)):
+		m.buf = m.buf[:size]
+	default:
+		// append zeroes the new bytes and grows the capacity geometrically,
+		// as wazero does without an allocator.
+		m.buf = append(m.buf, make([]byte, size-uint64(len(m.buf)))...)
+	}
+	return m.buf
+}
+
+// Free implements experimental.LinearMemory.
+func (m *linearMemory) Free() { m.buf = nil }
+
+// bytes returns n bytes of guest memory at ptr, or false when out of range.
+func (m *linearMemory) bytes(ptr, n uint32) ([]byte, bool) {
+	if m == nil || uint64(ptr)+uint64(n) > uint64(len(m.buf)) {
+		return nil, false
+	}
+	return m.buf[ptr : ptr+n], true
+}

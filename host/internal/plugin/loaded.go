@@ -1,0 +1,167 @@
+package plugin
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync/atomic"
+
+	extism "github.com/extism/go-sdk"
+
+	"github.com/tzurot-go/tzurot/sdk/abi"
+)
+
+// loaded is one plugin entry that passed every check: compiled, described,
+// with its pool. Everything in it is fixed for its lifetime; a reload
+// builds new ones.
+type loaded struct {
+	cfg      PluginConfig
+	sha256   string
+	desc     abi.Description
+	log      *slog.Logger
+	keys     KeySource
+	http     *httpPolicy
+	compiled *extism.CompiledPlugin
+	pool     *pool
+
+	calls  atomic.Uint64
+	errors atomic.Uint64
+}
+
+// provider is the name usage rows carry: whose key (slot) paid for it.
+func (l *loaded) provider() string {
+	if l.cfg.KeySlot != "" {
+		return l.cfg.KeySlot
+	}
+	return l.cfg.Name
+}
+
+func (l *loaded) close() {
+	if l.pool != nil {
+		l.pool.close()
+	}
+	if l.compiled != nil {
+		_ = l.compiled.Close(context.Background())
+	}
+	l.http.close()
+}
+
+// callError is a failure the plugin did not report itself (trap, timeout,
+// out of memory, oversized output). It reads as the user-fit *abi.Error and
+// unwraps to both that and the cause.
+type callError struct {
+	e     *abi.Error
+	cause error
+}
+
+func (c *callError) Error() string   { return c.e.Error() }
+func (c *callError) Unwrap() []error { return []error{c.e, c.cause} }
+
+// errOutputTooLarge is the cause of an oversized-output failure.
+var errOutputTooLarge = errors.New("output larger than max_response_bytes")
+
+// call runs one export on a pooled instance with a fresh call state.
+func (l *loaded) call(ctx context.Context, export string, input []byte) ([]byte, *callState, error) {
+	l.calls.Add(1)
+	out, st, err := l.run(ctx, export, input)
+	if err != nil {
+		l.errors.Add(1)
+	}
+	return out, st, err
+}
+
+func (l *loaded) run(ctx context.Context, export string, input []byte) ([]byte, *callState, error) {
+	st := newCallState(ctx, l)
+	inst, err := l.pool.get(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, st, &callError{&abi.Error{Code: abi.ErrTimeout, Message: "every instance of the plugin was busy until the request gave up", Retryable: true}, err}
+		}
+		l.log.ErrorContext(ctx, "cannot start plugin instance", "err", err)
+		return nil, st, &callError{&abi.Error{Code: abi.ErrInternal, Message: "the plugin could not be started"}, err}
+	}
+	st.inst = inst
+
+	cctx, cancel := context.WithTimeout(withState(ctx, st), l.cfg.Limits.CallTimeout)
+	rc, out, callErr := inst.plugin.CallWithContext(cctx, export, input)
+	callTimedOut := errors.Is(cctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil
+	cancel()
+	st.finish()
+
+	var typed string
+	if callErr != nil {
+		// Extism reports a plugin's own error (error_set + non-zero return)
+		// and a trap the same way; the kernel still holds the former.
+		typed = inst.plugin.GetError()
+	}
+	stdio := inst.stdioText()
+	inst.flushStdio(ctx, l.log, st.call.RequestID)
+	if st.logDropped > 0 {
+		l.log.WarnContext(ctx, "plugin log lines dropped", "request_id", st.call.RequestID, "dropped", st.logDropped, "max_log_lines", l.cfg.Limits.MaxLogLines)
+	}
+	tooLarge := int64(len(out)) > l.cfg.Limits.MaxResponseBytes
+	l.pool.put(inst, callErr == nil && rc == 0 && !tooLarge)
+
+	switch {
+	case callErr != nil && typed != "" && typed == callErr.Error():
+		return nil, st, parsePluginError(typed)
+	case callErr != nil:
+		e := l.classifyTrap(ctx, callTimedOut, stdio)
+		l.log.WarnContext(ctx, "plugin call failed", "request_id", st.call.RequestID, "export", export, "code", e.Code, "err", callErr)
+		return nil, st, &callError{e, callErr}
+	case rc != 0:
+		return nil, st, &abi.Error{Code: abi.ErrInternal, Message: fmt.Sprintf("the plugin failed without saying why (return code %d)", rc)}
+	case tooLarge:
+		return nil, st, &callError{&abi.Error{Code: abi.ErrInternal, Message: fmt.Sprintf("the plugin's answer was larger than its %d-byte limit", l.cfg.Limits.MaxResponseBytes)}, errOutputTooLarge}
+	}
+	return out, st, nil
+}
+
+func (l *loaded) classifyTrap(ctx context.Context, callTimedOut bool, stdio string) *abi.Error {
+	switch {
+	case callTimedOut:
+		return &abi.Error{Code: abi.ErrTimeout, Message: fmt.Sprintf("the plugin did not answer within %s", l.cfg.Limits.CallTimeout), Retryable: true}
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		return &abi.Error{Code: abi.ErrTimeout, Message: "the request took too long", Retryable: true}
+	case ctx.Err() != nil:
+		return &abi.Error{Code: abi.ErrInternal, Message: "the request was cancelled"}
+	case strings.Contains(stdio, "out of memory"):
+		return &abi.Error{Code: abi.ErrInternal, Message: fmt.Sprintf("the plugin ran out of memory (limit %d MiB)", l.cfg.Limits.MemoryMiB)}
+	case strings.Contains(stdio, "panic:"):
+		return &abi.Error{Code: abi.ErrInternal, Message: "the plugin crashed"}
+	default:
+		return &abi.Error{Code: abi.ErrInternal, Message: "the plugin failed unexpectedly"}
+	}
+}
+
+// maxErrorText caps what a plugin's error may put in front of a user.
+const maxErrorText = 1000
+
+// parsePluginError reads a plugin's error: abi.Error JSON, or plain text
+// (then code "internal").
+func parsePluginError(s string) *abi.Error {
+	var e abi.Error
+	if err := json.Unmarshal([]byte(s), &e); err != nil || e.Code == "" {
+		e = abi.Error{Code: abi.ErrInternal, Message: s}
+	}
+	if len(e.Message) > maxErrorText {
+		e.Message = e.Message[:maxErrorText] + "…"
+	}
+	return &e
+}
+
+// grants reports whether the plugin both asked for and was granted cap.
+func (l *loaded) grants(capability string) bool {
+	has := func(list []string) bool {
+		for _, c := range list {
+			if c == capability {
+				return true
+			}
+		}
+		return false
+	}
+	return has(l.cfg.Capabilities) && has(l.desc.Capabilities)
+}

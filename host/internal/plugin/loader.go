@@ -1,0 +1,203 @@
+package plugin
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	extism "github.com/extism/go-sdk"
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/tetratelabs/wazero"
+
+	"github.com/tzurot-go/tzurot/sdk/abi"
+)
+
+// probeTimeout bounds the describe call at load: describing oneself is
+// cheap, and a plugin that spins there must not hold up the start.
+const probeTimeout = 10 * time.Second
+
+// requiredExports names the export each capability needs to exist.
+var requiredExports = map[string]string{
+	abi.CapChat:        abi.ChatExport,
+	abi.CapValidateKey: abi.ValidateKeyExport,
+}
+
+var wasmMagic = []byte{0x00, 'a', 's', 'm'}
+
+// loader compiles and checks plugin entries. files caches .wasm contents
+// by path within one load, so entries sharing a file read it once.
+type loader struct {
+	cache wazero.CompilationCache
+	keys  KeySource
+	log   *slog.Logger
+	files map[string][]byte
+}
+
+// refusal is why a plugin entry was not loaded, in words for a self-hoster.
+type refusal struct {
+	plugin string
+	reason string
+}
+
+func (r *refusal) Error() string { return "plugin " + r.plugin + " refused: " + r.reason }
+
+func (ld *loader) refuse(name, format string, args ...any) *refusal {
+	return &refusal{plugin: name, reason: fmt.Sprintf(format, args...)}
+}
+
+func (ld *loader) readFile(path string) ([]byte, error) {
+	if b, ok := ld.files[path]; ok {
+		return b, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	ld.files[path] = b
+	return b, nil
+}
+
+// load compiles one entry and checks it against its grant. On success the
+// plugin is ready with one warm instance in its pool.
+func (ld *loader) load(ctx context.Context, pc PluginConfig) (*loaded, error) {
+	if pc.problem != nil {
+		return nil, ld.refuse(pc.Name, "plugins.toml: %v", strings.ReplaceAll(pc.problem.Error(), "\n", "; "))
+	}
+	data, err := ld.readFile(pc.Path)
+	if err != nil {
+		return nil, ld.refuse(pc.Name, "cannot read %s: %v", pc.Path, errors.Unwrap(err))
+	}
+	if !bytes.HasPrefix(data, wasmMagic) {
+		return nil, ld.refuse(pc.Name, "%s is not a WebAssembly file", pc.Path)
+	}
+	sum := sha256.Sum256(data)
+	sumHex := hex.EncodeToString(sum[:])
+	if pc.SHA256 != "" && pc.SHA256 != sumHex {
+		return nil, ld.refuse(pc.Name, "sha256 mismatch: plugins.toml expects %s but %s has %s; if you replaced the file on purpose, update sha256", pc.SHA256, pc.Path, sumHex)
+	}
+
+	l := &loaded{
+		cfg:    pc,
+		sha256: sumHex,
+		log:    ld.log.With("plugin", pc.Name),
+		keys:   ld.keys,
+		http:   newHTTPPolicy(pc),
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			l.close()
+		}
+	}()
+
+	manifest := extism.Manifest{
+		Wasm:    []extism.Wasm{extism.WasmData{Data: data}},
+		Timeout: uint64(pc.Limits.CallTimeout.Milliseconds()), // > 0, or a spinning guest is never stopped
+		Config:  pc.Config,
+		// Explicit values: a zero MaxHttpResponseBytes or MaxVarBytes would
+		// mean "0 bytes". Extism's own HTTP stays off via an empty
+		// AllowedHosts; MaxVarBytes 0 disables the var store so pooled
+		// instances cannot diverge.
+		Memory: &extism.ManifestMemory{MaxPages: uint32(pc.Limits.MemoryMiB) * 16, MaxHttpResponseBytes: -1, MaxVarBytes: 0},
+	}
+	rtc := wazero.NewRuntimeConfig().WithCompilationCache(ld.cache).WithCloseOnContextDone(true)
+	compiled, err := extism.NewCompiledPlugin(ctx, manifest, extism.PluginConfig{EnableWasi: true, RuntimeConfig: rtc}, l.hostFunctions())
+	if err != nil {
+		return nil, ld.refuse(pc.Name, "cannot compile %s: %v", pc.Path, err)
+	}
+	l.compiled = compiled
+	l.pool = newPool(compiled, pc.Limits.PoolSize)
+
+	inst, err := newInstance(ctx, compiled)
+	if err != nil {
+		msg := err.Error()
+		if strings.Contains(msg, "over limit") {
+			return nil, ld.refuse(pc.Name, "needs more memory at start than limits.memory_mib = %d allows (%v)", pc.Limits.MemoryMiB, err)
+		}
+		return nil, ld.refuse(pc.Name, "cannot start: %v (a plugin may only import functions of %s and Extism)", err, abi.HostNamespace)
+	}
+	exports := inst.plugin.Module().ExportedFunctions()
+	if _, has := exports[abi.MarkerExport]; !has {
+		inst.close()
+		return nil, ld.refuse(pc.Name, "it does not export %s, so it was not built for tzurot plugin ABI v%d", abi.MarkerExport, abi.Version)
+	}
+	if _, has := exports[abi.DescribeExport]; !has {
+		inst.close()
+		return nil, ld.refuse(pc.Name, "it does not export %s", abi.DescribeExport)
+	}
+	// The probe instance becomes the pool's first warm instance.
+	l.pool.permits <- struct{}{}
+	l.pool.put(inst, true)
+
+	pctx, cancel := context.WithTimeout(ctx, min(probeTimeout, pc.Limits.CallTimeout))
+	defer cancel()
+	out, _, err := l.run(pctx, abi.DescribeExport, nil)
+	if err != nil {
+		return nil, ld.refuse(pc.Name, "describe failed: %v", err)
+	}
+	var desc abi.Description
+	if err := json.Unmarshal(out, &desc); err != nil {
+		return nil, ld.refuse(pc.Name, "describe did not return a description: %v", err)
+	}
+	if err := checkDescription(pc, desc, exports); err != nil {
+		return nil, ld.refuse(pc.Name, "%v", err)
+	}
+	l.desc = desc
+	ok = true
+	return l, nil
+}
+
+// checkDescription compares what a plugin asks for with what it is granted.
+func checkDescription(pc PluginConfig, d abi.Description, exports map[string]extism.FunctionDefinition) error {
+	if d.ABI != abi.Version {
+		return fmt.Errorf("it was built for plugin ABI v%d; this host speaks v%d", d.ABI, abi.Version)
+	}
+	known := abi.KnownCapabilities()
+	for _, c := range d.Capabilities {
+		if !slices.Contains(known, c) {
+			return fmt.Errorf("it requests capability %q, which this host does not know (known: %s)", c, strings.Join(known, ", "))
+		}
+		if !slices.Contains(pc.Capabilities, c) {
+			return fmt.Errorf("it requests capability %q, which plugins.toml does not grant (capabilities = %q)", c, pc.Capabilities)
+		}
+		if exp, need := requiredExports[c]; need {
+			if _, has := exports[exp]; !has {
+				return fmt.Errorf("it requests %q but does not export %s", c, exp)
+			}
+		}
+	}
+	if d.NeedsKey && pc.KeySlot == "" {
+		return errors.New("it needs an API key, but plugins.toml grants it no key_slot")
+	}
+	if d.NeedsNetwork && len(pc.AllowedHosts) == 0 {
+		return errors.New("it needs the network, but plugins.toml grants it no allowed_hosts")
+	}
+	if len(d.ParametersSchema) > 0 {
+		if err := checkSchema(d.ParametersSchema); err != nil {
+			return fmt.Errorf("its parameters_schema is not a valid JSON Schema: %v", err)
+		}
+	}
+	return nil
+}
+
+func checkSchema(raw json.RawMessage) error {
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+	if err != nil {
+		return err
+	}
+	c := jsonschema.NewCompiler()
+	if err := c.AddResource("plugin-parameters.json", doc); err != nil {
+		return err
+	}
+	_, err = c.Compile("plugin-parameters.json")
+	return err
+}

@@ -1,0 +1,117 @@
+package plugin
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/tzurot-go/tzurot/sdk/plugintest"
+)
+
+// wasmDir holds the test plugins, built once per test binary.
+var wasmDir string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "plugin-test-wasm")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	wasmDir = dir
+	for _, name := range []string{"echo", "wrongabi", "nomarker"} {
+		if err := plugintest.BuildTo(filepath.Join("testdata", name), filepath.Join(dir, name+".wasm")); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.RemoveAll(dir)
+			os.Exit(1)
+		}
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func wasmPath(name string) string { return filepath.Join(wasmDir, name+".wasm") }
+
+// logBuffer is a slog handler target that tests can search.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+func (l *logBuffer) count(substr string) int { return strings.Count(l.String(), substr) }
+
+// testHost starts a host from plugins.toml text in which {echo}, {wrongabi}
+// and {nomarker} stand for the built test plugins.
+func testHost(t testing.TB, toml string, keys KeySource) (*Host, *logBuffer) {
+	t.Helper()
+	cfg := parseTestConfig(t, toml)
+	logs := &logBuffer{}
+	h, err := NewHost(context.Background(), Options{
+		Config: cfg, Keys: keys,
+		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	})
+	if err != nil {
+		t.Fatalf("NewHost: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := h.Close(context.Background()); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return h, logs
+}
+
+func parseTestConfig(t testing.TB, toml string) *Config {
+	t.Helper()
+	r := strings.NewReplacer("{echo}", wasmPath("echo"), "{wrongabi}", wasmPath("wrongabi"), "{nomarker}", wasmPath("nomarker"))
+	cfg, err := ParseConfig([]byte(r.Replace(toml)), "")
+	if err != nil {
+		t.Fatalf("ParseConfig: %v", err)
+	}
+	if cfg.Runtime.CacheDir == "" {
+		// One on-disk cache for the whole test binary: compile each plugin once.
+		cfg.Runtime.CacheDir = filepath.Join(wasmDir, "cache")
+	}
+	return cfg
+}
+
+// echoEntry is a plugins.toml entry for the echo plugin granted its needs.
+func echoEntry(name string, extra string) string {
+	return fmt.Sprintf(`
+[plugins.%s]
+path = "{echo}"
+key_slot = "%s"
+capabilities = ["llm.chat", "llm.validate_key"]
+allowed_hosts = ["api.example.com:443"]
+%s
+`, name, name, extra)
+}
+
+func statusOf(t testing.TB, h *Host, name string) PluginStatus {
+	t.Helper()
+	for _, s := range h.Status() {
+		if s.Name == name {
+			return s
+		}
+	}
+	t.Fatalf("no status for %s", name)
+	return PluginStatus{}
+}

@@ -1,0 +1,86 @@
+package plugin
+
+import (
+	"context"
+	"sync"
+
+	extism "github.com/extism/go-sdk"
+)
+
+// pool bounds the live instances of one plugin entry: at most size exist
+// at once, which caps the plugin's CPU and memory. An instance serves one
+// call at a time (extism instances are not goroutine-safe) and is closed,
+// never reused, after any failure.
+type pool struct {
+	compiled *extism.CompiledPlugin
+	permits  chan struct{}  // a token per live-or-being-used instance
+	idle     chan *instance // warm instances ready for a call
+
+	mu     sync.Mutex
+	closed bool
+}
+
+func newPool(compiled *extism.CompiledPlugin, size int) *pool {
+	return &pool{
+		compiled: compiled,
+		permits:  make(chan struct{}, size),
+		idle:     make(chan *instance, size),
+	}
+}
+
+// get waits for a free slot and returns a warm instance or a new one.
+func (p *pool) get(ctx context.Context) (*instance, error) {
+	select {
+	case p.permits <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	select {
+	case inst := <-p.idle:
+		return inst, nil
+	default:
+	}
+	inst, err := newInstance(ctx, p.compiled)
+	if err != nil {
+		<-p.permits
+		return nil, err
+	}
+	return inst, nil
+}
+
+// put gives an instance back after a call. A failed call's instance is
+// closed: its state after a trap, timeout or error is not to be trusted.
+func (p *pool) put(inst *instance, healthy bool) {
+	defer func() { <-p.permits }()
+	p.mu.Lock()
+	closed := p.closed
+	p.mu.Unlock()
+	if !healthy || closed {
+		inst.close()
+		return
+	}
+	select {
+	case p.idle <- inst:
+	default:
+		inst.close() // cannot happen with permits == idle capacity; be safe
+	}
+}
+
+// close closes the idle instances; instances still in use are closed when
+// they come back. The caller makes sure no call is running.
+func (p *pool) close() {
+	p.mu.Lock()
+	p.closed = true
+	p.mu.Unlock()
+	for {
+		select {
+		case inst := <-p.idle:
+			inst.close()
+		default:
+			return
+		}
+	}
+}
+
+// idleCount is for tests and status: warm instances waiting.
+func (p *pool) idleCount() int { return len(p.idle) }

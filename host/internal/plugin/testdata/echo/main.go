@@ -1,0 +1,413 @@
+// Command echo is the host's test plugin: well-behaved exports (describe,
+// chat, validate_key, echo, http, stream, bulk) and hostile ones (spin, oom,
+// panic, readfile, env, flood, big_output, other slots' keys). It talks to
+// the host through raw tzurot:host/v1 imports on purpose: the host must not
+// depend on the SDK package to be tested.
+package main
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+	"unsafe"
+
+	"github.com/extism/go-pdk"
+)
+
+//go:wasmimport tzurot:host/v1 api_key
+func hostAPIKey(slot uint64) uint64
+
+//go:wasmimport tzurot:host/v1 http_request
+func hostHTTPRequest(req uint64) uint64
+
+//go:wasmimport tzurot:host/v1 http_stream_open
+func hostStreamOpen(req uint64) uint64
+
+//go:wasmimport tzurot:host/v1 http_stream_next
+func hostStreamNext(handle uint64) uint64
+
+//go:wasmimport tzurot:host/v1 http_stream_close
+func hostStreamClose(handle uint64)
+
+//go:wasmimport tzurot:host/v1 record_usage
+func hostRecordUsage(usage uint64) int32
+
+//go:wasmimport tzurot:host/v1 log
+func hostLog(entry uint64)
+
+//go:wasmimport tzurot:host/v1 emit
+func hostEmit(chunk uint64)
+
+//go:wasmimport tzurot:host/v1 blob_len
+func hostBlobLen(handle int64) int64
+
+//go:wasmimport tzurot:host/v1 blob_read
+func hostBlobRead(handle int64, offset int64, dst unsafe.Pointer, n uint32) int64
+
+//go:wasmimport tzurot:host/v1 blob_create
+func hostBlobCreate(src unsafe.Pointer, n uint32) int64
+
+func main() {}
+
+// call passes s to a host function and reads its answer.
+func call(fn func(uint64) uint64, s string) []byte {
+	mem := pdk.AllocateString(s)
+	defer mem.Free()
+	off := fn(mem.Offset())
+	if off == 0 {
+		return nil
+	}
+	res := pdk.FindMemory(off)
+	return res.ReadBytes()
+}
+
+func fail(code, msg string) int32 {
+	b, _ := json.Marshal(map[string]string{"code": code, "message": msg})
+	pdk.SetErrorString(string(b))
+	return 1
+}
+
+func apiKey(slot string) (string, bool) {
+	b := call(hostAPIKey, slot)
+	if b == nil {
+		return "", false
+	}
+	return string(b), true
+}
+
+func logLine(level, msg string) {
+	b, _ := json.Marshal(map[string]any{"level": level, "message": msg, "attrs": map[string]string{"from": "echo"}})
+	mem := pdk.AllocateBytes(b)
+	hostLog(mem.Offset())
+	mem.Free()
+}
+
+//go:wasmexport tzurot_abi_v1
+func marker() int32 { return 0 }
+
+//go:wasmexport describe
+func describe() int32 {
+	caps := []string{"llm.chat", "llm.validate_key"}
+	if v, ok := pdk.GetConfig("describe_caps"); ok {
+		caps = strings.Split(v, ",")
+	}
+	needsKey := true
+	if v, ok := pdk.GetConfig("needs_key"); ok {
+		needsKey = v == "true"
+	}
+	schema := `{"type":"object","properties":{"temperature":{"type":"number","maximum":2}}}`
+	if _, ok := pdk.GetConfig("bad_schema"); ok {
+		schema = `{"type":"object","properties":{"temperature":{"type":12}}}`
+	}
+	b, _ := json.Marshal(map[string]any{
+		"abi": 1, "name": "echo", "version": "1.0.0", "summary": "test plugin",
+		"capabilities": caps, "needs_key": needsKey, "needs_network": true,
+		"parameters_schema": json.RawMessage(schema),
+	})
+	pdk.Output(b)
+	return 0
+}
+
+type message struct {
+	Role    string `json:"role"`
+	Content string `json:"content"`
+}
+
+type chatRequest struct {
+	Model    string    `json:"model"`
+	Messages []message `json:"messages"`
+	Stream   bool      `json:"stream"`
+}
+
+//go:wasmexport chat
+func chat() int32 {
+	var req chatRequest
+	if err := json.Unmarshal(pdk.Input(), &req); err != nil {
+		return fail("bad_request", err.Error())
+	}
+	if _, ok := apiKey(""); !ok {
+		return fail("no_key", "no key for this user")
+	}
+	last := ""
+	if n := len(req.Messages); n > 0 {
+		last = req.Messages[n-1].Content
+	}
+	usage := map[string]any{"kind": "text", "model": req.Model, "input_tokens": len(last), "output_tokens": len(last),
+		"provider": "claimed-by-plugin"}
+	ub, _ := json.Marshal(usage)
+	umem := pdk.AllocateBytes(ub)
+	rc := hostRecordUsage(umem.Offset())
+	umem.Free()
+	if rc != 0 {
+		return fail("internal", "usage rejected")
+	}
+	if req.Stream {
+		for _, w := range strings.Fields(last) {
+			mem := pdk.AllocateString(w + " ")
+			hostEmit(mem.Offset())
+			mem.Free()
+		}
+	}
+	out, _ := json.Marshal(map[string]any{"content": last, "model": req.Model, "finish_reason": "stop"})
+	pdk.Output(out)
+	return 0
+}
+
+//go:wasmexport validate_key
+func validateKey() int32 {
+	key, ok := apiKey("")
+	switch {
+	case !ok:
+		pdk.OutputString(`{"status":"invalid","message":"no key"}`)
+	case strings.HasPrefix(key, "sk-good"):
+		pdk.OutputString(`{"status":"valid"}`)
+	default:
+		pdk.OutputString(`{"status":"invalid","message":"the provider said no"}`)
+	}
+	return 0
+}
+
+//go:wasmexport echo
+func echo() int32 {
+	pdk.Output(pdk.Input())
+	return 0
+}
+
+// whoami returns the key the host serves to this call (own slot).
+//
+//go:wasmexport whoami
+func whoami() int32 {
+	key, ok := apiKey("")
+	if !ok {
+		key = "none"
+	}
+	pdk.OutputString(key)
+	return 0
+}
+
+// key asks for the key of the slot named by the input.
+//
+//go:wasmexport key
+func key() int32 {
+	k, ok := apiKey(pdk.InputString())
+	if !ok {
+		k = "none"
+	}
+	pdk.OutputString(k)
+	return 0
+}
+
+//go:wasmexport http
+func httpExport() int32 {
+	pdk.Output(call(hostHTTPRequest, pdk.InputString()))
+	return 0
+}
+
+// stream opens the request given as input, emits every event's data and
+// outputs {"open":..., "events":[...]}.
+//
+//go:wasmexport stream
+func stream() int32 {
+	var open struct {
+		Handle uint64          `json:"handle"`
+		Error  json.RawMessage `json:"error"`
+	}
+	raw := call(hostStreamOpen, pdk.InputString())
+	_ = json.Unmarshal(raw, &open)
+	var events []json.RawMessage
+	if open.Handle != 0 {
+		for {
+			off := hostStreamNext(open.Handle)
+			evMem := pdk.FindMemory(off)
+			ev := evMem.ReadBytes()
+			events = append(events, ev)
+			var e struct {
+				Data string          `json:"data"`
+				EOF  bool            `json:"eof"`
+				Err  json.RawMessage `json:"error"`
+			}
+			_ = json.Unmarshal(ev, &e)
+			if e.EOF || e.Err != nil {
+				break
+			}
+			mem := pdk.AllocateString(e.Data)
+			hostEmit(mem.Offset())
+			mem.Free()
+		}
+		hostStreamClose(open.Handle)
+	}
+	out, _ := json.Marshal(map[string]any{"open": json.RawMessage(raw), "events": events})
+	pdk.Output(out)
+	return 0
+}
+
+// stream_leak opens a stream, reads one event and returns without closing:
+// the host must close it.
+//
+//go:wasmexport stream_leak
+func streamLeak() int32 {
+	raw := call(hostStreamOpen, pdk.InputString())
+	var open struct {
+		Handle uint64 `json:"handle"`
+	}
+	_ = json.Unmarshal(raw, &open)
+	if open.Handle != 0 {
+		hostStreamNext(open.Handle)
+	}
+	pdk.Output(raw)
+	return 0
+}
+
+// bulk_echo reads the blob named in the input into its own memory and
+// writes it back as a new blob: 1 MiB in and out with two memcpys.
+//
+//go:wasmexport bulk_echo
+func bulkEcho() int32 {
+	h, err := strconv.ParseInt(pdk.InputString(), 10, 64)
+	if err != nil {
+		return fail("bad_request", "input must be a blob handle")
+	}
+	n := hostBlobLen(h)
+	if n < 0 {
+		return fail("bad_request", "no such blob")
+	}
+	buf := make([]byte, n+1) // +1 so &buf[0] exists for empty blobs
+	var got int64
+	for got < n {
+		r := hostBlobRead(h, got, unsafe.Pointer(&buf[got]), uint32(n-got))
+		if r <= 0 {
+			return fail("internal", "blob_read failed")
+		}
+		got += r
+	}
+	out := hostBlobCreate(unsafe.Pointer(&buf[0]), uint32(n))
+	if out < 0 {
+		return fail("denied", "blob_create refused")
+	}
+	pdk.OutputString(strconv.FormatInt(out, 10))
+	return 0
+}
+
+// bulk_bad passes a guest pointer far outside its memory.
+//
+//go:wasmexport bulk_bad
+func bulkBad() int32 {
+	r := hostBlobCreate(unsafe.Pointer(uintptr(0xFFFF0000)), 1<<20)
+	pdk.OutputString(strconv.FormatInt(r, 10))
+	return 0
+}
+
+// flood logs as many lines as the input says.
+//
+//go:wasmexport flood
+func flood() int32 {
+	n, _ := strconv.Atoi(pdk.InputString())
+	for i := 0; i < n; i++ {
+		logLine("info", "line "+strconv.Itoa(i))
+	}
+	return 0
+}
+
+// logkey logs the key it was given, which the host must redact.
+//
+//go:wasmexport logkey
+func logKey() int32 {
+	k, _ := apiKey("")
+	logLine("warn", "my key is "+k)
+	return 0
+}
+
+//go:wasmexport spin
+func spin() int32 {
+	x := 0
+	for {
+		x++
+	}
+}
+
+var hoard [][]byte
+
+//go:wasmexport oom
+func oom() int32 {
+	for {
+		hoard = append(hoard, make([]byte, 1<<20))
+	}
+}
+
+//go:wasmexport crash
+func crash() int32 {
+	var m map[string]int
+	m["boom"] = 1 // nil map write: a Go panic
+	return 0
+}
+
+//go:wasmexport readfile
+func readfile() int32 {
+	for _, p := range []string{"/etc/passwd", "/proc/self/environ", "."} {
+		if b, err := os.ReadFile(p); err == nil {
+			pdk.OutputString("read " + p + ": " + string(b))
+			return 0
+		}
+		if entries, err := os.ReadDir(p); err == nil && len(entries) > 0 {
+			pdk.OutputString("listed " + p)
+			return 0
+		}
+	}
+	pdk.OutputString("no files")
+	return 0
+}
+
+//go:wasmexport env
+func env() int32 {
+	pdk.OutputString(strings.Join(os.Environ(), "\n") + os.Getenv("HOME") + os.Getenv("PATH"))
+	return 0
+}
+
+// big_output outputs as many bytes as the input says.
+//
+//go:wasmexport big_output
+func bigOutput() int32 {
+	n, _ := strconv.Atoi(pdk.InputString())
+	pdk.Output(make([]byte, n))
+	return 0
+}
+
+// sandbox reports the clock and 8 random bytes, to check the host gives
+// real time and real randomness.
+//
+//go:wasmexport sandbox
+func sandbox() int32 {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	out, _ := json.Marshal(map[string]any{"unix": time.Now().Unix(), "rand": hex.EncodeToString(b)})
+	pdk.Output(out)
+	return 0
+}
+
+// config returns the config value named by the input.
+//
+//go:wasmexport config
+func config() int32 {
+	v, _ := pdk.GetConfig(pdk.InputString())
+	pdk.OutputString(v)
+	return 0
+}
+
+// typed_error returns a typed error.
+//
+//go:wasmexport typed_error
+func typedError() int32 {
+	return fail("invalid_key", "the provider rejected the key")
+}
+
+// plain_error sets a non-JSON error.
+//
+//go:wasmexport plain_error
+func plainError() int32 {
+	pdk.SetErrorString("something broke")
+	return 1
+}

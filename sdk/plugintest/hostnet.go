@@ -193,7 +193,7 @@ func readCapped(r io.Reader, max int64) ([]byte, error) {
 		return nil, err
 	}
 	if int64(len(b)) > max {
-		return nil, &abi.Error{Code: abi.ErrUnavailable, Message: fmt.Sprintf("the response is over %d bytes", max)}
+		return nil, &abi.Error{Code: abi.ErrDenied, Message: fmt.Sprintf("the response is over the %d-byte limit (max_response_bytes)", max)}
 	}
 	return b, nil
 }
@@ -275,6 +275,10 @@ func (s *openStream) next() abi.StreamEvent {
 	if errors.Is(err, io.EOF) {
 		s.done = true
 		return abi.StreamEvent{EOF: true}
+	}
+	if errors.Is(err, errEventTooLarge) {
+		s.done = true
+		return abi.StreamEvent{Error: &abi.Error{Code: abi.ErrDenied, Message: err.Error()}}
 	}
 	if err != nil {
 		s.done = true

@@ -13,8 +13,11 @@ import (
 // sseReader splits a text/event-stream body into events the way
 // docs/plugin-abi.md describes for http_stream_next: "data:" lines joined
 // with "\n", the last "event:" name, comments and "id:"/"retry:" ignored,
-// an event dispatched at a blank line, and an unfinished event at the end
-// of the body dropped (as the SSE specification says).
+// an event dispatched at a blank line, and a last event whose body ends
+// without the blank line still delivered (servers that forget it lose
+// nothing).
+var errEventTooLarge = errors.New("a server-sent event is too large")
+
 type sseReader struct {
 	r        *bufio.Reader
 	maxEvent int
@@ -34,17 +37,17 @@ func (s *sseReader) next() (abi.StreamEvent, error) {
 	)
 	for {
 		line, err := s.r.ReadString('\n')
-		if err != nil && (!errors.Is(err, io.EOF) || line == "") {
+		if err != nil && !errors.Is(err, io.EOF) {
 			return abi.StreamEvent{}, err
 		}
 		size += len(line)
 		if size > s.maxEvent {
-			return abi.StreamEvent{}, fmt.Errorf("one server-sent event is over %d bytes", s.maxEvent)
+			return abi.StreamEvent{}, fmt.Errorf("%w: over the %d-byte limit", errEventTooLarge, s.maxEvent)
 		}
 		line = strings.TrimRight(line, "\r\n")
 		if line == "" {
 			if errors.Is(err, io.EOF) {
-				return abi.StreamEvent{}, io.EOF
+				return s.last(ev, &data, hasData)
 			}
 			if hasData {
 				ev.Data = data.String()
@@ -53,11 +56,10 @@ func (s *sseReader) next() (abi.StreamEvent, error) {
 			ev = abi.StreamEvent{} // an event without data is not dispatched
 			continue
 		}
-		if errors.Is(err, io.EOF) {
-			// A last line without its blank line: the event is incomplete.
-			return abi.StreamEvent{}, io.EOF
-		}
 		if strings.HasPrefix(line, ":") {
+			if errors.Is(err, io.EOF) {
+				return s.last(ev, &data, hasData)
+			}
 			continue
 		}
 		field, value, _ := strings.Cut(line, ":")
@@ -72,5 +74,17 @@ func (s *sseReader) next() (abi.StreamEvent, error) {
 		case "event":
 			ev.Event = value
 		}
+		if errors.Is(err, io.EOF) {
+			return s.last(ev, &data, hasData)
+		}
 	}
+}
+
+// last finishes an event cut short by the end of the body.
+func (s *sseReader) last(ev abi.StreamEvent, data *strings.Builder, hasData bool) (abi.StreamEvent, error) {
+	if !hasData {
+		return abi.StreamEvent{}, io.EOF
+	}
+	ev.Data = data.String()
+	return ev, nil
 }

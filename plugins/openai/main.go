@@ -1,0 +1,177 @@
+//go:build wasip1
+
+// Command openai is tzurot's provider plugin for OpenAI-compatible chat
+// completion APIs: OpenAI itself, OpenRouter, and local servers (Ollama,
+// vLLM, LM Studio), chosen by base_url and flavor in plugins.toml.
+//
+// It never sees a user's key: every provider request asks the host to
+// inject "Authorization: Bearer <key>" (abi.Auth), and it never imports
+// net/http (which would make it four times larger): all I/O goes through
+// the host's HTTP functions.
+package main
+
+import (
+	"encoding/json"
+	"strings"
+
+	"github.com/tzurot-go/tzurot/sdk"
+	"github.com/tzurot-go/tzurot/sdk/abi"
+)
+
+const version = "1.0.0"
+
+func config() (settings, error) {
+	s, err := newSettings(sdk.Config)
+	if err != nil {
+		return s, sdk.Errorf(abi.ErrInternal, "%v", err)
+	}
+	return s, nil
+}
+
+//go:wasmexport describe
+func describe() int32 {
+	s, err := config()
+	needsKey := err != nil || s.UseAuth
+	return sdk.Describe(abi.Description{
+		Name:             "openai",
+		Version:          version,
+		Summary:          "Chat with OpenAI, OpenRouter or a local OpenAI-compatible server (Ollama, vLLM, LM Studio).",
+		Capabilities:     []string{abi.CapChat, abi.CapValidateKey},
+		NeedsKey:         needsKey,
+		NeedsNetwork:     true,
+		ParametersSchema: json.RawMessage(parametersSchema),
+	})
+}
+
+//go:wasmexport chat
+func chat() int32 {
+	return sdk.Handle(func(req abi.ChatRequest) (abi.ChatResponse, error) {
+		s, err := config()
+		if err != nil {
+			return abi.ChatResponse{}, err
+		}
+		body, dropped, err := s.buildChat(req)
+		if err != nil {
+			return abi.ChatResponse{}, sdk.Errorf(abi.ErrBadRequest, "%v", err)
+		}
+		if len(dropped) > 0 {
+			sdk.Log(abi.LogDebug, "parameters this provider does not take were left out",
+				map[string]string{"flavor": s.Flavor, "dropped": strings.Join(dropped, ",")})
+		}
+		raw, err := json.Marshal(body)
+		if err != nil {
+			return abi.ChatResponse{}, sdk.Errorf(abi.ErrInternal, "encode request: %v", err)
+		}
+		httpReq := s.httpRequest("POST", "/chat/completions", raw)
+
+		var resp abi.ChatResponse
+		var perr *abi.Error
+		if req.Stream {
+			httpReq.Headers["Accept"] = "text/event-stream"
+			resp, perr = streamChat(httpReq, body.Model)
+		} else {
+			resp, perr = plainChat(httpReq, body.Model)
+		}
+		if perr != nil {
+			return abi.ChatResponse{}, perr
+		}
+		if err := sdk.RecordUsage(resp.Usage); err != nil {
+			sdk.Log(abi.LogWarn, "the host rejected a usage record", map[string]string{"error": err.Error()})
+		}
+		return resp, nil
+	})
+}
+
+func plainChat(req abi.HTTPRequest, model string) (abi.ChatResponse, *abi.Error) {
+	r, err := sdk.HTTP(req)
+	if err != nil {
+		return abi.ChatResponse{}, sdk.AsError(err)
+	}
+	if !r.OK() {
+		return abi.ChatResponse{}, providerError(r.Status, r.Body)
+	}
+	return parseCompletion(r.Body, model)
+}
+
+// streamChat reads the SSE stream, emitting visible text as it arrives.
+func streamChat(req abi.HTTPRequest, model string) (abi.ChatResponse, *abi.Error) {
+	s, err := sdk.Stream(req)
+	if err != nil {
+		return abi.ChatResponse{}, sdk.AsError(err)
+	}
+	defer s.Close()
+	if !s.OK() {
+		return abi.ChatResponse{}, providerError(s.Status, []byte(s.Body))
+	}
+	if ct := s.Headers["content-type"]; ct != "" && !strings.Contains(ct, "event-stream") {
+		return abi.ChatResponse{}, &abi.Error{Code: abi.ErrUnavailable, Retryable: true,
+			Message: "the provider sent a response that is not an event stream (content-type " + ct + ")"}
+	}
+	var (
+		acc   accumulator
+		usage *wireUsage
+		done  bool
+	)
+	for !done && s.Next() {
+		data := s.Event().Data
+		if strings.TrimSpace(data) == "[DONE]" {
+			done = true
+			break
+		}
+		var c completion
+		if err := json.Unmarshal([]byte(data), &c); err != nil {
+			return abi.ChatResponse{}, garbage("a stream event", []byte(data))
+		}
+		if c.Error != nil {
+			return abi.ChatResponse{}, inBodyError(c.Error)
+		}
+		if c.Model != "" {
+			model = c.Model
+		}
+		if c.Usage != nil {
+			usage = c.Usage
+		}
+		for _, ch := range c.Choices {
+			sdk.Emit(acc.add(ch.Delta, ch.FinishReason))
+			for i, tc := range ch.Delta.ToolCalls {
+				acc.addToolCall(i, tc)
+			}
+		}
+	}
+	if err := s.Err(); err != nil {
+		return abi.ChatResponse{}, sdk.AsError(err)
+	}
+	if !done && acc.finishReason == "" {
+		return abi.ChatResponse{}, &abi.Error{Code: abi.ErrUnavailable, Retryable: true,
+			Message: "the provider's stream ended before the reply was complete"}
+	}
+	sdk.Emit(acc.flush())
+	return acc.finish(model, usage), nil
+}
+
+//go:wasmexport validate_key
+func validateKey() int32 {
+	return sdk.Handle(func(abi.ValidateKeyRequest) (abi.ValidateKeyResult, error) {
+		s, err := config()
+		if err != nil {
+			return abi.ValidateKeyResult{}, err
+		}
+		path := "/models"
+		if s.Flavor == flavorOpenRouter {
+			path = "/auth/key"
+		}
+		req := s.httpRequest("GET", path, nil)
+		req.TimeoutMS = 15_000
+		r, err := sdk.HTTP(req)
+		if err != nil {
+			e := sdk.AsError(err)
+			if e.Code == abi.ErrNoKey {
+				return abi.ValidateKeyResult{}, e
+			}
+			return abi.ValidateKeyResult{Status: abi.KeyUnreachable, Message: e.Message}, nil
+		}
+		return validation(s.Flavor, r.Status, r.Body), nil
+	})
+}
+
+func main() {}

@@ -1,0 +1,134 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+)
+
+// parametersSchema is the JSON Schema of the advanced_parameters this
+// plugin accepts: tzurot's flat, snake_case, OpenRouter-normalised set. The
+// host validates a personality's parameters against it before a call, so
+// a typo is refused when it is saved, not silently ignored at reply time.
+const parametersSchema = `{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "title": "OpenAI-compatible advanced parameters",
+  "type": "object",
+  "additionalProperties": false,
+  "properties": {
+    "temperature":        {"type": "number", "minimum": 0, "maximum": 2, "description": "Sampling temperature."},
+    "top_p":              {"type": "number", "minimum": 0, "maximum": 1, "description": "Nucleus sampling."},
+    "top_k":              {"type": "integer", "minimum": 0, "description": "Top-k sampling (OpenRouter, local servers)."},
+    "frequency_penalty":  {"type": "number", "minimum": -2, "maximum": 2},
+    "presence_penalty":   {"type": "number", "minimum": -2, "maximum": 2},
+    "repetition_penalty": {"type": "number", "minimum": 0, "maximum": 2, "description": "OpenRouter, local servers."},
+    "min_p":              {"type": "number", "minimum": 0, "maximum": 1, "description": "OpenRouter, local servers."},
+    "top_a":              {"type": "number", "minimum": 0, "maximum": 1, "description": "OpenRouter only."},
+    "seed":               {"type": "integer"},
+    "thinking":           {"enum": ["off", "minimal", "low", "medium", "high", "max"], "description": "Reasoning effort; absent means the provider's default."},
+    "max_tokens":         {"type": "integer", "minimum": 1, "description": "Output budget, reasoning included."},
+    "logit_bias":         {"type": "object", "additionalProperties": {"type": "number", "minimum": -100, "maximum": 100}},
+    "response_format":    {"type": "object", "additionalProperties": false, "required": ["type"],
+                           "properties": {"type": {"enum": ["text", "json_object"]}}},
+    "transforms":         {"type": "array", "items": {"type": "string"}, "description": "OpenRouter only."},
+    "route":              {"const": "fallback", "description": "OpenRouter only."},
+    "verbosity":          {"enum": ["low", "medium", "high"], "description": "OpenAI, OpenRouter."},
+    "reasoning": {
+      "type": "object", "additionalProperties": false,
+      "description": "Legacy form of thinking; thinking wins when both are set.",
+      "properties": {
+        "effort":     {"enum": ["none", "minimal", "low", "medium", "high", "xhigh"]},
+        "max_tokens": {"type": "integer", "minimum": 1},
+        "exclude":    {"type": "boolean"},
+        "enabled":    {"type": "boolean"}
+      }
+    }
+  }
+}`
+
+// advanced is the decoded advanced_parameters object.
+type advanced struct {
+	Temperature       *float64           `json:"temperature"`
+	TopP              *float64           `json:"top_p"`
+	TopK              *int               `json:"top_k"`
+	FrequencyPenalty  *float64           `json:"frequency_penalty"`
+	PresencePenalty   *float64           `json:"presence_penalty"`
+	RepetitionPenalty *float64           `json:"repetition_penalty"`
+	MinP              *float64           `json:"min_p"`
+	TopA              *float64           `json:"top_a"`
+	Seed              *int64             `json:"seed"`
+	Thinking          string             `json:"thinking"`
+	MaxTokens         *int               `json:"max_tokens"`
+	LogitBias         map[string]float64 `json:"logit_bias"`
+	ResponseFormat    *responseFormat    `json:"response_format"`
+	Transforms        []string           `json:"transforms"`
+	Route             string             `json:"route"`
+	Verbosity         string             `json:"verbosity"`
+	Reasoning         *legacyReasoning   `json:"reasoning"`
+}
+
+type responseFormat struct {
+	Type string `json:"type"`
+}
+
+type legacyReasoning struct {
+	Effort    string `json:"effort"`
+	MaxTokens *int   `json:"max_tokens"`
+	Exclude   *bool  `json:"exclude"`
+	Enabled   *bool  `json:"enabled"`
+}
+
+func parseAdvanced(raw json.RawMessage) (advanced, error) {
+	var a advanced
+	if len(raw) == 0 || string(raw) == "null" {
+		return a, nil
+	}
+	if err := json.Unmarshal(raw, &a); err != nil {
+		return a, fmt.Errorf("advanced_parameters: %w", err)
+	}
+	return a, nil
+}
+
+// Thinking levels, tzurot's names (off … max).
+var thinkingLevels = map[string]bool{"off": true, "minimal": true, "low": true, "medium": true, "high": true, "max": true}
+
+// level is the reasoning level asked for: thinking wins, then the legacy
+// reasoning object (enabled:false → off, effort none→off … xhigh→max, a
+// bare max_tokens → high). "" means the provider's default.
+func (a advanced) level() string {
+	if thinkingLevels[a.Thinking] {
+		return a.Thinking
+	}
+	r := a.Reasoning
+	if r == nil {
+		return ""
+	}
+	if r.Enabled != nil && !*r.Enabled {
+		return "off"
+	}
+	switch r.Effort {
+	case "none":
+		return "off"
+	case "xhigh":
+		return "max"
+	case "minimal", "low", "medium", "high":
+		return r.Effort
+	}
+	if r.MaxTokens != nil {
+		return "high"
+	}
+	if r.Enabled != nil && *r.Enabled {
+		return "medium"
+	}
+	return ""
+}
+
+// budgetFor is the output budget a reasoning level gets when nobody set
+// max_tokens: reasoning eats into max_tokens, and a small default would
+// leave no room for the reply.
+var budgetFor = map[string]int{"off": 4096, "minimal": 6144, "low": 8192, "medium": 16384, "high": 32768, "max": 65536}
+
+// openAIEffort maps a level to OpenAI's reasoning_effort.
+var openAIEffort = map[string]string{"off": "none", "minimal": "minimal", "low": "low", "medium": "medium", "high": "high", "max": "high"}
+
+// openRouterEffort maps a level to OpenRouter's reasoning.effort.
+var openRouterEffort = map[string]string{"off": "none", "minimal": "minimal", "low": "low", "medium": "medium", "high": "high", "max": "xhigh"}

@@ -85,7 +85,7 @@ func TestHandlerMasksSecretsEverywhereInARecord(t *testing.T) {
 				"ptr", &providerRequest{Note: googleKey},
 				"map", map[string]any{"password": "hunter2-hunter2", "count": 3},
 				"list", []any{openAIKey, 5},
-				"bytes", []byte("raw " + vaultKey),
+				"bytes", []byte("raw "+vaultKey),
 				"stringer", keyHolder{vaultKey},
 				"text", textKey{vaultKey},
 				"lazy", lazyKey{vaultKey},

@@ -127,8 +127,8 @@ func TestStringMasksJSONInsideJSONStrings(t *testing.T) {
 	r := New(nil)
 	for in, want := range map[string]string{
 		`{"body":"{\"api_key\":\"a\\\"b-rest\",\"n\":1}"}`: `{"body":"{\"api_key\":\"[REDACTED]\",\"n\":1}"}`,
-		`{"body":"{\"token\":\"x\\\\\",\"n\":1}"}`:       `{"body":"{\"token\":\"[REDACTED]\",\"n\":1}"}`,
-		`{"body":"{\"token\":\"cut-off`:                  `{"body":"{\"token\":\"[REDACTED]`,
+		`{"body":"{\"token\":\"x\\\\\",\"n\":1}"}`:         `{"body":"{\"token\":\"[REDACTED]\",\"n\":1}"}`,
+		`{"body":"{\"token\":\"cut-off`:                    `{"body":"{\"token\":\"[REDACTED]`,
 	} {
 		if got := r.String(in); got != want {
 			t.Errorf("String(%s)\n got %s\nwant %s", in, got, want)

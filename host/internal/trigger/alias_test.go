@@ -1,0 +1,236 @@
+package trigger
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/tzurot-go/tzurot/host/internal/discord"
+)
+
+func TestAliasIndexChanges(t *testing.T) {
+	x := NewAliasIndex()
+	if err := x.Replace([]Alias{{Name: "Bambi", PersonalityID: "p1"}, {Name: "Rose", PersonalityID: "p2"}}); err != nil {
+		t.Fatal(err)
+	}
+	if pid, ok := x.Lookup("@BAMBI"); !ok || pid != "p1" {
+		t.Fatalf("Lookup(@BAMBI) = %q %v", pid, ok)
+	}
+
+	// Upsert moves an alias to another personality.
+	if err := x.Upsert(Alias{Name: "bambi", PersonalityID: "p2"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := mentioned(x, "@bambi hi"); got != "p2" {
+		t.Fatalf("after move, @bambi -> %q", got)
+	}
+
+	x.Delete("Bambi")
+	if got := mentioned(x, "@bambi hi"); got != "" {
+		t.Fatalf("after delete, @bambi -> %q", got)
+	}
+
+	if err := x.Upsert(Alias{Name: "rosie", PersonalityID: "p2"}); err != nil {
+		t.Fatal(err)
+	}
+	x.DeletePersonality("p2")
+	if x.Len() != 0 {
+		t.Fatalf("%d aliases left after deleting their personality", x.Len())
+	}
+	if got := mentioned(x, "@rosie @rose"); got != "" {
+		t.Fatalf("deleted personality still mentioned: %q", got)
+	}
+}
+
+func TestAliasIndexPrefixesSurviveDeletes(t *testing.T) {
+	x := NewAliasIndex()
+	for _, a := range []Alias{{"bambi", "p1"}, {"bambi prime", "p2"}, {"R2-D2", "p3"}, {"r2", "p4"}} {
+		if err := x.Upsert(a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cases := []struct{ text, want string }{
+		{"@r2-d2 beep", "p3"},
+		{"@R2-D3 beep", "p4"},
+		{"@bambi prime!", "p2"},
+	}
+	for _, c := range cases {
+		if got := mentioned(x, c.text); got != c.want {
+			t.Errorf("%q -> %q, want %q", c.text, got, c.want)
+		}
+	}
+	x.Delete("bambi")
+	if got := mentioned(x, "@bambi prime"); got != "p2" {
+		t.Errorf("after deleting bambi, @bambi prime -> %q", got)
+	}
+	if got := mentioned(x, "@bambi hi"); got != "" {
+		t.Errorf("after deleting bambi, @bambi -> %q", got)
+	}
+	x.Delete("bambi prime")
+	x.Delete("r2")
+	if got := mentioned(x, "@r2-d2"); got != "p3" {
+		t.Errorf("after deleting r2, @r2-d2 -> %q", got)
+	}
+	x.Delete("r2-d2")
+	if len(x.keys) != 0 || x.Len() != 0 {
+		t.Errorf("index not empty after deleting everything: %d keys, %d aliases", len(x.keys), x.Len())
+	}
+}
+
+func TestAliasIndexRejectsBadAliases(t *testing.T) {
+	x := NewAliasIndex()
+	if err := x.Replace([]Alias{{Name: "ok", PersonalityID: "p1"}}); err != nil {
+		t.Fatal(err)
+	}
+	bad := []Alias{
+		{Name: "  ", PersonalityID: "p1"},
+		{Name: "@", PersonalityID: "p1"},
+		{Name: "orphan", PersonalityID: ""},
+		{Name: strings.Repeat("a", MaxAliasRunes+1), PersonalityID: "p1"},
+	}
+	for _, a := range bad {
+		if err := x.Upsert(a); err == nil {
+			t.Errorf("Upsert(%q, %q) accepted", a.Name, a.PersonalityID)
+		}
+	}
+	// Replace with one bad alias changes nothing.
+	err := x.Replace([]Alias{{Name: "new", PersonalityID: "p2"}, bad[0]})
+	if err == nil || !strings.Contains(err.Error(), "empty") {
+		t.Fatalf("Replace error %v, want it to say the alias is empty", err)
+	}
+	if _, ok := x.Lookup("ok"); !ok || x.Len() != 1 {
+		t.Fatal("a failed Replace changed the index")
+	}
+	// The longest accepted alias is matched in full.
+	long := strings.Repeat("b", MaxAliasRunes)
+	if err := x.Upsert(Alias{Name: long, PersonalityID: "p3"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := mentioned(x, "@"+long+"!"); got != "p3" {
+		t.Fatalf("100-character alias -> %q", got)
+	}
+}
+
+// TestAliasIndexConcurrentRefresh runs lookups while the index is replaced and edited; with -race
+// it proves readers never see a torn update.
+func TestAliasIndexConcurrentRefresh(t *testing.T) {
+	x := NewAliasIndex()
+	gen := func(owner string) []Alias {
+		return []Alias{{Name: "alpha", PersonalityID: owner}, {Name: "alpha beta", PersonalityID: owner}}
+	}
+	if err := x.Replace(gen("a")); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	bad := make(chan string, 1)
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				ms := x.FindMentions("@alpha beta and @alpha")
+				if len(ms) != 2 || ms[0].PersonalityID != ms[1].PersonalityID {
+					select {
+					case bad <- fmt.Sprintf("%+v", ms):
+					default:
+					}
+				}
+			}
+		}()
+	}
+	for i := range 500 {
+		owner := fmt.Sprint(i % 7)
+		if err := x.Replace(gen(owner)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(stop)
+	wg.Wait()
+	select {
+	case got := <-bad:
+		t.Fatalf("a reader saw a half-applied Replace: %s", got)
+	default:
+	}
+}
+
+func mentioned(x *AliasIndex, text string) string {
+	ms := x.FindMentions(text)
+	if len(ms) == 0 {
+		return ""
+	}
+	return ms[0].PersonalityID
+}
+
+// benchIndex builds an index of n random aliases of one to three words.
+func benchIndex(b *testing.B, n int) *AliasIndex {
+	b.Helper()
+	rng := rand.New(rand.NewPCG(1, 2))
+	word := func() string {
+		const letters = "abcdefghijklmnopqrstuvwxyz"
+		w := make([]byte, 3+rng.IntN(7))
+		for i := range w {
+			w[i] = letters[rng.IntN(len(letters))]
+		}
+		return string(w)
+	}
+	all := make([]Alias, 0, n+2)
+	for i := range n {
+		words := make([]string, 1+rng.IntN(3))
+		for j := range words {
+			words[j] = word()
+		}
+		all = append(all, Alias{Name: strings.Join(words, " "), PersonalityID: fmt.Sprint("p", i%5000)})
+	}
+	all = append(all, Alias{Name: "bambi", PersonalityID: "p-bambi"}, Alias{Name: "bambi prime", PersonalityID: "p-prime"})
+	x := NewAliasIndex()
+	if err := x.Replace(all); err != nil {
+		b.Fatal(err)
+	}
+	return x
+}
+
+// BenchmarkFindMentions measures alias matching against 100,000 aliases on messages of ordinary
+// length (about 200 characters). Results are recorded in docs/performance.md.
+func BenchmarkFindMentions(b *testing.B) {
+	x := benchIndex(b, 100_000)
+	msgs := map[string]string{
+		"no-mention":    "I was thinking about what you said yesterday, and honestly I still do not agree with the part about the weather. Can we talk about it again later today, maybe after dinner?",
+		"one-mention":   "@bambi prime I was thinking about what you said yesterday, and honestly I still do not agree with the part about the weather. Can we talk about it again later today?",
+		"three-at-sign": "hey @rose, @bambi and mail me at someone@example.com about what you said yesterday; I still do not agree with the weather part. Can we talk again later today?",
+	}
+	for name, msg := range msgs {
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				x.FindMentions(msg)
+			}
+		})
+	}
+}
+
+// BenchmarkDecide measures a whole decision (mentions, dedupe, text stripping) for a message with
+// one mention against 100,000 aliases, without lookups.
+func BenchmarkDecide(b *testing.B) {
+	d, err := New(Config{Aliases: benchIndex(b, 100_000)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	msg := discord.IncomingMessage{ID: "1", ChannelID: "c", GuildID: "g", Author: discord.User{ID: "u"},
+		Content: "@bambi prime I was thinking about what you said yesterday, and honestly I still do not agree with the part about the weather. Can we talk about it again later today?"}
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := d.Decide(ctx, msg); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

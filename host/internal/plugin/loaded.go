@@ -21,6 +21,7 @@ type loaded struct {
 	cfg      PluginConfig
 	sha256   string
 	desc     abi.Description
+	exports  []string // sorted
 	log      *slog.Logger
 	keys     KeySource
 	http     *httpPolicy

@@ -152,6 +152,10 @@ func (ld *loader) load(ctx context.Context, pc PluginConfig) (*loaded, error) {
 		return nil, ld.refuse(pc.Name, "%v", err)
 	}
 	l.desc = desc
+	for name := range exports {
+		l.exports = append(l.exports, name)
+	}
+	slices.Sort(l.exports)
 	ok = true
 	return l, nil
 }
@@ -200,4 +204,45 @@ func checkSchema(raw json.RawMessage) error {
 	}
 	_, err = c.Compile("plugin-parameters.json")
 	return err
+}
+
+// CheckReport is what CheckFile found in a plugin file.
+type CheckReport struct {
+	Path        string
+	Size        int
+	SHA256      string
+	Description abi.Description
+	Exports     []string
+}
+
+// CheckFile validates a plugin file against the ABI without a plugins.toml:
+// it is a WebAssembly module, exports the ABI marker and describe, speaks
+// this ABI version, requests only known capabilities, exports what they
+// need and has a valid parameters schema. The plugin is granted whatever
+// it asks for, so grant checks are left to plugins.toml.
+func CheckFile(ctx context.Context, path string) (CheckReport, error) {
+	pc := PluginConfig{
+		Name:         "check",
+		Enabled:      true,
+		Path:         path,
+		KeySlot:      "check",
+		Capabilities: abi.KnownCapabilities(),
+		AllowedHosts: []string{"check.invalid:443"},
+		Limits:       DefaultLimits(),
+		Config:       map[string]string{},
+	}
+	pc.Limits.PoolSize = 1
+	cache := wazero.NewCompilationCache()
+	defer cache.Close(context.Background())
+	ld := &loader{cache: cache, log: slog.New(slog.DiscardHandler), files: make(map[string][]byte)}
+	l, err := ld.load(ctx, pc)
+	if err != nil {
+		var r *refusal
+		if errors.As(err, &r) {
+			return CheckReport{}, fmt.Errorf("%s: %s", path, r.reason)
+		}
+		return CheckReport{}, err
+	}
+	defer l.close()
+	return CheckReport{Path: path, Size: len(ld.files[path]), SHA256: l.sha256, Description: l.desc, Exports: l.exports}, nil
 }

@@ -16,12 +16,12 @@ const MaxAliasRunes = 100
 // indexed as an alias too.
 type Alias struct {
 	Name          string
-	PersonalityID string
+	PersonalityID int64 // the store's personality id (never 0)
 }
 
 // Mention is one "@alias" found in a message.
 type Mention struct {
-	PersonalityID string
+	PersonalityID int64
 	// Start and End are byte offsets of the mention in the text, "@" included.
 	Start, End int
 }
@@ -38,29 +38,29 @@ type AliasIndex struct {
 	// keys holds every alias and every prefix of an alias at which the matcher may stop, so the
 	// matcher gives up as soon as the text leaves all aliases (usually after the first word).
 	keys          map[string]key
-	byPersonality map[string]map[string]struct{} // personality id -> its normalized aliases
-	count         int                            // number of aliases
-	maxRunes      int                            // longest alias ever indexed, in runes
+	byPersonality map[int64]map[string]struct{} // personality id -> its normalized aliases
+	count         int                           // number of aliases
+	maxRunes      int                           // longest alias ever indexed, in runes
 }
 
 // key is an entry of AliasIndex.keys.
 type key struct {
-	personalityID string // set when the key is an alias
-	longer        int32  // how many aliases continue past this key
+	personalityID int64 // set (non-zero) when the key is an alias
+	longer        int32 // how many aliases continue past this key
 }
 
 // NewAliasIndex returns an empty index.
 func NewAliasIndex() *AliasIndex {
 	return &AliasIndex{
 		keys:          map[string]key{},
-		byPersonality: map[string]map[string]struct{}{},
+		byPersonality: map[int64]map[string]struct{}{},
 	}
 }
 
 // put indexes a normalized alias for a personality (moving it if it exists). Caller holds the lock.
-func (x *AliasIndex) put(name, personalityID string) {
+func (x *AliasIndex) put(name string, personalityID int64) {
 	k, exists := x.keys[name]
-	if exists && k.personalityID != "" {
+	if exists && k.personalityID != 0 {
 		delete(x.byPersonality[k.personalityID], name)
 	} else {
 		for _, p := range stopPrefixes(name) {
@@ -84,14 +84,14 @@ func (x *AliasIndex) put(name, personalityID string) {
 // remove drops a normalized alias. Caller holds the lock.
 func (x *AliasIndex) remove(name string) {
 	k, ok := x.keys[name]
-	if !ok || k.personalityID == "" {
+	if !ok || k.personalityID == 0 {
 		return
 	}
 	delete(x.byPersonality[k.personalityID], name)
 	if len(x.byPersonality[k.personalityID]) == 0 {
 		delete(x.byPersonality, k.personalityID)
 	}
-	k.personalityID = ""
+	k.personalityID = 0
 	x.setKey(name, k)
 	for _, p := range stopPrefixes(name) {
 		pk := x.keys[p]
@@ -102,7 +102,7 @@ func (x *AliasIndex) remove(name string) {
 }
 
 func (x *AliasIndex) setKey(name string, k key) {
-	if k.personalityID == "" && k.longer <= 0 {
+	if k.personalityID == 0 && k.longer <= 0 {
 		delete(x.keys, name)
 		return
 	}
@@ -161,7 +161,7 @@ func (x *AliasIndex) Delete(name string) {
 }
 
 // DeletePersonality removes every alias of a personality (when it is deleted).
-func (x *AliasIndex) DeletePersonality(personalityID string) {
+func (x *AliasIndex) DeletePersonality(personalityID int64) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	for name := range x.byPersonality[personalityID] {
@@ -177,11 +177,11 @@ func (x *AliasIndex) Len() int {
 }
 
 // Lookup returns the personality an alias (typed with or without "@") belongs to.
-func (x *AliasIndex) Lookup(name string) (personalityID string, ok bool) {
+func (x *AliasIndex) Lookup(name string) (personalityID int64, ok bool) {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
 	k := x.keys[normalize(name)]
-	return k.personalityID, k.personalityID != ""
+	return k.personalityID, k.personalityID != 0
 }
 
 // FindMentions returns the "@alias" mentions in text in order of appearance. At each "@" the
@@ -221,7 +221,7 @@ func (x *AliasIndex) FindMentions(text string) []Mention {
 // goes (lower case, one space per whitespace run) into a stack buffer and looks the buffer up where
 // an alias could end; it stops as soon as no alias continues the buffer, so an "@" costs a map
 // lookup or two whatever the size of the index. The caller holds the read lock.
-func (x *AliasIndex) longestAt(text string, start int) (end int, personalityID string, ok bool) {
+func (x *AliasIndex) longestAt(text string, start int) (end int, personalityID int64, ok bool) {
 	var arr [4 * MaxAliasRunes]byte
 	buf := arr[:0]
 	runes := 0
@@ -230,7 +230,7 @@ func (x *AliasIndex) longestAt(text string, start int) (end int, personalityID s
 		i += size
 		if isSpace(r) {
 			if runes == 0 {
-				return 0, "", false // "@ name" is not a mention
+				return 0, 0, false // "@ name" is not a mention
 			}
 			if buf[len(buf)-1] != ' ' {
 				buf = append(buf, ' ')
@@ -249,7 +249,7 @@ func (x *AliasIndex) longestAt(text string, start int) (end int, personalityID s
 		if !found {
 			break
 		}
-		if k.personalityID != "" {
+		if k.personalityID != 0 {
 			end, personalityID, ok = i, k.personalityID, true
 		}
 		if k.longer == 0 {
@@ -265,7 +265,7 @@ func validate(a Alias) (string, error) {
 	switch {
 	case name == "":
 		return "", fmt.Errorf("alias %q is empty", a.Name)
-	case a.PersonalityID == "":
+	case a.PersonalityID == 0:
 		return "", fmt.Errorf("alias %q has no personality", a.Name)
 	case utf8.RuneCountInString(name) > MaxAliasRunes:
 		return "", fmt.Errorf("alias %q is longer than %d characters", a.Name, MaxAliasRunes)

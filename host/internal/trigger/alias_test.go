@@ -13,66 +13,69 @@ import (
 
 func TestAliasIndexChanges(t *testing.T) {
 	x := NewAliasIndex()
-	if err := x.Replace([]Alias{{Name: "Bambi", PersonalityID: "p1"}, {Name: "Rose", PersonalityID: "p2"}}); err != nil {
+	if err := x.Replace([]Alias{{Name: "Bambi", PersonalityID: 1}, {Name: "Rose", PersonalityID: 2}}); err != nil {
 		t.Fatal(err)
 	}
-	if pid, ok := x.Lookup("@BAMBI"); !ok || pid != "p1" {
-		t.Fatalf("Lookup(@BAMBI) = %q %v", pid, ok)
+	if pid, ok := x.Lookup("@BAMBI"); !ok || pid != 1 {
+		t.Fatalf("Lookup(@BAMBI) = %d %v", pid, ok)
 	}
 
 	// Upsert moves an alias to another personality.
-	if err := x.Upsert(Alias{Name: "bambi", PersonalityID: "p2"}); err != nil {
+	if err := x.Upsert(Alias{Name: "bambi", PersonalityID: 2}); err != nil {
 		t.Fatal(err)
 	}
-	if got := mentioned(x, "@bambi hi"); got != "p2" {
-		t.Fatalf("after move, @bambi -> %q", got)
+	if got := mentioned(x, "@bambi hi"); got != 2 {
+		t.Fatalf("after move, @bambi -> %d", got)
 	}
 
 	x.Delete("Bambi")
-	if got := mentioned(x, "@bambi hi"); got != "" {
-		t.Fatalf("after delete, @bambi -> %q", got)
+	if got := mentioned(x, "@bambi hi"); got != 0 {
+		t.Fatalf("after delete, @bambi -> %d", got)
 	}
 
-	if err := x.Upsert(Alias{Name: "rosie", PersonalityID: "p2"}); err != nil {
+	if err := x.Upsert(Alias{Name: "rosie", PersonalityID: 2}); err != nil {
 		t.Fatal(err)
 	}
-	x.DeletePersonality("p2")
+	x.DeletePersonality(2)
 	if x.Len() != 0 {
 		t.Fatalf("%d aliases left after deleting their personality", x.Len())
 	}
-	if got := mentioned(x, "@rosie @rose"); got != "" {
-		t.Fatalf("deleted personality still mentioned: %q", got)
+	if got := mentioned(x, "@rosie @rose"); got != 0 {
+		t.Fatalf("deleted personality still mentioned: %d", got)
 	}
 }
 
 func TestAliasIndexPrefixesSurviveDeletes(t *testing.T) {
 	x := NewAliasIndex()
-	for _, a := range []Alias{{"bambi", "p1"}, {"bambi prime", "p2"}, {"R2-D2", "p3"}, {"r2", "p4"}} {
+	for _, a := range []Alias{{"bambi", 1}, {"bambi prime", 2}, {"R2-D2", 3}, {"r2", 4}} {
 		if err := x.Upsert(a); err != nil {
 			t.Fatal(err)
 		}
 	}
-	cases := []struct{ text, want string }{
-		{"@r2-d2 beep", "p3"},
-		{"@R2-D3 beep", "p4"},
-		{"@bambi prime!", "p2"},
+	cases := []struct {
+		text string
+		want int64
+	}{
+		{"@r2-d2 beep", 3},
+		{"@R2-D3 beep", 4},
+		{"@bambi prime!", 2},
 	}
 	for _, c := range cases {
 		if got := mentioned(x, c.text); got != c.want {
-			t.Errorf("%q -> %q, want %q", c.text, got, c.want)
+			t.Errorf("%q -> %d, want %d", c.text, got, c.want)
 		}
 	}
 	x.Delete("bambi")
-	if got := mentioned(x, "@bambi prime"); got != "p2" {
-		t.Errorf("after deleting bambi, @bambi prime -> %q", got)
+	if got := mentioned(x, "@bambi prime"); got != 2 {
+		t.Errorf("after deleting bambi, @bambi prime -> %d", got)
 	}
-	if got := mentioned(x, "@bambi hi"); got != "" {
-		t.Errorf("after deleting bambi, @bambi -> %q", got)
+	if got := mentioned(x, "@bambi hi"); got != 0 {
+		t.Errorf("after deleting bambi, @bambi -> %d", got)
 	}
 	x.Delete("bambi prime")
 	x.Delete("r2")
-	if got := mentioned(x, "@r2-d2"); got != "p3" {
-		t.Errorf("after deleting r2, @r2-d2 -> %q", got)
+	if got := mentioned(x, "@r2-d2"); got != 3 {
+		t.Errorf("after deleting r2, @r2-d2 -> %d", got)
 	}
 	x.Delete("r2-d2")
 	if len(x.keys) != 0 || x.Len() != 0 {
@@ -82,22 +85,22 @@ func TestAliasIndexPrefixesSurviveDeletes(t *testing.T) {
 
 func TestAliasIndexRejectsBadAliases(t *testing.T) {
 	x := NewAliasIndex()
-	if err := x.Replace([]Alias{{Name: "ok", PersonalityID: "p1"}}); err != nil {
+	if err := x.Replace([]Alias{{Name: "ok", PersonalityID: 1}}); err != nil {
 		t.Fatal(err)
 	}
 	bad := []Alias{
-		{Name: "  ", PersonalityID: "p1"},
-		{Name: "@", PersonalityID: "p1"},
-		{Name: "orphan", PersonalityID: ""},
-		{Name: strings.Repeat("a", MaxAliasRunes+1), PersonalityID: "p1"},
+		{Name: "  ", PersonalityID: 1},
+		{Name: "@", PersonalityID: 1},
+		{Name: "orphan", PersonalityID: 0},
+		{Name: strings.Repeat("a", MaxAliasRunes+1), PersonalityID: 1},
 	}
 	for _, a := range bad {
 		if err := x.Upsert(a); err == nil {
-			t.Errorf("Upsert(%q, %q) accepted", a.Name, a.PersonalityID)
+			t.Errorf("Upsert(%q, %d) accepted", a.Name, a.PersonalityID)
 		}
 	}
 	// Replace with one bad alias changes nothing.
-	err := x.Replace([]Alias{{Name: "new", PersonalityID: "p2"}, bad[0]})
+	err := x.Replace([]Alias{{Name: "new", PersonalityID: 2}, bad[0]})
 	if err == nil || !strings.Contains(err.Error(), "empty") {
 		t.Fatalf("Replace error %v, want it to say the alias is empty", err)
 	}
@@ -106,11 +109,11 @@ func TestAliasIndexRejectsBadAliases(t *testing.T) {
 	}
 	// The longest accepted alias is matched in full.
 	long := strings.Repeat("b", MaxAliasRunes)
-	if err := x.Upsert(Alias{Name: long, PersonalityID: "p3"}); err != nil {
+	if err := x.Upsert(Alias{Name: long, PersonalityID: 3}); err != nil {
 		t.Fatal(err)
 	}
-	if got := mentioned(x, "@"+long+"!"); got != "p3" {
-		t.Fatalf("100-character alias -> %q", got)
+	if got := mentioned(x, "@"+long+"!"); got != 3 {
+		t.Fatalf("100-character alias -> %d", got)
 	}
 }
 
@@ -118,10 +121,10 @@ func TestAliasIndexRejectsBadAliases(t *testing.T) {
 // it proves readers never see a torn update.
 func TestAliasIndexConcurrentRefresh(t *testing.T) {
 	x := NewAliasIndex()
-	gen := func(owner string) []Alias {
+	gen := func(owner int64) []Alias {
 		return []Alias{{Name: "alpha", PersonalityID: owner}, {Name: "alpha beta", PersonalityID: owner}}
 	}
-	if err := x.Replace(gen("a")); err != nil {
+	if err := x.Replace(gen(100)); err != nil {
 		t.Fatal(err)
 	}
 	var wg sync.WaitGroup
@@ -148,7 +151,7 @@ func TestAliasIndexConcurrentRefresh(t *testing.T) {
 		}()
 	}
 	for i := range 500 {
-		owner := fmt.Sprint(i % 7)
+		owner := int64(1 + i%7)
 		if err := x.Replace(gen(owner)); err != nil {
 			t.Fatal(err)
 		}
@@ -162,10 +165,10 @@ func TestAliasIndexConcurrentRefresh(t *testing.T) {
 	}
 }
 
-func mentioned(x *AliasIndex, text string) string {
+func mentioned(x *AliasIndex, text string) int64 {
 	ms := x.FindMentions(text)
 	if len(ms) == 0 {
-		return ""
+		return 0
 	}
 	return ms[0].PersonalityID
 }
@@ -188,9 +191,9 @@ func benchIndex(b *testing.B, n int) *AliasIndex {
 		for j := range words {
 			words[j] = word()
 		}
-		all = append(all, Alias{Name: strings.Join(words, " "), PersonalityID: fmt.Sprint("p", i%5000)})
+		all = append(all, Alias{Name: strings.Join(words, " "), PersonalityID: int64(1 + i%5000)})
 	}
-	all = append(all, Alias{Name: "bambi", PersonalityID: "p-bambi"}, Alias{Name: "bambi prime", PersonalityID: "p-prime"})
+	all = append(all, Alias{Name: "bambi", PersonalityID: 9001}, Alias{Name: "bambi prime", PersonalityID: 9002})
 	x := NewAliasIndex()
 	if err := x.Replace(all); err != nil {
 		b.Fatal(err)

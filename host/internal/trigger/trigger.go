@@ -54,7 +54,7 @@ func (r Reason) String() string {
 
 // Trigger is one personality that should answer.
 type Trigger struct {
-	PersonalityID string
+	PersonalityID int64
 	Reason        Reason
 }
 
@@ -69,20 +69,22 @@ type Decision struct {
 	Content string
 }
 
-// MessageOwners tells which personality posted a message. The store implements it from the ids
-// the sender returns.
+// MessageOwners tells which personality posted a message (from the ids the sender returned).
+// *store.Store implements it.
 type MessageOwners interface {
-	PersonalityForMessage(ctx context.Context, messageID string) (personalityID string, found bool, err error)
+	PersonalityForMessage(ctx context.Context, messageID string) (personalityID int64, found bool, err error)
 }
 
-// ChannelActivations tells which personality is activated in a channel, if any.
+// ChannelActivations tells which personality is activated in a channel, if any. *store.Store
+// implements it.
 type ChannelActivations interface {
-	ActivePersonality(ctx context.Context, channelID string) (personalityID string, found bool, err error)
+	ActivatedPersonality(ctx context.Context, channelID string) (personalityID int64, found bool, err error)
 }
 
-// DMSessions tells which personality a user last talked to in direct messages.
+// DMSessions tells which personality a Discord user last talked to in direct messages. (The
+// store keys sessions by its own user id; the pipeline maps the Discord id to it.)
 type DMSessions interface {
-	LastDMPersonality(ctx context.Context, userID string) (personalityID string, found bool, err error)
+	LastDMPersonality(ctx context.Context, discordUserID string) (personalityID int64, found bool, err error)
 }
 
 // Config wires a Detector. Aliases is required; a nil lookup interface turns its rule off.
@@ -122,8 +124,8 @@ func (d *Detector) Decide(ctx context.Context, msg discord.IncomingMessage) (Dec
 		return dec, nil
 	}
 	var errs []error
-	seen := map[string]bool{}
-	add := func(pid string, why Reason) bool {
+	seen := map[int64]bool{}
+	add := func(pid int64, why Reason) bool {
 		if len(dec.Triggers) >= d.cfg.MaxPersonalities || seen[pid] {
 			return false
 		}
@@ -157,7 +159,7 @@ func (d *Detector) Decide(ctx context.Context, msg discord.IncomingMessage) (Dec
 			if ch == "" {
 				continue
 			}
-			pid, ok, err := d.cfg.Channels.ActivePersonality(ctx, ch)
+			pid, ok, err := d.cfg.Channels.ActivatedPersonality(ctx, ch)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("look up the personality active in channel %s: %w", ch, err))
 				break

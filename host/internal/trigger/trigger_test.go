@@ -14,35 +14,47 @@ import (
 // check that ordinary messages cost none.
 type lookups struct {
 	mu       sync.Mutex
-	owners   map[string]string // message id -> personality
-	channels map[string]string // channel id -> personality
-	dms      map[string]string // user id -> personality
+	owners   map[string]int64 // message id -> personality
+	channels map[string]int64 // channel id -> personality
+	dms      map[string]int64 // user id -> personality
 	err      error
 	queries  int
 }
 
-func (l *lookups) get(m map[string]string, k string) (string, bool, error) {
+func (l *lookups) get(m map[string]int64, k string) (int64, bool, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.queries++
 	if l.err != nil {
-		return "", false, l.err
+		return 0, false, l.err
 	}
 	v, ok := m[k]
 	return v, ok, nil
 }
 
-func (l *lookups) PersonalityForMessage(_ context.Context, id string) (string, bool, error) {
+func (l *lookups) PersonalityForMessage(_ context.Context, id string) (int64, bool, error) {
 	return l.get(l.owners, id)
 }
 
-func (l *lookups) ActivePersonality(_ context.Context, id string) (string, bool, error) {
+func (l *lookups) ActivatedPersonality(_ context.Context, id string) (int64, bool, error) {
 	return l.get(l.channels, id)
 }
 
-func (l *lookups) LastDMPersonality(_ context.Context, id string) (string, bool, error) {
+func (l *lookups) LastDMPersonality(_ context.Context, id string) (int64, bool, error) {
 	return l.get(l.dms, id)
 }
+
+// Personality ids of the test index, and names to make failures readable.
+const (
+	pBambi int64 = iota + 1
+	pPrime
+	pRose
+	pLilith
+	pZoe
+	pWho
+)
+
+var names = map[int64]string{pBambi: "p-bambi", pPrime: "p-prime", pRose: "p-rose", pLilith: "p-lilith", pZoe: "p-zoe", pWho: "p-who"}
 
 const botID = "900"
 
@@ -50,13 +62,13 @@ func newDetector(t *testing.T, l *lookups, max int) *Detector {
 	t.Helper()
 	idx := NewAliasIndex()
 	err := idx.Replace([]Alias{
-		{Name: "Bambi", PersonalityID: "p-bambi"},
-		{Name: "Bambi Prime", PersonalityID: "p-prime"},
-		{Name: "Rose", PersonalityID: "p-rose"},
-		{Name: "Lilith", PersonalityID: "p-lilith"},
-		{Name: "lil", PersonalityID: "p-lilith"},
-		{Name: "Zoë", PersonalityID: "p-zoe"},
-		{Name: "Dr. Who", PersonalityID: "p-who"},
+		{Name: "Bambi", PersonalityID: pBambi},
+		{Name: "Bambi Prime", PersonalityID: pPrime},
+		{Name: "Rose", PersonalityID: pRose},
+		{Name: "Lilith", PersonalityID: pLilith},
+		{Name: "lil", PersonalityID: pLilith},
+		{Name: "Zoë", PersonalityID: pZoe},
+		{Name: "Dr. Who", PersonalityID: pWho},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -78,7 +90,7 @@ func guildMsg(content string) discord.IncomingMessage {
 func ids(d Decision) []string {
 	var out []string
 	for _, t := range d.Triggers {
-		out = append(out, t.PersonalityID+"/"+t.Reason.String())
+		out = append(out, names[t.PersonalityID]+"/"+t.Reason.String())
 	}
 	return out
 }
@@ -138,7 +150,7 @@ func TestMentionCap(t *testing.T) {
 }
 
 func TestReplyToPersonality(t *testing.T) {
-	l := &lookups{owners: map[string]string{"m-posted": "p-rose"}}
+	l := &lookups{owners: map[string]int64{"m-posted": pRose}}
 	d := newDetector(t, l, 0)
 	msg := guildMsg("and what about you?")
 	msg.Reference = &discord.ReferencedMessage{ID: "m-posted", WebhookID: "wh1", Author: discord.User{ID: "wh1", Bot: true}}
@@ -171,7 +183,7 @@ func TestReplyToPersonality(t *testing.T) {
 }
 
 func TestReplyToBotMessageInDM(t *testing.T) {
-	l := &lookups{owners: map[string]string{"m-bot": "p-lilith"}, dms: map[string]string{"u1": "p-rose"}}
+	l := &lookups{owners: map[string]int64{"m-bot": pLilith}, dms: map[string]int64{"u1": pRose}}
 	d := newDetector(t, l, 0)
 	msg := discord.IncomingMessage{ID: "2", ChannelID: "dm1", Content: "go on",
 		Author:    discord.User{ID: "u1"},
@@ -183,7 +195,7 @@ func TestReplyToBotMessageInDM(t *testing.T) {
 }
 
 func TestActiveChannel(t *testing.T) {
-	l := &lookups{channels: map[string]string{"c1": "p-rose", "forum": "p-lilith"}}
+	l := &lookups{channels: map[string]int64{"c1": pRose, "forum": pLilith}}
 	d := newDetector(t, l, 0)
 
 	dec, _ := d.Decide(context.Background(), guildMsg("anyone here?"))
@@ -215,7 +227,7 @@ func TestActiveChannel(t *testing.T) {
 }
 
 func TestDMContinuesWithLastPersonality(t *testing.T) {
-	l := &lookups{dms: map[string]string{"u1": "p-zoe"}, channels: map[string]string{"dm1": "p-rose"}}
+	l := &lookups{dms: map[string]int64{"u1": pZoe}, channels: map[string]int64{"dm1": pRose}}
 	d := newDetector(t, l, 0)
 	msg := discord.IncomingMessage{ID: "3", ChannelID: "dm1", Content: "and then?", Author: discord.User{ID: "u1"}}
 	dec, _ := d.Decide(context.Background(), msg)
@@ -236,7 +248,7 @@ func TestDMContinuesWithLastPersonality(t *testing.T) {
 }
 
 func TestBotsAndWebhooksAreIgnored(t *testing.T) {
-	l := &lookups{channels: map[string]string{"c1": "p-rose"}, owners: map[string]string{"m": "p-rose"}}
+	l := &lookups{channels: map[string]int64{"c1": pRose}, owners: map[string]int64{"m": pRose}}
 	d := newDetector(t, l, 0)
 	bot := guildMsg("@bambi hello")
 	bot.Author.Bot = true

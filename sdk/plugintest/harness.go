@@ -42,7 +42,8 @@ type Options struct {
 	AllowedHosts []string
 	// CallTimeout bounds one export call (default 30s).
 	CallTimeout time.Duration
-	// HTTPTimeout bounds one HTTP request or stream (default 20s).
+	// HTTPTimeout bounds one HTTP request, and each wait for a stream
+	// event (default 20s).
 	HTTPTimeout time.Duration
 	// MaxResponseBytes caps a response body and one SSE event (default 8 MiB).
 	MaxResponseBytes int64

@@ -231,9 +231,9 @@ func TestHostClosesStreamsLeftOpen(t *testing.T) {
 	}))
 	defer srv.Close()
 	h := plugintest.New(t, probeWasm, plugintest.Options{})
-	// The probe reads events until EOF, which never comes; so ask it to
-	// stream from a server that ends only when the host hangs up: use a
-	// short HTTP timeout instead of waiting for EOF.
+	// The probe reads events until EOF, which never comes: the server
+	// goes quiet after one event, so the stream's idle timeout (the
+	// request's timeout_ms) ends it, and the host must hang up.
 	_, res := probe(t, h, map[string]any{"do": "stream", "leave_open": true, "request": abi.HTTPRequest{URL: srv.URL, TimeoutMS: 300}})
 	if res.Err == nil || res.Err.Code != abi.ErrTimeout {
 		t.Fatalf("a stream past its timeout must end with a timeout error, got %+v", res.Err)

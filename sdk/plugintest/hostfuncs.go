@@ -144,7 +144,7 @@ func (h *Harness) hostFunctions() []extism.HostFunction {
 			s := c.streams[int64(stack[0])]
 			c.mu.Unlock()
 			if s == nil {
-				stack[0] = writeJSON(cp, abi.StreamEvent{Error: &abi.Error{Code: abi.ErrInternal, Message: "unknown or closed stream handle"}})
+				stack[0] = writeJSON(cp, abi.StreamEvent{Error: &abi.Error{Code: abi.ErrBadRequest, Message: "no such stream handle (never opened, or already closed)"}})
 				return
 			}
 			stack[0] = writeJSON(cp, s.next())

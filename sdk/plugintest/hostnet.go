@@ -230,24 +230,32 @@ type openStream struct {
 	resp   *http.Response
 	events *sseReader
 	cancel context.CancelFunc
+	idle   *time.Timer // cancels the request when one wait lasts too long
+	wait   time.Duration
 	done   bool
 }
 
 func (s *openStream) close() {
+	s.idle.Stop()
 	s.cancel()
 	_ = s.resp.Body.Close()
 }
 
-// open serves http_stream_open. The stream lives until closed, until the
-// call ends, or until the HTTP timeout, whichever comes first.
+// open serves http_stream_open. Like the real host, the HTTP timeout
+// bounds the wait for the headers and then each wait for an event (an
+// idle timeout), not the stream's whole life; the call timeout bounds that.
 func (n *fakeNet) open(ctx context.Context, user string, r abi.HTTPRequest) (abi.StreamOpenResult, *openStream) {
-	ctx, cancel := context.WithTimeout(ctx, n.timeoutFor(r))
+	ctx, cancel := context.WithCancel(ctx)
+	wait := n.timeoutFor(r)
+	idle := time.AfterFunc(wait, cancel)
 	req, err := n.build(ctx, user, r)
 	if err != nil {
+		idle.Stop()
 		cancel()
 		return abi.StreamOpenResult{Error: netError(ctx, err)}, nil
 	}
 	resp, err := n.client.Do(req)
+	idle.Stop()
 	if err != nil {
 		cancel()
 		return abi.StreamOpenResult{Error: netError(ctx, err)}, nil
@@ -256,14 +264,16 @@ func (n *fakeNet) open(ctx context.Context, user string, r abi.HTTPRequest) (abi
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		defer cancel()
 		defer resp.Body.Close()
+		idle.Reset(wait)
 		body, err := readCapped(resp.Body, n.maxBody)
+		idle.Stop()
 		if err != nil {
 			return abi.StreamOpenResult{Error: netError(ctx, err)}, nil
 		}
 		res.Body = string(body)
 		return res, nil
 	}
-	return res, &openStream{ctx: ctx, resp: resp, events: newSSEReader(resp.Body, int(n.maxBody)), cancel: cancel}
+	return res, &openStream{ctx: ctx, resp: resp, events: newSSEReader(resp.Body, int(n.maxBody)), cancel: cancel, idle: idle, wait: wait}
 }
 
 // next serves http_stream_next for one stream.
@@ -271,7 +281,9 @@ func (s *openStream) next() abi.StreamEvent {
 	if s.done {
 		return abi.StreamEvent{EOF: true}
 	}
+	s.idle.Reset(s.wait)
 	ev, err := s.events.next()
+	s.idle.Stop()
 	if errors.Is(err, io.EOF) {
 		s.done = true
 		return abi.StreamEvent{EOF: true}

@@ -6,8 +6,10 @@ import (
 	"encoding"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"reflect"
+	"strconv"
 )
 
 // Handler is a slog.Handler that masks secrets before the records reach
@@ -157,10 +159,9 @@ func (r *Redactor) anyValue(x any, secretName bool) (out slog.Value) {
 	return r.jsonValue(x)
 }
 
-// jsonValue renders x as JSON, the way the JSON handler would, and
-// redacts the text. Field names like "api_key" get their string values
-// masked by the field rule. Values JSON cannot encode (channels, funcs,
-// cycles) fall back to fmt's %+v, redacted.
+// jsonValue renders x as JSON, the way the JSON handler would, then
+// redacts every string in it as plain text (see redactJSON). Values JSON
+// cannot encode (channels, funcs, cycles) fall back to fmt's %+v, redacted.
 func (r *Redactor) jsonValue(x any) slog.Value {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
@@ -168,12 +169,88 @@ func (r *Redactor) jsonValue(x any) slog.Value {
 	if err := enc.Encode(x); err != nil {
 		return slog.StringValue(r.String(fmt.Sprintf("%+v", x)))
 	}
-	raw := string(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
-	redacted := r.String(raw)
-	if redacted != raw && !json.Valid([]byte(redacted)) {
-		return slog.StringValue(redacted)
+	redacted, err := r.redactJSON(buf.Bytes())
+	if err != nil { // cannot happen for encoding/json's own output; stay safe anyway
+		return slog.StringValue(r.String(buf.String()))
 	}
 	return slog.AnyValue(jsonText(redacted))
+}
+
+// redactJSON re-emits a JSON document with each string redacted in its
+// decoded form, so escapes ("\nsk-...", "\u003c") cannot hide a secret
+// from the rules, and with the string values of secret-named fields (and
+// the strings of lists under them) masked whole. Member order is kept.
+func (r *Redactor) redactJSON(doc []byte) (string, error) {
+	dec := json.NewDecoder(bytes.NewReader(doc))
+	dec.UseNumber() // numbers pass through digit for digit
+	type level struct {
+		object bool
+		n      int  // tokens seen at this level
+		secret bool // object: the current member's name is a secret name; list: it is under one
+	}
+	var (
+		out   bytes.Buffer
+		enc   = json.NewEncoder(&out)
+		stack []level
+	)
+	enc.SetEscapeHTML(false)
+	writeString := func(s string) {
+		_ = enc.Encode(s)           // a string always encodes
+		out.Truncate(out.Len() - 1) // Encode's newline
+	}
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			return out.String(), nil
+		}
+		if err != nil {
+			return "", fmt.Errorf("re-reading encoded value: %w", err)
+		}
+		if d, ok := tok.(json.Delim); ok && (d == '}' || d == ']') {
+			out.WriteByte(byte(d))
+			stack = stack[:len(stack)-1]
+			continue
+		}
+		var top *level
+		isName, secret := false, false
+		if len(stack) > 0 {
+			top = &stack[len(stack)-1]
+			switch {
+			case top.object && top.n%2 == 0:
+				isName = true
+				if top.n > 0 {
+					out.WriteByte(',')
+				}
+			case top.object:
+				out.WriteByte(':')
+			case top.n > 0:
+				out.WriteByte(',')
+			}
+			secret = top.secret && !isName
+			top.n++
+		}
+		switch t := tok.(type) {
+		case json.Delim: // '{' or '['
+			out.WriteByte(byte(t))
+			stack = append(stack, level{object: t == '{', secret: t == '[' && secret})
+		case string:
+			switch {
+			case isName:
+				top.secret = IsSecretName(t)
+				writeString(r.String(t))
+			case secret && t != "":
+				writeString(Mask)
+			default:
+				writeString(r.String(t))
+			}
+		case json.Number:
+			out.WriteString(t.String())
+		case bool:
+			out.WriteString(strconv.FormatBool(t))
+		case nil:
+			out.WriteString("null")
+		}
+	}
 }
 
 // redactedError stands in for an error whose message was redacted; it is

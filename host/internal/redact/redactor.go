@@ -354,19 +354,25 @@ type shape struct {
 	mayMatch func(string) bool
 }
 
+// keyStart is where a credential may begin: at the start of the text,
+// after a character that cannot be part of a word, or right after an
+// escape such as \n or \u003e in JSON or Go-quoted text ("\nsk-..."), where
+// a plain \b would see the escape's letter as part of the word.
+const keyStart = `(?:^|[^A-Za-z0-9_]|\\[nrtfb]|\\u[0-9A-Fa-f]{4})`
+
 var shapes = []shape{
 	// OpenRouter (sk-or-...), Anthropic (sk-ant-...), OpenAI and others
 	// (sk-...): the prefix stays visible so a reader knows whose key it was.
-	{regexp.MustCompile(`\bsk-(?:or-|ant-)?([A-Za-z0-9_-]{20,})`), 1,
+	{regexp.MustCompile(keyStart + `sk-(?:or-|ant-)?([A-Za-z0-9_-]{20,})`), 1,
 		func(s string) bool { return strings.Contains(s, "sk-") }},
 	// Google API keys.
-	{regexp.MustCompile(`\bAIza([A-Za-z0-9_-]{35,})`), 1,
+	{regexp.MustCompile(keyStart + `AIza([A-Za-z0-9_-]{35,})`), 1,
 		func(s string) bool { return strings.Contains(s, "AIza") }},
 	// GitHub, Hugging Face, Groq, GitLab, Slack, Replicate tokens.
-	{regexp.MustCompile(`\b(?:gh[pousr]_|github_pat_|hf_|gsk_|glpat-|xox[abpors]-|r8_)([A-Za-z0-9_-]{20,})`), 1,
+	{regexp.MustCompile(keyStart + `(?:gh[pousr]_|github_pat_|hf_|gsk_|glpat-|xox[abpors]-|r8_)([A-Za-z0-9_-]{20,})`), 1,
 		mayBeVendorToken},
 	// JSON Web Tokens.
-	{regexp.MustCompile(`\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}`), 0,
+	{regexp.MustCompile(keyStart + `(eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,})`), 1,
 		func(s string) bool { return strings.Contains(s, "eyJ") }},
 	// Discord bot tokens: base64 user id, timestamp and HMAC, dot-separated.
 	{regexp.MustCompile(`[A-Za-z0-9_-]{20,}\.[A-Za-z0-9_-]{6,7}\.[A-Za-z0-9_-]{27,}`), 0,
@@ -374,10 +380,10 @@ var shapes = []shape{
 	// Bearer credentials, in any case. Eight characters at least, so that
 	// "the bearer of" stays; a shorter credential after "Authorization:" is
 	// still masked by the field rule.
-	{regexp.MustCompile(`(?i)\bbearer\s+([A-Za-z0-9._~+/=-]{8,})`), 1,
+	{regexp.MustCompile(keyStart + `(?i:bearer)\s+([A-Za-z0-9._~+/=-]{8,})`), 1,
 		func(s string) bool { return containsFold(s, "bearer") }},
 	// Discord's "Bot <token>", even if the token has an unusual shape.
-	{regexp.MustCompile(`\bBot\s+([A-Za-z0-9._-]{20,})`), 1,
+	{regexp.MustCompile(keyStart + `Bot\s+([A-Za-z0-9._-]{20,})`), 1,
 		func(s string) bool { return strings.Contains(s, "Bot") }},
 }
 

@@ -24,9 +24,11 @@ const (
 	// DefaultMaxSecrets bounds a registry made with NewSecrets(0).
 	DefaultMaxSecrets = 100_000
 
-	// prefixLen is the window the fast filters look at: the first
-	// MinSecretLen bytes of a secret.
-	prefixLen = MinSecretLen
+	// tailLen is the window the fast filters look at: the last
+	// MinSecretLen bytes of a secret. The last bytes, not the first: many
+	// keys share their first bytes ("sk-or-v1"), and a filter on those
+	// would send every mention of that prefix to the slow check.
+	tailLen = MinSecretLen
 )
 
 // Secrets is the set of exact secret values the process has handled
@@ -36,7 +38,7 @@ const (
 // Secrets never keeps a plaintext. For each secret it stores an
 // HMAC-SHA256 digest under a random per-process key, its length, and one
 // bit in each of two fixed-size filters. At redaction time every window of
-// the text whose first eight bytes pass the filters is hashed and looked
+// the text whose last eight bytes pass the filters is hashed and looked
 // up, so a secret is found at any position, inside longer words too.
 //
 // The registry holds at most max secrets; observing a secret again makes
@@ -53,8 +55,8 @@ type Secrets struct {
 	order   *list.List               // most recently observed first
 	lengths map[int]int              // length -> number of entries
 	sorted  []int                    // keys of lengths, ascending; replaced, never mutated
-	prefix  bitset                   // fingerprints of the first prefixLen bytes
-	shaped  bitset                   // fingerprints of (first prefixLen bytes, length)
+	tail    bitset                   // fingerprints of the last tailLen bytes
+	shaped  bitset                   // fingerprints of (last tailLen bytes, length)
 	stale   int                      // evictions since the filters were rebuilt
 }
 
@@ -63,7 +65,7 @@ type digest [sha256.Size]byte
 type secretEntry struct {
 	sum      digest
 	length   int
-	prefixAt uint32 // bit index in Secrets.prefix
+	tailAt   uint32 // bit index in Secrets.tail
 	shapedAt uint32 // bit index in Secrets.shaped
 }
 
@@ -92,7 +94,7 @@ func NewSecrets(max int) *Secrets {
 	for bits < max*64 && bits < 1<<23 {
 		bits <<= 1
 	}
-	s.prefix = newBitset(bits)
+	s.tail = newBitset(bits)
 	s.shaped = newBitset(bits)
 	return s
 }
@@ -144,13 +146,13 @@ func (s *Secrets) add(secret string) {
 		return
 	}
 	sum := s.sum(secret)
-	w := window(secret)
+	w := window(secret[len(secret)-tailLen:])
 	e := &secretEntry{
 		sum:    sum,
 		length: len(secret),
 		// Only the bits the filters use are kept, so the entry says as
-		// little about the secret's first bytes as the filters need.
-		prefixAt: s.prefixIndex(w) & s.prefix.mask,
+		// little about the secret's last bytes as the filters need.
+		tailAt:   s.tailIndex(w) & s.tail.mask,
 		shapedAt: s.shapedIndex(w, len(secret)) & s.shaped.mask,
 	}
 
@@ -161,7 +163,7 @@ func (s *Secrets) add(secret string) {
 		return
 	}
 	s.entries[sum] = s.order.PushFront(e)
-	s.prefix.set(e.prefixAt)
+	s.tail.set(e.tailAt)
 	s.shaped.set(e.shapedAt)
 	if s.lengths[e.length]++; s.lengths[e.length] == 1 {
 		s.resortLengths()
@@ -185,11 +187,11 @@ func (s *Secrets) evictOldest() {
 	}
 	s.stale++
 	if s.stale > s.max/4 {
-		s.prefix.clear()
+		s.tail.clear()
 		s.shaped.clear()
 		for el := s.order.Front(); el != nil; el = el.Next() {
 			e := el.Value.(*secretEntry)
-			s.prefix.set(e.prefixAt)
+			s.tail.set(e.tailAt)
 			s.shaped.set(e.shapedAt)
 		}
 		s.stale = 0
@@ -223,25 +225,24 @@ func (s *Secrets) appendMatches(dst []span, text string) []span {
 	if len(s.sorted) == 0 {
 		return dst
 	}
+	// w holds text[i-7..i]: the last eight bytes of every candidate that
+	// ends at i.
 	var w uint64
 	for i := 0; i < len(text); i++ {
 		w = w>>8 | uint64(text[i])<<56
-		if i < prefixLen-1 {
+		if i < tailLen-1 || !s.tail.has(s.tailIndex(w)) {
 			continue
 		}
-		start := i - (prefixLen - 1)
-		if !s.prefix.has(s.prefixIndex(w)) {
-			continue
-		}
+		end := i + 1
 		for _, n := range s.sorted {
-			if start+n > len(text) {
+			if n > end {
 				break
 			}
 			if !s.shaped.has(s.shapedIndex(w, n)) {
 				continue
 			}
-			if _, ok := s.entries[s.sum(text[start:start+n])]; ok {
-				dst = append(dst, span{start: start, end: start + n, mask: Mask})
+			if _, ok := s.entries[s.sum(text[end-n:end])]; ok {
+				dst = append(dst, span{start: end - n, end: end, mask: Mask})
 			}
 		}
 	}
@@ -261,17 +262,17 @@ func (s *Secrets) sum(secret string) digest {
 	return d
 }
 
-// window packs the first prefixLen bytes of text the way appendMatches'
-// rolling window does.
+// window packs the tailLen bytes of text the way appendMatches' rolling
+// window does.
 func window(text string) uint64 {
 	var w uint64
-	for i := range prefixLen {
+	for i := range tailLen {
 		w = w>>8 | uint64(text[i])<<56
 	}
 	return w
 }
 
-func (s *Secrets) prefixIndex(w uint64) uint32 {
+func (s *Secrets) tailIndex(w uint64) uint32 {
 	return uint32(mix(w^s.filterK0) >> 32)
 }
 

@@ -13,6 +13,7 @@ import (
 	"io/fs"
 	"log/slog"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
@@ -112,6 +113,10 @@ func MigrateDB(ctx context.Context, db *sql.DB, logger *slog.Logger) error {
 // explain wraps a goose error with context, and says in plain words what a
 // self-hoster should check when the database cannot be reached at all.
 func explain(what string, err error) error {
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) {
+		return fmt.Errorf("%s: cannot reach PostgreSQL (is it running, and is DATABASE_URL right?): %w", what, err)
+	}
 	var pe *goose.PartialError
 	if errors.As(err, &pe) && pe.Failed != nil && pe.Failed.Source != nil {
 		return fmt.Errorf("%s: migration %s failed (everything before it was applied): %w",

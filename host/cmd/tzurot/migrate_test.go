@@ -66,3 +66,13 @@ func TestMigrateCommandUpStatusDown(t *testing.T) {
 		t.Fatalf("malformed URL: %v", err)
 	}
 }
+
+func TestMigrateUnreachableDatabaseSaysWhatToCheck(t *testing.T) {
+	var out, errOut bytes.Buffer
+	// Port 1 on loopback: nothing listens there.
+	env := dataTestEnv(map[string]string{"DATABASE_URL": "postgres://tzurot:hunter2@127.0.0.1:1/tzurot?connect_timeout=2"})
+	err := migrate(context.Background(), []string{"up"}, env, &out, &errOut)
+	if err == nil || !strings.Contains(err.Error(), "is it running") || strings.Contains(err.Error(), "hunter2") {
+		t.Fatalf("unreachable database: %v", err)
+	}
+}

@@ -81,6 +81,74 @@ type PersonalityAlias struct {
 	CreatedAt     time.Time
 }
 
+type PersonalityChatMessage struct {
+	ID            int64
+	PersonalityID int64
+	SourceSystem  string
+	SourceID      *string
+	SentAt        *time.Time
+	Message       *string
+	Reply         *string
+	Source        json.RawMessage
+	CreatedAt     time.Time
+}
+
+type PersonalityMemory struct {
+	ID               int64
+	PersonalityID    int64
+	SourceSystem     string
+	SourceID         *string
+	Content          string
+	SummaryType      string
+	Senders          []string
+	DiscordChannelID *string
+	DiscordGuildID   *string
+	MessageIds       []string
+	StartedAt        *time.Time
+	EndedAt          *time.Time
+	RememberedAt     *time.Time
+	Source           json.RawMessage
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
+}
+
+type PersonalityStory struct {
+	ID            int64
+	PersonalityID int64
+	SourceSystem  string
+	SourceID      *string
+	StoryType     string
+	Title         string
+	Content       string
+	Source        json.RawMessage
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+}
+
+type PersonalityTrainingExample struct {
+	ID            int64
+	PersonalityID int64
+	SourceSystem  string
+	SourceID      *string
+	Source        json.RawMessage
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+}
+
+type PersonalityUserPersonalization struct {
+	ID            int64
+	PersonalityID int64
+	UserID        *int64
+	SourceSystem  string
+	SourceID      *string
+	PreferredName string
+	Pronouns      string
+	Backstory     string
+	Source        json.RawMessage
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+}
+
 type RateLimitCounter struct {
 	Scope       string
 	Key         string

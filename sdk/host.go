@@ -98,6 +98,9 @@ type Response struct {
 	Status  int
 	Headers map[string]string // lowercased names
 	Body    []byte
+	// BodyBlob is the body's blob handle when the request set
+	// ResponseBlob (Body is empty then); see ReadBlob.
+	BodyBlob int64
 }
 
 // OK reports a 2xx status.
@@ -123,7 +126,7 @@ func HTTP(req abi.HTTPRequest) (*Response, error) {
 		}
 		body = b
 	}
-	return &Response{Status: res.Status, Headers: res.Headers, Body: body}, nil
+	return &Response{Status: res.Status, Headers: res.Headers, Body: body, BodyBlob: res.BodyBlob}, nil
 }
 
 // EventStream reads server-sent events from a streaming HTTP response:

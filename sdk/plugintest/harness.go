@@ -74,6 +74,7 @@ type shared struct {
 	callMu sync.Mutex // one call at a time on the instance
 	inst   *extism.Plugin
 	stderr *bytes.Buffer
+	guest  *linearMemory // the instance's own memory, for blobs
 
 	mu     sync.Mutex
 	usage  []Usage
@@ -105,6 +106,9 @@ type Result struct {
 	Chunks []string
 	// Stderr is what the instance wrote to stderr (panics, runtime errors).
 	Stderr string
+	// Blobs are the call's blobs by handle (blob_create, response_blob),
+	// so a test can read what a plugin handed over by handle.
+	Blobs map[int64][]byte
 }
 
 // cache makes compiling the same .wasm again (a second Harness with
@@ -202,7 +206,7 @@ func (h *Harness) instance() (*extism.Plugin, error) {
 		return h.shared.inst, nil
 	}
 	stderr := &bytes.Buffer{}
-	inst, err := h.compiled.Instance(context.Background(), extism.PluginInstanceConfig{
+	inst, guest, err := newInstanceWithGuestMemory(h.compiled, extism.PluginInstanceConfig{
 		// The wazero defaults are a fake clock and a fixed random source;
 		// plugins must see the real ones, as on the real host.
 		ModuleConfig: wazero.NewModuleConfig().
@@ -212,7 +216,7 @@ func (h *Harness) instance() (*extism.Plugin, error) {
 	if err != nil {
 		return nil, err
 	}
-	h.shared.inst, h.shared.stderr = inst, stderr
+	h.shared.inst, h.shared.stderr, h.shared.guest = inst, stderr, guest
 	return inst, nil
 }
 
@@ -242,7 +246,7 @@ func (h *Harness) Call(export string, input any) Result {
 	if err != nil {
 		h.tb.Fatalf("instantiate plugin: %v", err)
 	}
-	c := &call{h: h, user: h.user, streams: map[int64]*openStream{}}
+	c := &call{h: h, user: h.user, streams: map[int64]*openStream{}, blobs: map[int64][]byte{}, guest: h.shared.guest}
 	ctx := context.WithValue(context.Background(), callKey{}, c)
 	h.shared.stderr.Reset()
 	rc, out, err := inst.CallWithContext(ctx, export, in)
@@ -250,7 +254,7 @@ func (h *Harness) Call(export string, input any) Result {
 
 	res := Result{RC: rc, Output: out, Stderr: h.shared.stderr.String()}
 	c.mu.Lock()
-	res.Usage, res.Logs, res.Chunks = c.usage, c.logs, c.chunks
+	res.Usage, res.Logs, res.Chunks, res.Blobs = c.usage, c.logs, c.chunks, c.blobs
 	c.mu.Unlock()
 	if err != nil {
 		if e, ok := parseError(err.Error()); ok && rc == 1 {
@@ -267,7 +271,7 @@ func (h *Harness) Call(export string, input any) Result {
 	if err != nil || rc != 0 {
 		// Never reuse an instance after a failure (its state is unknown).
 		_ = inst.Close(context.Background())
-		h.shared.inst = nil
+		h.shared.inst, h.shared.guest = nil, nil
 	}
 	return res
 }

@@ -43,6 +43,7 @@ type result struct {
 	Body    string            `json:"body"`
 	Events  []abi.StreamEvent `json:"events"`
 	Config  string            `json:"config"`
+	Blob    int64             `json:"blob"`
 }
 
 func probe(t *testing.T, h *plugintest.Harness, op map[string]any) (result, plugintest.Result) {
@@ -304,3 +305,37 @@ func TestMissingExportIsATrap(t *testing.T) {
 }
 
 func strconvQuote(s string) string { b, _ := json.Marshal(s); return string(b) }
+
+func TestBlobsCrossWithoutKernelMemory(t *testing.T) {
+	var got []byte
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, _ = io.ReadAll(r.Body)
+		w.Header().Set("Content-Type", "audio/ogg")
+		_, _ = w.Write(append([]byte("OggS\x00\xff"), got...))
+	}))
+	defer srv.Close()
+	h := plugintest.New(t, probeWasm, plugintest.Options{})
+	text := strings.Repeat("Grüße ✓ ", 20000) // ~200 KB each way
+	r, res := probe(t, h, map[string]any{"do": "blob", "text": text, "request": abi.HTTPRequest{Method: "POST", URL: srv.URL}})
+	if res.Err != nil {
+		t.Fatalf("blob round trip: %v", res.Err)
+	}
+	if string(got) != text {
+		t.Fatalf("the server got %d bytes, want the %d-byte blob", len(got), len(text))
+	}
+	want := "OggS\x00\xff" + text
+	// The probe returns the bytes it read as a JSON string, where the one
+	// invalid byte (0xff) becomes U+FFFD.
+	if r.Status != 200 || r.Body != strings.ToValidUTF8(want, "\uFFFD") {
+		t.Fatalf("plugin read back %d bytes (status %d)", len(r.Body), r.Status)
+	}
+	if b := res.Blobs[r.Blob]; string(b) != want {
+		t.Fatalf("the response blob holds %d bytes, want %d", len(b), len(want))
+	}
+
+	small := plugintest.New(t, probeWasm, plugintest.Options{MaxResponseBytes: 1024})
+	_, res = probe(t, small, map[string]any{"do": "blob", "text": strings.Repeat("x", 2000), "request": abi.HTTPRequest{URL: srv.URL}})
+	if res.Err == nil || res.Err.Code != abi.ErrDenied {
+		t.Fatalf("a blob over the budget must be denied, got %+v", res.Err)
+	}
+}

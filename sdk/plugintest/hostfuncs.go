@@ -24,6 +24,33 @@ type call struct {
 	usage      []Usage
 	logs       []abi.LogEntry
 	chunks     []string
+	blobs      map[int64][]byte
+	nextBlob   int64
+	blobBytes  int64
+	guest      *linearMemory
+}
+
+// maxBlobs bounds the blobs one call may create, as on the real host.
+const maxBlobs = 64
+
+func (c *call) blob(h int64) ([]byte, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	b, ok := c.blobs[h]
+	return b, ok
+}
+
+// putBlob stores b as a new blob within the call's budget.
+func (c *call) putBlob(b []byte) (int64, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.blobs) >= maxBlobs || c.blobBytes+int64(len(b)) > c.h.opts.MaxResponseBytes {
+		return 0, false
+	}
+	c.nextBlob++
+	c.blobs[c.nextBlob] = b
+	c.blobBytes += int64(len(b))
+	return c.nextBlob, true
 }
 
 type callKey struct{}
@@ -114,7 +141,7 @@ func (h *Harness) hostFunctions() []extism.HostFunction {
 				stack[0] = writeJSON(cp, abi.HTTPResponse{Error: badRequest("http_request input is not an HTTPRequest: " + err.Error())})
 				return
 			}
-			stack[0] = writeJSON(cp, h.net.do(ctx, c.user, req))
+			stack[0] = writeJSON(cp, h.net.do(ctx, c, req))
 		}),
 		fn(abi.HostHTTPStreamOpen, ptr, ptr, func(ctx context.Context, c *call, cp *extism.CurrentPlugin, stack []uint64) {
 			var req abi.HTTPRequest
@@ -129,7 +156,7 @@ func (h *Harness) hostFunctions() []extism.HostFunction {
 				stack[0] = writeJSON(cp, abi.StreamOpenResult{Error: &abi.Error{Code: abi.ErrDenied, Message: "too many open streams in one call"}})
 				return
 			}
-			res, s := h.net.open(ctx, c.user, req)
+			res, s := h.net.open(ctx, c, req)
 			if s != nil {
 				c.mu.Lock()
 				c.nextHandle++
@@ -193,6 +220,42 @@ func (h *Harness) hostFunctions() []extism.HostFunction {
 				h.opts.Logger.Log(ctx, slogLevel(e.Level), e.Message, args...)
 			}
 		}),
+		fn(abi.HostBlobLen, i64, i64, func(_ context.Context, c *call, _ *extism.CurrentPlugin, stack []uint64) {
+			b, ok := c.blob(int64(stack[0]))
+			if !ok {
+				stack[0] = extism.EncodeI64(-1)
+				return
+			}
+			stack[0] = extism.EncodeI64(int64(len(b)))
+		}),
+		fn(abi.HostBlobRead, []extism.ValueType{extism.ValueTypeI64, extism.ValueTypeI64, extism.ValueTypeI32, extism.ValueTypeI32}, i64,
+			func(_ context.Context, c *call, _ *extism.CurrentPlugin, stack []uint64) {
+				b, ok := c.blob(int64(stack[0]))
+				off := int64(stack[1])
+				dst, ok2 := c.guest.span(extism.DecodeU32(stack[2]), extism.DecodeU32(stack[3]))
+				switch {
+				case !ok || !ok2 || off < 0:
+					stack[0] = extism.EncodeI64(-1)
+				case off >= int64(len(b)):
+					stack[0] = 0
+				default:
+					stack[0] = extism.EncodeI64(int64(copy(dst, b[off:])))
+				}
+			}),
+		fn(abi.HostBlobCreate, []extism.ValueType{extism.ValueTypeI32, extism.ValueTypeI32}, i64,
+			func(_ context.Context, c *call, _ *extism.CurrentPlugin, stack []uint64) {
+				src, ok := c.guest.span(extism.DecodeU32(stack[0]), extism.DecodeU32(stack[1]))
+				if !ok {
+					stack[0] = extism.EncodeI64(-1)
+					return
+				}
+				h, ok := c.putBlob(append([]byte(nil), src...))
+				if !ok {
+					stack[0] = extism.EncodeI64(-1)
+					return
+				}
+				stack[0] = extism.EncodeI64(h)
+			}),
 		fn(abi.HostEmit, ptr, nil, func(_ context.Context, c *call, cp *extism.CurrentPlugin, stack []uint64) {
 			chunk := string(read(cp, stack[0]))
 			if chunk == "" {

@@ -1,6 +1,7 @@
 package plugintest
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -102,7 +103,7 @@ func (n *fakeNet) check(u *url.URL) error {
 
 // build turns the plugin's request into an http.Request, injecting the
 // caller's key when the plugin asked for Auth.
-func (n *fakeNet) build(ctx context.Context, user string, r abi.HTTPRequest) (*http.Request, error) {
+func (n *fakeNet) build(ctx context.Context, c *call, r abi.HTTPRequest) (*http.Request, error) {
 	u, err := url.Parse(r.URL)
 	if err != nil {
 		return nil, &abi.Error{Code: abi.ErrBadRequest, Message: fmt.Sprintf("bad url: %v", err)}
@@ -112,6 +113,12 @@ func (n *fakeNet) build(ctx context.Context, user string, r abi.HTTPRequest) (*h
 	}
 	var body io.Reader
 	switch {
+	case r.BodyBlob != 0:
+		b, ok := c.blob(r.BodyBlob)
+		if !ok {
+			return nil, &abi.Error{Code: abi.ErrBadRequest, Message: "body_blob names no blob of this call"}
+		}
+		body = bytes.NewReader(b)
 	case r.BodyBase64 != "":
 		b, err := base64.StdEncoding.DecodeString(r.BodyBase64)
 		if err != nil {
@@ -133,7 +140,7 @@ func (n *fakeNet) build(ctx context.Context, user string, r abi.HTTPRequest) (*h
 		req.Header.Set(k, v)
 	}
 	if r.Auth != nil {
-		key, ok := n.keyOf(user)
+		key, ok := n.keyOf(c.user)
 		if !ok {
 			return nil, &abi.Error{Code: abi.ErrNoKey, Message: "no API key is stored for this user"}
 		}
@@ -199,10 +206,10 @@ func readCapped(r io.Reader, max int64) ([]byte, error) {
 }
 
 // do serves http_request.
-func (n *fakeNet) do(ctx context.Context, user string, r abi.HTTPRequest) abi.HTTPResponse {
+func (n *fakeNet) do(ctx context.Context, c *call, r abi.HTTPRequest) abi.HTTPResponse {
 	ctx, cancel := context.WithTimeout(ctx, n.timeoutFor(r))
 	defer cancel()
-	req, err := n.build(ctx, user, r)
+	req, err := n.build(ctx, c, r)
 	if err != nil {
 		return abi.HTTPResponse{Error: netError(ctx, err)}
 	}
@@ -216,9 +223,16 @@ func (n *fakeNet) do(ctx context.Context, user string, r abi.HTTPRequest) abi.HT
 		return abi.HTTPResponse{Error: netError(ctx, err)}
 	}
 	out := abi.HTTPResponse{Status: resp.StatusCode, Headers: headerMap(resp.Header)}
-	if utf8.Valid(body) {
+	switch {
+	case r.ResponseBlob:
+		h, ok := c.putBlob(body)
+		if !ok {
+			return abi.HTTPResponse{Error: &abi.Error{Code: abi.ErrDenied, Message: "the response does not fit in this call's blob budget (max_response_bytes, 64 blobs)"}}
+		}
+		out.BodyBlob = h
+	case utf8.Valid(body):
 		out.Body = string(body)
-	} else {
+	default:
 		out.BodyBase64 = base64.StdEncoding.EncodeToString(body)
 	}
 	return out
@@ -244,11 +258,11 @@ func (s *openStream) close() {
 // open serves http_stream_open. Like the real host, the HTTP timeout
 // bounds the wait for the headers and then each wait for an event (an
 // idle timeout), not the stream's whole life; the call timeout bounds that.
-func (n *fakeNet) open(ctx context.Context, user string, r abi.HTTPRequest) (abi.StreamOpenResult, *openStream) {
+func (n *fakeNet) open(ctx context.Context, c *call, r abi.HTTPRequest) (abi.StreamOpenResult, *openStream) {
 	ctx, cancel := context.WithCancel(ctx)
 	wait := n.timeoutFor(r)
 	idle := time.AfterFunc(wait, cancel)
-	req, err := n.build(ctx, user, r)
+	req, err := n.build(ctx, c, r)
 	if err != nil {
 		idle.Stop()
 		cancel()

@@ -32,6 +32,7 @@ type Result struct {
 	Body    string            `json:"body,omitempty"`
 	Events  []abi.StreamEvent `json:"events,omitempty"`
 	Config  string            `json:"config,omitempty"`
+	Blob    int64             `json:"blob,omitempty"`
 }
 
 //go:wasmexport probe
@@ -65,6 +66,22 @@ func probe() int32 {
 				sdk.Emit(strings.ToUpper(ev.Data))
 			}
 			return res, s.Err()
+		case "blob":
+			// Send Text as a blob body, keep the response as a blob, read it back.
+			h, err := sdk.NewBlob([]byte(op.Text))
+			if err != nil {
+				return Result{}, err
+			}
+			op.Request.BodyBlob, op.Request.ResponseBlob = h, true
+			r, err := sdk.HTTP(op.Request)
+			if err != nil {
+				return Result{}, err
+			}
+			b, err := sdk.ReadBlob(r.BodyBlob)
+			if err != nil {
+				return Result{}, err
+			}
+			return Result{Status: r.Status, Body: string(b), Blob: r.BodyBlob}, nil
 		case "usage":
 			return Result{}, sdk.RecordUsage(op.Usage)
 		case "log":

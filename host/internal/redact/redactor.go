@@ -93,11 +93,10 @@ func replaceSpans(s string, spans []span) string {
 // {"input_tokens": 12} and {"token": null} pass through.
 func appendFieldValues(dst []span, s string) []span {
 	for i := 0; i < len(s); {
-		j := strings.IndexAny(s[i:], ":=")
-		if j < 0 {
+		sep := indexSeparator(s, i)
+		if sep < 0 {
 			break
 		}
-		sep := i + j
 		i = sep + 1
 		name, form, ok := fieldNameBefore(s, sep)
 		if !ok || !IsSecretName(name) {
@@ -110,6 +109,26 @@ func appendFieldValues(dst []span, s string) []span {
 		}
 	}
 	return dst
+}
+
+// indexSeparator returns the index of the first ':' or '=' in s at or
+// after from, or -1. Two IndexByte scans beat strings.IndexAny, which
+// builds a byte set on every call; this runs on every log string.
+func indexSeparator(s string, from int) int {
+	colon := strings.IndexByte(s[from:], ':')
+	var equals int
+	if colon >= 0 {
+		equals = strings.IndexByte(s[from:from+colon], '=')
+	} else {
+		equals = strings.IndexByte(s[from:], '=')
+	}
+	switch {
+	case equals >= 0:
+		return from + equals
+	case colon >= 0:
+		return from + colon
+	}
+	return -1
 }
 
 // nameForm is how a field name was written.
@@ -456,10 +475,17 @@ func isTokenRun(s string) bool {
 // containsFold reports whether s contains the lower-case ASCII word
 // lower, in any case.
 func containsFold(s, lower string) bool {
-	first, firstUpper := lower[0], lower[0]-'a'+'A'
-	for i := 0; i+len(lower) <= len(s); i++ {
-		if c := s[i]; (c == first || c == firstUpper) && strings.EqualFold(s[i:i+len(lower)], lower) {
-			return true
+	upper := lower[0] - 'a' + 'A'
+	for _, first := range [2]byte{lower[0], upper} {
+		for i := 0; i+len(lower) <= len(s); {
+			j := strings.IndexByte(s[i:len(s)-len(lower)+1], first)
+			if j < 0 {
+				break
+			}
+			if strings.EqualFold(s[i+j:i+j+len(lower)], lower) {
+				return true
+			}
+			i += j + 1
 		}
 	}
 	return false

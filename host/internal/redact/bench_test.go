@@ -1,0 +1,105 @@
+package redact
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+)
+
+// typicalAttrs is what a chat reply logs: ids, a model, counts, a latency.
+var typicalAttrs = []slog.Attr{
+	slog.String("plugin", "openrouter"),
+	slog.String("user_id", "123456789012345678"),
+	slog.String("model", "anthropic/claude-sonnet-4"),
+	slog.Int("input_tokens", 1534),
+	slog.Int("output_tokens", 212),
+	slog.Duration("latency", 812*time.Millisecond),
+}
+
+type usageRecord struct {
+	Provider     string `json:"provider"`
+	Model        string `json:"model"`
+	InputTokens  int    `json:"input_tokens"`
+	OutputTokens int    `json:"output_tokens"`
+}
+
+// BenchmarkHandler measures one log record through the plain handler and
+// through the redacting one, for both output formats.
+//
+//	go test -run '^$' -bench BenchmarkHandler -benchmem ./host/internal/redact/
+func BenchmarkHandler(b *testing.B) {
+	full := NewSecrets(0)
+	for i := range DefaultMaxSecrets {
+		full.Observe(fmt.Sprintf("sk-or-v1-%064x", i*7919+13))
+	}
+	errAttr := slog.Any("err", errors.New("provider returned 429: rate limited, retry after 2s"))
+	structAttr := slog.Any("usage", usageRecord{"openrouter", "anthropic/claude-sonnet-4", 1534, 212})
+	cases := []struct {
+		name    string
+		secrets *Secrets // nil: no redaction at all
+		redact  bool
+		msg     string
+		attrs   []slog.Attr
+	}{
+		{"plain/typical", nil, false, "chat reply sent", typicalAttrs},
+		{"redacting/typical", NewSecrets(0), true, "chat reply sent", typicalAttrs},
+		{"redacting/typical,100k-secrets", full, true, "chat reply sent", typicalAttrs},
+		{"plain/error", nil, false, "provider call failed", append(typicalAttrs[:3:3], errAttr)},
+		{"redacting/error", full, true, "provider call failed", append(typicalAttrs[:3:3], errAttr)},
+		{"plain/struct", nil, false, "usage recorded", []slog.Attr{structAttr}},
+		{"redacting/struct", full, true, "usage recorded", []slog.Attr{structAttr}},
+		{"redacting/key-in-message", full, true, "retrying with sk-or-v1-" + strings.Repeat("0", 63) + "d", typicalAttrs},
+	}
+	for format, output := range outputs {
+		for _, c := range cases {
+			b.Run(format+"/"+c.name, func(b *testing.B) {
+				h := output(io.Discard)
+				if c.redact {
+					h = NewHandler(h, New(c.secrets))
+				}
+				logger := slog.New(h)
+				ctx := context.Background()
+				b.ReportAllocs()
+				for b.Loop() {
+					logger.LogAttrs(ctx, slog.LevelInfo, c.msg, c.attrs...)
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkString measures the text redactor alone on lines of two sizes.
+//
+//	go test -run '^$' -bench BenchmarkString -benchmem ./host/internal/redact/
+func BenchmarkString(b *testing.B) {
+	full := NewSecrets(0)
+	for i := range DefaultMaxSecrets {
+		full.Observe(fmt.Sprintf("sk-or-v1-%064x", i*7919+13))
+	}
+	short := "plugin openrouter answered in 812ms with 212 tokens"
+	long := strings.Repeat(`{"role":"user","content":"tell me about the weather in Paris, please"},`, 30)
+	for _, c := range []struct {
+		name    string
+		secrets *Secrets
+		text    string
+	}{
+		{"short,no-secrets", NewSecrets(0), short},
+		{"short,100k-secrets", full, short},
+		{"2KB-json,no-secrets", NewSecrets(0), long},
+		{"2KB-json,100k-secrets", full, long},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			r := New(c.secrets)
+			b.SetBytes(int64(len(c.text)))
+			b.ReportAllocs()
+			for b.Loop() {
+				_ = r.String(c.text)
+			}
+		})
+	}
+}

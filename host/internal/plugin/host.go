@@ -82,6 +82,7 @@ type pluginSet struct {
 	inflight int
 	retired  bool
 	drained  chan struct{}
+	closed   atomic.Bool
 }
 
 func (s *pluginSet) enter() bool {
@@ -118,7 +119,11 @@ func (s *pluginSet) close() {
 	for _, l := range s.plugins {
 		l.close()
 	}
+	s.closed.Store(true)
 }
+
+// pluginsOpen reports whether the set's compiled plugins are still open.
+func (s *pluginSet) pluginsOpen() bool { return !s.closed.Load() }
 
 // NewHost compiles and checks every enabled plugin in opts.Config. A plugin
 // that fails its checks is refused (see Status) without stopping the others.

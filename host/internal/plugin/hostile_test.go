@@ -51,14 +51,14 @@ capabilities = ["llm.chat", "llm.validate_key"]
 allowed_hosts = ["api.example.com:443"]
 [plugins.hostile.limits]
 pool_size = 1
-call_timeout = "500ms"
+call_timeout = "60s"
 memory_mib = 32
 max_response_bytes = 65536
 max_log_lines = 5
 `
 
 func TestHostileInfiniteLoop(t *testing.T) {
-	h, _ := testHost(t, hostileEntry, nil)
+	h, _ := testHost(t, strings.Replace(hostileEntry, `call_timeout = "60s"`, `call_timeout = "500ms"`, 1), nil)
 	expectFailureThenRecovery(t, h, "spin", nil, abi.ErrTimeout, "did not answer within 500ms")
 	// The wrapped error keeps the cause for the logs and names the plugin.
 	_, err := h.Call(context.Background(), "hostile", "spin", nil)
@@ -70,7 +70,7 @@ func TestHostileInfiniteLoop(t *testing.T) {
 
 func TestHostileCallerDeadline(t *testing.T) {
 	// The caller's own deadline stops a spinning guest too.
-	h, _ := testHost(t, strings.Replace(hostileEntry, `call_timeout = "500ms"`, `call_timeout = "60s"`, 1), nil)
+	h, _ := testHost(t, hostileEntry, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 300e6)
 	defer cancel()
 	_, err := h.Call(ctx, "hostile", "spin", nil)

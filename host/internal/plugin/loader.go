@@ -219,8 +219,9 @@ type CheckReport struct {
 // it is a WebAssembly module, exports the ABI marker and describe, speaks
 // this ABI version, requests only known capabilities, exports what they
 // need and has a valid parameters schema. The plugin is granted whatever
-// it asks for, so grant checks are left to plugins.toml.
-func CheckFile(ctx context.Context, path string) (CheckReport, error) {
+// it asks for, so grant checks are left to plugins.toml. cacheDir is a
+// compilation cache directory to use, or "" for none.
+func CheckFile(ctx context.Context, path, cacheDir string) (CheckReport, error) {
 	pc := PluginConfig{
 		Name:         "check",
 		Enabled:      true,
@@ -233,6 +234,13 @@ func CheckFile(ctx context.Context, path string) (CheckReport, error) {
 	}
 	pc.Limits.PoolSize = 1
 	cache := wazero.NewCompilationCache()
+	if cacheDir != "" {
+		c, err := wazero.NewCompilationCacheWithDir(cacheDir)
+		if err != nil {
+			return CheckReport{}, fmt.Errorf("compilation cache: %w", err)
+		}
+		cache = c
+	}
 	defer cache.Close(context.Background())
 	ld := &loader{cache: cache, log: slog.New(slog.DiscardHandler), files: make(map[string][]byte)}
 	l, err := ld.load(ctx, pc)

@@ -137,7 +137,7 @@ func TestSharedWasmIsReadOnce(t *testing.T) {
 }
 
 func TestCheckFile(t *testing.T) {
-	rep, err := CheckFile(context.Background(), wasmPath("echo"))
+	rep, err := CheckFile(context.Background(), wasmPath("echo"), testCacheDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +149,7 @@ func TestCheckFile(t *testing.T) {
 		{wasmPath("nomarker"), "does not export tzurot_abi_v1"},
 		{"testdata/notwasm.wasm", "not a WebAssembly file"},
 	} {
-		if _, err := CheckFile(context.Background(), bad.path); err == nil || !strings.Contains(err.Error(), bad.want) {
+		if _, err := CheckFile(context.Background(), bad.path, testCacheDir); err == nil || !strings.Contains(err.Error(), bad.want) {
 			t.Errorf("CheckFile(%s) = %v, want %q", bad.path, err, bad.want)
 		}
 	}

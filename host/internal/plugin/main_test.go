@@ -17,6 +17,11 @@ import (
 // wasmDir holds the test plugins, built once per test binary.
 var wasmDir string
 
+// testCacheDir is the compilation cache the tests share. It outlives the
+// test binary (like Go's build cache) because compiling under -race takes
+// seconds per plugin; entries are keyed by module hash and wazero version.
+var testCacheDir string
+
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "plugin-test-wasm")
 	if err != nil {
@@ -24,6 +29,10 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	wasmDir = dir
+	testCacheDir = filepath.Join(dir, "cache")
+	if uc, err := os.UserCacheDir(); err == nil {
+		testCacheDir = filepath.Join(uc, "tzurot", "plugin-test-wasm-cache")
+	}
 	for _, name := range []string{"echo", "wrongabi", "nomarker"} {
 		if err := plugintest.BuildTo(filepath.Join("testdata", name), filepath.Join(dir, name+".wasm")); err != nil {
 			fmt.Fprintln(os.Stderr, err)
@@ -88,7 +97,7 @@ func parseTestConfig(t testing.TB, toml string) *Config {
 	}
 	if cfg.Runtime.CacheDir == "" {
 		// One on-disk cache for the whole test binary: compile each plugin once.
-		cfg.Runtime.CacheDir = filepath.Join(wasmDir, "cache")
+		cfg.Runtime.CacheDir = testCacheDir
 	}
 	return cfg
 }

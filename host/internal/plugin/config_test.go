@@ -1,0 +1,144 @@
+package plugin
+
+import (
+	"errors"
+	"io/fs"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The plugins.toml shipped at the repository root must parse and mean what
+// its comments say.
+func TestShippedPluginsToml(t *testing.T) {
+	path := filepath.Join("..", "..", "..", "plugins.toml")
+	cfg, err := LoadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, _ := filepath.Abs(filepath.Join("..", "..", ".."))
+	if cfg.Runtime.CacheDir != filepath.Join(root, "data", "wasm-cache") {
+		t.Errorf("cache_dir = %q", cfg.Runtime.CacheDir)
+	}
+	if got := strings.Join(cfg.Names(), ","); got != "ollama,openai,openrouter" {
+		t.Fatalf("plugins = %s", got)
+	}
+	oa := cfg.Plugins["openai"]
+	if !oa.Enabled || oa.Path != filepath.Join(root, "plugins", "openai", "openai.wasm") || oa.KeySlot != "openai" ||
+		oa.AllowedHosts[0] != "api.openai.com:443" || oa.Limits.HTTPTimeout != 90*time.Second ||
+		oa.Config["default_model"] != "gpt-4o-mini" || oa.Problem() != nil {
+		t.Errorf("openai = %+v", oa)
+	}
+	or := cfg.Plugins["openrouter"]
+	if or.Path != oa.Path || or.Config["flavor"] != "openrouter" || or.Limits.MaxResponseBytes != DefaultMaxResponseBytes ||
+		or.Limits.HTTPTimeout != DefaultHTTPTimeout || or.Limits.MaxLogLines != DefaultMaxLogLines {
+		t.Errorf("openrouter = %+v", or)
+	}
+	ol := cfg.Plugins["ollama"]
+	if ol.Enabled || !ol.AllowPrivate || ol.KeySlot != "" || ol.Limits != DefaultLimits() {
+		t.Errorf("ollama = %+v", ol)
+	}
+}
+
+func TestConfigUnknownKeyIsNamed(t *testing.T) {
+	for _, c := range []struct{ toml, key string }{
+		{"[plugins.a]\npath = \"a.wasm\"\n[plugins.a.limits]\nmemory_mb = 64\n", "plugins.a.limits.memory_mb"},
+		{"[plugins.a]\npath = \"a.wasm\"\nallowed_host = [\"x:443\"]\n", "plugins.a.allowed_host"},
+		{"[runtime]\ncache = \"x\"\n", "runtime.cache"},
+		{"[plugin.a]\npath = \"a.wasm\"\n", "plugin"},
+	} {
+		_, err := ParseConfig([]byte(c.toml), "")
+		if err == nil || !strings.Contains(err.Error(), "unknown key "+c.key) {
+			t.Errorf("%q: err = %v, want it to name %s", c.toml, err, c.key)
+		}
+	}
+}
+
+func TestConfigTypeErrors(t *testing.T) {
+	for _, c := range []struct{ toml, want string }{
+		{"[plugins.a]\npath = \"a.wasm\"\n[plugins.a.limits]\ncall_timeout = \"soon\"\n", `"soon" is not a duration`},
+		{"[plugins.a]\npath = \"a.wasm\"\n[plugins.a.limits]\npool_size = \"4\"\n", "pool_size"},
+		{"[plugins.a]\npath = \"a.wasm\"\n[plugins.a.config]\nport = 8080\n", "port"},
+		{"[plugins.a\n", "plugin config"},
+	} {
+		_, err := ParseConfig([]byte(c.toml), "")
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: err = %v, want %q", c.toml, err, c.want)
+		}
+	}
+}
+
+func TestConfigProblemsStayWithTheirEntry(t *testing.T) {
+	cfg, err := ParseConfig([]byte(`
+[plugins.good]
+path = "good.wasm"
+
+[plugins.bad]
+path = "bad.wasm"
+sha256 = "xyz"
+key_slot = "Open AI"
+allowed_hosts = ["api.example.com", "api.example.com:99999", "*.example.com:443"]
+[plugins.bad.limits]
+memory_mib = 2
+call_timeout = "0s"
+pool_size = 0
+max_response_bytes = 10
+http_attempts = 50
+max_log_lines = -1
+
+[plugins.nopath]
+`), "/etc/tzurot")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := cfg.Plugins["good"]; p.Problem() != nil || p.Path != "/etc/tzurot/good.wasm" || !p.Enabled {
+		t.Errorf("good = %+v, %v", p, p.Problem())
+	}
+	problem := cfg.Plugins["bad"].Problem()
+	if problem == nil {
+		t.Fatal("bad entry has no problem")
+	}
+	for _, want := range []string{
+		"sha256 must be 64 hex digits",
+		`key_slot "Open AI"`,
+		`"api.example.com" must be host:port`,
+		`"api.example.com:99999" has no valid port`,
+		`"*.example.com:443": wildcards`,
+		"memory_mib = 2 is outside 16..4096",
+		"call_timeout = 0s is outside",
+		"pool_size = 0 is outside",
+		"max_response_bytes = 10 is outside",
+		"http_attempts = 50 is outside",
+		"max_log_lines = -1 is outside",
+	} {
+		if !strings.Contains(problem.Error(), want) {
+			t.Errorf("problem lacks %q:\n%v", want, problem)
+		}
+	}
+	if p := cfg.Plugins["nopath"].Problem(); p == nil || !strings.Contains(p.Error(), "path is missing") {
+		t.Errorf("nopath: %v", p)
+	}
+}
+
+func TestConfigHostsNormalized(t *testing.T) {
+	cfg, err := ParseConfig([]byte(`
+[plugins.a]
+path = "a.wasm"
+allowed_hosts = ["API.Example.com:443", "[::1]:8080"]
+`), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := cfg.Plugins["a"].AllowedHosts
+	if len(got) != 2 || got[0] != "api.example.com:443" || got[1] != "[::1]:8080" {
+		t.Errorf("hosts = %q", got)
+	}
+}
+
+func TestLoadConfigMissingFile(t *testing.T) {
+	_, err := LoadConfig(filepath.Join(t.TempDir(), "plugins.toml"))
+	if !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), "read plugin config") {
+		t.Fatalf("err = %v", err)
+	}
+}

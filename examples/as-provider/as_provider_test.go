@@ -82,3 +82,5 @@ func TestAssemblyScriptProvider(t *testing.T) {
 		t.Fatalf("bad input: %+v", res)
 	}
 }
+
+func statWasm() (os.FileInfo, error) { return os.Stat(wasmFile) }

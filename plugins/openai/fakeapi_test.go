@@ -19,7 +19,7 @@ import (
 // ({"error":{"message","type","code"}}) and the Authorization check. The
 // model name picks a scenario, so one server serves every test.
 type fakeAPI struct {
-	t      *testing.T
+	t      testing.TB
 	noAuth bool // a local server: no key expected
 	// gate, when set, is waited on after each streamed content event, so
 	// a test can prove the text reached the user before the next event.

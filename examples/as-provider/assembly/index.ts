@@ -17,9 +17,13 @@ declare function host_record_usage(usage: u64): i32;
 @external("tzurot:host/v1", "log")
 declare function host_log(entry: u64): void;
 
-// utf8 copies s into kernel memory as UTF-8 bytes.
+// utf8 copies s into kernel memory as UTF-8 bytes. Memory.store copies 8
+// bytes per host call; Memory.allocateBytes would copy one byte per call.
 function utf8(s: string): Memory {
-  return Memory.allocateBytes(Uint8Array.wrap(String.UTF8.encode(s)));
+  const bytes = Uint8Array.wrap(String.UTF8.encode(s));
+  const m = Memory.allocate(bytes.length);
+  m.store(bytes);
+  return m;
 }
 
 // output sets the call's output. Never Host.outputString: as-pdk 1.0.0

@@ -3,6 +3,8 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"net"
+	"net/url"
 	"strings"
 
 	"github.com/tzurot-go/tzurot/sdk/abi"
@@ -39,10 +41,7 @@ func newSettings(get func(string) (string, bool)) (settings, error) {
 	s.Flavor, _ = get("flavor")
 	switch s.Flavor {
 	case "":
-		s.Flavor = flavorOpenAI
-		if strings.Contains(s.BaseURL, "openrouter.ai") {
-			s.Flavor = flavorOpenRouter
-		}
+		s.Flavor = guessFlavor(s.BaseURL)
 	case flavorOpenAI, flavorOpenRouter, flavorLocal:
 	default:
 		return s, fmt.Errorf("plugin config flavor %q is not one of openai, openrouter, local", s.Flavor)
@@ -60,6 +59,27 @@ func newSettings(get func(string) (string, bool)) (settings, error) {
 	s.AppName, _ = get("app_name")
 	s.AppURL, _ = get("app_url")
 	return s, nil
+}
+
+// guessFlavor picks the flavor when plugins.toml does not say: OpenRouter
+// by its host, a local server by plain http or a loopback/private address
+// (so an Ollama entry without a key works as written), else OpenAI.
+func guessFlavor(base string) string {
+	u, err := url.Parse(base)
+	if err != nil {
+		return flavorOpenAI
+	}
+	host := strings.ToLower(u.Hostname())
+	switch {
+	case host == "openrouter.ai" || strings.HasSuffix(host, ".openrouter.ai"):
+		return flavorOpenRouter
+	case u.Scheme == "http" || host == "localhost" || strings.HasSuffix(host, ".local"):
+		return flavorLocal
+	}
+	if ip := net.ParseIP(host); ip != nil && (ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast()) {
+		return flavorLocal
+	}
+	return flavorOpenAI
 }
 
 // httpRequest is a request to the provider with the headers every call

@@ -226,10 +226,13 @@ func appendFieldValue(dst []span, s string, p int, form nameForm) ([]span, int) 
 			credEnd++
 		}
 		if credEnd > q {
-			return append(dst, span{start: q, end: credEnd, mask: Mask}), credEnd
+			return append(dst, span{start: q, end: credEnd, mask: Mask}), q
 		}
 	}
-	return append(dst, span{start: p, end: end, mask: Mask}), end
+	// Scanning resumes inside a bare value, not after it: in
+	// "pass=password: hunter2" the value "password:" holds the separator
+	// that introduces the real secret.
+	return append(dst, span{start: p, end: end, mask: Mask}), p
 }
 
 // appendListValues masks the items of a list value: ["a", "b"], or

@@ -48,6 +48,7 @@ func TestStringMasksCredentialShapes(t *testing.T) {
 		{`password="correct horse battery staple" user=bob`, `password="[REDACTED]" user=bob`},
 		{"Authorization: Basic dXNlcjpwYXNz", "Authorization: Basic [REDACTED]"},
 		{`{"client_secret":"abc`, `{"client_secret":"[REDACTED]`}, // cut off mid-value
+		{"pass=\tpassword: hunter2-hunter2; ok", "pass=\t[REDACTED] [REDACTED]; ok"},
 	}
 	for _, c := range cases {
 		if got := r.String(c.in); got != c.want {

@@ -1,0 +1,85 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/tzurot-go/tzurot/sdk/plugintest"
+)
+
+// The plugins subcommands, run against the plugin runtime's test plugin.
+func TestPluginsCommands(t *testing.T) {
+	dir := t.TempDir()
+	wasm := filepath.Join(dir, "echo.wasm")
+	if err := plugintest.BuildTo("../../internal/plugin/testdata/echo", wasm); err != nil {
+		t.Fatal(err)
+	}
+	toml := `
+[runtime]
+cache_dir = "cache"
+
+[plugins.echo]
+path = "echo.wasm"
+key_slot = "echo"
+capabilities = ["llm.chat", "llm.validate_key"]
+allowed_hosts = ["api.example.com:443"]
+
+[plugins.broken]
+path = "missing.wasm"
+`
+	cfg := filepath.Join(dir, "plugins.toml")
+	if err := os.WriteFile(cfg, []byte(toml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+
+	var out bytes.Buffer
+	if err := pluginsList(ctx, []string{"--config", cfg}, &out); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"echo    loaded", "echo 1.0.0", "broken  refused", "broken refused: cannot read"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("list output lacks %q:\n%s", want, out.String())
+		}
+	}
+
+	out.Reset()
+	if err := pluginsCheck(ctx, []string{wasm, "--cache-dir", filepath.Join(dir, "cache")}, &out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "OK, plugin ABI v1") || !strings.Contains(out.String(), "llm.chat, llm.validate_key") {
+		t.Errorf("check output:\n%s", out.String())
+	}
+	if err := pluginsCheck(ctx, []string{cfg}, &out); err == nil || !strings.Contains(err.Error(), "not a WebAssembly file") {
+		t.Errorf("check of a toml file: %v", err)
+	}
+
+	t.Setenv("TZUROT_PLUGIN_KEY", "sk-from-env")
+	var stdout, stderr bytes.Buffer
+	err := pluginsCall(ctx, []string{"echo", "chat", "--config", cfg, "--user", "u9",
+		"--input", `{"model":"m","messages":[{"role":"user","content":"hello cli"}],"stream":true}`}, nil, &stdout, &stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(stdout.String(), `"content": "hello cli"`) {
+		t.Errorf("call output:\n%s", stdout.String())
+	}
+	if !strings.Contains(stderr.String(), `usage: {"kind":"text","model":"m","input_tokens":9`) || !strings.Contains(stderr.String(), "hello cli") {
+		t.Errorf("call stderr:\n%s", stderr.String())
+	}
+	stdout.Reset()
+	if err := pluginsCall(ctx, []string{"echo", "whoami", "--config", cfg}, nil, &stdout, &stderr); err != nil || strings.TrimSpace(stdout.String()) != "sk-from-env" {
+		t.Errorf("whoami = %q, %v", stdout.String(), err)
+	}
+	if err := pluginsCall(ctx, []string{"echo", "chat", "--config", cfg, "--input", "{not json"}, nil, &stdout, &stderr); !errors.Is(err, errUsage) {
+		t.Errorf("bad JSON input: %v", err)
+	}
+	if err := runPlugins(ctx, []string{"frobnicate"}); !errors.Is(err, errUsage) {
+		t.Errorf("unknown subcommand: %v", err)
+	}
+}

@@ -1,0 +1,517 @@
+package shapes
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// writer writes one character inside its transaction and records what
+// changed in res.
+type writer struct {
+	tx  pgx.Tx
+	c   *Character
+	log *issueLog
+	res *Result
+
+	id      int64
+	slug    string
+	created bool
+	// enrich: a v2 record adding to a personality imported otherwise;
+	// fill empty values only, overwrite nothing.
+	enrich  bool
+	ownerID *int64
+}
+
+func (w *writer) change(format string, args ...any) {
+	w.res.Changes = append(w.res.Changes, fmt.Sprintf(format, args...))
+}
+
+func (w *writer) write(ctx context.Context, ownerDiscordID string) error {
+	if err := w.owner(ctx, ownerDiscordID); err != nil {
+		return err
+	}
+	if err := w.personality(ctx); err != nil {
+		return err
+	}
+	if err := w.llm(ctx); err != nil {
+		return err
+	}
+	if err := w.voice(ctx); err != nil {
+		return err
+	}
+	if err := w.aliases(ctx); err != nil {
+		return err
+	}
+	for _, rf := range w.c.Records {
+		if err := w.records(ctx, rf); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// owner finds (or creates) the owning user.
+func (w *writer) owner(ctx context.Context, discordID string) error {
+	if discordID == "" {
+		return nil
+	}
+	if !IsDiscordID(discordID) {
+		return fmt.Errorf("the owner %q is not a Discord user id (1 to 20 digits)", discordID)
+	}
+	var id int64
+	var inserted bool
+	err := w.tx.QueryRow(ctx, `
+WITH ins AS (
+    INSERT INTO users (discord_id) VALUES ($1) ON CONFLICT (discord_id) DO NOTHING RETURNING id
+)
+SELECT id, true FROM ins
+UNION ALL
+SELECT id, false FROM users WHERE discord_id = $1
+LIMIT 1`, discordID).Scan(&id, &inserted)
+	if err != nil {
+		return fmt.Errorf("find the owner: %w", err)
+	}
+	if inserted {
+		w.change("new user %s (owner)", discordID)
+	}
+	w.ownerID = &id
+	return nil
+}
+
+// existing is the personality row an import compares against.
+type existing struct {
+	id       int64
+	slug     string
+	shapesID *string
+	owner    *int64
+	cols     Columns
+}
+
+const existingSelect = `SELECT id, slug, shapes_id, owner_user_id, name, display_name, avatar_url, system_prompt,
+       character_info, traits, tone, age, appearance, likes, dislikes, conversational_goals,
+       conversational_examples, error_message, birth_month, birth_day, birth_year
+FROM personalities `
+
+func (w *writer) load(ctx context.Context, where string, arg any) (*existing, error) {
+	var e existing
+	targets := append([]any{&e.id, &e.slug, &e.shapesID, &e.owner}, e.cols.scanTargets()...)
+	err := w.tx.QueryRow(ctx, existingSelect+where+" FOR UPDATE", arg).Scan(targets...)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read the existing personality: %w", err)
+	}
+	return &e, nil
+}
+
+func (w *writer) personality(ctx context.Context) error {
+	old, err := w.load(ctx, "WHERE shapes_id = $1", w.c.ShapesID)
+	if err != nil {
+		return err
+	}
+	if old == nil && w.c.EnrichBySlug {
+		old, err = w.load(ctx, "WHERE slug = $1", w.c.Slug)
+		if err != nil {
+			return err
+		}
+		if old != nil && old.shapesID != nil && strings.HasPrefix(*old.shapesID, "v2:") {
+			// Another v2 record already has this slug: not the same
+			// character, so this one gets a slug of its own.
+			old = nil
+		}
+		w.enrich = old != nil
+	}
+	if old == nil {
+		return w.create(ctx)
+	}
+	w.id, w.slug = old.id, old.slug
+	if w.enrich {
+		w.change("adds to %s", old.slug)
+	}
+
+	type set struct {
+		col string
+		val any
+	}
+	var sets []set
+	newVals, oldVals := w.c.Columns.values(), old.cols.values()
+	for i, nv := range newVals {
+		ov := oldVals[i].Value
+		if w.enrich {
+			if isBlankValue(ov) && !isBlankValue(nv.Value) {
+				sets = append(sets, set{nv.Name, nv.Value})
+			}
+			continue
+		}
+		if ov != nv.Value {
+			sets = append(sets, set{nv.Name, nv.Value})
+		}
+	}
+	if old.owner == nil && w.ownerID != nil {
+		sets = append(sets, set{"owner_user_id", *w.ownerID})
+	}
+	for _, s := range sets {
+		w.change("%s", s.col)
+	}
+	if len(sets) > 0 {
+		sql := "UPDATE personalities SET "
+		args := []any{w.id}
+		for i, s := range sets {
+			if i > 0 {
+				sql += ", "
+			}
+			args = append(args, s.val)
+			sql += fmt.Sprintf("%s = $%d", s.col, len(args))
+		}
+		if _, err := w.tx.Exec(ctx, sql+" WHERE id = $1", args...); err != nil {
+			return fmt.Errorf("update the personality: %w", explainDB(err))
+		}
+	}
+
+	custom := w.c.CustomFields
+	if w.enrich {
+		// The other import's bookkeeping (importSource, ...) stays.
+		custom = map[string]any{}
+		for k, v := range w.c.CustomFields {
+			if k != "importSource" {
+				custom[k] = v
+			}
+		}
+	}
+	return w.mergeCustom(ctx, custom)
+}
+
+// mergeCustom writes custom fields whose value differs from the stored one
+// (compared by PostgreSQL, so number formatting and key order do not count
+// as changes).
+func (w *writer) mergeCustom(ctx context.Context, fields map[string]any) error {
+	if len(fields) == 0 {
+		return nil
+	}
+	patch := mustJSON(fields)
+	var changed []string
+	err := w.tx.QueryRow(ctx, `
+SELECT COALESCE(array_agg(n.key ORDER BY n.key), '{}')
+FROM personalities p, jsonb_each($2::jsonb) n
+WHERE p.id = $1 AND p.custom_fields -> n.key IS DISTINCT FROM n.value`, w.id, patch).Scan(&changed)
+	if err != nil {
+		return fmt.Errorf("compare custom fields: %w", err)
+	}
+	if len(changed) == 0 {
+		return nil
+	}
+	if !w.created {
+		for _, k := range changed {
+			w.change("custom_fields.%s", k)
+		}
+	}
+	if _, err := w.tx.Exec(ctx, `UPDATE personalities SET custom_fields = custom_fields || $2::jsonb WHERE id = $1`, w.id, patch); err != nil {
+		return fmt.Errorf("update custom fields: %w", explainDB(err))
+	}
+	return nil
+}
+
+func isBlankValue(v any) bool {
+	switch x := v.(type) {
+	case nil:
+		return true
+	case string:
+		return strings.TrimSpace(x) == ""
+	}
+	return false
+}
+
+func (w *writer) create(ctx context.Context) error {
+	slug, err := w.freeSlug(ctx, w.c.Slug)
+	if err != nil {
+		return err
+	}
+	if slug != w.c.Slug {
+		w.log.warn(w.c.File, "username", "the slug %q is already used by another personality; imported as %q", w.c.Slug, slug)
+	}
+	cols := []string{"slug", "shapes_id", "owner_user_id", "is_public", "voice_enabled", "custom_fields"}
+	args := []any{slug, w.c.ShapesID, w.ownerID, false, false, w.c.customJSON()}
+	for _, v := range w.c.Columns.values() {
+		cols = append(cols, v.Name)
+		args = append(args, v.Value)
+	}
+	placeholders := make([]string, len(args))
+	for i := range args {
+		placeholders[i] = fmt.Sprintf("$%d", i+1)
+	}
+	sql := fmt.Sprintf("INSERT INTO personalities (%s) VALUES (%s) RETURNING id",
+		strings.Join(cols, ", "), strings.Join(placeholders, ", "))
+	if err := w.tx.QueryRow(ctx, sql, args...).Scan(&w.id); err != nil {
+		return fmt.Errorf("create the personality: %w", explainDB(err))
+	}
+	w.slug, w.created = slug, true
+	w.change("personality")
+	return nil
+}
+
+// freeSlug returns slug, or slug-2, slug-3, ... when it is taken.
+func (w *writer) freeSlug(ctx context.Context, slug string) (string, error) {
+	for n := 1; n <= 1000; n++ {
+		candidate := slug
+		if n > 1 {
+			suffix := fmt.Sprintf("-%d", n)
+			base := slug
+			if len(base)+len(suffix) > maxSlugLen {
+				base = strings.TrimRight(base[:maxSlugLen-len(suffix)], "._-")
+			}
+			candidate = base + suffix
+		}
+		var taken bool
+		if err := w.tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM personalities WHERE slug = $1)`, candidate).Scan(&taken); err != nil {
+			return "", fmt.Errorf("check the slug: %w", err)
+		}
+		if !taken {
+			return candidate, nil
+		}
+	}
+	return "", fmt.Errorf("the slug %q and 999 numbered variants are all taken", slug)
+}
+
+func (w *writer) llm(ctx context.Context) error {
+	cfg := w.c.LLM
+	if cfg == nil {
+		return nil
+	}
+	params := mustJSON(cfg.AdvancedParameters)
+	var provider, model string
+	var sameParams bool
+	var window int32
+	err := w.tx.QueryRow(ctx, `
+SELECT provider, model, advanced_parameters = $2::jsonb, context_window_tokens
+FROM llm_configs WHERE personality_id = $1 AND user_id IS NULL`, w.id, params).Scan(&provider, &model, &sameParams, &window)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		if _, err := w.tx.Exec(ctx, `
+INSERT INTO llm_configs (personality_id, user_id, provider, model, advanced_parameters, context_window_tokens)
+VALUES ($1, NULL, $2, $3, $4::jsonb, $5)`, w.id, cfg.Provider, cfg.Model, params, cfg.ContextWindowTokens); err != nil {
+			return fmt.Errorf("create the llm config: %w", explainDB(err))
+		}
+		w.change("llm config")
+		return nil
+	case err != nil:
+		return fmt.Errorf("read the llm config: %w", err)
+	}
+	if w.enrich {
+		return nil // the personality's own config wins
+	}
+	var what []string
+	if provider != cfg.Provider {
+		what = append(what, "provider")
+	}
+	if model != cfg.Model {
+		what = append(what, "model")
+	}
+	if !sameParams {
+		what = append(what, "advanced_parameters")
+	}
+	if int(window) != cfg.ContextWindowTokens {
+		what = append(what, "context_window_tokens")
+	}
+	if len(what) == 0 {
+		return nil
+	}
+	if _, err := w.tx.Exec(ctx, `
+UPDATE llm_configs SET provider = $2, model = $3, advanced_parameters = $4::jsonb, context_window_tokens = $5
+WHERE personality_id = $1 AND user_id IS NULL`, w.id, cfg.Provider, cfg.Model, params, cfg.ContextWindowTokens); err != nil {
+		return fmt.Errorf("update the llm config: %w", explainDB(err))
+	}
+	w.change("llm config (%s)", strings.Join(what, ", "))
+	return nil
+}
+
+func (w *writer) voice(ctx context.Context) error {
+	v := w.c.Voice
+	if v == nil {
+		return nil
+	}
+	var old VoiceConfig
+	err := w.tx.QueryRow(ctx, `
+SELECT provider, voice_id, model, stability, similarity, style, frequency
+FROM voice_configs WHERE personality_id = $1`, w.id).Scan(
+		&old.Provider, &old.VoiceID, &old.Model, &old.Stability, &old.Similarity, &old.Style, &old.Frequency)
+	found := true
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		found = false
+	case err != nil:
+		return fmt.Errorf("read the voice config: %w", err)
+	}
+	if found && (w.enrich || old == *v) {
+		return nil
+	}
+	if _, err := w.tx.Exec(ctx, `
+INSERT INTO voice_configs (personality_id, provider, voice_id, model, stability, similarity, style, frequency)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+ON CONFLICT (personality_id) DO UPDATE SET
+    provider = excluded.provider, voice_id = excluded.voice_id, model = excluded.model,
+    stability = excluded.stability, similarity = excluded.similarity,
+    style = excluded.style, frequency = excluded.frequency`,
+		w.id, v.Provider, v.VoiceID, v.Model, v.Stability, v.Similarity, v.Style, v.Frequency); err != nil {
+		return fmt.Errorf("write the voice config: %w", explainDB(err))
+	}
+	w.change("voice config")
+	return nil
+}
+
+// maxAliasLen mirrors personality_aliases_alias_length.
+const maxAliasLen = 100
+
+func (w *writer) aliases(ctx context.Context) error {
+	added := 0
+	for _, a := range w.c.Aliases {
+		name := strings.TrimSpace(a.Name)
+		if name == "" || len([]rune(name)) > maxAliasLen {
+			w.log.warn(a.File, a.Field, "alias %q must be 1 to %d characters; not added", a.Name, maxAliasLen)
+			continue
+		}
+		var holderID int64
+		var holderSlug, holderName string
+		err := w.tx.QueryRow(ctx, `
+SELECT p.id, p.slug, p.name FROM personality_aliases a JOIN personalities p ON p.id = a.personality_id
+WHERE lower(a.alias) = lower($1)`, name).Scan(&holderID, &holderSlug, &holderName)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			if _, err := w.tx.Exec(ctx, `INSERT INTO personality_aliases (personality_id, alias) VALUES ($1, $2)`, w.id, name); err != nil {
+				return &fileError{a.File, a.Field, fmt.Errorf("add alias %q: %w", name, explainDB(err))}
+			}
+			added++
+		case err != nil:
+			return fmt.Errorf("look up alias %q: %w", name, err)
+		case holderID != w.id:
+			w.log.warn(a.File, a.Field, "alias %q is already used by %q (%s); not added to %q (%s): aliases are unique regardless of case",
+				name, holderName, holderSlug, w.c.Columns.Name, w.c.Slug)
+		}
+	}
+	if added > 0 {
+		w.change("%d aliases", added)
+	}
+	return nil
+}
+
+// records streams one record file into its table and merges it.
+func (w *writer) records(ctx context.Context, rf RecordFile) error {
+	spec := recordSpecs[rf.Kind]
+	f, err := os.Open(rf.Path)
+	if err != nil {
+		return &fileError{rf.Path, "", err}
+	}
+	defer f.Close()
+
+	staging := "tzurot_import_" + spec.table
+	var defs []string
+	for _, c := range spec.columns {
+		defs = append(defs, c.name+" "+c.sqlType)
+	}
+	createSQL := fmt.Sprintf("CREATE TEMP TABLE %s (seq bigint NOT NULL, source_id text NOT NULL, %s source jsonb NOT NULL) ON COMMIT DROP",
+		staging, joinWithTrailingComma(defs))
+	if _, err := w.tx.Exec(ctx, "DROP TABLE IF EXISTS pg_temp."+staging); err != nil {
+		return fmt.Errorf("prepare %s: %w", spec.noun, err)
+	}
+	if _, err := w.tx.Exec(ctx, createSQL); err != nil {
+		return fmt.Errorf("prepare %s: %w", spec.noun, err)
+	}
+
+	rc := &recordContext{file: rf.Path, shapesID: w.c.ShapesID, ownerID: w.ownerID, log: w.log}
+	src := newRowSource(spec, bufio.NewReaderSize(f, 64<<10), rc)
+	if _, err := w.tx.CopyFrom(ctx, pgx.Identifier{staging}, spec.stagingColumns(), src); err != nil {
+		w.log.flushOverflow(rf.Path)
+		if src.err != nil {
+			return &fileError{rf.Path, "", src.err}
+		}
+		return &fileError{rf.Path, "", fmt.Errorf("store %s: %w", spec.noun, explainDB(err))}
+	}
+	w.log.flushOverflow(rf.Path)
+
+	var staged, distinct, inserted, updated int
+	if err := w.tx.QueryRow(ctx, spec.mergeSQL(staging), w.id, SourceSystem).Scan(&staged, &distinct, &inserted, &updated); err != nil {
+		return &fileError{rf.Path, "", fmt.Errorf("store %s: %w", spec.noun, explainDB(err))}
+	}
+	counts := rc.counts
+	counts.Duplicates = staged - distinct
+	counts.New, counts.Updated = inserted, updated
+	counts.Unchanged = distinct - inserted - updated
+	if counts.Duplicates > 0 {
+		w.log.warn(rf.Path, "id", "%d %s appear more than once (same id); the last copy of each is kept", counts.Duplicates, spec.noun)
+	}
+	w.res.Records[rf.Kind] = counts
+	if counts.changed() {
+		parts := []string{}
+		if counts.New > 0 {
+			parts = append(parts, fmt.Sprintf("%d new", counts.New))
+		}
+		if counts.Updated > 0 {
+			parts = append(parts, fmt.Sprintf("%d changed", counts.Updated))
+		}
+		if counts.Deleted > 0 {
+			parts = append(parts, fmt.Sprintf("%d deleted at the source skipped", counts.Deleted))
+		}
+		w.change("%s: %s", spec.noun, strings.Join(parts, ", "))
+	}
+
+	header := src.rr.Header
+	if len(header) > 0 {
+		return w.mergeCustom(ctx, map[string]any{spec.headerKey: header})
+	}
+	return nil
+}
+
+func joinWithTrailingComma(defs []string) string {
+	if len(defs) == 0 {
+		return ""
+	}
+	return strings.Join(defs, ", ") + ","
+}
+
+// mergeSQL upserts the staged rows (the last copy of each source id) into
+// the table, changing only rows whose content differs, and returns
+// (staged, distinct, inserted, updated). $1 is the personality, $2 the
+// source system.
+func (spec *recordSpec) mergeSQL(staging string) string {
+	var cols, sets, olds, news []string
+	for _, c := range spec.columns {
+		cols = append(cols, c.name)
+	}
+	cols = append(cols, "source")
+	for _, c := range cols {
+		sets = append(sets, c+" = excluded."+c)
+		olds = append(olds, "t."+c)
+		news = append(news, "excluded."+c)
+	}
+	colList := strings.Join(cols, ", ")
+	return fmt.Sprintf(`
+WITH incoming AS (
+    SELECT DISTINCT ON (source_id) * FROM %[1]s ORDER BY source_id, seq DESC
+), up AS (
+    INSERT INTO %[2]s AS t (personality_id, source_system, source_id, %[3]s)
+    SELECT $1, $2, source_id, %[3]s FROM incoming
+    ON CONFLICT (personality_id, source_system, source_id) DO UPDATE SET %[4]s
+    WHERE (%[5]s) IS DISTINCT FROM (%[6]s)
+    RETURNING (xmax = 0) AS inserted
+)
+SELECT (SELECT count(*) FROM %[1]s)::int, (SELECT count(*) FROM incoming)::int,
+       (count(*) FILTER (WHERE inserted))::int, (count(*) FILTER (WHERE NOT inserted))::int
+FROM up`, staging, spec.table, colList, strings.Join(sets, ", "), strings.Join(olds, ", "), strings.Join(news, ", "))
+}
+
+// explainDB names the rule a refused value broke. The database's own
+// detail line (which quotes the row) is never included.
+func explainDB(err error) error {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.ConstraintName != "" {
+		return fmt.Errorf("the database refused a value (rule %s): %w", pe.ConstraintName, err)
+	}
+	return err
+}

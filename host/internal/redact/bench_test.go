@@ -92,6 +92,8 @@ func BenchmarkString(b *testing.B) {
 		{"short,100k-secrets", full, short},
 		{"2KB-json,no-secrets", NewSecrets(0), long},
 		{"2KB-json,100k-secrets", full, long},
+		// Text built to make a careless scanner quadratic.
+		{"90KB-hostile,100k-secrets", full, strings.Repeat("password=", 10_000)},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			r := New(c.secrets)

@@ -92,8 +92,10 @@ func replaceSpans(s string, spans []span) string {
 // Quoted names take only string values (and arrays of strings), so
 // {"input_tokens": 12} and {"token": null} pass through.
 func appendFieldValues(dst []span, s string) []span {
+	seps := separators{s: s, colon: unknown, equals: unknown}
+	runEnd := 0 // where the last bare value ended (see bareValueEnd)
 	for i := 0; i < len(s); {
-		sep := indexSeparator(s, i)
+		sep := seps.next(i)
 		if sep < 0 {
 			break
 		}
@@ -103,7 +105,7 @@ func appendFieldValues(dst []span, s string) []span {
 			continue
 		}
 		var end int
-		dst, end = appendFieldValue(dst, s, sep+1, form)
+		dst, end = appendFieldValue(dst, s, sep+1, form, &runEnd)
 		if end > i {
 			i = min(end, len(s))
 		}
@@ -111,24 +113,41 @@ func appendFieldValues(dst []span, s string) []span {
 	return dst
 }
 
-// indexSeparator returns the index of the first ':' or '=' in s at or
-// after from, or -1. Two IndexByte scans beat strings.IndexAny, which
-// builds a byte set on every call; this runs on every log string.
-func indexSeparator(s string, from int) int {
-	colon := strings.IndexByte(s[from:], ':')
-	var equals int
-	if colon >= 0 {
-		equals = strings.IndexByte(s[from:from+colon], '=')
-	} else {
-		equals = strings.IndexByte(s[from:], '=')
-	}
+// separators finds the ':' and '=' of a text in order. It remembers where
+// the next of each is, so a text full of one and free of the other is
+// still scanned once (strings.IndexAny would be simpler, but it builds a
+// byte set on every call, and this runs on every log string).
+type separators struct {
+	s             string
+	colon, equals int // index of the next one, none (-1) or unknown
+}
+
+const (
+	none    = -1
+	unknown = -2
+)
+
+// next returns the index of the first separator at or after from, or -1.
+func (p *separators) next(from int) int {
+	p.colon = p.find(p.colon, from, ':')
+	p.equals = p.find(p.equals, from, '=')
 	switch {
-	case equals >= 0:
-		return from + equals
-	case colon >= 0:
-		return from + colon
+	case p.colon == none:
+		return p.equals
+	case p.equals == none:
+		return p.colon
 	}
-	return -1
+	return min(p.colon, p.equals)
+}
+
+func (p *separators) find(known, from int, c byte) int {
+	if known == none || known >= from {
+		return known
+	}
+	if i := strings.IndexByte(p.s[from:], c); i >= 0 {
+		return from + i
+	}
+	return none
 }
 
 // nameForm is how a field name was written.
@@ -184,7 +203,7 @@ func isNameByte(c byte) bool {
 
 // appendFieldValue appends the span of the value that starts at or after
 // p, and returns the index where scanning may resume.
-func appendFieldValue(dst []span, s string, p int, form nameForm) ([]span, int) {
+func appendFieldValue(dst []span, s string, p int, form nameForm, runEnd *int) ([]span, int) {
 	for p < len(s) && (s[p] == ' ' || s[p] == '\t') {
 		p++
 	}
@@ -208,10 +227,7 @@ func appendFieldValue(dst []span, s string, p int, form nameForm) ([]span, int) 
 	case form != bareName:
 		return dst, p // a number, null, object: not a credential string
 	}
-	end := p
-	for end < len(s) && !isBareValueEnd(s[end]) {
-		end++
-	}
+	end := bareValueEnd(s, p, runEnd)
 	if end == p || s[p] == '{' {
 		return dst, p
 	}
@@ -221,10 +237,7 @@ func appendFieldValue(dst []span, s string, p int, form nameForm) ([]span, int) 
 		for q < len(s) && (s[q] == ' ' || s[q] == '\t') {
 			q++
 		}
-		credEnd := q
-		for credEnd < len(s) && !isBareValueEnd(s[credEnd]) {
-			credEnd++
-		}
+		credEnd := bareValueEnd(s, q, runEnd)
 		if credEnd > q {
 			return append(dst, span{start: q, end: credEnd, mask: Mask}), q
 		}
@@ -312,6 +325,22 @@ func appendNonEmpty(dst []span, start, end int, mask string) []span {
 		return dst
 	}
 	return append(dst, span{start: start, end: end, mask: mask})
+}
+
+// bareValueEnd returns where an unquoted value starting at p ends.
+// Scanning resumes inside bare values, so several may start within one run
+// of value bytes ("password=password=password=..."); they all end where the
+// run does, which *runEnd remembers, keeping the scan linear.
+func bareValueEnd(s string, p int, runEnd *int) int {
+	if p < *runEnd {
+		return *runEnd
+	}
+	end := p
+	for end < len(s) && !isBareValueEnd(s[end]) {
+		end++
+	}
+	*runEnd = end
+	return end
 }
 
 func isBareValueEnd(c byte) bool {

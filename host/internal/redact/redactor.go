@@ -89,8 +89,8 @@ func replaceSpans(s string, spans []span) string {
 //	{"api_key": "v"}  {\"token\":\"v\"}  {'password': 'v'}  "X-Api-Key": ["v"]
 //	password=v  token: v  Authorization: Bearer v  map[Authorization:[Bearer v]]
 //
-// Quoted names take only string values (and arrays of strings), so
-// {"input_tokens": 12} and {"token": null} pass through.
+// Numbers, booleans and null after a quoted name are JSON, not
+// credentials: {"token": 12} and {"token": null} pass through.
 func appendFieldValues(dst []span, s string) []span {
 	seps := separators{s: s, colon: unknown, equals: unknown}
 	runEnd := 0 // where the last bare value ended (see bareValueEnd)
@@ -224,12 +224,13 @@ func appendFieldValue(dst []span, s string, p int, form nameForm, runEnd *int) (
 		return appendNonEmpty(dst, start, end, Mask), end
 	case s[p] == '[':
 		return appendListValues(dst, s, p+1)
-	case form != bareName:
-		return dst, p // a number, null, object: not a credential string
 	}
 	end := bareValueEnd(s, p, runEnd)
 	if end == p || s[p] == '{' {
 		return dst, p
+	}
+	if form != bareName && isJSONLiteral(s[p:end]) {
+		return dst, p // {"token": 12}, {"token": null}: not a credential string
 	}
 	// "Authorization: Bearer abc" masks the credential, not the scheme.
 	if isAuthScheme(s[p:end]) {
@@ -325,6 +326,21 @@ func appendNonEmpty(dst []span, start, end int, mask string) []span {
 		return dst
 	}
 	return append(dst, span{start: start, end: end, mask: mask})
+}
+
+// isJSONLiteral reports whether v is a JSON number, true, false or null.
+func isJSONLiteral(v string) bool {
+	switch v {
+	case "true", "false", "null":
+		return true
+	}
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if !('0' <= c && c <= '9' || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E') {
+			return false
+		}
+	}
+	return true
 }
 
 // bareValueEnd returns where an unquoted value starting at p ends.

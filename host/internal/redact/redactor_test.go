@@ -49,6 +49,7 @@ func TestStringMasksCredentialShapes(t *testing.T) {
 		{"Authorization: Basic dXNlcjpwYXNz", "Authorization: Basic [REDACTED]"},
 		{`{"client_secret":"abc`, `{"client_secret":"[REDACTED]`}, // cut off mid-value
 		{"pass=\tpassword: hunter2-hunter2; ok", "pass=\t[REDACTED] [REDACTED]; ok"},
+		{"'password': hunter2, 'token': 12, \"secret\": null", "'password': [REDACTED], 'token': 12, \"secret\": null"},
 	}
 	for _, c := range cases {
 		if got := r.String(c.in); got != c.want {

@@ -88,7 +88,7 @@ func randString(rng *rand.Rand, chars string, minLen, maxLen int) string {
 func pick[T any](rng *rand.Rand, items ...T) T { return items[rng.IntN(len(items))] }
 
 func newPlantedSecret(rng *rand.Rand, secrets *Secrets) plantedSecret {
-	switch rng.IntN(12) {
+	switch rng.IntN(13) {
 	case 0:
 		body := randString(rng, keyChars, 20, 64)
 		return plantedSecret{kind: "openrouter", text: "sk-or-v1-" + body, body: body}
@@ -125,6 +125,10 @@ func newPlantedSecret(rng *rand.Rand, secrets *Secrets) plantedSecret {
 		value := randString(rng, valueChars, 8, 40)
 		name := pick(rng, "password", "token", "api_key", "secret", "passwd")
 		return plantedSecret{kind: "kv", text: name + pick(rng, "=", ": ", "=") + value, body: value}
+	case 10:
+		value := randString(rng, valueChars, 8, 40)
+		form := pick(rng, "Authorization: Basic %s", "X-Api-Key: %s", "Cookie: session=%s", "'password': %s", `"secret": [%q]`, "map[Authorization:[%s]]")
+		return plantedSecret{kind: "header", text: fmt.Sprintf(form, value), body: value}
 	default:
 		secret := randString(rng, printable, MinSecretLen, 64)
 		secrets.Observe(secret)

@@ -105,3 +105,30 @@ func BenchmarkString(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkObserve measures what the vault pays per decrypted key: a key
+// seen before (the usual case) and a new one, in a full registry.
+//
+//	go test -run '^$' -bench BenchmarkObserve -benchmem ./host/internal/redact/
+func BenchmarkObserve(b *testing.B) {
+	secrets := NewSecrets(0)
+	for i := range DefaultMaxSecrets {
+		secrets.Observe(fmt.Sprintf("sk-or-v1-%064x", i))
+	}
+	b.Run("known", func(b *testing.B) {
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			secrets.Observe(fmt.Sprintf("sk-or-v1-%064x", DefaultMaxSecrets-1-i%1000))
+			i++
+		}
+	})
+	b.Run("new,evicting", func(b *testing.B) {
+		b.ReportAllocs()
+		i := DefaultMaxSecrets
+		for b.Loop() {
+			secrets.Observe(fmt.Sprintf("sk-or-v1-%064x", i))
+			i++
+		}
+	})
+}

@@ -111,6 +111,10 @@ func (s *Secrets) Observe(secret string) {
 	if len(secret) < MinSecretLen || len(secret) > MaxSecretLen {
 		return
 	}
+	if !needsEscaping(secret) { // most keys: every form is the same
+		s.add(secret)
+		return
+	}
 	var forms [4]string
 	for i, form := range secretForms(secret, &forms) {
 		if i > 0 && slices.Contains(forms[:i], form) {
@@ -118,6 +122,18 @@ func (s *Secrets) Observe(secret string) {
 		}
 		s.add(form)
 	}
+}
+
+// needsEscaping reports whether JSON or a URL query would write secret
+// differently.
+func needsEscaping(secret string) bool {
+	for i := 0; i < len(secret); i++ {
+		c := secret[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.' || c == '~') {
+			return true
+		}
+	}
+	return false
 }
 
 // secretForms fills forms with secret as written raw, inside a JSON string

@@ -72,7 +72,7 @@ func New(w io.Writer, opts Options) (*slog.Logger, error) {
 	if secrets == nil {
 		secrets = redact.NewSecrets(0)
 	}
-	ObserveEnvironment(secrets, environ())
+	masked := ObserveEnvironment(secrets, environ())
 
 	var next slog.Handler
 	switch format {
@@ -86,7 +86,9 @@ func New(w io.Writer, opts Options) (*slog.Logger, error) {
 	default:
 		next = slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level, AddSource: opts.AddSource})
 	}
-	return slog.New(redact.NewHandler(next, redact.New(secrets))), nil
+	logger := slog.New(redact.NewHandler(next, redact.New(secrets)))
+	logger.Debug("log redaction ready", "masked_env_vars", strings.Join(masked, ","))
+	return logger, nil
 }
 
 // ParseLevel reads a LOG_LEVEL value; empty means info.

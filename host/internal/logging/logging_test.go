@@ -39,12 +39,18 @@ func TestJSONWhenNotATerminal(t *testing.T) {
 
 func TestLogFormatAndLevelFromEnvironment(t *testing.T) {
 	var buf bytes.Buffer
-	logger, err := New(&buf, Options{Getenv: env(map[string]string{"LOG_FORMAT": "text", "LOG_LEVEL": "debug"}), Environ: noEnviron})
+	logger, err := New(&buf, Options{
+		Getenv:  env(map[string]string{"LOG_FORMAT": "text", "LOG_LEVEL": "debug"}),
+		Environ: func() []string { return []string{"DISCORD_TOKEN=a-discord-token-value"} },
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	logger.Debug("loading plugin", "name", "openrouter")
 	out := buf.String()
+	if !strings.Contains(out, "DBG log redaction ready masked_env_vars=DISCORD_TOKEN") || strings.Contains(out, "a-discord-token-value") {
+		t.Errorf("want the masked variable named at debug level, never its value: %q", out)
+	}
 	if !strings.Contains(out, "DBG loading plugin name=openrouter") {
 		t.Errorf("want a tint debug line, got %q", out)
 	}

@@ -6,7 +6,7 @@ BIN := bin/tzurot
 PLUGIN_DIRS := $(wildcard plugins/*/)
 PLUGIN_WASMS := $(foreach d,$(PLUGIN_DIRS),$(d)$(notdir $(patsubst %/,%,$(d))).wasm)
 # Race detector on host-side packages (plugins themselves build only for wasip1).
-TEST_PKGS := ./host/... ./sdk/abi/... ./sdk/plugintest/... ./examples/...
+TEST_PKGS := ./host/... ./sdk/... ./plugins/... ./examples/...
 TEST_FLAGS ?= -race -count=1 -timeout 20m
 
 .PHONY: all build plugins examples run test vet fmt bench sqlc db clean

@@ -40,6 +40,9 @@ func (c RecordCounts) changed() bool { return c.New > 0 || c.Updated > 0 }
 // and source.
 type stagingColumn struct {
 	name, sqlType string
+	// sticky columns keep their stored value when the import has none
+	// (a re-import without --owner must not orphan a personalization).
+	sticky bool
 }
 
 type skipKind int
@@ -80,9 +83,9 @@ var recordSpecs = [numRecordKinds]*recordSpec{
 		noun: "memories", suffix: "_memories.json", table: "personality_memories",
 		listKeys: []string{"memories", "items", "data"},
 		columns: []stagingColumn{
-			{"content", "text"}, {"summary_type", "text"}, {"senders", "text[]"},
-			{"discord_channel_id", "text"}, {"discord_guild_id", "text"}, {"message_ids", "text[]"},
-			{"started_at", "timestamptz"}, {"ended_at", "timestamptz"}, {"remembered_at", "timestamptz"},
+			{"content", "text", false}, {"summary_type", "text", false}, {"senders", "text[]", false},
+			{"discord_channel_id", "text", false}, {"discord_guild_id", "text", false}, {"message_ids", "text[]", false},
+			{"started_at", "timestamptz", false}, {"ended_at", "timestamptz", false}, {"remembered_at", "timestamptz", false},
 		},
 		headerKey: "shapesMemoriesFile",
 		convert:   convertMemory,
@@ -90,7 +93,7 @@ var recordSpecs = [numRecordKinds]*recordSpec{
 	Stories: {
 		noun: "stories", suffix: "_knowledge.json", table: "personality_stories",
 		listKeys:  []string{"stories", "knowledge", "items", "data"},
-		columns:   []stagingColumn{{"story_type", "text"}, {"title", "text"}, {"content", "text"}},
+		columns:   []stagingColumn{{"story_type", "text", false}, {"title", "text", false}, {"content", "text", false}},
 		headerKey: "shapesKnowledgeFile",
 		convert:   convertStory,
 	},
@@ -104,7 +107,7 @@ var recordSpecs = [numRecordKinds]*recordSpec{
 		noun: "user personalizations", suffix: "_user_personalization.json", table: "personality_user_personalizations",
 		listKeys: []string{"personalizations", "items", "data"},
 		columns: []stagingColumn{
-			{"user_id", "bigint"}, {"preferred_name", "text"}, {"pronouns", "text"}, {"backstory", "text"},
+			{"user_id", "bigint", true}, {"preferred_name", "text", false}, {"pronouns", "text", false}, {"backstory", "text", false},
 		},
 		singleObject: true,
 		headerKey:    "shapesUserPersonalizationFile",
@@ -113,7 +116,7 @@ var recordSpecs = [numRecordKinds]*recordSpec{
 	ChatHistory: {
 		noun: "chat messages", suffix: "_chat_history.json", table: "personality_chat_messages",
 		listKeys:  []string{"messages", "items", "data"},
-		columns:   []stagingColumn{{"sent_at", "timestamptz"}, {"message", "text"}, {"reply", "text"}},
+		columns:   []stagingColumn{{"sent_at", "timestamptz", false}, {"message", "text", false}, {"reply", "text", false}},
 		headerKey: "shapesChatHistory",
 		convert:   convertChatMessage,
 	},

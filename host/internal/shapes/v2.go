@@ -10,19 +10,24 @@ import (
 // ("profile.bio", "model.endpoint"), verbatim.
 const CustomV2 = "v2"
 
+// CustomUnapplied holds, by column name, the values of a v2 record that
+// adds to an existing personality whose columns already say something else
+// (the existing values win; these are kept, not lost).
+const CustomUnapplied = "v2Unapplied"
+
 // v2Fields is every v2 personality key the mapping knows, by dotted path.
 var v2Fields = []fieldRule{
 	{"id", "special:shapes_id"},
-	{"ownerId", "special:owner"},
+	{"ownerId", "special:owner"}, // also kept in custom_fields.v2
 	{"profile.name", "special:slug"},
 	{"profile.displayName", "column:name,display_name"},
 	{"profile.avatarUrl", "column:avatar_url"},
 	{"profile.errorMessage", "column:error_message"},
 	{"profile.systemPrompt", "column:system_prompt"},
 	{"profile.prompt", "column:character_info"},
-	{"profile.temperature", "llm:temperature"},
-	{"profile.maxTokens", "llm:max_tokens"},
-	{"model.name", "llm:model"},
+	{"profile.temperature", "llm:temperature"}, // also kept in custom_fields.v2
+	{"profile.maxTokens", "llm:max_tokens"},    // also kept in custom_fields.v2
+	{"model.name", "llm:model"},                // also kept in custom_fields.v2
 	{"aliases", "special:aliases"},
 	{"removed", "special:deleted"},
 }
@@ -165,10 +170,10 @@ func mapV2(file, key string, raw json.RawMessage, log *issueLog) *Character {
 	c.Columns.CharacterInfo = text("profile.prompt")
 
 	if owner := text("ownerId"); owner != "" {
+		used["ownerId"] = false
 		if IsDiscordID(owner) {
 			c.OwnerDiscordID = owner
 		} else {
-			used["ownerId"] = false
 			log.warn(file, base+".ownerId", "%q is not a Discord user id; kept in custom_fields.v2", owner)
 		}
 	}
@@ -195,15 +200,17 @@ func mapV2(file, key string, raw json.RawMessage, log *issueLog) *Character {
 			n = json.Number(fmt.Sprint(int64(f)))
 		}
 		params[p.param] = n
-		used[p.key] = true
 	}
 	model := text("model.name")
+	// The model, its knobs and the owner stay in custom_fields.v2 as well:
+	// when this record adds to a personality that has its own config (or
+	// --owner names another owner) they are not written anywhere else.
+	used["model.name"] = false
 	if model != "" || len(params) > 0 {
 		c.LLM = &LLMConfig{Provider: DefaultProvider, Model: DefaultModel, AdvancedParameters: params, ContextWindowTokens: DefaultContextWindow}
 		if model != "" && len(model) <= 200 {
 			c.LLM.Model = model
 		} else if model != "" {
-			used["model.name"] = false
 			log.warn(file, base+".model.name", "longer than 200 characters; kept in custom_fields.v2, the default model is used")
 		}
 	}

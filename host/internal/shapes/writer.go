@@ -133,8 +133,13 @@ func (w *writer) personality(ctx context.Context) error {
 		return w.create(ctx)
 	}
 	w.id, w.slug = old.id, old.slug
+	if w.ownerID == nil {
+		// Records that belong to a user (personalizations) follow the
+		// personality's owner.
+		w.ownerID = old.owner
+	}
 	if w.enrich {
-		w.change("adds to %s", old.slug)
+		w.res.Name = old.cols.Name
 	}
 
 	type set struct {
@@ -142,12 +147,19 @@ func (w *writer) personality(ctx context.Context) error {
 		val any
 	}
 	var sets []set
+	// Values an enriching record may not write (the column already says
+	// something else) are kept beside it, named by column.
+	unapplied := map[string]any{}
 	newVals, oldVals := w.c.Columns.values(), old.cols.values()
 	for i, nv := range newVals {
 		ov := oldVals[i].Value
 		if w.enrich {
-			if isBlankValue(ov) && !isBlankValue(nv.Value) {
+			switch {
+			case isBlankValue(nv.Value) || ov == nv.Value:
+			case isBlankValue(ov):
 				sets = append(sets, set{nv.Name, nv.Value})
+			default:
+				unapplied[nv.Name] = nv.Value
 			}
 			continue
 		}
@@ -184,6 +196,9 @@ func (w *writer) personality(ctx context.Context) error {
 			if k != "importSource" {
 				custom[k] = v
 			}
+		}
+		if len(unapplied) > 0 {
+			custom[CustomUnapplied] = unapplied
 		}
 	}
 	return w.mergeCustom(ctx, custom)
@@ -481,14 +496,15 @@ func joinWithTrailingComma(defs []string) string {
 // source system.
 func (spec *recordSpec) mergeSQL(staging string) string {
 	var cols, sets, olds, news []string
-	for _, c := range spec.columns {
+	for _, c := range append(spec.columns, stagingColumn{name: "source"}) {
 		cols = append(cols, c.name)
-	}
-	cols = append(cols, "source")
-	for _, c := range cols {
-		sets = append(sets, c+" = excluded."+c)
-		olds = append(olds, "t."+c)
-		news = append(news, "excluded."+c)
+		value := "excluded." + c.name
+		if c.sticky {
+			value = fmt.Sprintf("COALESCE(excluded.%s, t.%s)", c.name, c.name)
+		}
+		sets = append(sets, c.name+" = "+value)
+		olds = append(olds, "t."+c.name)
+		news = append(news, value)
 	}
 	colList := strings.Join(cols, ", ")
 	return fmt.Sprintf(`

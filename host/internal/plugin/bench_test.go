@@ -1,0 +1,235 @@
+package plugin
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tzurot-go/tzurot/sdk/abi"
+	"github.com/tzurot-go/tzurot/sdk/plugintest"
+)
+
+// Run with:
+//
+//	go test -run '^$' -bench . -benchmem ./host/internal/plugin/
+//
+// Results and the machine they came from are in docs/performance.md.
+
+// reportPercentiles adds p50/p99 of per-call latencies to the benchmark.
+func reportPercentiles(b *testing.B, d []time.Duration) {
+	if len(d) == 0 {
+		return
+	}
+	slices.Sort(d)
+	b.ReportMetric(float64(d[len(d)/2].Nanoseconds()), "p50-ns")
+	b.ReportMetric(float64(d[len(d)*99/100].Nanoseconds()), "p99-ns")
+}
+
+func benchChatRequest() abi.ChatRequest {
+	return abi.ChatRequest{
+		Model:    "bench-model",
+		Messages: []abi.Message{{Role: abi.RoleUser, Content: strings.Repeat("x", 1024)}},
+	}
+}
+
+// BenchmarkChatRoundTrip is one chat call: 1 KiB in and out, through the
+// pool, call timeout on, one key lookup and one usage record.
+func BenchmarkChatRoundTrip(b *testing.B) {
+	keys := &MemoryKeys{}
+	keys.Set("u1", "openai", "sk-bench")
+	h, _ := testHost(b, echoEntry("openai", ""), keys)
+	ctx := WithCall(context.Background(), Call{UserID: "u1", RequestID: "bench"})
+	req := benchChatRequest()
+	if _, _, err := h.Chat(ctx, "openai", req); err != nil { // warm the instance
+		b.Fatal(err)
+	}
+	lat := make([]time.Duration, 0, b.N)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		start := time.Now()
+		resp, usage, err := h.Chat(ctx, "openai", req)
+		lat = append(lat, time.Since(start))
+		if err != nil || len(resp.Content) != 1024 || len(usage) != 1 {
+			b.Fatalf("chat: %v, %d bytes, %d usage rows", err, len(resp.Content), len(usage))
+		}
+	}
+	b.StopTimer()
+	reportPercentiles(b, lat)
+}
+
+// BenchmarkChatParallel keeps both cores busy through one pool.
+func BenchmarkChatParallel(b *testing.B) {
+	for _, pool := range []int{2, 4} {
+		b.Run(fmt.Sprintf("pool=%d", pool), func(b *testing.B) {
+			keys := &MemoryKeys{}
+			keys.Set("u1", "openai", "sk-bench")
+			h, _ := testHost(b, echoEntry("openai", fmt.Sprintf("[plugins.openai.limits]\npool_size = %d", pool)), keys)
+			ctx := WithCall(context.Background(), Call{UserID: "u1"})
+			req := benchChatRequest()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if _, _, err := h.Chat(ctx, "openai", req); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
+}
+
+// BenchmarkBoundary1MiB moves 1 MiB into the plugin and 1 MiB back out:
+// through Extism's input/output, then through the bulk blob functions.
+func BenchmarkBoundary1MiB(b *testing.B) {
+	h, _ := testHost(b, echoEntry("openai", "[plugins.openai.limits]\nmax_response_bytes = 4194304"), nil)
+	payload := bytes.Repeat([]byte("0123456789abcdef"), 1<<16)
+	b.Run("extism-input-output", func(b *testing.B) {
+		b.SetBytes(int64(2 * len(payload)))
+		for range b.N {
+			out, err := h.Call(context.Background(), "openai", "echo", payload)
+			if err != nil || len(out) != len(payload) {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("bulk-blob", func(b *testing.B) {
+		b.SetBytes(int64(2 * len(payload)))
+		for range b.N {
+			blobs := NewBlobs()
+			in := blobs.Put(payload)
+			ctx := WithCall(context.Background(), Call{Blobs: blobs})
+			out, err := h.Call(ctx, "openai", "bulk_echo", []byte(strconv.FormatInt(in, 10)))
+			if err != nil {
+				b.Fatal(err)
+			}
+			hd, _ := strconv.ParseInt(string(out), 10, 64)
+			if got, _ := blobs.Get(hd); len(got) != len(payload) {
+				b.Fatal("short blob")
+			}
+		}
+	})
+}
+
+// BenchmarkWarmInstanceMemory reports the Go heap one initialised instance
+// holds (its wasm memories are Go slices, so they are counted).
+func BenchmarkWarmInstanceMemory(b *testing.B) {
+	h, _ := testHost(b, echoEntry("openai", "[plugins.openai.limits]\npool_size = 16"), nil)
+	l := pluginOf(b, h, "openai")
+	const n = 16
+	for range b.N {
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		insts := make([]*instance, 0, n)
+		for range n {
+			inst, err := newInstance(context.Background(), l.compiled)
+			if err != nil {
+				b.Fatal(err)
+			}
+			ctx := withState(context.Background(), &callState{p: l, inst: inst, blobs: NewBlobs()})
+			if _, _, err := inst.plugin.CallWithContext(ctx, "echo", []byte("warm")); err != nil {
+				b.Fatal(err)
+			}
+			insts = append(insts, inst)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(after.HeapInuse-before.HeapInuse)/n/(1<<20), "heap-MiB/instance")
+		for _, inst := range insts {
+			inst.close()
+		}
+	}
+}
+
+// BenchmarkHostStart measures plugins.toml to ready (compiled, described,
+// one warm instance) with a cold and a warm on-disk compilation cache.
+func BenchmarkHostStart(b *testing.B) {
+	plugins := map[string]string{"echo-test-plugin": wasmPath("echo")}
+	if root, err := plugintest.ModuleRoot(); err == nil {
+		if _, err := os.Stat(filepath.Join(root, "plugins", "openai", "main.go")); err == nil {
+			out := filepath.Join(wasmDir, "openai.wasm")
+			if err := plugintest.BuildTo(filepath.Join(root, "plugins", "openai"), out); err != nil {
+				b.Fatal(err)
+			}
+			plugins["openai-plugin"] = out
+		}
+	}
+	names := make([]string, 0, len(plugins))
+	for n := range plugins {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		toml := fmt.Sprintf(`
+[plugins.p]
+path = %q
+key_slot = "p"
+capabilities = ["llm.chat", "llm.validate_key"]
+allowed_hosts = ["api.example.com:443"]
+`, plugins[name])
+		start := func(b *testing.B, cacheDir string) {
+			cfg, err := ParseConfig([]byte(toml), "")
+			if err != nil {
+				b.Fatal(err)
+			}
+			cfg.Runtime.CacheDir = cacheDir
+			h, err := NewHost(context.Background(), Options{Config: cfg})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if st := h.Status(); st[0].State != StateLoaded {
+				b.Fatalf("not loaded: %s", st[0].Reason)
+			}
+			b.StopTimer()
+			_ = h.Close(context.Background())
+			b.StartTimer()
+		}
+		b.Run(name+"/cold-cache", func(b *testing.B) {
+			for range b.N {
+				b.StopTimer()
+				dir := b.TempDir()
+				b.StartTimer()
+				start(b, dir)
+			}
+		})
+		b.Run(name+"/warm-cache", func(b *testing.B) {
+			dir := b.TempDir()
+			start(b, dir) // fill the cache
+			b.ResetTimer()
+			for range b.N {
+				start(b, dir)
+			}
+		})
+	}
+}
+
+// BenchmarkEcho1KiB is the bare cost of a call through the host (pool,
+// call state, timeout) with no host functions, for comparison with the
+// chat round trip.
+func BenchmarkEcho1KiB(b *testing.B) {
+	h, _ := testHost(b, echoEntry("openai", ""), nil)
+	payload := bytes.Repeat([]byte("x"), 1024)
+	lat := make([]time.Duration, 0, b.N)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		start := time.Now()
+		out, err := h.Call(context.Background(), "openai", "echo", payload)
+		lat = append(lat, time.Since(start))
+		if err != nil || len(out) != len(payload) {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	reportPercentiles(b, lat)
+}

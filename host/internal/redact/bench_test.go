@@ -7,9 +7,20 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
+
+// fullRegistry is a registry at its default bound, holding 100,000
+// OpenRouter-shaped keys (all sharing the "sk-or-v1-" prefix), built once.
+var fullRegistry = sync.OnceValue(func() *Secrets {
+	full := NewSecrets(0)
+	for i := range DefaultMaxSecrets {
+		full.Observe(fmt.Sprintf("sk-or-v1-%064x", i*7919+13))
+	}
+	return full
+})
 
 // typicalAttrs is what a chat reply logs: ids, a model, counts, a latency.
 var typicalAttrs = []slog.Attr{
@@ -33,10 +44,7 @@ type usageRecord struct {
 //
 //	go test -run '^$' -bench BenchmarkHandler -benchmem ./host/internal/redact/
 func BenchmarkHandler(b *testing.B) {
-	full := NewSecrets(0)
-	for i := range DefaultMaxSecrets {
-		full.Observe(fmt.Sprintf("sk-or-v1-%064x", i*7919+13))
-	}
+	full := fullRegistry()
 	errAttr := slog.Any("err", errors.New("provider returned 429: rate limited, retry after 2s"))
 	structAttr := slog.Any("usage", usageRecord{"openrouter", "anthropic/claude-sonnet-4", 1534, 212})
 	cases := []struct {
@@ -77,10 +85,7 @@ func BenchmarkHandler(b *testing.B) {
 //
 //	go test -run '^$' -bench BenchmarkString -benchmem ./host/internal/redact/
 func BenchmarkString(b *testing.B) {
-	full := NewSecrets(0)
-	for i := range DefaultMaxSecrets {
-		full.Observe(fmt.Sprintf("sk-or-v1-%064x", i*7919+13))
-	}
+	full := fullRegistry()
 	short := "plugin openrouter answered in 812ms with 212 tokens"
 	long := strings.Repeat(`{"role":"user","content":"tell me about the weather in Paris, please"},`, 30)
 	for _, c := range []struct {

@@ -1,0 +1,106 @@
+package chat
+
+import (
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/tzurot-go/tzurot/sdk/abi"
+)
+
+// DefaultErrorMessage is what a personality without an error_message of its
+// own says when a reply fails.
+const DefaultErrorMessage = "Sorry, I couldn't answer that just now. Please try again in a moment."
+
+// refAlphabet is Crockford's base32 without the letters people misread
+// (I, L, O, U): a reference a user can read aloud or type.
+const refAlphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+// RefID is the short reference printed with an error ("ref: 7KQ2MX") and
+// logged with it. It is derived from the request id, so the same request
+// always has the same reference and support can find it in the logs.
+func RefID(requestID string) string {
+	sum := sha256.Sum256([]byte(requestID))
+	var out [6]byte
+	v := uint64(sum[0])<<32 | uint64(sum[1])<<24 | uint64(sum[2])<<16 | uint64(sum[3])<<8 | uint64(sum[4])
+	for i := range out {
+		out[i] = refAlphabet[v&31]
+		v >>= 5
+	}
+	return string(out[:])
+}
+
+// failure is a reply that could not be made, with what to tell whom.
+type failure struct {
+	// code is the abi error code (or a pipeline one) for logs.
+	code string
+	// cause is the full error, for the log.
+	cause error
+	// forUser explains the failure to the user whose key (and so whose
+	// problem) it is, in plain words; it never contains a key.
+	forUser string
+}
+
+// Pipeline failure codes that are not provider errors.
+const (
+	codeNoPlugin = "no_plugin"
+	codeEmpty    = "empty_reply"
+	codeSend     = "send_failed"
+	codeContext  = "context_failed"
+	codeDatabase = "database"
+	codePanic    = "panic"
+)
+
+// classify turns a plugin call error into a failure.
+func classify(err error, provider string) failure {
+	f := failure{code: abi.ErrInternal, cause: err}
+	var ae *abi.Error
+	if !errors.As(err, &ae) {
+		f.forUser = "Something went wrong inside the bot while talking to " + provider + "."
+		return f
+	}
+	f.code = ae.Code
+	detail := strings.TrimSpace(ae.Message)
+	if detail != "" {
+		detail = " The provider said: " + detail
+	}
+	switch ae.Code {
+	case abi.ErrInvalidKey:
+		f.forUser = fmt.Sprintf("Your %s API key was rejected.%s Set a working key with `/wallet set %s`.", provider, detail, provider)
+	case abi.ErrNoCredit:
+		f.forUser = fmt.Sprintf("Your %s account has no credit left (or hit its spending limit).%s Top it up, or set another key with `/wallet set %s`.", provider, detail, provider)
+	case abi.ErrRateLimited:
+		f.forUser = fmt.Sprintf("%s is rate limiting your key right now.%s Wait a little and try again.", provider, detail)
+	case abi.ErrUnavailable:
+		f.forUser = fmt.Sprintf("%s could not be reached or answered with an error.%s This is usually temporary.", provider, detail)
+	case abi.ErrTimeout:
+		f.forUser = fmt.Sprintf("%s took too long to answer.%s Try again, or pick a faster model.", provider, detail)
+	case abi.ErrBadRequest:
+		f.forUser = fmt.Sprintf("%s refused the request (check the model name and its parameters).%s", provider, detail)
+	case abi.ErrContent:
+		f.forUser = fmt.Sprintf("%s's content filter blocked the reply.%s", provider, detail)
+	case abi.ErrDenied:
+		f.forUser = "The bot's configuration does not allow this request." + detail
+	case abi.ErrNoKey:
+		f.forUser = noKeyNotice(provider)
+	default:
+		f.forUser = fmt.Sprintf("The %s plugin failed.%s", provider, detail)
+	}
+	return f
+}
+
+// noKeyNotice tells a user how to add a key.
+func noKeyNotice(provider string) string {
+	return fmt.Sprintf("To talk with personalities that use %s, add your own API key: run `/wallet set %s` and paste the key into the form (only you see it; it is stored encrypted).", provider, provider)
+}
+
+// channelError is what the channel sees: the personality's own error
+// message (or the default) and the reference.
+func channelError(personalityMessage, ref string) string {
+	msg := strings.TrimSpace(personalityMessage)
+	if msg == "" {
+		msg = DefaultErrorMessage
+	}
+	return fmt.Sprintf("%s (ref: %s)", msg, ref)
+}

@@ -1,0 +1,125 @@
+package ratelimit_test
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tzurot-go/tzurot/host/internal/pgtest"
+	"github.com/tzurot-go/tzurot/host/internal/ratelimit"
+	"github.com/tzurot-go/tzurot/host/internal/store"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestSettingsFromEnv(t *testing.T) {
+	s, err := ratelimit.SettingsFromEnv(env(nil))
+	if err != nil || s != ratelimit.DefaultSettings() {
+		t.Fatalf("defaults: %+v %v", s, err)
+	}
+	s, err = ratelimit.SettingsFromEnv(env(map[string]string{
+		ratelimit.EnvUserPerMinute: "0", ratelimit.EnvGuildPerMinute: " 300 ",
+		ratelimit.EnvUserTokensPerDay: "50000", ratelimit.EnvGuildTokensPerDay: "1000000",
+	}))
+	want := ratelimit.Settings{UserPerMinute: 0, GuildPerMinute: 300, UserTokensPerDay: 50000, GuildTokensPerDay: 1000000}
+	if err != nil || s != want {
+		t.Fatalf("got %+v %v, want %+v", s, err, want)
+	}
+	for _, bad := range []string{"-1", "ten", "1.5"} {
+		_, err := ratelimit.SettingsFromEnv(env(map[string]string{ratelimit.EnvUserPerMinute: bad}))
+		if err == nil || !strings.Contains(err.Error(), ratelimit.EnvUserPerMinute) || !strings.Contains(err.Error(), "whole number") {
+			t.Errorf("%q: %v", bad, err)
+		}
+	}
+}
+
+func TestRequestsPerMinuteAcrossLimiters(t *testing.T) {
+	ctx := context.Background()
+	s := store.New(pgtest.New(t), nil, nil)
+	settings := ratelimit.Settings{UserPerMinute: 5, GuildPerMinute: 8}
+	// Two limiters on one database stand for two processes.
+	a, b := ratelimit.New(s, settings), ratelimit.New(s, settings)
+
+	var mu sync.Mutex
+	allowed := map[string]int{}
+	var refused []ratelimit.Verdict
+	var wg sync.WaitGroup
+	for i := range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			l := a
+			if i%2 == 1 {
+				l = b
+			}
+			user := []string{"1001", "1002"}[i%2]
+			v, err := l.Admit(ctx, user, "9000")
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if v.Allowed {
+				allowed[user]++
+			} else {
+				refused = append(refused, v)
+			}
+		}()
+	}
+	wg.Wait()
+	// Each user may take 5, the guild 8 in all: 8 admitted, whoever came first.
+	if total := allowed["1001"] + allowed["1002"]; total != 8 || allowed["1001"] > 5 || allowed["1002"] > 5 {
+		t.Fatalf("admitted %v, want 8 in all and at most 5 each", allowed)
+	}
+	for _, v := range refused {
+		if v.Scope != ratelimit.ScopeUserRPM && v.Scope != ratelimit.ScopeGuildRPM {
+			t.Fatalf("refused by %q", v.Scope)
+		}
+		if v.RetryAfter <= 0 || v.RetryAfter > time.Minute {
+			t.Fatalf("retry after %v", v.RetryAfter)
+		}
+		if !strings.Contains(v.Message(), "Try again in") {
+			t.Fatalf("message %q", v.Message())
+		}
+	}
+	// In DMs there is no guild: only the user's own limit applies.
+	v, err := a.Admit(ctx, "1003", "")
+	if err != nil || !v.Allowed {
+		t.Fatalf("a DM from a fresh user: %+v %v", v, err)
+	}
+}
+
+func TestTokensPerDayChargedAfterTheReply(t *testing.T) {
+	ctx := context.Background()
+	s := store.New(pgtest.New(t), nil, nil)
+	l := ratelimit.New(s, ratelimit.Settings{UserTokensPerDay: 1000})
+	v, err := l.Admit(ctx, "2001", "9001")
+	if err != nil || !v.Allowed {
+		t.Fatalf("first request: %+v %v", v, err)
+	}
+	// The reply used 1200 tokens: over budget once, then refused until midnight UTC.
+	if err := l.Charge(ctx, "2001", "9001", 1200); err != nil {
+		t.Fatal(err)
+	}
+	v, err = l.Admit(ctx, "2001", "9001")
+	if err != nil || v.Allowed || v.Scope != ratelimit.ScopeUserTPD || v.Limit != 1000 {
+		t.Fatalf("after the budget was spent: %+v %v", v, err)
+	}
+	if v.RetryAfter > 24*time.Hour || !strings.Contains(v.Message(), "midnight UTC") {
+		t.Fatalf("verdict %+v %q", v, v.Message())
+	}
+	// Another user is unaffected; raising the limit at run time lets the first back in.
+	if v, _ := l.Admit(ctx, "2002", "9001"); !v.Allowed {
+		t.Fatal("another user was refused")
+	}
+	l.SetSettings(ratelimit.Settings{UserTokensPerDay: 5000})
+	if v, _ := l.Admit(ctx, "2001", "9001"); !v.Allowed {
+		t.Fatal("still refused after the limit was raised")
+	}
+	if got := l.Charges("2001", "9001", 10); len(got) != 1 || got[0].Cost != 9 || got[0].Scope != ratelimit.ScopeUserTPD {
+		t.Fatalf("charges %+v", got)
+	}
+}

@@ -3,6 +3,8 @@ package plugin
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -181,4 +183,22 @@ func TestLoggedKeyIsRedacted(t *testing.T) {
 	if strings.Contains(logs.String(), "sk-secret-value-123") || !strings.Contains(logs.String(), "my key is [redacted]") {
 		t.Errorf("key not redacted:\n%s", logs)
 	}
+}
+
+func TestHostileExtismBuiltinHTTP(t *testing.T) {
+	s, hits := newServer(t, func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "reached") })
+	// Even with the server granted, Extism's own HTTP (no port check, no
+	// redirect check, no private-address check) must stay off.
+	entry := strings.Replace(hostileEntry, `allowed_hosts = ["api.example.com:443"]`,
+		fmt.Sprintf("allowed_hosts = [%q]\nallow_private = true", hostPort(t, s)), 1)
+	h, _ := testHost(t, entry, nil)
+	expectFailureThenRecovery(t, h, "extism_http", []byte(s.URL), abi.ErrDenied, "Extism's built-in HTTP, which this host switches off")
+	if hits.hits.Load() != 0 {
+		t.Errorf("Extism's built-in HTTP reached the server")
+	}
+}
+
+func TestHostileVarStore(t *testing.T) {
+	h, _ := testHost(t, hostileEntry, nil)
+	expectFailureThenRecovery(t, h, "var_set", []byte("user-1"), abi.ErrDenied, "Extism vars, which this host disables")
 }

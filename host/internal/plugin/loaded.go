@@ -110,7 +110,7 @@ func (l *loaded) run(ctx context.Context, export string, input []byte) ([]byte, 
 	case callErr != nil && typed != "" && typed == callErr.Error():
 		return nil, st, parsePluginError(typed)
 	case callErr != nil:
-		e := l.classifyTrap(ctx, callTimedOut, stdio)
+		e := l.classifyTrap(ctx, callTimedOut, stdio, callErr.Error())
 		l.log.WarnContext(ctx, "plugin call failed", "request_id", st.call.RequestID, "export", export, "code", e.Code, "err", callErr)
 		return nil, st, &callError{e, callErr}
 	case rc != 0:
@@ -121,8 +121,12 @@ func (l *loaded) run(ctx context.Context, export string, input []byte) ([]byte, 
 	return out, st, nil
 }
 
-func (l *loaded) classifyTrap(ctx context.Context, callTimedOut bool, stdio string) *abi.Error {
+func (l *loaded) classifyTrap(ctx context.Context, callTimedOut bool, stdio, trap string) *abi.Error {
 	switch {
+	case strings.Contains(trap, "extism:host/env.http_request"):
+		return &abi.Error{Code: abi.ErrDenied, Message: "the plugin used Extism's built-in HTTP, which this host switches off (plugins use " + abi.HostNamespace + " http_request)"}
+	case strings.Contains(trap, "extism:host/env.var_set"):
+		return &abi.Error{Code: abi.ErrDenied, Message: "the plugin used Extism vars, which this host disables (instances are shared between users)"}
 	case callTimedOut:
 		return &abi.Error{Code: abi.ErrTimeout, Message: fmt.Sprintf("the plugin did not answer within %s", l.cfg.Limits.CallTimeout), Retryable: true}
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):

@@ -411,3 +411,23 @@ func plainError() int32 {
 	pdk.SetErrorString("something broke")
 	return 1
 }
+
+// extism_http tries Extism's own HTTP function (bypassing the host's
+// policy) on the URL given as input. The host keeps it switched off.
+//
+//go:wasmexport extism_http
+func extismHTTP() int32 {
+	res := pdk.NewHTTPRequest(pdk.MethodGet, pdk.InputString()).Send()
+	pdk.OutputString(strconv.Itoa(int(res.Status())) + " " + string(res.Body()))
+	return 0
+}
+
+// var_set tries Extism's var store, which would let pooled instances carry
+// state from one user's call to the next. The host disables it.
+//
+//go:wasmexport var_set
+func varSet() int32 {
+	pdk.SetVar("last_user", []byte(pdk.InputString()))
+	pdk.Output(pdk.GetVar("last_user"))
+	return 0
+}

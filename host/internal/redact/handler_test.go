@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -198,5 +199,30 @@ func TestHandlerSurvivesPanickingValues(t *testing.T) {
 	logger.Info("odd values", "s", panickyStringer{}, "nil", nilErr, "ch", make(chan int))
 	if !strings.Contains(buf.String(), "odd values") || !strings.Contains(buf.String(), "!PANIC") {
 		t.Errorf("record lost or panic not reported: %s", buf.String())
+	}
+}
+
+// An *http.Request cannot be encoded as JSON (it has func fields), so it
+// takes the %+v fallback; its headers must still come out masked.
+func TestHTTPRequestValueIsMasked(t *testing.T) {
+	req, err := http.NewRequest(http.MethodPost, "https://bot:url-pa55word@api.example.com/v1/chat?key="+googleKey, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+openRouterKey)
+	req.Header.Set("X-Api-Key", "plain-header-key-123")
+	req.Header.Set("Cookie", "session=cookie-value-456")
+	for name, output := range outputs {
+		var buf bytes.Buffer
+		slog.New(NewHandler(output(&buf), New(nil))).Info("outgoing", "req", req, "url", req.URL)
+		out := buf.String()
+		for _, leak := range []string{openRouterKey[6:], "plain-header-key-123", "cookie-value-456", googleKey[4:], "url-pa55word"} {
+			if strings.Contains(out, leak) {
+				t.Errorf("%s output leaks %q: %s", name, leak, out)
+			}
+		}
+		if !strings.Contains(out, "api.example.com") {
+			t.Errorf("%s output lost the request: %s", name, out)
+		}
 	}
 }

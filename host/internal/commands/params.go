@@ -1,0 +1,137 @@
+package commands
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
+
+	"github.com/tzurot-go/tzurot/host/internal/plugin"
+)
+
+// schemaCache keeps each plugin's compiled parameters_schema, keyed by the
+// plugin entry and the hash of its .wasm, so a reload with a new build
+// recompiles and an unchanged plugin never does.
+type schemaCache struct {
+	mu sync.Mutex
+	m  map[string]*jsonschema.Schema
+}
+
+func (sc *schemaCache) get(st plugin.PluginStatus) (*jsonschema.Schema, error) {
+	if st.Description == nil || len(bytes.TrimSpace(st.Description.ParametersSchema)) == 0 {
+		return nil, nil
+	}
+	key := st.Name + "@" + st.SHA256
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	if s, ok := sc.m[key]; ok {
+		return s, nil
+	}
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(st.Description.ParametersSchema))
+	if err != nil {
+		return nil, fmt.Errorf("plugin %s: parameters_schema is not JSON: %w", st.Name, err)
+	}
+	comp := jsonschema.NewCompiler()
+	comp.DefaultDraft(jsonschema.Draft2020)
+	url := "tzurot-plugin:///" + st.Name + "/parameters.json"
+	if err := comp.AddResource(url, doc); err != nil {
+		return nil, fmt.Errorf("plugin %s: parameters_schema: %w", st.Name, err)
+	}
+	s, err := comp.Compile(url)
+	if err != nil {
+		return nil, fmt.Errorf("plugin %s: parameters_schema does not compile: %w", st.Name, err)
+	}
+	if sc.m == nil {
+		sc.m = map[string]*jsonschema.Schema{}
+	}
+	sc.m[key] = s
+	return s, nil
+}
+
+// checkParameters parses the advanced parameters a user typed and checks
+// them against the plugin's declared parameters_schema. The error names
+// each field that is wrong and why, in words.
+func (c *Commands) checkParameters(st plugin.PluginStatus, raw string) (json.RawMessage, error) {
+	raw = strings.TrimSpace(raw)
+	if raw == "" {
+		return json.RawMessage(`{}`), nil
+	}
+	dec := json.NewDecoder(strings.NewReader(raw))
+	dec.UseNumber()
+	var obj map[string]any
+	if err := dec.Decode(&obj); err != nil {
+		var se *json.SyntaxError
+		var te *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &te):
+			return nil, sayf("The parameters must be a JSON object such as `{\"temperature\": 0.8}`. Nothing was changed.")
+		case errors.As(err, &se):
+			return nil, sayf("The parameters are not valid JSON (%s, at character %d). Write them like `{\"temperature\": 0.8}`. Nothing was changed.", se.Error(), se.Offset)
+		}
+		return nil, sayf("The parameters are not valid JSON (%s). Write them like `{\"temperature\": 0.8}`. Nothing was changed.", err.Error())
+	}
+	if dec.More() {
+		return nil, sayf("The parameters must be one JSON object; there is more after it. Nothing was changed.")
+	}
+	if obj == nil {
+		return nil, sayf("The parameters must be a JSON object such as `{\"temperature\": 0.8}`. Nothing was changed.")
+	}
+	schema, err := c.schemas.get(st)
+	if err != nil {
+		return nil, err
+	}
+	if schema != nil {
+		inst, err := jsonschema.UnmarshalJSON(strings.NewReader(raw))
+		if err != nil {
+			return nil, sayf("The parameters are not valid JSON (%s). Nothing was changed.", err.Error())
+		}
+		if err := schema.Validate(inst); err != nil {
+			var ve *jsonschema.ValidationError
+			if !errors.As(err, &ve) {
+				return nil, fmt.Errorf("validate parameters: %w", err)
+			}
+			return nil, sayf("The **%s** provider does not accept these parameters:\n%s\nNothing was changed.", st.Name, strings.Join(schemaProblems(ve), "\n"))
+		}
+	}
+	canon, err := json.Marshal(obj)
+	if err != nil {
+		return nil, fmt.Errorf("encode parameters: %w", err)
+	}
+	return canon, nil
+}
+
+// schemaProblems lists the leaf failures of a validation, one line each:
+// "- `temperature`: must be <= 2 but found 7".
+func schemaProblems(ve *jsonschema.ValidationError) []string {
+	p := message.NewPrinter(language.English)
+	var lines []string
+	var walk func(e *jsonschema.ValidationError)
+	walk = func(e *jsonschema.ValidationError) {
+		if len(e.Causes) > 0 {
+			for _, c := range e.Causes {
+				walk(c)
+			}
+			return
+		}
+		field := strings.Join(e.InstanceLocation, ".")
+		if field == "" {
+			field = "(the object itself)"
+		}
+		line := fmt.Sprintf("- `%s`: %s", field, e.ErrorKind.LocalizedString(p))
+		if !slices.Contains(lines, line) {
+			lines = append(lines, line)
+		}
+	}
+	walk(ve)
+	if len(lines) > 10 {
+		lines = append(lines[:10], fmt.Sprintf("- … and %d more", len(lines)-10))
+	}
+	return lines
+}

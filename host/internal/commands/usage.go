@@ -1,0 +1,163 @@
+package commands
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"image/color"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/disgoorg/disgo/discord"
+	"github.com/disgoorg/disgo/handler"
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+
+	"github.com/tzurot-go/tzurot/host/internal/store"
+)
+
+// periodSpan maps a period option to how far back it counts and how many
+// daily bars its chart has.
+func periodSpan(p string) (string, time.Duration, int, error) {
+	switch p {
+	case "", periodWeek:
+		return "the last 7 days", 7 * 24 * time.Hour, 7, nil
+	case periodDay:
+		return "the last 24 hours", 24 * time.Hour, 2, nil
+	case periodMonth:
+		return "the last 30 days", 30 * 24 * time.Hour, 30, nil
+	}
+	return "", 0, 0, sayf("`%s` is not a period: use day, week or month.", truncate(p, 20))
+}
+
+func (c *Commands) usage(ctx context.Context, e *handler.CommandEvent, r *reply) error {
+	label, span, days, err := periodSpan(e.SlashCommandInteractionData().String("period"))
+	if err != nil {
+		return err
+	}
+	// The chart takes a moment to draw: acknowledge first.
+	if err := r.Defer(); err != nil {
+		return err
+	}
+	u, err := c.store.UserByDiscordID(ctx, e.User().ID.String())
+	if err != nil {
+		return err
+	}
+	now := c.now()
+	since := now.Add(-span)
+	totals, err := c.store.UsageForUser(ctx, u.ID, since)
+	if err != nil {
+		return err
+	}
+	if len(totals) == 0 {
+		return r.Send(fmt.Sprintf("You have used nothing in %s.", label))
+	}
+	daily, err := c.store.UsageByDay(ctx, u.ID, since, u.Location)
+	if err != nil {
+		return err
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "Your usage in %s:\n", label)
+	b.WriteString(usageTable(totals))
+	png, err := dailyChart(daily, now.In(u.Location), days, "Your tokens per day ("+u.Timezone+")")
+	if err != nil {
+		return fmt.Errorf("draw usage chart: %w", err)
+	}
+	return r.Send(b.String(), discord.NewFile("usage.png", "Tokens per day", bytes.NewReader(png)))
+}
+
+// usageTable lists totals by provider and model, biggest first.
+func usageTable(totals []store.UsageTotal) string {
+	type row struct {
+		name             string
+		req, in, out, ch int64
+	}
+	var rows []row
+	var sum row
+	for _, t := range totals {
+		name := t.Provider
+		if t.Model != "" {
+			name += " · " + t.Model
+		}
+		if t.Kind != store.KindText {
+			name += " (" + t.Kind + ")"
+		}
+		rows = append(rows, row{name, t.Requests, t.InputTokens, t.OutputTokens, t.Characters})
+		sum.req, sum.in, sum.out = sum.req+t.Requests, sum.in+t.InputTokens, sum.out+t.OutputTokens
+	}
+	slices.SortStableFunc(rows, func(a, b row) int { return int((b.in + b.out) - (a.in + a.out)) })
+	var s strings.Builder
+	for i, r := range rows {
+		if i == 15 {
+			fmt.Fprintf(&s, "- … and %d more\n", len(rows)-15)
+			break
+		}
+		fmt.Fprintf(&s, "- **%s**: %s requests, %s tokens in, %s out", r.name, count(r.req), count(r.in), count(r.out))
+		if r.ch > 0 {
+			fmt.Fprintf(&s, ", %s characters", count(r.ch))
+		}
+		s.WriteString("\n")
+	}
+	fmt.Fprintf(&s, "Total: %s requests, %s tokens.", count(sum.req), count(sum.in+sum.out))
+	return s.String()
+}
+
+// count formats n with thin thousands separators.
+func count(n int64) string {
+	s := fmt.Sprint(n)
+	if n < 0 {
+		return s
+	}
+	var b strings.Builder
+	for i, r := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// dailyChart draws one bar per day (the last `days` days up to today in
+// now's zone) of input plus output tokens, as a PNG.
+func dailyChart(daily []store.DailyUsage, now time.Time, days int, title string) ([]byte, error) {
+	loc := now.Location()
+	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, loc)
+	values := make(plotter.Values, days)
+	labels := make([]string, days)
+	for i := range days {
+		d := today.AddDate(0, 0, i-days+1)
+		labels[i] = d.Format("Jan 2")
+		if days > 10 && i%5 != days%5-1 && i != days-1 {
+			labels[i] = "" // keep a month's labels readable
+		}
+		for _, u := range daily {
+			if u.Day.Equal(d) {
+				values[i] += float64(u.InputTokens + u.OutputTokens)
+			}
+		}
+	}
+	p := plot.New()
+	p.Title.Text = title
+	p.Y.Label.Text = "tokens"
+	p.Y.Min = 0
+	bars, err := plotter.NewBarChart(values, vg.Points(max(6, 360/float64(days))))
+	if err != nil {
+		return nil, err
+	}
+	bars.Color = color.RGBA{R: 88, G: 101, B: 242, A: 255} // Discord blurple
+	bars.LineStyle.Width = 0
+	p.Add(bars)
+	p.NominalX(labels...)
+	w, err := p.WriterTo(vg.Points(640), vg.Points(320), "png")
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	if _, err := w.WriteTo(&buf); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}

@@ -310,6 +310,9 @@ type Result struct {
 	// Usage holds the rows the plugin recorded, with Provider and Plugin
 	// set by the host.
 	Usage []abi.Usage
+	// Provider is what usage rows of this plugin carry: its key slot, or
+	// its entry name when it has none.
+	Provider string
 }
 
 // Invoke calls export of plugin name with input, for the call in ctx (see
@@ -337,7 +340,7 @@ func (h *Host) invoke(ctx context.Context, name, capability, export string, inpu
 	if err != nil {
 		return Result{}, fmt.Errorf("plugin %s: %s: %w", name, export, err)
 	}
-	return Result{Output: out, Usage: st.usage}, nil
+	return Result{Output: out, Usage: st.usage, Provider: l.provider()}, nil
 }
 
 // Call is Invoke returning only the output.
@@ -370,28 +373,12 @@ func (h *Host) Chat(ctx context.Context, name string, req abi.ChatRequest) (abi.
 		if u.Kind == "" {
 			u.Kind = abi.UsageText
 		}
+		u.Provider, u.Plugin = r.Provider, name
 		usage = []abi.Usage{u}
 	}
-	if len(usage) > 0 {
-		// Whose usage it is was set host-side on every recorded row.
-		resp.Usage.Provider, resp.Usage.Plugin = usage[0].Provider, usage[0].Plugin
-		if len(r.Usage) == 0 {
-			usage[0].Provider, usage[0].Plugin = h.provider(name), name
-			resp.Usage.Provider, resp.Usage.Plugin = usage[0].Provider, name
-		}
-	}
+	// Whose usage it is was decided host-side.
+	resp.Usage.Provider, resp.Usage.Plugin = r.Provider, name
 	return resp, usage, nil
-}
-
-// provider is the usage provider name of plugin name (its key slot, or its
-// name when it has none).
-func (h *Host) provider(name string) string {
-	if s := h.current.Load(); s != nil {
-		if l, ok := s.plugins[name]; ok {
-			return l.provider()
-		}
-	}
-	return name
 }
 
 // ValidateKey asks plugin name whether candidateKey works. The key is served

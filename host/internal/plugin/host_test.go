@@ -51,6 +51,31 @@ func TestChatRoundTrip(t *testing.T) {
 	}
 }
 
+func TestChatUsageFromResponse(t *testing.T) {
+	// A plugin that reports usage only in its response still yields one
+	// row, and the host, not the plugin, names the provider.
+	keys := &MemoryKeys{}
+	keys.Set("u1", "router-slot", "sk-1")
+	h, _ := testHost(t, `
+[plugins.router]
+path = "{echo}"
+key_slot = "router-slot"
+capabilities = ["llm.chat", "llm.validate_key"]
+allowed_hosts = ["api.example.com:443"]
+[plugins.router.config]
+usage_in_response = "1"
+`, keys)
+	ctx := WithCall(context.Background(), Call{UserID: "u1"})
+	resp, usage, err := h.Chat(ctx, "router", abi.ChatRequest{Model: "m2", Messages: []abi.Message{{Role: "user", Content: "abcd"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := abi.Usage{Kind: abi.UsageText, Model: "m2", InputTokens: 4, OutputTokens: 4, Provider: "router-slot", Plugin: "router"}
+	if len(usage) != 1 || usage[0] != want || resp.Usage != want {
+		t.Fatalf("usage = %+v, response usage = %+v; want %+v", usage, resp.Usage, want)
+	}
+}
+
 func TestChatWithoutKeyIsTypedError(t *testing.T) {
 	h, _ := testHost(t, echoEntry("openai", ""), &MemoryKeys{})
 	ctx := WithCall(context.Background(), Call{UserID: "nobody"})

@@ -138,6 +138,12 @@ func chat() int32 {
 	}
 	usage := map[string]any{"kind": "text", "model": req.Model, "input_tokens": len(last), "output_tokens": len(last),
 		"provider": "claimed-by-plugin"}
+	if _, ok := pdk.GetConfig("usage_in_response"); ok {
+		// Report usage only in the response, not through record_usage.
+		out, _ := json.Marshal(map[string]any{"content": last, "model": req.Model, "usage": usage})
+		pdk.Output(out)
+		return 0
+	}
 	ub, _ := json.Marshal(usage)
 	umem := pdk.AllocateBytes(ub)
 	rc := hostRecordUsage(umem.Offset())

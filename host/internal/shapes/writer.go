@@ -410,7 +410,10 @@ WHERE lower(a.alias) = lower($1)`, name).Scan(&holderID, &holderSlug, &holderNam
 				name, holderName, holderSlug, w.c.Columns.Name, w.c.Slug)
 		}
 	}
-	if added > 0 {
+	switch {
+	case added == 1:
+		w.change("1 alias")
+	case added > 1:
 		w.change("%d aliases", added)
 	}
 	return nil
@@ -430,11 +433,12 @@ func (w *writer) records(ctx context.Context, rf RecordFile) error {
 	for _, c := range spec.columns {
 		defs = append(defs, c.name+" "+c.sqlType)
 	}
-	createSQL := fmt.Sprintf("CREATE TEMP TABLE %s (seq bigint NOT NULL, source_id text NOT NULL, %s source jsonb NOT NULL) ON COMMIT DROP",
+	// The staging table lives as long as the connection and empties itself
+	// at every commit: creating it once per connection keeps catalog churn
+	// out of the per-personality cost. (Rows of a rolled-back dry run go
+	// with the rollback.)
+	createSQL := fmt.Sprintf("CREATE TEMP TABLE IF NOT EXISTS %s (seq bigint NOT NULL, source_id text NOT NULL, %s source jsonb NOT NULL) ON COMMIT DELETE ROWS",
 		staging, joinWithTrailingComma(defs))
-	if _, err := w.tx.Exec(ctx, "DROP TABLE IF EXISTS pg_temp."+staging); err != nil {
-		return fmt.Errorf("prepare %s: %w", spec.noun, err)
-	}
 	if _, err := w.tx.Exec(ctx, createSQL); err != nil {
 		return fmt.Errorf("prepare %s: %w", spec.noun, err)
 	}

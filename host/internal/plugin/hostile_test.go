@@ -202,3 +202,16 @@ func TestHostileVarStore(t *testing.T) {
 	h, _ := testHost(t, hostileEntry, nil)
 	expectFailureThenRecovery(t, h, "var_set", []byte("user-1"), abi.ErrDenied, "Extism vars, which this host disables")
 }
+
+func TestHostileStderrFlood(t *testing.T) {
+	h, logs := testHost(t, hostileEntry, nil)
+	if _, err := h.Call(context.Background(), "hostile", "stderr_flood", []byte("5000")); err != nil {
+		t.Fatal(err)
+	}
+	if n := logs.count(`msg="plugin output" `); n != maxStdioLines {
+		t.Errorf("%d stderr lines logged, want the cap of %d", n, maxStdioLines)
+	}
+	if !strings.Contains(logs.String(), "lines_dropped=4936") {
+		t.Errorf("no truncation line:\n%s", logs.String()[max(0, len(logs.String())-2000):])
+	}
+}

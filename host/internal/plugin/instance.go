@@ -13,8 +13,12 @@ import (
 	"github.com/tetratelabs/wazero/experimental"
 )
 
-// maxStdioBytes caps what one call's stdout/stderr may put in the host log.
-const maxStdioBytes = 16 << 10
+// What one call's stdout/stderr may put in the host log: enough for a Go
+// panic's message and stack, not enough to flood it.
+const (
+	maxStdioBytes = 16 << 10
+	maxStdioLines = 64
+)
 
 // instance is one live plugin instance. It is used by one call at a time.
 type instance struct {
@@ -73,11 +77,18 @@ func (i *instance) flushStdio(ctx context.Context, log *slog.Logger, requestID s
 		return
 	}
 	text := strings.TrimRight(i.stdio.buf.String(), "\n")
+	lines, droppedLines := 0, 0
 	for line := range strings.SplitSeq(text, "\n") {
+		if lines >= maxStdioLines {
+			droppedLines++
+			continue
+		}
+		lines++
 		log.WarnContext(ctx, "plugin output", "request_id", requestID, "line", line)
 	}
-	if i.stdio.dropped > 0 {
-		log.WarnContext(ctx, "plugin output truncated", "request_id", requestID, "bytes_dropped", i.stdio.dropped)
+	if i.stdio.dropped > 0 || droppedLines > 0 {
+		log.WarnContext(ctx, "plugin output truncated", "request_id", requestID,
+			"lines_dropped", droppedLines, "bytes_dropped", i.stdio.dropped)
 	}
 	i.stdio.buf.Reset()
 	i.stdio.dropped = 0

@@ -437,3 +437,14 @@ func varSet() int32 {
 	pdk.Output(pdk.GetVar("last_user"))
 	return 0
 }
+
+// stderr_flood prints as many short lines to stderr as the input says.
+//
+//go:wasmexport stderr_flood
+func stderrFlood() int32 {
+	n, _ := strconv.Atoi(pdk.InputString())
+	for i := 0; i < n; i++ {
+		os.Stderr.WriteString("x\n")
+	}
+	return 0
+}

@@ -1,0 +1,132 @@
+package discord
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/disgoorg/disgo/gateway"
+
+	"github.com/tzurot-go/tzurot/host/internal/discordfake"
+)
+
+// logBuffer collects every log line (debug included) so tests can check that no secret leaked.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+// recorder is a Handler that keeps the messages it receives.
+type recorder struct {
+	mu   sync.Mutex
+	msgs []IncomingMessage
+	got  chan IncomingMessage
+}
+
+func newRecorder() *recorder { return &recorder{got: make(chan IncomingMessage, 100)} }
+
+func (r *recorder) HandleMessage(_ context.Context, m IncomingMessage) {
+	r.mu.Lock()
+	r.msgs = append(r.msgs, m)
+	r.mu.Unlock()
+	r.got <- m
+}
+
+// next waits for the next handled message. The deadline only guards against a hung test.
+func (r *recorder) next(t *testing.T) IncomingMessage {
+	t.Helper()
+	select {
+	case m := <-r.got:
+		return m
+	case <-time.After(10 * time.Second):
+		t.Fatal("no message reached the handler")
+	}
+	return IncomingMessage{}
+}
+
+type testBot struct {
+	*Bot
+	fake *discordfake.Server
+	logs *logBuffer
+}
+
+// newTestBot builds a gateway-mode bot against a fake Discord, without opening the websocket
+// (tests inject events). The bot is shut down when the test ends, and the test fails if any log
+// line carries the bot token or a webhook token.
+func newTestBot(t *testing.T, h Handler, opts ...Option) *testBot {
+	t.Helper()
+	fake := discordfake.New(t)
+	return newTestBotWith(t, fake, h, opts...)
+}
+
+func newTestBotWith(t *testing.T, fake *discordfake.Server, h Handler, opts ...Option) *testBot {
+	t.Helper()
+	logs := &logBuffer{}
+	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	u, _ := url.Parse(fake.URL)
+	all := append([]Option{
+		WithRESTURL(fake.RESTURL()),
+		WithCompression(CompressionNone),
+		WithLogger(logger),
+		WithDownloadHosts(u.Host),
+	}, opts...)
+	b, err := New(fake.Token, h, all...)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	tb := &testBot{Bot: b, fake: fake, logs: logs}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = b.Shutdown(ctx)
+		tb.assertNoSecretsLogged(t)
+	})
+	return tb
+}
+
+func (tb *testBot) assertNoSecretsLogged(t *testing.T) {
+	t.Helper()
+	out := tb.logs.String()
+	if strings.Contains(out, tb.fake.Token) {
+		t.Errorf("the bot token appears in the logs")
+	}
+	for _, w := range tb.fake.AllWebhooks() {
+		if strings.Contains(out, w.Token) {
+			t.Errorf("webhook %s's token appears in the logs", w.ID)
+		}
+	}
+}
+
+func (tb *testBot) inject(t *testing.T, raw []byte) {
+	t.Helper()
+	discordfake.Inject(t, tb.Client(), gateway.EventTypeMessageCreate, raw)
+}
+
+// eventually polls cond until it holds; the deadline only guards against a hung test.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}

@@ -76,7 +76,9 @@ type Option func(*config)
 
 // WithRESTURL points REST at another base URL (a fake Discord in tests), e.g.
 // "http://127.0.0.1:1234/api/v10". Empty means Discord.
-func WithRESTURL(url string) Option { return func(c *config) { c.restURL = strings.TrimSuffix(url, "/") } }
+func WithRESTURL(url string) Option {
+	return func(c *config) { c.restURL = strings.TrimSuffix(url, "/") }
+}
 
 // WithGatewayURL overrides the websocket URL that GET /gateway returns.
 func WithGatewayURL(url string) Option { return func(c *config) { c.gatewayURL = url } }

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -154,36 +155,69 @@ func NewHost(ctx context.Context, opts Options) (*Host, error) {
 }
 
 // load builds a new set. Refused entries are recorded, not fatal.
+// Compiling is CPU-bound, so files load in parallel, one per core; entries
+// sharing a file load one after the other, so the first compiles and the
+// rest hit the compilation cache (wazero would otherwise compile the same
+// module twice at once).
 func (h *Host) load(ctx context.Context, cfg *Config) *pluginSet {
 	ld := &loader{cache: h.cache, keys: h.keys, log: h.log, files: make(map[string][]byte)}
-	set := &pluginSet{plugins: make(map[string]*loaded), drained: make(chan struct{})}
-	for _, name := range cfg.Names() {
+	names := cfg.Names()
+	status := make([]PluginStatus, len(names))
+	plugins := make([]*loaded, len(names))
+	byFile := make(map[string][]int)
+	var files []string
+	for i, name := range names {
 		pc := cfg.Plugins[name]
-		st := PluginStatus{
+		status[i] = PluginStatus{
 			Name: name, Path: pc.Path, KeySlot: pc.KeySlot, Capabilities: pc.Capabilities,
 			AllowedHosts: pc.AllowedHosts, AllowPrivate: pc.AllowPrivate, Limits: pc.Limits,
 		}
 		if !pc.Enabled {
-			st.State = StateDisabled
-			set.status = append(set.status, st)
+			status[i].State = StateDisabled
 			continue
 		}
-		l, err := ld.load(ctx, pc)
+		if _, seen := byFile[pc.Path]; !seen {
+			files = append(files, pc.Path)
+		}
+		byFile[pc.Path] = append(byFile[pc.Path], i)
+	}
+	loadOne := func(i int) {
+		name := names[i]
+		l, err := ld.load(ctx, cfg.Plugins[name])
 		if err != nil {
 			var r *refusal
-			st.State, st.Reason = StateRefused, err.Error()
+			status[i].State, status[i].Reason = StateRefused, err.Error()
 			if errors.As(err, &r) {
-				st.Reason = r.reason
+				status[i].Reason = r.reason
 			}
-			h.log.WarnContext(ctx, "plugin refused", "plugin", name, "reason", st.Reason)
-			set.status = append(set.status, st)
-			continue
+			h.log.WarnContext(ctx, "plugin refused", "plugin", name, "reason", status[i].Reason)
+			return
 		}
 		desc := l.desc
-		st.State, st.SHA256, st.Description = StateLoaded, l.sha256, &desc
-		set.plugins[name] = l
-		set.status = append(set.status, st)
+		status[i].State, status[i].SHA256, status[i].Description = StateLoaded, l.sha256, &desc
+		plugins[i] = l
 		h.log.InfoContext(ctx, "plugin loaded", "plugin", name, "version", desc.Version, "capabilities", desc.Capabilities)
+	}
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	var wg sync.WaitGroup
+	for _, f := range files {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			for _, i := range byFile[f] {
+				loadOne(i)
+			}
+		}()
+	}
+	wg.Wait()
+
+	set := &pluginSet{plugins: make(map[string]*loaded), status: status, drained: make(chan struct{})}
+	for i, l := range plugins {
+		if l != nil {
+			set.plugins[names[i]] = l
+		}
 	}
 	return set
 }

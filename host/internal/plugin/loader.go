@@ -12,6 +12,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	extism "github.com/extism/go-sdk"
@@ -33,12 +34,15 @@ var requiredExports = map[string]string{
 
 var wasmMagic = []byte{0x00, 'a', 's', 'm'}
 
-// loader compiles and checks plugin entries. files caches .wasm contents
-// by path within one load, so entries sharing a file read it once.
+// loader compiles and checks plugin entries, possibly several at once.
+// files caches .wasm contents by path within one load, so entries sharing
+// a file read it once.
 type loader struct {
 	cache wazero.CompilationCache
 	keys  KeySource
 	log   *slog.Logger
+
+	mu    sync.Mutex
 	files map[string][]byte
 }
 
@@ -55,6 +59,8 @@ func (ld *loader) refuse(name, format string, args ...any) *refusal {
 }
 
 func (ld *loader) readFile(path string) ([]byte, error) {
+	ld.mu.Lock()
+	defer ld.mu.Unlock()
 	if b, ok := ld.files[path]; ok {
 		return b, nil
 	}
@@ -252,5 +258,6 @@ func CheckFile(ctx context.Context, path, cacheDir string) (CheckReport, error) 
 		return CheckReport{}, err
 	}
 	defer l.close()
-	return CheckReport{Path: path, Size: len(ld.files[path]), SHA256: l.sha256, Description: l.desc, Exports: l.exports}, nil
+	data, _ := ld.readFile(path)
+	return CheckReport{Path: path, Size: len(data), SHA256: l.sha256, Description: l.desc, Exports: l.exports}, nil
 }

@@ -152,33 +152,35 @@ func BenchmarkWarmInstanceMemory(b *testing.B) {
 }
 
 // BenchmarkHostStart measures plugins.toml to ready (compiled, described,
-// one warm instance) with a cold and a warm on-disk compilation cache.
+// one warm instance each) with a cold and a warm on-disk compilation cache:
+// the test plugin alone, plugins/openai alone, and plugins/openai serving
+// three entries as in the shipped plugins.toml.
 func BenchmarkHostStart(b *testing.B) {
-	plugins := map[string]string{"echo-test-plugin": wasmPath("echo")}
+	entry := func(name, path string) string {
+		return fmt.Sprintf(`
+[plugins.%s]
+path = %q
+key_slot = %q
+capabilities = ["llm.chat", "llm.validate_key"]
+allowed_hosts = ["api.example.com:443"]
+`, name, path, name)
+	}
+	type startCase struct{ name, toml string }
+	cases := []startCase{{"echo-test-plugin", entry("p", wasmPath("echo"))}}
 	if root, err := plugintest.ModuleRoot(); err == nil {
 		if _, err := os.Stat(filepath.Join(root, "plugins", "openai", "main.go")); err == nil {
 			out := filepath.Join(wasmDir, "openai.wasm")
 			if err := plugintest.BuildTo(filepath.Join(root, "plugins", "openai"), out); err != nil {
 				b.Fatal(err)
 			}
-			plugins["openai-plugin"] = out
+			cases = append(cases,
+				startCase{"openai-plugin", entry("openai", out)},
+				startCase{"openai-plugin-x3", entry("openai", out) + entry("openrouter", out) + entry("other", out)})
 		}
 	}
-	names := make([]string, 0, len(plugins))
-	for n := range plugins {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	for _, name := range names {
-		toml := fmt.Sprintf(`
-[plugins.p]
-path = %q
-key_slot = "p"
-capabilities = ["llm.chat", "llm.validate_key"]
-allowed_hosts = ["api.example.com:443"]
-`, plugins[name])
+	for _, c := range cases {
 		start := func(b *testing.B, cacheDir string) {
-			cfg, err := ParseConfig([]byte(toml), "")
+			cfg, err := ParseConfig([]byte(c.toml), "")
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -187,14 +189,16 @@ allowed_hosts = ["api.example.com:443"]
 			if err != nil {
 				b.Fatal(err)
 			}
-			if st := h.Status(); st[0].State != StateLoaded {
-				b.Fatalf("not loaded: %s", st[0].Reason)
+			for _, st := range h.Status() {
+				if st.State != StateLoaded {
+					b.Fatalf("%s not loaded: %s", st.Name, st.Reason)
+				}
 			}
 			b.StopTimer()
 			_ = h.Close(context.Background())
 			b.StartTimer()
 		}
-		b.Run(name+"/cold-cache", func(b *testing.B) {
+		b.Run(c.name+"/cold-cache", func(b *testing.B) {
 			for range b.N {
 				b.StopTimer()
 				dir := b.TempDir()
@@ -202,7 +206,7 @@ allowed_hosts = ["api.example.com:443"]
 				start(b, dir)
 			}
 		})
-		b.Run(name+"/warm-cache", func(b *testing.B) {
+		b.Run(c.name+"/warm-cache", func(b *testing.B) {
 			dir := b.TempDir()
 			start(b, dir) // fill the cache
 			b.ResetTimer()
@@ -211,25 +215,4 @@ allowed_hosts = ["api.example.com:443"]
 			}
 		})
 	}
-}
-
-// BenchmarkEcho1KiB is the bare cost of a call through the host (pool,
-// call state, timeout) with no host functions, for comparison with the
-// chat round trip.
-func BenchmarkEcho1KiB(b *testing.B) {
-	h, _ := testHost(b, echoEntry("openai", ""), nil)
-	payload := bytes.Repeat([]byte("x"), 1024)
-	lat := make([]time.Duration, 0, b.N)
-	b.ReportAllocs()
-	b.ResetTimer()
-	for range b.N {
-		start := time.Now()
-		out, err := h.Call(context.Background(), "openai", "echo", payload)
-		lat = append(lat, time.Since(start))
-		if err != nil || len(out) != len(payload) {
-			b.Fatal(err)
-		}
-	}
-	b.StopTimer()
-	reportPercentiles(b, lat)
 }

@@ -187,7 +187,7 @@ func New(token string, h Handler, opts ...Option) (*Bot, error) {
 
 	// disgo logs request URLs (webhook tokens), bodies and IDENTIFY (the bot token) at debug.
 	disgoLog := slog.New(redactingHandler{next: cfg.logger.Handler(), r: b.redact})
-	restOpts := []rest.ClientConfigOpt{rest.WithHTTPClient(cfg.httpClient)}
+	restOpts := []rest.ClientConfigOpt{rest.WithHTTPClient(cfg.httpClient), rest.WithRateLimiter(newRateLimiter(disgoLog))}
 	if cfg.restURL != "" {
 		restOpts = append(restOpts, rest.WithURL(cfg.restURL))
 	}

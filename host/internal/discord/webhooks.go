@@ -18,8 +18,11 @@ type Webhook struct {
 // LogValue keeps the token out of structured logs.
 func (w Webhook) LogValue() slog.Value { return slog.StringValue("webhook " + w.ID) }
 
-// String keeps the token out of fmt output (%v, %+v).
+// String keeps the token out of fmt output (%v, %+v, %s).
 func (w Webhook) String() string { return "webhook " + w.ID }
+
+// GoString keeps the token out of %#v.
+func (w Webhook) GoString() string { return "discord.Webhook{ID: " + w.ID + "}" }
 
 // WebhookStore remembers the webhook of each channel, so a reply costs one request instead of
 // three (list, create, execute). The PostgreSQL store implements the same methods with the token

@@ -118,7 +118,7 @@ func (s *Server) wrap(route string, auth authKind, h func(http.ResponseWriter, *
 			s.failures[route] = q[1:]
 		}
 		s.mu.Unlock()
-		if failed {
+		if failed && f.Status != 0 {
 			writeFailure(w, f)
 			return
 		}

@@ -448,7 +448,9 @@ func (s *Server) RequestsTo(route string) []Request {
 	return out
 }
 
-// Failure is an error a route answers with instead of its normal reply.
+// Failure is an error a route answers with instead of its normal reply. A zero Failure lets one
+// request through, so FailNext(r, 1, Failure{}) then FailNext(r, 1, Failure{Status: 500}) fails
+// the second request.
 type Failure struct {
 	Status int
 	// Code and Message form Discord's JSON error body; defaults depend on Status.

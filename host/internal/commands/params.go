@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"math/big"
 	"fmt"
 	"slices"
 	"strings"
 	"sync"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 	"golang.org/x/text/language"
 	"golang.org/x/text/message"
 
@@ -120,11 +122,10 @@ func schemaProblems(ve *jsonschema.ValidationError) []string {
 			}
 			return
 		}
-		field := strings.Join(e.InstanceLocation, ".")
-		if field == "" {
-			field = "(the object itself)"
+		line := "- " + problemWords(e.ErrorKind, p)
+		if field := strings.Join(e.InstanceLocation, "."); field != "" {
+			line = fmt.Sprintf("- `%s`: %s", field, problemWords(e.ErrorKind, p))
 		}
-		line := fmt.Sprintf("- `%s`: %s", field, e.ErrorKind.LocalizedString(p))
 		if !slices.Contains(lines, line) {
 			lines = append(lines, line)
 		}
@@ -134,4 +135,53 @@ func schemaProblems(ve *jsonschema.ValidationError) []string {
 		lines = append(lines[:10], fmt.Sprintf("- … and %d more", len(lines)-10))
 	}
 	return lines
+}
+
+// problemWords says what is wrong in plain words for the failures people
+// make by hand; anything rarer gets the library's own wording.
+func problemWords(k jsonschema.ErrorKind, p *message.Printer) string {
+	num := func(r *big.Rat) string { return r.FloatString(2) }
+	switch k := k.(type) {
+	case *kind.Maximum:
+		return fmt.Sprintf("must be at most %s, but it is %s", trimZeros(num(k.Want)), trimZeros(num(k.Got)))
+	case *kind.Minimum:
+		return fmt.Sprintf("must be at least %s, but it is %s", trimZeros(num(k.Want)), trimZeros(num(k.Got)))
+	case *kind.ExclusiveMaximum:
+		return fmt.Sprintf("must be less than %s, but it is %s", trimZeros(num(k.Want)), trimZeros(num(k.Got)))
+	case *kind.ExclusiveMinimum:
+		return fmt.Sprintf("must be more than %s, but it is %s", trimZeros(num(k.Want)), trimZeros(num(k.Got)))
+	case *kind.Enum:
+		want := make([]string, len(k.Want))
+		for i, w := range k.Want {
+			b, _ := json.Marshal(w)
+			want[i] = string(b)
+		}
+		got, _ := json.Marshal(k.Got)
+		return fmt.Sprintf("must be one of %s, not %s", strings.Join(want, ", "), got)
+	case *kind.Const:
+		want, _ := json.Marshal(k.Want)
+		return fmt.Sprintf("can only be %s", want)
+	case *kind.AdditionalProperties:
+		return fmt.Sprintf("%s is not a parameter this provider takes (check the spelling)", quoteList(k.Properties))
+	case *kind.Type:
+		return fmt.Sprintf("must be %s, not %s", strings.Join(k.Want, " or "), k.Got)
+	case *kind.Required:
+		return fmt.Sprintf("needs %s", quoteList(k.Missing))
+	}
+	return k.LocalizedString(p)
+}
+
+func trimZeros(s string) string {
+	if strings.Contains(s, ".") {
+		s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
+	}
+	return s
+}
+
+func quoteList(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = "`" + n + "`"
+	}
+	return strings.Join(q, ", ")
 }

@@ -15,7 +15,7 @@ import (
 const (
 	maxUsageRows   = 64
 	maxLogMessage  = 2000
-	maxBlobsPerCal = 64
+	maxBlobsPerCall = 64
 )
 
 var (
@@ -259,7 +259,7 @@ func (l *loaded) hostBlobRead(ctx context.Context, _ *extism.CurrentPlugin, stac
 func (l *loaded) hostBlobCreate(ctx context.Context, _ *extism.CurrentPlugin, stack []uint64) {
 	st := l.state(ctx)
 	src, n := extism.DecodeU32(stack[0]), extism.DecodeU32(stack[1])
-	if st.inst == nil || st.blobCount >= maxBlobsPerCal || st.blobBytes+int64(n) > l.cfg.Limits.MaxResponseBytes {
+	if st.inst == nil || st.blobCount >= maxBlobsPerCall || st.blobBytes+int64(n) > l.cfg.Limits.MaxResponseBytes {
 		stack[0] = extism.EncodeI64(-1)
 		return
 	}

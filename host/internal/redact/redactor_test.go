@@ -137,3 +137,18 @@ func TestStringMasksJSONInsideJSONStrings(t *testing.T) {
 		}
 	}
 }
+
+// Where a value ends is a guess; a separator inside a masked value may
+// introduce a secret that runs past the guess, and must still be seen.
+func TestStringLooksInsideMaskedValues(t *testing.T) {
+	r := New(nil)
+	for _, in := range []string{
+		`pass='{"X-Api-Key":"'secret-one-1234"}`,
+		"pass=\tpassword: secret-one-1234; ok",
+		`token=["a", "password": "secret-one-1234"]`,
+	} {
+		if got := r.String(in); strings.Contains(got, "secret-one") || !strings.Contains(got, Mask) {
+			t.Errorf("String(%q) = %q", in, got)
+		}
+	}
+}

@@ -251,10 +251,11 @@ func (s *Sender) NotifyUser(ctx context.Context, userID, text string) ([]string,
 	return s.postAsBot(ctx, dm.ID(), 0, text)
 }
 
-// SendTyping shows "... is typing" in a channel until stop is called (or ctx or the bot ends),
-// renewing it every typing interval because Discord clears it after about 10 seconds. stop is
-// idempotent and returns once the renewer has exited, so no indicator is sent after it. A failed
-// indicator is logged, never fatal.
+// SendTyping shows "... is typing" in a channel until stop is called (or ctx or the bot ends).
+// The first indicator is sent before SendTyping returns; a renewer re-sends it every typing
+// interval because Discord clears it after about 10 seconds. stop is idempotent and returns once
+// the renewer has exited, so no indicator is sent after it. A failed indicator is logged, never
+// fatal.
 func (s *Sender) SendTyping(ctx context.Context, channelID string) (stop func()) {
 	ch, err := snowflake.Parse(channelID)
 	b := s.b
@@ -267,6 +268,12 @@ func (s *Sender) SendTyping(ctx context.Context, channelID string) (stop func())
 	b.mu.Unlock()
 
 	ctx, cancel := context.WithCancel(ctx)
+	send := func() {
+		if err := b.client.Rest.SendTyping(ch, rest.WithCtx(ctx)); err != nil && ctx.Err() == nil {
+			b.log.Debug("typing indicator failed", slog.String("channel_id", channelID), slog.Any("err", s.restErr(err)))
+		}
+	}
+	send()
 	done := make(chan struct{})
 	go func() {
 		defer b.renewers.Done()
@@ -274,15 +281,13 @@ func (s *Sender) SendTyping(ctx context.Context, channelID string) (stop func())
 		ticker := time.NewTicker(b.cfg.typingInterval)
 		defer ticker.Stop()
 		for {
-			if err := b.client.Rest.SendTyping(ch, rest.WithCtx(ctx)); err != nil && ctx.Err() == nil {
-				b.log.Debug("typing indicator failed", slog.String("channel_id", channelID), slog.Any("err", s.restErr(err)))
-			}
 			select {
 			case <-ctx.Done():
 				return
 			case <-b.ctx.Done():
 				return
 			case <-ticker.C:
+				send()
 			}
 		}
 	}()

@@ -66,6 +66,27 @@ func BenchmarkChatRoundTrip(b *testing.B) {
 	reportPercentiles(b, lat)
 }
 
+// BenchmarkEcho1KiB is the bare cost of a call through the host (pool,
+// call state, call timeout) with no host functions and no JSON in the
+// plugin, for comparison with the chat round trip.
+func BenchmarkEcho1KiB(b *testing.B) {
+	h, _ := testHost(b, echoEntry("openai", ""), nil)
+	payload := bytes.Repeat([]byte("x"), 1024)
+	lat := make([]time.Duration, 0, b.N)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		start := time.Now()
+		out, err := h.Call(context.Background(), "openai", "echo", payload)
+		lat = append(lat, time.Since(start))
+		if err != nil || len(out) != len(payload) {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	reportPercentiles(b, lat)
+}
+
 // BenchmarkChatParallel keeps both cores busy through one pool.
 func BenchmarkChatParallel(b *testing.B) {
 	for _, pool := range []int{2, 4} {

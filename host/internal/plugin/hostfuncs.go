@@ -13,8 +13,8 @@ import (
 
 // Limits on what a plugin may push through host functions in one call.
 const (
-	maxUsageRows   = 64
-	maxLogMessage  = 2000
+	maxUsageRows    = 64
+	maxLogMessage   = 2000
 	maxBlobsPerCall = 64
 )
 

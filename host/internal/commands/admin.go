@@ -10,6 +10,7 @@ import (
 	"github.com/disgoorg/disgo/handler"
 
 	"github.com/tzurot-go/tzurot/host/internal/plugin"
+	"github.com/tzurot-go/tzurot/host/internal/ratelimit"
 	"github.com/tzurot-go/tzurot/host/internal/store"
 )
 
@@ -133,29 +134,39 @@ func (c *Commands) adminPluginsReload(ctx context.Context, _ *handler.CommandEve
 	return r.Send(fmt.Sprintf("Reloaded plugins.toml: %d plugins loaded. `/admin plugins list` shows them.", loaded))
 }
 
-func describeLimits(s RateLimitSettings) string {
+func describeLimits(s ratelimit.Settings) string {
 	f := func(n int64, unit string) string {
 		if n == 0 {
 			return "no limit"
 		}
 		return count(n) + " " + unit
 	}
-	return fmt.Sprintf("- per user: %s\n- per server: %s\n- tokens per user per day: %s",
-		f(s.UserPerMinute, "replies a minute"), f(s.GuildPerMinute, "replies a minute"), f(s.UserTokensPerDay, "tokens"))
+	return fmt.Sprintf("- per user: %s\n- per server: %s\n- tokens per user per day: %s\n- tokens per server per day: %s",
+		f(s.UserPerMinute, "replies a minute"), f(s.GuildPerMinute, "replies a minute"),
+		f(s.UserTokensPerDay, "tokens"), f(s.GuildTokensPerDay, "tokens"))
 }
 
 func (c *Commands) adminRateLimitShow(_ context.Context, _ *handler.CommandEvent, r *reply) error {
-	return r.Send("**Rate limits in force**\n" + describeLimits(c.limits.RateLimitSettings()))
+	if c.limits == nil {
+		return sayf("This deployment runs without rate limits.")
+	}
+	return r.Send("**Rate limits in force**\n" + describeLimits(c.limits.Settings()))
 }
 
-func (c *Commands) adminRateLimitSet(ctx context.Context, e *handler.CommandEvent, r *reply) error {
+func (c *Commands) adminRateLimitSet(_ context.Context, e *handler.CommandEvent, r *reply) error {
+	if c.limits == nil {
+		return sayf("This deployment runs without rate limits, so there is nothing to change.")
+	}
 	d := e.SlashCommandInteractionData()
-	s := c.limits.RateLimitSettings()
+	s := c.limits.Settings()
 	changed := false
 	for _, o := range []struct {
 		name string
 		dst  *int64
-	}{{"user_per_minute", &s.UserPerMinute}, {"guild_per_minute", &s.GuildPerMinute}, {"user_tokens_per_day", &s.UserTokensPerDay}} {
+	}{
+		{"user_per_minute", &s.UserPerMinute}, {"guild_per_minute", &s.GuildPerMinute},
+		{"user_tokens_per_day", &s.UserTokensPerDay}, {"guild_tokens_per_day", &s.GuildTokensPerDay},
+	} {
 		if v, ok := d.OptInt(o.name); ok {
 			if v < 0 {
 				return sayf("`%s` cannot be negative (0 means no limit). Nothing was changed.", o.name)
@@ -166,8 +177,6 @@ func (c *Commands) adminRateLimitSet(ctx context.Context, e *handler.CommandEven
 	if !changed {
 		return sayf("Give at least one limit to change (0 means no limit). Nothing was changed.")
 	}
-	if err := c.limits.SetRateLimitSettings(ctx, s); err != nil {
-		return sayf("The rate limits were not changed: %s", err.Error())
-	}
-	return r.Send("**Rate limits changed**\n" + describeLimits(s))
+	c.limits.SetSettings(s)
+	return r.Send("**Rate limits changed** (until the next restart; set `TZUROT_RATE_*` to keep them)\n" + describeLimits(s))
 }

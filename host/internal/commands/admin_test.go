@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tzurot-go/tzurot/host/internal/commands"
 	"github.com/tzurot-go/tzurot/host/internal/discordfake"
+	"github.com/tzurot-go/tzurot/host/internal/ratelimit"
 	"github.com/tzurot-go/tzurot/host/internal/store"
 )
 
@@ -95,7 +95,7 @@ func TestAdminIsForTheBotOwnersOnly(t *testing.T) {
 		mustSay(t, a, "Only the bot's owners can use `/admin`", "Nothing was changed")
 		e.unchanged(before)
 	}
-	if e.reloads.Load() != 0 || e.limits.RateLimitSettings() != commands.DefaultRateLimits() {
+	if e.reloads.Load() != 0 || e.limits.Settings() != ratelimit.DefaultSettings() {
 		t.Fatal("a non-owner changed plugins or rate limits")
 	}
 }
@@ -123,13 +123,13 @@ func TestAdminUsagePluginsAndRateLimits(t *testing.T) {
 
 	mustSay(t, e.slash(owner, "admin", group("ratelimit", sub("show"))), "per user: 10 replies a minute")
 	a = e.slash(owner, "admin", group("ratelimit", sub("set", integer("user_per_minute", 3), integer("user_tokens_per_day", 50000))))
-	mustSay(t, a, "per user: 3 replies a minute", "per server: 60 replies a minute", "50,000 tokens")
-	want := commands.RateLimitSettings{UserPerMinute: 3, GuildPerMinute: 60, UserTokensPerDay: 50000}
-	if got := e.limits.RateLimitSettings(); got != want {
+	mustSay(t, a, "per user: 3 replies a minute", "per server: 60 replies a minute", "tokens per user per day: 50,000 tokens", "tokens per server per day: no limit")
+	want := ratelimit.Settings{UserPerMinute: 3, GuildPerMinute: 60, UserTokensPerDay: 50000}
+	if got := e.limits.Settings(); got != want {
 		t.Fatalf("settings = %+v, want %+v", got, want)
 	}
 	mustSay(t, e.slash(owner, "admin", group("ratelimit", sub("set"))), "at least one limit")
-	if got := e.limits.RateLimitSettings(); got != want {
+	if got := e.limits.Settings(); got != want {
 		t.Fatal("an empty set changed the settings")
 	}
 }

@@ -39,6 +39,7 @@ import (
 	"github.com/disgoorg/snowflake/v2"
 
 	"github.com/tzurot-go/tzurot/host/internal/plugin"
+	"github.com/tzurot-go/tzurot/host/internal/ratelimit"
 	"github.com/tzurot-go/tzurot/host/internal/store"
 	"github.com/tzurot-go/tzurot/host/internal/trigger"
 	"github.com/tzurot-go/tzurot/sdk/abi"
@@ -62,6 +63,14 @@ type AliasIndex interface {
 	DeletePersonality(personalityID int64)
 }
 
+// RateLimits is the chat pipeline's rate limiter; *ratelimit.Limiter
+// implements it. Changes apply to the next request and last until restart
+// (the environment holds the settings a restart begins with).
+type RateLimits interface {
+	Settings() ratelimit.Settings
+	SetSettings(s ratelimit.Settings)
+}
+
 // Deps are what New needs. Store and Plugins are required.
 type Deps struct {
 	Store   *store.Store
@@ -71,8 +80,9 @@ type Deps struct {
 	// ReloadPlugins re-reads plugins.toml and swaps the plugins in (for
 	// /admin plugins reload); nil turns that subcommand into an explanation.
 	ReloadPlugins func(ctx context.Context) error
-	// RateLimits holds the rate limit settings /admin ratelimit shows and
-	// changes; nil means a MemoryRateLimits with DefaultRateLimits.
+	// RateLimits is the chat pipeline's limiter (*ratelimit.Limiter), whose
+	// settings /admin ratelimit shows and changes; nil turns those
+	// subcommands into an explanation.
 	RateLimits RateLimits
 	// OwnerIDs are the Discord user ids of the bot's owners
 	// (TZUROT_OWNER_IDS): they may run /admin and manage every personality.
@@ -114,9 +124,6 @@ func New(d Deps) (*Commands, error) {
 	c := &Commands{
 		store: d.Store, plugins: d.Plugins, aliases: d.Aliases, reload: d.ReloadPlugins,
 		limits: d.RateLimits, owners: map[string]bool{}, log: d.Logger, now: d.Now, timeout: d.HandlerTimeout,
-	}
-	if c.limits == nil {
-		c.limits = NewMemoryRateLimits(DefaultRateLimits())
 	}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)

@@ -137,6 +137,7 @@ func Definitions() []discord.ApplicationCommandCreate {
 								discord.ApplicationCommandOptionInt{Name: "user_per_minute", Description: "Replies one user may ask for per minute", MinValue: ptr(0)},
 								discord.ApplicationCommandOptionInt{Name: "guild_per_minute", Description: "Replies one server may ask for per minute", MinValue: ptr(0)},
 								discord.ApplicationCommandOptionInt{Name: "user_tokens_per_day", Description: "Tokens one user may use per day", MinValue: ptr(0)},
+								discord.ApplicationCommandOptionInt{Name: "guild_tokens_per_day", Description: "Tokens one server may use per day", MinValue: ptr(0)},
 							}},
 					}},
 			},

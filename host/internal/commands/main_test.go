@@ -26,6 +26,7 @@ import (
 	"github.com/tzurot-go/tzurot/host/internal/discordfake"
 	"github.com/tzurot-go/tzurot/host/internal/pgtest"
 	"github.com/tzurot-go/tzurot/host/internal/plugin"
+	"github.com/tzurot-go/tzurot/host/internal/ratelimit"
 	"github.com/tzurot-go/tzurot/host/internal/store"
 	"github.com/tzurot-go/tzurot/host/internal/trigger"
 	"github.com/tzurot-go/tzurot/host/internal/vault"
@@ -137,7 +138,7 @@ type env struct {
 	client   *bot.Client
 	cmds     *commands.Commands
 	aliases  *trigger.AliasIndex
-	limits   *commands.MemoryRateLimits
+	limits   *ratelimit.Limiter
 	logs     *syncBuffer
 	reloads  atomic.Int64
 	now      time.Time
@@ -196,7 +197,7 @@ flavor = "openai"
 	}
 
 	e.aliases = trigger.NewAliasIndex()
-	e.limits = commands.NewMemoryRateLimits(commands.DefaultRateLimits())
+	e.limits = ratelimit.New(e.store, ratelimit.DefaultSettings())
 	deps := commands.Deps{
 		Store: e.store, Plugins: e.plugins, Aliases: e.aliases, RateLimits: e.limits,
 		OwnerIDs: []string{ownerID}, Logger: logger, Now: func() time.Time { return e.now },

@@ -474,6 +474,21 @@ func (c *Commands) autocompletePersonality(e *handler.AutocompleteEvent) error {
 	switch {
 	case c.isOwner(discordID):
 		list, err = c.store.ManageablePersonalities(e.Ctx, 0, typed, 25)
+	case e.Data.CommandPath() == "/personality/activate":
+		// Any public personality can be activated, and the user's own.
+		uid, _, uerr := c.store.UserID(e.Ctx, discordID)
+		if uerr != nil {
+			err = uerr
+			break
+		}
+		all, lerr := c.store.ListPersonalities(e.Ctx, uid)
+		err = lerr
+		q := strings.ToLower(typed)
+		for _, p := range all {
+			if strings.Contains(strings.ToLower(p.Slug), q) || strings.Contains(strings.ToLower(p.Name), q) {
+				list = append(list, p)
+			}
+		}
 	default:
 		uid, known, uerr := c.store.UserID(e.Ctx, discordID)
 		if uerr != nil || !known {

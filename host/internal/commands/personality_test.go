@@ -236,3 +236,24 @@ func TestPersonalityAutocompleteOffersOnlyWhatTheUserManages(t *testing.T) {
 		t.Fatalf("the bot owner should see both: %v", a.Data["choices"])
 	}
 }
+
+func TestActivateAutocompleteOffersPublicPersonalities(t *testing.T) {
+	e := newEnv(t)
+	u, other := e.user(), e.user()
+	e.create(u, "lilith", "Lilith")
+	e.create(other, "lucifer", "Lucifer")
+	e.create(other, "lumen", "Lumen")
+	mustSay(t, e.slash(other, "personality", sub("edit", str("personality", "lucifer"), boolean("public", true))), "visibility")
+	in := e.spec(u)
+	a := e.inject(in, discordfake.Autocomplete(in, "personality", sub("activate",
+		discordfake.CommandOption{Name: "personality", Type: discordfake.OptionString, Value: "L", Focused: true})))
+	ch, _ := a.Data["choices"].([]any)
+	var got []string
+	for _, c := range ch {
+		got = append(got, c.(map[string]any)["value"].(string))
+	}
+	if len(got) != 2 || got[0] != "lilith" || got[1] != "lucifer" {
+		t.Fatalf("activate offers %v, want lilith (own) and lucifer (public), not the private lumen", got)
+	}
+	mustSay(t, e.slash(u, "personality", sub("activate", str("personality", "lucifer"))), "**Lucifer** now answers")
+}

@@ -219,3 +219,26 @@ func tail(s string) string {
 	}
 	return s
 }
+
+// BenchmarkSplit measures splitting a long model reply (about 10,000 characters of prose with a
+// code block) into Discord messages. Results are recorded in docs/performance.md.
+func BenchmarkSplit(b *testing.B) {
+	var sb strings.Builder
+	for sb.Len() < 6000 {
+		sb.WriteString("This is a sentence of an ordinary answer, with a few words in it. ")
+		if sb.Len()%700 < 70 {
+			sb.WriteString("\n\n")
+		}
+	}
+	sb.WriteString("\n```go\n")
+	for sb.Len() < 10000 {
+		sb.WriteString("\tfmt.Println(\"a line of code\")\n")
+	}
+	sb.WriteString("```\nDone.")
+	text := sb.String()
+	b.SetBytes(int64(len(text)))
+	b.ReportAllocs()
+	for b.Loop() {
+		Split(text)
+	}
+}

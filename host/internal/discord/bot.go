@@ -4,8 +4,8 @@
 // turns each message into an IncomingMessage and hands it to a Handler on a worker goroutine, and
 // a Sender posts replies as personalities through channel webhooks. Shutdown closes things in the
 // only order that cannot hang: stop intake (gateway, HTTP endpoint), drain the handlers, then
-// close disgo's REST client with a deadline (its rate limiter's Close blocks forever while a
-// request is in flight). See docs/discord.md.
+// close the REST client with a deadline. disgo's own REST rate limiter hangs in Close and races
+// under concurrent requests, so the bot installs its own (ratelimit.go). See docs/discord.md.
 package discord
 
 import (
@@ -406,9 +406,9 @@ func (b *Bot) InteractionsHandler() http.Handler { return b.interaction }
 //  3. stop typing renewers;
 //  4. close disgo's client (REST) with a short deadline of its own.
 //
-// Closing REST before the handlers finish would hang: disgo's rate limiter Close locks its bucket
-// map and never unlocks it, so an in-flight request would block forever. Shutdown reports
-// handlers it had to abandon. Calling it twice is harmless.
+// REST closes last because draining handlers still post their replies. (With disgo's default
+// rate limiter, closing REST under an in-flight request would also hang forever; ours fails fast,
+// but the order stays.) Shutdown reports handlers it had to abandon. Calling it twice is harmless.
 func (b *Bot) Shutdown(ctx context.Context) error {
 	b.mu.Lock()
 	if b.shutdown {

@@ -127,7 +127,11 @@ func stopPrefixes(name string) []string {
 // Replace swaps the whole index for all, for example at startup. If any alias is invalid, nothing
 // changes and the error names it.
 func (x *AliasIndex) Replace(all []Alias) error {
-	fresh := NewAliasIndex()
+	// Sized up front: about two keys per alias (the alias and a word prefix).
+	fresh := &AliasIndex{
+		keys:          make(map[string]key, 2*len(all)),
+		byPersonality: make(map[int64]map[string]struct{}, len(all)/4),
+	}
 	for _, a := range all {
 		name, err := validate(a)
 		if err != nil {

@@ -237,3 +237,21 @@ func BenchmarkDecide(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkAliasIndexReplace measures rebuilding the index from 100,000 aliases (at start, or
+// after a bulk import).
+func BenchmarkAliasIndexReplace(b *testing.B) {
+	x := benchIndex(b, 100_000)
+	var all []Alias
+	for name, k := range x.keys {
+		if k.personalityID != 0 {
+			all = append(all, Alias{Name: name, PersonalityID: k.personalityID})
+		}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := NewAliasIndex().Replace(all); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -124,12 +124,19 @@ func (d *Detector) Decide(ctx context.Context, msg discord.IncomingMessage) (Dec
 		return dec, nil
 	}
 	var errs []error
-	seen := map[int64]bool{}
+	// A handful of triggers at most: a linear scan beats a map here.
+	seen := func(pid int64) bool {
+		for _, t := range dec.Triggers {
+			if t.PersonalityID == pid {
+				return true
+			}
+		}
+		return false
+	}
 	add := func(pid int64, why Reason) bool {
-		if len(dec.Triggers) >= d.cfg.MaxPersonalities || seen[pid] {
+		if len(dec.Triggers) >= d.cfg.MaxPersonalities || seen(pid) {
 			return false
 		}
-		seen[pid] = true
 		dec.Triggers = append(dec.Triggers, Trigger{PersonalityID: pid, Reason: why})
 		return true
 	}
@@ -143,12 +150,13 @@ func (d *Detector) Decide(ctx context.Context, msg discord.IncomingMessage) (Dec
 		}
 	}
 
-	var used []Mention
+	var usedArr [8]Mention
+	used := usedArr[:0]
 	for _, m := range d.cfg.Aliases.FindMentions(msg.Content) {
 		if len(dec.Triggers) >= d.cfg.MaxPersonalities {
 			break
 		}
-		if add(m.PersonalityID, ReasonMention) || seen[m.PersonalityID] {
+		if add(m.PersonalityID, ReasonMention) || seen(m.PersonalityID) {
 			used = append(used, m)
 		}
 	}

@@ -109,6 +109,7 @@ type Commands struct {
 	timeout  time.Duration
 	mux      *handler.Mux
 	schemas  schemaCache
+	zones    zoneIndex
 	baseCtx  context.Context
 	cancel   context.CancelFunc
 	mu       sync.Mutex
@@ -141,6 +142,7 @@ func New(d Deps) (*Commands, error) {
 		}
 		c.owners[id] = true
 	}
+	c.zones = newZoneIndex()
 	c.baseCtx, c.cancel = context.WithCancel(context.Background())
 	c.mux = c.routes()
 	return c, nil

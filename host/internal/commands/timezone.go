@@ -20,27 +20,44 @@ func zoneKey(s string) string {
 	return strings.Join(strings.Fields(strings.NewReplacer("/", " ", "_", " ", "-", " ").Replace(strings.ToLower(s))), " ")
 }
 
-// matchZones returns up to max zone names matching typed, best first:
-// names whose city starts with what was typed, then names containing it
-// word by word in order.
-func matchZones(typed string, max int) []string {
+// zoneEntry is a zone name with its precomputed comparison keys.
+type zoneEntry struct {
+	name, key, city string
+}
+
+// zoneIndex is every canonical zone, keyed once at start so a keystroke
+// only compares strings.
+type zoneIndex []zoneEntry
+
+func newZoneIndex() zoneIndex {
+	idx := make(zoneIndex, len(zoneNames))
+	for i, name := range zoneNames {
+		city := name
+		if j := strings.LastIndexByte(name, '/'); j >= 0 {
+			city = name[j+1:]
+		}
+		idx[i] = zoneEntry{name: name, key: zoneKey(name), city: zoneKey(city)}
+	}
+	return idx
+}
+
+// match returns up to max zone names matching typed, best first: names
+// whose city (or whole name) starts with what was typed, then names
+// containing its words in order.
+func (idx zoneIndex) match(typed string, max int) []string {
 	q := zoneKey(typed)
 	if q == "" {
 		return []string{"UTC", "Europe/London", "America/New_York", "America/Chicago", "America/Los_Angeles",
 			"Europe/Berlin", "Asia/Tokyo", "Australia/Sydney"}[:min(8, max)]
 	}
+	words := strings.Fields(q)
 	var first, rest []string
-	for _, name := range zoneNames {
-		k := zoneKey(name)
-		city := k
-		if i := strings.LastIndexByte(name, '/'); i >= 0 {
-			city = zoneKey(name[i+1:])
-		}
+	for _, z := range idx {
 		switch {
-		case strings.HasPrefix(city, q) || strings.HasPrefix(k, q):
-			first = append(first, name)
-		case containsInOrder(k, strings.Fields(q)):
-			rest = append(rest, name)
+		case strings.HasPrefix(z.city, q) || strings.HasPrefix(z.key, q):
+			first = append(first, z.name)
+		case len(first) < max && containsInOrder(z.key, words):
+			rest = append(rest, z.name)
 		}
 	}
 	out := append(first, rest...)
@@ -60,7 +77,7 @@ func containsInOrder(s string, words []string) bool {
 }
 
 func (c *Commands) autocompleteZones(e *handler.AutocompleteEvent) error {
-	names := matchZones(e.Data.String("zone"), 25)
+	names := c.zones.match(e.Data.String("zone"), 25)
 	return e.AutocompleteResult(choices(names, names))
 }
 
@@ -73,7 +90,7 @@ func (c *Commands) timezoneSet(ctx context.Context, e *handler.CommandEvent, r *
 	err := c.store.SetTimezone(ctx, e.User().ID.String(), zone)
 	if errors.Is(err, store.ErrInvalidTimezone) {
 		hint := ""
-		if m := matchZones(zone, 3); len(m) > 0 {
+		if m := c.zones.match(zone, 3); len(m) > 0 {
 			hint = " Did you mean " + strings.Join(quoteAll(m), " or ") + "?"
 		}
 		return sayf("`%s` is not a time zone. Pick one from the list as you type (for example `Europe/London` or `America/New_York`).%s Your time zone was not changed.", truncate(zone, 64), hint)

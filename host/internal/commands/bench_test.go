@@ -1,0 +1,68 @@
+package commands
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/tzurot-go/tzurot/host/internal/plugin"
+	"github.com/tzurot-go/tzurot/host/internal/store"
+	"github.com/tzurot-go/tzurot/sdk/abi"
+)
+
+// BenchmarkZoneAutocomplete is one keystroke in /timezone set: Discord
+// gives autocomplete 3 seconds, and it runs for every character typed.
+func BenchmarkZoneAutocomplete(b *testing.B) {
+	idx := newZoneIndex()
+	for b.Loop() {
+		if got := idx.match("new y", 25); len(got) == 0 || got[0] != "America/New_York" {
+			b.Fatalf("match = %v", got)
+		}
+	}
+}
+
+// benchSchema has the shape of plugins/openai's parameters_schema (bounded
+// numbers, enums, a nested object, no additional properties).
+const benchSchema = `{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "type": "object", "additionalProperties": false,
+  "properties": {
+    "temperature": {"type": "number", "minimum": 0, "maximum": 2},
+    "top_p": {"type": "number", "minimum": 0, "maximum": 1},
+    "thinking": {"enum": ["off", "minimal", "low", "medium", "high", "max"]},
+    "max_tokens": {"type": "integer", "minimum": 1},
+    "reasoning": {"type": "object", "additionalProperties": false,
+      "properties": {"effort": {"enum": ["none", "minimal", "low", "medium", "high", "xhigh"]}, "exclude": {"type": "boolean"}}}
+  }
+}`
+
+// BenchmarkCheckParameters is /personality llm's validation of advanced
+// parameters against a plugin's schema (compiled once, then cached).
+func BenchmarkCheckParameters(b *testing.B) {
+	c := &Commands{}
+	st := plugin.PluginStatus{Name: "openai", SHA256: "x", Description: &abi.Description{ParametersSchema: json.RawMessage(benchSchema)}}
+	if _, err := c.checkParameters(st, `{"temperature": 7}`); err == nil {
+		b.Fatal("temperature 7 accepted")
+	}
+	for b.Loop() {
+		if _, err := c.checkParameters(st, `{"temperature": 0.8, "thinking": "high", "reasoning": {"exclude": true}}`); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkUsageChart draws /usage's 30-day PNG.
+func BenchmarkUsageChart(b *testing.B) {
+	now := time.Date(2026, 3, 14, 15, 0, 0, 0, time.UTC)
+	var daily []store.DailyUsage
+	for i := range 30 {
+		daily = append(daily, store.DailyUsage{Day: time.Date(2026, 3, 14-i, 0, 0, 0, 0, time.UTC), Provider: "openai",
+			Requests: int64(i), InputTokens: int64(1000 * i), OutputTokens: int64(300 * i)})
+	}
+	for b.Loop() {
+		png, err := dailyChart(daily, now, 30, "Your tokens per day (UTC)")
+		if err != nil || len(png) < 1000 {
+			b.Fatalf("chart: %d bytes, %v", len(png), err)
+		}
+	}
+}

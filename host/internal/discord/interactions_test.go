@@ -58,6 +58,9 @@ func commandMux() *handler.Mux {
 		if err := e.DeferCreateMessage(true); err != nil {
 			return err
 		}
+		if _, err := e.UpdateInteractionResponse(discord.NewMessageUpdate().WithContent("here is the answer")); err != nil {
+			return err
+		}
 		_, err := e.CreateFollowupMessage(discord.NewMessageCreate().WithContent("done thinking"))
 		return err
 	})
@@ -127,6 +130,9 @@ func TestHTTPInteractionsDeferThenFollowUp(t *testing.T) {
 	eventually(t, "the follow-up", func() bool { return len(tb.fake.FollowUps("tok-slow")) == 1 })
 	if got := tb.fake.FollowUps("tok-slow")[0].Content; got != "done thinking" {
 		t.Fatalf("follow-up %q", got)
+	}
+	if orig, ok := tb.fake.Original("tok-slow"); !ok || orig.Content != "here is the answer" {
+		t.Fatalf("@original %+v %v, want the edited answer", orig, ok)
 	}
 	tb.fake.AssertNoViolations(t) // follow-ups carry no bot token
 }
@@ -234,6 +240,18 @@ func TestGatewayInteractionRepliesOverREST(t *testing.T) {
 	r := tb.fake.InteractionResponses()[0]
 	if r.Type != 4 || r.Content != "pong" || r.Flags&64 == 0 || r.Token != "tok-gw" {
 		t.Fatalf("callback %+v", r)
+	}
+
+	// Deferred over the gateway: type 5 through REST, then @original is edited.
+	raw = discordfake.SlashCommand(discordfake.InteractionSpec{ID: "700000000000000041", Token: "tok-gw-slow",
+		GuildID: guildID, ChannelID: "800000000000000001", User: alice}, "slow")
+	discordfake.Inject(t, tb.Client(), gateway.EventTypeInteractionCreate, raw)
+	eventually(t, "the follow-up", func() bool { return len(tb.fake.FollowUps("tok-gw-slow")) == 1 })
+	if r := tb.fake.InteractionResponses()[1]; r.Type != 5 || r.Flags&64 == 0 {
+		t.Errorf("deferred callback %+v, want an ephemeral type 5", r)
+	}
+	if orig, ok := tb.fake.Original("tok-gw-slow"); !ok || orig.Content != "here is the answer" {
+		t.Errorf("@original %+v", orig)
 	}
 	tb.fake.AssertNoViolations(t)
 }

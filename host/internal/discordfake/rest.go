@@ -608,9 +608,10 @@ func (s *Server) editOriginal(w http.ResponseWriter, r *http.Request, rec *Reque
 	s.mu.Lock()
 	m, ok := s.originals[token]
 	if !ok {
-		s.mu.Unlock()
-		writeError(w, http.StatusNotFound, 10008, "Unknown Message")
-		return
+		// The initial response went out as an HTTP response body (HTTP-interactions mode), which
+		// the fake never saw; Discord has it, so the edit applies to it.
+		m = &Message{ID: s.newIDLocked(), AuthorID: s.AppID, Bot: true, CreatedAt: time.Now()}
+		s.originals[token] = m
 	}
 	if p.Content != nil {
 		m.Content = *p.Content

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -286,6 +287,40 @@ func TestHTTPBinaryBodyAndBlob(t *testing.T) {
 	got, ok := blobs.Get(resp.BodyBlob)
 	if !ok || string(got) != string(payload) || resp.Body != "" || resp.BodyBase64 != "" {
 		t.Fatalf("response blob: %+v, %q", resp, got)
+	}
+}
+
+func TestHTTPRequestBodies(t *testing.T) {
+	var got atomic.Value
+	s, _ := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got.Store(string(b))
+	})
+	h, _ := netHost(t, true, []string{hostPort(t, s)}, "", nil)
+	blobs := NewBlobs()
+	audio := blobs.Put([]byte("RIFF\x00\x01wave"))
+	ctx := WithCall(context.Background(), Call{Blobs: blobs})
+	for _, c := range []struct {
+		req  abi.HTTPRequest
+		want string
+	}{
+		{abi.HTTPRequest{Method: "POST", URL: s.URL, Body: "text body"}, "text body"},
+		{abi.HTTPRequest{Method: "POST", URL: s.URL, BodyBase64: "/wD+YQ=="}, "\xff\x00\xfea"},
+		{abi.HTTPRequest{Method: "POST", URL: s.URL, Body: "ignored", BodyBlob: audio}, "RIFF\x00\x01wave"},
+	} {
+		resp := doHTTP(t, h, ctx, c.req)
+		if resp.Error != nil || got.Load() != c.want {
+			t.Errorf("sent %q (error %v), want %q", got.Load(), resp.Error, c.want)
+		}
+	}
+	for _, bad := range []abi.HTTPRequest{
+		{Method: "POST", URL: s.URL, BodyBase64: "not base64!"},
+		{Method: "POST", URL: s.URL, BodyBlob: 12345},
+		{URL: "::not a url"},
+	} {
+		if resp := doHTTP(t, h, ctx, bad); resp.Error == nil || resp.Error.Code != abi.ErrBadRequest {
+			t.Errorf("%+v: error = %+v, want bad_request", bad, resp.Error)
+		}
 	}
 }
 

@@ -86,6 +86,21 @@ func TestHostileCallerDeadline(t *testing.T) {
 	}
 }
 
+func TestCallWithDoneContext(t *testing.T) {
+	h, _ := testHost(t, hostileEntry, nil)
+	l := pluginOf(t, h, "hostile")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := h.Call(ctx, "hostile", "echo", nil)
+	var aerr *abi.Error
+	if !errors.As(err, &aerr) || aerr.Message != "the request was cancelled" || !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v", err)
+	}
+	if l.pool.idleCount() != 1 {
+		t.Errorf("a cancelled call cost the pool its warm instance")
+	}
+}
+
 func TestHostileMemoryExhaustion(t *testing.T) {
 	h, logs := testHost(t, hostileEntry, nil)
 	expectFailureThenRecovery(t, h, "oom", nil, abi.ErrInternal, "ran out of memory (limit 32 MiB)")

@@ -76,6 +76,10 @@ func (l *loaded) call(ctx context.Context, export string, input []byte) ([]byte,
 
 func (l *loaded) run(ctx context.Context, export string, input []byte) ([]byte, *callState, error) {
 	st := newCallState(ctx, l)
+	if err := ctx.Err(); err != nil {
+		// Do not spend (and then discard) an instance on a call already over.
+		return nil, st, &callError{l.classifyTrap(ctx, false, "", ""), err}
+	}
 	inst, err := l.pool.get(ctx)
 	if err != nil {
 		if ctx.Err() != nil {

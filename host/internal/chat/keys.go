@@ -131,12 +131,24 @@ func withKeyUse(ctx context.Context, k *keyUse) context.Context {
 type KeySource struct {
 	Own      plugin.KeySource
 	Fallback Fallback
+	// Retry rides out a database restart (zero: DefaultRetryPolicy).
+	Retry RetryPolicy
 }
 
 // APIKey implements plugin.KeySource.
 func (k *KeySource) APIKey(ctx context.Context, userID, slot string) (string, bool, error) {
 	use, _ := ctx.Value(keyUseKey{}).(*keyUse)
-	key, ok, err := k.Own.APIKey(ctx, userID, slot)
+	policy := k.Retry
+	if policy == (RetryPolicy{}) {
+		policy = DefaultRetryPolicy()
+	}
+	var key string
+	var ok bool
+	err := policy.do(ctx, func(ctx context.Context) error {
+		var err error
+		key, ok, err = k.Own.APIKey(ctx, userID, slot)
+		return err
+	})
 	if err != nil {
 		return "", false, err
 	}

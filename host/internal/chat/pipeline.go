@@ -30,6 +30,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tzurot-go/tzurot/host/internal/chunk"
 	"github.com/tzurot-go/tzurot/host/internal/discord"
 	"github.com/tzurot-go/tzurot/host/internal/plugin"
 	"github.com/tzurot-go/tzurot/host/internal/ratelimit"
@@ -425,6 +426,7 @@ func (j *job) run(ctx context.Context) {
 	if err != nil {
 		j.log.Warn("part of the reply could not be posted", slog.Int("posted_parts", len(ids)), slog.Any("err", err))
 	}
+	j.remember(ids, text)
 	j.record(ctx, ids, resp, usage)
 	j.log.Debug("replied", slog.Int("parts", len(ids)), slog.Duration("plugin_time", j.stats.PluginTime),
 		slog.Duration("overhead", j.stats.Overhead()))
@@ -550,6 +552,40 @@ func (j *job) post(ctx context.Context, text string) ([]string, error) {
 		return j.p.sender.Reply(ctx, j.msg.ChannelID, j.msg.ID, dmPrefix(name)+text)
 	}
 	return j.p.sender.SendAsPersonality(ctx, j.msg.ChannelID, j.msg.ThreadParentID, name, pers.AvatarURL, text)
+}
+
+// remember puts the posted reply into the channel history at once, so the
+// next reply has it as context even before (or without) Discord echoing it
+// through the gateway.
+func (j *job) remember(ids []string, text string) {
+	name := personalityName(*j.personality)
+	author := discord.User{Username: name, DisplayName: name}
+	webhook := "self"
+	if j.msg.IsDM() {
+		text = dmPrefix(name) + text
+		author, webhook = discord.User{ID: j.p.cfg.BotUserID, Username: name, Bot: true}, ""
+	}
+	parts := nonBlank(chunk.Split(text))
+	for i, id := range ids {
+		content := text
+		if len(parts) == len(ids) {
+			content = parts[i]
+		} else if i > 0 {
+			content = ""
+		}
+		j.p.history.observe(discord.IncomingMessage{ID: id, ChannelID: j.msg.ChannelID, GuildID: j.msg.GuildID,
+			Author: author, WebhookID: webhook, Content: content, CreatedAt: time.Now()})
+	}
+}
+
+func nonBlank(parts []string) []string {
+	out := parts[:0]
+	for _, p := range parts {
+		if strings.TrimSpace(p) != "" {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // dmPrefix names the speaker of a reply the bot posts itself (in DMs, where

@@ -1,0 +1,111 @@
+package chat_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tzurot-go/tzurot/host/internal/discordfake"
+	"github.com/tzurot-go/tzurot/host/internal/pgtest"
+)
+
+// TestDatabaseRestartDuringABurst kills every connection of the test
+// database over and over while a burst of messages is answered, as a
+// PostgreSQL restart or failover would: every message still gets its reply,
+// and every reply exactly one usage row and one message mapping.
+func TestDatabaseRestartDuringABurst(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{})
+	h.personality(personalitySpec{slug: "bambi"})
+	const burst = 40
+	user := func(i int) string { return fmt.Sprintf("7000000000000001%02d", i) }
+	for i := range burst {
+		if err := h.store.SetAPIKey(h.ctx, user(i), "openrouter", userKey); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dbName := h.store.Pool().Config().ConnConfig.Database
+
+	admin, err := pgx.Connect(h.ctx, pgtest.AdminURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(context.Background())
+	var killed atomic.Int64
+	stop := make(chan struct{})
+	var killer sync.WaitGroup
+	killer.Add(1)
+	go func() {
+		defer killer.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			var n int64
+			err := admin.QueryRow(h.ctx, `SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+				WHERE datname = $1 AND pid <> pg_backend_pid()) k`, dbName).Scan(&n)
+			if err != nil {
+				t.Errorf("terminate backends: %v", err)
+				return
+			}
+			killed.Add(n)
+			// A wave every 50 ms: each one drops every connection, as a
+			// restart does; pacing only, nothing is asserted on time.
+			time.Sleep(50 * time.Millisecond)
+		}
+	}()
+
+	for i := range burst {
+		h.inject(discordfake.MessageSpec{Content: fmt.Sprintf("@bambi message %d", i),
+			Author: discordfake.User{ID: user(i), Username: fmt.Sprintf("u%d", i)}})
+	}
+	for range burst {
+		select {
+		case <-h.handled:
+		case <-time.After(2 * time.Minute):
+			t.Fatal("the burst was never fully handled")
+		}
+	}
+	close(stop)
+	killer.Wait()
+	if killed.Load() == 0 {
+		t.Fatal("no connection was terminated: the test proved nothing")
+	}
+	t.Logf("terminated %d backends during the burst", killed.Load())
+
+	posted := h.posted()
+	got := map[string]bool{}
+	for _, m := range posted {
+		if refPattern.MatchString(m.Content) {
+			t.Errorf("a reply failed: %q", m.Content)
+		}
+		got[m.Content] = true
+	}
+	for i := range burst {
+		if !got[fmt.Sprintf("echo: u%d: message %d", i, i)] {
+			t.Errorf("message %d got no reply", i)
+		}
+	}
+	if len(posted) != burst {
+		t.Fatalf("%d replies for %d messages", len(posted), burst)
+	}
+	// Count on fresh connections: the pool's were killed.
+	check := pgtest.Pool(t, h.store.Pool().Config().ConnString())
+	var usage, distinct, mapped int
+	if err := check.QueryRow(h.ctx, `SELECT count(*), count(DISTINCT request_id) FROM usage_logs`).Scan(&usage, &distinct); err != nil {
+		t.Fatal(err)
+	}
+	if err := check.QueryRow(h.ctx, `SELECT count(*) FROM webhook_messages`).Scan(&mapped); err != nil {
+		t.Fatal(err)
+	}
+	if usage != burst || distinct != burst || mapped != burst {
+		t.Fatalf("usage rows %d (%d distinct), mappings %d; want %d each", usage, distinct, mapped, burst)
+	}
+}

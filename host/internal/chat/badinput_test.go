@@ -145,7 +145,9 @@ func TestReferencedMessageInAnUnreadableChannel(t *testing.T) {
 		Author: discordfake.User{ID: "700000000000000008", Username: "host"}})
 	visible := h.fake.Messages(open.ID)[0].ID
 	h.fake.SetUnreadable(secret.ID, true)
-	link := func(ch, id string) string { return fmt.Sprintf("https://discord.com/channels/%s/%s/%s", guildID, ch, id) }
+	link := func(ch, id string) string {
+		return fmt.Sprintf("https://discord.com/channels/%s/%s/%s", guildID, ch, id)
+	}
 
 	h.send(discordfake.MessageSpec{Content: "@bambi what do these say? " + link(secret.ID, hidden) + " " + link(open.ID, visible)})
 

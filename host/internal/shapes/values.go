@@ -65,6 +65,15 @@ func asString(raw json.RawMessage) (string, bool) {
 	if jsonKind(raw) != "text" {
 		return "", false
 	}
+	raw = bytes.TrimSpace(raw)
+	// Most strings have no escapes: take the bytes between the quotes
+	// (valid UTF-8 only; Unmarshal repairs invalid bytes, which PostgreSQL
+	// would refuse).
+	if len(raw) >= 2 && raw[len(raw)-1] == '"' {
+		if inner := raw[1 : len(raw)-1]; bytes.IndexByte(inner, '\\') < 0 && utf8.Valid(inner) {
+			return string(inner), true
+		}
+	}
 	var s string
 	if err := json.Unmarshal(raw, &s); err != nil {
 		return "", false
@@ -127,10 +136,9 @@ func asObject(raw json.RawMessage) (map[string]json.RawMessage, bool) {
 	if jsonKind(raw) != "an object" {
 		return nil, false
 	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
+	// Values stay raw, so numbers keep their digits without UseNumber.
 	var m map[string]json.RawMessage
-	if err := dec.Decode(&m); err != nil {
+	if err := json.Unmarshal(raw, &m); err != nil {
 		return nil, false
 	}
 	return m, true

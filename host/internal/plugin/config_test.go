@@ -1,12 +1,15 @@
 package plugin
 
 import (
+	"context"
 	"errors"
 	"io/fs"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tzurot-go/tzurot/sdk/plugintest"
 )
 
 // The plugins.toml shipped at the repository root must parse and mean what
@@ -140,5 +143,34 @@ func TestLoadConfigMissingFile(t *testing.T) {
 	_, err := LoadConfig(filepath.Join(t.TempDir(), "plugins.toml"))
 	if !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), "read plugin config") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// The shipped plugins.toml grants the real plugins/openai what it asks for,
+// in all three roles (ollama included, though it ships disabled).
+func TestShippedConfigLoadsRealPlugin(t *testing.T) {
+	root, err := plugintest.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	wasm := plugintest.Build(t, filepath.Join(root, "plugins", "openai"))
+	cfg, err := LoadConfig(filepath.Join(root, "plugins.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Runtime.CacheDir = testCacheDir
+	for name, pc := range cfg.Plugins {
+		pc.Path, pc.Enabled = wasm, true
+		cfg.Plugins[name] = pc
+	}
+	h, err := NewHost(context.Background(), Options{Config: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close(context.Background())
+	for _, st := range h.Status() {
+		if st.State != StateLoaded {
+			t.Errorf("%s: %s: %s", st.Name, st.State, st.Reason)
+		}
 	}
 }

@@ -255,3 +255,41 @@ func BenchmarkAliasIndexReplace(b *testing.B) {
 		}
 	}
 }
+
+// FuzzFindMentions checks that any text, valid UTF-8 or not, gives well-formed mentions and a
+// stripped text without panicking.
+func FuzzFindMentions(f *testing.F) {
+	x := NewAliasIndex()
+	for i, name := range []string{"bambi", "bambi prime", "zoë", "r2-d2", "dr.", "ß", "İstanbul", "a b c d"} {
+		if err := x.Upsert(Alias{Name: name, PersonalityID: int64(i + 1)}); err != nil {
+			f.Fatal(err)
+		}
+	}
+	for _, s := range []string{"@bambi prime hi", "@@bambi", "x@bambi", "@zoë,@ß @r2-d2!", "@a  b\tc\nd", "@\xff@bambi", "@İSTANBUL"} {
+		f.Add(s)
+	}
+	d, err := New(Config{Aliases: x})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		ms := x.FindMentions(text)
+		prev := 0
+		for _, m := range ms {
+			if m.Start < prev || m.End <= m.Start+1 || m.End > len(text) || text[m.Start] != '@' {
+				t.Fatalf("bad mention %+v in %q", m, text)
+			}
+			prev = m.End
+		}
+		dec, err := d.Decide(context.Background(), discord.IncomingMessage{GuildID: "g", Content: text})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(dec.Triggers) > DefaultMaxPersonalities {
+			t.Fatalf("%d triggers", len(dec.Triggers))
+		}
+		if len(ms) == 0 && dec.Content != text {
+			t.Fatalf("text changed without a mention: %q -> %q", text, dec.Content)
+		}
+	})
+}

@@ -370,6 +370,7 @@ func (c *Commands) routes() *handler.Mux {
 	m := handler.New()
 	m.DefaultContext(func() context.Context { return c.baseCtx })
 	m.Use(c.track)
+	m.NotFound(c.notFound)
 
 	m.Route("/wallet", func(r handler.Router) {
 		r.Command("/set", c.command("wallet set", c.walletSet))
@@ -413,6 +414,19 @@ func (c *Commands) routes() *handler.Mux {
 		r.Command("/ratelimit/set", c.ownerOnly("admin ratelimit set", c.adminRateLimitSet))
 	})
 	return m
+}
+
+// notFound answers interactions no route knows: a command removed in an
+// update but still cached by the user's client, or a form from before a
+// restart that changed its shape. Without an answer Discord only says "The
+// application did not respond".
+func (c *Commands) notFound(e *handler.InteractionEvent) error {
+	switch e.Type() {
+	case discord.InteractionTypeApplicationCommand, discord.InteractionTypeModalSubmit, discord.InteractionTypeComponent:
+		r := &reply{e: e}
+		return r.Send("This command or form is no longer available (the bot was updated). Run the command again; if it is gone, it was removed. Nothing was changed.")
+	}
+	return nil
 }
 
 // loadedPlugins returns the loaded plugins' status, sorted by name.

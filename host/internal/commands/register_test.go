@@ -193,3 +193,14 @@ func (w *relayWriter) Write(b []byte) (int, error) {
 	}
 	return w.ResponseWriter.Write(b)
 }
+
+func TestUnknownCommandsAndStaleFormsGetAnAnswer(t *testing.T) {
+	e := newEnv(t)
+	u := e.user()
+	before := e.snapshot()
+	mustSay(t, e.slash(u, "remind", sub("me", str("what", "tea"))), "no longer available", "Nothing was changed")
+	in := e.spec(u)
+	a := e.inject(in, discordfake.ModalSubmit(in, "/voice-sample/v1", map[string]string{"x": "y"}))
+	mustSay(t, a, "no longer available")
+	e.unchanged(before)
+}

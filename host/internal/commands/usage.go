@@ -2,6 +2,7 @@ package commands
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"image/color"
@@ -87,7 +88,7 @@ func usageTable(totals []store.UsageTotal) string {
 		rows = append(rows, row{name, t.Requests, t.InputTokens, t.OutputTokens, t.Characters})
 		sum.req, sum.in, sum.out = sum.req+t.Requests, sum.in+t.InputTokens, sum.out+t.OutputTokens
 	}
-	slices.SortStableFunc(rows, func(a, b row) int { return int((b.in + b.out) - (a.in + a.out)) })
+	slices.SortStableFunc(rows, func(a, b row) int { return cmp.Compare(b.in+b.out, a.in+a.out) })
 	var s strings.Builder
 	for i, r := range rows {
 		if i == 15 {

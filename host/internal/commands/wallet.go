@@ -254,9 +254,9 @@ func (c *Commands) pluginTrouble(p keyProvider, err error) error {
 	if errors.As(err, &ae) {
 		switch ae.Code {
 		case abi.ErrTimeout:
-			return sayf("Checking the key with **%s** took too long. Nothing was saved; try again in a minute.", p.Slot)
+			return sayf("Checking the key with **%s** took too long; try again in a minute. Nothing was changed.", p.Slot)
 		case abi.ErrUnavailable:
-			return sayf("The **%s** provider is not available right now. Nothing was saved; try again later.", p.Slot)
+			return sayf("The **%s** provider is not available right now; try again later. Nothing was changed.", p.Slot)
 		}
 	}
 	return fmt.Errorf("validate key with plugin %s: %w", p.Plugin, err)

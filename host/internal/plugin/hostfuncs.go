@@ -76,11 +76,15 @@ func writeJSON(cp *extism.CurrentPlugin, v any) uint64 {
 
 func (l *loaded) hostAPIKey(ctx context.Context, cp *extism.CurrentPlugin, stack []uint64) {
 	st := l.state(ctx)
-	slot, err := cp.ReadString(stack[0])
-	stack[0] = 0
-	if err != nil {
-		return
+	var slot string
+	if stack[0] != 0 { // offset 0 means "my own slot", like ""
+		var err error
+		if slot, err = cp.ReadString(stack[0]); err != nil {
+			stack[0] = 0
+			return
+		}
 	}
+	stack[0] = 0
 	if slot != "" && slot != l.cfg.KeySlot {
 		l.log.WarnContext(ctx, "plugin asked for the key of a slot it is not bound to; refused",
 			"request_id", st.call.RequestID, "asked_slot", slot, "bound_slot", l.cfg.KeySlot)

@@ -158,6 +158,9 @@ func TestHostileOtherSlotKey(t *testing.T) {
 			t.Errorf("own slot %q gave %q, %v", slot, out, err)
 		}
 	}
+	if out, err = h.Call(ctx, "hostile", "key0", nil); err != nil || string(out) != "sk-own-slot-key" {
+		t.Errorf("own slot by offset 0 gave %q, %v", out, err)
+	}
 	if strings.Contains(logs.String(), "sk-") {
 		t.Errorf("a key reached the log:\n%s", logs)
 	}

@@ -195,6 +195,20 @@ func whoami() int32 {
 	return 0
 }
 
+// key0 asks for its own key by passing offset 0.
+//
+//go:wasmexport key0
+func key0() int32 {
+	off := hostAPIKey(0)
+	if off == 0 {
+		pdk.OutputString("none")
+		return 0
+	}
+	mem := pdk.FindMemory(off)
+	pdk.Output(mem.ReadBytes())
+	return 0
+}
+
 // key asks for the key of the slot named by the input.
 //
 //go:wasmexport key

@@ -313,3 +313,49 @@ func TestV2StoreThatIsNotAStoreIsRefused(t *testing.T) {
 		}
 	}
 }
+
+func TestCredentialLookingKeysAreNotStored(t *testing.T) {
+	pool := pgtest.New(t)
+	dir := filepath.Join(t.TempDir(), "keyholder")
+	writeJSON(t, filepath.Join(dir, "keyholder.json"), map[string]any{
+		"id": "55555555-6666-4777-8888-999999999999", "name": "Key Holder", "username": "keyholder",
+		"api_key": "sk-live-DO-NOT-STORE", "sessionCookie": "cookie-DO-NOT-STORE", "x_auth_url": "https://x.example/?token=DO-NOT-STORE",
+		"max_tokens": 4096, "token_hint": "", "favourite_colour": "teal",
+	})
+	sum, report := importShapes(t, pool, dir, Options{})
+	if sum.Created != 1 {
+		t.Fatalf("not imported:\n%s", report)
+	}
+	var custom string
+	if err := pool.QueryRow(context.Background(), `SELECT custom_fields::text FROM personalities`).Scan(&custom); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(custom, "DO-NOT-STORE") {
+		t.Errorf("a credential was stored: %s", custom)
+	}
+	for _, kept := range []string{`"max_tokens": 4096`, `"favourite_colour": "teal"`, `"token_hint": ""`} {
+		if !strings.Contains(custom, kept) {
+			t.Errorf("%s was not kept: %s", kept, custom)
+		}
+	}
+	for _, key := range []string{"api_key", "sessionCookie"} {
+		reported := false
+		for _, i := range sum.Issues {
+			reported = reported || (i.Field == key && strings.Contains(i.Message, "looks like a credential"))
+		}
+		if !reported {
+			t.Errorf("dropping %s was not reported:\n%s", key, report)
+		}
+	}
+}
+
+func TestDryRunAnnouncesANewOwnerOnceAndWritesNothing(t *testing.T) {
+	pool := pgtest.New(t)
+	sum, report := importShapes(t, pool, exampleBackup(t), Options{DryRun: true, OwnerDiscordID: "987654321"})
+	if sum.Created != 3 || strings.Count(report, "new user 987654321 (owner)") != 1 {
+		t.Fatalf("dry run report:\n%s", report)
+	}
+	if n := queryInt(t, pool, `SELECT (SELECT count(*) FROM users) + (SELECT count(*) FROM personalities) + (SELECT count(*) FROM personality_memories)`); n != 0 {
+		t.Errorf("dry run wrote %d rows", n)
+	}
+}

@@ -83,6 +83,9 @@ type Importer struct {
 	db     DB
 	opts   Options
 	logger *slog.Logger
+	// ownersAnnounced remembers owners reported as new: in a dry run each
+	// personality's rolled-back transaction creates the user again.
+	ownersAnnounced map[string]bool
 }
 
 // NewImporter returns an importer over db.
@@ -94,7 +97,7 @@ func NewImporter(db DB, opts Options) *Importer {
 	if opts.Out == nil {
 		opts.Out = io.Discard
 	}
-	return &Importer{db: db, opts: opts, logger: logger.With("component", "import")}
+	return &Importer{db: db, opts: opts, logger: logger.With("component", "import"), ownersAnnounced: map[string]bool{}}
 }
 
 // ImportShapes imports the shapes.inc backup at path (a backup directory,
@@ -304,7 +307,7 @@ func (im *Importer) importOne(ctx context.Context, c *Character, log *issueLog) 
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // a no-op after Commit
 
-	w := &writer{tx: tx, c: c, log: log, res: &res}
+	w := &writer{tx: tx, c: c, log: log, res: &res, ownersAnnounced: im.ownersAnnounced}
 	if err := w.write(ctx, im.ownerFor(c)); err != nil {
 		var fe *fileError
 		if errors.As(err, &fe) {
@@ -318,6 +321,9 @@ func (im *Importer) importOne(ctx context.Context, c *Character, log *issueLog) 
 		}
 	} else if err := tx.Commit(ctx); err != nil {
 		return fail(c.File, "", fmt.Errorf("commit: %w", err))
+	}
+	if w.newOwner != "" {
+		im.ownersAnnounced[w.newOwner] = true
 	}
 	switch {
 	case w.created:

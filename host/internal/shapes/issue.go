@@ -34,6 +34,8 @@ type Issue struct {
 	// or "" when the issue is about the whole file.
 	Field   string
 	Message string
+	// stands is how many capped warnings this line stands for (0: itself).
+	stands int
 }
 
 func (i Issue) String() string {
@@ -94,6 +96,7 @@ func (l *issueLog) recordWarn(file, field, format string, args ...any) {
 func (l *issueLog) flushOverflow(file string) {
 	if n := l.overflow[file]; n > 0 {
 		l.warn(file, "", "%d more warnings like the ones above in this file were not listed", n)
+		l.issues[len(l.issues)-1].stands = n
 		delete(l.overflow, file)
 	}
 }
@@ -101,9 +104,12 @@ func (l *issueLog) flushOverflow(file string) {
 // count returns how many issues have each severity.
 func (l *issueLog) count() (warnings, errors int) {
 	for _, i := range l.issues {
-		if i.Severity == Error {
+		switch {
+		case i.Severity == Error:
 			errors++
-		} else {
+		case i.stands > 0:
+			warnings += i.stands
+		default:
 			warnings++
 		}
 	}

@@ -237,12 +237,18 @@ func mapProfile(file, dirSlug string, obj map[string]json.RawMessage, log *issue
 	}
 	m.take("x_auth_url") // dropped: see profileFields
 
-	// Everything not taken is kept verbatim.
+	// Everything not taken is kept verbatim, except what looks like a
+	// credential: a backup is not a place we trust to hold none.
 	extra := map[string]json.RawMessage{}
 	for k, v := range obj {
-		if !m.used[k] {
-			extra[k] = v
+		if m.used[k] {
+			continue
 		}
+		if looksLikeCredential(k, v) {
+			log.warn(file, k, "looks like a credential (a non-empty text value under a key naming a token, secret, password, key or cookie); not stored")
+			continue
+		}
+		extra[k] = v
 	}
 	if len(extra) > 0 {
 		c.CustomFields[CustomExtra] = extra
@@ -518,4 +524,48 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// credentialWords are key parts that name a secret. "token" also names
+// counts (max_tokens), so only text values are dropped.
+var credentialWords = map[string]bool{
+	"token": true, "tokens": true, "secret": true, "secrets": true, "password": true, "passwd": true,
+	"apikey": true, "cookie": true, "cookies": true, "credential": true, "credentials": true, "bearer": true,
+}
+
+// looksLikeCredential reports whether an unknown key holds what is
+// probably a secret: a non-empty string under a key such as "api_key",
+// "accessToken" or "session_cookie".
+func looksLikeCredential(key string, raw json.RawMessage) bool {
+	s, ok := asString(raw)
+	if !ok || strings.TrimSpace(s) == "" {
+		return false
+	}
+	// Split snake_case, kebab-case and camelCase into lowercase words.
+	var words []string
+	var cur []rune
+	flush := func() {
+		if len(cur) > 0 {
+			words = append(words, strings.ToLower(string(cur)))
+			cur = cur[:0]
+		}
+	}
+	for _, r := range key {
+		switch {
+		case r == '_' || r == '-' || r == '.' || r == ' ':
+			flush()
+		case r >= 'A' && r <= 'Z':
+			flush()
+			cur = append(cur, r)
+		default:
+			cur = append(cur, r)
+		}
+	}
+	flush()
+	for i, w := range words {
+		if credentialWords[w] || (w == "api" && i+1 < len(words) && words[i+1] == "key") || (w == "auth" && i+1 < len(words) && words[i+1] == "url") {
+			return true
+		}
+	}
+	return false
 }

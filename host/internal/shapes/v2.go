@@ -239,9 +239,14 @@ func mapV2(file, key string, raw json.RawMessage, log *issueLog) *Character {
 
 	rest := map[string]json.RawMessage{}
 	for k, v := range flat {
-		if !used[k] {
-			rest[k] = v
+		if used[k] {
+			continue
 		}
+		if looksLikeCredential(k, v) {
+			log.warn(file, base+"."+k, "looks like a credential; not stored")
+			continue
+		}
+		rest[k] = v
 	}
 	if len(rest) > 0 {
 		c.CustomFields[CustomV2] = rest

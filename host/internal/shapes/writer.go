@@ -27,6 +27,10 @@ type writer struct {
 	// fill empty values only, overwrite nothing.
 	enrich  bool
 	ownerID *int64
+	// ownersAnnounced is shared across the run (see Importer); newOwner is
+	// the owner this transaction created, announced once it succeeds.
+	ownersAnnounced map[string]bool
+	newOwner        string
 }
 
 func (w *writer) change(format string, args ...any) {
@@ -78,8 +82,9 @@ LIMIT 1`, discordID).Scan(&id, &inserted)
 	if err != nil {
 		return fmt.Errorf("find the owner: %w", err)
 	}
-	if inserted {
+	if inserted && !w.ownersAnnounced[discordID] {
 		w.change("new user %s (owner)", discordID)
+		w.newOwner = discordID
 	}
 	w.ownerID = &id
 	return nil

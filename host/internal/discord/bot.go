@@ -370,6 +370,9 @@ func (b *Bot) ServeInteractions(addr, path string) (net.Addr, error) {
 	if b.interaction == nil {
 		return nil, errors.New("discord: HTTP interactions are not enabled (WithHTTPInteractions)")
 	}
+	if !strings.HasPrefix(path, "/") || strings.ContainsAny(path, " {}") {
+		return nil, fmt.Errorf("discord: the interactions path %q must start with / and hold no spaces or braces", path)
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.shutdown {

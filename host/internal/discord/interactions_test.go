@@ -208,9 +208,15 @@ func TestReplayCacheForgetsExpiredSignatures(t *testing.T) {
 func TestServeInteractionsStopsAtShutdown(t *testing.T) {
 	pub, priv, _ := ed25519.GenerateKey(nil)
 	tb := newTestBot(t, nopHandler(), WithoutGateway(), WithHTTPInteractions(hex.EncodeToString(pub)))
+	if _, err := tb.ServeInteractions("127.0.0.1:0", "interactions"); err == nil || !strings.Contains(err.Error(), "must start with /") {
+		t.Fatalf("relative path: %v", err)
+	}
 	addr, err := tb.ServeInteractions("127.0.0.1:0", "/interactions")
 	if err != nil {
 		t.Fatal(err)
+	}
+	if _, err := tb.ServeInteractions("127.0.0.1:0", "/interactions"); err == nil {
+		t.Fatal("served the endpoint twice")
 	}
 	url := "http://" + addr.String() + "/interactions"
 	sign := signer{priv: priv}

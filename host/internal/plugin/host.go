@@ -155,10 +155,10 @@ func NewHost(ctx context.Context, opts Options) (*Host, error) {
 }
 
 // load builds a new set. Refused entries are recorded, not fatal.
-// Compiling is CPU-bound, so files load in parallel, one per core; entries
-// sharing a file load one after the other, so the first compiles and the
-// rest hit the compilation cache (wazero would otherwise compile the same
-// module twice at once).
+// Compiling is CPU-bound, so entries load in parallel, one per core. Of
+// entries sharing a file, the first loads alone so the file compiles once
+// (wazero would otherwise compile the same module twice at once); the rest
+// then load in parallel from the compilation cache.
 func (h *Host) load(ctx context.Context, cfg *Config) *pluginSet {
 	ld := &loader{cache: h.cache, keys: h.keys, log: h.log, files: make(map[string][]byte)}
 	names := cfg.Names()
@@ -200,14 +200,23 @@ func (h *Host) load(ctx context.Context, cfg *Config) *pluginSet {
 	}
 	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
 	var wg sync.WaitGroup
+	limited := func(i int) {
+		sem <- struct{}{}
+		defer func() { <-sem }()
+		loadOne(i)
+	}
 	for _, f := range files {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			for _, i := range byFile[f] {
-				loadOne(i)
+			entries := byFile[f]
+			limited(entries[0])
+			for _, i := range entries[1:] {
+				wg.Add(1) // before this goroutine's Done, so Wait still waits
+				go func() {
+					defer wg.Done()
+					limited(i)
+				}()
 			}
 		}()
 	}

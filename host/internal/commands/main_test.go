@@ -154,6 +154,9 @@ type envOption func(*commands.Deps)
 
 func newEnv(t *testing.T, opts ...envOption) *env {
 	t.Helper()
+	// Each test has its own database, plugin host and fake Discord; most of
+	// the setup waits on PostgreSQL, so tests overlap well.
+	t.Parallel()
 	e := &env{t: t, logs: &syncBuffer{}, guildID: "700000000000000001", channel: "710000000000000001",
 		now: time.Date(2026, 3, 14, 15, 9, 26, 0, time.UTC)}
 	logger := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))

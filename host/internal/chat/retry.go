@@ -31,8 +31,13 @@ func DefaultRetryPolicy() RetryPolicy {
 	return RetryPolicy{Initial: 20 * time.Millisecond, Max: 2 * time.Second, Total: 60 * time.Second}
 }
 
-// do runs op until it succeeds, fails with a non-transient error, ctx ends
-// or the policy's total time is spent.
+// Do runs op until it succeeds, fails with an error that does not mean "the
+// database went away", ctx ends or the policy's total time is spent. Only
+// give it idempotent operations.
+func (r RetryPolicy) Do(ctx context.Context, op func(context.Context) error) error {
+	return r.do(ctx, op)
+}
+
 func (r RetryPolicy) do(ctx context.Context, op func(context.Context) error) error {
 	b := backoff.NewExponentialBackOff()
 	b.InitialInterval, b.MaxInterval, b.MaxElapsedTime = r.Initial, r.Max, r.Total

@@ -1,0 +1,333 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/disgoorg/disgo/bot"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tzurot-go/tzurot/host/internal/chat"
+	"github.com/tzurot-go/tzurot/host/internal/commands"
+	"github.com/tzurot-go/tzurot/host/internal/discord"
+	"github.com/tzurot-go/tzurot/host/internal/logging"
+	"github.com/tzurot-go/tzurot/host/internal/plugin"
+	"github.com/tzurot-go/tzurot/host/internal/ratelimit"
+	"github.com/tzurot-go/tzurot/host/internal/redact"
+	"github.com/tzurot-go/tzurot/host/internal/store"
+	"github.com/tzurot-go/tzurot/host/internal/vault"
+	"github.com/tzurot-go/tzurot/schema"
+)
+
+// Options adapt Serve to its caller. The zero value serves the real
+// environment on stderr.
+type Options struct {
+	// Getenv and Environ read the environment (os.Getenv, os.Environ).
+	Getenv  func(string) string
+	Environ func() []string
+	// Stderr receives the log (os.Stderr).
+	Stderr io.Writer
+	// Logger replaces the logger built from LOG_LEVEL / LOG_FORMAT (tests).
+	Logger *slog.Logger
+	// Secrets is the redactor's registry of exact secrets; nil makes one.
+	Secrets *redact.Secrets
+	// Reload delivers SIGHUP: each value reloads plugins.toml.
+	Reload <-chan os.Signal
+	// Discord adds options to the Discord bot (tests point it at a fake).
+	Discord []discord.Option
+	// Started, when set, is called once the bot is up (tests).
+	Started func(*App)
+	// NoGatewayConnect builds the gateway client but does not connect it:
+	// tests inject gateway events instead (disgo's websocket code races
+	// under -race when a connection closes).
+	NoGatewayConnect bool
+}
+
+// Serve runs the bot until ctx is cancelled (SIGINT/SIGTERM), then shuts
+// down within TZUROT_SHUTDOWN_TIMEOUT. It refuses to start without a master
+// key, a database, a bot token or a readable plugins.toml, saying which.
+func Serve(ctx context.Context, opts Options) error {
+	if opts.Getenv == nil {
+		opts.Getenv = os.Getenv
+	}
+	if opts.Environ == nil {
+		opts.Environ = os.Environ
+	}
+	if opts.Stderr == nil {
+		opts.Stderr = os.Stderr
+	}
+	if opts.Secrets == nil {
+		opts.Secrets = redact.NewSecrets(0)
+	}
+	logger := opts.Logger
+	if logger == nil {
+		var err error
+		logger, err = logging.New(opts.Stderr, logging.Options{Getenv: opts.Getenv, Environ: opts.Environ, Secrets: opts.Secrets})
+		if err != nil {
+			return err
+		}
+	}
+	// Fail closed: no master key, no bot (users' keys must never be stored
+	// unprotected). Every key the vault opens is registered for redaction.
+	v, err := vault.FromEnv(opts.Getenv, vault.WithObserver(opts.Secrets.Observe))
+	if err != nil {
+		return err
+	}
+	cfg, err := ConfigFromEnv(opts.Getenv, opts.Environ(), opts.Secrets.Observe)
+	if err != nil {
+		return err
+	}
+	// Every process may migrate at start: an advisory lock makes them take
+	// turns, and the second finds nothing to do.
+	if err := schema.Migrate(ctx, cfg.DatabaseURL, logger); err != nil {
+		return err
+	}
+	a, err := start(ctx, cfg, v, logger, !opts.NoGatewayConnect, opts.Discord...)
+	if err != nil {
+		return err
+	}
+	if opts.Started != nil {
+		opts.Started(a)
+	}
+	logger.Info("tzurot is running", slog.Bool("gateway", cfg.Gateway), slog.String("interactions", cfg.InteractionsAddr))
+	for done := false; !done; {
+		select {
+		case <-ctx.Done():
+			done = true
+		case <-opts.Reload:
+			if err := a.ReloadPlugins(ctx); err != nil {
+				logger.Error("plugins.toml not reloaded; the running plugins stay", slog.Any("err", err))
+			}
+		}
+	}
+	logger.Info("shutting down", slog.Duration("deadline", cfg.ShutdownTimeout))
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+	defer cancel()
+	return a.Shutdown(sctx)
+}
+
+// App is a running host.
+type App struct {
+	Config   Config
+	Log      *slog.Logger
+	Store    *store.Store
+	Plugins  *plugin.Host
+	Bot      *discord.Bot
+	Pipeline *chat.Pipeline
+	Commands *commands.Commands
+	Limiter  *ratelimit.Limiter
+	// InteractionsAddr is where HTTP interactions are served (nil if not).
+	InteractionsAddr net.Addr
+
+	pool, fastPool *pgxpool.Pool
+	shutdownOnce   sync.Once
+	shutdownErr    error
+}
+
+// messageRelay and eventRelay let the bot be built before the pipeline and
+// the commands that need its sender and client.
+type messageRelay struct {
+	mu sync.RWMutex
+	h  discord.Handler
+}
+
+func (r *messageRelay) HandleMessage(ctx context.Context, m discord.IncomingMessage) {
+	r.mu.RLock()
+	h := r.h
+	r.mu.RUnlock()
+	if h != nil {
+		h.HandleMessage(ctx, m)
+	}
+}
+
+type eventRelay struct {
+	mu sync.RWMutex
+	l  bot.EventListener
+}
+
+func (r *eventRelay) OnEvent(e bot.Event) {
+	r.mu.RLock()
+	l := r.l
+	r.mu.RUnlock()
+	if l != nil {
+		l.OnEvent(e)
+	}
+}
+
+// Start opens everything and connects to Discord. On error, what was opened
+// is closed again. The database must be migrated (schema.Migrate).
+func Start(ctx context.Context, cfg Config, v *vault.Vault, logger *slog.Logger, discordOpts ...discord.Option) (*App, error) {
+	return start(ctx, cfg, v, logger, true, discordOpts...)
+}
+
+func start(ctx context.Context, cfg Config, v *vault.Vault, logger *slog.Logger, connect bool, discordOpts ...discord.Option) (_ *App, err error) {
+	a := &App{Config: cfg, Log: logger}
+	defer func() {
+		if err != nil {
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			defer cancel()
+			a.closeAll(cctx)
+		}
+	}()
+
+	// The main pool, and a small one whose commits do not wait for the WAL
+	// flush: rate-limit counters only. A PostgreSQL crash can lose their
+	// last fraction of a second of increments, which only lets a few
+	// requests through a limit; in exchange a limit check costs a round trip
+	// instead of a disk flush.
+	pcfg, err := pgxpool.ParseConfig(cfg.DatabaseURL)
+	if err != nil {
+		return nil, errors.New("DATABASE_URL is not a valid PostgreSQL connection string (value hidden)")
+	}
+	pcfg.MaxConns = cfg.DBMaxConns
+	if a.pool, err = pgxpool.NewWithConfig(ctx, pcfg); err != nil {
+		return nil, fmt.Errorf("connect to the database: %w", err)
+	}
+	fcfg := pcfg.Copy()
+	fcfg.MaxConns = defaultRateLimitConns
+	fcfg.ConnConfig.RuntimeParams["synchronous_commit"] = "off"
+	if a.fastPool, err = pgxpool.NewWithConfig(ctx, fcfg); err != nil {
+		return nil, fmt.Errorf("connect to the database: %w", err)
+	}
+
+	a.Store = store.New(a.pool, v, logger)
+	a.Limiter = ratelimit.New(store.New(a.fastPool, nil, logger), cfg.Limits)
+
+	pcfgPlugins, err := plugin.LoadConfig(cfg.PluginsFile)
+	if err != nil {
+		return nil, fmt.Errorf("read %s (set %s to use another file): %w", cfg.PluginsFile, EnvPlugins, err)
+	}
+	keys := &chat.KeySource{Own: a.Store, Fallback: cfg.Chat.Fallback}
+	if a.Plugins, err = plugin.NewHost(ctx, plugin.Options{Config: pcfgPlugins, Keys: keys, Logger: logger}); err != nil {
+		return nil, err
+	}
+
+	msgs, events := &messageRelay{}, &eventRelay{}
+	opts := []discord.Option{discord.WithLogger(logger), discord.WithWorkers(cfg.Workers), discord.WithInteractionListener(events)}
+	if cfg.PublicKey != "" {
+		opts = append(opts, discord.WithHTTPInteractions(cfg.PublicKey))
+	}
+	if !cfg.Gateway {
+		opts = append(opts, discord.WithoutGateway())
+	}
+	opts = append(opts, discordOpts...)
+	if a.Bot, err = discord.New(cfg.DiscordToken, msgs, opts...); err != nil {
+		return nil, err
+	}
+
+	chatCfg := cfg.Chat
+	chatCfg.BotUserID = a.Bot.ApplicationID()
+	sender := a.Bot.NewSender(newWebhookStore(a.Store, chat.DefaultRetryPolicy()))
+	if a.Pipeline, err = chat.New(ctx, chat.Deps{
+		Store: a.Store, Plugins: a.Plugins, Sender: sender, Reader: chat.RESTReader{Client: a.Bot.Client()},
+		Limiter: a.Limiter, Logger: logger,
+	}, chatCfg); err != nil {
+		return nil, err
+	}
+
+	if a.Commands, err = commands.New(commands.Deps{
+		Store: a.Store, Plugins: a.Plugins, Aliases: a.Pipeline.Mentions(), ReloadPlugins: a.ReloadPlugins,
+		RateLimits: a.Limiter, OwnerIDs: cfg.Commands.OwnerIDs, Logger: logger,
+	}); err != nil {
+		return nil, err
+	}
+	msgs.mu.Lock()
+	msgs.h = a.Pipeline
+	msgs.mu.Unlock()
+	events.mu.Lock()
+	events.l = a.Commands.Router()
+	events.mu.Unlock()
+
+	if err := a.Commands.Register(a.Bot.Client(), cfg.Commands.DevGuildID); err != nil {
+		return nil, err
+	}
+	if cfg.InteractionsAddr != "" {
+		if a.InteractionsAddr, err = a.Bot.ServeInteractions(cfg.InteractionsAddr, cfg.InteractionsPath); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.Gateway && connect {
+		if err := a.Bot.Open(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return a, nil
+}
+
+// ReloadPlugins re-reads plugins.toml and swaps the plugins in. Calls in
+// flight finish on the old ones; if any enabled plugin is refused nothing
+// changes and the error says why.
+func (a *App) ReloadPlugins(ctx context.Context) error {
+	cfg, err := plugin.LoadConfig(a.Config.PluginsFile)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", a.Config.PluginsFile, err)
+	}
+	if err := a.Plugins.Reload(ctx, cfg); err != nil {
+		return err
+	}
+	a.Log.Info("plugins.toml reloaded", slog.String("file", a.Config.PluginsFile))
+	return nil
+}
+
+// Shutdown stops the host within ctx's deadline, in the order that loses
+// nothing:
+//
+//  1. slash commands stop taking new interactions and finish the running
+//     ones (they still need Discord's REST API);
+//  2. the bot stops intake (HTTP endpoint, gateway), waits for the message
+//     handlers (replies in progress are posted), stops typing indicators
+//     and closes its REST client;
+//  3. the pipeline writes the last usage rows and message ids;
+//  4. the plugin host waits for calls and frees the compiled plugins;
+//  5. the database pools close.
+//
+// Calling it twice is harmless.
+func (a *App) Shutdown(ctx context.Context) error {
+	a.shutdownOnce.Do(func() {
+		a.shutdownErr = a.closeAll(ctx)
+		if a.shutdownErr != nil {
+			a.Log.Error("shutdown was not clean", slog.Any("err", a.shutdownErr))
+		} else {
+			a.Log.Info("shut down cleanly")
+		}
+	})
+	return a.shutdownErr
+}
+
+// closeAll closes whatever was opened, in shutdown order (see Shutdown).
+func (a *App) closeAll(ctx context.Context) error {
+	var errs []error
+	run := func(f func(context.Context) error) {
+		if f != nil {
+			if err := f(ctx); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	if a.Commands != nil {
+		run(a.Commands.Close)
+	}
+	if a.Bot != nil {
+		run(a.Bot.Shutdown)
+	}
+	if a.Pipeline != nil {
+		run(a.Pipeline.Close)
+	}
+	if a.Plugins != nil {
+		run(a.Plugins.Close)
+	}
+	if a.fastPool != nil {
+		a.fastPool.Close()
+	}
+	if a.pool != nil {
+		a.pool.Close()
+	}
+	return errors.Join(errs...)
+}

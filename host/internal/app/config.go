@@ -1,0 +1,199 @@
+// Package app wires the host together for `tzurot serve` and `tzurot bench`:
+// configuration from the environment, the logger, migrations, the database
+// pools, the vault, the store, the plugin host, the Discord bot, the chat
+// pipeline and the slash commands; SIGHUP reloads plugins.toml; shutdown
+// stops everything in an order that loses no reply.
+package app
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tzurot-go/tzurot/host/internal/chat"
+	"github.com/tzurot-go/tzurot/host/internal/commands"
+	"github.com/tzurot-go/tzurot/host/internal/config"
+	"github.com/tzurot-go/tzurot/host/internal/ratelimit"
+)
+
+// Environment variables read by ConfigFromEnv (the vault reads
+// APP_MASTER_KEY and APP_MASTER_KEY_PREVIOUS itself, the logger LOG_LEVEL,
+// LOG_FORMAT and NO_COLOR, the commands TZUROT_OWNER_IDS and
+// TZUROT_DEV_GUILD_ID, the rate limiter TZUROT_RATE_*, the fallback policy
+// TZUROT_FALLBACK_*). docs/pipeline.md lists them all.
+const (
+	EnvDiscordToken       = "DISCORD_TOKEN"
+	EnvDiscordPublicKey   = "DISCORD_PUBLIC_KEY"
+	EnvPlugins            = "TZUROT_PLUGINS"
+	EnvGateway            = "TZUROT_GATEWAY"
+	EnvInteractionsAddr   = "TZUROT_INTERACTIONS_ADDR"
+	EnvInteractionsPath   = "TZUROT_INTERACTIONS_PATH"
+	EnvDefaultProvider    = "TZUROT_DEFAULT_PROVIDER"
+	EnvDefaultModel       = "TZUROT_DEFAULT_MODEL"
+	EnvHistoryMessages    = "TZUROT_HISTORY_MESSAGES"
+	EnvContextTokens      = "TZUROT_CONTEXT_TOKENS"
+	EnvReplyTimeout       = "TZUROT_REPLY_TIMEOUT"
+	EnvMaxPersonalities   = "TZUROT_MAX_PERSONALITIES"
+	EnvWorkers            = "TZUROT_WORKERS"
+	EnvDBMaxConns         = "TZUROT_DB_MAX_CONNS"
+	EnvShutdownTimeout    = "TZUROT_SHUTDOWN_TIMEOUT"
+	EnvMentionPoll        = "TZUROT_MENTION_POLL"
+	DefaultPluginsFile    = "plugins.toml"
+	DefaultInteractions   = "/interactions"
+	DefaultShutdown       = 30 * time.Second
+	DefaultWorkers        = 64
+	DefaultDBMaxConns     = 16
+	defaultRateLimitConns = 4
+)
+
+// Config is everything serve needs from the environment, parsed and checked.
+// Secrets in it (the bot token, fallback keys) must never be logged.
+type Config struct {
+	DiscordToken string
+	DatabaseURL  string
+	PluginsFile  string
+	// Gateway connects to Discord's gateway (messages, and interactions
+	// unless the HTTP endpoint takes them). Off runs commands over HTTP only.
+	Gateway bool
+	// InteractionsAddr, when set, serves Discord's HTTP interactions there
+	// (with PublicKey), at InteractionsPath.
+	InteractionsAddr string
+	InteractionsPath string
+	PublicKey        string
+	// Workers bounds the Discord events handled at once.
+	Workers int
+	// DBMaxConns bounds the main database pool.
+	DBMaxConns      int32
+	ShutdownTimeout time.Duration
+
+	Chat     chat.Config
+	Limits   ratelimit.Settings
+	Commands commands.Settings
+}
+
+// ConfigFromEnv reads and checks the configuration. environ is os.Environ
+// (for TZUROT_FALLBACK_KEY_<SLOT>); observe is told every secret found, so
+// the log redactor masks it. Every error names the variable and says what
+// would be right.
+func ConfigFromEnv(getenv func(string) string, environ []string, observe func(string)) (Config, error) {
+	c := Config{
+		PluginsFile:      DefaultPluginsFile,
+		Gateway:          true,
+		InteractionsPath: DefaultInteractions,
+		Workers:          DefaultWorkers,
+		DBMaxConns:       DefaultDBMaxConns,
+		ShutdownTimeout:  DefaultShutdown,
+	}
+	c.DiscordToken = strings.TrimSpace(getenv(EnvDiscordToken))
+	if c.DiscordToken == "" {
+		return Config{}, fmt.Errorf("%s is not set: copy the bot token from the Bot page of your application at https://discord.com/developers/applications", EnvDiscordToken)
+	}
+	if observe != nil {
+		observe(c.DiscordToken)
+	}
+	dsn, err := config.DatabaseURL(getenv)
+	if err != nil {
+		return Config{}, err
+	}
+	c.DatabaseURL = dsn
+	if p := strings.TrimSpace(getenv(EnvPlugins)); p != "" {
+		c.PluginsFile = p
+	}
+	if c.Gateway, err = parseBool(getenv, EnvGateway, true); err != nil {
+		return Config{}, err
+	}
+	c.InteractionsAddr = strings.TrimSpace(getenv(EnvInteractionsAddr))
+	c.PublicKey = strings.TrimSpace(getenv(EnvDiscordPublicKey))
+	if p := strings.TrimSpace(getenv(EnvInteractionsPath)); p != "" {
+		if !strings.HasPrefix(p, "/") {
+			return Config{}, fmt.Errorf("%s=%q must start with /", EnvInteractionsPath, p)
+		}
+		c.InteractionsPath = p
+	}
+	if c.InteractionsAddr != "" && c.PublicKey == "" {
+		return Config{}, fmt.Errorf("%s is set but %s is not: copy the Public Key from the General Information page of your application", EnvInteractionsAddr, EnvDiscordPublicKey)
+	}
+	if !c.Gateway && c.InteractionsAddr == "" {
+		return Config{}, fmt.Errorf("%s=off leaves the bot deaf: set %s (and %s) to take commands over HTTP, or turn the gateway on", EnvGateway, EnvInteractionsAddr, EnvDiscordPublicKey)
+	}
+
+	ints := []struct {
+		name    string
+		dst     *int
+		min     int
+		meaning string
+	}{
+		{EnvHistoryMessages, &c.Chat.HistoryMessages, 0, "recent channel messages in a reply's context (0 for none)"},
+		{EnvContextTokens, &c.Chat.ContextTokens, 256, "the token budget of a reply's context"},
+		{EnvMaxPersonalities, &c.Chat.MaxPersonalities, 1, "personalities answering one message"},
+		{EnvWorkers, &c.Workers, 1, "Discord events handled at once"},
+	}
+	for _, f := range ints {
+		raw := strings.TrimSpace(getenv(f.name))
+		if raw == "" {
+			continue
+		}
+		n, err := strconv.Atoi(raw)
+		if err != nil || n < f.min {
+			return Config{}, fmt.Errorf("%s=%q must be a whole number of at least %d (%s)", f.name, raw, f.min, f.meaning)
+		}
+		*f.dst = n
+	}
+	if raw := strings.TrimSpace(getenv(EnvDBMaxConns)); raw != "" {
+		n, err := strconv.Atoi(raw)
+		if err != nil || n < 2 || n > 1000 {
+			return Config{}, fmt.Errorf("%s=%q must be a whole number from 2 to 1000 (connections to PostgreSQL)", EnvDBMaxConns, raw)
+		}
+		c.DBMaxConns = int32(n)
+	}
+	durations := []struct {
+		name string
+		dst  *time.Duration
+		min  time.Duration
+	}{
+		{EnvReplyTimeout, &c.Chat.ReplyTimeout, time.Second},
+		{EnvShutdownTimeout, &c.ShutdownTimeout, time.Second},
+		{EnvMentionPoll, &c.Chat.MentionPoll, time.Second},
+	}
+	for _, f := range durations {
+		raw := strings.TrimSpace(getenv(f.name))
+		if raw == "" {
+			continue
+		}
+		if f.name == EnvMentionPoll && (raw == "0" || raw == "off") {
+			*f.dst = -1
+			continue
+		}
+		d, err := time.ParseDuration(raw)
+		if err != nil || d < f.min {
+			return Config{}, fmt.Errorf("%s=%q must be a duration of at least %s, for example 90s or 2m", f.name, raw, f.min)
+		}
+		*f.dst = d
+	}
+	c.Chat.DefaultProvider = strings.TrimSpace(getenv(EnvDefaultProvider))
+	c.Chat.DefaultModel = strings.TrimSpace(getenv(EnvDefaultModel))
+
+	if c.Limits, err = ratelimit.SettingsFromEnv(getenv); err != nil {
+		return Config{}, err
+	}
+	if c.Chat.Fallback, err = chat.FallbackFromEnv(environ, getenv, observe); err != nil {
+		return Config{}, err
+	}
+	if c.Commands, err = commands.SettingsFromEnv(getenv); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+func parseBool(getenv func(string) string, name string, def bool) (bool, error) {
+	switch strings.ToLower(strings.TrimSpace(getenv(name))) {
+	case "":
+		return def, nil
+	case "1", "on", "true", "yes":
+		return true, nil
+	case "0", "off", "false", "no":
+		return false, nil
+	}
+	return false, fmt.Errorf("%s=%q must be on or off", name, getenv(name))
+}

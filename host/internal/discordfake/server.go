@@ -94,6 +94,14 @@ func WithAppID(appID string) Option {
 // New starts a fake Discord on 127.0.0.1 and stops it when the test ends.
 func New(t testing.TB, opts ...Option) *Server {
 	t.Helper()
+	s := Start(opts...)
+	t.Cleanup(s.Close)
+	return s
+}
+
+// Start is New for programs that are not tests (the load command, tzurot
+// bench): the caller stops the server with Close.
+func Start(opts ...Option) *Server {
 	s := &Server{
 		AppID:      DefaultAppID,
 		Token:      TokenFor(DefaultAppID),
@@ -118,7 +126,6 @@ func New(t testing.TB, opts ...Option) *Server {
 	mux.HandleFunc("GET /gateway", s.gw.serve)
 	s.srv = httptest.NewServer(mux)
 	s.URL = s.srv.URL
-	t.Cleanup(s.Close)
 	return s
 }
 

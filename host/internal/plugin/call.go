@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"context"
+	"strings"
 	"sync"
 
 	"github.com/tzurot-go/tzurot/sdk/abi"
@@ -136,6 +137,17 @@ func (st *callState) apiKey(ctx context.Context) (string, bool, error) {
 		st.key, st.keyOK, st.keyErr = st.p.keys.APIKey(ctx, st.call.UserID, st.p.cfg.KeySlot)
 	}
 	return st.key, st.keyOK, st.keyErr
+}
+
+// redact replaces the key served to this call, if any, in text the plugin
+// wrote (log lines, stderr, error messages): a plugin holding the key must
+// not be able to print it. Short keys are left alone to avoid masking
+// ordinary words.
+func (st *callState) redact(s string) string {
+	if !st.keyOK || len(st.key) < 8 {
+		return s
+	}
+	return strings.ReplaceAll(s, st.key, "[redacted]")
 }
 
 // finish closes whatever the plugin left open; the host, not the plugin,

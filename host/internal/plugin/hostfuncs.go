@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
-	"strings"
 
 	extism "github.com/extism/go-sdk"
 
@@ -202,18 +201,12 @@ func (l *loaded) hostLog(ctx context.Context, cp *extism.CurrentPlugin, stack []
 	if len(msg) > maxLogMessage {
 		msg = msg[:maxLogMessage] + "…"
 	}
-	// A plugin holding the key (api_key) must not be able to print it.
-	if st.keyOK && len(st.key) >= 8 {
-		msg = strings.ReplaceAll(msg, st.key, "[redacted]")
-	}
+	msg = st.redact(msg)
 	attrs := []slog.Attr{slog.String("request_id", st.call.RequestID)}
 	if len(e.Attrs) > 0 {
 		group := make([]any, 0, 2*len(e.Attrs))
 		for k, v := range e.Attrs {
-			if st.keyOK && len(st.key) >= 8 {
-				v = strings.ReplaceAll(v, st.key, "[redacted]")
-			}
-			group = append(group, k, v)
+			group = append(group, k, st.redact(v))
 		}
 		attrs = append(attrs, slog.Group("attrs", group...))
 	}

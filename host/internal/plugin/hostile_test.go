@@ -195,11 +195,18 @@ func TestLoggedKeyIsRedacted(t *testing.T) {
 	keys.Set("u1", "hostile", "sk-secret-value-123")
 	h, logs := testHost(t, hostileEntry, keys)
 	ctx := WithCall(context.Background(), Call{UserID: "u1"})
-	if _, err := h.Call(ctx, "hostile", "logkey", nil); err != nil {
-		t.Fatal(err)
+	_, err := h.Call(ctx, "hostile", "logkey", nil)
+	var aerr *abi.Error
+	if !errors.As(err, &aerr) || aerr.Message != "the provider rejected [redacted]" {
+		t.Errorf("error = %v", err)
 	}
-	if strings.Contains(logs.String(), "sk-secret-value-123") || !strings.Contains(logs.String(), "my key is [redacted]") {
-		t.Errorf("key not redacted:\n%s", logs)
+	for _, want := range []string{"my key is [redacted]", "stderr says [redacted]"} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("log lacks %q", want)
+		}
+	}
+	if strings.Contains(logs.String(), "sk-secret-value-123") || strings.Contains(err.Error(), "sk-secret-value-123") {
+		t.Errorf("key leaked:\n%s\n%v", logs, err)
 	}
 }
 

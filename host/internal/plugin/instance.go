@@ -72,7 +72,8 @@ func (i *instance) close() { _ = i.plugin.Close(context.Background()) }
 
 // flushStdio forwards what the guest printed during a call into the log,
 // one record per line.
-func (i *instance) flushStdio(ctx context.Context, log *slog.Logger, requestID string) {
+func (i *instance) flushStdio(ctx context.Context, log *slog.Logger, st *callState) {
+	requestID := st.call.RequestID
 	if i.stdio.buf.Len() == 0 && i.stdio.dropped == 0 {
 		return
 	}
@@ -84,7 +85,7 @@ func (i *instance) flushStdio(ctx context.Context, log *slog.Logger, requestID s
 			continue
 		}
 		lines++
-		log.WarnContext(ctx, "plugin output", "request_id", requestID, "line", line)
+		log.WarnContext(ctx, "plugin output", "request_id", requestID, "line", st.redact(line))
 	}
 	if i.stdio.dropped > 0 || droppedLines > 0 {
 		log.WarnContext(ctx, "plugin output truncated", "request_id", requestID,

@@ -103,7 +103,7 @@ func (l *loaded) run(ctx context.Context, export string, input []byte) ([]byte, 
 		typed = inst.plugin.GetError()
 	}
 	stdio := inst.stdioText()
-	inst.flushStdio(ctx, l.log, st.call.RequestID)
+	inst.flushStdio(ctx, l.log, st)
 	if st.logDropped > 0 {
 		l.log.WarnContext(ctx, "plugin log lines dropped", "request_id", st.call.RequestID, "dropped", st.logDropped, "max_log_lines", l.cfg.Limits.MaxLogLines)
 	}
@@ -112,7 +112,9 @@ func (l *loaded) run(ctx context.Context, export string, input []byte) ([]byte, 
 
 	switch {
 	case callErr != nil && typed != "" && typed == callErr.Error():
-		return nil, st, parsePluginError(typed)
+		e := parsePluginError(typed)
+		e.Message = st.redact(e.Message)
+		return nil, st, e
 	case callErr != nil:
 		e := l.classifyTrap(ctx, callTimedOut, stdio, callErr.Error())
 		l.log.WarnContext(ctx, "plugin call failed", "request_id", st.call.RequestID, "export", export, "code", e.Code, "err", callErr)

@@ -332,13 +332,15 @@ func flood() int32 {
 	return 0
 }
 
-// logkey logs the key it was given, which the host must redact.
+// logkey logs, prints and returns as an error the key it was given; the
+// host must redact it everywhere.
 //
 //go:wasmexport logkey
 func logKey() int32 {
 	k, _ := apiKey("")
 	logLine("warn", "my key is "+k)
-	return 0
+	os.Stderr.WriteString("stderr says " + k + "\n")
+	return fail("invalid_key", "the provider rejected "+k)
 }
 
 //go:wasmexport spin

@@ -169,7 +169,16 @@ func (r *Redactor) jsonValue(x any) slog.Value {
 	if err := enc.Encode(x); err != nil {
 		return slog.StringValue(r.String(fmt.Sprintf("%+v", x)))
 	}
-	redacted, err := r.redactJSON(buf.Bytes())
+	raw := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+	// Fast path: without escapes every string reads the same raw as
+	// decoded, and the field rule sees the same names, so if the text rules
+	// find nothing in the whole document, nothing is there to find.
+	if bytes.IndexByte(raw, '\\') < 0 {
+		if text := string(raw); r.String(text) == text {
+			return slog.AnyValue(jsonText(text))
+		}
+	}
+	redacted, err := r.redactJSON(raw)
 	if err != nil { // cannot happen for encoding/json's own output; stay safe anyway
 		return slog.StringValue(r.String(buf.String()))
 	}

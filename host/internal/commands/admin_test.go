@@ -133,3 +133,38 @@ func TestAdminUsagePluginsAndRateLimits(t *testing.T) {
 		t.Fatal("an empty set changed the settings")
 	}
 }
+
+// A provider plugin added to plugins.toml and reloaded appears in /wallet at
+// once, with no code change; a reload that would refuse a plugin changes
+// nothing.
+func TestReloadedProviderAppearsInTheWallet(t *testing.T) {
+	e := newEnv(t)
+	e.editPlugins(fmt.Sprintf(`
+[plugins.router]
+path = %q
+key_slot = "openrouter"
+capabilities = ["llm.chat", "llm.validate_key"]
+allowed_hosts = ["openrouter.ai:443"]
+[plugins.router.config]
+base_url = "https://openrouter.ai/api/v1"
+`, openaiWasm))
+	mustSay(t, e.slash(owner, "admin", group("plugins", sub("reload"))), "2 plugins loaded")
+	in := e.spec(e.user())
+	a := e.inject(in, discordfake.Autocomplete(in, "wallet", sub("set",
+		discordfake.CommandOption{Name: "provider", Type: discordfake.OptionString, Value: "", Focused: true})))
+	ch, _ := a.Data["choices"].([]any)
+	if len(ch) != 2 || ch[0].(map[string]any)["value"] != "openai" || ch[1].(map[string]any)["value"] != "openrouter" {
+		t.Fatalf("providers after reload = %v", a.Data["choices"])
+	}
+	mustSay(t, e.slash(owner, "admin", group("plugins", sub("list"))), "**router** v1.0.0", "key slot: openrouter")
+
+	e.editPlugins(`
+[plugins.broken]
+path = "/nonexistent/plugin.wasm"
+`)
+	a = e.slash(owner, "admin", group("plugins", sub("reload")))
+	mustSay(t, a, "The reload was refused and the running plugins stay as they were", "broken")
+	if n := len(e.plugins.Status()); n != 2 {
+		t.Fatalf("after a refused reload %d plugins are listed, want the 2 running ones", n)
+	}
+}

@@ -145,6 +145,23 @@ type env struct {
 	guildID  string
 	channel  string
 	nextUser atomic.Int64
+
+	tomlMu sync.Mutex
+	toml   string // plugins.toml as the next reload reads it
+}
+
+// pluginConfig parses the current plugins.toml text.
+func (e *env) pluginConfig() (*plugin.Config, error) {
+	e.tomlMu.Lock()
+	defer e.tomlMu.Unlock()
+	return plugin.ParseConfig([]byte(e.toml), "")
+}
+
+// editPlugins appends to plugins.toml (the next reload sees it).
+func (e *env) editPlugins(extra string) {
+	e.tomlMu.Lock()
+	defer e.tomlMu.Unlock()
+	e.toml += extra
 }
 
 // ownerID is the bot owner in every test.
@@ -171,7 +188,7 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 
 	e.openai = newFakeOpenAI(t)
 	host := strings.TrimPrefix(e.openai.srv.URL, "http://")
-	cfg, err := plugin.ParseConfig([]byte(fmt.Sprintf(`
+	e.toml = fmt.Sprintf(`
 [runtime]
 cache_dir = %q
 
@@ -186,7 +203,8 @@ http_attempts = 1
 [plugins.openai.config]
 base_url = "%s/v1"
 flavor = "openai"
-`, wasmCache, openaiWasm, host, e.openai.srv.URL)), "")
+`, wasmCache, openaiWasm, host, e.openai.srv.URL)
+	cfg, err := e.pluginConfig()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,6 +224,10 @@ flavor = "openai"
 		OwnerIDs: []string{ownerID}, Logger: logger, Now: func() time.Time { return e.now },
 		ReloadPlugins: func(ctx context.Context) error {
 			e.reloads.Add(1)
+			cfg, err := e.pluginConfig()
+			if err != nil {
+				return err
+			}
 			return e.plugins.Reload(ctx, cfg)
 		},
 	}

@@ -11,13 +11,16 @@
 // longer (key checks, plugin reloads, charts). Close waits for the handlers
 // still running.
 //
-// Wiring (see the package's Example in the docs, docs/commands.md):
+// Wiring in `tzurot serve` (the user guide is docs/commands.md):
 //
-//	cmds, _ := commands.New(commands.Deps{Store: st, Plugins: host, Aliases: idx, ...})
-//	client, _ := disgo.New(token, bot.WithEventListeners(cmds.Router()), ...)
-//	_ = cmds.Register(client, devGuildID) // one bulk overwrite
+//	settings, err := commands.SettingsFromEnv(os.Getenv) // TZUROT_OWNER_IDS, TZUROT_DEV_GUILD_ID
+//	cmds, err := commands.New(commands.Deps{Store: st, Plugins: pluginHost, Aliases: aliasIndex,
+//		RateLimits: limiter, OwnerIDs: settings.OwnerIDs, Logger: log,
+//		ReloadPlugins: func(ctx context.Context) error { ... plugin.LoadConfig + pluginHost.Reload ... }})
+//	b, err := discord.New(token, pipeline, discord.WithInteractionListener(cmds.Router()), ...)
+//	err = cmds.Register(b.Client(), settings.DevGuildID) // one bulk overwrite
 //	...
-//	_ = cmds.Close(ctx) // after the gateway closed, before client.Close
+//	_ = cmds.Close(ctx) // after the gateway closed, before the REST client
 package commands
 
 import (

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/tzurot-go/tzurot/host/internal/config"
+	"github.com/tzurot-go/tzurot/host/internal/logging"
 	"github.com/tzurot-go/tzurot/host/internal/shapes"
 	"github.com/tzurot-go/tzurot/schema"
 )
@@ -58,7 +59,7 @@ func importCommand(ctx context.Context, args []string, getenv func(string) strin
 	dryRun := fs.Bool("dry-run", false, "print exactly what would change and write nothing")
 	dbURL := fs.String("database-url", "", "PostgreSQL URL (default: $DATABASE_URL, else "+importDefaultDatabaseURL+")")
 	owner := fs.String("owner", "", "Discord user id that owns the imported personalities (created as a user if new)")
-	verbose := fs.Bool("verbose", false, "log each personality as it is written")
+	verbose := fs.Bool("verbose", false, "log each personality as it is written (LOG_LEVEL=debug)")
 
 	// Flags may come before or after the path.
 	var paths []string
@@ -91,11 +92,19 @@ func importCommand(ctx context.Context, args []string, getenv func(string) strin
 		}
 	}
 
-	level := slog.LevelWarn
+	logEnv := getenv
 	if *verbose {
-		level = slog.LevelDebug
+		logEnv = func(k string) string {
+			if k == "LOG_LEVEL" {
+				return "debug"
+			}
+			return getenv(k)
+		}
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	logger, err := logging.New(stderr, logging.Options{Getenv: logEnv})
+	if err != nil {
+		return err
+	}
 
 	if err := prepareSchema(ctx, dsn, *dryRun, logger); err != nil {
 		return err

@@ -212,7 +212,7 @@ func New(token string, h Handler, opts ...Option) (*Bot, error) {
 	b.client = client
 
 	if cfg.publicKey != "" {
-		ih, err := newInteractionEndpoint(cfg.publicKey, cfg.replayWindow, cfg.now, b.log, client.EventManager.HandleHTTPEvent)
+		ih, err := newInteractionEndpoint(cfg.publicKey, cfg.replayWindow, cfg.now, disgoLog, client.EventManager.HandleHTTPEvent)
 		if err != nil {
 			b.cancel()
 			return nil, err

@@ -261,3 +261,20 @@ func TestGatewayInteractionRepliesOverREST(t *testing.T) {
 	}
 	tb.fake.AssertNoViolations(t)
 }
+
+// A key typed into a modal is in the interaction body, and disgo prints whole bodies at debug.
+// The key below has no shape a pattern could recognise, so only keeping disgo's debug records out
+// of the log protects it.
+func TestHTTPInteractionsModalKeyNeverLogged(t *testing.T) {
+	tb, sign, url := newInteractionsBot(t)
+	const key = "plainprovkey7Q2x9ZrT4mW8vB3nK6yH"
+	submit := discordfake.ModalSubmit(discordfake.InteractionSpec{ID: "700000000000000009", Token: "tok-modal",
+		GuildID: guildID, ChannelID: "800000000000000001", User: alice}, "/wallet-modal", map[string]string{"key": key})
+	status, _ := sign.post(t, url, submit, time.Now())
+	if status == 0 {
+		t.Fatal("no response to the modal submit")
+	}
+	if strings.Contains(tb.logs.String(), key) {
+		t.Fatalf("the key typed into the modal appears in the log:\n%s", tb.logs.String())
+	}
+}

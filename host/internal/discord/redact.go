@@ -65,8 +65,11 @@ type redactingHandler struct {
 	r    redactor
 }
 
+// Enabled never lets disgo's debug records through: at debug disgo prints whole request and
+// interaction bodies, and a modal submit body carries the API key a user typed into /wallet set.
+// Token masking cannot know every provider's key shape, so those records are dropped instead.
 func (h redactingHandler) Enabled(ctx context.Context, l slog.Level) bool {
-	return h.next.Enabled(ctx, l)
+	return l >= slog.LevelInfo && h.next.Enabled(ctx, l)
 }
 
 func (h redactingHandler) Handle(ctx context.Context, rec slog.Record) error {

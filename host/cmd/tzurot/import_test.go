@@ -136,3 +136,19 @@ func TestImportCommandRejectsBadUsage(t *testing.T) {
 		}
 	}
 }
+
+func TestImportCommandDrawsProgressOnATerminal(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	var out, errOut bytes.Buffer
+	if err := importCommand(context.Background(), []string{"shapes", "--database-url", dsn, exampleShapesBackup}, dataTestEnv(nil), &out, &errOut, true); err != nil {
+		t.Fatal(err)
+	}
+	// The bar goes to stderr (and clears itself at the end); stdout has
+	// the report only.
+	if !strings.Contains(errOut.String(), "(2/3)") || !strings.Contains(errOut.String(), "example-gardener") {
+		t.Errorf("no progress bar on stderr:\n%q", errOut.String())
+	}
+	if strings.Contains(out.String(), "/3)") || !strings.Contains(out.String(), "3 created") {
+		t.Errorf("stdout:\n%s", &out)
+	}
+}

@@ -69,13 +69,8 @@ func IsSecretName(name string) bool {
 			norm = append(norm, c+'a'-'A')
 		}
 	}
-	// Every secret name has one of these in it; most names have none, and
-	// this keeps the common case to a few short scans.
-	if !bytes.Contains(norm, []byte("key")) && !bytes.Contains(norm, []byte("pass")) &&
-		!bytes.Contains(norm, []byte("secret")) && !bytes.Contains(norm, []byte("auth")) &&
-		!bytes.Contains(norm, []byte("token")) && !bytes.Contains(norm, []byte("credential")) &&
-		!bytes.Contains(norm, []byte("cookie")) {
-		return false
+	if !hasSecretStem(norm) {
+		return false // most names: one short pass and done
 	}
 	switch string(norm) {
 	case "key", "auth", "pass":
@@ -90,6 +85,36 @@ func IsSecretName(name string) bool {
 		return true
 	}
 	return endsWithKeyWord(name, norm)
+}
+
+// hasSecretStem reports whether norm contains one of the stems every
+// secret name has: key, pass, secret, auth, token, credential, cookie.
+func hasSecretStem(norm []byte) bool {
+	for i, c := range norm {
+		var stems []string
+		switch c {
+		case 'k':
+			stems = []string{"key"}
+		case 'p':
+			stems = []string{"pass"}
+		case 's':
+			stems = []string{"secret"}
+		case 'a':
+			stems = []string{"auth"}
+		case 't':
+			stems = []string{"token"}
+		case 'c':
+			stems = []string{"credential", "cookie"}
+		default:
+			continue
+		}
+		for _, stem := range stems {
+			if bytes.HasPrefix(norm[i:], []byte(stem)) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // hasTokenWord reports whether norm contains "token" other than as

@@ -36,7 +36,10 @@ type span struct {
 // String returns s with every secret it contains masked. When there is
 // nothing to mask it returns s itself without allocating.
 func (r *Redactor) String(s string) string {
-	if len(s) < 4 {
+	// Short strings (most attribute keys) can hold no secret: registered
+	// ones are MinSecretLen bytes or more, every shape is longer still, and
+	// only the field rule ("key=abc") works on less.
+	if len(s) < 4 || len(s) < MinSecretLen && strings.IndexByte(s, ':') < 0 && strings.IndexByte(s, '=') < 0 {
 		return s
 	}
 	var found [8]span

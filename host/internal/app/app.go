@@ -182,19 +182,11 @@ func start(ctx context.Context, cfg Config, v *vault.Vault, logger *slog.Logger,
 	// last fraction of a second of increments, which only lets a few
 	// requests through a limit; in exchange a limit check costs a round trip
 	// instead of a disk flush.
-	pcfg, err := pgxpool.ParseConfig(cfg.DatabaseURL)
-	if err != nil {
-		return nil, errors.New("DATABASE_URL is not a valid PostgreSQL connection string (value hidden)")
+	if a.pool, err = newPool(ctx, cfg.DatabaseURL, cfg.DBMaxConns, false); err != nil {
+		return nil, err
 	}
-	pcfg.MaxConns = cfg.DBMaxConns
-	if a.pool, err = pgxpool.NewWithConfig(ctx, pcfg); err != nil {
-		return nil, fmt.Errorf("connect to the database: %w", err)
-	}
-	fcfg := pcfg.Copy()
-	fcfg.MaxConns = defaultRateLimitConns
-	fcfg.ConnConfig.RuntimeParams["synchronous_commit"] = "off"
-	if a.fastPool, err = pgxpool.NewWithConfig(ctx, fcfg); err != nil {
-		return nil, fmt.Errorf("connect to the database: %w", err)
+	if a.fastPool, err = newPool(ctx, cfg.DatabaseURL, defaultRateLimitConns, true); err != nil {
+		return nil, err
 	}
 
 	a.Store = store.New(a.pool, v, logger)
@@ -224,7 +216,7 @@ func start(ctx context.Context, cfg Config, v *vault.Vault, logger *slog.Logger,
 
 	chatCfg := cfg.Chat
 	chatCfg.BotUserID = a.Bot.ApplicationID()
-	sender := a.Bot.NewSender(newWebhookStore(a.Store, chat.DefaultRetryPolicy()))
+	sender := a.Bot.NewSender(newWebhookStore(a.Store, chat.DefaultRetryPolicy(), logger))
 	if a.Pipeline, err = chat.New(ctx, chat.Deps{
 		Store: a.Store, Plugins: a.Plugins, Sender: sender, Reader: chat.RESTReader{Client: a.Bot.Client()},
 		Limiter: a.Limiter, Logger: logger,
@@ -259,6 +251,25 @@ func start(ctx context.Context, cfg Config, v *vault.Vault, logger *slog.Logger,
 		}
 	}
 	return a, nil
+}
+
+// newPool opens a pool on dsn. asyncCommit makes its commits not wait for
+// the WAL flush (synchronous_commit=off).
+func newPool(ctx context.Context, dsn string, maxConns int32, asyncCommit bool) (*pgxpool.Pool, error) {
+	pcfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		// pgx's parse errors quote the input, which may hold a password.
+		return nil, errors.New("DATABASE_URL is not a valid PostgreSQL connection string (value hidden)")
+	}
+	pcfg.MaxConns = maxConns
+	if asyncCommit {
+		pcfg.ConnConfig.RuntimeParams["synchronous_commit"] = "off"
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect to the database: %w", err)
+	}
+	return pool, nil
 }
 
 // ReloadPlugins re-reads plugins.toml and swaps the plugins in. Calls in

@@ -2,11 +2,14 @@ package app
 
 import (
 	"context"
+	"errors"
+	"log/slog"
 	"sync"
 
 	"github.com/tzurot-go/tzurot/host/internal/chat"
 	"github.com/tzurot-go/tzurot/host/internal/discord"
 	"github.com/tzurot-go/tzurot/host/internal/store"
+	"github.com/tzurot-go/tzurot/host/internal/vault"
 )
 
 // maxCachedWebhooks bounds the in-memory webhook cache (one entry per
@@ -23,13 +26,14 @@ const maxCachedWebhooks = 50_000
 type webhookStore struct {
 	st    *store.Store
 	retry chat.RetryPolicy
+	log   *slog.Logger
 
 	mu    sync.Mutex
 	cache map[string]discord.Webhook
 }
 
-func newWebhookStore(st *store.Store, retry chat.RetryPolicy) *webhookStore {
-	return &webhookStore{st: st, retry: retry, cache: map[string]discord.Webhook{}}
+func newWebhookStore(st *store.Store, retry chat.RetryPolicy, log *slog.Logger) *webhookStore {
+	return &webhookStore{st: st, retry: retry, log: log, cache: map[string]discord.Webhook{}}
 }
 
 // ChannelWebhook implements discord.WebhookStore.
@@ -46,6 +50,15 @@ func (w *webhookStore) ChannelWebhook(ctx context.Context, channelID string) (di
 		hook, found = discord.Webhook{ID: h.ID, Token: h.Token}, ok
 		return err
 	})
+	if errors.Is(err, vault.ErrOpen) {
+		// Sealed under a master key this process does not have. A webhook
+		// is cheap to find again (the sender lists the channel's webhooks
+		// and stores ours anew, sealed with the current key), so this
+		// costs a reply nothing; the log says what happened.
+		w.log.Warn("cannot open the stored webhook token of a channel; looking the webhook up again",
+			slog.String("channel_id", channelID), slog.Any("err", err))
+		return discord.Webhook{}, false, nil
+	}
 	if err != nil || !found {
 		return discord.Webhook{}, false, err
 	}

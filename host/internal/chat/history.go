@@ -124,24 +124,36 @@ func (h *history) before(ctx context.Context, channelID, beforeID string, n int)
 	merged := append(slices.Clone(fetched), kept...)
 	slices.SortStableFunc(merged, func(a, b discord.IncomingMessage) int { return compareIDs(a.ID, b.ID) })
 	merged = slices.CompactFunc(merged, func(a, b discord.IncomingMessage) bool { return a.ID == b.ID })
-	c.msgs = tail(merged, h.perChannel)
+	out := olderThan(merged, beforeID, n)
+	c.msgs = slices.Clip(tail(merged, h.perChannel))
 	c.seededAt = h.now()
-	return olderThan(c.msgs, beforeID, n), nil
+	return out, nil
 }
 
 // insertByID adds m in id order (gateway events can arrive slightly out of
-// order), replacing a message with the same id, keeping at most limit.
+// order), replacing a message with the same id, keeping at most limit (the
+// oldest go). Messages usually arrive newest last, so this is an append
+// that shifts the window in place, without allocating once the log is full.
 func insertByID(msgs []discord.IncomingMessage, m discord.IncomingMessage, limit int) []discord.IncomingMessage {
 	i, found := slices.BinarySearchFunc(msgs, m.ID, func(x discord.IncomingMessage, id string) int { return compareIDs(x.ID, id) })
 	if found {
 		msgs[i] = m
 		return msgs
 	}
-	msgs = slices.Insert(msgs, i, m)
-	if len(msgs) > limit {
-		// Drop the oldest; copy so the backing array does not grow forever.
-		msgs = append(msgs[:0:0], msgs[len(msgs)-limit:]...)
+	if len(msgs) < limit {
+		if cap(msgs) < limit {
+			grown := make([]discord.IncomingMessage, len(msgs), limit)
+			copy(grown, msgs)
+			msgs = grown
+		}
+		return slices.Insert(msgs, i, m)
 	}
+	if i == 0 {
+		return msgs // older than everything kept
+	}
+	// Full: drop the oldest, shift the ones before the insertion point down.
+	copy(msgs[:i-1], msgs[1:i])
+	msgs[i-1] = m
 	return msgs
 }
 

@@ -327,6 +327,23 @@ type job struct {
 func (j *job) run(ctx context.Context) {
 	p := j.p
 	msg := j.msg
+	// The rate-limit check runs alongside the user and personality reads:
+	// they do not depend on each other, and a reply waits for the slowest
+	// instead of all three in a row.
+	var (
+		verdict   ratelimit.Verdict
+		admitErr  error
+		admitDone chan struct{}
+	)
+	if p.limiter != nil {
+		admitDone = make(chan struct{})
+		go func() {
+			defer close(admitDone)
+			verdict, admitErr = retry2(ctx, p.cfg.Retry, func(ctx context.Context) (ratelimit.Verdict, error) {
+				return p.limiter.Admit(ctx, msg.Author.ID, msg.GuildID)
+			})
+		}()
+	}
 	user, err := retry2(ctx, p.cfg.Retry, func(ctx context.Context) (store.User, error) {
 		return p.store.UserByDiscordID(ctx, msg.Author.ID)
 	})
@@ -352,15 +369,13 @@ func (j *job) run(ctx context.Context) {
 	}
 	j.personality = &pers
 
-	if p.limiter != nil {
-		v, err := retry2(ctx, p.cfg.Retry, func(ctx context.Context) (ratelimit.Verdict, error) {
-			return p.limiter.Admit(ctx, msg.Author.ID, msg.GuildID)
-		})
-		if err != nil {
-			j.fail(ctx, failure{code: codeDatabase, cause: fmt.Errorf("rate limit: %w", err), forUser: "The bot's database is not answering."})
+	if admitDone != nil {
+		<-admitDone
+		if admitErr != nil {
+			j.fail(ctx, failure{code: codeDatabase, cause: fmt.Errorf("rate limit: %w", admitErr), forUser: "The bot's database is not answering."})
 			return
 		}
-		if !v.Allowed {
+		if v := verdict; !v.Allowed {
 			j.stats.Err = fmt.Errorf("rate limited (%s)", v.Scope)
 			j.log.Info("rate limited", slog.String("scope", v.Scope), slog.Duration("retry_after", v.RetryAfter))
 			if p.notices.allow("rate:"+msg.Author.ID, max(v.RetryAfter, 10*time.Second)) {

@@ -191,8 +191,11 @@ func (s Settings) checks(userID, guildID string) []check {
 // Admit takes one request from the user's (and, when guildID is not empty,
 // the guild's) budgets. Token budgets are only checked here: admitted means
 // at least one token is left (that token is taken and counted against the
-// reply's charge). Limits are taken one by one; when a later one refuses,
-// the earlier ones stay taken, which errs on the side of the limit.
+// reply's charge). Limits are taken one by one, the user's first: a user
+// over their own limit must not eat the guild's budget (taking them in
+// parallel would save a round trip but let one spammer lock a server out).
+// When a later one refuses, the earlier ones stay taken, which errs on the
+// side of the limit.
 func (l *Limiter) Admit(ctx context.Context, userID, guildID string) (Verdict, error) {
 	for _, c := range l.Settings().checks(userID, guildID) {
 		ok, retry, err := l.counters.TakeRateLimit(ctx, c.scope, c.key, c.window, c.limit, 1)

@@ -282,6 +282,8 @@ func streamLeak() int32 {
 	return 0
 }
 
+var bulkBuf []byte
+
 // bulk_echo reads the blob named in the input into its own memory and
 // writes it back as a new blob: 1 MiB in and out with two memcpys.
 //
@@ -295,7 +297,12 @@ func bulkEcho() int32 {
 	if n < 0 {
 		return fail("bad_request", "no such blob")
 	}
-	buf := make([]byte, n+1) // +1 so &buf[0] exists for empty blobs
+	// Reuse one buffer across calls: a Go guest that allocates MiBs per call
+	// occasionally runs out of its memory limit (see docs/performance.md).
+	if int64(len(bulkBuf)) < n+1 {
+		bulkBuf = make([]byte, n+1) // +1 so &buf[0] exists for empty blobs
+	}
+	buf := bulkBuf
 	var got int64
 	for got < n {
 		r := hostBlobRead(h, got, unsafe.Pointer(&buf[got]), uint32(n-got))

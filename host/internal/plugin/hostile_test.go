@@ -109,6 +109,32 @@ func TestHostileMemoryExhaustion(t *testing.T) {
 	}
 }
 
+func TestInstanceRecycledNearMemoryLimit(t *testing.T) {
+	h, logs := testHost(t, hostileEntry, nil) // memory_mib = 32, pool_size = 1
+	l := pluginOf(t, h, "hostile")
+	out, err := h.Call(context.Background(), "hostile", "hoard", []byte("4"))
+	if err != nil || string(out) != "4" {
+		t.Fatalf("hoard 4 = %q, %v", out, err)
+	}
+	// Same instance, still well under 3/4 of 32 MiB: it keeps its state.
+	out, err = h.Call(context.Background(), "hostile", "hoard", []byte("1"))
+	if err != nil || string(out) != "5" || l.pool.idleCount() != 1 {
+		t.Fatalf("hoard 1 more = %q, %v, idle %d", out, err, l.pool.idleCount())
+	}
+	// Past 24 MiB the call still succeeds, but the instance is not reused.
+	out, err = h.Call(context.Background(), "hostile", "hoard", []byte("20"))
+	if err != nil || string(out) != "25" {
+		t.Fatalf("hoard 20 more = %q, %v", out, err)
+	}
+	if l.pool.idleCount() != 0 || !strings.Contains(logs.String(), "plugin instance recycled") {
+		t.Fatalf("the instance near its memory limit went back to the pool")
+	}
+	out, err = h.Call(context.Background(), "hostile", "hoard", []byte("0"))
+	if err != nil || string(out) != "0" {
+		t.Fatalf("next call = %q, %v; want a fresh instance", out, err)
+	}
+}
+
 func TestHostilePanic(t *testing.T) {
 	h, logs := testHost(t, hostileEntry, nil)
 	expectFailureThenRecovery(t, h, "crash", nil, abi.ErrInternal, "the plugin crashed")

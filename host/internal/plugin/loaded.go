@@ -32,6 +32,11 @@ type loaded struct {
 	errors atomic.Uint64
 }
 
+// recycleBytes is the linear memory size past which an instance is closed
+// after its call instead of going back to the pool: three quarters of the
+// limit.
+func (l *loaded) recycleBytes() int64 { return int64(l.cfg.Limits.MemoryMiB) << 20 * 3 / 4 }
+
 // provider is the name usage rows carry: whose key (slot) paid for it.
 func (l *loaded) provider() string {
 	if l.cfg.KeySlot != "" {
@@ -108,7 +113,15 @@ func (l *loaded) run(ctx context.Context, export string, input []byte) ([]byte, 
 		l.log.WarnContext(ctx, "plugin log lines dropped", "request_id", st.call.RequestID, "dropped", st.logDropped, "max_log_lines", l.cfg.Limits.MaxLogLines)
 	}
 	tooLarge := int64(len(out)) > l.cfg.Limits.MaxResponseBytes
-	l.pool.put(inst, callErr == nil && rc == 0 && !tooLarge)
+	healthy := callErr == nil && rc == 0 && !tooLarge
+	if healthy && inst.guestMem != nil && int64(len(inst.guestMem.buf)) > l.recycleBytes() {
+		// Wasm memory never shrinks, and a Go guest whose GC falls behind
+		// grows ~1 MiB per call until it dies of out-of-memory mid-call.
+		// Retiring the instance here costs one instance start instead.
+		healthy = false
+		l.log.DebugContext(ctx, "plugin instance recycled", "memory_mib", len(inst.guestMem.buf)>>20, "limit_mib", l.cfg.Limits.MemoryMiB)
+	}
+	l.pool.put(inst, healthy)
 
 	switch {
 	case callErr != nil && typed != "" && typed == callErr.Error():

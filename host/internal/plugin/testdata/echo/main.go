@@ -367,6 +367,19 @@ func oom() int32 {
 	}
 }
 
+// hoard keeps as many more MiB as the input says and outputs how many MiB
+// it holds in total.
+//
+//go:wasmexport hoard
+func hoardMore() int32 {
+	n, _ := strconv.Atoi(pdk.InputString())
+	for i := 0; i < n; i++ {
+		hoard = append(hoard, make([]byte, 1<<20))
+	}
+	pdk.OutputString(strconv.Itoa(len(hoard)))
+	return 0
+}
+
 //go:wasmexport crash
 func crash() int32 {
 	var m map[string]int

@@ -11,7 +11,8 @@ SELECT sqlc.embed(p),
        COALESCE(c.max_referenced_messages, 10)::integer AS llm_max_referenced_messages,
        COALESCE(c.context_window_tokens, 131072)::integer AS llm_context_window_tokens,
        v.provider AS voice_provider, v.voice_id AS voice_voice_id, v.model AS voice_model,
-       v.stability AS voice_stability, v.similarity AS voice_similarity, v.style AS voice_style, v.frequency AS voice_frequency
+       v.stability AS voice_stability, v.similarity AS voice_similarity, v.style AS voice_style, v.frequency AS voice_frequency,
+       v.transcription_enabled AS voice_transcription_enabled
 FROM personalities p
 LEFT JOIN LATERAL (
     SELECT lc.id, lc.user_id, lc.provider, lc.model, lc.advanced_parameters, lc.max_referenced_messages, lc.context_window_tokens
@@ -33,7 +34,8 @@ SELECT sqlc.embed(p),
        COALESCE(c.max_referenced_messages, 10)::integer AS llm_max_referenced_messages,
        COALESCE(c.context_window_tokens, 131072)::integer AS llm_context_window_tokens,
        v.provider AS voice_provider, v.voice_id AS voice_voice_id, v.model AS voice_model,
-       v.stability AS voice_stability, v.similarity AS voice_similarity, v.style AS voice_style, v.frequency AS voice_frequency
+       v.stability AS voice_stability, v.similarity AS voice_similarity, v.style AS voice_style, v.frequency AS voice_frequency,
+       v.transcription_enabled AS voice_transcription_enabled
 FROM personalities p
 LEFT JOIN LATERAL (
     SELECT lc.id, lc.user_id, lc.provider, lc.model, lc.advanced_parameters, lc.max_referenced_messages, lc.context_window_tokens
@@ -147,8 +149,8 @@ ON CONFLICT (personality_id, user_id) DO UPDATE SET
 DELETE FROM llm_configs WHERE personality_id = @personality_id AND user_id = @user_id::bigint;
 
 -- name: UpsertVoiceConfig :exec
-INSERT INTO voice_configs (personality_id, provider, voice_id, model, stability, similarity, style, frequency)
-VALUES (@personality_id, @provider, @voice_id, @model, @stability, @similarity, @style, @frequency)
+INSERT INTO voice_configs (personality_id, provider, voice_id, model, stability, similarity, style, frequency, transcription_enabled)
+VALUES (@personality_id, @provider, @voice_id, @model, @stability, @similarity, @style, @frequency, @transcription_enabled)
 ON CONFLICT (personality_id) DO UPDATE SET
     provider = excluded.provider,
     voice_id = excluded.voice_id,
@@ -156,7 +158,8 @@ ON CONFLICT (personality_id) DO UPDATE SET
     stability = excluded.stability,
     similarity = excluded.similarity,
     style = excluded.style,
-    frequency = excluded.frequency;
+    frequency = excluded.frequency,
+    transcription_enabled = excluded.transcription_enabled;
 
 -- name: AddVoiceSample :one
 INSERT INTO voice_samples (personality_id, data, mime_type, duration_ms)

@@ -113,6 +113,24 @@ func TestBadInput(t *testing.T) {
 		}
 	})
 
+	t.Run(`voice transcription "yes"`, func(t *testing.T) {
+		file := filepath.Join(brokenVoice, brokenVoice+".json")
+		i, ok := findIssue(sum.Issues, Warning, file, "should be true or false but is text", CustomRejected)
+		if !ok || i.Field != "voice_transcription_enabled" {
+			t.Fatalf("no warning for voice_transcription_enabled in %s (got %+v)", file, i)
+		}
+		var on bool
+		var rejected json.RawMessage
+		err := pool.QueryRow(context.Background(), `SELECT v.transcription_enabled, p.custom_fields -> 'shapesRejected' -> 'voice_transcription_enabled'
+			FROM voice_configs v JOIN personalities p ON p.id = v.personality_id WHERE p.slug = $1`, brokenVoice).Scan(&on, &rejected)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if on || string(rejected) != `"yes"` {
+			t.Errorf("transcription %v (want the default off), kept value %s", on, rejected)
+		}
+	})
+
 	t.Run("birthday 13-45", func(t *testing.T) {
 		file := filepath.Join(brokenBirthday, brokenBirthday+".json")
 		i, ok := findIssue(sum.Issues, Warning, file, `"13-45"`, "month 13")

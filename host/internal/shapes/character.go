@@ -146,16 +146,17 @@ const (
 	DefaultContextWindow = 131072
 )
 
-// VoiceConfig is the personality's text-to-speech setup; every tuning
-// value is within 0..1.
+// VoiceConfig is the personality's voice setup; every tuning value is
+// within 0..1.
 type VoiceConfig struct {
-	Provider   string
-	VoiceID    string
-	Model      string
-	Stability  float64
-	Similarity float64
-	Style      float64
-	Frequency  float64
+	Provider             string
+	VoiceID              string
+	Model                string
+	Stability            float64
+	Similarity           float64
+	Style                float64
+	Frequency            float64
+	TranscriptionEnabled bool
 }
 
 // defaultVoice mirrors the schema's column defaults.

@@ -138,12 +138,15 @@ func TestExampleBackupFieldsLandWhereDocumented(t *testing.T) {
 
 	var voiceID string
 	var stability, similarity, style, frequency float64
-	if err := pool.QueryRow(ctx, `SELECT voice_id, stability, similarity, style, frequency FROM voice_configs v JOIN personalities p ON p.id = v.personality_id
-		WHERE p.slug = 'example-archivist'`).Scan(&voiceID, &stability, &similarity, &style, &frequency); err != nil {
+	var transcription, keyLeft bool
+	if err := pool.QueryRow(ctx, `SELECT voice_id, stability, similarity, style, frequency, transcription_enabled,
+		p.custom_fields ? 'voiceTranscriptionEnabled'
+		FROM voice_configs v JOIN personalities p ON p.id = v.personality_id
+		WHERE p.slug = 'example-archivist'`).Scan(&voiceID, &stability, &similarity, &style, &frequency, &transcription, &keyLeft); err != nil {
 		t.Fatal(err)
 	}
-	if voiceID != "EXAMPLEVOICEID" || stability != 0.53 || similarity != 0.74 || style != 0.16 || frequency != 1 {
-		t.Errorf("voice = %s %v %v %v %v", voiceID, stability, similarity, style, frequency)
+	if voiceID != "EXAMPLEVOICEID" || stability != 0.53 || similarity != 0.74 || style != 0.16 || frequency != 1 || !transcription || keyLeft {
+		t.Errorf("voice = %s %v %v %v %v, transcription %v (also in custom_fields: %v)", voiceID, stability, similarity, style, frequency, transcription, keyLeft)
 	}
 
 	var aliases []string

@@ -292,6 +292,10 @@ func genProfile(r *rand.Rand, i int) *genPersonality {
 		p["voice_transcription_enabled"] = i%2 == 0
 		p["voice_engine_instructions"] = sentence(r, 4)
 		p["voice_history_instructions"] = ""
+	case 1:
+		// Only the transcription switch: on makes a voice config with the
+		// default settings, off makes none.
+		p["voice_transcription_enabled"] = i%2 == 0
 	case 2:
 		p["voice_id"] = ""
 		p["voice_stability"] = 0.5
@@ -436,6 +440,7 @@ func (g *genBackup) writeBroken(t testing.TB, r *rand.Rand, memories int) {
 	v.Profile["voice_id"] = "VOICEBROKEN"
 	v.Profile["voice_stability"] = 1.7
 	v.Profile["voice_similarity"] = 0.5
+	v.Profile["voice_transcription_enabled"] = "yes"
 	b := brokenProfile(r, brokenBirthday)
 	b.Profile["birthday"] = "13-45"
 	a1 := brokenProfile(r, brokenAliasA)

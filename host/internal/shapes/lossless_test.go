@@ -237,7 +237,19 @@ func checkNothingLost(t *testing.T, src map[string]json.RawMessage, s *stored, i
 				if str == "" && (key == "voice_id" || key == "voice_model") {
 					continue
 				}
+				if key == "voice_transcription_enabled" && string(raw) == "false" {
+					continue // off is the default: no voice config needed
+				}
 				errorf("no voice config")
+				continue
+			}
+			if key == "voice_transcription_enabled" {
+				if got := s.Voice["transcription_enabled"]; !sameJSON(got, raw) {
+					errorf("voice transcription_enabled = %s", got)
+				}
+				if _, ok := s.Custom["voiceTranscriptionEnabled"]; ok {
+					errorf("also kept in custom_fields.voiceTranscriptionEnabled")
+				}
 				continue
 			}
 			column := strings.TrimPrefix(arg, "voice_")

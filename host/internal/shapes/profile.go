@@ -95,7 +95,7 @@ var profileFields = []fieldRule{
 	{"voice_similarity", "voice:similarity"},
 	{"voice_style", "voice:style"},
 	{"voice_frequency", "voice:frequency"},
-	{"voice_transcription_enabled", "custom:voiceTranscriptionEnabled"},
+	{"voice_transcription_enabled", "voice:transcription_enabled"},
 	{"voice_file", "custom:voiceFile"},
 	{"voice_engine_instructions", "custom:voiceEngineInstructions"},
 	{"voice_history_instructions", "custom:voiceHistoryInstructions"},
@@ -490,8 +490,10 @@ var voiceParams = []struct {
 }
 
 // voice builds a voice config when the profile names a voice or a voice
-// model; tuning values outside 0..1 keep the default and are kept in
-// shapesRejected with a warning.
+// model, sets a tuning value or turns transcription on; tuning values
+// outside 0..1 keep the default and are kept in shapesRejected with a
+// warning, as is a transcription switch that is not true or false.
+// Transcription off alone makes no voice config: off is the default.
 func (m *profileMapper) voice() {
 	v := defaultVoice()
 	id, _ := m.text("voice_id")
@@ -508,6 +510,16 @@ func (m *profileMapper) voice() {
 	for _, p := range voiceParams {
 		if _, f, ok := m.number(p.key, paramRange{0, 1, false}); ok {
 			p.set(&v, f)
+			found = true
+		}
+	}
+	if raw, ok := m.take("voice_transcription_enabled"); ok {
+		on, isBool := asBool(raw)
+		switch {
+		case !isBool:
+			m.reject("voice_transcription_enabled", raw, "should be true or false but is %s", jsonKind(raw))
+		case on:
+			v.TranscriptionEnabled = true
 			found = true
 		}
 	}

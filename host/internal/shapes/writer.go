@@ -359,9 +359,10 @@ func (w *writer) voice(ctx context.Context) error {
 	}
 	var old VoiceConfig
 	err := w.tx.QueryRow(ctx, `
-SELECT provider, voice_id, model, stability, similarity, style, frequency
+SELECT provider, voice_id, model, stability, similarity, style, frequency, transcription_enabled
 FROM voice_configs WHERE personality_id = $1`, w.id).Scan(
-		&old.Provider, &old.VoiceID, &old.Model, &old.Stability, &old.Similarity, &old.Style, &old.Frequency)
+		&old.Provider, &old.VoiceID, &old.Model, &old.Stability, &old.Similarity, &old.Style, &old.Frequency,
+		&old.TranscriptionEnabled)
 	found := true
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
@@ -373,13 +374,14 @@ FROM voice_configs WHERE personality_id = $1`, w.id).Scan(
 		return nil
 	}
 	if _, err := w.tx.Exec(ctx, `
-INSERT INTO voice_configs (personality_id, provider, voice_id, model, stability, similarity, style, frequency)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+INSERT INTO voice_configs (personality_id, provider, voice_id, model, stability, similarity, style, frequency, transcription_enabled)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 ON CONFLICT (personality_id) DO UPDATE SET
     provider = excluded.provider, voice_id = excluded.voice_id, model = excluded.model,
     stability = excluded.stability, similarity = excluded.similarity,
-    style = excluded.style, frequency = excluded.frequency`,
-		w.id, v.Provider, v.VoiceID, v.Model, v.Stability, v.Similarity, v.Style, v.Frequency); err != nil {
+    style = excluded.style, frequency = excluded.frequency,
+    transcription_enabled = excluded.transcription_enabled`,
+		w.id, v.Provider, v.VoiceID, v.Model, v.Stability, v.Similarity, v.Style, v.Frequency, v.TranscriptionEnabled); err != nil {
 		return fmt.Errorf("write the voice config: %w", explainDB(err))
 	}
 	w.change("voice config")

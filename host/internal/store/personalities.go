@@ -40,8 +40,8 @@ type LLMConfig struct {
 	ContextWindowTokens   int
 }
 
-// VoiceConfig is a personality's text-to-speech setup. The four tuning
-// values are each within 0..1.
+// VoiceConfig is a personality's voice setup. The four tuning values are
+// each within 0..1.
 type VoiceConfig struct {
 	Provider   string
 	VoiceID    string
@@ -50,6 +50,9 @@ type VoiceConfig struct {
 	Similarity float64
 	Style      float64
 	Frequency  float64
+	// TranscriptionEnabled: the personality transcribes voice messages it
+	// receives (shapes.inc's voice_transcription_enabled).
+	TranscriptionEnabled bool
 }
 
 // DefaultVoiceConfig is what a personality gets when voice is first enabled.
@@ -97,13 +100,14 @@ func personalityFromRow(r query.PersonalityBySlugRow) Personality {
 	}
 	if r.VoiceProvider != nil {
 		p.Voice = &VoiceConfig{
-			Provider:   *r.VoiceProvider,
-			VoiceID:    deref(r.VoiceVoiceID),
-			Model:      deref(r.VoiceModel),
-			Stability:  deref(r.VoiceStability),
-			Similarity: deref(r.VoiceSimilarity),
-			Style:      deref(r.VoiceStyle),
-			Frequency:  deref(r.VoiceFrequency),
+			Provider:             *r.VoiceProvider,
+			VoiceID:              deref(r.VoiceVoiceID),
+			Model:                deref(r.VoiceModel),
+			Stability:            deref(r.VoiceStability),
+			Similarity:           deref(r.VoiceSimilarity),
+			Style:                deref(r.VoiceStyle),
+			Frequency:            deref(r.VoiceFrequency),
+			TranscriptionEnabled: deref(r.VoiceTranscriptionEnabled),
 		}
 	}
 	return p
@@ -278,6 +282,7 @@ func (s *Store) SetVoiceConfig(ctx context.Context, personalityID int64, v Voice
 	err := s.q.UpsertVoiceConfig(ctx, s.pool, query.UpsertVoiceConfigParams{
 		PersonalityID: personalityID, Provider: v.Provider, VoiceID: v.VoiceID, Model: v.Model,
 		Stability: v.Stability, Similarity: v.Similarity, Style: v.Style, Frequency: v.Frequency,
+		TranscriptionEnabled: v.TranscriptionEnabled,
 	})
 	if err != nil {
 		return fmt.Errorf("set voice config: %w", mapError(err))

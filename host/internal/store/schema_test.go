@@ -372,3 +372,106 @@ func upSQL(t *testing.T, version int64) string {
 	t.Fatalf("migration %d not found", version)
 	return ""
 }
+
+// transcriptionVersion adds voice_configs.transcription_enabled and moves
+// custom_fields.voiceTranscriptionEnabled (written by earlier shapes.inc
+// imports) into it.
+const transcriptionVersion = 4
+
+func TestTranscriptionMigrationMovesTheImportedFlag(t *testing.T) {
+	ctx := context.Background()
+	dsn := pgtest.EmptyDSN(t)
+	pool := pgtest.Pool(t, dsn)
+	p := migrator(t, dsn)
+	if _, err := p.UpTo(ctx, transcriptionVersion-1); err != nil {
+		t.Fatal(err)
+	}
+	type seed struct {
+		slug     string
+		custom   string // custom_fields before the migration
+		voiceID  string // "" for no voice config before the migration
+		wantRow  bool   // a voice config after the migration
+		wantOn   bool   // its transcription_enabled
+		wantKeep string // custom_fields after the migration
+	}
+	seeds := []seed{
+		{"voiced-on", `{"importSource": "shapes_inc", "voiceTranscriptionEnabled": true}`, "VOICE1", true, true, `{"importSource": "shapes_inc"}`},
+		{"voiced-off", `{"importSource": "shapes_inc", "voiceTranscriptionEnabled": false}`, "VOICE2", true, false, `{"importSource": "shapes_inc"}`},
+		{"only-on", `{"voiceTranscriptionEnabled": true}`, "", true, true, `{}`},
+		{"only-off", `{"voiceTranscriptionEnabled": false}`, "", false, false, `{}`},
+		// Not a boolean: the old importer kept it verbatim; it stays.
+		{"odd-value", `{"voiceTranscriptionEnabled": "yes"}`, "", false, false, `{"voiceTranscriptionEnabled": "yes"}`},
+		{"untouched", `{"keywords": ["a"]}`, "VOICE3", true, false, `{"keywords": ["a"]}`},
+	}
+	for _, s := range seeds {
+		var id int64
+		if err := pool.QueryRow(ctx, `INSERT INTO personalities (slug, name, custom_fields) VALUES ($1, $1, $2) RETURNING id`,
+			s.slug, s.custom).Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		if s.voiceID != "" {
+			if _, err := pool.Exec(ctx, `INSERT INTO voice_configs (personality_id, voice_id, stability) VALUES ($1, $2, 0.3)`, id, s.voiceID); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	check := func(stage string) {
+		t.Helper()
+		for _, s := range seeds {
+			var custom string
+			var voiceID *string
+			var stability *float64
+			var on *bool
+			if err := pool.QueryRow(ctx, `SELECT p.custom_fields::text, v.voice_id, v.stability, v.transcription_enabled
+				FROM personalities p LEFT JOIN voice_configs v ON v.personality_id = p.id WHERE p.slug = $1`, s.slug).
+				Scan(&custom, &voiceID, &stability, &on); err != nil {
+				t.Fatal(err)
+			}
+			var got, want any
+			_ = json.Unmarshal([]byte(custom), &got)
+			_ = json.Unmarshal([]byte(s.wantKeep), &want)
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("%s: %s custom_fields = %s, want %s", stage, s.slug, custom, s.wantKeep)
+			}
+			switch {
+			case !s.wantRow && on != nil:
+				t.Errorf("%s: %s got a voice config from nothing", stage, s.slug)
+			case s.wantRow && (on == nil || *on != s.wantOn):
+				t.Errorf("%s: %s transcription_enabled = %v, want %v", stage, s.slug, on, s.wantOn)
+			case s.voiceID != "" && (*voiceID != s.voiceID || *stability != 0.3):
+				t.Errorf("%s: %s voice config changed: voice_id %s, stability %v", stage, s.slug, *voiceID, *stability)
+			}
+		}
+	}
+	if _, err := p.UpTo(ctx, transcriptionVersion); err != nil {
+		t.Fatal(err)
+	}
+	check("up")
+
+	// Down puts true back under the key; up again ends where the first did.
+	if _, err := p.DownTo(ctx, transcriptionVersion-1); err != nil {
+		t.Fatal(err)
+	}
+	var restored []string
+	rows, err := pool.Query(ctx, `SELECT slug FROM personalities WHERE custom_fields -> 'voiceTranscriptionEnabled' = 'true' ORDER BY slug`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var slug string
+		if err := rows.Scan(&slug); err != nil {
+			t.Fatal(err)
+		}
+		restored = append(restored, slug)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(restored, ",") != "only-on,voiced-on" {
+		t.Fatalf("after down the key is back on %v, want [only-on voiced-on]", restored)
+	}
+	if _, err := p.UpTo(ctx, transcriptionVersion); err != nil {
+		t.Fatal(err)
+	}
+	check("down and up")
+}

@@ -128,7 +128,8 @@ func TestPersonalityWithAliasesAndConfigsUserOverrideWins(t *testing.T) {
 		AdvancedParameters: json.RawMessage(`{"thinking":"high"}`), MaxReferencedMessages: 5}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.SetVoiceConfig(ctx, pid, store.VoiceConfig{VoiceID: "v1", Stability: 0.53, Similarity: 0.74, Style: 0.16, Frequency: 0.1}); err != nil {
+	if err := s.SetVoiceConfig(ctx, pid, store.VoiceConfig{VoiceID: "v1", Stability: 0.53, Similarity: 0.74, Style: 0.16, Frequency: 0.1,
+		TranscriptionEnabled: true}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -143,7 +144,8 @@ func TestPersonalityWithAliasesAndConfigsUserOverrideWins(t *testing.T) {
 		string(pa.LLM.AdvancedParameters) != `{"thinking": "high"}` {
 		t.Fatalf("alice's config = %+v (%s)", pa.LLM, pa.LLM.AdvancedParameters)
 	}
-	if pa.Voice == nil || pa.Voice.VoiceID != "v1" || pa.Voice.Model != "eleven_flash_v2_5" || pa.Voice.Stability != 0.53 {
+	if pa.Voice == nil || pa.Voice.VoiceID != "v1" || pa.Voice.Model != "eleven_flash_v2_5" || pa.Voice.Stability != 0.53 ||
+		!pa.Voice.TranscriptionEnabled {
 		t.Fatalf("voice = %+v", pa.Voice)
 	}
 
@@ -153,6 +155,18 @@ func TestPersonalityWithAliasesAndConfigsUserOverrideWins(t *testing.T) {
 	}
 	if pb.LLM.UserOverride || pb.LLM.Model != "openai/gpt-4o" || pb.LLM.MaxReferencedMessages != 10 {
 		t.Fatalf("bob's config = %+v", pb.LLM)
+	}
+	if pb.Voice == nil || !pb.Voice.TranscriptionEnabled {
+		t.Fatalf("voice by id = %+v, want transcription on", pb.Voice)
+	}
+	// Setting the voice again can switch transcription off.
+	off := *pb.Voice
+	off.TranscriptionEnabled = false
+	if err := s.SetVoiceConfig(ctx, pid, off); err != nil {
+		t.Fatal(err)
+	}
+	if again, err := s.PersonalityByID(ctx, pid, 0); err != nil || again.Voice == nil || *again.Voice != off {
+		t.Fatalf("voice after switching transcription off = %+v (%v), want %+v", again.Voice, err, off)
 	}
 
 	bare := createPersonality(t, s, "bare")

@@ -211,15 +211,16 @@ type UserPreference struct {
 }
 
 type VoiceConfig struct {
-	PersonalityID int64
-	Provider      string
-	VoiceID       string
-	Model         string
-	Stability     float64
-	Similarity    float64
-	Style         float64
-	Frequency     float64
-	UpdatedAt     time.Time
+	PersonalityID        int64
+	Provider             string
+	VoiceID              string
+	Model                string
+	Stability            float64
+	Similarity           float64
+	Style                float64
+	Frequency            float64
+	UpdatedAt            time.Time
+	TranscriptionEnabled bool
 }
 
 type VoiceSample struct {

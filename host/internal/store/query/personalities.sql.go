@@ -325,7 +325,8 @@ SELECT p.id, p.slug, p.name, p.display_name, p.owner_user_id, p.avatar_url, p.sy
        COALESCE(c.max_referenced_messages, 10)::integer AS llm_max_referenced_messages,
        COALESCE(c.context_window_tokens, 131072)::integer AS llm_context_window_tokens,
        v.provider AS voice_provider, v.voice_id AS voice_voice_id, v.model AS voice_model,
-       v.stability AS voice_stability, v.similarity AS voice_similarity, v.style AS voice_style, v.frequency AS voice_frequency
+       v.stability AS voice_stability, v.similarity AS voice_similarity, v.style AS voice_style, v.frequency AS voice_frequency,
+       v.transcription_enabled AS voice_transcription_enabled
 FROM personalities p
 LEFT JOIN LATERAL (
     SELECT lc.id, lc.user_id, lc.provider, lc.model, lc.advanced_parameters, lc.max_referenced_messages, lc.context_window_tokens
@@ -344,22 +345,23 @@ type PersonalityByIDParams struct {
 }
 
 type PersonalityByIDRow struct {
-	Personality              Personality
-	Aliases                  []string
-	LLMConfigID              int64
-	LLMUserID                *int64
-	LLMProvider              string
-	LLMModel                 string
-	LLMAdvancedParameters    json.RawMessage
-	LLMMaxReferencedMessages int32
-	LLMContextWindowTokens   int32
-	VoiceProvider            *string
-	VoiceVoiceID             *string
-	VoiceModel               *string
-	VoiceStability           *float64
-	VoiceSimilarity          *float64
-	VoiceStyle               *float64
-	VoiceFrequency           *float64
+	Personality               Personality
+	Aliases                   []string
+	LLMConfigID               int64
+	LLMUserID                 *int64
+	LLMProvider               string
+	LLMModel                  string
+	LLMAdvancedParameters     json.RawMessage
+	LLMMaxReferencedMessages  int32
+	LLMContextWindowTokens    int32
+	VoiceProvider             *string
+	VoiceVoiceID              *string
+	VoiceModel                *string
+	VoiceStability            *float64
+	VoiceSimilarity           *float64
+	VoiceStyle                *float64
+	VoiceFrequency            *float64
+	VoiceTranscriptionEnabled *bool
 }
 
 // One round trip for everything a reply needs about a personality: the row,
@@ -410,6 +412,7 @@ func (q *Queries) PersonalityByID(ctx context.Context, db DBTX, arg PersonalityB
 		&i.VoiceSimilarity,
 		&i.VoiceStyle,
 		&i.VoiceFrequency,
+		&i.VoiceTranscriptionEnabled,
 	)
 	return i, err
 }
@@ -424,7 +427,8 @@ SELECT p.id, p.slug, p.name, p.display_name, p.owner_user_id, p.avatar_url, p.sy
        COALESCE(c.max_referenced_messages, 10)::integer AS llm_max_referenced_messages,
        COALESCE(c.context_window_tokens, 131072)::integer AS llm_context_window_tokens,
        v.provider AS voice_provider, v.voice_id AS voice_voice_id, v.model AS voice_model,
-       v.stability AS voice_stability, v.similarity AS voice_similarity, v.style AS voice_style, v.frequency AS voice_frequency
+       v.stability AS voice_stability, v.similarity AS voice_similarity, v.style AS voice_style, v.frequency AS voice_frequency,
+       v.transcription_enabled AS voice_transcription_enabled
 FROM personalities p
 LEFT JOIN LATERAL (
     SELECT lc.id, lc.user_id, lc.provider, lc.model, lc.advanced_parameters, lc.max_referenced_messages, lc.context_window_tokens
@@ -443,22 +447,23 @@ type PersonalityBySlugParams struct {
 }
 
 type PersonalityBySlugRow struct {
-	Personality              Personality
-	Aliases                  []string
-	LLMConfigID              int64
-	LLMUserID                *int64
-	LLMProvider              string
-	LLMModel                 string
-	LLMAdvancedParameters    json.RawMessage
-	LLMMaxReferencedMessages int32
-	LLMContextWindowTokens   int32
-	VoiceProvider            *string
-	VoiceVoiceID             *string
-	VoiceModel               *string
-	VoiceStability           *float64
-	VoiceSimilarity          *float64
-	VoiceStyle               *float64
-	VoiceFrequency           *float64
+	Personality               Personality
+	Aliases                   []string
+	LLMConfigID               int64
+	LLMUserID                 *int64
+	LLMProvider               string
+	LLMModel                  string
+	LLMAdvancedParameters     json.RawMessage
+	LLMMaxReferencedMessages  int32
+	LLMContextWindowTokens    int32
+	VoiceProvider             *string
+	VoiceVoiceID              *string
+	VoiceModel                *string
+	VoiceStability            *float64
+	VoiceSimilarity           *float64
+	VoiceStyle                *float64
+	VoiceFrequency            *float64
+	VoiceTranscriptionEnabled *bool
 }
 
 func (q *Queries) PersonalityBySlug(ctx context.Context, db DBTX, arg PersonalityBySlugParams) (PersonalityBySlugRow, error) {
@@ -506,6 +511,7 @@ func (q *Queries) PersonalityBySlug(ctx context.Context, db DBTX, arg Personalit
 		&i.VoiceSimilarity,
 		&i.VoiceStyle,
 		&i.VoiceFrequency,
+		&i.VoiceTranscriptionEnabled,
 	)
 	return i, err
 }
@@ -692,8 +698,8 @@ func (q *Queries) UpsertUserLLMConfig(ctx context.Context, db DBTX, arg UpsertUs
 }
 
 const upsertVoiceConfig = `-- name: UpsertVoiceConfig :exec
-INSERT INTO voice_configs (personality_id, provider, voice_id, model, stability, similarity, style, frequency)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+INSERT INTO voice_configs (personality_id, provider, voice_id, model, stability, similarity, style, frequency, transcription_enabled)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 ON CONFLICT (personality_id) DO UPDATE SET
     provider = excluded.provider,
     voice_id = excluded.voice_id,
@@ -701,18 +707,20 @@ ON CONFLICT (personality_id) DO UPDATE SET
     stability = excluded.stability,
     similarity = excluded.similarity,
     style = excluded.style,
-    frequency = excluded.frequency
+    frequency = excluded.frequency,
+    transcription_enabled = excluded.transcription_enabled
 `
 
 type UpsertVoiceConfigParams struct {
-	PersonalityID int64
-	Provider      string
-	VoiceID       string
-	Model         string
-	Stability     float64
-	Similarity    float64
-	Style         float64
-	Frequency     float64
+	PersonalityID        int64
+	Provider             string
+	VoiceID              string
+	Model                string
+	Stability            float64
+	Similarity           float64
+	Style                float64
+	Frequency            float64
+	TranscriptionEnabled bool
 }
 
 func (q *Queries) UpsertVoiceConfig(ctx context.Context, db DBTX, arg UpsertVoiceConfigParams) error {
@@ -725,6 +733,7 @@ func (q *Queries) UpsertVoiceConfig(ctx context.Context, db DBTX, arg UpsertVoic
 		arg.Similarity,
 		arg.Style,
 		arg.Frequency,
+		arg.TranscriptionEnabled,
 	)
 	return err
 }

@@ -111,7 +111,12 @@ func Bench(ctx context.Context, opts BenchOptions) (BenchResult, error) {
 	defer os.RemoveAll(tmp)
 
 	wasm := opts.PluginWasm
-	if wasm == "" {
+	if wasm != "" {
+		// plugins.toml resolves relative paths against its own directory.
+		if wasm, err = filepath.Abs(wasm); err != nil {
+			return BenchResult{}, err
+		}
+	} else {
 		if wasm, err = buildOpenAIPlugin(tmp); err != nil {
 			return BenchResult{}, err
 		}
@@ -219,7 +224,7 @@ flavor = "openai"
 	}()
 	for _, st := range a.Plugins.Status() {
 		if st.State != plugin.StateLoaded {
-			return BenchResult{}, fmt.Errorf("bench: the openai plugin was not loaded: %s", st.Reason)
+			return BenchResult{}, fmt.Errorf("bench: the plugin was not loaded: %s", st.Reason)
 		}
 	}
 

@@ -38,7 +38,8 @@ type failure struct {
 	// cause is the full error, for the log.
 	cause error
 	// forUser explains the failure to the user whose key (and so whose
-	// problem) it is, in plain words; it never contains a key.
+	// problem) it is, in plain words; it never contains a key. Empty for
+	// failures of the bot itself, which only the log explains.
 	forUser string
 }
 

@@ -178,6 +178,7 @@ type Pipeline struct {
 	history  *history
 	recorder *recorder
 	notices  throttle
+	userIDs  idCache
 
 	stopPoll context.CancelFunc
 	wg       sync.WaitGroup
@@ -296,8 +297,7 @@ func (p *Pipeline) replySafely(ctx context.Context, msg discord.IncomingMessage,
 	defer func() {
 		if r := recover(); r != nil {
 			j.log.Error("reply panicked", slog.String("panic", fmt.Sprint(r)), slog.String("stack", string(debug.Stack())))
-			j.fail(context.WithoutCancel(ctx), failure{code: codePanic, cause: fmt.Errorf("panic: %v", r),
-				forUser: "The bot hit an internal error while answering you."})
+			j.fail(context.WithoutCancel(ctx), failure{code: codePanic, cause: fmt.Errorf("panic: %v", r)})
 		}
 		if p.cfg.OnReply != nil {
 			p.cfg.OnReply(j.stats)
@@ -344,17 +344,44 @@ func (j *job) run(ctx context.Context) {
 			})
 		}()
 	}
+	// The personality read needs the user's internal id (their LLM override
+	// wins). That id never changes, so for a user seen before both reads go
+	// out at once; only a first contact (or a user deleted and created
+	// again) waits for the user row.
+	loadPersonality := func(userID int64) (store.Personality, error) {
+		return retry2(ctx, p.cfg.Retry, func(ctx context.Context) (store.Personality, error) {
+			return p.store.PersonalityByID(ctx, j.trig.PersonalityID, userID)
+		})
+	}
+	var (
+		pers     store.Personality
+		persErr  error
+		persDone chan struct{}
+	)
+	knownID, known := p.userIDs.get(msg.Author.ID)
+	if known {
+		persDone = make(chan struct{})
+		go func() {
+			defer close(persDone)
+			pers, persErr = loadPersonality(knownID)
+		}()
+	}
 	user, err := retry2(ctx, p.cfg.Retry, func(ctx context.Context) (store.User, error) {
 		return p.store.UserByDiscordID(ctx, msg.Author.ID)
 	})
+	if persDone != nil {
+		<-persDone
+	}
 	if err != nil {
-		j.fail(ctx, failure{code: codeDatabase, cause: fmt.Errorf("load user: %w", err), forUser: "The bot's database is not answering."})
+		j.fail(ctx, failure{code: codeDatabase, cause: fmt.Errorf("load user: %w", err)})
 		return
 	}
 	j.user = user
-	pers, err := retry2(ctx, p.cfg.Retry, func(ctx context.Context) (store.Personality, error) {
-		return p.store.PersonalityByID(ctx, j.trig.PersonalityID, user.ID)
-	})
+	p.userIDs.put(msg.Author.ID, user.ID)
+	if !known || knownID != user.ID {
+		pers, persErr = loadPersonality(user.ID)
+	}
+	err = persErr
 	if errors.Is(err, store.ErrPersonalityAbsent) {
 		// Deleted since the index or the message mapping was loaded: forget
 		// it and stay silent, as for any name that is not a personality.
@@ -364,7 +391,7 @@ func (j *job) run(ctx context.Context) {
 		return
 	}
 	if err != nil {
-		j.fail(ctx, failure{code: codeDatabase, cause: fmt.Errorf("load personality: %w", err), forUser: "The bot's database is not answering."})
+		j.fail(ctx, failure{code: codeDatabase, cause: fmt.Errorf("load personality: %w", err)})
 		return
 	}
 	j.personality = &pers
@@ -372,7 +399,7 @@ func (j *job) run(ctx context.Context) {
 	if admitDone != nil {
 		<-admitDone
 		if admitErr != nil {
-			j.fail(ctx, failure{code: codeDatabase, cause: fmt.Errorf("rate limit: %w", admitErr), forUser: "The bot's database is not answering."})
+			j.fail(ctx, failure{code: codeDatabase, cause: fmt.Errorf("rate limit: %w", admitErr)})
 			return
 		}
 		if v := verdict; !v.Allowed {
@@ -397,14 +424,13 @@ func (j *job) run(ctx context.Context) {
 	j.provider = provider
 	pluginName, ok := p.pluginFor(provider)
 	if !ok {
-		j.fail(ctx, failure{code: codeNoPlugin, cause: fmt.Errorf("no loaded plugin serves provider %q", provider),
-			forUser: fmt.Sprintf("This bot has no working plugin for %s right now (the bot's owner can check `tzurot plugins list`).", provider)})
+		j.fail(ctx, failure{code: codeNoPlugin, cause: fmt.Errorf("no loaded plugin serves provider %q (check plugins.toml: `tzurot plugins list`)", provider)})
 		return
 	}
 
 	req, err := j.request(ctx, model)
 	if err != nil {
-		j.fail(ctx, failure{code: codeContext, cause: err, forUser: "The bot could not gather the conversation's context."})
+		j.fail(ctx, failure{code: codeContext, cause: err})
 		return
 	}
 
@@ -709,7 +735,9 @@ func (j *job) fail(ctx context.Context, f failure) {
 	if err != nil {
 		j.log.Warn("cannot post the error message", slog.Any("err", err))
 	}
-	// The host's own key failing is the host's business, not the user's.
+	// The cause goes to the user whose key and request it concerns: not for
+	// failures of the bot itself (database, configuration: the log has
+	// them), and not when the host's own key failed (the host's business).
 	if j.keys.used.Load() == keyFallback || f.forUser == "" {
 		return
 	}
@@ -717,6 +745,32 @@ func (j *job) fail(ctx context.Context, f failure) {
 	if _, err := j.p.sender.NotifyUser(ctx, j.msg.Author.ID, dm); err != nil {
 		j.log.Info("cannot DM the cause of a failed reply", slog.Any("err", err))
 	}
+}
+
+// idCache maps Discord user ids to the store's internal ids, which never
+// change for a user. It is bounded: when full it starts over (a miss costs
+// one sequential read, nothing else).
+type idCache struct {
+	mu sync.RWMutex
+	m  map[string]int64
+}
+
+const maxCachedUserIDs = 100_000
+
+func (c *idCache) get(discordID string) (int64, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	id, ok := c.m[discordID]
+	return id, ok
+}
+
+func (c *idCache) put(discordID string, id int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= maxCachedUserIDs {
+		c.m = make(map[string]int64)
+	}
+	c.m[discordID] = id
 }
 
 // throttle lets a notice through at most once per period per key.

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -126,5 +128,32 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("condition not reached")
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestNewHostErrors(t *testing.T) {
+	if _, err := NewHost(context.Background(), Options{}); err == nil || !strings.Contains(err.Error(), "no plugin config") {
+		t.Errorf("no config: %v", err)
+	}
+	// A cache directory that cannot be created stops the start with a reason.
+	file := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := parseTestConfig(t, echoEntry("openai", ""))
+	cfg.Runtime.CacheDir = filepath.Join(file, "cache")
+	if _, err := NewHost(context.Background(), Options{Config: cfg}); err == nil || !strings.Contains(err.Error(), "cache_dir") {
+		t.Errorf("bad cache dir: %v", err)
+	}
+	// Closing twice is harmless.
+	h, err := NewHost(context.Background(), Options{Config: parseTestConfig(t, echoEntry("openai", ""))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Close(context.Background()); err != nil {
+		t.Errorf("second Close: %v", err)
 	}
 }

@@ -19,7 +19,9 @@ type Call struct {
 	// RequestID ties the call's log lines to the reply it serves.
 	RequestID string
 	// OnChunk receives partial text the plugin emits while it works. It is
-	// called on the calling goroutine, in order; nil drops the chunks.
+	// called on the calling goroutine, in order, while the plugin waits, so
+	// it must return quickly (hand slow work such as Discord edits to
+	// another goroutine); nil drops the chunks.
 	OnChunk func(string)
 	// CandidateKey, when set, is served as the key instead of asking the
 	// KeySource: validate_key tests a key before it is stored.

@@ -4,7 +4,9 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/tzurot-go/tzurot/host/internal/chat"
 	"github.com/tzurot-go/tzurot/host/internal/discordfake"
 )
 
@@ -86,5 +88,58 @@ func TestMentionIsAnsweredAsThePersonality(t *testing.T) {
 	}
 	if !sawOwn || !strings.Contains(req.last(), "[message replied to, from Bambi]: "+reply.Content) {
 		t.Fatalf("reply context: %+v", req.Messages)
+	}
+}
+
+func TestBotsAndWebhooksAreIgnored(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{})
+	h.setKey(userID)
+	pid := h.personality(personalitySpec{slug: "bambi"})
+	h.activate(pid)
+	h.send(discordfake.MessageSpec{Content: "@bambi beep", Author: discordfake.User{ID: "700000000000000021", Username: "otherbot", Bot: true}})
+	h.send(discordfake.MessageSpec{Content: "@bambi from a webhook", WebhookID: "900000000000000001",
+		Author: discordfake.User{ID: "900000000000000001", Username: "Some Integration"}})
+	fromBambi := func() (out []string) {
+		for _, m := range h.posted() {
+			if m.AuthorName == "Bambi" {
+				out = append(out, m.Content)
+			}
+		}
+		return out
+	}
+	if n := h.provider.calls.Load(); n != 0 || len(fromBambi()) != 0 {
+		t.Fatalf("bot or webhook messages were answered (%d provider calls)", n)
+	}
+	// A person in the same active channel is answered.
+	h.send(discordfake.MessageSpec{Content: "hello"})
+	if got := fromBambi(); len(got) != 1 || got[0] != "echo: Alice: hello" {
+		t.Fatalf("answers %q", got)
+	}
+}
+
+// TestAliasesAddedByAnotherProcessAreFound: a second process (here: a
+// direct write to the database) adds an alias; the poll picks it up.
+func TestAliasesAddedByAnotherProcessAreFound(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{config: func(c *chat.Config) { c.MentionPoll = 20 * time.Millisecond }})
+	h.setKey(userID)
+	pid := h.personality(personalitySpec{slug: "bambi"})
+	if _, err := h.store.Pool().Exec(h.ctx, `INSERT INTO personality_aliases (personality_id, alias) VALUES ($1, 'fawn')`, pid); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(time.Minute) // guards a hung test only
+	for {
+		if got, ok := h.pipeline.Mentions().Lookup("fawn"); ok && got == pid {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the new alias never reached the mention index")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	h.send(discordfake.MessageSpec{Content: "@fawn hi"})
+	if p := h.posted(); len(p) != 1 || p[0].AuthorName != "Bambi" {
+		t.Fatalf("posted %+v", p)
 	}
 }

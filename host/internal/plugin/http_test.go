@@ -182,7 +182,11 @@ func TestHTTPAuthInjection(t *testing.T) {
 
 func TestHTTPRetries(t *testing.T) {
 	var n atomic.Int64
+	var badBody atomic.Bool
 	s, hits := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		if b, _ := io.ReadAll(r.Body); string(b) != "x" {
+			badBody.Store(true) // every attempt must carry the whole body
+		}
 		switch n.Add(1) {
 		case 1:
 			w.WriteHeader(http.StatusServiceUnavailable)
@@ -195,8 +199,8 @@ func TestHTTPRetries(t *testing.T) {
 	})
 	h, _ := netHost(t, true, []string{hostPort(t, s)}, "http_attempts = 3", nil)
 	resp := doHTTP(t, h, context.Background(), abi.HTTPRequest{Method: "POST", URL: s.URL, Body: "x"})
-	if resp.Error != nil || resp.Status != 200 || resp.Body != "finally" || hits.hits.Load() != 3 {
-		t.Fatalf("after retries: %+v, hits %d", resp, hits.hits.Load())
+	if resp.Error != nil || resp.Status != 200 || resp.Body != "finally" || hits.hits.Load() != 3 || badBody.Load() {
+		t.Fatalf("after retries: %+v, hits %d, body lost on a retry: %v", resp, hits.hits.Load(), badBody.Load())
 	}
 }
 

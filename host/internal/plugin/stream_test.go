@@ -64,6 +64,27 @@ func TestStreamSSE(t *testing.T) {
 	}
 }
 
+func TestStreamIdleTimeout(t *testing.T) {
+	s, _ := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		fmt.Fprint(w, "data: one\n\n")
+		w.(http.Flusher).Flush()
+		<-r.Context().Done() // then nothing, until the client gives up
+	})
+	h, _ := netHost(t, true, []string{hostPort(t, s)}, "http_timeout = \"300ms\"", nil)
+	in, _ := json.Marshal(abi.HTTPRequest{URL: s.URL})
+	out, err := h.Call(context.Background(), "net", "stream", in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got streamOutput
+	_ = json.Unmarshal(out, &got)
+	if len(got.Events) != 2 || got.Events[0].Data != "one" || got.Events[1].Error == nil ||
+		got.Events[1].Error.Code != abi.ErrTimeout || !strings.Contains(got.Events[1].Error.Message, "300ms") {
+		t.Fatalf("events = %+v", got.Events)
+	}
+}
+
 func TestStreamErrorStatusGivesBody(t *testing.T) {
 	s, _ := newServer(t, func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusUnauthorized)

@@ -501,3 +501,23 @@ func TestLongRepliesAreSplit(t *testing.T) {
 		t.Fatal("the parts do not add up to the reply")
 	}
 }
+
+func TestEmptyModelReplyIsAFailureButItsUsageCounts(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{})
+	h.setKey(userID)
+	h.personality(personalitySpec{slug: "bambi"})
+	h.provider.then(func(w http.ResponseWriter, r *http.Request) { answer(w, "   ", "") })
+	h.send(discordfake.MessageSpec{Content: "@bambi hi"})
+	posted := h.posted()
+	if len(posted) != 1 || !refPattern.MatchString(posted[0].Content) {
+		t.Fatalf("posted %+v", posted)
+	}
+	if dms := h.dms(userID); len(dms) != 1 || !strings.Contains(dms[0].Content, "answered with nothing at all") {
+		t.Fatalf("DMs %+v", dms)
+	}
+	// The provider was paid for the empty answer: it is metered.
+	if n := h.usageRows(); n != 1 {
+		t.Fatalf("usage rows %d, want 1", n)
+	}
+}

@@ -454,6 +454,8 @@ func (j *job) run(ctx context.Context) {
 	}
 	text := strings.TrimSpace(resp.Content)
 	if text == "" {
+		// The provider did the work (and may have charged for it): count it.
+		j.record(ctx, nil, resp, usage)
 		j.fail(ctx, failure{code: codeEmpty, cause: fmt.Errorf("the model %q returned an empty reply (finish reason %q)", resp.Model, resp.FinishReason),
 			forUser: fmt.Sprintf("The model (%s) answered with nothing at all. Try again, or choose another model.", resp.Model)})
 		return
@@ -461,6 +463,7 @@ func (j *job) run(ctx context.Context) {
 
 	ids, err := j.post(ctx, text)
 	if err != nil && len(ids) == 0 {
+		j.record(ctx, nil, resp, usage)
 		j.fail(ctx, failure{code: codeSend, cause: err, forUser: "The bot could not post the reply in that channel (check its permissions there)."})
 		return
 	}

@@ -1,0 +1,461 @@
+package chat
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tzurot-go/tzurot/host/internal/chunk"
+	"github.com/tzurot-go/tzurot/host/internal/discord"
+	"github.com/tzurot-go/tzurot/host/internal/plugin"
+	"github.com/tzurot-go/tzurot/host/internal/ratelimit"
+	"github.com/tzurot-go/tzurot/host/internal/store"
+	"github.com/tzurot-go/tzurot/host/internal/trigger"
+	"github.com/tzurot-go/tzurot/sdk/abi"
+)
+
+// job is one personality answering one message.
+type job struct {
+	p       *Pipeline
+	msg     discord.IncomingMessage
+	trig    trigger.Trigger
+	content string
+	ref     string
+	log     *slog.Logger
+	stats   ReplyStats
+
+	user        store.User
+	personality *store.Personality
+	provider    string
+	keys        keyUse
+}
+
+func (j *job) run(ctx context.Context) {
+	p := j.p
+	msg := j.msg
+	// The rate-limit check runs alongside the user and personality reads:
+	// they do not depend on each other, and a reply waits for the slowest
+	// instead of all three in a row.
+	var (
+		verdict   ratelimit.Verdict
+		admitErr  error
+		admitDone chan struct{}
+	)
+	if p.limiter != nil {
+		admitDone = make(chan struct{})
+		go func() {
+			defer close(admitDone)
+			verdict, admitErr = retry2(ctx, p.cfg.Retry, func(ctx context.Context) (ratelimit.Verdict, error) {
+				return p.limiter.Admit(ctx, msg.Author.ID, msg.GuildID)
+			})
+		}()
+	}
+	// The personality read needs the user's internal id (their LLM override
+	// wins). That id never changes, so for a user seen before both reads go
+	// out at once; only a first contact (or a user deleted and created
+	// again) waits for the user row.
+	loadPersonality := func(userID int64) (store.Personality, error) {
+		return retry2(ctx, p.cfg.Retry, func(ctx context.Context) (store.Personality, error) {
+			return p.store.PersonalityByID(ctx, j.trig.PersonalityID, userID)
+		})
+	}
+	var (
+		pers     store.Personality
+		persErr  error
+		persDone chan struct{}
+	)
+	knownID, known := p.userIDs.get(msg.Author.ID)
+	if known {
+		persDone = make(chan struct{})
+		go func() {
+			defer close(persDone)
+			pers, persErr = loadPersonality(knownID)
+		}()
+	}
+	user, err := retry2(ctx, p.cfg.Retry, func(ctx context.Context) (store.User, error) {
+		return p.store.UserByDiscordID(ctx, msg.Author.ID)
+	})
+	if persDone != nil {
+		<-persDone
+	}
+	if err != nil {
+		j.fail(ctx, failure{code: codeDatabase, cause: fmt.Errorf("load user: %w", err)})
+		return
+	}
+	j.user = user
+	p.userIDs.put(msg.Author.ID, user.ID)
+	if !known || knownID != user.ID {
+		pers, persErr = loadPersonality(user.ID)
+	}
+	err = persErr
+	if errors.Is(err, store.ErrPersonalityAbsent) {
+		// Deleted since the index or the message mapping was loaded: forget
+		// it and stay silent, as for any name that is not a personality.
+		p.mentions.index.DeletePersonality(j.trig.PersonalityID)
+		j.log.Info("triggered personality no longer exists; ignored", slog.String("reason", j.trig.Reason.String()))
+		j.stats.Err = err
+		return
+	}
+	if err != nil {
+		j.fail(ctx, failure{code: codeDatabase, cause: fmt.Errorf("load personality: %w", err)})
+		return
+	}
+	j.personality = &pers
+
+	if admitDone != nil {
+		<-admitDone
+		if admitErr != nil {
+			j.fail(ctx, failure{code: codeDatabase, cause: fmt.Errorf("rate limit: %w", admitErr)})
+			return
+		}
+		if v := verdict; !v.Allowed {
+			j.stats.Err = fmt.Errorf("rate limited (%s)", v.Scope)
+			j.log.Info("rate limited", slog.String("scope", v.Scope), slog.Duration("retry_after", v.RetryAfter))
+			if p.notices.allow("rate:"+msg.Author.ID, max(v.RetryAfter, 10*time.Second)) {
+				if _, err := p.sender.Reply(ctx, msg.ChannelID, msg.ID, v.Message()); err != nil {
+					j.log.Warn("cannot post the rate-limit notice", slog.Any("err", err))
+				}
+			}
+			return
+		}
+	}
+
+	stopTyping := p.sender.SendTyping(ctx, msg.ChannelID)
+	defer stopTyping()
+
+	provider, model := pers.LLM.Provider, pers.LLM.Model
+	if provider == "" {
+		provider, model = p.cfg.DefaultProvider, p.cfg.DefaultModel
+	}
+	j.provider = provider
+	pluginName, ok := p.pluginFor(provider)
+	if !ok {
+		j.fail(ctx, failure{code: codeNoPlugin, cause: fmt.Errorf("no loaded plugin serves provider %q (check plugins.toml: `tzurot plugins list`)", provider)})
+		return
+	}
+
+	req, err := j.request(ctx, model)
+	if err != nil {
+		j.fail(ctx, failure{code: codeContext, cause: err})
+		return
+	}
+
+	j.keys.allowFallback = p.cfg.Fallback.Allowed(msg.Author.ID, msg.GuildID)
+	callCtx := plugin.WithCall(withKeyUse(ctx, &j.keys), plugin.Call{
+		UserID:        msg.Author.ID,
+		PersonalityID: strconv.FormatInt(pers.ID, 10),
+		RequestID:     j.stats.RequestID,
+	})
+	start := time.Now()
+	resp, usage, err := p.plugins.Chat(callCtx, pluginName, req)
+	j.stats.PluginTime = time.Since(start)
+	if err != nil {
+		f := classify(err, provider)
+		if f.code == abi.ErrNoKey || j.keys.used.Load() == keyMissing {
+			j.noKey(ctx, err)
+			return
+		}
+		j.fail(ctx, f)
+		return
+	}
+	text := strings.TrimSpace(resp.Content)
+	if text == "" {
+		// The provider did the work (and may have charged for it): count it.
+		j.record(ctx, nil, resp, usage)
+		j.fail(ctx, failure{code: codeEmpty, cause: fmt.Errorf("the model %q returned an empty reply (finish reason %q)", resp.Model, resp.FinishReason),
+			forUser: fmt.Sprintf("The model (%s) answered with nothing at all. Try again, or choose another model.", resp.Model)})
+		return
+	}
+
+	ids, err := j.post(ctx, text)
+	if err != nil && len(ids) == 0 {
+		j.record(ctx, nil, resp, usage)
+		j.fail(ctx, failure{code: codeSend, cause: err, forUser: "The bot could not post the reply in that channel (check its permissions there)."})
+		return
+	}
+	if err != nil {
+		j.log.Warn("part of the reply could not be posted", slog.Int("posted_parts", len(ids)), slog.Any("err", err))
+	}
+	j.remember(ids, text)
+	j.record(ctx, ids, resp, usage)
+	j.log.Debug("replied", slog.Int("parts", len(ids)), slog.Duration("plugin_time", j.stats.PluginTime),
+		slog.Duration("overhead", j.stats.Overhead()))
+}
+
+// pluginFor finds the loaded plugin entry that serves provider: the entry of
+// that name, else the first entry whose key slot is that provider.
+func (p *Pipeline) pluginFor(provider string) (string, bool) {
+	status := p.plugins.Status()
+	chat := func(st plugin.PluginStatus) bool {
+		if st.State != plugin.StateLoaded {
+			return false
+		}
+		for _, c := range st.Capabilities {
+			if c == abi.CapChat {
+				return true
+			}
+		}
+		return false
+	}
+	for _, st := range status {
+		if st.Name == provider && chat(st) {
+			return st.Name, true
+		}
+	}
+	for _, st := range status {
+		if st.KeySlot == provider && chat(st) {
+			return st.Name, true
+		}
+	}
+	return "", false
+}
+
+// request builds the chat request: prompt, history, references.
+func (j *job) request(ctx context.Context, model string) (abi.ChatRequest, error) {
+	p, msg, pers := j.p, j.msg, j.personality
+	budget := p.cfg.ContextTokens
+	if w := pers.LLM.ContextWindowTokens; w > 0 && w*3/4 < budget {
+		budget = w * 3 / 4
+	}
+	hist, err := p.history.before(ctx, msg.ChannelID, msg.ID, p.cfg.HistoryMessages)
+	if err != nil {
+		// Context is a nicety: answer without it rather than not at all.
+		j.log.Warn("cannot read the channel's recent messages; answering without them", slog.Any("err", err))
+		hist = nil
+	}
+	in := promptInput{
+		personality: *pers,
+		user:        j.user,
+		msg:         msg,
+		content:     j.content,
+		now:         time.Now(),
+		history:     hist,
+		refs:        j.references(ctx),
+		budget:      budget,
+	}
+	req := abi.ChatRequest{
+		Model:              model,
+		Messages:           buildMessages(in, p.cfg.BotUserID),
+		AdvancedParameters: pers.LLM.AdvancedParameters,
+	}
+	if len(req.AdvancedParameters) == 0 || string(req.AdvancedParameters) == "{}" {
+		req.AdvancedParameters = nil
+	}
+	return req, nil
+}
+
+// references collects the replied-to message and linked messages, at most
+// the LLM config's max_referenced_messages. A message the bot cannot read
+// becomes a note, never a failure.
+func (j *job) references(ctx context.Context) []reference {
+	p, msg := j.p, j.msg
+	limit := j.personality.LLM.MaxReferencedMessages
+	if limit <= 0 {
+		limit = 10
+	}
+	var refs []reference
+	seen := map[string]bool{}
+	if r := msg.Reference; r != nil && limit > 0 {
+		seen[r.ID] = true
+		if r.Author.ID == "" && r.Content == "" {
+			refs = append(refs, reference{note: "the message being replied to could not be read (deleted, or in a channel the bot cannot see)"})
+		} else {
+			refs = append(refs, reference{how: "replied to", msg: discord.IncomingMessage{ID: r.ID, ChannelID: r.ChannelID, Author: r.Author, WebhookID: r.WebhookID, Content: r.Content}})
+		}
+	}
+	for _, l := range findLinks(msg.Content, limit) {
+		if len(refs) >= limit {
+			break
+		}
+		if seen[l.messageID] {
+			continue
+		}
+		seen[l.messageID] = true
+		if l.guildID != msg.GuildID || (l.guildID == "" && l.channelID != msg.ChannelID) {
+			// The bot may see other servers and other people's DMs; a link
+			// must not carry their messages here.
+			refs = append(refs, reference{note: "a linked message from another server or conversation was skipped"})
+			continue
+		}
+		m, err := p.history.reader.Message(ctx, l.channelID, l.messageID)
+		switch {
+		case errors.Is(err, ErrNoAccess):
+			j.log.Info("linked message not readable; skipped", slog.String("linked_channel_id", l.channelID), slog.String("linked_message_id", l.messageID))
+			refs = append(refs, reference{note: "a linked message is in a channel the bot cannot read, so it was skipped"})
+		case err != nil:
+			j.log.Warn("cannot read a linked message; skipped", slog.String("linked_message_id", l.messageID), slog.Any("err", err))
+			refs = append(refs, reference{note: "a linked message could not be loaded"})
+		default:
+			refs = append(refs, reference{how: "linked", msg: m})
+		}
+	}
+	return refs
+}
+
+// post sends the reply: through the channel webhook as the personality in a
+// server, as the bot (with the personality's name) in DMs.
+func (j *job) post(ctx context.Context, text string) ([]string, error) {
+	j.stats.Sending = time.Now()
+	pers := j.personality
+	name := personalityName(*pers)
+	if j.msg.IsDM() {
+		return j.p.sender.Reply(ctx, j.msg.ChannelID, j.msg.ID, dmPrefix(name)+text)
+	}
+	return j.p.sender.SendAsPersonality(ctx, j.msg.ChannelID, j.msg.ThreadParentID, name, pers.AvatarURL, text)
+}
+
+// remember puts the posted reply into the channel history at once, so the
+// next reply has it as context even before (or without) Discord echoing it
+// through the gateway.
+func (j *job) remember(ids []string, text string) {
+	name := personalityName(*j.personality)
+	author := discord.User{Username: name, DisplayName: name}
+	webhook := "self"
+	if j.msg.IsDM() {
+		text = dmPrefix(name) + text
+		author, webhook = discord.User{ID: j.p.cfg.BotUserID, Username: name, Bot: true}, ""
+	}
+	parts := nonBlank(chunk.Split(text))
+	for i, id := range ids {
+		content := text
+		if len(parts) == len(ids) {
+			content = parts[i]
+		} else if i > 0 {
+			content = ""
+		}
+		j.p.history.observe(discord.IncomingMessage{ID: id, ChannelID: j.msg.ChannelID, GuildID: j.msg.GuildID,
+			Author: author, WebhookID: webhook, Content: content, CreatedAt: time.Now()})
+	}
+}
+
+func nonBlank(parts []string) []string {
+	out := parts[:0]
+	for _, p := range parts {
+		if strings.TrimSpace(p) != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// dmPrefix names the speaker of a reply the bot posts itself (in DMs, where
+// webhooks do not exist).
+func dmPrefix(name string) string { return "**" + name + ":** " }
+
+// record writes usage, message ids, reasoning, charges and the DM session.
+// It waits for the write: a reply is done when its traces are durable.
+func (j *job) record(ctx context.Context, ids []string, resp abi.ChatResponse, usage []abi.Usage) {
+	p, msg, pers := j.p, j.msg, j.personality
+	rec := store.ReplyRecord{}
+	var tokens int64
+	for i, u := range usage {
+		reqID := j.stats.RequestID
+		if i > 0 {
+			reqID += "#" + strconv.Itoa(i)
+		}
+		kind := u.Kind
+		if kind == "" {
+			kind = store.KindText
+		}
+		provider := u.Provider
+		if provider == "" {
+			provider = j.provider
+		}
+		rec.Usage = append(rec.Usage, store.Usage{
+			RequestID: reqID, UserID: j.user.ID, PersonalityID: pers.ID,
+			Provider: provider, Model: u.Model, Kind: kind,
+			InputTokens: int(u.InputTokens), OutputTokens: int(u.OutputTokens + u.ReasoningTokens),
+			Characters: int(u.Characters), Images: int(u.Images), Latency: j.stats.PluginTime,
+		})
+		tokens += u.InputTokens + u.OutputTokens + u.ReasoningTokens
+	}
+	if p.limiter != nil && len(rec.Usage) > 0 {
+		for _, c := range p.limiter.Charges(msg.Author.ID, msg.GuildID, tokens) {
+			rec.Charges = append(rec.Charges, store.RateCharge{RequestID: rec.Usage[0].RequestID, Scope: c.Scope, Key: c.Key, Window: c.Window, Cost: c.Cost})
+		}
+	}
+	for _, id := range ids {
+		rec.Messages = append(rec.Messages, store.WebhookMessage{MessageID: id, PersonalityID: pers.ID, ChannelID: msg.ChannelID, UserID: j.user.ID})
+	}
+	if r := strings.TrimSpace(resp.Reasoning); r != "" {
+		first := ""
+		if len(ids) > 0 {
+			first = ids[0]
+		}
+		rec.Reasoning = &store.Reasoning{RequestID: j.stats.RequestID, UserID: j.user.ID, PersonalityID: pers.ID, MessageID: first, Text: r}
+	}
+	if msg.IsDM() {
+		rec.DMSession = &store.DMSessionUpdate{UserID: j.user.ID, PersonalityID: pers.ID}
+	}
+	if err := p.recorder.Record(context.WithoutCancel(ctx), rec); err != nil {
+		j.log.Error("reply posted but its usage and message ids were not recorded", slog.Any("err", err))
+	}
+}
+
+// noKey tells the user how to add a key (in a DM; in the channel when DMs
+// are closed), at most once a minute per user and provider.
+func (j *job) noKey(ctx context.Context, err error) {
+	j.stats.Err = err
+	j.log.Info("no API key for the provider", slog.String("provider", j.provider))
+	if !j.p.notices.allow("nokey:"+j.msg.Author.ID+":"+j.provider, time.Minute) {
+		return
+	}
+	text := noKeyNotice(j.provider)
+	if _, derr := j.p.sender.NotifyUser(ctx, j.msg.Author.ID, text); derr != nil {
+		j.log.Info("cannot DM the key notice; posting it in the channel", slog.Any("err", derr))
+		if _, rerr := j.p.sender.Reply(ctx, j.msg.ChannelID, j.msg.ID, text); rerr != nil {
+			j.log.Warn("cannot post the key notice", slog.Any("err", rerr))
+		}
+	}
+}
+
+// fail answers a failed reply: the personality's error message and the
+// reference in the channel, the cause in the log, and the cause in a DM to
+// the user when it concerns their own key or request.
+func (j *job) fail(ctx context.Context, f failure) {
+	j.stats.Err = f.cause
+	if ctx.Err() != nil {
+		// The reply timed out or shutdown gave up on it: still answer.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+	}
+	j.log.Error("reply failed", slog.String("code", f.code), slog.Any("err", f.cause))
+	errMsg := ""
+	name := "Tzurot"
+	avatar := ""
+	if j.personality != nil {
+		if j.personality.ErrorMessage != nil {
+			errMsg = *j.personality.ErrorMessage
+		}
+		name, avatar = personalityName(*j.personality), j.personality.AvatarURL
+	}
+	text := channelError(errMsg, j.ref)
+	var err error
+	j.stats.Sending = time.Time{}
+	if j.msg.IsDM() || j.personality == nil {
+		_, err = j.p.sender.Reply(ctx, j.msg.ChannelID, j.msg.ID, text)
+	} else {
+		_, err = j.p.sender.SendAsPersonality(ctx, j.msg.ChannelID, j.msg.ThreadParentID, name, avatar, text)
+		if err != nil {
+			_, err = j.p.sender.Reply(ctx, j.msg.ChannelID, j.msg.ID, text)
+		}
+	}
+	if err != nil {
+		j.log.Warn("cannot post the error message", slog.Any("err", err))
+	}
+	// The cause goes to the user whose key and request it concerns: not for
+	// failures of the bot itself (database, configuration: the log has
+	// them), and not when the host's own key failed (the host's business).
+	if j.keys.used.Load() == keyFallback || f.forUser == "" {
+		return
+	}
+	dm := fmt.Sprintf("%s could not answer your message (ref: %s). %s", name, j.ref, f.forUser)
+	if _, err := j.p.sender.NotifyUser(ctx, j.msg.Author.ID, dm); err != nil {
+		j.log.Info("cannot DM the cause of a failed reply", slog.Any("err", err))
+	}
+}

@@ -230,6 +230,12 @@ func TestProviderAnsweringGarbage(t *testing.T) {
 	if !strings.Contains(dm, "could not be reached or answered with an error") || !strings.Contains(dm, "Gateway confused") {
 		t.Fatalf("DM does not explain: %q", dm)
 	}
+	// "Try again" as a reply to the error message wakes the personality.
+	errorMsg := h.posted()[0]
+	h.send(discordfake.MessageSpec{Content: "try again", ReplyToID: errorMsg.ID})
+	if p := h.posted(); len(p) != 2 || p[1].Content != "echo: Alice: try again\n[message replied to, from Bambi]: "+channel {
+		t.Fatalf("after a reply to the error message: %+v", p[1:])
+	}
 }
 
 func TestProvider429WithRetryAfterThenSuccess(t *testing.T) {

@@ -435,18 +435,31 @@ func (j *job) fail(ctx context.Context, f failure) {
 		name, avatar = personalityName(*j.personality), j.personality.AvatarURL
 	}
 	text := channelError(errMsg, j.ref)
-	var err error
+	var (
+		err       error
+		asPersona []string
+	)
 	j.stats.Sending = time.Time{}
 	if j.msg.IsDM() || j.personality == nil {
 		_, err = j.p.sender.Reply(ctx, j.msg.ChannelID, j.msg.ID, text)
 	} else {
-		_, err = j.p.sender.SendAsPersonality(ctx, j.msg.ChannelID, j.msg.ThreadParentID, name, avatar, text)
+		asPersona, err = j.p.sender.SendAsPersonality(ctx, j.msg.ChannelID, j.msg.ThreadParentID, name, avatar, text)
 		if err != nil {
 			_, err = j.p.sender.Reply(ctx, j.msg.ChannelID, j.msg.ID, text)
 		}
 	}
 	if err != nil {
 		j.log.Warn("cannot post the error message", slog.Any("err", err))
+	}
+	if len(asPersona) > 0 {
+		// Replying to the error message ("try again") wakes the personality.
+		rec := store.ReplyRecord{}
+		for _, id := range asPersona {
+			rec.Messages = append(rec.Messages, store.WebhookMessage{MessageID: id, PersonalityID: j.personality.ID, ChannelID: j.msg.ChannelID, UserID: j.user.ID})
+		}
+		if err := j.p.recorder.Record(context.WithoutCancel(ctx), rec); err != nil {
+			j.log.Warn("the error message's id was not recorded", slog.Any("err", err))
+		}
 	}
 	// The cause goes to the user whose key and request it concerns: not for
 	// failures of the bot itself (database, configuration: the log has

@@ -37,7 +37,7 @@ test: plugins examples
 	$(GO) test $(TEST_FLAGS) $(TEST_PKGS)
 	# disgo's own gateway code races when a real websocket closes, so the few
 	# websocket end-to-end tests (build tag !race) run once more without -race.
-	$(GO) test -count=1 -run 'Gateway' ./host/internal/discord/
+	$(GO) test -count=1 -run 'Gateway' ./host/internal/discord/ ./host/internal/app/
 
 bench: plugins examples
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 $(TEST_PKGS)

@@ -176,20 +176,30 @@ func (g *gatewayServer) serve(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			c.session = g.s.NewID()
-			if err := c.dispatch("READY", g.readyPayload(c, id.Shard)); err != nil {
+			if err := g.dispatchAndMarkReady(c, "READY", g.readyPayload(c, id.Shard)); err != nil {
 				return
 			}
-			g.markReady(c)
 		case 6: // resume
 			g.mu.Lock()
 			g.resumes++
 			g.mu.Unlock()
-			if err := c.dispatch("RESUMED", nil); err != nil {
+			if err := g.dispatchAndMarkReady(c, "RESUMED", nil); err != nil {
 				return
 			}
-			g.markReady(c)
 		}
 	}
+}
+
+// dispatchAndMarkReady marks the session ready and sends READY (or RESUMED) under the
+// connection's write lock. The client may return from Open as soon as READY arrives and a test may
+// Dispatch at once, so the session must already count as ready by then; a Dispatch that comes
+// earlier waits on the write lock and goes out after READY, as on the real gateway.
+func (g *gatewayServer) dispatchAndMarkReady(c *gwConn, t string, d any) error {
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
+	g.markReady(c)
+	c.seq++
+	return c.sendLocked(map[string]any{"op": 0, "t": t, "s": c.seq, "d": d})
 }
 
 func (g *gatewayServer) markReady(c *gwConn) {

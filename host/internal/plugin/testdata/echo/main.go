@@ -2,7 +2,8 @@
 // chat, validate_key, echo, http, stream, bulk) and hostile ones (spin, oom,
 // panic, readfile, env, flood, big_output, other slots' keys). It talks to
 // the host through raw tzurot:host/v1 imports on purpose: the host must not
-// depend on the SDK package to be tested.
+// depend on the SDK package to be tested. It uses only the SDK's pure
+// packages: abi (the wire types) and abijson (their fast JSON codec).
 package main
 
 import (
@@ -16,6 +17,9 @@ import (
 	"unsafe"
 
 	"github.com/extism/go-pdk"
+
+	"github.com/tzurot-go/tzurot/sdk/abi"
+	"github.com/tzurot-go/tzurot/sdk/abijson"
 )
 
 //go:wasmimport tzurot:host/v1 api_key
@@ -112,21 +116,13 @@ func describe() int32 {
 	return 0
 }
 
-type message struct {
-	Role    string `json:"role"`
-	Content string `json:"content"`
-}
-
-type chatRequest struct {
-	Model    string    `json:"model"`
-	Messages []message `json:"messages"`
-	Stream   bool      `json:"stream"`
-}
-
 //go:wasmexport chat
 func chat() int32 {
-	var req chatRequest
-	if err := json.Unmarshal(pdk.Input(), &req); err != nil {
+	// abijson, not encoding/json: reflection-heavy Go is ~100x slower in a
+	// plugin than natively (docs/performance.md), and this export is what
+	// the host's chat benchmarks measure.
+	req, err := abijson.DecodeChatRequest(pdk.Input())
+	if err != nil {
 		return fail("bad_request", err.Error())
 	}
 	if _, ok := apiKey(""); !ok {
@@ -136,16 +132,14 @@ func chat() int32 {
 	if n := len(req.Messages); n > 0 {
 		last = req.Messages[n-1].Content
 	}
-	usage := map[string]any{"kind": "text", "model": req.Model, "input_tokens": len(last), "output_tokens": len(last),
-		"provider": "claimed-by-plugin"}
+	usage := abi.Usage{Kind: abi.UsageText, Model: req.Model, InputTokens: int64(len(last)), OutputTokens: int64(len(last)),
+		Provider: "claimed-by-plugin"}
 	if _, ok := pdk.GetConfig("usage_in_response"); ok {
 		// Report usage only in the response, not through record_usage.
-		out, _ := json.Marshal(map[string]any{"content": last, "model": req.Model, "usage": usage})
-		pdk.Output(out)
+		pdk.Output(abijson.AppendChatResponse(nil, &abi.ChatResponse{Content: last, Model: req.Model, Usage: usage}))
 		return 0
 	}
-	ub, _ := json.Marshal(usage)
-	umem := pdk.AllocateBytes(ub)
+	umem := pdk.AllocateBytes(abijson.AppendUsage(nil, &usage))
 	rc := hostRecordUsage(umem.Offset())
 	umem.Free()
 	if rc != 0 {
@@ -158,8 +152,7 @@ func chat() int32 {
 			mem.Free()
 		}
 	}
-	out, _ := json.Marshal(map[string]any{"content": last, "model": req.Model, "finish_reason": "stop"})
-	pdk.Output(out)
+	pdk.Output(abijson.AppendChatResponse(nil, &abi.ChatResponse{Content: last, Model: req.Model, FinishReason: "stop"}))
 	return 0
 }
 

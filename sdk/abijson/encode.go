@@ -1,0 +1,272 @@
+package abijson
+
+import (
+	"math/bits"
+	"slices"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/tzurot-go/tzurot/sdk/abi"
+)
+
+const hexDigits = "0123456789abcdef"
+
+// AppendString appends s as a JSON string, byte for byte as json.Marshal
+// writes it (HTML characters, U+2028 and U+2029 escaped, invalid UTF-8
+// replaced by \ufffd).
+func AppendString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start, i := 0, 0
+	for {
+		// Skip 16, then 8, bytes at a time to the next byte that needs a look.
+		for i+16 <= len(s) {
+			if m := escapeLanes(load64s(s, i)); m != 0 {
+				i += bits.TrailingZeros64(m) >> 3
+				goto found
+			}
+			if m := escapeLanes(load64s(s, i+8)); m != 0 {
+				i += 8 + bits.TrailingZeros64(m)>>3
+				goto found
+			}
+			i += 16
+		}
+		if i+8 <= len(s) {
+			if m := escapeLanes(load64s(s, i)); m != 0 {
+				i += bits.TrailingZeros64(m) >> 3
+				goto found
+			}
+			i += 8
+		}
+		for i < len(s) && htmlSafe(s[i]) {
+			i++
+		}
+		if i >= len(s) {
+			break
+		}
+	found:
+		if c := s[i]; c < utf8.RuneSelf {
+			if htmlSafe(c) { // a lane set by the ≥0x80 test of a lower byte cannot happen; kept for safety
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			dst = appendEscape(dst, c)
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+			i++
+			start = i
+		case r == '\u2028' || r == '\u2029':
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
+			i += size
+			start = i
+		default:
+			i += size
+		}
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
+
+// htmlSafe reports an ASCII byte json.Marshal copies unescaped.
+func htmlSafe(c byte) bool {
+	return c >= 0x20 && c < utf8.RuneSelf && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+}
+
+func appendEscape(dst []byte, c byte) []byte {
+	switch c {
+	case '\\', '"':
+		return append(dst, '\\', c)
+	case '\b':
+		return append(dst, '\\', 'b')
+	case '\f':
+		return append(dst, '\\', 'f')
+	case '\n':
+		return append(dst, '\\', 'n')
+	case '\r':
+		return append(dst, '\\', 'r')
+	case '\t':
+		return append(dst, '\\', 't')
+	}
+	return append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
+}
+
+// appendStringMap appends m as json.Marshal does: keys sorted.
+func appendStringMap(dst []byte, m map[string]string) []byte {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	dst = append(dst, '{')
+	for i, k := range keys {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = AppendString(dst, k)
+		dst = append(dst, ':')
+		dst = AppendString(dst, m[k])
+	}
+	return append(dst, '}')
+}
+
+// field appends `,"name":` (or `"name":` as the first field); name is a
+// plain ASCII literal.
+func field(dst []byte, first bool, name string) []byte {
+	if !first {
+		dst = append(dst, ',')
+	}
+	dst = append(dst, '"')
+	dst = append(dst, name...)
+	return append(dst, '"', ':')
+}
+
+func appendToolCall(dst []byte, t *abi.ToolCall) []byte {
+	dst = append(dst, `{"id":`...)
+	dst = AppendString(dst, t.ID)
+	dst = append(dst, `,"name":`...)
+	dst = AppendString(dst, t.Name)
+	dst = append(dst, `,"arguments":`...)
+	dst = AppendString(dst, t.Arguments)
+	return append(dst, '}')
+}
+
+// AppendChatResponse appends v as json.Marshal encodes it.
+func AppendChatResponse(dst []byte, v *abi.ChatResponse) []byte {
+	dst = append(dst, `{"content":`...)
+	dst = AppendString(dst, v.Content)
+	if v.Reasoning != "" {
+		dst = append(dst, `,"reasoning":`...)
+		dst = AppendString(dst, v.Reasoning)
+	}
+	if v.Model != "" {
+		dst = append(dst, `,"model":`...)
+		dst = AppendString(dst, v.Model)
+	}
+	if v.FinishReason != "" {
+		dst = append(dst, `,"finish_reason":`...)
+		dst = AppendString(dst, v.FinishReason)
+	}
+	if len(v.ToolCalls) > 0 {
+		dst = append(dst, `,"tool_calls":[`...)
+		for i := range v.ToolCalls {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendToolCall(dst, &v.ToolCalls[i])
+		}
+		dst = append(dst, ']')
+	}
+	dst = append(dst, `,"usage":`...)
+	dst = AppendUsage(dst, &v.Usage)
+	return append(dst, '}')
+}
+
+// AppendUsage appends v as json.Marshal encodes it.
+func AppendUsage(dst []byte, v *abi.Usage) []byte {
+	dst = append(dst, `{"kind":`...)
+	dst = AppendString(dst, v.Kind)
+	if v.Model != "" {
+		dst = append(dst, `,"model":`...)
+		dst = AppendString(dst, v.Model)
+	}
+	dst = appendIntField(dst, "input_tokens", v.InputTokens)
+	dst = appendIntField(dst, "output_tokens", v.OutputTokens)
+	dst = appendIntField(dst, "reasoning_tokens", v.ReasoningTokens)
+	dst = appendIntField(dst, "characters", v.Characters)
+	dst = appendIntField(dst, "images", v.Images)
+	if v.Provider != "" {
+		dst = append(dst, `,"provider":`...)
+		dst = AppendString(dst, v.Provider)
+	}
+	if v.Plugin != "" {
+		dst = append(dst, `,"plugin":`...)
+		dst = AppendString(dst, v.Plugin)
+	}
+	return append(dst, '}')
+}
+
+// appendIntField appends `,"name":n` unless n is 0 (omitempty).
+func appendIntField(dst []byte, name string, n int64) []byte {
+	if n == 0 {
+		return dst
+	}
+	dst = field(dst, false, name)
+	return strconv.AppendInt(dst, n, 10)
+}
+
+// AppendHTTPRequest appends v as json.Marshal encodes it.
+func AppendHTTPRequest(dst []byte, v *abi.HTTPRequest) []byte {
+	dst = append(dst, `{"method":`...)
+	dst = AppendString(dst, v.Method)
+	dst = append(dst, `,"url":`...)
+	dst = AppendString(dst, v.URL)
+	if len(v.Headers) > 0 {
+		dst = append(dst, `,"headers":`...)
+		dst = appendStringMap(dst, v.Headers)
+	}
+	if v.Body != "" {
+		dst = append(dst, `,"body":`...)
+		dst = AppendString(dst, v.Body)
+	}
+	if v.BodyBase64 != "" {
+		dst = append(dst, `,"body_base64":`...)
+		dst = AppendString(dst, v.BodyBase64)
+	}
+	if v.Auth != nil {
+		dst = append(dst, `,"auth":{`...)
+		first := true
+		if v.Auth.Header != "" {
+			dst = field(dst, first, "header")
+			dst = AppendString(dst, v.Auth.Header)
+			first = false
+		}
+		if v.Auth.Scheme != "" {
+			dst = field(dst, first, "scheme")
+			dst = AppendString(dst, v.Auth.Scheme)
+		}
+		dst = append(dst, '}')
+	}
+	dst = appendIntField(dst, "timeout_ms", int64(v.TimeoutMS))
+	if v.NoRetry {
+		dst = append(dst, `,"no_retry":true`...)
+	}
+	dst = appendIntField(dst, "body_blob", v.BodyBlob)
+	if v.ResponseBlob {
+		dst = append(dst, `,"response_blob":true`...)
+	}
+	return append(dst, '}')
+}
+
+// AppendLogEntry appends v as json.Marshal encodes it.
+func AppendLogEntry(dst []byte, v *abi.LogEntry) []byte {
+	dst = append(dst, `{"level":`...)
+	dst = AppendString(dst, v.Level)
+	dst = append(dst, `,"message":`...)
+	dst = AppendString(dst, v.Message)
+	if len(v.Attrs) > 0 {
+		dst = append(dst, `,"attrs":`...)
+		dst = appendStringMap(dst, v.Attrs)
+	}
+	return append(dst, '}')
+}
+
+// AppendError appends v as json.Marshal encodes it.
+func AppendError(dst []byte, v *abi.Error) []byte {
+	dst = append(dst, `{"code":`...)
+	dst = AppendString(dst, v.Code)
+	dst = append(dst, `,"message":`...)
+	dst = AppendString(dst, v.Message)
+	if v.Retryable {
+		dst = append(dst, `,"retryable":true`...)
+	}
+	dst = appendIntField(dst, "http_status", int64(v.HTTPStatus))
+	return append(dst, '}')
+}

@@ -2,8 +2,9 @@
 // chat, validate_key, echo, http, stream, bulk) and hostile ones (spin, oom,
 // panic, readfile, env, flood, big_output, other slots' keys). It talks to
 // the host through raw tzurot:host/v1 imports on purpose: the host must not
-// depend on the SDK package to be tested. It uses only the SDK's pure
-// packages: abi (the wire types) and abijson (their fast JSON codec).
+// depend on the SDK package to be tested. It uses only the SDK's small
+// packages: abi (the wire types), abijson (their fast JSON codec) and
+// kernel (fast copies in and out of Extism kernel memory).
 package main
 
 import (
@@ -20,6 +21,7 @@ import (
 
 	"github.com/tzurot-go/tzurot/sdk/abi"
 	"github.com/tzurot-go/tzurot/sdk/abijson"
+	"github.com/tzurot-go/tzurot/sdk/kernel"
 )
 
 //go:wasmimport tzurot:host/v1 api_key
@@ -118,14 +120,16 @@ func describe() int32 {
 
 //go:wasmexport chat
 func chat() int32 {
-	// abijson, not encoding/json: reflection-heavy Go is ~100x slower in a
-	// plugin than natively (docs/performance.md), and this export is what
-	// the host's chat benchmarks measure.
-	req, err := abijson.DecodeChatRequest(pdk.Input())
+	// abijson and kernel, not encoding/json and go-pdk's byte copies: a Go
+	// plugin pays a timeout check per loop step (docs/performance.md), and
+	// this export is what the host's chat benchmarks measure.
+	req, err := abijson.DecodeChatRequest(kernel.Input())
 	if err != nil {
 		return fail("bad_request", err.Error())
 	}
-	if _, ok := apiKey(""); !ok {
+	// Offset 0 asks for the bound slot's key; kernel blocks not freed are
+	// released when the call ends.
+	if kernel.Read(hostAPIKey(0)) == nil {
 		return fail("no_key", "no key for this user")
 	}
 	last := ""
@@ -134,15 +138,13 @@ func chat() int32 {
 	}
 	usage := abi.Usage{Kind: abi.UsageText, Model: req.Model, InputTokens: int64(len(last)), OutputTokens: int64(len(last)),
 		Provider: "claimed-by-plugin"}
+	out := make([]byte, 0, 256+len(last))
 	if _, ok := pdk.GetConfig("usage_in_response"); ok {
 		// Report usage only in the response, not through record_usage.
-		pdk.Output(abijson.AppendChatResponse(nil, &abi.ChatResponse{Content: last, Model: req.Model, Usage: usage}))
+		kernel.Output(abijson.AppendChatResponse(out, &abi.ChatResponse{Content: last, Model: req.Model, Usage: usage}))
 		return 0
 	}
-	umem := pdk.AllocateBytes(abijson.AppendUsage(nil, &usage))
-	rc := hostRecordUsage(umem.Offset())
-	umem.Free()
-	if rc != 0 {
+	if hostRecordUsage(kernel.Write(abijson.AppendUsage(out, &usage))) != 0 {
 		return fail("internal", "usage rejected")
 	}
 	if req.Stream {
@@ -152,7 +154,7 @@ func chat() int32 {
 			mem.Free()
 		}
 	}
-	pdk.Output(abijson.AppendChatResponse(nil, &abi.ChatResponse{Content: last, Model: req.Model, FinishReason: "stop"}))
+	kernel.Output(abijson.AppendChatResponse(out[:0], &abi.ChatResponse{Content: last, Model: req.Model, FinishReason: "stop"}))
 	return 0
 }
 

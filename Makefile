@@ -27,9 +27,14 @@ examples:
 	@if [ -d examples/go-provider ]; then \
 		cd examples/go-provider && GOOS=wasip1 GOARCH=wasm CGO_ENABLED=0 $(GO) build -buildmode=c-shared -o go-provider.wasm .; fi
 
-# make run: build the host and the plugins, apply migrations, serve.
+# make run: build the host and the plugins, then serve (which creates the
+# database if it is missing and applies migrations). Settings come from the
+# environment, or from a .env file (KEY=value lines) when one exists; see
+# examples/env.example. DATABASE_URL defaults to the local server.
 run: build plugins
-	./$(BIN) serve
+	@set -a; [ ! -f .env ] || . ./.env; set +a; \
+	export DATABASE_URL="$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/tzurot?sslmode=disable}"; \
+	exec ./$(BIN) serve
 
 test: plugins examples
 	$(GO) vet $(TEST_PKGS)

@@ -49,6 +49,9 @@ func migrate(ctx context.Context, args []string, getenv func(string) string, std
 
 	switch sub {
 	case "up":
+		if err := schema.EnsureDatabase(ctx, dsn, logger); err != nil {
+			return err
+		}
 		return schema.Migrate(ctx, dsn, logger)
 	case "down":
 		if !*yes {

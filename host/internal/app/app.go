@@ -84,6 +84,11 @@ func Serve(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
+	// A fresh machine has no database yet: create it rather than make the
+	// self-hoster run createdb first.
+	if err := schema.EnsureDatabase(ctx, cfg.DatabaseURL, logger); err != nil {
+		return err
+	}
 	// Every process may migrate at start: an advisory lock makes them take
 	// turns, and the second finds nothing to do.
 	if err := schema.Migrate(ctx, cfg.DatabaseURL, logger); err != nil {

@@ -4,12 +4,10 @@ package sdk
 
 import (
 	"encoding/base64"
-	"encoding/json"
-	"fmt"
-
-	"github.com/extism/go-pdk"
 
 	"github.com/tzurot-go/tzurot/sdk/abi"
+	"github.com/tzurot-go/tzurot/sdk/abijson"
+	"github.com/tzurot-go/tzurot/sdk/kernel"
 )
 
 // The host functions of ABI v1. Every uint64 that is not a handle is an
@@ -39,51 +37,37 @@ func hostLog(entry uint64)
 //go:wasmimport tzurot:host/v1 emit
 func hostEmit(chunk uint64)
 
-// alloc copies b into kernel memory. An empty value is passed as offset 0,
+// Kernel blocks the SDK writes for a host function, and blocks the host
+// returns, are freed only where a plugin may make unboundedly many of them
+// in one call (stream events, emits, logs): every free is a call into
+// Extism's kernel (a few microseconds), and Extism resets kernel memory
+// before every call anyway.
+
+// write copies b into kernel memory. An empty value is passed as offset 0,
 // which the host reads as the empty string (docs/plugin-abi.md).
-func alloc(b []byte) (off uint64, free func()) {
+func write(b []byte) uint64 {
 	if len(b) == 0 {
-		return 0, func() {}
+		return 0
 	}
-	m := pdk.AllocateBytes(b)
-	return m.Offset(), func() { m.Free() }
+	return kernel.Write(b)
 }
 
-// take reads the block the host returned at off and frees it; 0 is nil.
-func take(off uint64) []byte {
-	if off == 0 {
-		return nil
-	}
-	m := pdk.FindMemory(off)
-	b := m.ReadBytes()
-	m.Free()
-	return b
-}
-
-// callJSON sends v as JSON to a host function taking and returning a
-// pointer, and decodes the JSON answer into out.
-func callJSON(fn func(uint64) uint64, name string, v, out any) error {
-	in, err := json.Marshal(v)
-	if err != nil {
-		return Errorf(abi.ErrInternal, "encode %s input: %v", name, err)
-	}
-	off, free := alloc(in)
-	res := take(fn(off))
-	free()
+// callHost sends req as JSON to a host function taking and returning a
+// kernel offset (http_request, http_stream_open) and returns the answer.
+func callHost(fn func(uint64) uint64, name string, req *abi.HTTPRequest) ([]byte, error) {
+	in := abijson.AppendHTTPRequest(make([]byte, 0, 256+len(req.URL)+len(req.Body)+len(req.BodyBase64)), req)
+	res := kernel.Read(fn(write(in)))
 	if len(res) == 0 {
-		return Errorf(abi.ErrInternal, "host function %s returned nothing", name)
+		return nil, Errorf(abi.ErrInternal, "host function %s returned nothing", name)
 	}
-	if err := json.Unmarshal(res, out); err != nil {
-		return Errorf(abi.ErrInternal, "decode %s result: %v", name, err)
-	}
-	return nil
+	return res, nil
 }
 
 // APIKey returns the current caller's key for the slot plugins.toml binds
 // to this plugin, and false when the caller has none. Prefer Auth
 // injection on HTTP requests: then the plugin never holds the key.
 func APIKey() (string, bool) {
-	k := take(hostAPIKey(0))
+	k := kernel.Read(hostAPIKey(0))
 	if len(k) == 0 {
 		return "", false
 	}
@@ -111,9 +95,13 @@ func (r *Response) OK() bool { return r.Status >= 200 && r.Status < 300 }
 // allow-list, no key for Auth, network failure, timeout); any HTTP status,
 // 4xx and 5xx included, is a Response, not an error.
 func HTTP(req abi.HTTPRequest) (*Response, error) {
-	var res abi.HTTPResponse
-	if err := callJSON(hostHTTPRequest, abi.HostHTTPRequest, req, &res); err != nil {
+	raw, err := callHost(hostHTTPRequest, abi.HostHTTPRequest, &req)
+	if err != nil {
 		return nil, err
+	}
+	res, err := abijson.DecodeHTTPResponse(raw)
+	if err != nil {
+		return nil, Errorf(abi.ErrInternal, "decode %s result: %v", abi.HostHTTPRequest, err)
 	}
 	if res.Error != nil {
 		return nil, AsError(res.Error)
@@ -151,9 +139,13 @@ type EventStream struct {
 
 // Stream opens a streaming HTTP request through the host. See EventStream.
 func Stream(req abi.HTTPRequest) (*EventStream, error) {
-	var res abi.StreamOpenResult
-	if err := callJSON(hostHTTPStreamOpen, abi.HostHTTPStreamOpen, req, &res); err != nil {
+	raw, err := callHost(hostHTTPStreamOpen, abi.HostHTTPStreamOpen, &req)
+	if err != nil {
 		return nil, err
+	}
+	res, err := abijson.DecodeStreamOpenResult(raw)
+	if err != nil {
+		return nil, Errorf(abi.ErrInternal, "decode %s result: %v", abi.HostHTTPStreamOpen, err)
 	}
 	if res.Error != nil {
 		return nil, AsError(res.Error)
@@ -174,9 +166,11 @@ func (s *EventStream) Next() bool {
 	if s.done {
 		return false
 	}
-	raw := take(hostHTTPStreamNext(s.handle))
-	var ev abi.StreamEvent
-	if err := json.Unmarshal(raw, &ev); err != nil {
+	off := hostHTTPStreamNext(s.handle)
+	raw := kernel.Read(off)
+	kernel.Free(off)
+	ev, err := abijson.DecodeStreamEvent(raw)
+	if err != nil {
 		s.err, s.done = Errorf(abi.ErrInternal, "decode stream event: %v", err), true
 		return false
 	}
@@ -214,13 +208,7 @@ func RecordUsage(u abi.Usage) error {
 	if u.Kind == "" {
 		u.Kind = abi.UsageText
 	}
-	b, err := json.Marshal(u)
-	if err != nil {
-		return fmt.Errorf("encode usage: %w", err)
-	}
-	off, free := alloc(b)
-	defer free()
-	if hostRecordUsage(off) != 0 {
+	if hostRecordUsage(write(abijson.AppendUsage(make([]byte, 0, 192+len(u.Model)), &u))) != 0 {
 		return Errorf(abi.ErrInternal, "the host rejected the usage record")
 	}
 	return nil
@@ -229,13 +217,9 @@ func RecordUsage(u abi.Usage) error {
 // Log writes one entry into the host's log under this plugin's name. Level
 // is one of abi.LogDebug, LogInfo, LogWarn, LogError. Never log keys.
 func Log(level, msg string, attrs map[string]string) {
-	b, err := json.Marshal(abi.LogEntry{Level: level, Message: msg, Attrs: attrs})
-	if err != nil {
-		return
-	}
-	off, free := alloc(b)
-	defer free()
+	off := write(abijson.AppendLogEntry(nil, &abi.LogEntry{Level: level, Message: msg, Attrs: attrs}))
 	hostLog(off)
+	kernel.Free(off)
 }
 
 // Emit shows partial reply text to the user while a chat call streams.
@@ -244,7 +228,7 @@ func Emit(text string) {
 	if text == "" {
 		return
 	}
-	off, free := alloc([]byte(text))
-	defer free()
+	off := write([]byte(text))
 	hostEmit(off)
+	kernel.Free(off)
 }

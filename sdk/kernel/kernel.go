@@ -50,6 +50,9 @@ func length(off uint64) uint64
 //go:wasmimport extism:host/env output_set
 func outputSet(off, n uint64)
 
+//go:wasmimport extism:host/env config_get
+func configGet(off uint64) uint64
+
 // put stores v as 8 little-endian bytes at b[i:] (wasm is little-endian).
 func put(b []byte, i int, v uint64) { *(*uint64)(unsafe.Pointer(&b[i])) = v }
 
@@ -165,4 +168,18 @@ func Free(off uint64) {
 // Output sets the call's output to b.
 func Output(b []byte) {
 	outputSet(Write(b), uint64(len(b)))
+}
+
+// Config returns the plugin's config value for key (Extism's config_get);
+// false when it is absent or empty, as go-pdk's GetConfig says.
+func Config(key string) (string, bool) {
+	k := Write([]byte(key))
+	off := configGet(k)
+	Free(k)
+	v := Read(off)
+	Free(off)
+	if len(v) == 0 {
+		return "", false
+	}
+	return string(v), true
 }

@@ -37,7 +37,13 @@ func TestBytesCrossUnchanged(t *testing.T) {
 			keys[fmt.Sprint("user-", n)] = string(bytes.Repeat([]byte("k"), n-1)) + "!"
 		}
 	}
-	h := plugintest.New(t, wasm, plugintest.Options{Keys: keys})
+	config := map[string]string{"empty": ""}
+	for _, n := range lengths {
+		if n > 0 {
+			config[fmt.Sprint("key-", n)] = string(bytes.Repeat([]byte("v"), n))
+		}
+	}
+	h := plugintest.New(t, wasm, plugintest.Options{Keys: keys, Config: config})
 	r := rand.New(rand.NewPCG(1, 1))
 	for _, n := range lengths {
 		in := randomBytes(r, n)
@@ -68,5 +74,16 @@ func TestBytesCrossUnchanged(t *testing.T) {
 	}
 	if res := h.As("nobody").Call("key", nil); string(res.Output) != "none" {
 		t.Fatalf("no key: got %q", res.Output)
+	}
+	for name, want := range config {
+		if want == "" {
+			want = "absent"
+		}
+		if res := h.Call("config", name); string(res.Output) != want {
+			t.Fatalf("config %s: got %d bytes, want %d", name, len(res.Output), len(want))
+		}
+	}
+	if res := h.Call("config", "missing"); string(res.Output) != "absent" {
+		t.Fatalf("missing config: got %q", res.Output)
 	}
 }

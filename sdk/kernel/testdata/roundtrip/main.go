@@ -44,4 +44,16 @@ func key() int32 {
 	return 0
 }
 
+// config outputs the config value named by the input, or "absent".
+//
+//go:wasmexport config
+func config() int32 {
+	v, ok := kernel.Config(string(kernel.Input()))
+	if !ok {
+		v = "absent"
+	}
+	kernel.Output([]byte(v))
+	return 0
+}
+
 func main() {}

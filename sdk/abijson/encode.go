@@ -16,39 +16,9 @@ const hexDigits = "0123456789abcdef"
 // replaced by \ufffd).
 func AppendString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
-	start, i := 0, 0
-	for {
-		// Skip 16, then 8, bytes at a time to the next byte that needs a look.
-		for i+16 <= len(s) {
-			if m := escapeLanes(load64s(s, i)); m != 0 {
-				i += bits.TrailingZeros64(m) >> 3
-				goto found
-			}
-			if m := escapeLanes(load64s(s, i+8)); m != 0 {
-				i += 8 + bits.TrailingZeros64(m)>>3
-				goto found
-			}
-			i += 16
-		}
-		if i+8 <= len(s) {
-			if m := escapeLanes(load64s(s, i)); m != 0 {
-				i += bits.TrailingZeros64(m) >> 3
-				goto found
-			}
-			i += 8
-		}
-		for i < len(s) && htmlSafe(s[i]) {
-			i++
-		}
-		if i >= len(s) {
-			break
-		}
-	found:
+	start := 0
+	for i := escapeIndex(s, 0); i < len(s); i = escapeIndex(s, i) {
 		if c := s[i]; c < utf8.RuneSelf {
-			if htmlSafe(c) { // a lane set by the ≥0x80 test of a lower byte cannot happen; kept for safety
-				i++
-				continue
-			}
 			dst = append(dst, s[start:i]...)
 			dst = appendEscape(dst, c)
 			i++
@@ -73,6 +43,42 @@ func AppendString(dst []byte, s string) []byte {
 	}
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
+}
+
+// escapeIndex returns the index of the first byte at or after i that
+// json.Marshal does not copy as it is (see escapeLanes), or len(s). Like
+// scanStop it tests 32 bytes per loop step; the last few bytes of a string
+// of 8 bytes or more are tested with one load that overlaps bytes already
+// seen.
+func escapeIndex(s string, i int) int {
+	for i+32 <= len(s) {
+		x0, x1, x2, x3 := load64s(s, i), load64s(s, i+8), load64s(s, i+16), load64s(s, i+24)
+		if escapeLanes(x0)|escapeLanes(x1)|escapeLanes(x2)|escapeLanes(x3) != 0 {
+			break
+		}
+		i += 32
+	}
+	for i+8 <= len(s) {
+		if m := escapeLanes(load64s(s, i)); m != 0 {
+			return i + bits.TrailingZeros64(m)>>3
+		}
+		i += 8
+	}
+	if i == len(s) {
+		return i
+	}
+	if len(s) >= 8 {
+		rem := uint(len(s) - i) // 1..7 bytes not yet tested, the top of the last word
+		x := load64s(s, len(s)-8) >> (8 * (8 - rem))
+		if m := escapeLanes(x) & (1<<(8*rem) - 1); m != 0 {
+			return i + bits.TrailingZeros64(m)>>3
+		}
+		return len(s)
+	}
+	for i < len(s) && htmlSafe(s[i]) {
+		i++
+	}
+	return i
 }
 
 // htmlSafe reports an ASCII byte json.Marshal copies unescaped.

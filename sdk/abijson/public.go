@@ -1,0 +1,189 @@
+package abijson
+
+import (
+	"errors"
+	"iter"
+	"math"
+	"strconv"
+)
+
+// ErrFallback is what Decoder.End returns when the document is not one the
+// decoder handles the way encoding/json would (invalid JSON, a duplicate
+// key, a key matching a field but for case, a number out of range). Decode
+// the same bytes with json.Unmarshal then: it gives the right value or the
+// right error.
+var ErrFallback = errors.New("abijson: document needs encoding/json")
+
+// Decoder reads one JSON document into a plugin's own types without
+// reflection, for hot paths such as a provider's response. Use it like
+// this, reading every key the type has and Unknown for the rest:
+//
+//	d := abijson.NewDecoder(body)
+//	var v reply
+//	var seen uint64
+//	for key := range d.Object() {
+//		switch key {
+//		case "model":
+//			d.Once(&seen, 0)
+//			v.Model = d.String()
+//		default:
+//			d.Unknown(key, "model")
+//		}
+//	}
+//	if d.End() != nil {
+//		v = reply{}
+//		err = json.Unmarshal(body, &v)
+//	}
+//
+// Values read into fresh zero values match json.Unmarshal, null included:
+// String, Int, Float and Bool give the zero value for null, Object and
+// Array yield nothing for it; use Null first where null must stay nil (a
+// pointer, a slice). Strings share memory with the input.
+type Decoder struct{ d decoder }
+
+// NewDecoder returns a decoder reading data.
+func NewDecoder(data []byte) *Decoder { return &Decoder{d: decoder{b: data}} }
+
+// End checks that nothing but whitespace follows the document and returns
+// nil, or ErrFallback when the document must go to encoding/json.
+func (d *Decoder) End() error {
+	d.d.end()
+	if d.d.bad {
+		return ErrFallback
+	}
+	return nil
+}
+
+// Null consumes a null and reports whether there was one.
+func (d *Decoder) Null() bool {
+	if d.d.bad || d.d.peek() != 'n' {
+		return false
+	}
+	d.d.literal("null")
+	return !d.d.bad
+}
+
+// Object yields the keys of the object that comes next; read (or Skip) the
+// key's value in the loop body, and do not leave the loop early (End then
+// reports ErrFallback). It yields nothing for null.
+func (d *Decoder) Object() iter.Seq[string] {
+	return func(yield func(string) bool) {
+		if d.Null() || !d.d.object() {
+			return
+		}
+		for first := true; ; first = false {
+			key, ok := d.d.more(first)
+			if !ok {
+				return
+			}
+			if !yield(key) {
+				d.d.bad = true // a loop left early: the rest is unread
+				return
+			}
+		}
+	}
+}
+
+// Array yields the index of each element of the array that comes next;
+// read (or Skip) the element in the loop body, and do not leave the loop
+// early. It yields nothing for null.
+func (d *Decoder) Array() iter.Seq[int] {
+	return func(yield func(int) bool) {
+		if d.Null() || !d.d.array() {
+			return
+		}
+		for i := 0; d.d.next(i == 0); i++ {
+			if !yield(i) {
+				d.d.bad = true // a loop left early: the rest is unread
+				return
+			}
+		}
+	}
+}
+
+// Once records that the key for field (0-63) of the current object was
+// read; a second time (a duplicate key, which encoding/json merges) sends
+// the document to encoding/json.
+func (d *Decoder) Once(seen *uint64, field uint) {
+	if *seen&(1<<field) != 0 {
+		d.d.bad = true
+	}
+	*seen |= 1 << field
+}
+
+// Unknown skips the value of a key the type has no field for. fields are
+// the type's JSON names: encoding/json matches keys without regard to
+// case, so a key equal to one of them but for case sends the document to
+// encoding/json.
+func (d *Decoder) Unknown(key string, fields ...string) { d.d.unknown(key, fields...) }
+
+// Skip moves past the next value, whatever it is.
+func (d *Decoder) Skip() { d.d.skip() }
+
+// String reads a string ("" for null).
+func (d *Decoder) String() string {
+	if d.Null() {
+		return ""
+	}
+	return d.d.str()
+}
+
+// Int reads an integer (0 for null).
+func (d *Decoder) Int() int64 {
+	if d.Null() {
+		return 0
+	}
+	return d.d.int64v()
+}
+
+// Float reads a number (0 for null).
+func (d *Decoder) Float() float64 {
+	if d.Null() {
+		return 0
+	}
+	return d.d.float64v()
+}
+
+// Bool reads true or false (false for null).
+func (d *Decoder) Bool() bool {
+	if d.Null() {
+		return false
+	}
+	return d.d.boolean()
+}
+
+// Raw returns a copy of the next value's bytes, as json.RawMessage gets
+// them (null included).
+func (d *Decoder) Raw() []byte {
+	d.d.ws()
+	start := d.d.i
+	d.d.skip()
+	if d.d.bad {
+		return nil
+	}
+	return append([]byte(nil), d.d.b[start:d.d.i]...)
+}
+
+// AppendFloat appends f as json.Marshal writes a float64. NaN and the
+// infinities, which JSON cannot hold, are an error (json.Marshal's too).
+func AppendFloat(dst []byte, f float64) ([]byte, error) {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return dst, errors.New("abijson: unsupported value: " + strconv.FormatFloat(f, 'g', -1, 64))
+	}
+	// As encoding/json: exponent notation only outside [1e-6, 1e21).
+	abs := math.Abs(f)
+	format := byte('f')
+	if abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	dst = strconv.AppendFloat(dst, f, format, -1, 64)
+	if format == 'e' {
+		// Clean up e-09 to e-9.
+		n := len(dst)
+		if n >= 4 && dst[n-4] == 'e' && dst[n-3] == '-' && dst[n-2] == '0' {
+			dst[n-2] = dst[n-1]
+			dst = dst[:n-1]
+		}
+	}
+	return dst, nil
+}

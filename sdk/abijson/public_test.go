@@ -1,0 +1,165 @@
+package abijson
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+func TestAppendFloatMatchesEncodingJSON(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 9))
+	cases := []float64{0, math.Copysign(0, -1), 1, -1, 0.1, 0.7, 2, 1e-6, 9.99e-7, 1e-7, 1e20, 1e21, 123456789.125,
+		math.MaxFloat64, math.SmallestNonzeroFloat64, -1.5e-10, 3.14159}
+	for range 5000 {
+		cases = append(cases, math.Float64frombits(r.Uint64()), r.NormFloat64()*math.Pow(10, float64(r.IntN(60)-30)))
+	}
+	for _, f := range cases {
+		want, err := json.Marshal(f)
+		got, gotErr := AppendFloat(nil, f)
+		if (err != nil) != (gotErr != nil) {
+			t.Fatalf("AppendFloat(%v): error %v, encoding/json: %v", f, gotErr, err)
+		}
+		if err == nil && string(got) != string(want) {
+			t.Fatalf("AppendFloat(%v) = %s, encoding/json gives %s", f, got, want)
+		}
+	}
+}
+
+// sample is a type read with the public Decoder the way a plugin would.
+type sample struct {
+	S string          `json:"s"`
+	I int64           `json:"i"`
+	F float64         `json:"f"`
+	B bool            `json:"b"`
+	P *float64        `json:"p"`
+	L []string        `json:"l"`
+	O *sampleInner    `json:"o"`
+	V sampleInner     `json:"v"`
+	R json.RawMessage `json:"r"`
+}
+
+type sampleInner struct {
+	N int64 `json:"n"`
+}
+
+var sampleFields = []string{"s", "i", "f", "b", "p", "l", "o", "v", "r"}
+
+func readInner(d *Decoder, in *sampleInner) {
+	var seen uint64
+	for key := range d.Object() {
+		switch key {
+		case "n":
+			d.Once(&seen, 0)
+			in.N = d.Int()
+		default:
+			d.Unknown(key, "n")
+		}
+	}
+}
+
+func decodeSample(data []byte) (sample, error) {
+	d := NewDecoder(data)
+	var v sample
+	var seen uint64
+	for key := range d.Object() {
+		switch key {
+		case "s":
+			d.Once(&seen, 0)
+			v.S = d.String()
+		case "i":
+			d.Once(&seen, 1)
+			v.I = d.Int()
+		case "f":
+			d.Once(&seen, 2)
+			v.F = d.Float()
+		case "b":
+			d.Once(&seen, 3)
+			v.B = d.Bool()
+		case "p":
+			d.Once(&seen, 4)
+			if !d.Null() {
+				f := d.Float()
+				v.P = &f
+			}
+		case "l":
+			d.Once(&seen, 5)
+			if !d.Null() {
+				v.L = []string{}
+				for range d.Array() {
+					v.L = append(v.L, d.String())
+				}
+			}
+		case "o":
+			d.Once(&seen, 6)
+			if !d.Null() {
+				v.O = &sampleInner{}
+				readInner(d, v.O)
+			}
+		case "v":
+			d.Once(&seen, 7)
+			readInner(d, &v.V)
+		case "r":
+			d.Once(&seen, 8)
+			v.R = d.Raw()
+		default:
+			d.Unknown(key, sampleFields...)
+		}
+	}
+	if d.End() != nil {
+		v = sample{}
+		return v, json.Unmarshal(data, &v)
+	}
+	return v, nil
+}
+
+var sampleInputs = []string{
+	`{"s":"x","i":-3,"f":1.5e3,"b":true,"p":0.25,"l":["a","b\n"],"o":{"n":1},"v":{"n":2},"r":{"k":[1,null]}}`,
+	`{"s":null,"i":null,"f":null,"b":null,"p":null,"l":null,"o":null,"v":null,"r":null}`,
+	`{"l":[],"o":{},"v":{"x":1},"extra":{"deep":[{}]}}`,
+	`{"l":[null,"a"]}`, `{"i":1.5}`, `{"i":1e2}`, `{"S":"case"}`, `{"s":"a","s":"b"}`, `{"l":["a"],"l":["b"]}`,
+	`{"o":{"n":1},"o":{}}`, `{"s":1}`, `{"l":"x"}`, `{"o":[]}`, `[]`, `null`, `{}`, `{"r":  "spaced"  }`,
+	`{"f":1e400}`, `{"b":"true"}`, `{"s":"\ud800"}`,
+}
+
+func TestDecoderMatchesEncodingJSON(t *testing.T) {
+	for _, in := range sampleInputs {
+		sameDecode(t, "decodeSample", []byte(in), decodeSample)
+	}
+}
+
+func FuzzDecoder(f *testing.F) {
+	for _, in := range sampleInputs {
+		f.Add([]byte(in))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		sameDecode(t, "decodeSample", data, decodeSample)
+	})
+}
+
+func ExampleDecoder() {
+	body := []byte(`{"model":"gpt-test","usage":{"prompt_tokens":12},"id":"x"}`)
+	type reply struct {
+		Model string `json:"model"`
+	}
+	d := NewDecoder(body)
+	var v reply
+	var seen uint64
+	for key := range d.Object() {
+		switch key {
+		case "model":
+			d.Once(&seen, 0)
+			v.Model = d.String()
+		default:
+			d.Unknown(key, "model")
+		}
+	}
+	if d.End() != nil {
+		v = reply{}
+		_ = json.Unmarshal(body, &v)
+	}
+	fmt.Println(v.Model)
+	// Output: gpt-test
+}
+

@@ -162,4 +162,3 @@ func ExampleDecoder() {
 	fmt.Println(v.Model)
 	// Output: gpt-test
 }
-

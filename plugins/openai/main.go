@@ -58,7 +58,7 @@ func chat() int32 {
 			sdk.Log(abi.LogDebug, "parameters this provider does not take were left out",
 				map[string]string{"flavor": s.Flavor, "dropped": strings.Join(dropped, ",")})
 		}
-		raw, err := json.Marshal(body)
+		raw, err := appendChatBody(make([]byte, 0, requestSize(req)), &body)
 		if err != nil {
 			return abi.ChatResponse{}, sdk.Errorf(abi.ErrInternal, "encode request: %v", err)
 		}
@@ -80,6 +80,16 @@ func chat() int32 {
 		}
 		return resp, nil
 	})
+}
+
+// requestSize guesses the encoded size of the provider request for req, so
+// its buffer is allocated once.
+func requestSize(req abi.ChatRequest) int {
+	n := 512 + len(req.Model) + len(req.AdvancedParameters)
+	for _, m := range req.Messages {
+		n += 64 + len(m.Role) + len(m.Content) + len(m.Name)
+	}
+	return n + n/16
 }
 
 func plainChat(req abi.HTTPRequest, model string) (abi.ChatResponse, *abi.Error) {
@@ -118,8 +128,8 @@ func streamChat(req abi.HTTPRequest, model string) (abi.ChatResponse, *abi.Error
 			done = true
 			break
 		}
-		var c completion
-		if err := json.Unmarshal([]byte(data), &c); err != nil {
+		c, err := decodeCompletion([]byte(data))
+		if err != nil {
 			return abi.ChatResponse{}, garbage("a stream event", []byte(data))
 		}
 		if c.Error != nil {

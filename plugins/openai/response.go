@@ -158,8 +158,8 @@ func garbage(what string, body []byte) *abi.Error {
 
 // parseCompletion turns a non-streaming response body into a ChatResponse.
 func parseCompletion(body []byte, model string) (abi.ChatResponse, *abi.Error) {
-	var c completion
-	if err := json.Unmarshal(body, &c); err != nil {
+	c, err := decodeCompletion(body)
+	if err != nil {
 		return abi.ChatResponse{}, garbage("a response", body)
 	}
 	if c.Error != nil {

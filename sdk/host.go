@@ -4,6 +4,8 @@ package sdk
 
 import (
 	"encoding/base64"
+	"runtime"
+	"unsafe"
 
 	"github.com/tzurot-go/tzurot/sdk/abi"
 	"github.com/tzurot-go/tzurot/sdk/abijson"
@@ -55,12 +57,35 @@ func write(b []byte) uint64 {
 // callHost sends req as JSON to a host function taking and returning a
 // kernel offset (http_request, http_stream_open) and returns the answer.
 func callHost(fn func(uint64) uint64, name string, req *abi.HTTPRequest) ([]byte, error) {
+	bodyToBlob(req)
 	in := abijson.AppendHTTPRequest(make([]byte, 0, 256+len(req.URL)+len(req.Body)+len(req.BodyBase64)), req)
 	res := kernel.Read(fn(write(in)))
 	if len(res) == 0 {
 		return nil, Errorf(abi.ErrInternal, "host function %s returned nothing", name)
 	}
 	return res, nil
+}
+
+// bodyBlobMin is the request body size from which the SDK sends a body as
+// a blob (one copy) instead of inside the request's JSON, where it is
+// escaped, copied into kernel memory 8 bytes per host call, and unescaped
+// by the host: a 3 KiB chat request saved about 0.1 ms in a plugin.
+const bodyBlobMin = 512
+
+// bodyToBlob moves a large plain body into a blob. When the host refuses
+// the blob (over the call's blob budget) the body stays inline; nothing
+// has been sent yet, so nothing is lost either way.
+func bodyToBlob(req *abi.HTTPRequest) {
+	if req.BodyBlob != 0 || req.BodyBase64 != "" || len(req.Body) < bodyBlobMin {
+		return
+	}
+	// blob_create only reads the bytes, so the string's memory can be
+	// passed without a copy.
+	h := hostBlobCreate(unsafe.Pointer(unsafe.StringData(req.Body)), uint32(len(req.Body)))
+	runtime.KeepAlive(req.Body)
+	if h > 0 {
+		req.BodyBlob, req.Body = h, ""
+	}
 }
 
 // APIKey returns the current caller's key for the slot plugins.toml binds

@@ -339,3 +339,38 @@ func TestBlobsCrossWithoutKernelMemory(t *testing.T) {
 		t.Fatalf("a blob over the budget must be denied, got %+v", res.Err)
 	}
 }
+
+// TestLargeBodiesArriveWhole sends request bodies big enough for the SDK to
+// pass them as blobs, and one over the call's blob budget (passed inline
+// instead): the provider must get every byte either way.
+func TestLargeBodiesArriveWhole(t *testing.T) {
+	var bodies []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		bodies = append(bodies, string(b))
+		w.Header().Set("Content-Type", "text/event-stream")
+		_, _ = w.Write([]byte("data: ok\n\n"))
+	}))
+	defer srv.Close()
+	body := strings.Repeat(`{"content":"line\nbreak \"quoted\" <b> Grüße ✓ 😀"}`, 120) // ~6 KiB
+	for _, maxBytes := range []int64{0, 1024} { // default budget; a budget the body does not fit
+		h := plugintest.New(t, probeWasm, plugintest.Options{MaxResponseBytes: maxBytes})
+		bodies = nil
+		for _, do := range []string{"http", "stream"} {
+			_, res := probe(t, h, map[string]any{"do": do, "request": abi.HTTPRequest{Method: "POST", URL: srv.URL, Body: body}})
+			if res.Err != nil {
+				t.Fatalf("%s with budget %d: %v", do, maxBytes, res.Err)
+			}
+		}
+		if len(bodies) != 2 || bodies[0] != body || bodies[1] != body {
+			t.Fatalf("budget %d: the provider got %d bodies, first %d bytes, want 2 of %d", maxBytes, len(bodies), len(firstOr(bodies)), len(body))
+		}
+	}
+}
+
+func firstOr(s []string) string {
+	if len(s) == 0 {
+		return ""
+	}
+	return s[0]
+}

@@ -352,8 +352,9 @@ func TestLargeBodiesArriveWhole(t *testing.T) {
 		_, _ = w.Write([]byte("data: ok\n\n"))
 	}))
 	defer srv.Close()
-	body := strings.Repeat(`{"content":"line\nbreak \"quoted\" <b> Grüße ✓ 😀"}`, 120) // ~6 KiB
-	for _, maxBytes := range []int64{0, 1024} { // default budget; a budget the body does not fit
+	// About 6 KiB; the budgets are the default one and one the body does not fit.
+	body := strings.Repeat(`{"content":"line\nbreak \"quoted\" <b> Grüße ✓ 😀"}`, 120)
+	for _, maxBytes := range []int64{0, 1024} {
 		h := plugintest.New(t, probeWasm, plugintest.Options{MaxResponseBytes: maxBytes})
 		bodies = nil
 		for _, do := range []string{"http", "stream"} {

@@ -198,7 +198,7 @@ func (d *decoder) seen(set *uint32, bit uint32) {
 // step: in a plugin each step costs a timeout check, the byte tests do not.
 func scanStop(b []byte, i int) (j int, hi uint64) {
 	for i+32 <= len(b) {
-		x0, x1, x2, x3 := load64(b, i), load64(b, i+8), load64(b, i+16), load64(b, i+24)
+		x0, x1, x2, x3 := load256(b, i)
 		if stopLanes(x0)|stopLanes(x1)|stopLanes(x2)|stopLanes(x3) != 0 {
 			break
 		}

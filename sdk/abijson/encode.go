@@ -52,7 +52,7 @@ func AppendString(dst []byte, s string) []byte {
 // seen.
 func escapeIndex(s string, i int) int {
 	for i+32 <= len(s) {
-		x0, x1, x2, x3 := load64s(s, i), load64s(s, i+8), load64s(s, i+16), load64s(s, i+24)
+		x0, x1, x2, x3 := load256s(s, i)
 		if escapeLanes(x0)|escapeLanes(x1)|escapeLanes(x2)|escapeLanes(x3) != 0 {
 			break
 		}

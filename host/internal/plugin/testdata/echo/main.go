@@ -172,9 +172,11 @@ func validateKey() int32 {
 	return 0
 }
 
+// echo outputs its input, copied the way the SDK copies (package kernel).
+//
 //go:wasmexport echo
 func echo() int32 {
-	pdk.Output(pdk.Input())
+	kernel.Output(kernel.Input())
 	return 0
 }
 

@@ -175,13 +175,24 @@ func (d *decoder) unknown(key string, names ...string) {
 			return
 		}
 	}
-	for i := 0; i < len(key); i++ {
-		if key[i] >= utf8.RuneSelf { // encoding/json folds some non-ASCII letters too
-			d.bad = true
-			return
-		}
+	if !asciiString(key) { // encoding/json folds some non-ASCII letters too
+		d.bad = true
+		return
 	}
 	d.skip()
+}
+
+// asciiString reports whether s is all ASCII, a word at a time.
+func asciiString(s string) bool {
+	var acc uint64
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		acc |= load64s(s, i)
+	}
+	if i < len(s) {
+		acc |= shortWord(s[i:])
+	}
+	return acc&msb == 0
 }
 
 // seen marks field bit in *set; a key seen twice goes to encoding/json.

@@ -15,6 +15,15 @@ const hexDigits = "0123456789abcdef"
 // writes it (HTML characters, U+2028 and U+2029 escaped, invalid UTF-8
 // replaced by \ufffd).
 func AppendString(dst []byte, s string) []byte {
+	if len(s) < 8 {
+		// Short strings (roles, names, enum values) are tested as one word
+		// instead of byte by byte.
+		if escapeLanes(shortWord(s))&(1<<(8*len(s))-1) == 0 {
+			dst = append(dst, '"')
+			dst = append(dst, s...)
+			return append(dst, '"')
+		}
+	}
 	dst = append(dst, '"')
 	start := 0
 	for i := escapeIndex(s, 0); i < len(s); i = escapeIndex(s, i) {
@@ -75,11 +84,27 @@ func escapeIndex(s string, i int) int {
 		}
 		return len(s)
 	}
-	for i < len(s) && htmlSafe(s[i]) {
+	for i < len(s) && htmlSafeTable[s[i]] {
 		i++
 	}
 	return i
 }
+
+// shortWord packs a string of fewer than 8 bytes into a word, zero-padded.
+func shortWord(s string) uint64 {
+	var w [8]byte
+	copy(w[:], s)
+	return uint64(w[0]) | uint64(w[1])<<8 | uint64(w[2])<<16 | uint64(w[3])<<24 |
+		uint64(w[4])<<32 | uint64(w[5])<<40 | uint64(w[6])<<48 | uint64(w[7])<<56
+}
+
+// htmlSafeTable[c] is htmlSafe(c), one load instead of six tests.
+var htmlSafeTable = func() (t [256]bool) {
+	for c := range t {
+		t[c] = htmlSafe(byte(c))
+	}
+	return t
+}()
 
 // htmlSafe reports an ASCII byte json.Marshal copies unescaped.
 func htmlSafe(c byte) bool {

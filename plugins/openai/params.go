@@ -82,8 +82,9 @@ func parseAdvanced(raw json.RawMessage) (advanced, error) {
 	if len(raw) == 0 || string(raw) == "null" {
 		return a, nil
 	}
-	if err := json.Unmarshal(raw, &a); err != nil {
-		return a, fmt.Errorf("advanced_parameters: %w", err)
+	a, err := decodeAdvanced(raw)
+	if err != nil {
+		return advanced{}, fmt.Errorf("advanced_parameters: %w", err)
 	}
 	return a, nil
 }

@@ -405,3 +405,153 @@ func readErrBody(d *abijson.Decoder, e *wireErrBody) {
 		}
 	}
 }
+
+var (
+	advancedFields  = []string{"temperature", "top_p", "top_k", "frequency_penalty", "presence_penalty", "repetition_penalty", "min_p", "top_a", "seed", "thinking", "max_tokens", "logit_bias", "response_format", "transforms", "route", "verbosity", "reasoning"}
+	reasoningFields = []string{"effort", "max_tokens", "exclude", "enabled"}
+)
+
+// decodeAdvanced returns what json.Unmarshal gives for raw into a zero
+// advanced (a personality's advanced_parameters, sent with every call).
+func decodeAdvanced(raw []byte) (advanced, error) {
+	d := abijson.NewDecoder(raw)
+	var a advanced
+	var seen uint64
+	for key := range d.Object() {
+		switch key {
+		case "temperature":
+			d.Once(&seen, 0)
+			a.Temperature = optFloat(d)
+		case "top_p":
+			d.Once(&seen, 1)
+			a.TopP = optFloat(d)
+		case "top_k":
+			d.Once(&seen, 2)
+			a.TopK = optInt(d)
+		case "frequency_penalty":
+			d.Once(&seen, 3)
+			a.FrequencyPenalty = optFloat(d)
+		case "presence_penalty":
+			d.Once(&seen, 4)
+			a.PresencePenalty = optFloat(d)
+		case "repetition_penalty":
+			d.Once(&seen, 5)
+			a.RepetitionPenalty = optFloat(d)
+		case "min_p":
+			d.Once(&seen, 6)
+			a.MinP = optFloat(d)
+		case "top_a":
+			d.Once(&seen, 7)
+			a.TopA = optFloat(d)
+		case "seed":
+			d.Once(&seen, 8)
+			if !d.Null() {
+				n := d.Int()
+				a.Seed = &n
+			}
+		case "thinking":
+			d.Once(&seen, 9)
+			a.Thinking = d.String()
+		case "max_tokens":
+			d.Once(&seen, 10)
+			a.MaxTokens = optInt(d)
+		case "logit_bias":
+			d.Once(&seen, 11)
+			if !d.Null() {
+				a.LogitBias = map[string]float64{}
+				for k := range d.Object() {
+					a.LogitBias[k] = d.Float() // a repeated key: the last wins, as in encoding/json
+				}
+			}
+		case "response_format":
+			d.Once(&seen, 12)
+			if !d.Null() {
+				a.ResponseFormat = &responseFormat{}
+				var fseen uint64
+				for k := range d.Object() {
+					switch k {
+					case "type":
+						d.Once(&fseen, 0)
+						a.ResponseFormat.Type = d.String()
+					default:
+						d.Unknown(k, "type")
+					}
+				}
+			}
+		case "transforms":
+			d.Once(&seen, 13)
+			if !d.Null() {
+				a.Transforms = []string{}
+				for range d.Array() {
+					a.Transforms = append(a.Transforms, d.String())
+				}
+			}
+		case "route":
+			d.Once(&seen, 14)
+			a.Route = d.String()
+		case "verbosity":
+			d.Once(&seen, 15)
+			a.Verbosity = d.String()
+		case "reasoning":
+			d.Once(&seen, 16)
+			if !d.Null() {
+				a.Reasoning = &legacyReasoning{}
+				readLegacyReasoning(d, a.Reasoning)
+			}
+		default:
+			d.Unknown(key, advancedFields...)
+		}
+	}
+	if d.End() != nil {
+		a = advanced{}
+		return a, json.Unmarshal(raw, &a)
+	}
+	return a, nil
+}
+
+func readLegacyReasoning(d *abijson.Decoder, r *legacyReasoning) {
+	var seen uint64
+	for key := range d.Object() {
+		switch key {
+		case "effort":
+			d.Once(&seen, 0)
+			r.Effort = d.String()
+		case "max_tokens":
+			d.Once(&seen, 1)
+			r.MaxTokens = optInt(d)
+		case "exclude":
+			d.Once(&seen, 2)
+			r.Exclude = optBool(d)
+		case "enabled":
+			d.Once(&seen, 3)
+			r.Enabled = optBool(d)
+		default:
+			d.Unknown(key, reasoningFields...)
+		}
+	}
+}
+
+// optFloat, optInt and optBool read a pointer field: nil for null.
+func optFloat(d *abijson.Decoder) *float64 {
+	if d.Null() {
+		return nil
+	}
+	f := d.Float()
+	return &f
+}
+
+func optInt(d *abijson.Decoder) *int {
+	if d.Null() {
+		return nil
+	}
+	n := int(d.Int())
+	return &n
+}
+
+func optBool(d *abijson.Decoder) *bool {
+	if d.Null() {
+		return nil
+	}
+	b := d.Bool()
+	return &b
+}

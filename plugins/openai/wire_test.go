@@ -125,3 +125,42 @@ func FuzzDecodeCompletion(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) { sameCompletion(t, data) })
 }
+
+var advancedInputs = []string{
+	`{"temperature":0.7,"top_p":0.9,"top_k":40,"frequency_penalty":-0.5,"presence_penalty":2,"repetition_penalty":1.1,"min_p":0.05,"top_a":0.3,"seed":-12345678901,"thinking":"high","max_tokens":512,"logit_bias":{"50256":-100,"1":5.5},"response_format":{"type":"json_object"},"transforms":["middle-out"],"route":"fallback","verbosity":"low","reasoning":{"effort":"xhigh","max_tokens":100,"exclude":true,"enabled":false}}`,
+	`{"temperature":null,"top_k":null,"seed":null,"logit_bias":null,"response_format":null,"transforms":null,"reasoning":null,"thinking":null}`,
+	`{"logit_bias":{"a":1,"a":2,"b":null},"transforms":[null,"x"],"reasoning":{"exclude":null}}`,
+	`{"Temperature":1}`, `{"temperature":1,"temperature":2}`, `{"top_k":1.5}`, `{"max_tokens":"5"}`, `{"unknown":{"x":[1]}}`,
+	`{"reasoning":{"effort":1}}`, `{"response_format":{"type":"text","extra":true}}`, `{}`, `[]`, `null`, `{"seed":1e3}`,
+}
+
+func TestDecodeAdvancedMatchesEncodingJSON(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 14))
+	inputs := append([]string{}, advancedInputs...)
+	for range 300 {
+		inputs = append(inputs, string(randAdvanced(r)))
+	}
+	for _, in := range inputs {
+		sameAdvanced(t, []byte(in))
+	}
+}
+
+func sameAdvanced(t *testing.T, data []byte) {
+	t.Helper()
+	got, gotErr := decodeAdvanced(data)
+	var want advanced
+	wantErr := json.Unmarshal(data, &want)
+	if fmt.Sprint(gotErr) != fmt.Sprint(wantErr) {
+		t.Fatalf("decodeAdvanced(%q): error %v, encoding/json: %v", data, gotErr, wantErr)
+	}
+	if wantErr == nil && !reflect.DeepEqual(got, want) {
+		t.Fatalf("decodeAdvanced(%q):\n got %#v\nwant %#v", data, got, want)
+	}
+}
+
+func FuzzDecodeAdvanced(f *testing.F) {
+	for _, in := range advancedInputs {
+		f.Add([]byte(in))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) { sameAdvanced(t, data) })
+}

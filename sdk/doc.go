@@ -22,6 +22,14 @@
 //
 //	GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o plugin.wasm .
 //
+// Speed: under the host's call timeout every taken branch of a Go plugin
+// costs a deadline check (docs/performance.md), so reflection-heavy code
+// such as encoding/json runs about 100 times slower than natively. The SDK
+// therefore handles the ABI's JSON with package abijson and moves bytes with
+// package kernel; for a provider's own JSON on the hot path, use
+// abijson.Decoder and abijson.AppendString (see plugins/openai/wire.go),
+// and send large bodies as blobs.
+//
 // Everything that touches wasm builds only for GOOS=wasip1; the helpers in
 // this file's siblings without a build constraint (errors) build anywhere so
 // plugin logic can be unit-tested with a normal `go test`.

@@ -45,6 +45,9 @@ func hostEmit(chunk uint64)
 // Extism's kernel (a few microseconds), and Extism resets kernel memory
 // before every call anyway.
 
+// bigBlock is the size from which the SDK frees a kernel block right away.
+const bigBlock = 64 << 10
+
 // write copies b into kernel memory. An empty value is passed as offset 0,
 // which the host reads as the empty string (docs/plugin-abi.md).
 func write(b []byte) uint64 {
@@ -59,7 +62,18 @@ func write(b []byte) uint64 {
 func callHost(fn func(uint64) uint64, name string, req *abi.HTTPRequest) ([]byte, error) {
 	bodyToBlob(req)
 	in := abijson.AppendHTTPRequest(make([]byte, 0, 256+len(req.URL)+len(req.Body)+len(req.BodyBase64)), req)
-	res := kernel.Read(fn(write(in)))
+	inOff := write(in)
+	resOff := fn(inOff)
+	res := kernel.Read(resOff)
+	// Large blocks are freed at once, so a plugin making many big requests
+	// in one call does not pile them up in kernel memory; for those the
+	// free is cheap next to the copy.
+	if len(in) >= bigBlock {
+		kernel.Free(inOff)
+	}
+	if len(res) >= bigBlock {
+		kernel.Free(resOff)
+	}
 	if len(res) == 0 {
 		return nil, Errorf(abi.ErrInternal, "host function %s returned nothing", name)
 	}

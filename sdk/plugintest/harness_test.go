@@ -375,3 +375,20 @@ func firstOr(s []string) string {
 	}
 	return s[0]
 }
+
+// TestLargeResponsesArriveWhole reads responses big enough for the SDK to
+// free their kernel blocks as soon as it has read them.
+func TestLargeResponsesArriveWhole(t *testing.T) {
+	big := strings.Repeat("0123456789abcdef", 20<<10) // 320 KiB
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte(big))
+	}))
+	defer srv.Close()
+	h := plugintest.New(t, probeWasm, plugintest.Options{})
+	for range 2 {
+		r, res := probe(t, h, map[string]any{"do": "http", "request": abi.HTTPRequest{URL: srv.URL}})
+		if res.Err != nil || r.Body != big {
+			t.Fatalf("got %d bytes back (%v), want %d", len(r.Body), res.Err, len(big))
+		}
+	}
+}

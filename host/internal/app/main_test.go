@@ -1,7 +1,6 @@
 package app_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -17,6 +16,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tzurot-go/tzurot/host/internal/logtest"
 
 	"github.com/tzurot-go/tzurot/host/internal/app"
 	"github.com/tzurot-go/tzurot/host/internal/discord"
@@ -254,21 +255,6 @@ func (w *world) usageRows() int {
 	return n
 }
 
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+type syncBuffer = logtest.Buffer
 
 var _ io.Writer = (*syncBuffer)(nil)

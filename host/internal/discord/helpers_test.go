@@ -1,7 +1,6 @@
 package discord
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"log/slog"
@@ -11,28 +10,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tzurot-go/tzurot/host/internal/logtest"
+
 	"github.com/disgoorg/disgo/gateway"
 
 	"github.com/tzurot-go/tzurot/host/internal/discordfake"
 )
 
 // logBuffer collects every log line (debug included) so tests can check that no secret leaked.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
+type logBuffer = logtest.Buffer
 
 // recorder is a Handler that keeps the messages it receives.
 type recorder struct {

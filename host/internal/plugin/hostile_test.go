@@ -198,7 +198,7 @@ func TestHostileLogFlood(t *testing.T) {
 	if _, err := h.Call(ctx, "hostile", "flood", []byte("2000")); err != nil {
 		t.Fatal(err)
 	}
-	if n := logs.count(`msg="line `); n != 5 {
+	if n := logs.Count(`msg="line `); n != 5 {
 		t.Errorf("%d plugin lines logged, want max_log_lines = 5", n)
 	}
 	if !strings.Contains(logs.String(), "plugin log lines dropped") || !strings.Contains(logs.String(), "dropped=1995") {
@@ -211,7 +211,7 @@ func TestHostileLogFlood(t *testing.T) {
 	if _, err := h.Call(ctx, "hostile", "flood", []byte("2")); err != nil {
 		t.Fatal(err)
 	}
-	if n := logs.count(`msg="line `); n != 7 {
+	if n := logs.Count(`msg="line `); n != 7 {
 		t.Errorf("%d lines after a second call, want 7", n)
 	}
 }
@@ -259,7 +259,7 @@ func TestHostileStderrFlood(t *testing.T) {
 	if _, err := h.Call(context.Background(), "hostile", "stderr_flood", []byte("5000")); err != nil {
 		t.Fatal(err)
 	}
-	if n := logs.count(`msg="plugin output" `); n != maxStdioLines {
+	if n := logs.Count(`msg="plugin output" `); n != maxStdioLines {
 		t.Errorf("%d stderr lines logged, want the cap of %d", n, maxStdioLines)
 	}
 	if !strings.Contains(logs.String(), "lines_dropped=4936") {

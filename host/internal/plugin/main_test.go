@@ -1,15 +1,15 @@
 package plugin
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
+
+	"github.com/tzurot-go/tzurot/host/internal/logtest"
 
 	"github.com/tzurot-go/tzurot/sdk/plugintest"
 )
@@ -48,24 +48,7 @@ func TestMain(m *testing.M) {
 func wasmPath(name string) string { return filepath.Join(wasmDir, name+".wasm") }
 
 // logBuffer is a slog handler target that tests can search.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
-func (l *logBuffer) count(substr string) int { return strings.Count(l.String(), substr) }
+type logBuffer = logtest.Buffer
 
 // testHost starts a host from plugins.toml text in which {echo}, {wrongabi}
 // and {nomarker} stand for the built test plugins.

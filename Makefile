@@ -23,7 +23,7 @@ plugins/%.wasm: FORCE
 
 examples:
 	@if [ -f examples/as-provider/package.json ]; then \
-		cd examples/as-provider && { [ -d node_modules ] || npm ci --no-audit --no-fund; } && npm run --silent build; fi
+		cd examples/as-provider && { [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund; } && npm run --silent build; fi
 	@if [ -d examples/go-provider ]; then \
 		cd examples/go-provider && GOOS=wasip1 GOARCH=wasm CGO_ENABLED=0 $(GO) build -buildmode=c-shared -o go-provider.wasm .; fi
 

@@ -4,16 +4,15 @@ import (
 	"testing"
 
 	"github.com/tzurot-go/tzurot/sdk/abi"
-	"github.com/tzurot-go/tzurot/sdk/plugintest"
 )
 
-// BenchmarkASChat is the AssemblyScript example's chat call (JSON parse,
-// record_usage, log, JSON out) under the fake host.
+// BenchmarkASChat is the AssemblyScript example's chat call (json-as in
+// and out, one HTTP request to a loopback provider, record_usage, log)
+// under the fake host.
 func BenchmarkASChat(b *testing.B) {
-	if _, err := statWasm(); err != nil {
-		b.Fatalf("%s missing: run `make examples`", wasmFile)
-	}
-	h := plugintest.New(b, wasmFile, plugintest.Options{})
+	fake := &fakeProvider{}
+	fake.answer(200, okReply)
+	h := newHarness(b, fake)
 	req := abi.ChatRequest{Messages: []abi.Message{{Role: abi.RoleUser, Content: "Grüße ✓ one two"}}}
 	b.ReportAllocs()
 	for b.Loop() {

@@ -8,6 +8,7 @@
 // Build: GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o go-provider.wasm .
 package main
 
+// begin:doc provider
 import (
 	"strings"
 
@@ -92,3 +93,5 @@ func itoa(n int) string {
 }
 
 func main() {}
+
+// end:doc provider

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -32,6 +35,20 @@ func TestUnchangedBinaryLoadsThirdPartyPlugins(t *testing.T) {
 	if _, err := os.Stat(asWasm); err != nil {
 		t.Fatalf("%s is missing: run `make examples` (make test does it first): %v", asWasm, err)
 	}
+	// The AssemblyScript example is an OpenAI-compatible provider: it
+	// reaches this fake on 127.0.0.1 through the host, with the key the
+	// host injects.
+	provider := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		if r.URL.Path != "/v1/chat/completions" || r.Header.Get("Authorization") != "Bearer sk-example-user-key" {
+			http.Error(w, `{"error":{"message":"wrong path or key"}}`, http.StatusUnauthorized)
+			return
+		}
+		_, _ = io.WriteString(w, `{"model":"fake-1","choices":[{"message":{"content":"Grüße ✓"},"finish_reason":"stop"}],`+
+			`"usage":{"prompt_tokens":7,"completion_tokens":2}}`)
+	}))
+	defer provider.Close()
+	hostPort := strings.TrimPrefix(provider.URL, "http://")
 	toml := `
 [runtime]
 cache_dir = "cache"
@@ -41,11 +58,14 @@ path = "reverse.wasm"
 key_slot = "reverse"
 capabilities = ["llm.chat", "llm.validate_key"]
 
-[plugins.as-echo]
+[plugins.as-provider]
 path = "` + asWasm + `"
+key_slot = "as"
 capabilities = ["llm.chat"]
-[plugins.as-echo.config]
-prefix = "Echo: "
+allowed_hosts = ["` + hostPort + `"]
+allow_private = true
+[plugins.as-provider.config]
+base_url = "` + provider.URL + `/v1"
 `
 	cfg := filepath.Join(dir, "plugins.toml")
 	if err := os.WriteFile(cfg, []byte(toml), 0o600); err != nil {
@@ -64,7 +84,7 @@ prefix = "Echo: "
 	}
 
 	list, _ := run("plugins", "list", "--config", cfg)
-	for _, want := range []string{"reverse", "as-echo"} {
+	for _, want := range []string{"reverse", "as-provider"} {
 		if !strings.Contains(list, want) || strings.Contains(list, want+" refused") {
 			t.Errorf("plugins list does not show %s loaded:\n%s", want, list)
 		}
@@ -79,9 +99,12 @@ prefix = "Echo: "
 		t.Errorf("the Go example's usage was not reported:\n%s", usage)
 	}
 
-	out, _ = run("plugins", "call", "as-echo", "chat", "--config", cfg,
-		"--input", `{"model":"m","messages":[{"role":"user","content":"Grüße ✓"}]}`)
-	if !strings.Contains(out, "Echo: Grüße ✓") {
+	out, usage = run("plugins", "call", "as-provider", "chat", "--config", cfg,
+		"--input", `{"model":"m","messages":[{"role":"user","content":"hi"}]}`)
+	if !strings.Contains(out, `"content": "Grüße ✓"`) {
 		t.Errorf("the AssemblyScript example's reply lost text:\n%s", out)
+	}
+	if !strings.Contains(usage, `"input_tokens":7,"output_tokens":2`) {
+		t.Errorf("the AssemblyScript example's usage was not reported:\n%s", usage)
 	}
 }

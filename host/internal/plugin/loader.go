@@ -85,6 +85,9 @@ func (ld *loader) load(ctx context.Context, pc PluginConfig) (*loaded, error) {
 	if !bytes.HasPrefix(data, wasmMagic) {
 		return nil, ld.refuse(pc.Name, "%s is not a WebAssembly file", pc.Path)
 	}
+	if err := checkMarker(data); err != nil {
+		return nil, ld.refuse(pc.Name, "%v", err)
+	}
 	sum := sha256.Sum256(data)
 	sumHex := hex.EncodeToString(sum[:])
 	if pc.SHA256 != "" && pc.SHA256 != sumHex {
@@ -168,6 +171,9 @@ func (ld *loader) load(ctx context.Context, pc PluginConfig) (*loaded, error) {
 
 // checkDescription compares what a plugin asks for with what it is granted.
 func checkDescription(pc PluginConfig, d abi.Description, exports map[string]extism.FunctionDefinition) error {
+	if d.ABI > abi.Version {
+		return fmt.Errorf("it was built for plugin ABI v%d; this host speaks v%d: it needs a newer tzurot host", d.ABI, abi.Version)
+	}
 	if d.ABI != abi.Version {
 		return fmt.Errorf("it was built for plugin ABI v%d; this host speaks v%d", d.ABI, abi.Version)
 	}

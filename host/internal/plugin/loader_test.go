@@ -32,7 +32,7 @@ func TestLoadRefusals(t *testing.T) {
 		{"notwasm", `path = "` + notWasm + `"`, "is not a WebAssembly file"},
 		{"missing", `path = "/nonexistent/plugin.wasm"`, "cannot read /nonexistent/plugin.wasm: no such file or directory"},
 		{"badhash", `path = "{echo}"` + "\n" + `sha256 = "` + strings.Repeat("ab", 32) + `"`, "sha256 mismatch: plugins.toml expects abab"},
-		{"wrongabi", `path = "{wrongabi}"` + "\ncapabilities = [\"llm.chat\"]", "built for plugin ABI v2; this host speaks v1"},
+		{"wrongabi", `path = "{wrongabi}"` + "\ncapabilities = [\"llm.chat\"]", "built for plugin ABI v2; this host speaks v1: it needs a newer tzurot host"},
 		{"nomarker", `path = "{nomarker}"` + "\ncapabilities = [\"llm.chat\"]", "does not export tzurot_abi_v1"},
 		{"notgranted", `path = "{echo}"
 key_slot = "x"

@@ -12,16 +12,19 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/tzurot-go/tzurot/host/internal/app"
 	"github.com/tzurot-go/tzurot/host/internal/plugin"
 )
 
 const pluginsUsage = `usage:
-  tzurot plugins list  [--config plugins.toml]
+  tzurot plugins list  [--config FILE]
       every plugin entry: loaded (with what it was granted), refused (and why) or disabled
   tzurot plugins check FILE.wasm [--cache-dir DIR]
       validate a plugin file against the plugin ABI, without a plugins.toml
-  tzurot plugins call  NAME EXPORT [--input JSON | --input -] [--user ID] [--config plugins.toml]
-      run one call under the real host; the API key comes from $TZUROT_PLUGIN_KEY`
+  tzurot plugins call  NAME EXPORT [--input JSON | --input -] [--user ID] [--config FILE] [-v]
+      run one call under the real host; the API key comes from $TZUROT_PLUGIN_KEY;
+      -v also shows the plugin's info and debug log lines (warnings and errors always show)
+--config defaults to $TZUROT_PLUGINS, or plugins.toml when that is not set (as for serve).`
 
 // runPlugins dispatches the plugins subcommands.
 func runPlugins(ctx context.Context, args []string) error {
@@ -66,6 +69,16 @@ func newFlagSet(name string) *flag.FlagSet {
 	return fs
 }
 
+// defaultPluginsFile is the plugins.toml serve would read: $TZUROT_PLUGINS,
+// else plugins.toml, so the commands an author debugs with see the same
+// grants as the bot.
+func defaultPluginsFile() string {
+	if p := strings.TrimSpace(os.Getenv(app.EnvPlugins)); p != "" {
+		return p
+	}
+	return app.DefaultPluginsFile
+}
+
 // startHost loads plugins.toml and starts the plugin host.
 func startHost(ctx context.Context, configPath string, keys plugin.KeySource, log *slog.Logger) (*plugin.Host, error) {
 	cfg, err := plugin.LoadConfig(configPath)
@@ -77,7 +90,7 @@ func startHost(ctx context.Context, configPath string, keys plugin.KeySource, lo
 
 func pluginsList(ctx context.Context, args []string, out io.Writer) error {
 	fs := newFlagSet("list")
-	configPath := fs.String("config", "plugins.toml", "plugins.toml to read")
+	configPath := fs.String("config", defaultPluginsFile(), "plugins.toml to read")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
@@ -160,7 +173,8 @@ func pluginsCheck(ctx context.Context, args []string, out io.Writer) error {
 
 func pluginsCall(ctx context.Context, args []string, stdin io.Reader, out, errOut io.Writer) error {
 	fs := newFlagSet("call")
-	configPath := fs.String("config", "plugins.toml", "plugins.toml to read")
+	configPath := fs.String("config", defaultPluginsFile(), "plugins.toml to read")
+	verbose := fs.Bool("v", false, "also show the plugin's info and debug log lines")
 	input := fs.String("input", "", "JSON input for the export, or - to read it from standard input")
 	user := fs.String("user", "cli", "user id the call is made for")
 	pos, err := parseInterspersed(fs, args)
@@ -184,7 +198,13 @@ func pluginsCall(ctx context.Context, args []string, stdin io.Reader, out, errOu
 		// Not an error: keyless plugins exist. Said in case it explains a failure.
 		fmt.Fprintln(errOut, "note: TZUROT_PLUGIN_KEY is not set, so the plugin gets no API key")
 	}
-	log := slog.New(slog.NewTextHandler(errOut, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	// The plugin's log entries and stdout go to this log (keys redacted by
+	// the host); warnings always show, the rest with -v.
+	level := slog.LevelWarn
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(errOut, &slog.HandlerOptions{Level: level}))
 	h, err := startHost(ctx, *configPath, keys, log)
 	if err != nil {
 		return err

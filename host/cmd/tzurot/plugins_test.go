@@ -83,3 +83,71 @@ path = "missing.wasm"
 		t.Errorf("unknown subcommand: %v", err)
 	}
 }
+
+// `plugins list` and `plugins call` read the plugins.toml that serve reads:
+// $TZUROT_PLUGINS when set (an explicit --config still wins). And `call -v`
+// shows the plugin's own log lines, which an author debugging needs.
+func TestPluginsCommandsHonourTZUROT_PLUGINSAndVerbose(t *testing.T) {
+	dir := t.TempDir()
+	if err := plugintest.BuildTo("../../internal/plugin/testdata/echo", filepath.Join(dir, "echo.wasm")); err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "grants.toml")
+	toml := `
+[runtime]
+cache_dir = "cache"
+
+[plugins.envecho]
+path = "echo.wasm"
+key_slot = "echo"
+capabilities = ["llm.chat", "llm.validate_key"]
+allowed_hosts = ["api.example.com:443"]
+`
+	if err := os.WriteFile(cfg, []byte(toml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	t.Setenv("TZUROT_PLUGINS", cfg)
+	t.Setenv("TZUROT_PLUGIN_KEY", "sk-env-test")
+
+	var out bytes.Buffer
+	if err := pluginsList(ctx, nil, &out); err != nil {
+		t.Fatalf("list with TZUROT_PLUGINS=%s: %v", cfg, err)
+	}
+	if !strings.Contains(out.String(), "envecho  loaded") {
+		t.Errorf("list did not read $TZUROT_PLUGINS:\n%s", out.String())
+	}
+	// --config wins over the environment.
+	other := filepath.Join(dir, "other.toml")
+	if err := os.WriteFile(other, []byte("[plugins.otherecho]\npath = \"echo.wasm\"\nenabled = false\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	if err := pluginsList(ctx, []string{"--config", other}, &out); err != nil || !strings.Contains(out.String(), "otherecho") || strings.Contains(out.String(), "envecho") {
+		t.Errorf("list --config %s = %v:\n%s", other, err, out.String())
+	}
+
+	// flood logs "line 0", "line 1", … at level info.
+	var stdout, stderr bytes.Buffer
+	if err := pluginsCall(ctx, []string{"envecho", "flood", "--input", "2"}, nil, &stdout, &stderr); err != nil {
+		t.Fatalf("call with TZUROT_PLUGINS: %v", err)
+	}
+	if strings.Contains(stderr.String(), "line 0") {
+		t.Errorf("without -v the plugin's info lines are shown:\n%s", stderr.String())
+	}
+	stderr.Reset()
+	if err := pluginsCall(ctx, []string{"envecho", "flood", "--input", "2", "-v"}, nil, &stdout, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`msg="line 0"`, `msg="line 1"`, "plugin=envecho"} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("call -v stderr lacks %q:\n%s", want, stderr.String())
+		}
+	}
+	// The log is the host's: a key the plugin logs is redacted there too.
+	stderr.Reset()
+	_ = pluginsCall(ctx, []string{"envecho", "logkey", "-v"}, nil, &stdout, &stderr)
+	if !strings.Contains(stderr.String(), "my key is [redacted]") || strings.Contains(stderr.String(), "sk-env-test") {
+		t.Errorf("call -v shows the key:\n%s", stderr.String())
+	}
+}

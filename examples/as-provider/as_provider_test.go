@@ -29,7 +29,7 @@ func ensureBuilt(t testing.TB) {
 		return
 	}
 	steps := [][]string{{"npm", "run", "--silent", "build"}}
-	if _, err := os.Stat("node_modules"); err != nil {
+	if !installed() {
 		steps = append([][]string{{"npm", "ci", "--no-audit", "--no-fund"}}, steps...)
 	}
 	for _, s := range steps {
@@ -39,6 +39,17 @@ func ensureBuilt(t testing.TB) {
 				wasmFile, strings.Join(s, " "), err, out)
 		}
 	}
+}
+
+// installed says whether node_modules matches package-lock.json, as the
+// Makefile decides it: npm writes node_modules/.package-lock.json on install.
+func installed() bool {
+	mods, err := os.Stat("node_modules/.package-lock.json")
+	if err != nil {
+		return false
+	}
+	lock, err := os.Stat("package-lock.json")
+	return err == nil && mods.ModTime().After(lock.ModTime())
 }
 
 // fakeProvider is an OpenAI-compatible chat completions API on 127.0.0.1.

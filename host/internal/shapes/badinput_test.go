@@ -377,3 +377,58 @@ func TestDryRunAnnouncesANewOwnerOnceAndWritesNothing(t *testing.T) {
 		t.Errorf("dry run wrote %d rows", n)
 	}
 }
+
+// TestHiddenFoldersAndLinksAreReportedAndLinksNeverFollowed: a backup is
+// the files under the path given. A hidden folder is skipped with a
+// warning; a symbolic link is never followed (it could point anywhere the
+// operator's account can read) and each is named in a warning.
+func TestHiddenFoldersAndLinksAreReportedAndLinksNeverFollowed(t *testing.T) {
+	pool := pgtest.New(t)
+	root := filepath.Join(t.TempDir(), "backups")
+	outside := filepath.Join(t.TempDir(), "elsewhere")
+	profile := func(slug string) map[string]any {
+		return map[string]any{"id": "00000000-0000-4000-8000-" + strings.Repeat("0", 12-len(slug)) + slug, "name": "P " + slug, "username": slug}
+	}
+	writeJSON(t, filepath.Join(root, "keeper", "keeper.json"), profile("keeper"))
+	writeJSON(t, filepath.Join(root, ".hidden", ".hidden.json"), profile("hidden"))
+	writeJSON(t, filepath.Join(root, "keeper", ".notes.json"), profile("notes"))
+	writeJSON(t, filepath.Join(root, "keeper", "nested", "nested.json"), profile("nested"))
+	// Outside the backup: a whole backup folder, a profile and a memory file.
+	writeJSON(t, filepath.Join(outside, "far", "far.json"), profile("far"))
+	writeJSON(t, filepath.Join(outside, "stray.json"), profile("stray"))
+	writeJSON(t, filepath.Join(outside, "secret_memories.json"), []any{map[string]any{"id": "m1", "result": "read from outside the backup"}})
+	links := map[string]string{
+		filepath.Join(root, "far"):                            filepath.Join(outside, "far"),
+		filepath.Join(root, "keeper", "stray.json"):           filepath.Join(outside, "stray.json"),
+		filepath.Join(root, "keeper", "keeper_memories.json"): filepath.Join(outside, "secret_memories.json"),
+		// A link that stays inside the backup is refused too.
+		filepath.Join(root, "keeper", "twin.json"): filepath.Join(root, "keeper", "keeper.json"),
+	}
+	for link, target := range links {
+		if err := os.Symlink(target, link); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	sum, report := importShapes(t, pool, root, Options{})
+	if sum.Created != 1 || sum.Failed != 0 || queryInt(t, pool, `SELECT count(*) FROM personalities WHERE slug = 'keeper'`) != 1 {
+		t.Fatalf("want keeper (and only keeper) imported:\n%s", report)
+	}
+	if n := queryInt(t, pool, `SELECT count(*) FROM personality_memories`); n != 0 {
+		t.Errorf("%d memories read through a link to a file outside the backup", n)
+	}
+	for link := range links {
+		if _, ok := findIssue(sum.Issues, Warning, link, "symbolic link", "not followed"); !ok {
+			t.Errorf("the link %s is not reported:\n%s", link, report)
+		}
+	}
+	for file, words := range map[string]string{
+		filepath.Join(root, ".hidden"):               "hidden folder",
+		filepath.Join(root, "keeper", ".notes.json"): "hidden file",
+		filepath.Join(root, "keeper", "nested"):      "folder inside a backup folder",
+	} {
+		if _, ok := findIssue(sum.Issues, Warning, file, words, "skipped"); !ok {
+			t.Errorf("%s is skipped without a word:\n%s", file, report)
+		}
+	}
+}

@@ -432,3 +432,61 @@ func TestHiddenFoldersAndLinksAreReportedAndLinksNeverFollowed(t *testing.T) {
 		}
 	}
 }
+
+// TestAliasTooLongIsKeptNotDropped: an alias over 100 characters cannot
+// call a personality, but like every unusable value it is kept (shapes.inc:
+// custom_fields.shapesRejected.aliases; v2: custom_fields.v2.unusableAliases),
+// with a warning naming the file and field.
+func TestAliasTooLongIsKeptNotDropped(t *testing.T) {
+	pool := pgtest.New(t)
+	long := "L" + strings.Repeat("o", 99) + "ng" // 102 characters
+	dir := filepath.Join(t.TempDir(), "longalias")
+	profile := filepath.Join(dir, "longalias.json")
+	writeJSON(t, profile, map[string]any{
+		"id": "66666666-6666-4666-8666-666666666666", "name": "Long Alias", "username": "longalias",
+		"aliases": []any{"Shorty", long},
+	})
+	sum, report := importShapes(t, pool, dir, Options{})
+	if sum.Created != 1 {
+		t.Fatalf("not imported:\n%s", report)
+	}
+	var kept json.RawMessage
+	if err := pool.QueryRow(context.Background(), `SELECT custom_fields -> 'shapesRejected' -> 'aliases' FROM personalities WHERE slug = 'longalias'`).Scan(&kept); err != nil {
+		t.Fatal(err)
+	}
+	if !sameJSON(kept, mustJSON([]string{long})) {
+		t.Errorf("shapesRejected.aliases = %s, want the long alias", kept)
+	}
+	if queryInt(t, pool, `SELECT count(*) FROM personality_aliases WHERE alias = 'Shorty'`) != 1 {
+		t.Error("the usable alias was not stored")
+	}
+	if i, ok := findIssue(sum.Issues, Warning, profile, "longer than 100", "shapesRejected.aliases"); !ok || i.Field != "aliases[1]" {
+		t.Errorf("no warning naming the file and field:\n%s", report)
+	}
+
+	store := filepath.Join(t.TempDir(), "personalities.json")
+	writeJSON(t, store, map[string]any{
+		"personalities": map[string]any{"p1": map[string]any{"id": "p1", "profile": map[string]any{"name": "v2-long", "displayName": "V2 Long"},
+			"aliases": []any{map[string]any{"value": strings.ToLower(long) + "x", "originalCase": long + "x"}}}},
+		"aliases": map[string]any{strings.ToLower(long) + "y": "p1", "fine": "p1"},
+	})
+	v2sum, err := NewImporter(pool, Options{}).ImportV2(context.Background(), store)
+	if err != nil || v2sum.Created != 1 {
+		t.Fatalf("v2 import: %v %+v", err, v2sum)
+	}
+	if err := pool.QueryRow(context.Background(), `SELECT custom_fields -> 'v2' -> 'unusableAliases' FROM personalities WHERE slug = 'v2-long'`).Scan(&kept); err != nil {
+		t.Fatal(err)
+	}
+	if !sameJSON(kept, mustJSON([]string{long + "x", strings.ToLower(long) + "y"})) {
+		t.Errorf("v2 unusableAliases = %s", kept)
+	}
+	for _, field := range []string{"personalities.p1.aliases[0]", "aliases." + strings.ToLower(long) + "y"} {
+		found := false
+		for _, i := range v2sum.Issues {
+			found = found || (i.Field == field && strings.Contains(i.Message, "longer than 100"))
+		}
+		if !found {
+			t.Errorf("no warning for %s: %+v", field, v2sum.Issues)
+		}
+	}
+}

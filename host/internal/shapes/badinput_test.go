@@ -490,3 +490,48 @@ func TestAliasTooLongIsKeptNotDropped(t *testing.T) {
 		}
 	}
 }
+
+// TestOwnerOnReimportNeverSplitsAPersonalityFromItsPersonalizations: a
+// re-import never changes an owner that is set, so --owner naming someone
+// else changes neither the personality nor its personalizations (and says
+// so); an ownerless personality takes the owner, personalizations too.
+func TestOwnerOnReimportNeverSplitsAPersonalityFromItsPersonalizations(t *testing.T) {
+	pool := pgtest.New(t)
+	owners := func() (personality, personalization string) {
+		t.Helper()
+		err := pool.QueryRow(context.Background(), `
+SELECT COALESCE(po.discord_id, '-'), COALESCE((SELECT string_agg(COALESCE(uu.discord_id, '-'), ',')
+    FROM personality_user_personalizations up LEFT JOIN users uu ON uu.id = up.user_id WHERE up.personality_id = p.id), 'none')
+FROM personalities p LEFT JOIN users po ON po.id = p.owner_user_id WHERE p.slug = 'example-archivist'`).Scan(&personality, &personalization)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return personality, personalization
+	}
+
+	importShapes(t, pool, exampleBackup(t), Options{})
+	if p, u := owners(); p != "-" || u != "-" {
+		t.Fatalf("without --owner: personality owner %s, personalization user %s; want none", p, u)
+	}
+	sum, report := importShapes(t, pool, exampleBackup(t), Options{OwnerDiscordID: "111"})
+	if p, u := owners(); p != "111" || u != "111" {
+		t.Fatalf("--owner on an ownerless personality: personality owner %s, personalization user %s; want 111 for both\n%s", p, u, report)
+	}
+	if len(sum.Issues) != 0 {
+		t.Errorf("taking an owner is not a problem:\n%s", report)
+	}
+
+	sum, report = importShapes(t, pool, exampleBackup(t), Options{OwnerDiscordID: "222"})
+	if p, u := owners(); p != "111" || u != "111" {
+		t.Errorf("--owner 222 on a re-import: personality owner %s, personalization user %s; want both to stay 111\n%s", p, u, report)
+	}
+	if _, ok := findIssue(sum.Issues, Warning, "example-archivist.json", "--owner", "222", "already owned by 111"); !ok {
+		t.Errorf("the owner not applied is not reported:\n%s", report)
+	}
+	if sum.Unchanged != 3 {
+		t.Errorf("a re-import with another --owner changed something:\n%s", report)
+	}
+	if n := queryInt(t, pool, `SELECT count(*) FROM users WHERE discord_id = '222'`); n != 0 {
+		t.Errorf("a user was created for an owner that owns nothing")
+	}
+}

@@ -338,11 +338,11 @@ func (im *Importer) importOne(ctx context.Context, c *Character, log *issueLog) 
 	return res
 }
 
-func (im *Importer) ownerFor(c *Character) string {
+func (im *Importer) ownerFor(c *Character) wantedOwner {
 	if im.opts.OwnerDiscordID != "" {
-		return im.opts.OwnerDiscordID
+		return wantedOwner{im.opts.OwnerDiscordID, "--owner"}
 	}
-	return c.OwnerDiscordID
+	return wantedOwner{c.OwnerDiscordID, "ownerId"}
 }
 
 // fileError is an error about one file of a personality (a record file),

@@ -37,11 +37,18 @@ func (w *writer) change(format string, args ...any) {
 	w.res.Changes = append(w.res.Changes, fmt.Sprintf(format, args...))
 }
 
-func (w *writer) write(ctx context.Context, ownerDiscordID string) error {
-	if err := w.owner(ctx, ownerDiscordID); err != nil {
-		return err
+// wantedOwner is the owner an import asks for, and where it asked (for
+// messages): "--owner" or the v2 record's ownerId field.
+type wantedOwner struct {
+	discordID string
+	source    string
+}
+
+func (w *writer) write(ctx context.Context, owner wantedOwner) error {
+	if owner.discordID != "" && !IsDiscordID(owner.discordID) {
+		return fmt.Errorf("the owner %q is not a Discord user id (1 to 20 digits)", owner.discordID)
 	}
-	if err := w.personality(ctx); err != nil {
+	if err := w.personality(ctx, owner); err != nil {
 		return err
 	}
 	if err := w.llm(ctx); err != nil {
@@ -66,9 +73,6 @@ func (w *writer) owner(ctx context.Context, discordID string) error {
 	if discordID == "" {
 		return nil
 	}
-	if !IsDiscordID(discordID) {
-		return fmt.Errorf("the owner %q is not a Discord user id (1 to 20 digits)", discordID)
-	}
 	var id int64
 	var inserted bool
 	err := w.tx.QueryRow(ctx, `
@@ -92,22 +96,24 @@ LIMIT 1`, discordID).Scan(&id, &inserted)
 
 // existing is the personality row an import compares against.
 type existing struct {
-	id       int64
-	slug     string
-	shapesID *string
-	owner    *int64
-	cols     Columns
+	id           int64
+	slug         string
+	shapesID     *string
+	owner        *int64
+	ownerDiscord *string
+	cols         Columns
 }
 
-const existingSelect = `SELECT id, slug, shapes_id, owner_user_id, name, display_name, avatar_url, system_prompt,
+const existingSelect = `SELECT id, slug, shapes_id, owner_user_id,
+       (SELECT discord_id FROM users u WHERE u.id = owner_user_id), name, display_name, avatar_url, system_prompt,
        character_info, traits, tone, age, appearance, likes, dislikes, conversational_goals,
        conversational_examples, error_message, birth_month, birth_day, birth_year
 FROM personalities `
 
 func (w *writer) load(ctx context.Context, where string, arg any) (*existing, error) {
 	var e existing
-	targets := append([]any{&e.id, &e.slug, &e.shapesID, &e.owner}, e.cols.scanTargets()...)
-	err := w.tx.QueryRow(ctx, existingSelect+where+" FOR UPDATE", arg).Scan(targets...)
+	targets := append([]any{&e.id, &e.slug, &e.shapesID, &e.owner, &e.ownerDiscord}, e.cols.scanTargets()...)
+	err := w.tx.QueryRow(ctx, existingSelect+where+" FOR UPDATE OF personalities", arg).Scan(targets...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}
@@ -117,7 +123,7 @@ func (w *writer) load(ctx context.Context, where string, arg any) (*existing, er
 	return &e, nil
 }
 
-func (w *writer) personality(ctx context.Context) error {
+func (w *writer) personality(ctx context.Context, owner wantedOwner) error {
 	old, err := w.load(ctx, "WHERE shapes_id = $1", w.c.ShapesID)
 	if err != nil {
 		return err
@@ -135,13 +141,23 @@ func (w *writer) personality(ctx context.Context) error {
 		w.enrich = old != nil
 	}
 	if old == nil {
+		if err := w.owner(ctx, owner.discordID); err != nil {
+			return err
+		}
 		return w.create(ctx)
 	}
 	w.id, w.slug = old.id, old.slug
-	if w.ownerID == nil {
-		// Records that belong to a user (personalizations) follow the
-		// personality's owner.
+	// A re-import never changes an owner that is set, and records that
+	// belong to a user (personalizations) always follow the personality's
+	// owner: the two can never disagree.
+	if old.owner != nil {
 		w.ownerID = old.owner
+		if owner.discordID != "" && (old.ownerDiscord == nil || *old.ownerDiscord != owner.discordID) {
+			w.log.warn(w.c.File, "", "%s names Discord user %s, but %q is already owned by %s; a re-import never changes an owner, so it stays with %s (its user personalizations too)",
+				owner.source, owner.discordID, old.slug, deref(old.ownerDiscord), deref(old.ownerDiscord))
+		}
+	} else if err := w.owner(ctx, owner.discordID); err != nil {
+		return err
 	}
 	if w.enrich {
 		w.res.Name = old.cols.Name

@@ -134,7 +134,7 @@ func mapV2(file, key string, raw json.RawMessage, log *issueLog) *Character {
 		id = key
 	}
 	c := &Character{
-		Origin: OriginV2, File: file, ShapesID: "v2:" + id, EnrichBySlug: true,
+		Origin: OriginV2, File: file, ShapesID: "v2:" + id, V2ID: id, EnrichBySlug: true,
 		CustomFields: map[string]any{"importSource": "tzurot_v2"},
 	}
 	name := text("profile.name")

@@ -101,19 +101,20 @@ type existing struct {
 	shapesID     *string
 	owner        *int64
 	ownerDiscord *string
+	v2ID         *string
 	cols         Columns
 }
 
 const existingSelect = `SELECT id, slug, shapes_id, owner_user_id,
-       (SELECT discord_id FROM users u WHERE u.id = owner_user_id), name, display_name, avatar_url, system_prompt,
+       (SELECT discord_id FROM users u WHERE u.id = owner_user_id), v2_id, name, display_name, avatar_url, system_prompt,
        character_info, traits, tone, age, appearance, likes, dislikes, conversational_goals,
        conversational_examples, error_message, birth_month, birth_day, birth_year
 FROM personalities `
 
-func (w *writer) load(ctx context.Context, where string, arg any) (*existing, error) {
+func (w *writer) load(ctx context.Context, where string, args ...any) (*existing, error) {
 	var e existing
-	targets := append([]any{&e.id, &e.slug, &e.shapesID, &e.owner, &e.ownerDiscord}, e.cols.scanTargets()...)
-	err := w.tx.QueryRow(ctx, existingSelect+where+" FOR UPDATE OF personalities", arg).Scan(targets...)
+	targets := append([]any{&e.id, &e.slug, &e.shapesID, &e.owner, &e.ownerDiscord, &e.v2ID}, e.cols.scanTargets()...)
+	err := w.tx.QueryRow(ctx, existingSelect+where+" LIMIT 1 FOR UPDATE OF personalities", args...).Scan(targets...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}
@@ -124,16 +125,29 @@ func (w *writer) load(ctx context.Context, where string, arg any) (*existing, er
 }
 
 func (w *writer) personality(ctx context.Context, owner wantedOwner) error {
-	old, err := w.load(ctx, "WHERE shapes_id = $1", w.c.ShapesID)
+	var old *existing
+	var err error
+	if w.c.V2ID != "" {
+		// A v2 record's id is kept in v2_id whether the record created
+		// the personality or added to one imported otherwise.
+		old, err = w.load(ctx, "WHERE v2_id = $1 OR shapes_id = $2", w.c.V2ID, w.c.ShapesID)
+	} else {
+		old, err = w.load(ctx, "WHERE shapes_id = $1", w.c.ShapesID)
+	}
 	if err != nil {
 		return err
+	}
+	if old != nil && w.c.EnrichBySlug && (old.shapesID == nil || *old.shapesID != w.c.ShapesID) {
+		// This record added to a personality another import created: it
+		// still only adds.
+		w.enrich = true
 	}
 	if old == nil && w.c.EnrichBySlug {
 		old, err = w.load(ctx, "WHERE slug = $1", w.c.Slug)
 		if err != nil {
 			return err
 		}
-		if old != nil && old.shapesID != nil && strings.HasPrefix(*old.shapesID, "v2:") {
+		if old != nil && (old.v2ID != nil || (old.shapesID != nil && strings.HasPrefix(*old.shapesID, "v2:"))) {
 			// Another v2 record already has this slug: not the same
 			// character, so this one gets a slug of its own.
 			old = nil
@@ -190,6 +204,9 @@ func (w *writer) personality(ctx context.Context, owner wantedOwner) error {
 	}
 	if old.owner == nil && w.ownerID != nil {
 		sets = append(sets, set{"owner_user_id", *w.ownerID})
+	}
+	if w.c.V2ID != "" && old.v2ID == nil {
+		sets = append(sets, set{"v2_id", w.c.V2ID})
 	}
 	for _, s := range sets {
 		w.change("%s", s.col)
@@ -273,8 +290,12 @@ func (w *writer) create(ctx context.Context) error {
 	if slug != w.c.Slug {
 		w.log.warn(w.c.File, "username", "the slug %q is already used by another personality; imported as %q", w.c.Slug, slug)
 	}
-	cols := []string{"slug", "shapes_id", "owner_user_id", "is_public", "voice_enabled", "custom_fields"}
-	args := []any{slug, w.c.ShapesID, w.ownerID, false, false, w.c.customJSON()}
+	var v2ID *string
+	if w.c.V2ID != "" {
+		v2ID = &w.c.V2ID
+	}
+	cols := []string{"slug", "shapes_id", "v2_id", "owner_user_id", "is_public", "voice_enabled", "custom_fields"}
+	args := []any{slug, w.c.ShapesID, v2ID, w.ownerID, false, false, w.c.customJSON()}
 	for _, v := range w.c.Columns.values() {
 		cols = append(cols, v.Name)
 		args = append(args, v.Value)

@@ -148,7 +148,7 @@ func readBackupDir(dir string, only map[string]bool, log *issueLog, top bool) ([
 			continue
 		}
 		file := filepath.Join(dir, base+".json")
-		obj, err := readObjectFile(file)
+		obj, err := readObjectFile(file, log)
 		if err != nil {
 			log.fail(file, "", "%v; personality not imported", err)
 			continue
@@ -182,7 +182,7 @@ func readBackupDir(dir string, only map[string]bool, log *issueLog, top bool) ([
 // readMetadata reads a backup metadata file; a broken one is reported and
 // left out (it describes the export, not the character).
 func readMetadata(file string, log *issueLog) json.RawMessage {
-	obj, err := readObjectFile(file)
+	obj, err := readObjectFile(file, log)
 	if err != nil {
 		log.warn(file, "", "%v; the backup's metadata is not imported (the characters are)", err)
 		return nil
@@ -191,8 +191,9 @@ func readMetadata(file string, log *issueLog) json.RawMessage {
 }
 
 // readObjectFile reads a JSON object, keeping every key and number as
-// written.
-func readObjectFile(file string) (map[string]json.RawMessage, error) {
+// written, and text PostgreSQL cannot store repaired (each repair is a
+// warning in log; see sanitizeJSON).
+func readObjectFile(file string, log *issueLog) (map[string]json.RawMessage, error) {
 	f, err := os.Open(file)
 	if err != nil {
 		return nil, err
@@ -205,7 +206,16 @@ func readObjectFile(file string) (map[string]json.RawMessage, error) {
 	if len(data) > maxProfileBytes {
 		return nil, fmt.Errorf("the file is larger than %d MB, too large for a profile", maxProfileBytes>>20)
 	}
-	return decodeObject(data)
+	obj, err := decodeObject(data)
+	if err != nil {
+		return nil, err
+	}
+	// Repaired only once the file is known to be one JSON object.
+	if fixed, fixes := sanitizeJSON(data, ""); len(fixes) > 0 {
+		warnFixes(log, file, fixes, false)
+		return decodeObject(fixed)
+	}
+	return obj, nil
 }
 
 // decodeObject parses one JSON object and says in words what is wrong when

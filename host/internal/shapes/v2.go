@@ -35,7 +35,7 @@ var v2Fields = []fieldRule{
 // readV2 reads a tzurot v2 personalities.json: {personalities: {<id>:
 // {...}}, aliases: {<lowercased alias>: <id>}}.
 func readV2(file string, log *issueLog) ([]*Character, error) {
-	top, err := readObjectFile(file)
+	top, err := readObjectFile(file, log)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", file, err)
 	}

@@ -3,10 +3,12 @@ package shapes
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -526,7 +528,7 @@ func (w *writer) records(ctx context.Context, rf RecordFile) error {
 
 	header := src.rr.Header
 	if len(header) > 0 {
-		return w.mergeCustom(ctx, map[string]any{spec.headerKey: header})
+		return w.mergeCustom(ctx, map[string]any{spec.headerKey: sanitizeHeader(header, rf.Path, w.log)})
 	}
 	return nil
 }
@@ -578,4 +580,28 @@ func explainDB(err error) error {
 		return fmt.Errorf("the database refused a value (rule %s): %w", pe.ConstraintName, err)
 	}
 	return err
+}
+
+// sanitizeHeader repairs what PostgreSQL cannot store in a record file's
+// other top-level keys, as sanitizeJSON does for records. The decoder
+// already turned invalid UTF-8 in these keys into U+FFFD; a NUL it leaves.
+func sanitizeHeader(header map[string]json.RawMessage, file string, log *issueLog) map[string]json.RawMessage {
+	out := make(map[string]json.RawMessage, len(header))
+	for k, v := range header {
+		if strings.ContainsRune(k, 0) {
+			fixed := strings.ReplaceAll(k, "\x00", "\uFFFD")
+			log.warn(file, fixed, "%s", textFix{key: true, nul: strings.Count(k, "\x00")}.message())
+			k = fixed
+		}
+		if strings.ContainsRune(k, utf8.RuneError) {
+			// The decoder does this repair itself, before we see the key:
+			// report it all the same (a key that held U+FFFD in the file
+			// is reported too; the two cannot be told apart here).
+			log.warn(file, k, "the field name holds U+FFFD (\ufffd): bytes that are not valid UTF-8 there, which PostgreSQL cannot store, are replaced with it")
+		}
+		fixed, fixes := sanitizeJSON(v, k)
+		warnFixes(log, file, fixes, false)
+		out[k] = fixed
+	}
+	return out
 }

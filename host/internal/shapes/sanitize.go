@@ -75,22 +75,38 @@ func joinPath(prefix, sub string) string {
 	return prefix + "." + sub
 }
 
-// needsRepair is the fast check: most JSON has nothing to repair, and is
-// returned as it is without being walked.
+// needsRepair is the fast check: most JSON has nothing to repair (valid
+// surrogate pairs, as exporters write emoji, included), and is returned as
+// it is without being walked.
 func needsRepair(raw []byte) bool {
 	if !utf8.Valid(raw) {
 		return true
 	}
 	for i := 0; ; {
 		j := bytes.Index(raw[i:], []byte(`\u`))
-		if j < 0 || i+j+6 > len(raw) {
+		if j < 0 {
 			return false
 		}
-		hex := raw[i+j+2 : i+j+6]
-		if string(hex) == "0000" || ((hex[0] == 'd' || hex[0] == 'D') && bytes.IndexByte([]byte("89abcdefABCDEF"), hex[1]) >= 0) {
+		k := i + j
+		r, ok := hex4(raw, k+2)
+		switch {
+		case !ok:
+			return true // not JSON; the walker leaves it alone
+		case r == 0:
 			return true
+		case r >= 0xD800 && r <= 0xDBFF:
+			if k+12 > len(raw) || raw[k+6] != '\\' || raw[k+7] != 'u' {
+				return true
+			}
+			if low, ok := hex4(raw, k+8); !ok || low < 0xDC00 || low > 0xDFFF {
+				return true
+			}
+			i = k + 12
+		case r >= 0xDC00 && r <= 0xDFFF:
+			return true
+		default:
+			i = k + 6
 		}
-		i += j + 2
 	}
 }
 
@@ -101,8 +117,8 @@ func sanitizeJSON(raw []byte, prefix string) ([]byte, []textFix) {
 	if !needsRepair(raw) {
 		return raw, nil
 	}
-	s := &sanitizer{in: raw, out: make([]byte, 0, len(raw)+16)}
-	if !s.value(prefix) {
+	s := &sanitizer{in: raw, out: make([]byte, 0, len(raw)+16), prefix: prefix}
+	if !s.value() {
 		return raw, nil
 	}
 	s.space()
@@ -113,10 +129,38 @@ func sanitizeJSON(raw []byte, prefix string) ([]byte, []textFix) {
 }
 
 type sanitizer struct {
-	in    []byte
-	pos   int
-	out   []byte
-	fixes []textFix
+	in     []byte
+	pos    int
+	out    []byte
+	fixes  []textFix
+	prefix string
+	// stack is where the walk is; a path is only spelled out for a fix.
+	stack []segment
+}
+
+// segment is one step of a path: an object key (its repaired JSON string
+// at out[keyStart:keyEnd]) or a list index.
+type segment struct {
+	keyStart, keyEnd int
+	index            int
+	isIndex          bool
+}
+
+// path spells out the current position.
+func (s *sanitizer) path() string {
+	p := s.prefix
+	for _, seg := range s.stack {
+		if seg.isIndex {
+			p = joinPath(p, "["+strconv.Itoa(seg.index)+"]")
+			continue
+		}
+		var key string
+		if err := json.Unmarshal(s.out[seg.keyStart:seg.keyEnd], &key); err != nil {
+			key = string(s.out[seg.keyStart:seg.keyEnd])
+		}
+		p = joinPath(p, key)
+	}
+	return p
 }
 
 func (s *sanitizer) space() {
@@ -131,19 +175,18 @@ func (s *sanitizer) space() {
 	}
 }
 
-func (s *sanitizer) value(path string) bool {
+func (s *sanitizer) value() bool {
 	s.space()
 	if s.pos >= len(s.in) {
 		return false
 	}
 	switch s.in[s.pos] {
 	case '{':
-		return s.object(path)
+		return s.object()
 	case '[':
-		return s.array(path)
+		return s.array()
 	case '"':
-		_, ok := s.str(path, false)
-		return ok
+		return s.str(false)
 	}
 	// A number, true, false or null: copied up to the next delimiter.
 	start := s.pos
@@ -158,7 +201,7 @@ func (s *sanitizer) value(path string) bool {
 	return s.pos > start
 }
 
-func (s *sanitizer) object(path string) bool {
+func (s *sanitizer) object() bool {
 	s.out = append(s.out, '{')
 	s.pos++
 	s.space()
@@ -172,24 +215,21 @@ func (s *sanitizer) object(path string) bool {
 		if s.pos >= len(s.in) || s.in[s.pos] != '"' {
 			return false
 		}
-		// The key's repairs are reported under the repaired key.
-		key, ok := s.str(path, true)
-		if !ok {
+		keyStart := len(s.out)
+		if !s.str(true) {
 			return false
 		}
-		field := joinPath(path, key)
-		if n := len(s.fixes); n > 0 && s.fixes[n-1].key && s.fixes[n-1].path == path {
-			s.fixes[n-1].path = field
-		}
+		s.stack = append(s.stack, segment{keyStart: keyStart, keyEnd: len(s.out)})
 		s.space()
 		if s.pos >= len(s.in) || s.in[s.pos] != ':' {
 			return false
 		}
 		s.out = append(s.out, ':')
 		s.pos++
-		if !s.value(field) {
+		if !s.value() {
 			return false
 		}
+		s.stack = s.stack[:len(s.stack)-1]
 		s.space()
 		if s.pos >= len(s.in) {
 			return false
@@ -208,7 +248,7 @@ func (s *sanitizer) object(path string) bool {
 	}
 }
 
-func (s *sanitizer) array(path string) bool {
+func (s *sanitizer) array() bool {
 	s.out = append(s.out, '[')
 	s.pos++
 	s.space()
@@ -217,8 +257,11 @@ func (s *sanitizer) array(path string) bool {
 		s.pos++
 		return true
 	}
+	s.stack = append(s.stack, segment{isIndex: true})
+	defer func() { s.stack = s.stack[:len(s.stack)-1] }()
 	for i := 0; ; i++ {
-		if !s.value(joinPath(path, "["+strconv.Itoa(i)+"]")) {
+		s.stack[len(s.stack)-1].index = i
+		if !s.value() {
 			return false
 		}
 		s.space()
@@ -243,16 +286,16 @@ func (s *sanitizer) array(path string) bool {
 // it lands.
 const replacement = `\ufffd`
 
-// str copies one JSON string, repairing it, and returns its decoded text
-// (used for keys, to name fields).
-func (s *sanitizer) str(path string, key bool) (string, bool) {
+// str copies one JSON string, repairing it. A repaired key is reported
+// under its own (repaired) name.
+func (s *sanitizer) str(key bool) bool {
 	start := len(s.out)
 	s.out = append(s.out, '"')
 	s.pos++
-	fix := textFix{path: path, key: key}
+	fix := textFix{key: key}
 	for {
 		if s.pos >= len(s.in) {
-			return "", false
+			return false
 		}
 		c := s.in[s.pos]
 		switch {
@@ -260,18 +303,20 @@ func (s *sanitizer) str(path string, key bool) (string, bool) {
 			s.out = append(s.out, '"')
 			s.pos++
 			if fix.invalid+fix.nul+fix.surrogate > 0 {
+				fix.path = s.path()
+				if key {
+					var name string
+					if err := json.Unmarshal(s.out[start:], &name); err != nil {
+						return false
+					}
+					fix.path = joinPath(fix.path, name)
+				}
 				s.fixes = append(s.fixes, fix)
 			}
-			var text string
-			if key {
-				if err := json.Unmarshal(s.out[start:], &text); err != nil {
-					return "", false
-				}
-			}
-			return text, true
+			return true
 		case c == '\\':
 			if s.pos+1 >= len(s.in) {
-				return "", false
+				return false
 			}
 			if s.in[s.pos+1] != 'u' {
 				s.out = append(s.out, s.in[s.pos:s.pos+2]...)
@@ -280,7 +325,7 @@ func (s *sanitizer) str(path string, key bool) (string, bool) {
 			}
 			r, ok := hex4(s.in, s.pos+2)
 			if !ok {
-				return "", false
+				return false
 			}
 			switch {
 			case r == 0:

@@ -126,6 +126,28 @@ func rawBytes(s string) []byte {
 	})
 }
 
+func TestV2StoreTextIsRepairedTheSameWay(t *testing.T) {
+	pool := pgtest.New(t)
+	store := filepath.Join(t.TempDir(), "personalities.json")
+	writeFile(t, store, rawBytes(`{"personalities": {"p1": {"id": "p1", "profile": {"name": "v2-bytes", "displayName": "V2\xff", "bio": "b\u0000"}}}}`))
+	sum, err := NewImporter(pool, Options{}).ImportV2(context.Background(), store)
+	if err != nil || sum.Created != 1 {
+		t.Fatalf("v2 import: %v %+v", err, sum)
+	}
+	var name, bio string
+	if err := pool.QueryRow(context.Background(), `SELECT name, custom_fields -> 'v2' ->> 'profile.bio' FROM personalities WHERE slug = 'v2-bytes'`).Scan(&name, &bio); err != nil {
+		t.Fatal(err)
+	}
+	if name != "V2\ufffd" || bio != "b\ufffd" {
+		t.Errorf("name %q, bio %q", name, bio)
+	}
+	for _, field := range []string{"personalities.p1.profile.displayName", "personalities.p1.profile.bio"} {
+		if _, ok := findIssue(sum.Issues, Warning, store, field, "U+FFFD"); !ok {
+			t.Errorf("no warning for %s: %+v", field, sum.Issues)
+		}
+	}
+}
+
 func TestSanitizeJSONLeavesValidJSONAlone(t *testing.T) {
 	for _, in := range []string{
 		`{"a": "plain", "b": [1, 2.5e3, true, null, {"c": "é\u00e9\ud83c\udf19\\u0000"}]}`,

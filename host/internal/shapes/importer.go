@@ -99,6 +99,10 @@ type Importer struct {
 // what the database holds.
 const commitTimeout = 30 * time.Second
 
+// statusTimeout bounds asking the database whether a commit that returned
+// an error went through.
+const statusTimeout = 10 * time.Second
+
 // NewImporter returns an importer over db.
 func NewImporter(db DB, opts Options) *Importer {
 	logger := opts.Logger
@@ -368,7 +372,11 @@ func (im *Importer) importOne(ctx context.Context, c *Character, log *issueLog) 
 			return fail(c.File, "", fmt.Errorf("read the transaction id: %w", err))
 		}
 		if err := tx.Commit(endCtx); err != nil {
-			switch im.transactionStatus(endCtx, xid) {
+			// Asked with time of its own: the commit may have used up
+			// endCtx's.
+			statusCtx, cancelStatus := context.WithTimeout(context.WithoutCancel(ctx), statusTimeout)
+			defer cancelStatus()
+			switch im.transactionStatus(statusCtx, xid) {
 			case "committed":
 				// The reply was lost, not the commit.
 				im.logger.Debug("commit reported an error but the transaction committed", "slug", c.Slug, "error", err)

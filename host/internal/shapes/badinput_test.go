@@ -534,4 +534,15 @@ FROM personalities p LEFT JOIN users po ON po.id = p.owner_user_id WHERE p.slug 
 	if n := queryInt(t, pool, `SELECT count(*) FROM users WHERE discord_id = '222'`); n != 0 {
 		t.Errorf("a user was created for an owner that owns nothing")
 	}
+
+	// Handing it over is a database change (docs/import.md); the next
+	// re-import moves the personalizations along.
+	if _, err := pool.Exec(context.Background(), `WITH u AS (INSERT INTO users (discord_id) VALUES ('333') RETURNING id)
+		UPDATE personalities SET owner_user_id = (SELECT id FROM u) WHERE slug = 'example-archivist'`); err != nil {
+		t.Fatal(err)
+	}
+	importShapes(t, pool, exampleBackup(t), Options{})
+	if p, u := owners(); p != "333" || u != "333" {
+		t.Errorf("after handing it to 333: personality owner %s, personalization user %s; want 333 for both", p, u)
+	}
 }

@@ -115,6 +115,15 @@ func MigrateDB(ctx context.Context, db *sql.DB, logger *slog.Logger) error {
 func explain(what string, err error) error {
 	var ce *pgconn.ConnectError
 	if errors.As(err, &ce) {
+		// A server that answered with an error is reachable: saying it is
+		// not would send the self-hoster to check the wrong thing.
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) {
+			if pe.Code == "3D000" { // invalid_catalog_name
+				return fmt.Errorf("%s: PostgreSQL answered, but the database named in DATABASE_URL does not exist: %w", what, err)
+			}
+			return fmt.Errorf("%s: PostgreSQL refused the connection (check the user, password and database in DATABASE_URL): %w", what, err)
+		}
 		return fmt.Errorf("%s: cannot reach PostgreSQL (is it running, and is DATABASE_URL right?): %w", what, err)
 	}
 	var pe *goose.PartialError

@@ -149,12 +149,23 @@ func importCommand(ctx context.Context, args []string, getenv func(string) strin
 	return nil
 }
 
-// prepareSchema brings the schema up to date before an import, as serve
-// does at start. A dry run writes nothing, migrations included: it only
-// checks and says what to run.
+// prepareSchema creates a missing database and brings the schema up to
+// date before an import, as serve does at start. A dry run writes nothing,
+// the database and migrations included: it only checks and says what to
+// run.
 func prepareSchema(ctx context.Context, dsn string, dryRun bool, logger *slog.Logger) error {
 	if !dryRun {
+		// As serve and migrate do: a fresh machine needs no createdb.
+		if err := schema.EnsureDatabase(ctx, dsn, logger); err != nil {
+			return err
+		}
 		return schema.Migrate(ctx, dsn, logger)
+	}
+	if err := schema.CheckDatabase(ctx, dsn); err != nil {
+		if errors.Is(err, schema.ErrDatabaseMissing) {
+			return fmt.Errorf("%w, and a dry run creates nothing: run `tzurot migrate up` (or the import without --dry-run) first", err)
+		}
+		return err
 	}
 	db, err := schema.Open(dsn)
 	if err != nil {

@@ -4,10 +4,14 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net/url"
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/tzurot-go/tzurot/host/internal/pgtest"
+	"github.com/tzurot-go/tzurot/schema"
 )
 
 const (
@@ -150,5 +154,61 @@ func TestImportCommandDrawsProgressOnATerminal(t *testing.T) {
 	}
 	if strings.Contains(out.String(), "/3)") || !strings.Contains(out.String(), "3 created") {
 		t.Errorf("stdout:\n%s", &out)
+	}
+}
+
+// missingDSN returns the URL of a database that does not exist on the
+// test server (dropped again when the test ends, should something create it).
+func missingDSN(t *testing.T) string {
+	t.Helper()
+	dsn := pgtest.EmptyDSN(t)
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	admin, err := pgx.Connect(ctx, pgtest.AdminURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	if _, err := admin.Exec(ctx, "DROP DATABASE "+pgx.Identifier{strings.TrimPrefix(u.Path, "/")}.Sanitize()); err != nil {
+		t.Fatal(err)
+	}
+	return dsn
+}
+
+func TestImportCommandCreatesAMissingDatabase(t *testing.T) {
+	dsn := missingDSN(t)
+	var out, errOut bytes.Buffer
+	if err := importCommand(context.Background(), []string{"shapes", "--database-url", dsn, exampleShapesBackup}, dataTestEnv(nil), &out, &errOut, false); err != nil {
+		t.Fatalf("import into a database that does not exist yet: %v\n%s", err, &errOut)
+	}
+	if !strings.Contains(out.String(), "3 created") {
+		t.Fatalf("summary:\n%s", &out)
+	}
+	if n := countRows(t, dsn, "personalities"); n != 3 {
+		t.Errorf("%d personalities in the created database, want 3", n)
+	}
+}
+
+func TestImportCommandDryRunSaysTheDatabaseIsMissing(t *testing.T) {
+	dsn := missingDSN(t)
+	var out, errOut bytes.Buffer
+	err := importCommand(context.Background(), []string{"shapes", "--dry-run", "--database-url", dsn, exampleShapesBackup}, dataTestEnv(nil), &out, &errOut, false)
+	if err == nil || !strings.Contains(err.Error(), "does not exist") || strings.Contains(err.Error(), "cannot reach") {
+		t.Fatalf("dry run on a missing database: err = %v, want one saying the database does not exist", err)
+	}
+	// The dry run created nothing: the database is still missing.
+	if err := schema.CheckDatabase(context.Background(), dsn); !errors.Is(err, schema.ErrDatabaseMissing) {
+		t.Errorf("after the dry run: %v, want the database still missing", err)
+	}
+}
+
+func TestSchemaErrorsOnAMissingDatabaseSayItIsMissingNotUnreachable(t *testing.T) {
+	dsn := missingDSN(t)
+	err := schema.Migrate(context.Background(), dsn, nil)
+	if err == nil || strings.Contains(err.Error(), "cannot reach") || !strings.Contains(err.Error(), "does not exist") {
+		t.Errorf("migrate on a missing database: %v; want it to say the database does not exist, not that PostgreSQL is unreachable", err)
 	}
 }

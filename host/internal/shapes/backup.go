@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -31,6 +32,12 @@ func readBackup(path string, log *issueLog) ([]*Character, error) {
 		return nil, fmt.Errorf("read backup: %w", err)
 	}
 	if !info.IsDir() {
+		// The profile named on the command line is the backup: a link
+		// there is the operator's choice, and its record files are the
+		// ones beside the file it points to.
+		if path, err = filepath.EvalSymlinks(path); err != nil {
+			return nil, fmt.Errorf("read backup: %w", err)
+		}
 		base := strings.TrimSuffix(filepath.Base(path), ".json")
 		if !strings.HasSuffix(path, ".json") {
 			return nil, fmt.Errorf("read backup: %s is not a directory or a .json profile", path)
@@ -38,10 +45,10 @@ func readBackup(path string, log *issueLog) ([]*Character, error) {
 		if _, _, isRecord := recordKindBySuffix(filepath.Base(path)); isRecord {
 			return nil, fmt.Errorf("read backup: %s is a record file, not a profile: give the directory that holds the profile instead", path)
 		}
-		return readBackupDir(filepath.Dir(path), map[string]bool{base: true}, log)
+		return readBackupDir(filepath.Dir(path), map[string]bool{base: true}, log, false)
 	}
 
-	chars, err := readBackupDir(path, nil, log)
+	chars, err := readBackupDir(path, nil, log, true)
 	if err != nil {
 		return nil, err
 	}
@@ -50,10 +57,16 @@ func readBackup(path string, log *issueLog) ([]*Character, error) {
 		return nil, fmt.Errorf("read backup: %w", err)
 	}
 	for _, e := range entries {
-		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
+		// Symbolic links and other entries that are not folders were
+		// reported by readBackupDir above.
+		if !e.IsDir() {
 			continue
 		}
-		sub, err := readBackupDir(filepath.Join(path, e.Name()), nil, log)
+		if strings.HasPrefix(e.Name(), ".") {
+			log.warn(filepath.Join(path, e.Name()), "", "a hidden folder (its name starts with \".\"); skipped, nothing in it is imported (rename it to import it)")
+			continue
+		}
+		sub, err := readBackupDir(filepath.Join(path, e.Name()), nil, log, false)
 		if err != nil {
 			return nil, err
 		}
@@ -64,8 +77,15 @@ func readBackup(path string, log *issueLog) ([]*Character, error) {
 
 // readBackupDir reads the profiles in one directory (only those in only,
 // when set) and attaches their record files. Record files with no profile
-// beside them are reported and not imported.
-func readBackupDir(dir string, only map[string]bool, log *issueLog) ([]*Character, error) {
+// beside them are reported and not imported. Folders inside are left to
+// the caller when top is set (the folder of backups), and reported as
+// skipped otherwise (a backup is read one level deep).
+//
+// Symbolic links are never followed, wherever they point: a backup is the
+// files under the path given, and a link could make the import read (and
+// store in the database) any file the operator's account can read. Each is
+// reported with a warning.
+func readBackupDir(dir string, only map[string]bool, log *issueLog, top bool) ([]*Character, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("read backup: %w", err)
@@ -76,17 +96,39 @@ func readBackupDir(dir string, only map[string]bool, log *issueLog) ([]*Characte
 	metadata := map[string]json.RawMessage{}
 	for _, e := range entries {
 		name := e.Name()
-		if e.IsDir() || !strings.HasSuffix(name, ".json") {
-			continue
-		}
 		full := filepath.Join(dir, name)
+		if only != nil {
+			// One profile was named: only its own files concern us.
+			base := strings.TrimSuffix(name, ".json")
+			if _, b, ok := recordKindBySuffix(name); ok {
+				base = b
+			}
+			if !only[base] && !strings.HasSuffix(name, backupMetadataName) {
+				continue
+			}
+		}
+		switch {
+		case e.Type()&fs.ModeSymlink != 0:
+			log.warn(full, "", "a symbolic link; not followed (links are never followed, so nothing outside the backup is read): copy the file or folder it points to into the backup to import it")
+			continue
+		case e.IsDir():
+			if !top && only == nil {
+				log.warn(full, "", "a folder inside a backup folder; skipped (backups are read one level deep: give this folder as the path to import it)")
+			}
+			continue
+		case !e.Type().IsRegular():
+			log.warn(full, "", "not a regular file; skipped")
+			continue
+		case !strings.HasSuffix(name, ".json"):
+			continue // documented: other files are ignored
+		}
 		switch {
 		case name == backupMetadataName:
 			metadata[""] = readMetadata(full, log)
 		case strings.HasSuffix(name, backupMetadataName):
 			metadata[strings.TrimSuffix(name, backupMetadataName)] = readMetadata(full, log)
 		case strings.HasPrefix(name, "."):
-			// Hidden files are not part of a backup.
+			log.warn(full, "", "a hidden file (its name starts with \".\"); skipped")
 		default:
 			if kind, base, ok := recordKindBySuffix(name); ok {
 				records[base] = append(records[base], RecordFile{Kind: kind, Path: full})
@@ -106,7 +148,7 @@ func readBackupDir(dir string, only map[string]bool, log *issueLog) ([]*Characte
 			continue
 		}
 		file := filepath.Join(dir, base+".json")
-		obj, err := readObjectFile(file)
+		obj, err := readObjectFile(file, log)
 		if err != nil {
 			log.fail(file, "", "%v; personality not imported", err)
 			continue
@@ -140,7 +182,7 @@ func readBackupDir(dir string, only map[string]bool, log *issueLog) ([]*Characte
 // readMetadata reads a backup metadata file; a broken one is reported and
 // left out (it describes the export, not the character).
 func readMetadata(file string, log *issueLog) json.RawMessage {
-	obj, err := readObjectFile(file)
+	obj, err := readObjectFile(file, log)
 	if err != nil {
 		log.warn(file, "", "%v; the backup's metadata is not imported (the characters are)", err)
 		return nil
@@ -149,8 +191,9 @@ func readMetadata(file string, log *issueLog) json.RawMessage {
 }
 
 // readObjectFile reads a JSON object, keeping every key and number as
-// written.
-func readObjectFile(file string) (map[string]json.RawMessage, error) {
+// written, and text PostgreSQL cannot store repaired (each repair is a
+// warning in log; see sanitizeJSON).
+func readObjectFile(file string, log *issueLog) (map[string]json.RawMessage, error) {
 	f, err := os.Open(file)
 	if err != nil {
 		return nil, err
@@ -163,7 +206,16 @@ func readObjectFile(file string) (map[string]json.RawMessage, error) {
 	if len(data) > maxProfileBytes {
 		return nil, fmt.Errorf("the file is larger than %d MB, too large for a profile", maxProfileBytes>>20)
 	}
-	return decodeObject(data)
+	obj, err := decodeObject(data)
+	if err != nil {
+		return nil, err
+	}
+	// Repaired only once the file is known to be one JSON object.
+	if fixed, fixes := sanitizeJSON(data, ""); len(fixes) > 0 {
+		warnFixes(log, file, fixes, false)
+		return decodeObject(fixed)
+	}
+	return obj, nil
 }
 
 // decodeObject parses one JSON object and says in words what is wrong when

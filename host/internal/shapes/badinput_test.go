@@ -377,3 +377,172 @@ func TestDryRunAnnouncesANewOwnerOnceAndWritesNothing(t *testing.T) {
 		t.Errorf("dry run wrote %d rows", n)
 	}
 }
+
+// TestHiddenFoldersAndLinksAreReportedAndLinksNeverFollowed: a backup is
+// the files under the path given. A hidden folder is skipped with a
+// warning; a symbolic link is never followed (it could point anywhere the
+// operator's account can read) and each is named in a warning.
+func TestHiddenFoldersAndLinksAreReportedAndLinksNeverFollowed(t *testing.T) {
+	pool := pgtest.New(t)
+	root := filepath.Join(t.TempDir(), "backups")
+	outside := filepath.Join(t.TempDir(), "elsewhere")
+	profile := func(slug string) map[string]any {
+		return map[string]any{"id": "00000000-0000-4000-8000-" + strings.Repeat("0", 12-len(slug)) + slug, "name": "P " + slug, "username": slug}
+	}
+	writeJSON(t, filepath.Join(root, "keeper", "keeper.json"), profile("keeper"))
+	writeJSON(t, filepath.Join(root, ".hidden", ".hidden.json"), profile("hidden"))
+	writeJSON(t, filepath.Join(root, "keeper", ".notes.json"), profile("notes"))
+	writeJSON(t, filepath.Join(root, "keeper", "nested", "nested.json"), profile("nested"))
+	// Outside the backup: a whole backup folder, a profile and a memory file.
+	writeJSON(t, filepath.Join(outside, "far", "far.json"), profile("far"))
+	writeJSON(t, filepath.Join(outside, "stray.json"), profile("stray"))
+	writeJSON(t, filepath.Join(outside, "secret_memories.json"), []any{map[string]any{"id": "m1", "result": "read from outside the backup"}})
+	links := map[string]string{
+		filepath.Join(root, "far"):                            filepath.Join(outside, "far"),
+		filepath.Join(root, "keeper", "stray.json"):           filepath.Join(outside, "stray.json"),
+		filepath.Join(root, "keeper", "keeper_memories.json"): filepath.Join(outside, "secret_memories.json"),
+		// A link that stays inside the backup is refused too.
+		filepath.Join(root, "keeper", "twin.json"): filepath.Join(root, "keeper", "keeper.json"),
+	}
+	for link, target := range links {
+		if err := os.Symlink(target, link); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	sum, report := importShapes(t, pool, root, Options{})
+	if sum.Created != 1 || sum.Failed != 0 || queryInt(t, pool, `SELECT count(*) FROM personalities WHERE slug = 'keeper'`) != 1 {
+		t.Fatalf("want keeper (and only keeper) imported:\n%s", report)
+	}
+	if n := queryInt(t, pool, `SELECT count(*) FROM personality_memories`); n != 0 {
+		t.Errorf("%d memories read through a link to a file outside the backup", n)
+	}
+	for link := range links {
+		if _, ok := findIssue(sum.Issues, Warning, link, "symbolic link", "not followed"); !ok {
+			t.Errorf("the link %s is not reported:\n%s", link, report)
+		}
+	}
+	for file, words := range map[string]string{
+		filepath.Join(root, ".hidden"):               "hidden folder",
+		filepath.Join(root, "keeper", ".notes.json"): "hidden file",
+		filepath.Join(root, "keeper", "nested"):      "folder inside a backup folder",
+	} {
+		if _, ok := findIssue(sum.Issues, Warning, file, words, "skipped"); !ok {
+			t.Errorf("%s is skipped without a word:\n%s", file, report)
+		}
+	}
+}
+
+// TestAliasTooLongIsKeptNotDropped: an alias over 100 characters cannot
+// call a personality, but like every unusable value it is kept (shapes.inc:
+// custom_fields.shapesRejected.aliases; v2: custom_fields.v2.unusableAliases),
+// with a warning naming the file and field.
+func TestAliasTooLongIsKeptNotDropped(t *testing.T) {
+	pool := pgtest.New(t)
+	long := "L" + strings.Repeat("o", 99) + "ng" // 102 characters
+	dir := filepath.Join(t.TempDir(), "longalias")
+	profile := filepath.Join(dir, "longalias.json")
+	writeJSON(t, profile, map[string]any{
+		"id": "66666666-6666-4666-8666-666666666666", "name": "Long Alias", "username": "longalias",
+		"aliases": []any{"Shorty", long},
+	})
+	sum, report := importShapes(t, pool, dir, Options{})
+	if sum.Created != 1 {
+		t.Fatalf("not imported:\n%s", report)
+	}
+	var kept json.RawMessage
+	if err := pool.QueryRow(context.Background(), `SELECT custom_fields -> 'shapesRejected' -> 'aliases' FROM personalities WHERE slug = 'longalias'`).Scan(&kept); err != nil {
+		t.Fatal(err)
+	}
+	if !sameJSON(kept, mustJSON([]string{long})) {
+		t.Errorf("shapesRejected.aliases = %s, want the long alias", kept)
+	}
+	if queryInt(t, pool, `SELECT count(*) FROM personality_aliases WHERE alias = 'Shorty'`) != 1 {
+		t.Error("the usable alias was not stored")
+	}
+	if i, ok := findIssue(sum.Issues, Warning, profile, "longer than 100", "shapesRejected.aliases"); !ok || i.Field != "aliases[1]" {
+		t.Errorf("no warning naming the file and field:\n%s", report)
+	}
+
+	store := filepath.Join(t.TempDir(), "personalities.json")
+	writeJSON(t, store, map[string]any{
+		"personalities": map[string]any{"p1": map[string]any{"id": "p1", "profile": map[string]any{"name": "v2-long", "displayName": "V2 Long"},
+			"aliases": []any{map[string]any{"value": strings.ToLower(long) + "x", "originalCase": long + "x"}}}},
+		"aliases": map[string]any{strings.ToLower(long) + "y": "p1", "fine": "p1"},
+	})
+	v2sum, err := NewImporter(pool, Options{}).ImportV2(context.Background(), store)
+	if err != nil || v2sum.Created != 1 {
+		t.Fatalf("v2 import: %v %+v", err, v2sum)
+	}
+	if err := pool.QueryRow(context.Background(), `SELECT custom_fields -> 'v2' -> 'unusableAliases' FROM personalities WHERE slug = 'v2-long'`).Scan(&kept); err != nil {
+		t.Fatal(err)
+	}
+	if !sameJSON(kept, mustJSON([]string{long + "x", strings.ToLower(long) + "y"})) {
+		t.Errorf("v2 unusableAliases = %s", kept)
+	}
+	for _, field := range []string{"personalities.p1.aliases[0]", "aliases." + strings.ToLower(long) + "y"} {
+		found := false
+		for _, i := range v2sum.Issues {
+			found = found || (i.Field == field && strings.Contains(i.Message, "longer than 100"))
+		}
+		if !found {
+			t.Errorf("no warning for %s: %+v", field, v2sum.Issues)
+		}
+	}
+}
+
+// TestOwnerOnReimportNeverSplitsAPersonalityFromItsPersonalizations: a
+// re-import never changes an owner that is set, so --owner naming someone
+// else changes neither the personality nor its personalizations (and says
+// so); an ownerless personality takes the owner, personalizations too.
+func TestOwnerOnReimportNeverSplitsAPersonalityFromItsPersonalizations(t *testing.T) {
+	pool := pgtest.New(t)
+	owners := func() (personality, personalization string) {
+		t.Helper()
+		err := pool.QueryRow(context.Background(), `
+SELECT COALESCE(po.discord_id, '-'), COALESCE((SELECT string_agg(COALESCE(uu.discord_id, '-'), ',')
+    FROM personality_user_personalizations up LEFT JOIN users uu ON uu.id = up.user_id WHERE up.personality_id = p.id), 'none')
+FROM personalities p LEFT JOIN users po ON po.id = p.owner_user_id WHERE p.slug = 'example-archivist'`).Scan(&personality, &personalization)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return personality, personalization
+	}
+
+	importShapes(t, pool, exampleBackup(t), Options{})
+	if p, u := owners(); p != "-" || u != "-" {
+		t.Fatalf("without --owner: personality owner %s, personalization user %s; want none", p, u)
+	}
+	sum, report := importShapes(t, pool, exampleBackup(t), Options{OwnerDiscordID: "111"})
+	if p, u := owners(); p != "111" || u != "111" {
+		t.Fatalf("--owner on an ownerless personality: personality owner %s, personalization user %s; want 111 for both\n%s", p, u, report)
+	}
+	if len(sum.Issues) != 0 {
+		t.Errorf("taking an owner is not a problem:\n%s", report)
+	}
+
+	sum, report = importShapes(t, pool, exampleBackup(t), Options{OwnerDiscordID: "222"})
+	if p, u := owners(); p != "111" || u != "111" {
+		t.Errorf("--owner 222 on a re-import: personality owner %s, personalization user %s; want both to stay 111\n%s", p, u, report)
+	}
+	if _, ok := findIssue(sum.Issues, Warning, "example-archivist.json", "--owner", "222", "already owned by 111"); !ok {
+		t.Errorf("the owner not applied is not reported:\n%s", report)
+	}
+	if sum.Unchanged != 3 {
+		t.Errorf("a re-import with another --owner changed something:\n%s", report)
+	}
+	if n := queryInt(t, pool, `SELECT count(*) FROM users WHERE discord_id = '222'`); n != 0 {
+		t.Errorf("a user was created for an owner that owns nothing")
+	}
+
+	// Handing it over is a database change (docs/import.md); the next
+	// re-import moves the personalizations along.
+	if _, err := pool.Exec(context.Background(), `WITH u AS (INSERT INTO users (discord_id) VALUES ('333') RETURNING id)
+		UPDATE personalities SET owner_user_id = (SELECT id FROM u) WHERE slug = 'example-archivist'`); err != nil {
+		t.Fatal(err)
+	}
+	importShapes(t, pool, exampleBackup(t), Options{})
+	if p, u := owners(); p != "333" || u != "333" {
+		t.Errorf("after handing it to 333: personality owner %s, personalization user %s; want 333 for both", p, u)
+	}
+}

@@ -38,6 +38,10 @@ type Character struct {
 	// v2 records use "v2:<their id>" so they can never collide with a
 	// shapes.inc UUID.
 	ShapesID string
+	// V2ID is a v2 record's own id (personalities.v2_id), kept also when
+	// the record adds to a personality imported from shapes.inc; "" for
+	// shapes.inc characters.
+	V2ID string
 	// Slug is the wanted slug; the import may add a suffix if another
 	// personality already has it.
 	Slug    string

@@ -1,6 +1,7 @@
 package shapes
 
 import (
+	"strings"
 	"testing"
 )
 
@@ -18,6 +19,28 @@ func BenchmarkConvertMemory(b *testing.B) {
 	b.ResetTimer()
 	for i := range b.N {
 		convertMemory(rc, raws[i%len(raws)])
+	}
+}
+
+// BenchmarkSanitizeMemory is what the check for text PostgreSQL cannot
+// store adds to each record: "clean" is the usual case (nothing to
+// repair), "escaped" a record whose non-ASCII text is written as \u
+// escapes (as Python's json.dumps does) and "repair" one that needs it.
+func BenchmarkSanitizeMemory(b *testing.B) {
+	p := &genPersonality{Slug: "bench", ID: "11111111-2222-4333-8444-555555555555", Files: map[RecordKind][]any{}}
+	genRecords(newGen(1), p, 0, 9)
+	clean := mustJSON(p.Files[Memories][3])
+	escaped := []byte(strings.Replace(string(clean), `"result": "`, `"result": "caf\u00e9 \ud83c\udf19 `, 1))
+	escaped = []byte(strings.Replace(string(escaped), `"result":"`, `"result":"caf\u00e9 \ud83c\udf19 `, 1))
+	repair := []byte(strings.Replace(string(escaped), `caf`, "caf\u0000\xff", 1))
+	for name, raw := range map[string][]byte{"clean": clean, "escaped": escaped, "repair": repair} {
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(raw)))
+			for range b.N {
+				sanitizeJSON(raw, "memories[0]")
+			}
+		})
 	}
 }
 

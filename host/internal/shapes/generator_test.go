@@ -311,6 +311,9 @@ func genProfile(r *rand.Rand, i int) *genPersonality {
 		p["aliases"] = []any{fmt.Sprintf("Alias%d", i), fmt.Sprintf("alt-%d", i)}
 	case 1:
 		p["aliases"] = []any{map[string]any{"value": fmt.Sprintf("obj%d", i), "originalCase": fmt.Sprintf("Obj%d", i)}}
+	case 2:
+		// One usable alias and one too long for the schema (101 characters).
+		p["aliases"] = []any{fmt.Sprintf("short%d", i), fmt.Sprintf("long%03d", i) + strings.Repeat("x", 94)}
 	}
 
 	// Account and moderation fields, kept verbatim in shapesExtra, and the

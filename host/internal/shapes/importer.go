@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -86,7 +87,21 @@ type Importer struct {
 	// ownersAnnounced remembers owners reported as new: in a dry run each
 	// personality's rolled-back transaction creates the user again.
 	ownersAnnounced map[string]bool
+	// beforeCommit, when set (tests), runs once a personality is written
+	// and before its transaction ends: an interrupt can be placed exactly
+	// there.
+	beforeCommit func()
 }
+
+// commitTimeout bounds how long ending a personality's transaction may
+// take once its work is done. The interrupt does not apply to it (the
+// import stops between personalities instead), so the report can say
+// what the database holds.
+const commitTimeout = 30 * time.Second
+
+// statusTimeout bounds asking the database whether a commit that returned
+// an error went through.
+const statusTimeout = 10 * time.Second
 
 // NewImporter returns an importer over db.
 func NewImporter(db DB, opts Options) *Importer {
@@ -301,26 +316,80 @@ func (im *Importer) importOne(ctx context.Context, c *Character, log *issueLog) 
 		return res
 	}
 
+	interrupted := func() Result {
+		res.Outcome = Skipped
+		res.Changes = nil
+		res.Records = [numRecordKinds]RecordCounts{}
+		res.Reason = "the import was interrupted while this personality was being written; nothing of it was written"
+		im.logger.Debug("personality interrupted", "slug", c.Slug)
+		return res
+	}
+	if ctx.Err() != nil {
+		return interrupted()
+	}
+
 	tx, err := im.db.BeginTx(ctx, pgx.TxOptions{})
 	if err != nil {
+		if ctx.Err() != nil {
+			return interrupted()
+		}
 		return fail(c.File, "", fmt.Errorf("begin transaction: %w", err))
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // a no-op after Commit
 
 	w := &writer{tx: tx, c: c, log: log, res: &res, ownersAnnounced: im.ownersAnnounced}
 	if err := w.write(ctx, im.ownerFor(c)); err != nil {
+		if ctx.Err() != nil {
+			// Stopped halfway: the transaction is rolled back (the
+			// deferred Rollback, or the server when pgx closed the
+			// connection on cancel).
+			return interrupted()
+		}
 		var fe *fileError
 		if errors.As(err, &fe) {
 			return fail(fe.file, fe.field, fe.err)
 		}
 		return fail(c.File, "", err)
 	}
+	if im.beforeCommit != nil {
+		im.beforeCommit()
+	}
+
+	// The work is done: from here an interrupt no longer applies to this
+	// personality. Ending its transaction with the cancellable context
+	// would let Ctrl-C land between the server committing and pgx
+	// hearing so, and the report would call a committed personality
+	// failed.
+	endCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
+	defer cancel()
 	if im.opts.DryRun {
-		if err := tx.Rollback(ctx); err != nil {
+		if err := tx.Rollback(endCtx); err != nil {
 			return fail(c.File, "", fmt.Errorf("roll back the dry run: %w", err))
 		}
-	} else if err := tx.Commit(ctx); err != nil {
-		return fail(c.File, "", fmt.Errorf("commit: %w", err))
+	} else {
+		var xid string
+		if err := tx.QueryRow(endCtx, `SELECT pg_current_xact_id()::text`).Scan(&xid); err != nil {
+			return fail(c.File, "", fmt.Errorf("read the transaction id: %w", err))
+		}
+		if err := tx.Commit(endCtx); err != nil {
+			// Asked with time of its own: the commit may have used up
+			// endCtx's.
+			statusCtx, cancelStatus := context.WithTimeout(context.WithoutCancel(ctx), statusTimeout)
+			defer cancelStatus()
+			switch im.transactionStatus(statusCtx, xid) {
+			case "committed":
+				// The reply was lost, not the commit.
+				im.logger.Debug("commit reported an error but the transaction committed", "slug", c.Slug, "error", err)
+			case "aborted":
+				return fail(c.File, "", fmt.Errorf("commit: %w", err))
+			default:
+				res.Outcome = Failed
+				res.Changes = nil
+				res.Reason = fmt.Sprintf("commit: %v; the database did not say whether this personality was written: run the same import again (it writes what is missing)", err)
+				log.fail(c.File, "", "%s", res.Reason)
+				return res
+			}
+		}
 	}
 	if w.newOwner != "" {
 		im.ownersAnnounced[w.newOwner] = true
@@ -338,11 +407,49 @@ func (im *Importer) importOne(ctx context.Context, c *Character, log *issueLog) 
 	return res
 }
 
-func (im *Importer) ownerFor(c *Character) string {
-	if im.opts.OwnerDiscordID != "" {
-		return im.opts.OwnerDiscordID
+// transactionStatus asks the database, on another connection, what became
+// of transaction xid after its commit returned an error: "committed",
+// "aborted", or "" when it cannot tell. A transaction whose connection was
+// cut can stay "in progress" for a moment; it is asked again until ctx ends.
+func (im *Importer) transactionStatus(ctx context.Context, xid string) string {
+	for {
+		status, err := im.queryTransactionStatus(ctx, xid)
+		if err != nil {
+			im.logger.Debug("could not read the transaction status", "xid", xid, "error", err)
+			return ""
+		}
+		if status != "in progress" {
+			return status
+		}
+		select {
+		case <-ctx.Done():
+			return ""
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
-	return c.OwnerDiscordID
+}
+
+func (im *Importer) queryTransactionStatus(ctx context.Context, xid string) (string, error) {
+	tx, err := im.db.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return "", err
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // read-only
+	var status *string
+	if err := tx.QueryRow(ctx, `SELECT pg_xact_status($1::xid8)`, xid).Scan(&status); err != nil {
+		return "", err
+	}
+	if status == nil {
+		return "", nil
+	}
+	return *status, nil
+}
+
+func (im *Importer) ownerFor(c *Character) wantedOwner {
+	if im.opts.OwnerDiscordID != "" {
+		return wantedOwner{im.opts.OwnerDiscordID, "--owner"}
+	}
+	return wantedOwner{c.OwnerDiscordID, "ownerId"}
 }
 
 // fileError is an error about one file of a personality (a record file),

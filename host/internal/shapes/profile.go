@@ -379,8 +379,19 @@ func (m *profileMapper) aliases() {
 		m.reject("aliases", raw, "should be a list of names but is %s", jsonKind(raw))
 		return
 	}
+	var tooLong []string
 	for i, n := range names {
-		m.c.Aliases = append(m.c.Aliases, Alias{Name: n, File: m.file, Field: fmt.Sprintf("aliases[%d]", i)})
+		field := fmt.Sprintf("aliases[%d]", i)
+		if len([]rune(n)) > maxAliasLen {
+			// Unusable as an alias, kept like every other unusable value.
+			tooLong = append(tooLong, n)
+			m.log.warn(m.file, field, "alias %q is longer than %d characters, too long to call a personality by; kept in custom_fields.%s.aliases", n, maxAliasLen, CustomRejected)
+			continue
+		}
+		m.c.Aliases = append(m.c.Aliases, Alias{Name: n, File: m.file, Field: field})
+	}
+	if len(tooLong) > 0 {
+		m.rejected["aliases"] = mustJSON(tooLong)
 	}
 }
 

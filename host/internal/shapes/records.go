@@ -462,6 +462,10 @@ func (s *rowSource) Next() bool {
 			s.rc.listKey = s.rr.ListKey
 		}
 		s.rc.counts.Read++
+		if fixed, fixes := sanitizeJSON(raw, s.rc.field("")); len(fixes) > 0 {
+			warnFixes(s.rc.log, s.rc.file, fixes, true)
+			raw = fixed
+		}
 		row, skip := s.spec.convert(s.rc, raw)
 		switch skip {
 		case skipDeleted:

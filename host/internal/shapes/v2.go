@@ -35,7 +35,7 @@ var v2Fields = []fieldRule{
 // readV2 reads a tzurot v2 personalities.json: {personalities: {<id>:
 // {...}}, aliases: {<lowercased alias>: <id>}}.
 func readV2(file string, log *issueLog) ([]*Character, error) {
-	top, err := readObjectFile(file)
+	top, err := readObjectFile(file, log)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", file, err)
 	}
@@ -84,6 +84,8 @@ func readV2(file string, log *issueLog) ([]*Character, error) {
 				log.fail(file, field, "points to personality %q, which is not in the file (or could not be read); alias not imported", target)
 			case c.Skip != "":
 				log.warn(file, field, "points to personality %q, which is %s; alias not imported", target, c.Skip)
+			case len([]rune(strings.TrimSpace(alias))) > maxAliasLen:
+				c.keepUnusableV2Alias(file, field, strings.TrimSpace(alias), log)
 			default:
 				c.Aliases = append(c.Aliases, Alias{Name: alias, File: file, Field: field})
 			}
@@ -132,7 +134,7 @@ func mapV2(file, key string, raw json.RawMessage, log *issueLog) *Character {
 		id = key
 	}
 	c := &Character{
-		Origin: OriginV2, File: file, ShapesID: "v2:" + id, EnrichBySlug: true,
+		Origin: OriginV2, File: file, ShapesID: "v2:" + id, V2ID: id, EnrichBySlug: true,
 		CustomFields: map[string]any{"importSource": "tzurot_v2"},
 	}
 	name := text("profile.name")
@@ -224,7 +226,12 @@ func mapV2(file, key string, raw json.RawMessage, log *issueLog) *Character {
 				log.warn(file, base+".aliases", "should be a list of {value, originalCase} but is %s; kept in custom_fields.v2", jsonKind(v))
 			}
 			for i, n := range names {
-				c.Aliases = append(c.Aliases, Alias{Name: n, File: file, Field: fmt.Sprintf("%s.aliases[%d]", base, i)})
+				field := fmt.Sprintf("%s.aliases[%d]", base, i)
+				if len([]rune(n)) > maxAliasLen {
+					c.keepUnusableV2Alias(file, field, n, log)
+					continue
+				}
+				c.Aliases = append(c.Aliases, Alias{Name: n, File: file, Field: field})
 			}
 		}
 	}
@@ -249,7 +256,35 @@ func mapV2(file, key string, raw json.RawMessage, log *issueLog) *Character {
 		rest[k] = v
 	}
 	if len(rest) > 0 {
-		c.CustomFields[CustomV2] = rest
+		v2 := c.v2Custom()
+		for k, v := range rest {
+			v2[k] = v
+		}
 	}
 	return c
+}
+
+// v2UnusableAliases is the custom_fields.v2 key for aliases too long to
+// call a personality by (kept, with a warning, like every unusable value).
+const v2UnusableAliases = "unusableAliases"
+
+// v2Custom returns custom_fields.v2, creating it.
+func (c *Character) v2Custom() map[string]json.RawMessage {
+	v2, ok := c.CustomFields[CustomV2].(map[string]json.RawMessage)
+	if !ok {
+		v2 = map[string]json.RawMessage{}
+		c.CustomFields[CustomV2] = v2
+	}
+	return v2
+}
+
+func (c *Character) keepUnusableV2Alias(file, field, alias string, log *issueLog) {
+	log.warn(file, field, "alias %q is longer than %d characters, too long to call a personality by; kept in custom_fields.%s.%s",
+		alias, maxAliasLen, CustomV2, v2UnusableAliases)
+	v2 := c.v2Custom()
+	var kept []string
+	if raw, ok := v2[v2UnusableAliases]; ok {
+		_ = json.Unmarshal(raw, &kept)
+	}
+	v2[v2UnusableAliases] = mustJSON(append(kept, alias))
 }

@@ -66,9 +66,9 @@ func asString(raw json.RawMessage) (string, bool) {
 		return "", false
 	}
 	raw = bytes.TrimSpace(raw)
-	// Most strings have no escapes: take the bytes between the quotes
-	// (valid UTF-8 only; Unmarshal repairs invalid bytes, which PostgreSQL
-	// would refuse).
+	// Most strings have no escapes: take the bytes between the quotes.
+	// Input has been through sanitizeJSON, which replaced (and reported)
+	// what PostgreSQL cannot store; the UTF-8 check is a second guard.
 	if len(raw) >= 2 && raw[len(raw)-1] == '"' {
 		if inner := raw[1 : len(raw)-1]; bytes.IndexByte(inner, '\\') < 0 && utf8.Valid(inner) {
 			return string(inner), true

@@ -3,10 +3,12 @@ package shapes
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -37,11 +39,18 @@ func (w *writer) change(format string, args ...any) {
 	w.res.Changes = append(w.res.Changes, fmt.Sprintf(format, args...))
 }
 
-func (w *writer) write(ctx context.Context, ownerDiscordID string) error {
-	if err := w.owner(ctx, ownerDiscordID); err != nil {
-		return err
+// wantedOwner is the owner an import asks for, and where it asked (for
+// messages): "--owner" or the v2 record's ownerId field.
+type wantedOwner struct {
+	discordID string
+	source    string
+}
+
+func (w *writer) write(ctx context.Context, owner wantedOwner) error {
+	if owner.discordID != "" && !IsDiscordID(owner.discordID) {
+		return fmt.Errorf("the owner %q is not a Discord user id (1 to 20 digits)", owner.discordID)
 	}
-	if err := w.personality(ctx); err != nil {
+	if err := w.personality(ctx, owner); err != nil {
 		return err
 	}
 	if err := w.llm(ctx); err != nil {
@@ -66,9 +75,6 @@ func (w *writer) owner(ctx context.Context, discordID string) error {
 	if discordID == "" {
 		return nil
 	}
-	if !IsDiscordID(discordID) {
-		return fmt.Errorf("the owner %q is not a Discord user id (1 to 20 digits)", discordID)
-	}
 	var id int64
 	var inserted bool
 	err := w.tx.QueryRow(ctx, `
@@ -92,22 +98,25 @@ LIMIT 1`, discordID).Scan(&id, &inserted)
 
 // existing is the personality row an import compares against.
 type existing struct {
-	id       int64
-	slug     string
-	shapesID *string
-	owner    *int64
-	cols     Columns
+	id           int64
+	slug         string
+	shapesID     *string
+	owner        *int64
+	ownerDiscord *string
+	v2ID         *string
+	cols         Columns
 }
 
-const existingSelect = `SELECT id, slug, shapes_id, owner_user_id, name, display_name, avatar_url, system_prompt,
+const existingSelect = `SELECT id, slug, shapes_id, owner_user_id,
+       (SELECT discord_id FROM users u WHERE u.id = owner_user_id), v2_id, name, display_name, avatar_url, system_prompt,
        character_info, traits, tone, age, appearance, likes, dislikes, conversational_goals,
        conversational_examples, error_message, birth_month, birth_day, birth_year
 FROM personalities `
 
-func (w *writer) load(ctx context.Context, where string, arg any) (*existing, error) {
+func (w *writer) load(ctx context.Context, where string, args ...any) (*existing, error) {
 	var e existing
-	targets := append([]any{&e.id, &e.slug, &e.shapesID, &e.owner}, e.cols.scanTargets()...)
-	err := w.tx.QueryRow(ctx, existingSelect+where+" FOR UPDATE", arg).Scan(targets...)
+	targets := append([]any{&e.id, &e.slug, &e.shapesID, &e.owner, &e.ownerDiscord, &e.v2ID}, e.cols.scanTargets()...)
+	err := w.tx.QueryRow(ctx, existingSelect+where+" LIMIT 1 FOR UPDATE OF personalities", args...).Scan(targets...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}
@@ -117,17 +126,30 @@ func (w *writer) load(ctx context.Context, where string, arg any) (*existing, er
 	return &e, nil
 }
 
-func (w *writer) personality(ctx context.Context) error {
-	old, err := w.load(ctx, "WHERE shapes_id = $1", w.c.ShapesID)
+func (w *writer) personality(ctx context.Context, owner wantedOwner) error {
+	var old *existing
+	var err error
+	if w.c.V2ID != "" {
+		// A v2 record's id is kept in v2_id whether the record created
+		// the personality or added to one imported otherwise.
+		old, err = w.load(ctx, "WHERE v2_id = $1 OR shapes_id = $2", w.c.V2ID, w.c.ShapesID)
+	} else {
+		old, err = w.load(ctx, "WHERE shapes_id = $1", w.c.ShapesID)
+	}
 	if err != nil {
 		return err
+	}
+	if old != nil && w.c.EnrichBySlug && (old.shapesID == nil || *old.shapesID != w.c.ShapesID) {
+		// This record added to a personality another import created: it
+		// still only adds.
+		w.enrich = true
 	}
 	if old == nil && w.c.EnrichBySlug {
 		old, err = w.load(ctx, "WHERE slug = $1", w.c.Slug)
 		if err != nil {
 			return err
 		}
-		if old != nil && old.shapesID != nil && strings.HasPrefix(*old.shapesID, "v2:") {
+		if old != nil && (old.v2ID != nil || (old.shapesID != nil && strings.HasPrefix(*old.shapesID, "v2:"))) {
 			// Another v2 record already has this slug: not the same
 			// character, so this one gets a slug of its own.
 			old = nil
@@ -135,13 +157,23 @@ func (w *writer) personality(ctx context.Context) error {
 		w.enrich = old != nil
 	}
 	if old == nil {
+		if err := w.owner(ctx, owner.discordID); err != nil {
+			return err
+		}
 		return w.create(ctx)
 	}
 	w.id, w.slug = old.id, old.slug
-	if w.ownerID == nil {
-		// Records that belong to a user (personalizations) follow the
-		// personality's owner.
+	// A re-import never changes an owner that is set, and records that
+	// belong to a user (personalizations) always follow the personality's
+	// owner: the two can never disagree.
+	if old.owner != nil {
 		w.ownerID = old.owner
+		if owner.discordID != "" && (old.ownerDiscord == nil || *old.ownerDiscord != owner.discordID) {
+			w.log.warn(w.c.File, "", "%s names Discord user %s, but %q is already owned by %s; a re-import never changes an owner, so it stays with %s (its user personalizations too)",
+				owner.source, owner.discordID, old.slug, deref(old.ownerDiscord), deref(old.ownerDiscord))
+		}
+	} else if err := w.owner(ctx, owner.discordID); err != nil {
+		return err
 	}
 	if w.enrich {
 		w.res.Name = old.cols.Name
@@ -174,6 +206,9 @@ func (w *writer) personality(ctx context.Context) error {
 	}
 	if old.owner == nil && w.ownerID != nil {
 		sets = append(sets, set{"owner_user_id", *w.ownerID})
+	}
+	if w.c.V2ID != "" && old.v2ID == nil {
+		sets = append(sets, set{"v2_id", w.c.V2ID})
 	}
 	for _, s := range sets {
 		w.change("%s", s.col)
@@ -257,8 +292,12 @@ func (w *writer) create(ctx context.Context) error {
 	if slug != w.c.Slug {
 		w.log.warn(w.c.File, "username", "the slug %q is already used by another personality; imported as %q", w.c.Slug, slug)
 	}
-	cols := []string{"slug", "shapes_id", "owner_user_id", "is_public", "voice_enabled", "custom_fields"}
-	args := []any{slug, w.c.ShapesID, w.ownerID, false, false, w.c.customJSON()}
+	var v2ID *string
+	if w.c.V2ID != "" {
+		v2ID = &w.c.V2ID
+	}
+	cols := []string{"slug", "shapes_id", "v2_id", "owner_user_id", "is_public", "voice_enabled", "custom_fields"}
+	args := []any{slug, w.c.ShapesID, v2ID, w.ownerID, false, false, w.c.customJSON()}
 	for _, v := range w.c.Columns.values() {
 		cols = append(cols, v.Name)
 		args = append(args, v.Value)
@@ -489,7 +528,7 @@ func (w *writer) records(ctx context.Context, rf RecordFile) error {
 
 	header := src.rr.Header
 	if len(header) > 0 {
-		return w.mergeCustom(ctx, map[string]any{spec.headerKey: header})
+		return w.mergeCustom(ctx, map[string]any{spec.headerKey: sanitizeHeader(header, rf.Path, w.log)})
 	}
 	return nil
 }
@@ -541,4 +580,28 @@ func explainDB(err error) error {
 		return fmt.Errorf("the database refused a value (rule %s): %w", pe.ConstraintName, err)
 	}
 	return err
+}
+
+// sanitizeHeader repairs what PostgreSQL cannot store in a record file's
+// other top-level keys, as sanitizeJSON does for records. The decoder
+// already turned invalid UTF-8 in these keys into U+FFFD; a NUL it leaves.
+func sanitizeHeader(header map[string]json.RawMessage, file string, log *issueLog) map[string]json.RawMessage {
+	out := make(map[string]json.RawMessage, len(header))
+	for k, v := range header {
+		if strings.ContainsRune(k, 0) {
+			fixed := strings.ReplaceAll(k, "\x00", "\uFFFD")
+			log.warn(file, fixed, "%s", textFix{key: true, nul: strings.Count(k, "\x00")}.message())
+			k = fixed
+		}
+		if strings.ContainsRune(k, utf8.RuneError) {
+			// The decoder does this repair itself, before we see the key:
+			// report it all the same (a key that held U+FFFD in the file
+			// is reported too; the two cannot be told apart here).
+			log.warn(file, k, "the field name holds U+FFFD (\ufffd): bytes that are not valid UTF-8 there, which PostgreSQL cannot store, are replaced with it")
+		}
+		fixed, fixes := sanitizeJSON(v, k)
+		warnFixes(log, file, fixes, false)
+		out[k] = fixed
+	}
+	return out
 }

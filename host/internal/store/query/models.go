@@ -72,6 +72,7 @@ type Personality struct {
 	ShapesID               *string
 	CreatedAt              time.Time
 	UpdatedAt              time.Time
+	V2ID                   *string
 }
 
 type PersonalityAlias struct {

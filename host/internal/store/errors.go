@@ -54,7 +54,9 @@ func (e *AliasTakenError) Error() string {
 
 // Is makes errors.Is(err, ErrAliasTaken) and errors.Is(err, ErrNameTaken)
 // true: an alias is one of the names that call a personality.
-func (e *AliasTakenError) Is(target error) bool { return target == ErrAliasTaken || target == ErrNameTaken }
+func (e *AliasTakenError) Is(target error) bool {
+	return target == ErrAliasTaken || target == ErrNameTaken
+}
 
 // VoiceParamError names the out-of-range voice setting.
 type VoiceParamError struct {

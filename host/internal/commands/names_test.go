@@ -127,3 +127,26 @@ func TestDisplayNameEditCannotTakeAMention(t *testing.T) {
 		t.Fatalf("@Nyx calls %d, want A's %d", got, nyx)
 	}
 }
+
+// A personality that lost a clash from before migration 5 can still be
+// edited, including its name in another case (no new claim), while "@nyx"
+// keeps calling the recorded holder.
+func TestOldClashLoserCanStillBeEdited(t *testing.T) {
+	e := newEnv(t)
+	alice, bob := e.user(), e.user()
+	nyx := e.create(alice, "qa-nyx", "Nyx")
+	e.create(bob, "impostor", "Impostor")
+	// What a database from before migration 5 could hold: B also named NYX.
+	if _, err := e.store.Pool().Exec(context.Background(), `
+ALTER TABLE personalities DISABLE TRIGGER personalities_handles;
+UPDATE personalities SET name = 'NYX' WHERE slug = 'impostor';
+ALTER TABLE personalities ENABLE TRIGGER personalities_handles;`); err != nil {
+		t.Fatal(err)
+	}
+	mustSay(t, e.slash(bob, "personality", sub("edit", str("personality", "impostor"), str("name", "nyx"), str("prompt", "new prompt"))), "Updated the name, prompt")
+	if got, ok := e.aliases.Lookup("@Nyx"); !ok || got != nyx {
+		t.Fatalf("@Nyx calls %d, want A's %d", got, nyx)
+	}
+	// A genuinely new claim is still refused.
+	mustSay(t, e.slash(bob, "personality", sub("edit", str("personality", "impostor"), str("display_name", "QA-Nyx"))), "already taken")
+}

@@ -258,8 +258,12 @@ func (c *Commands) personalityEdit(ctx context.Context, e *handler.CommandEvent,
 		if err := checkNameLength(name, "name"); err != nil {
 			return err
 		}
-		if err := c.nameFree(ctx, e, p.ID, "name", name); err != nil {
-			return err
+		// The same name in another case or spacing is no new claim (it may
+		// be one that lost a clash from before migration 5; see doctor).
+		if trigger.Key(name) != trigger.Key(p.Name) {
+			if err := c.nameFree(ctx, e, p.ID, "name", name); err != nil {
+				return err
+			}
 		}
 		patch.Name, changed = &name, append(changed, "name")
 		claims = append(claims, [2]string{"name", name})
@@ -269,7 +273,7 @@ func (c *Commands) personalityEdit(ctx context.Context, e *handler.CommandEvent,
 		if strings.EqualFold(v, clearWord) {
 			v = ""
 		}
-		if v != "" {
+		if v != "" && trigger.Key(v) != trigger.Key(p.DisplayName) {
 			// A display name calls the personality too ("@Display Name").
 			if err := c.nameFree(ctx, e, p.ID, "display name", v); err != nil {
 				return err

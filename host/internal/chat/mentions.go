@@ -31,6 +31,9 @@ type mentions struct {
 
 	mu      sync.Mutex // one reload at a time
 	version string
+	// logged holds the name clashes already logged, so each is logged once
+	// however often the index reloads.
+	logged map[trigger.ConflictError]bool
 }
 
 // refresh reloads the index if the fingerprint changed (or always, when
@@ -58,12 +61,32 @@ func (m *mentions) refresh(ctx context.Context, force bool) error {
 		}
 		all = append(all, trigger.Alias{Name: n.Name, PersonalityID: n.PersonalityID})
 	}
-	if err := m.index.Replace(all); err != nil {
+	conflicts, err := m.index.Replace(all)
+	if err != nil {
 		return fmt.Errorf("load the mention index: %w", err)
 	}
+	m.logConflicts(conflicts)
 	m.version = v
 	m.log.Debug("mention index loaded", slog.Int("names", m.index.Len()), slog.Int("skipped", skipped))
 	return nil
+}
+
+// logConflicts logs each name two personalities claim, once. The database
+// allows one holder per name, so a clash means the index reads a name
+// differently from the database (see trigger.Key); the first holder keeps
+// the name, the other is not called by it.
+func (m *mentions) logConflicts(conflicts []trigger.ConflictError) {
+	for _, c := range conflicts {
+		if m.logged[c] {
+			continue
+		}
+		if m.logged == nil {
+			m.logged = map[trigger.ConflictError]bool{}
+		}
+		m.logged[c] = true
+		m.log.Error("mention index: a name is claimed by two personalities; the first keeps it (run `tzurot doctor names`)",
+			slog.String("name", c.Name), slog.Int64("holder_personality_id", c.HolderID), slog.Int64("refused_personality_id", c.ClaimantID))
+	}
 }
 
 // poll refreshes every interval until ctx ends.

@@ -77,22 +77,29 @@ func (c *Commands) manageable(ctx context.Context, e *handler.CommandEvent) (sto
 	return p, nil
 }
 
-// reindex puts the personality's name and aliases, as stored now, into the
-// trigger's alias index, so the next message already sees the change.
+// reindex puts the strings that call the personality, as the database
+// records them now (its handles: name, display name, slug and aliases), into
+// the trigger's alias index, so the next message already sees the change.
+// The index refuses a string another personality holds there; that clash is
+// logged with both ids (the mention poll reloads the index from the database).
 func (c *Commands) reindex(ctx context.Context, id int64) {
 	if c.aliases == nil {
 		return
 	}
 	c.aliases.DeletePersonality(id)
-	p, err := c.store.PersonalityByID(ctx, id, 0)
+	handles, err := c.store.PersonalityHandles(ctx, id)
 	if err != nil {
-		if !errors.Is(err, store.ErrNotFound) {
-			c.log.ErrorContext(ctx, "alias index refresh failed; it catches up at the next restart", "personality_id", id, "err", err)
-		}
+		c.log.ErrorContext(ctx, "alias index refresh failed; it catches up at the next reload", "personality_id", id, "err", err)
 		return
 	}
-	for _, name := range append([]string{p.Name}, p.Aliases...) {
-		if err := c.aliases.Upsert(trigger.Alias{Name: name, PersonalityID: id}); err != nil {
+	for _, h := range handles {
+		err := c.aliases.Upsert(trigger.Alias{Name: h, PersonalityID: id})
+		var clash *trigger.ConflictError
+		switch {
+		case errors.As(err, &clash):
+			c.log.ErrorContext(ctx, "mention index: a name is claimed by two personalities; the first keeps it (run `tzurot doctor names`)",
+				"name", clash.Name, "holder_personality_id", clash.HolderID, "refused_personality_id", clash.ClaimantID)
+		case err != nil:
 			c.log.WarnContext(ctx, "alias not indexed", "personality_id", id, "err", err)
 		}
 	}
@@ -104,20 +111,51 @@ func cleanName(s string) string {
 	return strings.Join(strings.Fields(strings.TrimPrefix(strings.TrimSpace(s), "@")), " ")
 }
 
-// nameFree refuses a name or alias that another personality already
-// answers to (as its name or one of its aliases): @name would be ambiguous.
-func (c *Commands) nameFree(ctx context.Context, name string, selfID int64, what string) error {
-	if h, ok, err := c.store.AliasHolder(ctx, name); err != nil {
+// nameFree refuses a string (a name, display name, slug or alias) that
+// already calls another personality: every such string calls exactly one,
+// private personalities included (docs/security.md). The refusal names the
+// string; it names the personality holding it only when the user may see
+// that personality anyway (public, theirs, or the user is a bot owner).
+func (c *Commands) nameFree(ctx context.Context, e *handler.CommandEvent, selfID int64, what, typed string) error {
+	h, taken, err := c.store.HandleHolder(ctx, typed)
+	if err != nil {
 		return err
-	} else if ok && h.ID != selfID {
-		return sayf("The %s `%s` is already taken: it is an alias of **%s** (`%s`). Aliases and names are unique regardless of case. Nothing was changed.", what, name, h.Name, h.Slug)
 	}
-	if h, ok, err := c.store.NameHolder(ctx, name, selfID); err != nil {
-		return err
-	} else if ok {
-		return sayf("The %s `%s` is already taken: it is the name of **%s** (`%s`). Aliases and names are unique regardless of case. Nothing was changed.", what, name, h.Name, h.Slug)
+	if !taken || h.ID == selfID {
+		return nil
 	}
-	return nil
+	who := "another personality"
+	if c.maySee(ctx, e, h) {
+		who = fmt.Sprintf("**%s** (`%s`)", h.Name, h.Slug)
+	}
+	return sayf("The %s `%s` is already taken: `@%s` calls %s. Every name, display name, slug and alias calls exactly one personality, whatever its case or spacing (private ones included). Pick another. Nothing was changed.",
+		what, truncate(typed, 100), truncate(trigger.Key(typed), 100), who)
+}
+
+// maySee reports whether the user may learn which personality holds a
+// string: a public one, their own, or any for a bot owner.
+func (c *Commands) maySee(ctx context.Context, e *handler.CommandEvent, h store.PersonalitySummary) bool {
+	discordID := e.User().ID.String()
+	if h.IsPublic || c.isOwner(discordID) {
+		return true
+	}
+	uid, known, err := c.store.UserID(ctx, discordID)
+	return err == nil && known && h.OwnerUserID != nil && *h.OwnerUserID == uid
+}
+
+// nameRefused explains a write the database refused because one of its
+// strings was taken in the meantime (after nameFree looked), naming which;
+// other errors go to storeWords.
+func (c *Commands) nameRefused(ctx context.Context, e *handler.CommandEvent, selfID int64, err error, strs ...[2]string) error {
+	if !errors.Is(err, store.ErrNameTaken) {
+		return storeWords(err)
+	}
+	for _, s := range strs {
+		if ferr := c.nameFree(ctx, e, selfID, s[0], s[1]); ferr != nil {
+			return ferr
+		}
+	}
+	return sayf("One of those names was taken by another personality a moment ago. Nothing was changed.")
 }
 
 func checkNameLength(name, what string) error {
@@ -154,8 +192,10 @@ func (c *Commands) personalityCreate(ctx context.Context, e *handler.CommandEven
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	if err := c.nameFree(ctx, name, 0, "name"); err != nil {
-		return err
+	for _, s := range [][2]string{{"slug", slug}, {"name", name}} {
+		if err := c.nameFree(ctx, e, 0, s[0], s[1]); err != nil {
+			return err
+		}
 	}
 	u, err := c.store.UserByDiscordID(ctx, e.User().ID.String())
 	if err != nil {
@@ -166,7 +206,7 @@ func (c *Commands) personalityCreate(ctx context.Context, e *handler.CommandEven
 		Slug: slug, Name: name, OwnerUserID: &u.ID, SystemPrompt: d.String("prompt"), IsPublic: public,
 	})
 	if err != nil {
-		return storeWords(err)
+		return c.nameRefused(ctx, e, 0, err, [2]string{"slug", slug}, [2]string{"name", name})
 	}
 	c.reindex(ctx, id)
 	vis := "Only you can talk to it"
@@ -212,22 +252,33 @@ func (c *Commands) personalityEdit(ctx context.Context, e *handler.CommandEvent,
 	d := e.SlashCommandInteractionData()
 	var patch store.PersonalityPatch
 	var changed []string
+	var claims [][2]string // the strings that will call it, for a refusal
 	if v, ok := d.OptString("name"); ok {
 		name := cleanName(v)
 		if err := checkNameLength(name, "name"); err != nil {
 			return err
 		}
-		if !strings.EqualFold(name, p.Name) {
-			if err := c.nameFree(ctx, name, p.ID, "name"); err != nil {
+		// The same name in another case or spacing is no new claim (it may
+		// be one that lost a clash from before migration 5; see doctor).
+		if trigger.Key(name) != trigger.Key(p.Name) {
+			if err := c.nameFree(ctx, e, p.ID, "name", name); err != nil {
 				return err
 			}
 		}
 		patch.Name, changed = &name, append(changed, "name")
+		claims = append(claims, [2]string{"name", name})
 	}
 	if v, ok := d.OptString("display_name"); ok {
 		v = strings.TrimSpace(v)
 		if strings.EqualFold(v, clearWord) {
 			v = ""
+		}
+		if v != "" && trigger.Key(v) != trigger.Key(p.DisplayName) {
+			// A display name calls the personality too ("@Display Name").
+			if err := c.nameFree(ctx, e, p.ID, "display name", v); err != nil {
+				return err
+			}
+			claims = append(claims, [2]string{"display name", v})
 		}
 		patch.DisplayName, changed = &v, append(changed, "display name")
 	}
@@ -255,9 +306,9 @@ func (c *Commands) personalityEdit(ctx context.Context, e *handler.CommandEvent,
 		return sayf("Give at least one thing to change (name, display_name, prompt, error_message, birthday or public).")
 	}
 	if err := c.store.UpdatePersonality(ctx, p.ID, patch); err != nil {
-		return storeWords(err)
+		return c.nameRefused(ctx, e, p.ID, err, claims...)
 	}
-	if patch.Name != nil {
+	if patch.Name != nil || patch.DisplayName != nil {
 		c.reindex(ctx, p.ID)
 	}
 	return r.Send(fmt.Sprintf("Updated the %s of **%s**.", strings.Join(changed, ", "), p.Name))
@@ -295,15 +346,11 @@ func (c *Commands) aliasAdd(ctx context.Context, e *handler.CommandEvent, r *rep
 	if err := checkNameLength(alias, "alias"); err != nil {
 		return err
 	}
-	if err := c.nameFree(ctx, alias, p.ID, "alias"); err != nil {
+	if err := c.nameFree(ctx, e, p.ID, "alias", alias); err != nil {
 		return err
 	}
 	if err := c.store.AddAlias(ctx, p.ID, alias); err != nil {
-		var taken *store.AliasTakenError
-		if errors.As(err, &taken) {
-			return sayf("The alias `%s` is already taken: it belongs to **%s** (`%s`). Aliases are unique regardless of case. Nothing was changed.", taken.Alias, taken.HolderName, taken.HolderSlug)
-		}
-		return storeWords(err)
+		return c.nameRefused(ctx, e, p.ID, err, [2]string{"alias", alias})
 	}
 	c.reindex(ctx, p.ID)
 	return r.Send(fmt.Sprintf("**%s** now also answers to `@%s`.", p.Name, alias))

@@ -46,11 +46,17 @@ func TestPersonalityCreateEditAndAliases(t *testing.T) {
 	if got, ok := e.aliases.Lookup("lily"); !ok || got != id {
 		t.Fatal("the alias is not in the index")
 	}
-	// Renaming moves the name in the index.
+	// Renaming moves the name in the index (the slug "lilith" still calls
+	// it: slugs are mentions too).
 	mustSay(t, e.slash(u, "personality", sub("edit", str("personality", "lily"), str("name", "Lilith Prime"))), "name")
-	if _, ok := e.aliases.Lookup("lilith"); ok {
+	mustSay(t, e.slash(u, "personality", sub("edit", str("personality", "lily"), str("name", "Queen of the Night"))), "name")
+	if _, ok := e.aliases.Lookup("lilith prime"); ok {
 		t.Fatal("the old name still triggers")
 	}
+	if got, ok := e.aliases.Lookup("lilith"); !ok || got != id {
+		t.Fatal("the slug does not trigger")
+	}
+	mustSay(t, e.slash(u, "personality", sub("edit", str("personality", "lily"), str("name", "Lilith Prime"))), "name")
 	if got, ok := e.aliases.Lookup("lilith prime"); !ok || got != id {
 		t.Fatal("the new name does not trigger")
 	}
@@ -89,7 +95,7 @@ func TestPersonalityBadEditsChangeNothing(t *testing.T) {
 	mustSay(t, e.slash(u, "personality", sub("avatar", str("personality", "lilith"), str("url", "javascript:alert(1)"))), "https://")
 	mustSay(t, e.slash(u, "personality", sub("create", str("slug", "Bad Slug!"), str("name", "X"))), "cannot be a slug")
 	mustSay(t, e.slash(u, "personality", sub("create", str("slug", "lilith"), str("name", "Other"))), "slug `lilith` is taken")
-	mustSay(t, e.slash(u, "personality", sub("create", str("slug", "lilith2"), str("name", "LILITH"))), "already taken", "name of **Lilith**")
+	mustSay(t, e.slash(u, "personality", sub("create", str("slug", "lilith2"), str("name", "LILITH"))), "already taken", "calls **Lilith** (`lilith`)")
 	mustSay(t, e.slash(u, "personality", sub("edit", str("personality", "nobody"), str("name", "X"))), "no personality called `nobody`")
 	e.unchanged(before)
 }
@@ -105,11 +111,7 @@ func TestAliasAlreadyTakenNamesTheHolder(t *testing.T) {
 		before := e.snapshot()
 		a := e.slash(u, "personality", group("alias", sub("add", str("personality", "bambi"), str("alias", alias))))
 		mustSay(t, a, "already taken", "Nothing was changed")
-		if alias != "LILITH" {
-			mustSay(t, a, "alias of **Lilith** (`lilith`)")
-		} else {
-			mustSay(t, a, "name of **Lilith**")
-		}
+		mustSay(t, a, "calls **Lilith** (`lilith`)")
 		e.unchanged(before)
 	}
 	if got, _ := e.aliases.Lookup("lily"); got == 0 {

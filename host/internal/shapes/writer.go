@@ -210,6 +210,15 @@ func (w *writer) personality(ctx context.Context, owner wantedOwner) error {
 	if w.c.V2ID != "" && old.v2ID == nil {
 		sets = append(sets, set{"v2_id", w.c.V2ID})
 	}
+	named := map[string]string{}
+	for _, s := range sets {
+		if v, ok := s.val.(string); ok && (s.col == "name" || s.col == "display_name") {
+			named[s.col] = v
+		}
+	}
+	if err := w.namesFree(ctx, named); err != nil {
+		return err
+	}
 	for _, s := range sets {
 		w.change("%s", s.col)
 	}
@@ -292,6 +301,9 @@ func (w *writer) create(ctx context.Context) error {
 	if slug != w.c.Slug {
 		w.log.warn(w.c.File, "username", "the slug %q is already used by another personality; imported as %q", w.c.Slug, slug)
 	}
+	if err := w.namesFree(ctx, map[string]string{"name": w.c.Columns.Name, "display_name": w.c.Columns.DisplayName}); err != nil {
+		return err
+	}
 	var v2ID *string
 	if w.c.V2ID != "" {
 		v2ID = &w.c.V2ID
@@ -329,7 +341,10 @@ func (w *writer) freeSlug(ctx context.Context, slug string) (string, error) {
 			candidate = base + suffix
 		}
 		var taken bool
-		if err := w.tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM personalities WHERE slug = $1)`, candidate).Scan(&taken); err != nil {
+		// A slug calls its personality too, so it must not be another's
+		// name, display name or alias either.
+		if err := w.tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM personalities WHERE slug = $1)
+    OR EXISTS (SELECT 1 FROM personality_handles WHERE handle = tzurot_handle_key($1))`, candidate).Scan(&taken); err != nil {
 			return "", fmt.Errorf("check the slug: %w", err)
 		}
 		if !taken {
@@ -427,6 +442,45 @@ ON CONFLICT (personality_id) DO UPDATE SET
 	return nil
 }
 
+// nameHolder returns the personality other than this one that s already
+// calls: as its name, display name, slug or alias, compared as mentions are
+// (tzurot_handle_key; migration 5), or as an alias in any case.
+func (w *writer) nameHolder(ctx context.Context, s string) (slug, name string, found bool, err error) {
+	err = w.tx.QueryRow(ctx, `
+SELECT p.slug, p.name FROM personality_handles h JOIN personalities p ON p.id = h.personality_id
+WHERE h.handle = tzurot_handle_key($1) AND h.personality_id <> $2
+UNION ALL
+SELECT p.slug, p.name FROM personality_aliases a JOIN personalities p ON p.id = a.personality_id
+WHERE lower(a.alias) = lower($1) AND a.personality_id <> $2
+LIMIT 1`, s, w.id).Scan(&slug, &name)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", "", false, nil
+	}
+	return slug, name, err == nil, err
+}
+
+// namesFree fails the personality when a name or display name it is about
+// to write already calls another personality: each such string has one
+// holder, and a personality cannot be imported without its name
+// (docs/import.md, "Names").
+func (w *writer) namesFree(ctx context.Context, cols map[string]string) error {
+	for _, col := range []string{"name", "display_name"} {
+		v, ok := cols[col]
+		if !ok || strings.TrimSpace(v) == "" {
+			continue
+		}
+		slug, name, taken, err := w.nameHolder(ctx, v)
+		if err != nil {
+			return fmt.Errorf("check the %s: %w", col, err)
+		}
+		if taken {
+			return &fileError{w.c.File, col, fmt.Errorf("the %s %q already calls the personality %q (%s): names, display names, slugs and aliases each call exactly one personality, regardless of case; rename one of them and import again",
+				strings.ReplaceAll(col, "_", " "), v, name, slug)}
+		}
+	}
+	return nil
+}
+
 // maxAliasLen mirrors personality_aliases_alias_length.
 const maxAliasLen = 100
 
@@ -438,22 +492,25 @@ func (w *writer) aliases(ctx context.Context) error {
 			w.log.warn(a.File, a.Field, "alias %q must be 1 to %d characters; not added", a.Name, maxAliasLen)
 			continue
 		}
-		var holderID int64
-		var holderSlug, holderName string
-		err := w.tx.QueryRow(ctx, `
-SELECT p.id, p.slug, p.name FROM personality_aliases a JOIN personalities p ON p.id = a.personality_id
-WHERE lower(a.alias) = lower($1)`, name).Scan(&holderID, &holderSlug, &holderName)
-		switch {
-		case errors.Is(err, pgx.ErrNoRows):
+		holderSlug, holderName, taken, err := w.nameHolder(ctx, name)
+		if err != nil {
+			return fmt.Errorf("look up alias %q: %w", name, err)
+		}
+		if taken {
+			w.log.warn(a.File, a.Field, "alias %q already calls %q (%s) (names, display names, slugs and aliases each call one personality, regardless of case); not added to %q (%s)",
+				name, holderName, holderSlug, w.c.Columns.Name, w.c.Slug)
+			continue
+		}
+		var own bool
+		if err := w.tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM personality_aliases WHERE personality_id = $1 AND lower(alias) = lower($2))`,
+			w.id, name).Scan(&own); err != nil {
+			return fmt.Errorf("look up alias %q: %w", name, err)
+		}
+		if !own {
 			if _, err := w.tx.Exec(ctx, `INSERT INTO personality_aliases (personality_id, alias) VALUES ($1, $2)`, w.id, name); err != nil {
 				return &fileError{a.File, a.Field, fmt.Errorf("add alias %q: %w", name, explainDB(err))}
 			}
 			added++
-		case err != nil:
-			return fmt.Errorf("look up alias %q: %w", name, err)
-		case holderID != w.id:
-			w.log.warn(a.File, a.Field, "alias %q is already used by %q (%s); not added to %q (%s): aliases are unique regardless of case",
-				name, holderName, holderSlug, w.c.Columns.Name, w.c.Slug)
 		}
 	}
 	switch {

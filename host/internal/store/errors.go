@@ -52,8 +52,11 @@ func (e *AliasTakenError) Error() string {
 	return fmt.Sprintf("the alias %q is already used by %s (%s); aliases are unique regardless of case", e.Alias, e.HolderName, e.HolderSlug)
 }
 
-// Is makes errors.Is(err, ErrAliasTaken) true.
-func (e *AliasTakenError) Is(target error) bool { return target == ErrAliasTaken }
+// Is makes errors.Is(err, ErrAliasTaken) and errors.Is(err, ErrNameTaken)
+// true: an alias is one of the names that call a personality.
+func (e *AliasTakenError) Is(target error) bool {
+	return target == ErrAliasTaken || target == ErrNameTaken
+}
 
 // VoiceParamError names the out-of-range voice setting.
 type VoiceParamError struct {
@@ -134,6 +137,11 @@ func mapError(err error) error {
 		return &VoiceParamError{Param: "style", Value: -1}
 	case "voice_configs_frequency_range":
 		return &VoiceParamError{Param: "frequency", Value: -1}
+	case "personality_handles_taken":
+		// Raised by tzurot_sync_handles with the handle as the detail.
+		return &NameTakenError{Handle: pe.Detail}
+	case "personality_handles_pkey":
+		return &NameTakenError{}
 	case "personalities_slug_key":
 		return fmt.Errorf("%w: another personality already has this slug", ErrSlugTaken)
 	}

@@ -95,7 +95,7 @@ func (s *Store) UpdatePersonality(ctx context.Context, id int64, patch Personali
 	}
 	tag, err := s.pool.Exec(ctx, "UPDATE personalities SET "+strings.Join(sets, ", ")+" WHERE id = $1", args...)
 	if err != nil {
-		return fmt.Errorf("update personality %d: %w", id, mapError(err))
+		return s.withHolder(ctx, fmt.Errorf("update personality %d: %w", id, mapError(err)))
 	}
 	if tag.RowsAffected() == 0 {
 		return fmt.Errorf("personality %d: %w", id, ErrPersonalityAbsent)

@@ -6,27 +6,22 @@ import (
 )
 
 // MentionName is one name users can type after "@" to call a personality:
-// its name, display name, slug or one of its aliases.
+// a handle (the normalised form of its name, display name, slug or one of
+// its aliases) as recorded in personality_handles, whose single holder it
+// calls.
 type MentionName struct {
 	Name          string
 	PersonalityID int64
-	// Alias is true for an explicit alias (which wins over a name another
-	// personality happens to share).
-	Alias bool
 }
 
-// MentionNames lists every name that can mention a personality, for the
-// pipeline's in-memory index: names and slugs first, explicit aliases last
-// (in id order), so that loading them in order lets aliases win collisions.
+// MentionNames lists every handle and its holder, for the pipeline's
+// in-memory index. The database allows one holder per handle, so the list
+// has no clashes; it is ordered by when each handle was recorded, so that if
+// the index ever normalised two handles alike (it and the database disagree)
+// the first recorded would keep the name.
 func (s *Store) MentionNames(ctx context.Context) ([]MentionName, error) {
 	rows, err := s.pool.Query(ctx, `
-SELECT name, id, k = 4 FROM (
-    SELECT p.name, p.id, 1 AS k FROM personalities p
-    UNION ALL SELECT p.display_name, p.id, 2 FROM personalities p WHERE p.display_name <> ''
-    UNION ALL SELECT p.slug, p.id, 3 FROM personalities p
-    UNION ALL SELECT a.alias, a.personality_id, 4 FROM personality_aliases a
-) n
-ORDER BY k, id`)
+SELECT handle, personality_id FROM personality_handles ORDER BY created_at, personality_id, handle`)
 	if err != nil {
 		return nil, fmt.Errorf("list mention names: %w", mapError(err))
 	}
@@ -34,7 +29,7 @@ ORDER BY k, id`)
 	var out []MentionName
 	for rows.Next() {
 		var m MentionName
-		if err := rows.Scan(&m.Name, &m.PersonalityID, &m.Alias); err != nil {
+		if err := rows.Scan(&m.Name, &m.PersonalityID); err != nil {
 			return nil, fmt.Errorf("list mention names: %w", mapError(err))
 		}
 		out = append(out, m)
@@ -46,15 +41,18 @@ ORDER BY k, id`)
 }
 
 // MentionNamesVersion is a fingerprint of everything MentionNames reads: it
-// changes whenever a personality or alias is added, removed or renamed. A
-// process polls it to learn about changes other processes made.
+// changes whenever a personality or alias is added, removed or renamed, or a
+// handle changes holder. A process polls it to learn about changes other
+// processes made.
 func (s *Store) MentionNamesVersion(ctx context.Context) (string, error) {
 	var v string
 	err := s.pool.QueryRow(ctx, `
 SELECT concat_ws('/',
     (SELECT count(*) FROM personalities), (SELECT COALESCE(sum(id), 0) FROM personalities),
     (SELECT COALESCE(max(updated_at), 'epoch')::text FROM personalities),
-    (SELECT count(*) FROM personality_aliases), (SELECT COALESCE(sum(id), 0) FROM personality_aliases))`).Scan(&v)
+    (SELECT count(*) FROM personality_aliases), (SELECT COALESCE(sum(id), 0) FROM personality_aliases),
+    (SELECT count(*) FROM personality_handles), (SELECT COALESCE(sum(personality_id), 0) FROM personality_handles),
+    (SELECT COALESCE(max(created_at), 'epoch')::text FROM personality_handles))`).Scan(&v)
 	if err != nil {
 		return "", fmt.Errorf("mention names version: %w", mapError(err))
 	}

@@ -135,7 +135,7 @@ func (s *Store) CreatePersonality(ctx context.Context, p NewPersonality) (int64,
 	}
 	id, err := s.q.CreatePersonality(ctx, s.pool, p)
 	if err != nil {
-		return 0, fmt.Errorf("create personality %q: %w", p.Slug, mapError(err))
+		return 0, s.withHolder(ctx, fmt.Errorf("create personality %q: %w", p.Slug, mapError(err)))
 	}
 	return id, nil
 }
@@ -155,7 +155,7 @@ func (s *Store) ImportPersonality(ctx context.Context, p ImportedPersonality) (i
 	}
 	row, err := s.q.UpsertPersonalityByShapesID(ctx, s.pool, p)
 	if err != nil {
-		return 0, false, fmt.Errorf("import personality %q: %w", p.Slug, mapError(err))
+		return 0, false, s.withHolder(ctx, fmt.Errorf("import personality %q: %w", p.Slug, mapError(err)))
 	}
 	return row.ID, row.Inserted, nil
 }
@@ -186,8 +186,10 @@ func (s *Store) Aliases(ctx context.Context) ([]Alias, error) {
 
 // AddAlias gives personalityID the alias. Aliases are unique regardless of
 // case; if another personality holds it the error is an *AliasTakenError
-// naming the holder (errors.Is(err, ErrAliasTaken)). Adding an alias the
-// personality already has is not an error.
+// naming the holder (errors.Is(err, ErrAliasTaken)). If the alias is another
+// personality's name, display name or slug, the error is a *NameTakenError
+// (errors.Is(err, ErrNameTaken), which an *AliasTakenError matches too).
+// Adding an alias the personality already has is not an error.
 func (s *Store) AddAlias(ctx context.Context, personalityID int64, alias string) error {
 	alias = strings.TrimSpace(alias)
 	_, err := s.q.AddAlias(ctx, s.pool, query.AddAliasParams{PersonalityID: personalityID, Alias: alias})
@@ -205,7 +207,7 @@ func (s *Store) AddAlias(ctx context.Context, personalityID int64, alias string)
 		}
 		return &AliasTakenError{Alias: h.Alias, HolderID: h.ID, HolderSlug: h.Slug, HolderName: h.Name}
 	}
-	return fmt.Errorf("add alias %q: %w", alias, mapError(err))
+	return s.withHolder(ctx, fmt.Errorf("add alias %q: %w", alias, mapError(err)))
 }
 
 // RemoveAlias removes the alias (any case) from the personality.

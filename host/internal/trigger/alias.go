@@ -31,8 +31,10 @@ type Mention struct {
 // DeletePersonality) is applied at once, so a message never sees half of a change.
 //
 // Aliases are matched case-insensitively and runs of whitespace in the text match one space in
-// the alias, so "@Bambi   Prime" finds "bambi prime". An alias belongs to one personality; upserting
-// it for another moves it.
+// the alias, so "@Bambi   Prime" finds "bambi prime" (see Key). An alias belongs to one personality
+// and the index never moves it silently: claiming it for another personality is a *ConflictError
+// and the first holder keeps it. (The database already allows one holder per Key, in the table
+// personality_handles, so a conflict here means the index and the database disagree.)
 type AliasIndex struct {
 	mu sync.RWMutex
 	// keys holds every alias and every prefix of an alias at which the matcher may stop, so the
@@ -57,19 +59,34 @@ func NewAliasIndex() *AliasIndex {
 	}
 }
 
-// put indexes a normalized alias for a personality (moving it if it exists). Caller holds the lock.
-func (x *AliasIndex) put(name string, personalityID int64) {
+// ConflictError is a name two personalities claim. The index keeps it for HolderID, which had it
+// first, and refuses ClaimantID: a later entry never silently wins a name.
+type ConflictError struct {
+	Name       string // as normalized (Key)
+	HolderID   int64
+	ClaimantID int64
+}
+
+func (e *ConflictError) Error() string {
+	return fmt.Sprintf("the name %q is claimed by personality %d and personality %d; it stays with %d, the first", e.Name, e.HolderID, e.ClaimantID, e.HolderID)
+}
+
+// put indexes a normalized alias for a personality. An alias another personality holds is not
+// changed: put returns the conflict. Caller holds the lock.
+func (x *AliasIndex) put(name string, personalityID int64) *ConflictError {
 	k, exists := x.keys[name]
 	if exists && k.personalityID != 0 {
-		delete(x.byPersonality[k.personalityID], name)
-	} else {
-		for _, p := range stopPrefixes(name) {
-			pk := x.keys[p]
-			pk.longer++
-			x.keys[p] = pk
+		if k.personalityID != personalityID {
+			return &ConflictError{Name: name, HolderID: k.personalityID, ClaimantID: personalityID}
 		}
-		x.count++
+		return nil
 	}
+	for _, p := range stopPrefixes(name) {
+		pk := x.keys[p]
+		pk.longer++
+		x.keys[p] = pk
+	}
+	x.count++
 	k.personalityID = personalityID
 	x.keys[name] = k
 	set := x.byPersonality[personalityID]
@@ -79,6 +96,7 @@ func (x *AliasIndex) put(name string, personalityID int64) {
 	}
 	set[name] = struct{}{}
 	x.maxRunes = max(x.maxRunes, utf8.RuneCountInString(name))
+	return nil
 }
 
 // remove drops a normalized alias. Caller holds the lock.
@@ -125,27 +143,32 @@ func stopPrefixes(name string) []string {
 }
 
 // Replace swaps the whole index for all, for example at startup. If any alias is invalid, nothing
-// changes and the error names it.
-func (x *AliasIndex) Replace(all []Alias) error {
+// changes and the error names it. A name listed for two personalities stays with the first in all
+// and each such clash is returned (the index is still swapped): the caller logs them.
+func (x *AliasIndex) Replace(all []Alias) ([]ConflictError, error) {
 	// Sized up front: about two keys per alias (the alias and a word prefix).
 	fresh := &AliasIndex{
 		keys:          make(map[string]key, 2*len(all)),
 		byPersonality: make(map[int64]map[string]struct{}, len(all)/4),
 	}
+	var conflicts []ConflictError
 	for _, a := range all {
 		name, err := validate(a)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		fresh.put(name, a.PersonalityID)
+		if c := fresh.put(name, a.PersonalityID); c != nil {
+			conflicts = append(conflicts, *c)
+		}
 	}
 	x.mu.Lock()
 	x.keys, x.byPersonality, x.count, x.maxRunes = fresh.keys, fresh.byPersonality, fresh.count, fresh.maxRunes
 	x.mu.Unlock()
-	return nil
+	return conflicts, nil
 }
 
-// Upsert adds an alias or moves it to another personality.
+// Upsert adds an alias. If another personality holds it, nothing changes and the error is a
+// *ConflictError naming both.
 func (x *AliasIndex) Upsert(a Alias) error {
 	name, err := validate(a)
 	if err != nil {
@@ -153,7 +176,9 @@ func (x *AliasIndex) Upsert(a Alias) error {
 	}
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	x.put(name, a.PersonalityID)
+	if c := x.put(name, a.PersonalityID); c != nil {
+		return c
+	}
 	return nil
 }
 
@@ -277,14 +302,21 @@ func validate(a Alias) (string, error) {
 	return name, nil
 }
 
-// normalize lower-cases a name, drops a leading "@" and surrounding space, and turns every run of
-// whitespace into one space, the same way longestAt reads message text.
+// Key is the form in which a name calls a personality: two names with one Key call the same
+// personality, so the Key is what must have a single holder. It is what the database computes as
+// tzurot_handle_key (schema/migrations/00005_personality_handles.sql); the store's tests check
+// that the two agree on every character.
+func Key(name string) string { return normalize(name) }
+
+// normalize lower-cases a name, drops leading space and "@" (any mix: longestAt never sees an
+// "@" first, since a mention starts after one), drops trailing space, and turns every run of
+// whitespace into one space, the same way longestAt reads message text. normalize(normalize(s))
+// is normalize(s).
 func normalize(name string) string {
-	name = strings.TrimSpace(name)
-	name = strings.TrimPrefix(name, "@")
+	name = strings.TrimLeftFunc(name, func(r rune) bool { return r == '@' || isSpace(r) })
 	var b strings.Builder
 	space := false
-	for _, r := range strings.TrimSpace(name) {
+	for _, r := range name {
 		if isSpace(r) {
 			space = true
 			continue

@@ -2,6 +2,7 @@ package trigger
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -13,14 +14,15 @@ import (
 
 func TestAliasIndexChanges(t *testing.T) {
 	x := NewAliasIndex()
-	if err := x.Replace([]Alias{{Name: "Bambi", PersonalityID: 1}, {Name: "Rose", PersonalityID: 2}}); err != nil {
+	if _, err := x.Replace([]Alias{{Name: "Bambi", PersonalityID: 1}, {Name: "Rose", PersonalityID: 2}}); err != nil {
 		t.Fatal(err)
 	}
 	if pid, ok := x.Lookup("@BAMBI"); !ok || pid != 1 {
 		t.Fatalf("Lookup(@BAMBI) = %d %v", pid, ok)
 	}
 
-	// Upsert moves an alias to another personality.
+	// A name moves to another personality only once its holder lets it go.
+	x.Delete("Bambi")
 	if err := x.Upsert(Alias{Name: "bambi", PersonalityID: 2}); err != nil {
 		t.Fatal(err)
 	}
@@ -42,6 +44,84 @@ func TestAliasIndexChanges(t *testing.T) {
 	}
 	if got := mentioned(x, "@rosie @rose"); got != 0 {
 		t.Fatalf("deleted personality still mentioned: %d", got)
+	}
+}
+
+// A name claimed by a second personality never silently changes hands: Upsert refuses it with
+// both ids, Replace keeps the first holder and reports the clash, and "@Nyx" keeps calling the
+// first holder either way (issue 9: a later entry used to win).
+func TestAliasIndexNeverOverwritesAName(t *testing.T) {
+	const a, b = 1, 2
+	x := NewAliasIndex()
+	if _, err := x.Replace([]Alias{{Name: "Nyx", PersonalityID: a}, {Name: "qa-nyx", PersonalityID: a}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, claim := range []string{"Nyx", "NYX", "  @nyx ", "qa-NYX"} {
+		err := x.Upsert(Alias{Name: claim, PersonalityID: b})
+		var c *ConflictError
+		if !errors.As(err, &c) || c.HolderID != a || c.ClaimantID != b || c.Name != Key(claim) {
+			t.Fatalf("Upsert(%q) for another personality: %v, want a conflict naming %d and %d", claim, err, a, b)
+		}
+		if !strings.Contains(err.Error(), "1") || !strings.Contains(err.Error(), "2") {
+			t.Fatalf("conflict error %q does not name both personalities", err)
+		}
+		if got := mentioned(x, "@Nyx hi"); got != a {
+			t.Fatalf("after B claimed %q, @Nyx -> %d, want %d", claim, got, a)
+		}
+	}
+	// The holder upserting its own name again is not a conflict.
+	if err := x.Upsert(Alias{Name: "nyx", PersonalityID: a}); err != nil {
+		t.Fatal(err)
+	}
+
+	// Replace: the first entry keeps the name whatever comes after it, and
+	// every clash is reported once.
+	conflicts, err := x.Replace([]Alias{
+		{Name: "Nyx", PersonalityID: a},
+		{Name: "nyx", PersonalityID: b},
+		{Name: "Impostor", PersonalityID: b},
+		{Name: "NYX", PersonalityID: 3},
+		{Name: "nyx", PersonalityID: a},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []ConflictError{{Name: "nyx", HolderID: a, ClaimantID: b}, {Name: "nyx", HolderID: a, ClaimantID: 3}}
+	if fmt.Sprint(conflicts) != fmt.Sprint(want) {
+		t.Fatalf("conflicts = %+v, want %+v", conflicts, want)
+	}
+	if got := mentioned(x, "@nyx hi"); got != a {
+		t.Fatalf("after Replace, @nyx -> %d, want %d", got, a)
+	}
+	if got := mentioned(x, "@impostor hi"); got != b {
+		t.Fatalf("after Replace, @impostor -> %d, want %d", got, b)
+	}
+	// Deleting the claimant's names leaves the holder's alone.
+	x.DeletePersonality(b)
+	if got := mentioned(x, "@nyx hi"); got != a {
+		t.Fatalf("after deleting the claimant, @nyx -> %d, want %d", got, a)
+	}
+}
+
+// Key is idempotent and reads names the way mentions are read from text.
+func TestKey(t *testing.T) {
+	for in, want := range map[string]string{
+		"Nyx": "nyx", "  @Nyx  ": "nyx", "@@nyx": "nyx", "@ @Nyx": "nyx", "Bambi \t\u00a0 Prime": "bambi prime",
+		"ZOË": "zoë", "R2-D2": "r2-d2", "@": "", "İ": "i",
+	} {
+		if got := Key(in); got != want {
+			t.Errorf("Key(%q) = %q, want %q", in, got, want)
+		}
+		if Key(Key(in)) != Key(in) {
+			t.Errorf("Key is not idempotent on %q", in)
+		}
+	}
+	x := NewAliasIndex()
+	if err := x.Upsert(Alias{Name: "@@Nyx", PersonalityID: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if got := mentioned(x, "@@nyx hi"); got != 1 {
+		t.Fatalf("@@nyx -> %d", got)
 	}
 }
 
@@ -85,7 +165,7 @@ func TestAliasIndexPrefixesSurviveDeletes(t *testing.T) {
 
 func TestAliasIndexRejectsBadAliases(t *testing.T) {
 	x := NewAliasIndex()
-	if err := x.Replace([]Alias{{Name: "ok", PersonalityID: 1}}); err != nil {
+	if _, err := x.Replace([]Alias{{Name: "ok", PersonalityID: 1}}); err != nil {
 		t.Fatal(err)
 	}
 	bad := []Alias{
@@ -100,7 +180,7 @@ func TestAliasIndexRejectsBadAliases(t *testing.T) {
 		}
 	}
 	// Replace with one bad alias changes nothing.
-	err := x.Replace([]Alias{{Name: "new", PersonalityID: 2}, bad[0]})
+	_, err := x.Replace([]Alias{{Name: "new", PersonalityID: 2}, bad[0]})
 	if err == nil || !strings.Contains(err.Error(), "empty") {
 		t.Fatalf("Replace error %v, want it to say the alias is empty", err)
 	}
@@ -124,7 +204,7 @@ func TestAliasIndexConcurrentRefresh(t *testing.T) {
 	gen := func(owner int64) []Alias {
 		return []Alias{{Name: "alpha", PersonalityID: owner}, {Name: "alpha beta", PersonalityID: owner}}
 	}
-	if err := x.Replace(gen(100)); err != nil {
+	if _, err := x.Replace(gen(100)); err != nil {
 		t.Fatal(err)
 	}
 	var wg sync.WaitGroup
@@ -152,7 +232,7 @@ func TestAliasIndexConcurrentRefresh(t *testing.T) {
 	}
 	for i := range 500 {
 		owner := int64(1 + i%7)
-		if err := x.Replace(gen(owner)); err != nil {
+		if _, err := x.Replace(gen(owner)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -195,7 +275,7 @@ func benchIndex(b *testing.B, n int) *AliasIndex {
 	}
 	all = append(all, Alias{Name: "bambi", PersonalityID: 9001}, Alias{Name: "bambi prime", PersonalityID: 9002})
 	x := NewAliasIndex()
-	if err := x.Replace(all); err != nil {
+	if _, err := x.Replace(all); err != nil {
 		b.Fatal(err)
 	}
 	return x
@@ -250,7 +330,7 @@ func BenchmarkAliasIndexReplace(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if err := NewAliasIndex().Replace(all); err != nil {
+		if _, err := NewAliasIndex().Replace(all); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -61,7 +61,7 @@ const botID = "900"
 func newDetector(t *testing.T, l *lookups, max int) *Detector {
 	t.Helper()
 	idx := NewAliasIndex()
-	err := idx.Replace([]Alias{
+	_, err := idx.Replace([]Alias{
 		{Name: "Bambi", PersonalityID: pBambi},
 		{Name: "Bambi Prime", PersonalityID: pPrime},
 		{Name: "Rose", PersonalityID: pRose},

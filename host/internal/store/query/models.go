@@ -94,6 +94,12 @@ type PersonalityChatMessage struct {
 	CreatedAt     time.Time
 }
 
+type PersonalityHandle struct {
+	Handle        string
+	PersonalityID int64
+	CreatedAt     time.Time
+}
+
 type PersonalityMemory struct {
 	ID               int64
 	PersonalityID    int64

@@ -137,19 +137,10 @@ func (p *httpPolicy) dialControl(_, address string, _ syscall.RawConn) error {
 	if err != nil {
 		return &deniedError{"bad address " + address}
 	}
-	if !isPublic(ip) {
-		return &deniedError{fmt.Sprintf("address %s is private, loopback, link-local or unspecified; plugin %s has no allow_private", ip, p.plugin)}
+	if why := addressRefusal(ip); why != "" {
+		return &deniedError{fmt.Sprintf("address %s is private, loopback, link-local or otherwise special-purpose (%s); plugin %s has no allow_private", ip, why, p.plugin)}
 	}
 	return nil
-}
-
-var cgnat = netip.MustParsePrefix("100.64.0.0/10")
-
-func isPublic(ip netip.Addr) bool {
-	ip = ip.Unmap()
-	return ip.IsValid() && !ip.IsLoopback() && !ip.IsPrivate() && !ip.IsLinkLocalUnicast() &&
-		!ip.IsLinkLocalMulticast() && !ip.IsInterfaceLocalMulticast() && !ip.IsMulticast() &&
-		!ip.IsUnspecified() && !cgnat.Contains(ip)
 }
 
 // attemptTimer cancels an attempt after the per-request timeout and

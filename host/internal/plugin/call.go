@@ -2,7 +2,6 @@ package plugin
 
 import (
 	"context"
-	"strings"
 	"sync"
 
 	"github.com/tzurot-go/tzurot/sdk/abi"
@@ -141,16 +140,11 @@ func (st *callState) apiKey(ctx context.Context) (string, bool, error) {
 	return st.key, st.keyOK, st.keyErr
 }
 
-// redact replaces the key served to this call, if any, in text the plugin
-// wrote (log lines, stderr, error messages): a plugin holding the key must
-// not be able to print it. Short keys are left alone to avoid masking
-// ordinary words.
-func (st *callState) redact(s string) string {
-	if !st.keyOK || len(st.key) < 8 {
-		return s
-	}
-	return strings.ReplaceAll(s, st.key, "[redacted]")
-}
+// redact replaces the keys this call's plugin may have seen (see secrets)
+// in text the plugin wrote (log lines, stderr, error messages, output): a
+// plugin holding a key must not be able to print it. Short keys are left
+// alone to avoid masking ordinary words.
+func (st *callState) redact(s string) string { return scrubString(s, st.secrets()) }
 
 // finish closes whatever the plugin left open; the host, not the plugin,
 // owns the end of a call.

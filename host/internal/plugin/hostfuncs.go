@@ -14,6 +14,7 @@ import (
 const (
 	maxUsageRows    = 64
 	maxLogMessage   = 2000
+	maxLogAttrName  = 200
 	maxBlobsPerCall = 64
 )
 
@@ -197,20 +198,27 @@ func (l *loaded) hostLog(ctx context.Context, cp *extism.CurrentPlugin, stack []
 	case abi.LogError:
 		level = slog.LevelError
 	}
-	msg := e.Message
-	if len(msg) > maxLogMessage {
-		msg = msg[:maxLogMessage] + "…"
-	}
-	msg = st.redact(msg)
+	l.log.LogAttrs(ctx, level, st.logMessage(e.Message), st.logAttrs(e.Attrs)...)
+}
+
+// logMessage is a plugin's log message as the host logs it: keys scrubbed
+// first, then cut (so a key across the cut cannot keep its start).
+func (st *callState) logMessage(msg string) string {
+	return clip(st.redact(msg), maxLogMessage)
+}
+
+// logAttrs are a plugin's log attributes as the host logs them: names and
+// values scrubbed, then cut, under the group "attrs".
+func (st *callState) logAttrs(in map[string]string) []slog.Attr {
 	attrs := []slog.Attr{slog.String("request_id", st.call.RequestID)}
-	if len(e.Attrs) > 0 {
-		group := make([]any, 0, 2*len(e.Attrs))
-		for k, v := range e.Attrs {
-			group = append(group, k, st.redact(v))
+	if len(in) > 0 {
+		group := make([]any, 0, 2*len(in))
+		for k, v := range in {
+			group = append(group, clip(st.redact(k), maxLogAttrName), clip(st.redact(v), maxLogMessage))
 		}
 		attrs = append(attrs, slog.Group("attrs", group...))
 	}
-	l.log.LogAttrs(ctx, level, msg, attrs...)
+	return attrs
 }
 
 func (l *loaded) hostEmit(ctx context.Context, cp *extism.CurrentPlugin, stack []uint64) {

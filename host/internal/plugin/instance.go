@@ -78,6 +78,10 @@ func (i *instance) flushStdio(ctx context.Context, log *slog.Logger, st *callSta
 		return
 	}
 	text := strings.TrimRight(i.stdio.buf.String(), "\n")
+	if i.stdio.dropped > 0 {
+		// The cap may have cut a key in two: mask the start left behind.
+		text = scrubCutTail(text, st.secrets())
+	}
 	lines, droppedLines := 0, 0
 	for line := range strings.SplitSeq(text, "\n") {
 		if lines >= maxStdioLines {

@@ -45,7 +45,16 @@ type Host struct {
 	reloadMu sync.Mutex // one load at a time
 	current  atomic.Pointer[pluginSet]
 	retiring sync.WaitGroup
+
+	// stopped ends every running call when Close gives up waiting; each
+	// call's context is cancelled with errHostClosed.
+	stopped context.Context
+	stop    context.CancelFunc
 }
+
+// errHostClosed is why calls still running when Close's grace ran out
+// were stopped.
+var errHostClosed = errors.New("the plugin host is shutting down")
 
 // State of a plugin entry.
 const (
@@ -137,6 +146,7 @@ func NewHost(ctx context.Context, opts Options) (*Host, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	h := &Host{log: log, keys: opts.Keys}
+	h.stopped, h.stop = context.WithCancel(context.Background())
 	if dir := opts.Config.Runtime.CacheDir; dir != "" {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, fmt.Errorf("plugin host: cache_dir: %w", err)
@@ -274,7 +284,10 @@ func (h *Host) retireSet(s *pluginSet) {
 }
 
 // Close stops new calls, waits (up to ctx) for running ones and frees every
-// compiled plugin.
+// compiled plugin. When ctx ends first, the calls still running are
+// stopped (a sleeping or spinning plugin included; each such call returns
+// an unavailable error) and Close returns at once: a plugin never holds
+// shutdown past its grace period.
 func (h *Host) Close(ctx context.Context) error {
 	h.reloadMu.Lock()
 	defer h.reloadMu.Unlock()
@@ -286,8 +299,10 @@ func (h *Host) Close(ctx context.Context) error {
 	select {
 	case <-done:
 	case <-ctx.Done():
-		return fmt.Errorf("plugin host close: calls still running: %w", ctx.Err())
+		h.stop()
+		return fmt.Errorf("plugin host close: calls still running at the deadline were stopped: %w", ctx.Err())
 	}
+	h.stop()
 	return h.cache.Close(context.Background())
 }
 
@@ -376,6 +391,10 @@ func (h *Host) invoke(ctx context.Context, name, capability, export string, inpu
 		return Result{}, err
 	}
 	defer s.leave()
+	// Close may have to stop this call (see Close).
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	defer context.AfterFunc(h.stopped, func() { cancel(errHostClosed) })()
 	if capability != "" && !l.grants(capability) {
 		return Result{}, &abi.Error{Code: abi.ErrDenied, Message: fmt.Sprintf("plugin %s does not offer %s (or plugins.toml does not grant it)", name, capability)}
 	}

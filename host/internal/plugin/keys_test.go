@@ -42,7 +42,6 @@ allowed_hosts = ["api.example.com:443"]
 %s
 [plugins.intruder.limits]
 pool_size = 1
-call_timeout = "60s"
 %s
 `, intruderPath(t), extra, limits), keys)
 }

@@ -96,7 +96,7 @@ func (l *loaded) run(ctx context.Context, export string, input []byte) ([]byte, 
 	st.inst = inst
 
 	cctx, cancel := context.WithTimeout(withState(ctx, st), l.cfg.Limits.CallTimeout)
-	rc, out, callErr := inst.plugin.CallWithContext(cctx, export, input)
+	rc, out, callErr := inst.call(cctx, export, input)
 	callTimedOut := errors.Is(cctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil
 	cancel()
 	st.finish()
@@ -148,6 +148,8 @@ func (l *loaded) classifyTrap(ctx context.Context, callTimedOut bool, stdio, tra
 		return &abi.Error{Code: abi.ErrTimeout, Message: fmt.Sprintf("the plugin did not answer within %s", l.cfg.Limits.CallTimeout), Retryable: true}
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):
 		return &abi.Error{Code: abi.ErrTimeout, Message: "the request took too long", Retryable: true}
+	case errors.Is(context.Cause(ctx), errHostClosed):
+		return &abi.Error{Code: abi.ErrUnavailable, Message: errHostClosed.Error(), Retryable: true}
 	case ctx.Err() != nil:
 		return &abi.Error{Code: abi.ErrInternal, Message: "the request was cancelled"}
 	case strings.Contains(stdio, "out of memory"):

@@ -92,6 +92,8 @@ type callState struct {
 	logLines   int
 	logDropped int
 
+	httpRequests int // http_request + http_stream_open calls so far
+
 	blobs     *Blobs
 	blobBytes int64
 	blobCount int

@@ -198,6 +198,35 @@ func reflect() int32 {
 	return 0
 }
 
+// hammer makes the request given as input (an HTTPRequest) as many times
+// as its "n" says, and outputs how many got an answer and the last error.
+//
+//go:wasmexport hammer
+func hammer() int32 {
+	var in struct {
+		N int `json:"n"`
+	}
+	raw := pdk.InputString()
+	_ = json.Unmarshal([]byte(raw), &in)
+	answered, last := 0, ""
+	for i := 0; i < in.N; i++ {
+		var resp struct {
+			Status int             `json:"status"`
+			Error  json.RawMessage `json:"error"`
+		}
+		_ = json.Unmarshal(call(hostHTTPRequest, raw), &resp)
+		if resp.Status != 0 {
+			answered++
+		}
+		if resp.Error != nil {
+			last = string(resp.Error)
+		}
+	}
+	out, _ := json.Marshal(map[string]any{"answered": answered, "last_error": last})
+	pdk.Output(out)
+	return 0
+}
+
 // sleep sleeps as many seconds as the input says.
 //
 //go:wasmexport sleep

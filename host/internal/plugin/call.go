@@ -94,6 +94,10 @@ type callState struct {
 
 	httpRequests int // http_request + http_stream_open calls so far
 
+	exposed    *exposure // the instance's exposure when the call ended
+	rawRefused bool      // api_key was refused (warned once per call)
+	emitHeld   string    // emitted text held back (see emit)
+
 	blobs     *Blobs
 	blobBytes int64
 	blobCount int
@@ -139,6 +143,9 @@ func (st *callState) apiKey(ctx context.Context) (string, bool, error) {
 	default:
 		st.key, st.keyOK, st.keyErr = st.p.keys.APIKey(ctx, st.call.UserID, st.p.cfg.KeySlot)
 	}
+	if st.keyOK && st.inst != nil {
+		st.inst.exposure.add(st.key) // scrubbed from this instance's later calls too
+	}
 	return st.key, st.keyOK, st.keyErr
 }
 
@@ -146,11 +153,24 @@ func (st *callState) apiKey(ctx context.Context) (string, bool, error) {
 // in text the plugin wrote (log lines, stderr, error messages, output): a
 // plugin holding a key must not be able to print it. Short keys are left
 // alone to avoid masking ordinary words.
-func (st *callState) redact(s string) string { return scrubString(s, st.secrets()) }
+func (st *callState) redact(s string) string {
+	s = scrubString(s, st.secrets())
+	if e := st.exposure(); e != nil {
+		s = e.scrub(s)
+	}
+	return s
+}
 
 // finish closes whatever the plugin left open; the host, not the plugin,
 // owns the end of a call.
 func (st *callState) finish() {
+	st.flushEmit()
+	if st.inst != nil {
+		// The instance goes back to the pool next; what it was exposed to
+		// is copied for scrubbing what this call returned.
+		e := st.inst.exposure.clone()
+		st.exposed = &e
+	}
 	for h, s := range st.streams {
 		s.close()
 		delete(st.streams, h)

@@ -46,6 +46,7 @@ type PluginConfig struct {
 	Path         string // absolute, or as given when parsed without a directory
 	SHA256       string // lowercase hex, or "" for no integrity check
 	KeySlot      string // BYOK slot this plugin may read; "" = none
+	RawKey       bool   // api_key granted: the plugin may hold the key itself
 	Capabilities []string
 	AllowedHosts []string // "host:port", lowercased
 	AllowPrivate bool
@@ -126,6 +127,7 @@ type filePlugin struct {
 	Path         string            `toml:"path"`
 	SHA256       string            `toml:"sha256"`
 	KeySlot      string            `toml:"key_slot"`
+	RawKey       bool              `toml:"raw_key"`
 	Capabilities []string          `toml:"capabilities"`
 	AllowedHosts []string          `toml:"allowed_hosts"`
 	AllowPrivate bool              `toml:"allow_private"`
@@ -230,6 +232,7 @@ func buildPlugin(name string, fp filePlugin, baseDir string) PluginConfig {
 		Enabled:      fp.Enabled == nil || *fp.Enabled,
 		SHA256:       strings.ToLower(strings.TrimSpace(fp.SHA256)),
 		KeySlot:      fp.KeySlot,
+		RawKey:       fp.RawKey,
 		Capabilities: slices.Clone(fp.Capabilities),
 		AllowPrivate: fp.AllowPrivate,
 		Config:       fp.Config,

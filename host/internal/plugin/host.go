@@ -371,6 +371,8 @@ type Result struct {
 	// Provider is what usage rows of this plugin carry: its key slot, or
 	// its entry name when it has none.
 	Provider string
+
+	redact func(string) string // scrubs the call's keys from decoded fields
 }
 
 // Invoke calls export of plugin name with input, for the call in ctx (see
@@ -402,7 +404,8 @@ func (h *Host) invoke(ctx context.Context, name, capability, export string, inpu
 	if err != nil {
 		return Result{}, fmt.Errorf("plugin %s: %s: %w", name, export, err)
 	}
-	return Result{Output: out, Usage: st.usage, Provider: l.provider()}, nil
+	// Nothing a plugin returns carries a key it was served.
+	return Result{Output: st.redactBytes(out), Usage: st.usage, Provider: l.provider(), redact: st.redact}, nil
 }
 
 // Call is Invoke returning only the output.
@@ -429,6 +432,7 @@ func (h *Host) Chat(ctx context.Context, name string, req abi.ChatRequest) (abi.
 		return abi.ChatResponse{}, nil, fmt.Errorf("plugin %s: chat: %w", name,
 			&callError{&abi.Error{Code: abi.ErrInternal, Message: "the plugin's answer was not a chat response"}, err})
 	}
+	redactChat(&resp, r.redact)
 	usage := r.Usage
 	if len(usage) == 0 && resp.Usage != (abi.Usage{}) {
 		u := resp.Usage
@@ -458,7 +462,9 @@ func (h *Host) ValidateKey(ctx context.Context, name, candidateKey string) (abi.
 		return abi.ValidateKeyResult{}, err
 	}
 	var res abi.ValidateKeyResult
-	if err := json.Unmarshal(r.Output, &res); err != nil || res.Status == "" {
+	err = json.Unmarshal(r.Output, &res)
+	res.Status, res.Message = r.redact(res.Status), r.redact(res.Message)
+	if err != nil || res.Status == "" {
 		if err == nil {
 			err = errors.New("no status")
 		}

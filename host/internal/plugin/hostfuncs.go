@@ -90,6 +90,14 @@ func (l *loaded) hostAPIKey(ctx context.Context, cp *extism.CurrentPlugin, stack
 			"request_id", st.call.RequestID, "asked_slot", slot, "bound_slot", l.cfg.KeySlot)
 		return
 	}
+	if !l.cfg.RawKey {
+		if !st.rawRefused {
+			st.rawRefused = true
+			l.log.WarnContext(ctx, "plugin asked for the raw key with api_key, which plugins.toml does not grant (raw_key); it gets none. Use header injection (auth) or grant raw_key = true",
+				"request_id", st.call.RequestID)
+		}
+		return
+	}
 	key, ok, err := st.apiKey(ctx)
 	if err != nil {
 		l.log.ErrorContext(ctx, "key source failed", "request_id", st.call.RequestID, "err", err)
@@ -97,6 +105,10 @@ func (l *loaded) hostAPIKey(ctx context.Context, cp *extism.CurrentPlugin, stack
 	}
 	if !ok {
 		return
+	}
+	if st.inst != nil {
+		// The instance now holds this user's key: it serves no one else.
+		st.inst.owner = ownerOf(st.call)
 	}
 	off, err := cp.WriteString(key)
 	if err != nil {
@@ -170,6 +182,7 @@ func (l *loaded) hostRecordUsage(ctx context.Context, cp *extism.CurrentPlugin, 
 	}
 	// The host, not the plugin, says whose usage this is.
 	u.Provider, u.Plugin = l.provider(), l.cfg.Name
+	u.Model = st.redact(u.Model)
 	st.usage = append(st.usage, u)
 	stack[0] = extism.EncodeI32(0)
 }
@@ -227,7 +240,7 @@ func (l *loaded) hostEmit(ctx context.Context, cp *extism.CurrentPlugin, stack [
 	if err != nil || st.call.OnChunk == nil || text == "" {
 		return
 	}
-	st.call.OnChunk(text)
+	st.emit(text)
 }
 
 func (l *loaded) hostBlobLen(ctx context.Context, _ *extism.CurrentPlugin, stack []uint64) {

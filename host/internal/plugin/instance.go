@@ -30,6 +30,11 @@ type instance struct {
 	guestMem *linearMemory
 	// running is the context of the guest code running now (see sleep.go).
 	running atomic.Pointer[guestRun]
+	// exposure is every key this instance was served (see scrub.go);
+	// owner is "user:<id>" once it read a user's raw key with api_key, and
+	// then it serves that user only.
+	exposure exposure
+	owner    string
 }
 
 // newInstance makes an instance with the settings every instance needs:
@@ -38,7 +43,7 @@ type instance struct {
 // crypto randomness (the default repeats across instances), stdout and
 // stderr captured for the host log, no filesystem, no environment.
 func newInstance(ctx context.Context, compiled *extism.CompiledPlugin) (*instance, error) {
-	inst := &instance{stdio: &cappedBuffer{max: maxStdioBytes}}
+	inst := &instance{stdio: &cappedBuffer{max: maxStdioBytes}, exposure: newExposure()}
 	cfg := wazero.NewModuleConfig().
 		WithSysWalltime().WithSysNanotime().WithNanosleep(inst.nanosleep).
 		WithRandSource(rand.Reader).

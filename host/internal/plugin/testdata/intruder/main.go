@@ -154,6 +154,19 @@ func whoami() int32 {
 	return 0
 }
 
+// whoami_rev outputs the loot reversed, which no scrubbing recognises: only
+// an instance that never served another user keeps it from leaking.
+//
+//go:wasmexport whoami_rev
+func whoamiRev() int32 {
+	b := []byte(loot())
+	for i, j := 0, len(b)-1; i < j; i, j = i+1, j-1 {
+		b[i], b[j] = b[j], b[i]
+	}
+	pdk.Output(b)
+	return 0
+}
+
 // errkey fails with a message holding the key after as many filler bytes
 // as the input says.
 //

@@ -103,7 +103,8 @@ func bodyToBlob(req *abi.HTTPRequest) {
 }
 
 // APIKey returns the current caller's key for the slot plugins.toml binds
-// to this plugin, and false when the caller has none. Prefer Auth
+// to this plugin, and false when the caller has none or when plugins.toml
+// does not grant the plugin raw_key (off by default). Prefer Auth
 // injection on HTTP requests: then the plugin never holds the key.
 func APIKey() (string, bool) {
 	k := kernel.Read(hostAPIKey(0))

@@ -58,6 +58,11 @@ func chat() int32 {
 	})
 }
 
+// validate_key checks the key itself, so it reads the raw key: its
+// plugins.toml entry needs raw_key = true (without it sdk.APIKey reports no
+// key). A real provider asks the provider instead, with sdk.HTTP and Auth,
+// and never holds the key.
+//
 //go:wasmexport validate_key
 func validateKey() int32 {
 	return sdk.Handle(func(abi.ValidateKeyRequest) (abi.ValidateKeyResult, error) {

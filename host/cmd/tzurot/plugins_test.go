@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"os"
 	"path/filepath"
@@ -26,6 +28,7 @@ cache_dir = "cache"
 [plugins.echo]
 path = "echo.wasm"
 key_slot = "echo"
+raw_key = true
 capabilities = ["llm.chat", "llm.validate_key"]
 allowed_hosts = ["api.example.com:443"]
 
@@ -73,7 +76,9 @@ path = "missing.wasm"
 		t.Errorf("call stderr:\n%s", stderr.String())
 	}
 	stdout.Reset()
-	if err := pluginsCall(ctx, []string{"echo", "whoami", "--config", cfg}, nil, &stdout, &stderr); err != nil || strings.TrimSpace(stdout.String()) != "sk-from-env" {
+	// whoami answers with the key's fingerprint (a plugin's output never carries a key).
+	fp := sha256.Sum256([]byte("sk-from-env"))
+	if err := pluginsCall(ctx, []string{"echo", "whoami", "--config", cfg}, nil, &stdout, &stderr); err != nil || strings.TrimSpace(stdout.String()) != "sha256:"+hex.EncodeToString(fp[:8]) {
 		t.Errorf("whoami = %q, %v", stdout.String(), err)
 	}
 	if err := pluginsCall(ctx, []string{"echo", "chat", "--config", cfg, "--input", "{not json"}, nil, &stdout, &stderr); !errors.Is(err, errUsage) {

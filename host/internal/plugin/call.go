@@ -2,7 +2,6 @@ package plugin
 
 import (
 	"context"
-	"strings"
 	"sync"
 
 	"github.com/tzurot-go/tzurot/sdk/abi"
@@ -93,6 +92,12 @@ type callState struct {
 	logLines   int
 	logDropped int
 
+	httpRequests int // http_request + http_stream_open calls so far
+
+	exposed    *exposure // the instance's exposure when the call ended
+	rawRefused bool      // api_key was refused (warned once per call)
+	emitHeld   string    // emitted text held back (see emit)
+
 	blobs     *Blobs
 	blobBytes int64
 	blobCount int
@@ -138,23 +143,34 @@ func (st *callState) apiKey(ctx context.Context) (string, bool, error) {
 	default:
 		st.key, st.keyOK, st.keyErr = st.p.keys.APIKey(ctx, st.call.UserID, st.p.cfg.KeySlot)
 	}
+	if st.keyOK && st.inst != nil {
+		st.inst.exposure.add(st.key) // scrubbed from this instance's later calls too
+	}
 	return st.key, st.keyOK, st.keyErr
 }
 
-// redact replaces the key served to this call, if any, in text the plugin
-// wrote (log lines, stderr, error messages): a plugin holding the key must
-// not be able to print it. Short keys are left alone to avoid masking
-// ordinary words.
+// redact replaces the keys this call's plugin may have seen (see secrets)
+// in text the plugin wrote (log lines, stderr, error messages, output): a
+// plugin holding a key must not be able to print it. Short keys are left
+// alone to avoid masking ordinary words.
 func (st *callState) redact(s string) string {
-	if !st.keyOK || len(st.key) < 8 {
-		return s
+	s = scrubString(s, st.secrets())
+	if e := st.exposure(); e != nil {
+		s = e.scrub(s)
 	}
-	return strings.ReplaceAll(s, st.key, "[redacted]")
+	return s
 }
 
 // finish closes whatever the plugin left open; the host, not the plugin,
 // owns the end of a call.
 func (st *callState) finish() {
+	st.flushEmit()
+	if st.inst != nil {
+		// The instance goes back to the pool next; what it was exposed to
+		// is copied for scrubbing what this call returned.
+		e := st.inst.exposure.clone()
+		st.exposed = &e
+	}
 	for h, s := range st.streams {
 		s.close()
 		delete(st.streams, h)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -45,11 +46,15 @@ type PluginConfig struct {
 	Path         string // absolute, or as given when parsed without a directory
 	SHA256       string // lowercase hex, or "" for no integrity check
 	KeySlot      string // BYOK slot this plugin may read; "" = none
+	RawKey       bool   // api_key granted: the plugin may hold the key itself
 	Capabilities []string
 	AllowedHosts []string // "host:port", lowercased
 	AllowPrivate bool
-	Limits       Limits
-	Config       map[string]string // passed to the plugin as Extism config
+	// AuthHeaders are the headers the host may inject the key into, in
+	// canonical form (http.CanonicalHeaderKey); default Authorization.
+	AuthHeaders []string
+	Limits      Limits
+	Config      map[string]string // passed to the plugin as Extism config
 
 	// problem is set when the entry is well-formed TOML but makes no sense
 	// (a bad host, an unknown capability). The entry is then refused at load
@@ -68,6 +73,7 @@ type Limits struct {
 	MaxResponseBytes int64         // HTTP bodies, plugin outputs, blobs
 	HTTPTimeout      time.Duration // per HTTP request (and idle gap in a stream)
 	HTTPAttempts     int           // tries per HTTP request on 429/5xx
+	MaxRequests      int           // http_request + http_stream_open per call
 	MaxLogLines      int           // log lines kept per call
 }
 
@@ -88,6 +94,8 @@ const (
 	DefaultHTTPTimeout      = 60 * time.Second
 	DefaultHTTPAttempts     = 3
 	MaxHTTPAttempts         = 10
+	DefaultMaxRequests      = 16
+	MaxMaxRequests          = 1000
 	DefaultMaxLogLines      = 100
 	MaxMaxLogLines          = 10000
 )
@@ -101,6 +109,7 @@ func DefaultLimits() Limits {
 		MaxResponseBytes: DefaultMaxResponseBytes,
 		HTTPTimeout:      DefaultHTTPTimeout,
 		HTTPAttempts:     DefaultHTTPAttempts,
+		MaxRequests:      DefaultMaxRequests,
 		MaxLogLines:      DefaultMaxLogLines,
 	}
 }
@@ -118,9 +127,11 @@ type filePlugin struct {
 	Path         string            `toml:"path"`
 	SHA256       string            `toml:"sha256"`
 	KeySlot      string            `toml:"key_slot"`
+	RawKey       bool              `toml:"raw_key"`
 	Capabilities []string          `toml:"capabilities"`
 	AllowedHosts []string          `toml:"allowed_hosts"`
 	AllowPrivate bool              `toml:"allow_private"`
+	AuthHeaders  *[]string         `toml:"auth_headers"`
 	Limits       fileLimits        `toml:"limits"`
 	Config       map[string]string `toml:"config"`
 }
@@ -132,6 +143,7 @@ type fileLimits struct {
 	MaxResponseBytes *int64    `toml:"max_response_bytes"`
 	HTTPTimeout      *duration `toml:"http_timeout"`
 	HTTPAttempts     *int      `toml:"http_attempts"`
+	MaxRequests      *int      `toml:"max_requests_per_call"`
 	MaxLogLines      *int      `toml:"max_log_lines"`
 }
 
@@ -220,6 +232,7 @@ func buildPlugin(name string, fp filePlugin, baseDir string) PluginConfig {
 		Enabled:      fp.Enabled == nil || *fp.Enabled,
 		SHA256:       strings.ToLower(strings.TrimSpace(fp.SHA256)),
 		KeySlot:      fp.KeySlot,
+		RawKey:       fp.RawKey,
 		Capabilities: slices.Clone(fp.Capabilities),
 		AllowPrivate: fp.AllowPrivate,
 		Config:       fp.Config,
@@ -259,6 +272,18 @@ func buildPlugin(name string, fp filePlugin, baseDir string) PluginConfig {
 			continue
 		}
 		pc.AllowedHosts = append(pc.AllowedHosts, norm)
+	}
+	pc.AuthHeaders = []string{"Authorization"}
+	if fp.AuthHeaders != nil {
+		pc.AuthHeaders = nil
+		for _, h := range *fp.AuthHeaders {
+			canon, err := authHeader(h)
+			if err != nil {
+				add("auth_headers: %v", err)
+				continue
+			}
+			pc.AuthHeaders = append(pc.AuthHeaders, canon)
+		}
 	}
 	pc.Limits = buildLimits(fp.Limits, add)
 	if len(problems) > 0 {
@@ -305,6 +330,12 @@ func buildLimits(fl fileLimits, add func(string, ...any)) Limits {
 			add("limits.http_attempts = %d is outside 1..%d", l.HTTPAttempts, MaxHTTPAttempts)
 		}
 	}
+	if fl.MaxRequests != nil {
+		l.MaxRequests = *fl.MaxRequests
+		if l.MaxRequests < 1 || l.MaxRequests > MaxMaxRequests {
+			add("limits.max_requests_per_call = %d is outside 1..%d", l.MaxRequests, MaxMaxRequests)
+		}
+	}
 	if fl.MaxLogLines != nil {
 		l.MaxLogLines = *fl.MaxLogLines
 		if l.MaxLogLines < 0 || l.MaxLogLines > MaxMaxLogLines {
@@ -312,6 +343,25 @@ func buildLimits(fl fileLimits, add func(string, ...any)) Limits {
 		}
 	}
 	return l
+}
+
+var headerNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9-]{0,63}$`)
+
+// authHeader checks an auth_headers entry and returns its canonical form.
+// Headers that frame or route the request are never a place for a key.
+func authHeader(h string) (string, error) {
+	if !headerNameRE.MatchString(h) {
+		return "", fmt.Errorf("%q is not a header name (letters, digits and '-')", h)
+	}
+	canon := http.CanonicalHeaderKey(h)
+	switch canon {
+	case "Host", "Content-Length", "Content-Type", "Transfer-Encoding", "Connection", "Upgrade", "Te", "Trailer", "Keep-Alive", "Expect":
+		return "", fmt.Errorf("%q cannot carry a key", h)
+	}
+	if strings.HasPrefix(canon, "Proxy-") {
+		return "", fmt.Errorf("%q cannot carry a key", h)
+	}
+	return canon, nil
 }
 
 // normalizeHostPort checks a "host:port" allow-list entry and lowercases it.

@@ -45,7 +45,16 @@ type Host struct {
 	reloadMu sync.Mutex // one load at a time
 	current  atomic.Pointer[pluginSet]
 	retiring sync.WaitGroup
+
+	// stopped ends every running call when Close gives up waiting; each
+	// call's context is cancelled with errHostClosed.
+	stopped context.Context
+	stop    context.CancelFunc
 }
+
+// errHostClosed is why calls still running when Close's grace ran out
+// were stopped.
+var errHostClosed = errors.New("the plugin host is shutting down")
 
 // State of a plugin entry.
 const (
@@ -137,6 +146,7 @@ func NewHost(ctx context.Context, opts Options) (*Host, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	h := &Host{log: log, keys: opts.Keys}
+	h.stopped, h.stop = context.WithCancel(context.Background())
 	if dir := opts.Config.Runtime.CacheDir; dir != "" {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, fmt.Errorf("plugin host: cache_dir: %w", err)
@@ -274,7 +284,10 @@ func (h *Host) retireSet(s *pluginSet) {
 }
 
 // Close stops new calls, waits (up to ctx) for running ones and frees every
-// compiled plugin.
+// compiled plugin. When ctx ends first, the calls still running are
+// stopped (a sleeping or spinning plugin included; each such call returns
+// an unavailable error) and Close returns at once: a plugin never holds
+// shutdown past its grace period.
 func (h *Host) Close(ctx context.Context) error {
 	h.reloadMu.Lock()
 	defer h.reloadMu.Unlock()
@@ -286,8 +299,10 @@ func (h *Host) Close(ctx context.Context) error {
 	select {
 	case <-done:
 	case <-ctx.Done():
-		return fmt.Errorf("plugin host close: calls still running: %w", ctx.Err())
+		h.stop()
+		return fmt.Errorf("plugin host close: calls still running at the deadline were stopped: %w", ctx.Err())
 	}
+	h.stop()
 	return h.cache.Close(context.Background())
 }
 
@@ -356,6 +371,8 @@ type Result struct {
 	// Provider is what usage rows of this plugin carry: its key slot, or
 	// its entry name when it has none.
 	Provider string
+
+	redact func(string) string // scrubs the call's keys from decoded fields
 }
 
 // Invoke calls export of plugin name with input, for the call in ctx (see
@@ -376,6 +393,10 @@ func (h *Host) invoke(ctx context.Context, name, capability, export string, inpu
 		return Result{}, err
 	}
 	defer s.leave()
+	// Close may have to stop this call (see Close).
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	defer context.AfterFunc(h.stopped, func() { cancel(errHostClosed) })()
 	if capability != "" && !l.grants(capability) {
 		return Result{}, &abi.Error{Code: abi.ErrDenied, Message: fmt.Sprintf("plugin %s does not offer %s (or plugins.toml does not grant it)", name, capability)}
 	}
@@ -383,7 +404,8 @@ func (h *Host) invoke(ctx context.Context, name, capability, export string, inpu
 	if err != nil {
 		return Result{}, fmt.Errorf("plugin %s: %s: %w", name, export, err)
 	}
-	return Result{Output: out, Usage: st.usage, Provider: l.provider()}, nil
+	// Nothing a plugin returns carries a key it was served.
+	return Result{Output: st.redactBytes(out), Usage: st.usage, Provider: l.provider(), redact: st.redact}, nil
 }
 
 // Call is Invoke returning only the output.
@@ -410,6 +432,7 @@ func (h *Host) Chat(ctx context.Context, name string, req abi.ChatRequest) (abi.
 		return abi.ChatResponse{}, nil, fmt.Errorf("plugin %s: chat: %w", name,
 			&callError{&abi.Error{Code: abi.ErrInternal, Message: "the plugin's answer was not a chat response"}, err})
 	}
+	redactChat(&resp, r.redact)
 	usage := r.Usage
 	if len(usage) == 0 && resp.Usage != (abi.Usage{}) {
 		u := resp.Usage
@@ -439,7 +462,9 @@ func (h *Host) ValidateKey(ctx context.Context, name, candidateKey string) (abi.
 		return abi.ValidateKeyResult{}, err
 	}
 	var res abi.ValidateKeyResult
-	if err := json.Unmarshal(r.Output, &res); err != nil || res.Status == "" {
+	err = json.Unmarshal(r.Output, &res)
+	res.Status, res.Message = r.redact(res.Status), r.redact(res.Message)
+	if err != nil || res.Status == "" {
 		if err == nil {
 			err = errors.New("no status")
 		}

@@ -60,6 +60,7 @@ func TestChatUsageFromResponse(t *testing.T) {
 [plugins.router]
 path = "{echo}"
 key_slot = "router-slot"
+raw_key = true
 capabilities = ["llm.chat", "llm.validate_key"]
 allowed_hosts = ["api.example.com:443"]
 [plugins.router.config]
@@ -139,7 +140,7 @@ func TestValidateKeyUsesCandidate(t *testing.T) {
 	}
 	// The candidate is for that one call only: the next call sees the stored key.
 	out, err := h.Call(ctx, "openai", "whoami", nil)
-	if err != nil || string(out) != "sk-stored-bad" {
+	if err != nil || string(out) != keyFP("sk-stored-bad") {
 		t.Fatalf("whoami after validate = %q, %v", out, err)
 	}
 	if _, err := h.ValidateKey(ctx, "openai", ""); err == nil {
@@ -188,7 +189,7 @@ func TestKeysNeverCrossUsers(t *testing.T) {
 					errs <- err
 					return
 				}
-				if want := "sk-key-of-" + user; string(out) != want {
+				if want := keyFP("sk-key-of-" + user); string(out) != want {
 					errs <- fmt.Errorf("%s got key %q", user, out)
 					return
 				}

@@ -14,6 +14,7 @@ import (
 const (
 	maxUsageRows    = 64
 	maxLogMessage   = 2000
+	maxLogAttrName  = 200
 	maxBlobsPerCall = 64
 )
 
@@ -89,6 +90,14 @@ func (l *loaded) hostAPIKey(ctx context.Context, cp *extism.CurrentPlugin, stack
 			"request_id", st.call.RequestID, "asked_slot", slot, "bound_slot", l.cfg.KeySlot)
 		return
 	}
+	if !l.cfg.RawKey {
+		if !st.rawRefused {
+			st.rawRefused = true
+			l.log.WarnContext(ctx, "plugin asked for the raw key with api_key, which plugins.toml does not grant (raw_key); it gets none. Use header injection (auth) or grant raw_key = true",
+				"request_id", st.call.RequestID)
+		}
+		return
+	}
 	key, ok, err := st.apiKey(ctx)
 	if err != nil {
 		l.log.ErrorContext(ctx, "key source failed", "request_id", st.call.RequestID, "err", err)
@@ -96,6 +105,10 @@ func (l *loaded) hostAPIKey(ctx context.Context, cp *extism.CurrentPlugin, stack
 	}
 	if !ok {
 		return
+	}
+	if st.inst != nil {
+		// The instance now holds this user's key: it serves no one else.
+		st.inst.owner = ownerOf(st.call)
 	}
 	off, err := cp.WriteString(key)
 	if err != nil {
@@ -169,6 +182,7 @@ func (l *loaded) hostRecordUsage(ctx context.Context, cp *extism.CurrentPlugin, 
 	}
 	// The host, not the plugin, says whose usage this is.
 	u.Provider, u.Plugin = l.provider(), l.cfg.Name
+	u.Model = st.redact(u.Model)
 	st.usage = append(st.usage, u)
 	stack[0] = extism.EncodeI32(0)
 }
@@ -197,20 +211,27 @@ func (l *loaded) hostLog(ctx context.Context, cp *extism.CurrentPlugin, stack []
 	case abi.LogError:
 		level = slog.LevelError
 	}
-	msg := e.Message
-	if len(msg) > maxLogMessage {
-		msg = msg[:maxLogMessage] + "…"
-	}
-	msg = st.redact(msg)
+	l.log.LogAttrs(ctx, level, st.logMessage(e.Message), st.logAttrs(e.Attrs)...)
+}
+
+// logMessage is a plugin's log message as the host logs it: keys scrubbed
+// first, then cut (so a key across the cut cannot keep its start).
+func (st *callState) logMessage(msg string) string {
+	return clip(st.redact(msg), maxLogMessage)
+}
+
+// logAttrs are a plugin's log attributes as the host logs them: names and
+// values scrubbed, then cut, under the group "attrs".
+func (st *callState) logAttrs(in map[string]string) []slog.Attr {
 	attrs := []slog.Attr{slog.String("request_id", st.call.RequestID)}
-	if len(e.Attrs) > 0 {
-		group := make([]any, 0, 2*len(e.Attrs))
-		for k, v := range e.Attrs {
-			group = append(group, k, st.redact(v))
+	if len(in) > 0 {
+		group := make([]any, 0, 2*len(in))
+		for k, v := range in {
+			group = append(group, clip(st.redact(k), maxLogAttrName), clip(st.redact(v), maxLogMessage))
 		}
 		attrs = append(attrs, slog.Group("attrs", group...))
 	}
-	l.log.LogAttrs(ctx, level, msg, attrs...)
+	return attrs
 }
 
 func (l *loaded) hostEmit(ctx context.Context, cp *extism.CurrentPlugin, stack []uint64) {
@@ -219,7 +240,7 @@ func (l *loaded) hostEmit(ctx context.Context, cp *extism.CurrentPlugin, stack [
 	if err != nil || st.call.OnChunk == nil || text == "" {
 		return
 	}
-	st.call.OnChunk(text)
+	st.emit(text)
 }
 
 func (l *loaded) hostBlobLen(ctx context.Context, _ *extism.CurrentPlugin, stack []uint64) {

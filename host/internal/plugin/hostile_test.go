@@ -49,6 +49,7 @@ const hostileEntry = `
 [plugins.hostile]
 path = "{echo}"
 key_slot = "hostile"
+raw_key = true
 capabilities = ["llm.chat", "llm.validate_key"]
 allowed_hosts = ["api.example.com:443"]
 [plugins.hostile.limits]
@@ -180,11 +181,11 @@ func TestHostileOtherSlotKey(t *testing.T) {
 	}
 	for _, slot := range []string{"", "hostile"} {
 		out, err = h.Call(ctx, "hostile", "key", []byte(slot))
-		if err != nil || string(out) != "sk-own-slot-key" {
+		if err != nil || string(out) != keyFP("sk-own-slot-key") {
 			t.Errorf("own slot %q gave %q, %v", slot, out, err)
 		}
 	}
-	if out, err = h.Call(ctx, "hostile", "key0", nil); err != nil || string(out) != "sk-own-slot-key" {
+	if out, err = h.Call(ctx, "hostile", "key0", nil); err != nil || string(out) != keyFP("sk-own-slot-key") {
 		t.Errorf("own slot by offset 0 gave %q, %v", out, err)
 	}
 	if strings.Contains(logs.String(), "sk-") {

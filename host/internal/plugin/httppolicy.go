@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -44,6 +46,8 @@ type httpPolicy struct {
 	attempts     int
 	maxBody      int64
 	retryBase    time.Duration
+	authHeaders  []string // canonical names the key may go into
+	maxRequests  int      // per call
 	client       *http.Client
 	transport    *http.Transport
 }
@@ -62,6 +66,8 @@ func newHTTPPolicy(cfg PluginConfig) *httpPolicy {
 		attempts:     cfg.Limits.HTTPAttempts,
 		maxBody:      cfg.Limits.MaxResponseBytes,
 		retryBase:    defaultRetryBase,
+		authHeaders:  cfg.AuthHeaders,
+		maxRequests:  cfg.Limits.MaxRequests,
 	}
 	for _, h := range cfg.AllowedHosts {
 		p.allowed[h] = true
@@ -137,19 +143,10 @@ func (p *httpPolicy) dialControl(_, address string, _ syscall.RawConn) error {
 	if err != nil {
 		return &deniedError{"bad address " + address}
 	}
-	if !isPublic(ip) {
-		return &deniedError{fmt.Sprintf("address %s is private, loopback, link-local or unspecified; plugin %s has no allow_private", ip, p.plugin)}
+	if why := addressRefusal(ip); why != "" {
+		return &deniedError{fmt.Sprintf("address %s is private, loopback, link-local or otherwise special-purpose (%s); plugin %s has no allow_private", ip, why, p.plugin)}
 	}
 	return nil
-}
-
-var cgnat = netip.MustParsePrefix("100.64.0.0/10")
-
-func isPublic(ip netip.Addr) bool {
-	ip = ip.Unmap()
-	return ip.IsValid() && !ip.IsLoopback() && !ip.IsPrivate() && !ip.IsLinkLocalUnicast() &&
-		!ip.IsLinkLocalMulticast() && !ip.IsInterfaceLocalMulticast() && !ip.IsMulticast() &&
-		!ip.IsUnspecified() && !cgnat.Contains(ip)
 }
 
 // attemptTimer cancels an attempt after the per-request timeout and
@@ -185,6 +182,12 @@ type request struct {
 // prepare validates a plugin's request and resolves auth injection. A
 // returned *abi.Error is the answer to give the plugin.
 func (p *httpPolicy) prepare(ctx context.Context, st *callState, in abi.HTTPRequest) (*request, *abi.Error) {
+	// Every request a plugin makes counts, refused or not: the cap bounds
+	// what one call can make the host do with the user's key.
+	st.httpRequests++
+	if st.httpRequests > p.maxRequests {
+		return nil, &abi.Error{Code: abi.ErrDenied, Message: fmt.Sprintf("more than %d HTTP requests in one call (limits.max_requests_per_call of plugin %s)", p.maxRequests, p.plugin)}
+	}
 	method := strings.ToUpper(in.Method)
 	if method == "" {
 		method = http.MethodGet
@@ -220,6 +223,10 @@ func (p *httpPolicy) prepare(ctx context.Context, st *callState, in abi.HTTPRequ
 		r.body = []byte(in.Body)
 	}
 	if in.Auth != nil {
+		header, value, aerr := p.authTarget(in.Auth)
+		if aerr != nil {
+			return nil, aerr
+		}
 		key, ok, err := st.apiKey(ctx)
 		if err != nil {
 			st.p.log.ErrorContext(ctx, "key source failed", "request_id", st.call.RequestID, "err", err)
@@ -228,20 +235,39 @@ func (p *httpPolicy) prepare(ctx context.Context, st *callState, in abi.HTTPRequ
 		if !ok {
 			return nil, &abi.Error{Code: abi.ErrNoKey, Message: "no API key for this provider"}
 		}
-		header, scheme := in.Auth.Header, in.Auth.Scheme
-		if header == "" {
-			header = "Authorization"
-		}
-		switch scheme {
-		case "":
-			key = "Bearer " + key
-		case "-":
-		default:
-			key = scheme + " " + key
-		}
-		r.headers.Set(header, key)
+		// Replaces any header of that name the plugin set itself.
+		r.headers.Set(header, value(key))
 	}
 	return r, nil
+}
+
+var authSchemeRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._~+/-]{0,31}$`)
+
+// authTarget checks where a plugin asks its key to go: only into a header
+// plugins.toml names in auth_headers (default Authorization), so a key
+// cannot be sent in User-Agent or Referer, which servers log and echo.
+func (p *httpPolicy) authTarget(a *abi.Auth) (string, func(key string) string, *abi.Error) {
+	header := "Authorization"
+	if a.Header != "" {
+		header = http.CanonicalHeaderKey(a.Header)
+	}
+	if !slices.Contains(p.authHeaders, header) {
+		granted := "none"
+		if len(p.authHeaders) > 0 {
+			granted = strings.Join(p.authHeaders, ", ")
+		}
+		return "", nil, &abi.Error{Code: abi.ErrDenied, Message: fmt.Sprintf("the key may not go into header %q; plugins.toml auth_headers of plugin %s allows: %s", a.Header, p.plugin, granted)}
+	}
+	switch {
+	case a.Scheme == "":
+		return header, func(k string) string { return "Bearer " + k }, nil
+	case a.Scheme == "-":
+		return header, func(k string) string { return k }, nil
+	case authSchemeRE.MatchString(a.Scheme):
+		return header, func(k string) string { return a.Scheme + " " + k }, nil
+	default:
+		return "", nil, &abi.Error{Code: abi.ErrBadRequest, Message: "auth scheme must be a single word (e.g. Bearer, Token), \"-\" or empty"}
+	}
 }
 
 func (r *request) build(ctx context.Context) (*http.Request, error) {

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"unsafe"
 
 	extism "github.com/extism/go-sdk"
@@ -27,16 +28,24 @@ type instance struct {
 	// guestMem is the guest module's own linear memory, for the bulk host
 	// functions; nil when the guest has none.
 	guestMem *linearMemory
+	// running is the context of the guest code running now (see sleep.go).
+	running atomic.Pointer[guestRun]
+	// exposure is every key this instance was served (see scrub.go);
+	// owner is "user:<id>" once it read a user's raw key with api_key, and
+	// then it serves that user only.
+	exposure exposure
+	owner    string
 }
 
 // newInstance makes an instance with the settings every instance needs:
-// real clocks and sleep (the defaults are fake and deterministic), real
+// real clocks and a sleep that ends with the call (the defaults are fake
+// and deterministic; see sleep.go), real
 // crypto randomness (the default repeats across instances), stdout and
 // stderr captured for the host log, no filesystem, no environment.
 func newInstance(ctx context.Context, compiled *extism.CompiledPlugin) (*instance, error) {
-	inst := &instance{stdio: &cappedBuffer{max: maxStdioBytes}}
+	inst := &instance{stdio: &cappedBuffer{max: maxStdioBytes}, exposure: newExposure()}
 	cfg := wazero.NewModuleConfig().
-		WithSysWalltime().WithSysNanotime().WithSysNanosleep().
+		WithSysWalltime().WithSysNanotime().WithNanosleep(inst.nanosleep).
 		WithRandSource(rand.Reader).
 		WithStdout(inst.stdio).WithStderr(inst.stdio)
 
@@ -50,7 +59,9 @@ func newInstance(ctx context.Context, compiled *extism.CompiledPlugin) (*instanc
 		mems = append(mems, m)
 		return m
 	}))
+	restore := inst.runUnder(ctx) // a start function may sleep too
 	p, err := compiled.Instance(actx, extism.PluginInstanceConfig{ModuleConfig: cfg})
+	restore()
 	if err != nil {
 		return nil, err
 	}
@@ -78,6 +89,10 @@ func (i *instance) flushStdio(ctx context.Context, log *slog.Logger, st *callSta
 		return
 	}
 	text := strings.TrimRight(i.stdio.buf.String(), "\n")
+	if i.stdio.dropped > 0 {
+		// The cap may have cut a key in two: mask the start left behind.
+		text = scrubCutTail(text, st.secrets())
+	}
 	lines, droppedLines := 0, 0
 	for line := range strings.SplitSeq(text, "\n") {
 		if lines >= maxStdioLines {

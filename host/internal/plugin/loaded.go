@@ -96,7 +96,7 @@ func (l *loaded) run(ctx context.Context, export string, input []byte) ([]byte, 
 	st.inst = inst
 
 	cctx, cancel := context.WithTimeout(withState(ctx, st), l.cfg.Limits.CallTimeout)
-	rc, out, callErr := inst.plugin.CallWithContext(cctx, export, input)
+	rc, out, callErr := inst.call(cctx, export, input)
 	callTimedOut := errors.Is(cctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil
 	cancel()
 	st.finish()
@@ -125,9 +125,7 @@ func (l *loaded) run(ctx context.Context, export string, input []byte) ([]byte, 
 
 	switch {
 	case callErr != nil && typed != "" && typed == callErr.Error():
-		e := parsePluginError(typed)
-		e.Message = st.redact(e.Message)
-		return nil, st, e
+		return nil, st, st.pluginError(typed)
 	case callErr != nil:
 		e := l.classifyTrap(ctx, callTimedOut, stdio, callErr.Error())
 		l.log.WarnContext(ctx, "plugin call failed", "request_id", st.call.RequestID, "export", export, "code", e.Code, "err", callErr)
@@ -150,6 +148,8 @@ func (l *loaded) classifyTrap(ctx context.Context, callTimedOut bool, stdio, tra
 		return &abi.Error{Code: abi.ErrTimeout, Message: fmt.Sprintf("the plugin did not answer within %s", l.cfg.Limits.CallTimeout), Retryable: true}
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):
 		return &abi.Error{Code: abi.ErrTimeout, Message: "the request took too long", Retryable: true}
+	case errors.Is(context.Cause(ctx), errHostClosed):
+		return &abi.Error{Code: abi.ErrUnavailable, Message: errHostClosed.Error(), Retryable: true}
 	case ctx.Err() != nil:
 		return &abi.Error{Code: abi.ErrInternal, Message: "the request was cancelled"}
 	case strings.Contains(stdio, "out of memory"):
@@ -165,14 +165,12 @@ func (l *loaded) classifyTrap(ctx context.Context, callTimedOut bool, stdio, tra
 const maxErrorText = 1000
 
 // parsePluginError reads a plugin's error: abi.Error JSON, or plain text
-// (then code "internal").
+// (then code "internal"). The message is whole: the caller scrubs keys from
+// it and then cuts it to maxErrorText.
 func parsePluginError(s string) *abi.Error {
 	var e abi.Error
 	if err := json.Unmarshal([]byte(s), &e); err != nil || e.Code == "" {
 		e = abi.Error{Code: abi.ErrInternal, Message: s}
-	}
-	if len(e.Message) > maxErrorText {
-		e.Message = e.Message[:maxErrorText] + "…"
 	}
 	return &e
 }

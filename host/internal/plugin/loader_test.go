@@ -130,7 +130,7 @@ func TestSharedWasmIsReadOnce(t *testing.T) {
 	ctx := WithCall(context.Background(), Call{UserID: "u"})
 	for _, n := range []string{"openai", "openrouter"} {
 		out, err := h2.Call(ctx, n, "whoami", nil)
-		if err != nil || string(out) != "sk-"+n {
+		if err != nil || string(out) != keyFP("sk-"+n) {
 			t.Errorf("%s whoami = %q, %v", n, out, err)
 		}
 	}

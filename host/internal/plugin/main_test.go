@@ -85,12 +85,14 @@ func parseTestConfig(t testing.TB, toml string) *Config {
 	return cfg
 }
 
-// echoEntry is a plugins.toml entry for the echo plugin granted its needs.
+// echoEntry is a plugins.toml entry for the echo plugin granted its needs
+// (it reads its key with api_key, so raw_key).
 func echoEntry(name string, extra string) string {
 	return fmt.Sprintf(`
 [plugins.%s]
 path = "{echo}"
 key_slot = "%s"
+raw_key = true
 capabilities = ["llm.chat", "llm.validate_key"]
 allowed_hosts = ["api.example.com:443"]
 %s

@@ -37,7 +37,12 @@ func (p *pool) get(ctx context.Context) (*instance, error) {
 	}
 	select {
 	case inst := <-p.idle:
-		return inst, nil
+		if inst.owner == "" || inst.owner == ownerOf(callOf(ctx)) {
+			return inst, nil
+		}
+		// It read another user's raw key (which may sit in its globals):
+		// never reused for anyone else.
+		inst.close()
 	default:
 	}
 	inst, err := newInstance(ctx, p.compiled)
@@ -55,7 +60,7 @@ func (p *pool) put(inst *instance, healthy bool) {
 	p.mu.Lock()
 	closed := p.closed
 	p.mu.Unlock()
-	if !healthy || closed {
+	if !healthy || closed || inst.exposure.full() {
 		inst.close()
 		return
 	}
@@ -84,3 +89,11 @@ func (p *pool) close() {
 
 // idleCount is for tests and status: warm instances waiting.
 func (p *pool) idleCount() int { return len(p.idle) }
+
+// ownerOf is who an instance that reads c's raw key belongs to.
+func ownerOf(c Call) string { return "user:" + c.UserID }
+
+func callOf(ctx context.Context) Call {
+	c, _ := CallFrom(ctx)
+	return c
+}

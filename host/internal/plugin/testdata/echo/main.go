@@ -9,6 +9,7 @@ package main
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"os"
@@ -180,19 +181,28 @@ func echo() int32 {
 	return 0
 }
 
-// whoami returns the key the host serves to this call (own slot).
+// fingerprint names a key without spelling it (the host scrubs keys from
+// what a plugin returns): "sha256:" and the first 8 bytes of its SHA-256.
+func fingerprint(k string) string {
+	s := sha256.Sum256([]byte(k))
+	return "sha256:" + hex.EncodeToString(s[:8])
+}
+
+// whoami returns the fingerprint of the key the host serves to this call
+// (own slot).
 //
 //go:wasmexport whoami
 func whoami() int32 {
 	key, ok := apiKey("")
 	if !ok {
-		key = "none"
+		pdk.OutputString("none")
+		return 0
 	}
-	pdk.OutputString(key)
+	pdk.OutputString(fingerprint(key))
 	return 0
 }
 
-// key0 asks for its own key by passing offset 0.
+// key0 asks for its own key by passing offset 0 (output: its fingerprint).
 //
 //go:wasmexport key0
 func key0() int32 {
@@ -202,19 +212,21 @@ func key0() int32 {
 		return 0
 	}
 	mem := pdk.FindMemory(off)
-	pdk.Output(mem.ReadBytes())
+	pdk.OutputString(fingerprint(string(mem.ReadBytes())))
 	return 0
 }
 
-// key asks for the key of the slot named by the input.
+// key asks for the key of the slot named by the input (output: its
+// fingerprint).
 //
 //go:wasmexport key
 func key() int32 {
 	k, ok := apiKey(pdk.InputString())
 	if !ok {
-		k = "none"
+		pdk.OutputString("none")
+		return 0
 	}
-	pdk.OutputString(k)
+	pdk.OutputString(fingerprint(k))
 	return 0
 }
 

@@ -441,6 +441,14 @@ func (c *Commands) notFound(e *handler.InteractionEvent) error {
 	case discord.InteractionTypeApplicationCommand, discord.InteractionTypeModalSubmit, discord.InteractionTypeComponent:
 		r := &reply{e: e, respond: e.Respond}
 		return r.Send("This command or form is no longer available (the bot was updated). Run the command again; if it is gone, it was removed. Nothing was changed.")
+	case discord.InteractionTypeAutocomplete:
+		// Typing in an option of a stale or unknown command. Unanswered, the
+		// user's suggestions spin until Discord gives up, and in HTTP mode
+		// disgo holds the request open until it times out (408 after 3
+		// seconds). An empty list says "nothing to suggest" at once; the
+		// command itself then gets the answer above.
+		return e.Respond(discord.InteractionResponseTypeAutocompleteResult,
+			discord.AutocompleteResult{Choices: []discord.AutocompleteChoice{}})
 	}
 	return nil
 }

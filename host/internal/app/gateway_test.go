@@ -1,7 +1,7 @@
 //go:build !race
 
 // disgo's gateway code races with itself when a websocket closes (see
-// /work/shared/reference/discord-testing.md), so this test, the one that
+// docs/discord.md, "Testing"), so this test, the one that
 // runs serve over a real websocket, is left out of -race runs.
 
 package app_test

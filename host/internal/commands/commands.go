@@ -37,6 +37,7 @@ import (
 
 	"github.com/disgoorg/disgo/bot"
 	"github.com/disgoorg/disgo/discord"
+	"github.com/disgoorg/disgo/events"
 	"github.com/disgoorg/disgo/handler"
 	"github.com/disgoorg/disgo/rest"
 	"github.com/disgoorg/snowflake/v2"
@@ -245,21 +246,33 @@ func sayf(format string, args ...any) error { return &userError{msg: fmt.Sprintf
 // reply answers one interaction. Every reply is ephemeral: commands deal
 // with keys, usage and settings, which are nobody else's business.
 type reply struct {
-	e        responder
+	e responder
+	// respond is the event's raw responder (e.Respond), for the deferral:
+	// DeferCreateMessage cannot say which mentions the answer allows.
+	respond  events.InteractionResponderFunc
 	deferred bool
 }
 
 // responder is what command and modal events have in common.
 type responder interface {
 	CreateMessage(msg discord.MessageCreate, opts ...rest.RequestOpt) error
-	DeferCreateMessage(ephemeral bool, opts ...rest.RequestOpt) error
 	UpdateInteractionResponse(upd discord.MessageUpdate, opts ...rest.RequestOpt) (*discord.Message, error)
+}
+
+// noMentions pings nobody. Every answer states it: a body without
+// allowed_mentions gets disgo's default (everyone, roles and users), so an
+// answer quoting "@everyone" (a personality's name, an error message) would
+// ping the whole server. The lists are empty, not null, so Discord reads
+// them as "none".
+func noMentions() *discord.AllowedMentions {
+	return &discord.AllowedMentions{Parse: []discord.AllowedMentionType{}, Roles: []snowflake.ID{}, Users: []snowflake.ID{}}
 }
 
 // Defer acknowledges now (Discord shows "thinking...") for work that may
 // take longer than 3 seconds.
 func (r *reply) Defer() error {
-	if err := r.e.DeferCreateMessage(true); err != nil {
+	thinking := discord.MessageCreate{Flags: discord.MessageFlagEphemeral, AllowedMentions: noMentions()}
+	if err := r.respond(discord.InteractionResponseTypeDeferredCreateMessage, thinking); err != nil {
 		return &sendError{fmt.Errorf("defer interaction: %w", err)}
 	}
 	r.deferred = true
@@ -270,7 +283,7 @@ func (r *reply) Defer() error {
 func (r *reply) Send(content string, files ...*discord.File) error {
 	content = truncate(content, 2000)
 	if r.deferred {
-		upd := discord.NewMessageUpdate().WithContent(content)
+		upd := discord.NewMessageUpdate().WithContent(content).WithAllowedMentions(noMentions())
 		if len(files) > 0 {
 			upd = upd.WithFiles(files...)
 		}
@@ -280,7 +293,7 @@ func (r *reply) Send(content string, files ...*discord.File) error {
 		return nil
 	}
 	msg := discord.NewMessageCreate().WithContent(content).WithEphemeral(true).
-		WithAllowedMentions(&discord.AllowedMentions{})
+		WithAllowedMentions(noMentions())
 	if len(files) > 0 {
 		msg = msg.WithFiles(files...)
 	}
@@ -331,7 +344,7 @@ func truncate(s string, n int) string {
 // user, and its error is shown by finish.
 func (c *Commands) command(name string, h func(ctx context.Context, e *handler.CommandEvent, r *reply) error) handler.CommandHandler {
 	return func(e *handler.CommandEvent) error {
-		r := &reply{e: e}
+		r := &reply{e: e, respond: e.Respond}
 		return c.finish(e.Ctx, r, name, h(e.Ctx, e, r))
 	}
 }
@@ -339,7 +352,7 @@ func (c *Commands) command(name string, h func(ctx context.Context, e *handler.C
 // modal adapts a modal submit handler like command.
 func (c *Commands) modal(name string, h func(ctx context.Context, e *handler.ModalEvent, r *reply) error) handler.ModalHandler {
 	return func(e *handler.ModalEvent) error {
-		r := &reply{e: e}
+		r := &reply{e: e, respond: e.Respond}
 		return c.finish(e.Ctx, r, name, h(e.Ctx, e, r))
 	}
 }
@@ -426,8 +439,16 @@ func (c *Commands) routes() *handler.Mux {
 func (c *Commands) notFound(e *handler.InteractionEvent) error {
 	switch e.Type() {
 	case discord.InteractionTypeApplicationCommand, discord.InteractionTypeModalSubmit, discord.InteractionTypeComponent:
-		r := &reply{e: e}
+		r := &reply{e: e, respond: e.Respond}
 		return r.Send("This command or form is no longer available (the bot was updated). Run the command again; if it is gone, it was removed. Nothing was changed.")
+	case discord.InteractionTypeAutocomplete:
+		// Typing in an option of a stale or unknown command. Unanswered, the
+		// user's suggestions spin until Discord gives up, and in HTTP mode
+		// disgo holds the request open until it times out (408 after 3
+		// seconds). An empty list says "nothing to suggest" at once; the
+		// command itself then gets the answer above.
+		return e.Respond(discord.InteractionResponseTypeAutocompleteResult,
+			discord.AutocompleteResult{Choices: []discord.AutocompleteChoice{}})
 	}
 	return nil
 }

@@ -113,10 +113,23 @@ func newFakeOpenAI(t *testing.T) *fakeOpenAI {
 // syncBuffer collects log output across goroutines.
 type syncBuffer = logtest.Buffer
 
-// env is one test's world: its own database, the real openai plugin
-// pointed at a fake OpenAI, a fake Discord and a disgo client.
+// env is one test's view of its world: the helpers (slash, inject,
+// snapshot, unchanged, ...) report failures to t. A subtest takes its own
+// view with e.in(t), so a failing helper fails (and stops) the subtest that
+// called it; with the outer test's t, Fatal from a subtest is blamed on the
+// parent ("subtest may have called FailNow on a parent test") and ends the
+// whole test instead of one case.
 type env struct {
-	t        *testing.T
+	*world
+	t testing.TB
+}
+
+// in returns the same world reporting to t (a subtest's t).
+func (e *env) in(t testing.TB) *env { return &env{world: e.world, t: t} }
+
+// world is one test's world: its own database, the real openai plugin
+// pointed at a fake OpenAI, a fake Discord and a disgo client.
+type world struct {
 	store    *store.Store
 	plugins  *plugin.Host
 	openai   *fakeOpenAI
@@ -160,8 +173,8 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	// Each test has its own database, plugin host and fake Discord; most of
 	// the setup waits on PostgreSQL, so tests overlap well.
 	t.Parallel()
-	e := &env{t: t, logs: &syncBuffer{}, guildID: "700000000000000001", channel: "710000000000000001",
-		now: time.Date(2026, 3, 14, 15, 9, 26, 0, time.UTC)}
+	e := &env{t: t, world: &world{logs: &syncBuffer{}, guildID: "700000000000000001", channel: "710000000000000001",
+		now: time.Date(2026, 3, 14, 15, 9, 26, 0, time.UTC)}}
 	logger := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 
 	k := make([]byte, vault.KeySize)
@@ -367,7 +380,7 @@ func (e *env) unchanged(before string) {
 }
 
 // mustSay fails unless the answer is ephemeral and contains every part.
-func mustSay(t *testing.T, a answer, parts ...string) {
+func mustSay(t testing.TB, a answer, parts ...string) {
 	t.Helper()
 	if !a.Ephemeral {
 		t.Errorf("reply is not ephemeral: %+v", a)

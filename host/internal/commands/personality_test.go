@@ -85,6 +85,7 @@ func TestPersonalityBadEditsChangeNothing(t *testing.T) {
 		{"nothing to change", nil, "at least one thing"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			e := e.in(t) // failures belong to this case
 			before := e.snapshot()
 			opts := append([]discordfake.CommandOption{str("personality", "lilith")}, tc.opts...)
 			mustSay(t, e.slash(u, "personality", sub("edit", opts...)), tc.want)
@@ -148,6 +149,7 @@ func TestPersonalityLLMValidatesParametersAgainstThePluginSchema(t *testing.T) {
 		{"not an object", `[1, 2]`, []string{"JSON object"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			e := e.in(t) // failures belong to this case
 			before := e.snapshot()
 			a := e.slash(u, "personality", sub("llm", str("personality", "lilith"), str("provider", "openai"),
 				str("model", "gpt-4o"), str("parameters", tc.params)))

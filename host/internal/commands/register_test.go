@@ -93,6 +93,64 @@ func TestDefinitionsAreStable(t *testing.T) {
 // first answer is the HTTP response body, later edits go over REST.
 func TestHTTPInteractions(t *testing.T) {
 	e := newEnv(t)
+	post, srvURL := e.httpInteractions()
+	u := e.user()
+
+	// Removing a key that does not exist: an ephemeral answer in the body.
+	before := e.snapshot()
+	in := e.spec(u)
+	status, out := post(t, discordfake.SlashCommand(in, "wallet", sub("remove", str("provider", "openai"))))
+	e.cmds.Wait()
+	data, _ := out["data"].(map[string]any)
+	if status != http.StatusOK || out["type"] != float64(4) || data["flags"] != float64(64) ||
+		!bytes.Contains([]byte(data["content"].(string)), []byte("no key stored for **openai**")) {
+		t.Fatalf("HTTP answer %d %v", status, out)
+	}
+	e.unchanged(before)
+
+	// The key form: a modal in the body, then the submit is deferred in the
+	// body and answered by editing @original over REST.
+	in = e.spec(u)
+	_, out = post(t, discordfake.SlashCommand(in, "wallet", sub("set", str("provider", "openai"))))
+	data, _ = out["data"].(map[string]any)
+	if out["type"] != float64(9) || data["custom_id"] == nil {
+		t.Fatalf("want a modal, got %v", out)
+	}
+	in = e.spec(u)
+	_, out = post(t, discordfake.ModalSubmit(in, data["custom_id"].(string), map[string]string{"key": keyGood}))
+	if out["type"] != float64(5) {
+		t.Fatalf("want a deferred answer, got %v", out)
+	}
+	e.cmds.Wait()
+	m, ok := e.discord.Original(in.Token)
+	if !ok || !bytes.Contains([]byte(m.Content), []byte("Saved your **openai** key")) {
+		t.Fatalf("@original = %q", m.Content)
+	}
+	if key, ok, _ := e.store.APIKey(context.Background(), u.ID, "openai"); !ok || key != keyGood {
+		t.Fatal("the key was not stored")
+	}
+
+	// A forged request is refused before any handler runs.
+	req, _ := http.NewRequest(http.MethodPost, srvURL, bytes.NewReader(discordfake.SlashCommand(e.spec(u), "wallet", sub("list"))))
+	req.Header.Set("X-Signature-Timestamp", "1")
+	req.Header.Set("X-Signature-Ed25519", hex.EncodeToString(make([]byte, 64)))
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("forged interaction answered %d", res.StatusCode)
+	}
+}
+
+// httpInteractions serves the commands as an Interactions Endpoint URL
+// (HTTP-interactions mode) and returns a function that posts a signed
+// interaction (reporting to the t it is given) and gives back the status
+// and decoded answer, and the
+// endpoint's URL.
+func (e *env) httpInteractions() (post func(t testing.TB, body []byte) (int, map[string]any), url string) {
+	t := e.t
 	pub, priv, err := ed25519.GenerateKey(nil)
 	if err != nil {
 		t.Fatal(err)
@@ -107,7 +165,7 @@ func TestHTTPInteractions(t *testing.T) {
 		handle(&relayWriter{ResponseWriter: w, t: t, url: e.discord.RESTURL() + "/interactions/" + in.ID + "/" + in.Token + "/callback"}, r)
 	}))
 	t.Cleanup(srv.Close)
-	post := func(body []byte) (int, map[string]any) {
+	return func(t testing.TB, body []byte) (int, map[string]any) {
 		t.Helper()
 		req, _ := http.NewRequest(http.MethodPost, srv.URL, bytes.NewReader(body))
 		ts := strconv.FormatInt(time.Now().Unix(), 10)
@@ -123,55 +181,7 @@ func TestHTTPInteractions(t *testing.T) {
 		var out map[string]any
 		_ = json.Unmarshal(raw, &out)
 		return res.StatusCode, out
-	}
-	u := e.user()
-
-	// Removing a key that does not exist: an ephemeral answer in the body.
-	before := e.snapshot()
-	in := e.spec(u)
-	status, out := post(discordfake.SlashCommand(in, "wallet", sub("remove", str("provider", "openai"))))
-	e.cmds.Wait()
-	data, _ := out["data"].(map[string]any)
-	if status != http.StatusOK || out["type"] != float64(4) || data["flags"] != float64(64) ||
-		!bytes.Contains([]byte(data["content"].(string)), []byte("no key stored for **openai**")) {
-		t.Fatalf("HTTP answer %d %v", status, out)
-	}
-	e.unchanged(before)
-
-	// The key form: a modal in the body, then the submit is deferred in the
-	// body and answered by editing @original over REST.
-	in = e.spec(u)
-	_, out = post(discordfake.SlashCommand(in, "wallet", sub("set", str("provider", "openai"))))
-	data, _ = out["data"].(map[string]any)
-	if out["type"] != float64(9) || data["custom_id"] == nil {
-		t.Fatalf("want a modal, got %v", out)
-	}
-	in = e.spec(u)
-	_, out = post(discordfake.ModalSubmit(in, data["custom_id"].(string), map[string]string{"key": keyGood}))
-	if out["type"] != float64(5) {
-		t.Fatalf("want a deferred answer, got %v", out)
-	}
-	e.cmds.Wait()
-	m, ok := e.discord.Original(in.Token)
-	if !ok || !bytes.Contains([]byte(m.Content), []byte("Saved your **openai** key")) {
-		t.Fatalf("@original = %q", m.Content)
-	}
-	if key, ok, _ := e.store.APIKey(context.Background(), u.ID, "openai"); !ok || key != keyGood {
-		t.Fatal("the key was not stored")
-	}
-
-	// A forged request is refused before any handler runs.
-	req, _ := http.NewRequest(http.MethodPost, srv.URL, bytes.NewReader(discordfake.SlashCommand(e.spec(u), "wallet", sub("list"))))
-	req.Header.Set("X-Signature-Timestamp", "1")
-	req.Header.Set("X-Signature-Ed25519", hex.EncodeToString(make([]byte, 64)))
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	if res.StatusCode != http.StatusUnauthorized {
-		t.Fatalf("forged interaction answered %d", res.StatusCode)
-	}
+	}, srv.URL
 }
 
 // relayWriter plays Discord's part in HTTP mode: the response body is
@@ -180,7 +190,7 @@ func TestHTTPInteractions(t *testing.T) {
 // to edit @original.
 type relayWriter struct {
 	http.ResponseWriter
-	t   *testing.T
+	t   testing.TB
 	url string
 }
 
@@ -203,4 +213,47 @@ func TestUnknownCommandsAndStaleFormsGetAnAnswer(t *testing.T) {
 	a := e.inject(in, discordfake.ModalSubmit(in, "/voice-sample/v1", map[string]string{"x": "y"}))
 	mustSay(t, a, "no longer available")
 	e.unchanged(before)
+}
+
+// TestAutocompleteOfAStaleCommandGetsAnEmptyList: typing in an option of a
+// command the bot no longer has (or a subcommand that has no suggestions)
+// gets an empty suggestion list at once, over the gateway and over HTTP;
+// unanswered, HTTP mode ends in a 408 after 3 seconds.
+func TestAutocompleteOfAStaleCommandGetsAnEmptyList(t *testing.T) {
+	e := newEnv(t)
+	u := e.user()
+	stale := []struct {
+		name string
+		cmd  string
+		opts []discordfake.CommandOption
+	}{
+		{"removed command", "remind", []discordfake.CommandOption{
+			sub("me", discordfake.CommandOption{Name: "what", Type: discordfake.OptionString, Value: "te", Focused: true})}},
+		{"subcommand without suggestions", "wallet", []discordfake.CommandOption{
+			sub("list", discordfake.CommandOption{Name: "provider", Type: discordfake.OptionString, Value: "op", Focused: true})}},
+	}
+	emptyList := func(t *testing.T, how string, typ any, data map[string]any) {
+		t.Helper()
+		choices, ok := data["choices"].([]any)
+		if typ != float64(8) || !ok || len(choices) != 0 {
+			t.Errorf("%s: answer type %v data %v, want an autocomplete result (8) with an empty choices list", how, typ, data)
+		}
+	}
+	post, _ := e.httpInteractions()
+	for _, tc := range stale {
+		t.Run(tc.name+" over the gateway", func(t *testing.T) {
+			e := e.in(t)
+			in := e.spec(u)
+			a := e.inject(in, discordfake.Autocomplete(in, tc.cmd, tc.opts...))
+			emptyList(t, "gateway", float64(a.Type), a.Data)
+		})
+		t.Run(tc.name+" over HTTP", func(t *testing.T) {
+			status, out := post(t, discordfake.Autocomplete(e.spec(u), tc.cmd, tc.opts...))
+			data, _ := out["data"].(map[string]any)
+			if status != http.StatusOK {
+				t.Fatalf("status %d, want 200 with an empty list", status)
+			}
+			emptyList(t, "HTTP", out["type"], data)
+		})
+	}
 }

@@ -15,6 +15,8 @@ import (
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
 
 	"github.com/tzurot-go/tzurot/host/internal/store"
 )
@@ -121,19 +123,42 @@ func count(n int64) string {
 	return b.String()
 }
 
+// Chart geometry, in points. chartMargin keeps everything off the image's
+// edges: gonum fits the outermost bars and the last date label flush
+// against the canvas, and the last bar came out cut at the right edge.
+const (
+	chartWidth  = 640
+	chartHeight = 320
+	chartMargin = 12
+)
+
+// dayLabels returns one label per bar of a chart of the last `days` days up
+// to today. Up to 10 days every bar is labelled; beyond, every fifth bar
+// counting back from today (always labelled), so a month stays readable
+// whatever the day count. (The rule used to count from the first day and
+// left a 30-day month with today's label alone.)
+func dayLabels(today time.Time, days int) []string {
+	step := 1
+	if days > 10 {
+		step = 5
+	}
+	labels := make([]string, days)
+	for i := range days {
+		if (days-1-i)%step == 0 {
+			labels[i] = today.AddDate(0, 0, i-days+1).Format("Jan 2")
+		}
+	}
+	return labels
+}
+
 // dailyChart draws one bar per day (the last `days` days up to today in
 // now's zone) of input plus output tokens, as a PNG.
 func dailyChart(daily []store.DailyUsage, now time.Time, days int, title string) ([]byte, error) {
 	loc := now.Location()
 	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, loc)
 	values := make(plotter.Values, days)
-	labels := make([]string, days)
 	for i := range days {
 		d := today.AddDate(0, 0, i-days+1)
-		labels[i] = d.Format("Jan 2")
-		if days > 10 && i%5 != days%5-1 && i != days-1 {
-			labels[i] = "" // keep a month's labels readable
-		}
 		for _, u := range daily {
 			if u.Day.Equal(d) {
 				values[i] += float64(u.InputTokens + u.OutputTokens)
@@ -144,6 +169,8 @@ func dailyChart(daily []store.DailyUsage, now time.Time, days int, title string)
 	p.Title.Text = title
 	p.Y.Label.Text = "tokens"
 	p.Y.Min = 0
+	// Headroom above the tallest bar, so it does not run into the title.
+	p.Y.Max = max(slices.Max(values)*1.08, 1)
 	bars, err := plotter.NewBarChart(values, vg.Points(max(6, 360/float64(days))))
 	if err != nil {
 		return nil, err
@@ -151,13 +178,12 @@ func dailyChart(daily []store.DailyUsage, now time.Time, days int, title string)
 	bars.Color = color.RGBA{R: 88, G: 101, B: 242, A: 255} // Discord blurple
 	bars.LineStyle.Width = 0
 	p.Add(bars)
-	p.NominalX(labels...)
-	w, err := p.WriterTo(vg.Points(640), vg.Points(320), "png")
-	if err != nil {
-		return nil, err
-	}
+	p.NominalX(dayLabels(today, days)...)
+	img := vgimg.PngCanvas{Canvas: vgimg.New(vg.Points(chartWidth), vg.Points(chartHeight))}
+	m := vg.Points(chartMargin)
+	p.Draw(draw.Crop(draw.New(img), m, -m, m, -m))
 	var buf bytes.Buffer
-	if _, err := w.WriteTo(&buf); err != nil {
+	if _, err := img.WriteTo(&buf); err != nil {
 		return nil, err
 	}
 	return buf.Bytes(), nil

@@ -89,6 +89,7 @@ func TestWalletRejectedKeysAreNotStored(t *testing.T) {
 		{"blank", " \n\t ", []string{"empty"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			e := e.in(t) // failures belong to this case
 			id := e.openForm(u, "openai")
 			before := e.snapshot()
 			a := e.submitKey(u, id, tc.key)

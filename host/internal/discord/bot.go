@@ -194,6 +194,8 @@ func New(token string, h Handler, opts ...Option) (*Bot, error) {
 	opts2 := []bot.ConfigOpt{
 		bot.WithLogger(disgoLog),
 		bot.WithRestClientConfigOpts(restOpts...),
+		// disgo's default pings everyone, roles and users (see mentions.go).
+		bot.WithRestConfigOpts(rest.WithDefaultAllowedMentions(noMentions())),
 		bot.WithEventListeners(b),
 		bot.WithCacheConfigOpts(cache.WithCaches(cache.FlagGuilds, cache.FlagChannels)),
 	}
@@ -212,7 +214,7 @@ func New(token string, h Handler, opts ...Option) (*Bot, error) {
 	b.client = client
 
 	if cfg.publicKey != "" {
-		ih, err := newInteractionEndpoint(cfg.publicKey, cfg.replayWindow, cfg.now, disgoLog, client.EventManager.HandleHTTPEvent)
+		ih, err := newInteractionEndpoint(cfg.publicKey, cfg.replayWindow, cfg.now, disgoLog, withDefaultMentions(client.EventManager.HandleHTTPEvent))
 		if err != nil {
 			b.cancel()
 			return nil, err

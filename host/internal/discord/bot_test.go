@@ -202,18 +202,28 @@ func TestShutdownDrainsHandlers(t *testing.T) {
 	ch := tb.fake.AddTextChannel(guildID)
 	tb.inject(t, tb.fake.UserMessage(discordfake.MessageSpec{ChannelID: ch.ID, GuildID: guildID, Author: alice, Content: "x"}))
 
+	// Not eventually: this goroutine is not the test's, and Fatal here would leave the handler
+	// blocked and the test running on. The handler is released whatever happens, and the outcome
+	// is reported on the test's goroutine.
+	waited := make(chan error, 1)
 	go func() {
-		eventually(t, "shutdown to start", func() bool {
+		defer close(release)
+		ctx, cancel := context.WithTimeout(context.Background(), hungTest)
+		defer cancel()
+		waited <- waitFor(ctx, "shutdown to start", func() bool {
 			tb.mu.Lock()
 			defer tb.mu.Unlock()
 			return tb.shutdown
 		})
-		close(release)
 	}()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := tb.Shutdown(ctx); err != nil {
-		t.Fatalf("Shutdown: %v", err)
+	shutdownErr := tb.Shutdown(ctx)
+	if err := <-waited; err != nil {
+		t.Fatal(err)
+	}
+	if shutdownErr != nil {
+		t.Fatalf("Shutdown: %v", shutdownErr)
 	}
 	select {
 	case <-done:

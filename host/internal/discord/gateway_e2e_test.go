@@ -2,7 +2,7 @@
 
 // Websocket end-to-end tests against the fake gateway. They are excluded from -race builds:
 // disgo v0.19.6's gateway races on its own fields (heartbeatCancel, lastHeartbeatSent/Received)
-// whenever a real connection closes (see /work/shared/reference/discord-testing.md). Run them with
+// whenever a real connection closes (see docs/discord.md, "Testing"). Run them with
 //
 //	go test -count=1 -run 'Gateway(EndToEnd|RefusesBadToken|Resumes)' ./host/internal/discord/
 //

@@ -2,6 +2,7 @@ package discord
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/url"
@@ -106,15 +107,35 @@ func (tb *testBot) inject(t *testing.T, raw []byte) {
 	discordfake.Inject(t, tb.Client(), gateway.EventTypeMessageCreate, raw)
 }
 
-// eventually polls cond until it holds; the deadline only guards against a hung test.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+// waitFor polls cond until it holds or ctx ends, and then says what it waited for. It never
+// touches a testing.T, so it is the one to use on a goroutine the test started: report its error
+// through a channel to the test's goroutine.
+func waitFor(ctx context.Context, what string, cond func() bool) error {
+	tick := time.NewTicker(2 * time.Millisecond)
+	defer tick.Stop()
 	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("timed out waiting for %s", what)
+		case <-tick.C:
 		}
-		time.Sleep(2 * time.Millisecond)
+	}
+	return nil
+}
+
+// hungTest is how long eventually waits; it only guards against a hung test.
+const hungTest = 10 * time.Second
+
+// eventually polls cond until it holds and fails t (Fatal) when it never does. Call it only on
+// the goroutine running t, the test or subtest it reports to: Fatal on any other goroutine ends
+// just that goroutine, so the test runs on without what it waited for (or hangs), and the failure
+// is reported out of place. Elsewhere use waitFor.
+func eventually(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), hungTest)
+	defer cancel()
+	if err := waitFor(ctx, what, cond); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -24,6 +24,9 @@ import (
 
 type signer struct {
 	priv ed25519.PrivateKey
+	// fake, when set, is handed every answer the bot gives over HTTP: Discord receives it like a
+	// REST callback, so the fake checks it like one (allowed_mentions included).
+	fake *discordfake.Server
 }
 
 // post sends body signed at ts to url and returns the status and response body.
@@ -46,6 +49,12 @@ func (s signer) post(t *testing.T, url string, body []byte, ts time.Time, mutate
 	}
 	defer resp.Body.Close()
 	out, _ := io.ReadAll(resp.Body)
+	var kind struct{ Type int }
+	if s.fake != nil && resp.StatusCode == http.StatusOK && json.Unmarshal(body, &kind) == nil && kind.Type != 1 {
+		if err := s.fake.AnsweredOverHTTP(body, out); err != nil {
+			t.Error(err)
+		}
+	}
 	return resp.StatusCode, string(out)
 }
 
@@ -77,7 +86,7 @@ func newInteractionsBot(t *testing.T) (*testBot, signer, string) {
 		WithInteractionListener(commandMux()))
 	srv := httptest.NewServer(tb.InteractionsHandler())
 	t.Cleanup(srv.Close)
-	return tb, signer{priv: priv}, srv.URL
+	return tb, signer{priv: priv, fake: tb.fake}, srv.URL
 }
 
 func pingBody(id string) []byte {
@@ -219,7 +228,7 @@ func TestServeInteractionsStopsAtShutdown(t *testing.T) {
 		t.Fatal("served the endpoint twice")
 	}
 	url := "http://" + addr.String() + "/interactions"
-	sign := signer{priv: priv}
+	sign := signer{priv: priv, fake: tb.fake}
 	if status, _ := sign.post(t, url, pingBody("700000000000000030"), time.Now()); status != http.StatusOK {
 		t.Fatalf("PING: %d", status)
 	}

@@ -3,6 +3,7 @@ package discordfake_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"mime/multipart"
 	"net/http"
@@ -49,7 +50,7 @@ type apiError struct {
 }
 
 func TestBotRoutesNeedTheToken(t *testing.T) {
-	f := discordfake.New(t)
+	f := discordfake.New(t, discordfake.WithoutMentionCheck()) // raw bodies about other rules
 	ch := f.AddTextChannel("1")
 	body := []byte(`{"content":"hi"}`)
 	var e apiError
@@ -74,7 +75,7 @@ func TestBotRoutesNeedTheToken(t *testing.T) {
 }
 
 func TestProductRules(t *testing.T) {
-	f := discordfake.New(t)
+	f := discordfake.New(t, discordfake.WithoutMentionCheck()) // raw bodies about other rules
 	ch := f.AddTextChannel("1")
 	thread := f.AddThread(ch)
 	other := f.AddTextChannel("1")
@@ -128,7 +129,7 @@ func TestProductRules(t *testing.T) {
 }
 
 func TestWebhookExecuteWaitThreadsAndMultipart(t *testing.T) {
-	f := discordfake.New(t)
+	f := discordfake.New(t, discordfake.WithoutMentionCheck()) // raw bodies about other rules
 	ch := f.AddTextChannel("1")
 	thread := f.AddThread(ch)
 	hook := f.AddWebhook(discordfake.Webhook{ChannelID: ch.ID, GuildID: "1", Name: "Tzurot", ApplicationID: f.AppID})
@@ -284,4 +285,102 @@ func decode(t *testing.T, typ gateway.EventType, raw []byte) gateway.EventData {
 		t.Fatalf("%s: %v\n%s", typ, err, raw)
 	}
 	return d
+}
+
+// TestMentionsLikeDiscord: a body without allowed_mentions pings everything its content names, as
+// on Discord, and is listed as a problem; a stated object limits the pings; each kind of message
+// is held to the project's limit; a self-contradicting object is refused as Discord refuses it.
+func TestMentionsLikeDiscord(t *testing.T) {
+	f := discordfake.New(t, discordfake.WithoutMentionCheck()) // this test checks the list itself
+	ch := f.AddTextChannel("1")
+	hook := f.AddWebhook(discordfake.Webhook{ChannelID: ch.ID, GuildID: "1", Name: "Tzurot", ApplicationID: f.AppID})
+	exec := f.RESTURL() + "/webhooks/" + hook.ID + "/" + hook.Token + "?wait=true"
+	const text = `hey @everyone, <@123> and <@!124>, ask <@&456>`
+
+	body := func(am string) []byte {
+		b := `{"content":` + strconvQuote(text)
+		if am != "" {
+			b += `,"allowed_mentions":` + am
+		}
+		return []byte(b + "}")
+	}
+	call(t, "POST", exec, "", body(""), "", nil)
+	call(t, "POST", exec, "", body(`{"parse":["users"]}`), "", nil)
+	call(t, "POST", exec, "", body(`{"parse":[],"users":["124"]}`), "", nil)
+	call(t, "POST", f.RESTURL()+"/interactions/9/itok/callback", "",
+		[]byte(`{"type":4,"data":{"content":"hi <@123>","flags":64,"allowed_mentions":{"parse":["users"]}}}`), "", nil)
+	call(t, "POST", f.RESTURL()+"/interactions/10/itok2/callback", "",
+		[]byte(`{"type":4,"data":{"content":"hi <@123>","flags":64,"allowed_mentions":{"parse":[],"roles":[],"users":[],"replied_user":false}}}`), "", nil)
+
+	msgs := f.Messages(ch.ID)
+	if len(msgs) != 3 {
+		t.Fatalf("%d messages, want 3", len(msgs))
+	}
+	if m := msgs[0]; !m.MentionEveryone || strings.Join(m.MentionUsers, ",") != "123,124" || strings.Join(m.MentionRoles, ",") != "456" {
+		t.Errorf("no allowed_mentions: pinged everyone=%v users=%v roles=%v, want everything, as Discord does", m.MentionEveryone, m.MentionUsers, m.MentionRoles)
+	}
+	if m := msgs[1]; m.MentionEveryone || strings.Join(m.MentionUsers, ",") != "123,124" || len(m.MentionRoles) != 0 {
+		t.Errorf("parse users: pinged everyone=%v users=%v roles=%v, want the two users only", m.MentionEveryone, m.MentionUsers, m.MentionRoles)
+	}
+	if m := msgs[2]; m.MentionEveryone || strings.Join(m.MentionUsers, ",") != "124" || len(m.MentionRoles) != 0 {
+		t.Errorf("users list: pinged everyone=%v users=%v roles=%v, want user 124 only", m.MentionEveryone, m.MentionUsers, m.MentionRoles)
+	}
+	var got struct {
+		MentionEveryone bool `json:"mention_everyone"`
+		Mentions        []struct{ ID string }
+	}
+	call(t, "GET", f.RESTURL()+"/channels/"+ch.ID+"/messages/"+msgs[0].ID, "Bot "+f.Token, nil, "", &got)
+	if !got.MentionEveryone || len(got.Mentions) != 2 {
+		t.Errorf("GET message shows mention_everyone=%v mentions=%v", got.MentionEveryone, got.Mentions)
+	}
+
+	problems := f.MentionProblems()
+	if len(problems) != 2 || !strings.Contains(problems[0], "webhook message) has no allowed_mentions") ||
+		!strings.Contains(problems[1], "interaction response) allows users") {
+		t.Errorf("problems %q, want the webhook message without allowed_mentions and the interaction response allowing users", problems)
+	}
+	if b := f.MessageBodies(); len(b) != 5 || b[4].Kind != discordfake.KindInteractionResponse || b[4].Allows != (discordfake.Mentions{}) {
+		t.Errorf("recorded bodies %+v", b)
+	}
+
+	var e apiError
+	if r := call(t, "POST", exec, "", body(`{"parse":["users"],"users":["123"]}`), "", &e); r.StatusCode != 400 || e.Code != 50035 {
+		t.Errorf("parse users with a users list: %d code %d, want 400 code 50035", r.StatusCode, e.Code)
+	}
+	if v := f.Violations(); len(v) != 1 || !strings.Contains(v[0], "mutually exclusive") {
+		t.Errorf("violations %q", v)
+	}
+}
+
+func strconvQuote(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+// recordingTB catches what New reports when the test ends.
+type recordingTB struct {
+	testing.TB
+	errors   []string
+	cleanups []func()
+}
+
+func (r *recordingTB) Helper()                   {}
+func (r *recordingTB) Errorf(f string, a ...any) { r.errors = append(r.errors, fmt.Sprintf(f, a...)) }
+func (r *recordingTB) Cleanup(fn func())         { r.cleanups = append(r.cleanups, fn) }
+
+// TestNewChecksEveryMessageBody: a test that makes the bot send a message without
+// allowed_mentions fails when it ends, even if it never asks the fake.
+func TestNewChecksEveryMessageBody(t *testing.T) {
+	rec := &recordingTB{TB: t}
+	f := discordfake.New(rec)
+	ch := f.AddTextChannel("1")
+	call(t, "POST", f.RESTURL()+"/channels/"+ch.ID+"/messages", "Bot "+f.Token, []byte(`{"content":"hi @everyone"}`), "", nil)
+	call(t, "POST", f.RESTURL()+"/channels/"+ch.ID+"/messages", "Bot "+f.Token,
+		[]byte(`{"content":"hi","allowed_mentions":{"parse":["users"],"replied_user":false}}`), "", nil)
+	for i := len(rec.cleanups) - 1; i >= 0; i-- {
+		rec.cleanups[i]()
+	}
+	if len(rec.errors) != 1 || !strings.Contains(rec.errors[0], "channel message) has no allowed_mentions") {
+		t.Fatalf("New reported %q, want one unsafe-mentions error for the first message", rec.errors)
+	}
 }

@@ -108,6 +108,10 @@ func (s *Server) wrap(route string, auth authKind, h func(http.ResponseWriter, *
 			}
 		}
 
+		if !s.noteMessageBody(w, r, rec) {
+			return
+		}
+
 		s.mu.Lock()
 		var (
 			f      Failure
@@ -346,9 +350,16 @@ func (s *Server) interactionCallback(w http.ResponseWriter, r *http.Request, rec
 	switch body.Type {
 	case 4, 7: // message (or update) with source
 		s.originals[token] = &Message{ID: s.newIDLocked(), Content: p.content(), Flags: p.Flags,
-			AuthorID: s.AppID, Bot: true, Files: rec.Files, CreatedAt: time.Now()}
+			AllowedMentions: string(p.AllowedMentions), AuthorID: s.AppID, Bot: true, Files: rec.Files, CreatedAt: time.Now()}
+		applyMentions(s.originals[token], "")
 	case 5: // deferred: Discord shows "thinking..." until @original is edited
-		s.originals[token] = &Message{ID: s.newIDLocked(), Flags: p.Flags, AuthorID: s.AppID, Bot: true, CreatedAt: time.Now()}
+		if _, edited := s.originals[token]; edited {
+			// An answer given over HTTP (AnsweredOverHTTP) can reach the fake after the edit
+			// that followed it; Discord saw them in order, so the edit stands.
+			break
+		}
+		s.originals[token] = &Message{ID: s.newIDLocked(), Flags: p.Flags, AllowedMentions: string(p.AllowedMentions),
+			AuthorID: s.AppID, Bot: true, CreatedAt: time.Now()}
 	}
 	s.mu.Unlock()
 	w.WriteHeader(http.StatusNoContent)
@@ -419,6 +430,13 @@ func (s *Server) store(m *Message) {
 	for _, f := range m.Files {
 		m.Attachments = append(m.Attachments, s.addCDNFileLocked(f.Name, f.ContentType, f.Data))
 	}
+	replied := ""
+	for _, r := range s.messages[m.ChannelID] {
+		if m.ReferenceID != "" && r.ID == m.ReferenceID {
+			replied = r.AuthorID
+		}
+	}
+	applyMentions(m, replied)
 	s.messages[m.ChannelID] = append(s.messages[m.ChannelID], m)
 }
 
@@ -533,7 +551,9 @@ func (s *Server) executeWebhook(w http.ResponseWriter, r *http.Request, rec *Req
 		if !s.checkContent(w, RouteExecuteWebhook, p, len(rec.Files), false) {
 			return
 		}
-		m := &Message{Content: p.content(), Flags: p.Flags, AuthorID: s.AppID, Bot: true, Files: rec.Files, CreatedAt: time.Now()}
+		m := &Message{Content: p.content(), Flags: p.Flags, AllowedMentions: string(p.AllowedMentions),
+			AuthorID: s.AppID, Bot: true, Files: rec.Files, CreatedAt: time.Now()}
+		applyMentions(m, "")
 		s.mu.Lock()
 		m.ID = s.newIDLocked()
 		for _, f := range m.Files {
@@ -616,6 +636,10 @@ func (s *Server) editOriginal(w http.ResponseWriter, r *http.Request, rec *Reque
 	if p.Content != nil {
 		m.Content = *p.Content
 	}
+	if len(p.AllowedMentions) > 0 {
+		m.AllowedMentions = string(p.AllowedMentions)
+	}
+	applyMentions(m, "")
 	for _, f := range rec.Files {
 		m.Files = append(m.Files, f)
 		m.Attachments = append(m.Attachments, s.addCDNFileLocked(f.Name, f.ContentType, f.Data))
@@ -656,6 +680,10 @@ func (s *Server) editWebhookMessage(w http.ResponseWriter, r *http.Request, rec 
 	if p.Content != nil {
 		found.Content = *p.Content
 	}
+	if len(p.AllowedMentions) > 0 {
+		found.AllowedMentions = string(p.AllowedMentions)
+	}
+	applyMentions(found, "")
 	cp := *found
 	writeJSON(w, http.StatusOK, s.messageJSONLocked(&cp))
 }
@@ -731,10 +759,17 @@ func (s *Server) messageJSONLocked(m *Message) map[string]any {
 	for _, a := range m.Attachments {
 		atts = append(atts, attachmentJSON(a))
 	}
+	mentions, roles := []any{}, []any{}
+	for _, id := range m.MentionUsers {
+		mentions = append(mentions, map[string]any{"id": id, "username": "user-" + id, "discriminator": "0", "global_name": nil})
+	}
+	for _, id := range m.MentionRoles {
+		roles = append(roles, id)
+	}
 	out := map[string]any{
 		"id": m.ID, "channel_id": m.ChannelID, "type": 0, "content": m.Content, "author": author,
 		"timestamp": m.CreatedAt.UTC().Format(time.RFC3339Nano), "edited_timestamp": nil, "tts": false,
-		"mention_everyone": false, "mentions": []any{}, "mention_roles": []any{}, "attachments": atts,
+		"mention_everyone": m.MentionEveryone, "mentions": mentions, "mention_roles": roles, "attachments": atts,
 		"embeds": []any{}, "pinned": false, "flags": m.Flags,
 	}
 	if m.ChannelID == "" {

@@ -13,9 +13,14 @@
 // Tests can make a route fail (FailNext: 429 with Retry-After, 500, or any status and code),
 // delete a webhook behind the bot's back, make a channel unreadable, or block a user's DMs.
 //
-// See /work/shared/reference/discord-testing.md for the measurements behind the details (heartbeat
-// ACKs are delayed about 5 ms because instant ACKs make disgo v0.19 think the connection is a
-// zombie; 429s need a bucket header and an integer Retry-After).
+// It also records every body that creates or edits a message and, as Discord does, pings what the
+// content names unless allowed_mentions says otherwise; New fails the test if a body did not state
+// allowed_mentions or allowed more than the project means to (mentions.go).
+//
+// Details disgo depends on (heartbeat ACKs delayed about 5 ms, because instant ACKs make disgo
+// v0.19 think the connection is a zombie; 429s with a bucket header, an integer Retry-After and a
+// Via header; JSON rather than 204 where disgo expects a body) are explained in docs/discord.md,
+// "Testing".
 package discordfake
 
 import (
@@ -77,6 +82,11 @@ type Server struct {
 	followUps   map[string][]*Message // interaction token -> follow-ups
 	commandPuts [][]byte
 
+	bodies          []MessageBody // every body that created or edited a message (mentions.go)
+	mentionProblems []string
+	mentionLimit    func(MessageKind) Mentions
+	noMentionCheck  bool
+
 	gw *gatewayServer
 }
 
@@ -95,8 +105,19 @@ func WithAppID(appID string) Option {
 func New(t testing.TB, opts ...Option) *Server {
 	t.Helper()
 	s := Start(opts...)
-	t.Cleanup(s.Close)
+	t.Cleanup(func() {
+		s.Close()
+		if !s.noMentionCheck {
+			s.AssertMentionsSafe(t)
+		}
+	})
 	return s
+}
+
+// WithoutMentionCheck stops New from failing the test over MentionProblems, for tests of the
+// fake itself that post raw bodies about other rules. MentionProblems still lists them.
+func WithoutMentionCheck() Option {
+	return func(s *Server) { s.noMentionCheck = true }
 }
 
 // Start is New for programs that are not tests (the load command, tzurot
@@ -243,6 +264,11 @@ type Message struct {
 	ReferenceID string
 	// AllowedMentions is the allowed_mentions object sent with the message, as JSON.
 	AllowedMentions string
+	// MentionEveryone, MentionUsers and MentionRoles are the pings Discord delivered for the
+	// message: what its content names, filtered by AllowedMentions (everything when it is empty).
+	MentionEveryone bool
+	MentionUsers    []string
+	MentionRoles    []string
 	Flags           int
 	Files           []File
 	Attachments     []Attachment

@@ -45,6 +45,7 @@ func TestNoUserCanTakeAnotherUsersName(t *testing.T) {
 			base := fmt.Sprintf("nyx%d", n)
 			public := n%2 == 1
 			t.Run(held+" vs "+claimed, func(t *testing.T) {
+				e := e.in(t)
 				// A's personality, holding base as `held`.
 				aSlug, aName := fmt.Sprintf("qa-a%d", n), fmt.Sprintf("Alpha %d", n)
 				switch held {

@@ -16,6 +16,7 @@ import (
 	"github.com/tzurot-go/tzurot/host/internal/store"
 	"github.com/tzurot-go/tzurot/host/internal/trigger"
 	"github.com/tzurot-go/tzurot/sdk/abi"
+	"golang.org/x/sync/errgroup"
 )
 
 // job is one personality answering one message.
@@ -34,96 +35,116 @@ type job struct {
 	keys        keyUse
 }
 
+// run answers the message in three steps: load what the reply needs, take
+// the rate-limit slot, reply. The slot is taken only once the load
+// succeeded, so a reply that cannot even start (a deleted personality, the
+// database gone) never spends the user's budget.
 func (j *job) run(ctx context.Context) {
-	p := j.p
-	msg := j.msg
-	// The rate-limit check runs alongside the user and personality reads:
-	// they do not depend on each other, and a reply waits for the slowest
-	// instead of all three in a row.
-	var (
-		verdict   ratelimit.Verdict
-		admitErr  error
-		admitDone chan struct{}
-	)
-	if p.limiter != nil {
-		admitDone = make(chan struct{})
-		go func() {
-			defer close(admitDone)
-			verdict, admitErr = retry2(ctx, p.cfg.Retry, func(ctx context.Context) (ratelimit.Verdict, error) {
-				return p.limiter.Admit(ctx, msg.Author.ID, msg.GuildID)
-			})
-		}()
-	}
-	// The personality read needs the user's internal id (their LLM override
-	// wins). That id never changes, so for a user seen before both reads go
-	// out at once; only a first contact (or a user deleted and created
-	// again) waits for the user row.
-	loadPersonality := func(userID int64) (store.Personality, error) {
-		return retry2(ctx, p.cfg.Retry, func(ctx context.Context) (store.Personality, error) {
-			return p.store.PersonalityByID(ctx, j.trig.PersonalityID, userID)
-		})
-	}
-	var (
-		pers     store.Personality
-		persErr  error
-		persDone chan struct{}
-	)
-	knownID, known := p.userIDs.get(msg.Author.ID)
-	if known {
-		persDone = make(chan struct{})
-		go func() {
-			defer close(persDone)
-			pers, persErr = loadPersonality(knownID)
-		}()
-	}
-	user, err := retry2(ctx, p.cfg.Retry, func(ctx context.Context) (store.User, error) {
-		return p.store.UserByDiscordID(ctx, msg.Author.ID)
-	})
-	if persDone != nil {
-		<-persDone
-	}
-	if err != nil {
-		j.fail(ctx, failure{code: codeDatabase, cause: fmt.Errorf("load user: %w", err)})
+	if !j.load(ctx) {
 		return
 	}
-	j.user = user
-	p.userIDs.put(msg.Author.ID, user.ID)
-	if !known || knownID != user.ID {
-		pers, persErr = loadPersonality(user.ID)
+	if !j.admit(ctx) {
+		return
 	}
-	err = persErr
-	if errors.Is(err, store.ErrPersonalityAbsent) {
+	j.reply(ctx)
+}
+
+// load reads the user and the personality (with the user's LLM config). The
+// personality read needs the user's internal id (their LLM override wins).
+// That id never changes, so for a user seen before both reads go out at
+// once; only a first contact (or a user deleted and created again) waits for
+// the user row. It answers the failure itself and reports whether to go on.
+func (j *job) load(ctx context.Context) bool {
+	p, msg := j.p, j.msg
+	var (
+		user store.User
+		pers store.Personality
+	)
+	knownID, known := p.userIDs.get(msg.Author.ID)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		u, err := retry2(gctx, p.cfg.Retry, func(ctx context.Context) (store.User, error) {
+			return p.store.UserByDiscordID(ctx, msg.Author.ID)
+		})
+		if err != nil {
+			return fmt.Errorf("load user: %w", err)
+		}
+		user = u
+		return nil
+	})
+	if known {
+		g.Go(func() (err error) {
+			pers, err = j.loadPersonality(gctx, knownID)
+			return err
+		})
+	}
+	err := g.Wait()
+	if err == nil {
+		j.user = user
+		p.userIDs.put(msg.Author.ID, user.ID)
+		if !known || knownID != user.ID {
+			pers, err = j.loadPersonality(ctx, user.ID)
+		}
+	}
+	switch {
+	case errors.Is(err, store.ErrPersonalityAbsent):
 		// Deleted since the index or the message mapping was loaded: forget
 		// it and stay silent, as for any name that is not a personality.
 		p.mentions.index.DeletePersonality(j.trig.PersonalityID)
 		j.log.Info("triggered personality no longer exists; ignored", slog.String("reason", j.trig.Reason.String()))
 		j.stats.Err = err
-		return
-	}
-	if err != nil {
-		j.fail(ctx, failure{code: codeDatabase, cause: fmt.Errorf("load personality: %w", err)})
-		return
+		return false
+	case err != nil:
+		j.fail(ctx, failure{code: codeDatabase, cause: err})
+		return false
 	}
 	j.personality = &pers
+	return true
+}
 
-	if admitDone != nil {
-		<-admitDone
-		if admitErr != nil {
-			j.fail(ctx, failure{code: codeDatabase, cause: fmt.Errorf("rate limit: %w", admitErr)})
-			return
-		}
-		if v := verdict; !v.Allowed {
-			j.stats.Err = fmt.Errorf("rate limited (%s)", v.Scope)
-			j.log.Info("rate limited", slog.String("scope", v.Scope), slog.Duration("retry_after", v.RetryAfter))
-			if p.notices.allow("rate:"+msg.Author.ID, max(v.RetryAfter, 10*time.Second)) {
-				if _, err := p.sender.Reply(ctx, msg.ChannelID, msg.ID, v.Message()); err != nil {
-					j.log.Warn("cannot post the rate-limit notice", slog.Any("err", err))
-				}
-			}
-			return
+func (j *job) loadPersonality(ctx context.Context, userID int64) (store.Personality, error) {
+	pers, err := retry2(ctx, j.p.cfg.Retry, func(ctx context.Context) (store.Personality, error) {
+		return j.p.store.PersonalityByID(ctx, j.trig.PersonalityID, userID)
+	})
+	if err != nil {
+		return pers, fmt.Errorf("load personality: %w", err)
+	}
+	return pers, nil
+}
+
+// admit takes the user's (and the server's) rate-limit slot, at the
+// pipeline's clock. A refused message gets a friendly notice (at most one
+// per window per user) and no reply.
+func (j *job) admit(ctx context.Context) bool {
+	p, msg := j.p, j.msg
+	if p.limiter == nil {
+		return true
+	}
+	now := p.now()
+	v, err := retry2(ctx, p.cfg.Retry, func(ctx context.Context) (ratelimit.Verdict, error) {
+		return p.limiter.Admit(ctx, now, msg.Author.ID, msg.GuildID)
+	})
+	if err != nil {
+		j.fail(ctx, failure{code: codeDatabase, cause: fmt.Errorf("rate limit: %w", err)})
+		return false
+	}
+	if v.Allowed {
+		return true
+	}
+	j.stats.Err = fmt.Errorf("rate limited (%s)", v.Scope)
+	j.log.Info("rate limited", slog.String("scope", v.Scope), slog.Duration("retry_after", v.RetryAfter))
+	if p.notices.allow("rate:"+msg.Author.ID, max(v.RetryAfter, 10*time.Second)) {
+		if _, err := p.sender.Reply(ctx, msg.ChannelID, msg.ID, v.Message()); err != nil {
+			j.log.Warn("cannot post the rate-limit notice", slog.Any("err", err))
 		}
 	}
+	return false
+}
 
+// reply asks the personality's provider for the answer, posts it and
+// records it. Every failure is answered (see fail).
+func (j *job) reply(ctx context.Context) {
+	p, msg, pers := j.p, j.msg, j.personality
 	stopTyping := p.sender.SendTyping(ctx, msg.ChannelID)
 	defer stopTyping()
 
@@ -154,12 +175,7 @@ func (j *job) run(ctx context.Context) {
 	resp, usage, err := p.plugins.Chat(callCtx, pluginName, req)
 	j.stats.PluginTime = time.Since(start)
 	if err != nil {
-		f := classify(err, provider)
-		if f.code == abi.ErrNoKey || j.keys.used.Load() == keyMissing {
-			j.noKey(ctx, err)
-			return
-		}
-		j.fail(ctx, f)
+		j.callFailed(ctx, err)
 		return
 	}
 	text := strings.TrimSpace(resp.Content)
@@ -170,7 +186,21 @@ func (j *job) run(ctx context.Context) {
 			forUser: fmt.Sprintf("The model (%s) answered with nothing at all. Try again, or choose another model.", resp.Model)})
 		return
 	}
+	j.deliver(ctx, text, resp, usage)
+}
 
+// callFailed answers a failed plugin call.
+func (j *job) callFailed(ctx context.Context, err error) {
+	f := classify(err, j.provider)
+	if f.code == abi.ErrNoKey || j.keys.used.Load() == keyMissing {
+		j.noKey(ctx, err)
+		return
+	}
+	j.fail(ctx, f)
+}
+
+// deliver posts the reply and records it.
+func (j *job) deliver(ctx context.Context, text string, resp abi.ChatResponse, usage []abi.Usage) {
 	ids, err := j.post(ctx, text)
 	if err != nil && len(ids) == 0 {
 		j.record(ctx, nil, resp, usage)
@@ -374,8 +404,8 @@ func (j *job) record(ctx context.Context, ids []string, resp abi.ChatResponse, u
 		tokens += u.InputTokens + u.OutputTokens + u.ReasoningTokens
 	}
 	if p.limiter != nil && len(rec.Usage) > 0 {
-		for _, c := range p.limiter.Charges(msg.Author.ID, msg.GuildID, tokens) {
-			rec.Charges = append(rec.Charges, store.RateCharge{RequestID: rec.Usage[0].RequestID, Scope: c.Scope, Key: c.Key, Window: c.Window, Cost: c.Cost})
+		for _, c := range p.limiter.Charges(p.now(), msg.Author.ID, msg.GuildID, tokens) {
+			rec.Charges = append(rec.Charges, store.RateCharge{RequestID: rec.Usage[0].RequestID, Scope: c.Scope, Key: c.Key, Window: c.Window, Cost: c.Cost, At: c.At})
 		}
 	}
 	for _, id := range ids {

@@ -101,6 +101,10 @@ type Config struct {
 	// OnReply, when set, is called after every reply attempt (for the load
 	// command and tests).
 	OnReply func(ReplyStats)
+	// Now is the pipeline's clock (default time.Now). Rate-limit windows
+	// and daily token budgets are counted in its time, not the database's,
+	// so a test can put requests on either side of a window boundary.
+	Now func() time.Time
 }
 
 func (c *Config) defaults() {
@@ -127,6 +131,9 @@ func (c *Config) defaults() {
 	}
 	if c.MentionPoll == 0 {
 		c.MentionPoll = 10 * time.Second
+	}
+	if c.Now == nil {
+		c.Now = time.Now
 	}
 }
 
@@ -225,6 +232,9 @@ func New(ctx context.Context, d Deps, cfg Config) (*Pipeline, error) {
 	}
 	return p, nil
 }
+
+// now is the pipeline's clock.
+func (p *Pipeline) now() time.Time { return p.cfg.Now() }
 
 // RefreshMentions reloads the mention index now. Call it after changing a
 // personality's names or aliases in this process; other processes pick the

@@ -35,14 +35,16 @@ type ReplyRecord struct {
 	DMSession *DMSessionUpdate
 }
 
-// RateCharge adds Cost to the (Scope, Key) counter of the current Window,
-// like ChargeRateLimit, once per RequestID.
+// RateCharge adds Cost to the (Scope, Key) counter of the Window that At
+// falls in, like ChargeRateLimit, once per RequestID. At is the caller's
+// clock (the pipeline's); a zero At means the time of the write.
 type RateCharge struct {
 	RequestID string
 	Scope     string
 	Key       string
 	Window    time.Duration
 	Cost      int64
+	At        time.Time
 }
 
 // DMSessionUpdate sets the personality of a user's DM session.
@@ -74,17 +76,17 @@ WITH u AS (
     ON CONFLICT (request_id) DO NOTHING
     RETURNING request_id
 ), c AS (
-    SELECT * FROM unnest($12::text[], $13::text[], $14::text[], $15::bigint[], $16::bigint[])
-        AS t(request_id, scope, key, window_us, cost)
+    SELECT * FROM unnest($12::text[], $13::text[], $14::text[], $15::bigint[], $16::bigint[], $17::timestamptz[])
+        AS t(request_id, scope, key, window_us, cost, at)
 )
 INSERT INTO rate_limit_counters AS r (scope, key, window_start, used)
 SELECT c.scope, c.key,
-       date_bin(make_interval(secs => c.window_us / 1e6), now(), timestamptz '2000-01-01 00:00:00+00'),
+       max(date_bin(make_interval(secs => c.window_us / 1e6), c.at, timestamptz '2000-01-01 00:00:00+00')),
        sum(c.cost)::bigint
 FROM c JOIN ins ON ins.request_id = c.request_id
 GROUP BY c.scope, c.key, c.window_us
 ON CONFLICT (scope, key) DO UPDATE SET
-    window_start = excluded.window_start,
+    window_start = GREATEST(r.window_start, excluded.window_start),
     used = CASE WHEN r.window_start < excluded.window_start THEN excluded.used ELSE r.used + excluded.used END`
 
 	recordMessagesSQL = `
@@ -173,7 +175,7 @@ func (s *Store) RecordReplies(ctx context.Context, recs []ReplyRecord) error {
 	if len(u.requestID) > 0 {
 		b.Queue(recordUsageSQL, u.requestID, u.userID, u.personalityID, u.provider, u.model, u.kind,
 			u.inputTokens, u.outputTokens, u.characters, u.images, u.latencyMs,
-			c.requestID, c.scope, c.key, c.windowUs, c.cost)
+			c.requestID, c.scope, c.key, c.windowUs, c.cost, c.at)
 	}
 	if len(m.messageID) > 0 {
 		b.Queue(recordMessagesSQL, m.messageID, m.personalityID, m.channelID, m.userID)
@@ -220,6 +222,7 @@ func (u *usageColumns) add(x Usage) {
 type chargeColumns struct {
 	requestID, scope, key []string
 	windowUs, cost        []int64
+	at                    []time.Time
 }
 
 func (c *chargeColumns) add(x RateCharge) {
@@ -231,6 +234,11 @@ func (c *chargeColumns) add(x RateCharge) {
 	c.key = append(c.key, x.Key)
 	c.windowUs = append(c.windowUs, x.Window.Microseconds())
 	c.cost = append(c.cost, x.Cost)
+	at := x.At
+	if at.IsZero() {
+		at = time.Now()
+	}
+	c.at = append(c.at, at)
 }
 
 type messageColumns struct {

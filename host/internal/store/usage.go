@@ -95,17 +95,19 @@ func (s *Store) UsageGlobal(ctx context.Context, since time.Time) ([]UsageTotal,
 
 // TakeRateLimit takes cost from the (scope, key) budget of limit per window,
 // atomically across every process sharing the database. Windows are fixed and
-// aligned (a minute window starts on the minute, a day window at 00:00 UTC).
-// When the budget would be exceeded nothing is taken: allowed is false and
-// retryAfter says when the window resets.
+// aligned (a minute window starts on the minute, a day window at 00:00 UTC)
+// and chosen by now, the caller's clock: the database's own clock is not
+// used, so a test decides which window each request falls in. When the
+// budget would be exceeded nothing is taken: allowed is false and retryAfter
+// says when the window resets (counted from now).
 //
 // Scopes are free-form names such as "user-rpm", "guild-rpm", "user-tpd".
-func (s *Store) TakeRateLimit(ctx context.Context, scope, key string, window time.Duration, limit, cost int64) (allowed bool, retryAfter time.Duration, err error) {
-	if window < time.Second || limit < 0 || cost < 0 {
-		return false, 0, fmt.Errorf("%w: rate limit window must be at least a second and limit and cost not negative", ErrInvalidInput)
+func (s *Store) TakeRateLimit(ctx context.Context, now time.Time, scope, key string, window time.Duration, limit, cost int64) (allowed bool, retryAfter time.Duration, err error) {
+	if window < time.Second || limit < 0 || cost < 0 || now.IsZero() {
+		return false, 0, fmt.Errorf("%w: rate limit needs a time, a window of at least a second and a limit and cost not negative", ErrInvalidInput)
 	}
 	row, err := s.q.TakeRateLimit(ctx, s.pool, query.TakeRateLimitParams{
-		WindowSize: interval(window), Scope: scope, Key: key, Cost: cost, MaxPerWindow: limit,
+		WindowSize: interval(window), Now: now, Scope: scope, Key: key, Cost: cost, MaxPerWindow: limit,
 	})
 	if err != nil {
 		return false, 0, fmt.Errorf("take rate limit: %w", mapError(err))
@@ -116,13 +118,13 @@ func (s *Store) TakeRateLimit(ctx context.Context, scope, key string, window tim
 	return false, time.Duration(row.RetryAfterSeconds * float64(time.Second)).Round(time.Millisecond), nil
 }
 
-// ChargeRateLimit adds cost to the current window without refusing: for costs
-// known only afterwards (tokens of a finished reply).
-func (s *Store) ChargeRateLimit(ctx context.Context, scope, key string, window time.Duration, cost int64) error {
-	if window < time.Second || cost < 0 {
-		return fmt.Errorf("%w: rate limit window must be at least a second and cost not negative", ErrInvalidInput)
+// ChargeRateLimit adds cost to the window that now falls in, without
+// refusing: for costs known only afterwards (tokens of a finished reply).
+func (s *Store) ChargeRateLimit(ctx context.Context, now time.Time, scope, key string, window time.Duration, cost int64) error {
+	if window < time.Second || cost < 0 || now.IsZero() {
+		return fmt.Errorf("%w: rate limit charge needs a time, a window of at least a second and a cost not negative", ErrInvalidInput)
 	}
-	err := s.q.ChargeRateLimit(ctx, s.pool, query.ChargeRateLimitParams{WindowSize: interval(window), Scope: scope, Key: key, Cost: cost})
+	err := s.q.ChargeRateLimit(ctx, s.pool, query.ChargeRateLimitParams{WindowSize: interval(window), Now: now, Scope: scope, Key: key, Cost: cost})
 	if err != nil {
 		return fmt.Errorf("charge rate limit: %w", mapError(err))
 	}

@@ -14,9 +14,9 @@ import (
 
 const chargeRateLimit = `-- name: ChargeRateLimit :exec
 INSERT INTO rate_limit_counters AS r (scope, key, window_start, used)
-VALUES ($1, $2, date_bin($3::interval, now(), timestamptz '2000-01-01 00:00:00+00'), $4::bigint)
+VALUES ($1, $2, date_bin($3::interval, $4::timestamptz, timestamptz '2000-01-01 00:00:00+00'), $5::bigint)
 ON CONFLICT (scope, key) DO UPDATE SET
-    window_start = excluded.window_start,
+    window_start = GREATEST(r.window_start, excluded.window_start),
     used = CASE WHEN r.window_start < excluded.window_start THEN excluded.used ELSE r.used + excluded.used END
 `
 
@@ -24,16 +24,18 @@ type ChargeRateLimitParams struct {
 	Scope      string
 	Key        string
 	WindowSize pgtype.Interval
+	Now        time.Time
 	Cost       int64
 }
 
 // Adds cost after the fact (e.g. tokens known only when a reply is done),
-// without refusing: the next TakeRateLimit sees it.
+// without refusing: the next TakeRateLimit sees it. The time is the caller's.
 func (q *Queries) ChargeRateLimit(ctx context.Context, db DBTX, arg ChargeRateLimitParams) error {
 	_, err := db.Exec(ctx, chargeRateLimit,
 		arg.Scope,
 		arg.Key,
 		arg.WindowSize,
+		arg.Now,
 		arg.Cost,
 	)
 	return err
@@ -187,20 +189,21 @@ func (q *Queries) SaveReasoning(ctx context.Context, db DBTX, arg SaveReasoningP
 const takeRateLimit = `-- name: TakeRateLimit :one
 WITH up AS (
     INSERT INTO rate_limit_counters AS r (scope, key, window_start, used)
-    SELECT $2, $3, date_bin($1::interval, now(), timestamptz '2000-01-01 00:00:00+00'), $4::bigint
-    WHERE $4::bigint <= $5::bigint
+    SELECT $3, $4, date_bin($1::interval, $2::timestamptz, timestamptz '2000-01-01 00:00:00+00'), $5::bigint
+    WHERE $5::bigint <= $6::bigint
     ON CONFLICT (scope, key) DO UPDATE SET
-        window_start = excluded.window_start,
+        window_start = GREATEST(r.window_start, excluded.window_start),
         used = CASE WHEN r.window_start < excluded.window_start THEN excluded.used ELSE r.used + excluded.used END
-    WHERE r.window_start < excluded.window_start OR r.used + excluded.used <= $5::bigint
+    WHERE r.window_start < excluded.window_start OR r.used + excluded.used <= $6::bigint
     RETURNING r.used
 )
 SELECT EXISTS (SELECT 1 FROM up) AS allowed,
-       date_part('epoch', date_bin($1::interval, now(), timestamptz '2000-01-01 00:00:00+00') + $1::interval - now())::float8 AS retry_after_seconds
+       date_part('epoch', date_bin($1::interval, $2::timestamptz, timestamptz '2000-01-01 00:00:00+00') + $1::interval - $2::timestamptz)::float8 AS retry_after_seconds
 `
 
 type TakeRateLimitParams struct {
 	WindowSize   pgtype.Interval
+	Now          time.Time
 	Scope        string
 	Key          string
 	Cost         int64
@@ -216,11 +219,13 @@ type TakeRateLimitRow struct {
 // request is admitted only if the window's use plus cost stays within the
 // limit, and the check and the increment are one statement, so concurrent
 // callers can never overshoot. A new window resets the count.
-// now() is fixed for the whole statement, so each date_bin below names the
-// same window.
+// The time comes from the caller (the pipeline's clock), not from now(), so
+// tests control which window a request falls in; a caller whose clock is
+// behind the stored window adds to that window instead of moving it back.
 func (q *Queries) TakeRateLimit(ctx context.Context, db DBTX, arg TakeRateLimitParams) (TakeRateLimitRow, error) {
 	row := db.QueryRow(ctx, takeRateLimit,
 		arg.WindowSize,
+		arg.Now,
 		arg.Scope,
 		arg.Key,
 		arg.Cost,

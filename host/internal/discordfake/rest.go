@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"mime/multipart"
+	"net"
 	"net/http"
 	"slices"
 	"strconv"
@@ -118,12 +119,43 @@ func (s *Server) wrap(route string, auth authKind, h func(http.ResponseWriter, *
 			s.failures[route] = q[1:]
 		}
 		s.mu.Unlock()
-		if failed && f.Status != 0 {
-			writeFailure(w, f)
+		if !failed || !f.active() {
+			h(w, r, rec)
 			return
 		}
-		h(w, r, rec)
+		if f.AfterProcessing {
+			// Carry the request out, throw its answer away, then fail.
+			h(discardWriter{header: http.Header{}}, r, rec)
+		}
+		if f.Reset {
+			resetConnection(w)
+			return
+		}
+		writeFailure(w, f)
 	}
+}
+
+// discardWriter swallows a handler's answer (for failures after processing).
+type discardWriter struct{ header http.Header }
+
+func (d discardWriter) Header() http.Header         { return d.header }
+func (d discardWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (d discardWriter) WriteHeader(int)             {}
+
+// resetConnection drops the connection without an answer, as a network failure would.
+func resetConnection(w http.ResponseWriter) {
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		panic(http.ErrAbortHandler)
+	}
+	conn, _, err := hj.Hijack()
+	if err != nil {
+		panic(http.ErrAbortHandler)
+	}
+	if tc, ok := conn.(*net.TCPConn); ok {
+		_ = tc.SetLinger(0) // RST, not FIN
+	}
+	_ = conn.Close()
 }
 
 func readRequest(route string, r *http.Request) (*Request, error) {
@@ -175,9 +207,11 @@ func writeError(w http.ResponseWriter, status, code int, message string) {
 
 func writeFailure(w http.ResponseWriter, f Failure) {
 	if f.Status == http.StatusTooManyRequests {
+		// The headers Discord sends with a route's 429 (a global one adds X-RateLimit-Global).
 		w.Header().Set("Retry-After", strconv.Itoa(f.RetryAfter))
 		w.Header().Set("X-RateLimit-Remaining", "0")
-		w.Header().Set("X-RateLimit-Reset-After", strconv.Itoa(f.RetryAfter))
+		w.Header().Set("X-RateLimit-Reset-After", fmt.Sprintf("%d.000", f.RetryAfter))
+		w.Header().Set("X-RateLimit-Reset", fmt.Sprintf("%.3f", float64(time.Now().Add(time.Duration(f.RetryAfter)*time.Second).UnixMilli())/1000))
 		w.Header().Set("X-RateLimit-Scope", "user")
 		msg := f.Message
 		if msg == "" {

@@ -1,9 +1,9 @@
 -- name: InsertUsage :execrows
 -- Idempotent on request_id: a retried job records its usage once.
 INSERT INTO usage_logs (request_id, user_id, personality_id, provider, model, kind,
-                        input_tokens, output_tokens, characters, images, latency_ms)
+                        input_tokens, output_tokens, reasoning_tokens, characters, images, latency_ms, delivery)
 VALUES (@request_id, @user_id, @personality_id, @provider, @model, @kind,
-        @input_tokens, @output_tokens, @characters, @images, @latency_ms)
+        @input_tokens, @output_tokens, @reasoning_tokens, @characters, @images, @latency_ms, @delivery)
 ON CONFLICT (request_id) DO NOTHING;
 
 -- name: UsageByUser :many
@@ -11,6 +11,7 @@ SELECT provider, model, kind,
        count(*)::bigint AS requests,
        COALESCE(sum(input_tokens), 0)::bigint AS input_tokens,
        COALESCE(sum(output_tokens), 0)::bigint AS output_tokens,
+       COALESCE(sum(reasoning_tokens), 0)::bigint AS reasoning_tokens,
        COALESCE(sum(characters), 0)::bigint AS characters,
        COALESCE(sum(images), 0)::bigint AS images
 FROM usage_logs
@@ -24,6 +25,7 @@ SELECT provider, model, kind,
        count(DISTINCT user_id)::bigint AS users,
        COALESCE(sum(input_tokens), 0)::bigint AS input_tokens,
        COALESCE(sum(output_tokens), 0)::bigint AS output_tokens,
+       COALESCE(sum(reasoning_tokens), 0)::bigint AS reasoning_tokens,
        COALESCE(sum(characters), 0)::bigint AS characters,
        COALESCE(sum(images), 0)::bigint AS images
 FROM usage_logs

@@ -132,6 +132,11 @@ func (f *fakeProvider) serve(w http.ResponseWriter, r *http.Request) {
 
 // answer writes a successful completion.
 func answer(w http.ResponseWriter, content, reasoning string) {
+	answerUsage(w, content, reasoning, map[string]any{"prompt_tokens": 42, "completion_tokens": 7, "total_tokens": 49})
+}
+
+// answerUsage writes a successful completion with the provider's usage object as given.
+func answerUsage(w http.ResponseWriter, content, reasoning string, usage map[string]any) {
 	w.Header().Set("Content-Type", "application/json")
 	msg := map[string]any{"role": "assistant", "content": content}
 	if reasoning != "" {
@@ -140,7 +145,7 @@ func answer(w http.ResponseWriter, content, reasoning string) {
 	_ = json.NewEncoder(w).Encode(map[string]any{
 		"id": "cmpl-1", "object": "chat.completion", "model": "test-model",
 		"choices": []any{map[string]any{"index": 0, "message": msg, "finish_reason": "stop"}},
-		"usage":   map[string]any{"prompt_tokens": 42, "completion_tokens": 7, "total_tokens": 49},
+		"usage":   usage,
 	})
 }
 

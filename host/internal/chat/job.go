@@ -181,7 +181,7 @@ func (j *job) reply(ctx context.Context) {
 	text := strings.TrimSpace(resp.Content)
 	if text == "" {
 		// The provider did the work (and may have charged for it): count it.
-		j.record(ctx, nil, resp, usage)
+		j.record(ctx, nil, resp, usage, store.DeliveryNone)
 		j.fail(ctx, failure{code: codeEmpty, cause: fmt.Errorf("the model %q returned an empty reply (finish reason %q)", resp.Model, resp.FinishReason),
 			forUser: fmt.Sprintf("The model (%s) answered with nothing at all. Try again, or choose another model.", resp.Model)})
 		return
@@ -199,19 +199,21 @@ func (j *job) callFailed(ctx context.Context, err error) {
 	j.fail(ctx, f)
 }
 
-// deliver posts the reply and records it.
+// deliver posts the reply and records it with what became of it.
 func (j *job) deliver(ctx context.Context, text string, resp abi.ChatResponse, usage []abi.Usage) {
 	ids, err := j.post(ctx, text)
 	if err != nil && len(ids) == 0 {
-		j.record(ctx, nil, resp, usage)
+		j.record(ctx, nil, resp, usage, store.DeliveryLost)
 		j.fail(ctx, failure{code: codeSend, cause: err, forUser: "The bot could not post the reply in that channel (check its permissions there)."})
 		return
 	}
+	delivery := store.DeliveryPosted
 	if err != nil {
+		delivery = store.DeliveryPartial
 		j.log.Warn("part of the reply could not be posted", slog.Int("posted_parts", len(ids)), slog.Any("err", err))
 	}
 	j.remember(ids, text)
-	j.record(ctx, ids, resp, usage)
+	j.record(ctx, ids, resp, usage, delivery)
 	j.log.Debug("replied", slog.Int("parts", len(ids)), slog.Duration("plugin_time", j.stats.PluginTime),
 		slog.Duration("overhead", j.stats.Overhead()))
 }
@@ -378,7 +380,9 @@ func dmPrefix(name string) string { return "**" + name + ":** " }
 
 // record writes usage, message ids, reasoning, charges and the DM session.
 // It waits for the write: a reply is done when its traces are durable.
-func (j *job) record(ctx context.Context, ids []string, resp abi.ChatResponse, usage []abi.Usage) {
+// delivery (store.Delivery*) says what became of the reply the usage paid
+// for.
+func (j *job) record(ctx context.Context, ids []string, resp abi.ChatResponse, usage []abi.Usage, delivery string) {
 	p, msg, pers := j.p, j.msg, j.personality
 	rec := store.ReplyRecord{}
 	var tokens int64
@@ -395,13 +399,18 @@ func (j *job) record(ctx context.Context, ids []string, resp abi.ChatResponse, u
 		if provider == "" {
 			provider = j.provider
 		}
+		output, reasoning, broken := meteredOutput(u)
+		if broken {
+			j.log.Warn("the plugin reported more reasoning tokens than output tokens (output must include reasoning); counting them on top of output",
+				slog.String("plugin", u.Plugin), slog.Int64("output_tokens", u.OutputTokens), slog.Int64("reasoning_tokens", u.ReasoningTokens))
+		}
 		rec.Usage = append(rec.Usage, store.Usage{
 			RequestID: reqID, UserID: j.user.ID, PersonalityID: pers.ID,
 			Provider: provider, Model: u.Model, Kind: kind,
-			InputTokens: int(u.InputTokens), OutputTokens: int(u.OutputTokens + u.ReasoningTokens),
-			Characters: int(u.Characters), Images: int(u.Images), Latency: j.stats.PluginTime,
+			InputTokens: int(u.InputTokens), OutputTokens: int(output), ReasoningTokens: int(reasoning),
+			Characters: int(u.Characters), Images: int(u.Images), Latency: j.stats.PluginTime, Delivery: delivery,
 		})
-		tokens += u.InputTokens + u.OutputTokens + u.ReasoningTokens
+		tokens += u.InputTokens + output
 	}
 	if p.limiter != nil && len(rec.Usage) > 0 {
 		for _, c := range p.limiter.Charges(p.now(), msg.Author.ID, msg.GuildID, tokens) {
@@ -501,4 +510,20 @@ func (j *job) fail(ctx context.Context, f failure) {
 	if _, err := j.p.sender.NotifyUser(ctx, j.msg.Author.ID, dm); err != nil {
 		j.log.Info("cannot DM the cause of a failed reply", slog.Any("err", err))
 	}
+}
+
+// meteredOutput applies the ABI's rule for a usage record's tokens
+// (docs/plugin-abi.md, Usage): output_tokens INCLUDES the reasoning tokens,
+// and reasoning_tokens says how many of them were reasoning, so reasoning is
+// never added to anything. A plugin that reports more reasoning than output
+// has broken the rule the only way that can be seen: it counted reasoning
+// outside output (the other convention some APIs use). Its reasoning is then
+// added to its output, so a reply is charged for what the provider billed,
+// and never for less (broken is true, for a warning).
+func meteredOutput(u abi.Usage) (output, reasoning int64, broken bool) {
+	output, reasoning = max(u.OutputTokens, 0), max(u.ReasoningTokens, 0)
+	if reasoning > output {
+		return output + reasoning, reasoning, true
+	}
+	return output, reasoning, false
 }

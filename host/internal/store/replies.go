@@ -62,21 +62,21 @@ const (
 	recordUsageSQL = `
 WITH u AS (
     SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[],
-                         $7::int[], $8::int[], $9::int[], $10::int[], $11::int[])
+                         $7::int[], $8::int[], $9::int[], $10::int[], $11::int[], $12::int[], $13::text[])
         AS t(request_id, user_id, personality_id, provider, model, kind,
-             input_tokens, output_tokens, characters, images, latency_ms)
+             input_tokens, output_tokens, reasoning_tokens, characters, images, latency_ms, delivery)
 ), ins AS (
     INSERT INTO usage_logs (request_id, user_id, personality_id, provider, model, kind,
-                            input_tokens, output_tokens, characters, images, latency_ms)
+                            input_tokens, output_tokens, reasoning_tokens, characters, images, latency_ms, delivery)
     SELECT u.request_id, us.id, p.id, u.provider, u.model, u.kind,
-           u.input_tokens, u.output_tokens, u.characters, u.images, u.latency_ms
+           u.input_tokens, u.output_tokens, u.reasoning_tokens, u.characters, u.images, u.latency_ms, u.delivery
     FROM u
     LEFT JOIN users us ON us.id = u.user_id
     LEFT JOIN personalities p ON p.id = u.personality_id
     ON CONFLICT (request_id) DO NOTHING
     RETURNING request_id
 ), c AS (
-    SELECT * FROM unnest($12::text[], $13::text[], $14::text[], $15::bigint[], $16::bigint[], $17::timestamptz[])
+    SELECT * FROM unnest($14::text[], $15::text[], $16::text[], $17::bigint[], $18::bigint[], $19::timestamptz[])
         AS t(request_id, scope, key, window_us, cost, at)
 )
 INSERT INTO rate_limit_counters AS r (scope, key, window_start, used)
@@ -174,7 +174,7 @@ func (s *Store) RecordReplies(ctx context.Context, recs []ReplyRecord) error {
 	b := &pgx.Batch{}
 	if len(u.requestID) > 0 {
 		b.Queue(recordUsageSQL, u.requestID, u.userID, u.personalityID, u.provider, u.model, u.kind,
-			u.inputTokens, u.outputTokens, u.characters, u.images, u.latencyMs,
+			u.inputTokens, u.outputTokens, u.reasoningTokens, u.characters, u.images, u.latencyMs, u.delivery,
 			c.requestID, c.scope, c.key, c.windowUs, c.cost, c.at)
 	}
 	if len(m.messageID) > 0 {
@@ -196,9 +196,9 @@ func (s *Store) RecordReplies(ctx context.Context, recs []ReplyRecord) error {
 }
 
 type usageColumns struct {
-	requestID, provider, model, kind                         []string
-	userID, personalityID                                    []int64
-	inputTokens, outputTokens, characters, images, latencyMs []int32
+	requestID, provider, model, kind, delivery                                []string
+	userID, personalityID                                                     []int64
+	inputTokens, outputTokens, reasoningTokens, characters, images, latencyMs []int32
 }
 
 func (u *usageColumns) add(x Usage) {
@@ -213,7 +213,16 @@ func (u *usageColumns) add(x Usage) {
 	}
 	u.kind = append(u.kind, kind)
 	u.inputTokens = append(u.inputTokens, clampInt32(max(x.InputTokens, 0)))
-	u.outputTokens = append(u.outputTokens, clampInt32(max(x.OutputTokens, 0)))
+	out := clampInt32(max(x.OutputTokens, 0))
+	u.outputTokens = append(u.outputTokens, out)
+	// Reasoning is part of output (docs/plugin-abi.md); the pipeline already
+	// made it so, and the table insists.
+	u.reasoningTokens = append(u.reasoningTokens, min(clampInt32(max(x.ReasoningTokens, 0)), out))
+	delivery := x.Delivery
+	if delivery == "" {
+		delivery = DeliveryPosted
+	}
+	u.delivery = append(u.delivery, delivery)
 	u.characters = append(u.characters, clampInt32(max(x.Characters, 0)))
 	u.images = append(u.images, clampInt32(max(x.Images, 0)))
 	u.latencyMs = append(u.latencyMs, clampInt32(max(int(x.Latency.Milliseconds()), 0)))

@@ -43,24 +43,26 @@ func (q *Queries) ChargeRateLimit(ctx context.Context, db DBTX, arg ChargeRateLi
 
 const insertUsage = `-- name: InsertUsage :execrows
 INSERT INTO usage_logs (request_id, user_id, personality_id, provider, model, kind,
-                        input_tokens, output_tokens, characters, images, latency_ms)
+                        input_tokens, output_tokens, reasoning_tokens, characters, images, latency_ms, delivery)
 VALUES ($1, $2, $3, $4, $5, $6,
-        $7, $8, $9, $10, $11)
+        $7, $8, $9, $10, $11, $12, $13)
 ON CONFLICT (request_id) DO NOTHING
 `
 
 type InsertUsageParams struct {
-	RequestID     string
-	UserID        *int64
-	PersonalityID *int64
-	Provider      string
-	Model         string
-	Kind          string
-	InputTokens   int32
-	OutputTokens  int32
-	Characters    int32
-	Images        int32
-	LatencyMs     int32
+	RequestID       string
+	UserID          *int64
+	PersonalityID   *int64
+	Provider        string
+	Model           string
+	Kind            string
+	InputTokens     int32
+	OutputTokens    int32
+	ReasoningTokens int32
+	Characters      int32
+	Images          int32
+	LatencyMs       int32
+	Delivery        string
 }
 
 // Idempotent on request_id: a retried job records its usage once.
@@ -74,9 +76,11 @@ func (q *Queries) InsertUsage(ctx context.Context, db DBTX, arg InsertUsageParam
 		arg.Kind,
 		arg.InputTokens,
 		arg.OutputTokens,
+		arg.ReasoningTokens,
 		arg.Characters,
 		arg.Images,
 		arg.LatencyMs,
+		arg.Delivery,
 	)
 	if err != nil {
 		return 0, err
@@ -241,6 +245,7 @@ SELECT provider, model, kind,
        count(*)::bigint AS requests,
        COALESCE(sum(input_tokens), 0)::bigint AS input_tokens,
        COALESCE(sum(output_tokens), 0)::bigint AS output_tokens,
+       COALESCE(sum(reasoning_tokens), 0)::bigint AS reasoning_tokens,
        COALESCE(sum(characters), 0)::bigint AS characters,
        COALESCE(sum(images), 0)::bigint AS images
 FROM usage_logs
@@ -255,14 +260,15 @@ type UsageByUserParams struct {
 }
 
 type UsageByUserRow struct {
-	Provider     string
-	Model        string
-	Kind         string
-	Requests     int64
-	InputTokens  int64
-	OutputTokens int64
-	Characters   int64
-	Images       int64
+	Provider        string
+	Model           string
+	Kind            string
+	Requests        int64
+	InputTokens     int64
+	OutputTokens    int64
+	ReasoningTokens int64
+	Characters      int64
+	Images          int64
 }
 
 func (q *Queries) UsageByUser(ctx context.Context, db DBTX, arg UsageByUserParams) ([]UsageByUserRow, error) {
@@ -281,6 +287,7 @@ func (q *Queries) UsageByUser(ctx context.Context, db DBTX, arg UsageByUserParam
 			&i.Requests,
 			&i.InputTokens,
 			&i.OutputTokens,
+			&i.ReasoningTokens,
 			&i.Characters,
 			&i.Images,
 		); err != nil {
@@ -300,6 +307,7 @@ SELECT provider, model, kind,
        count(DISTINCT user_id)::bigint AS users,
        COALESCE(sum(input_tokens), 0)::bigint AS input_tokens,
        COALESCE(sum(output_tokens), 0)::bigint AS output_tokens,
+       COALESCE(sum(reasoning_tokens), 0)::bigint AS reasoning_tokens,
        COALESCE(sum(characters), 0)::bigint AS characters,
        COALESCE(sum(images), 0)::bigint AS images
 FROM usage_logs
@@ -309,15 +317,16 @@ ORDER BY provider, model, kind
 `
 
 type UsageGlobalRow struct {
-	Provider     string
-	Model        string
-	Kind         string
-	Requests     int64
-	Users        int64
-	InputTokens  int64
-	OutputTokens int64
-	Characters   int64
-	Images       int64
+	Provider        string
+	Model           string
+	Kind            string
+	Requests        int64
+	Users           int64
+	InputTokens     int64
+	OutputTokens    int64
+	ReasoningTokens int64
+	Characters      int64
+	Images          int64
 }
 
 func (q *Queries) UsageGlobal(ctx context.Context, db DBTX, since time.Time) ([]UsageGlobalRow, error) {
@@ -337,6 +346,7 @@ func (q *Queries) UsageGlobal(ctx context.Context, db DBTX, since time.Time) ([]
 			&i.Users,
 			&i.InputTokens,
 			&i.OutputTokens,
+			&i.ReasoningTokens,
 			&i.Characters,
 			&i.Images,
 		); err != nil {

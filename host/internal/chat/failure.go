@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
+
+	"github.com/tzurot-go/tzurot/host/internal/discord"
 
 	"github.com/tzurot-go/tzurot/sdk/abi"
 )
@@ -51,7 +54,31 @@ const (
 	codeContext  = "context_failed"
 	codeDatabase = "database"
 	codePanic    = "panic"
+	// codeDiscordDown: Discord kept failing (5xx, network, 429) past the
+	// sender's retries; the reply is lost.
+	codeDiscordDown = "discord_unavailable"
 )
+
+// sendFailure explains a reply that was written but could not be posted,
+// naming what really happened: Discord failing is not a permission problem.
+func sendFailure(err error) failure {
+	f := failure{code: codeSend, cause: err}
+	var de *discord.DeliveryError
+	switch {
+	case errors.As(err, &de):
+		f.code = codeDiscordDown
+		f.forUser = fmt.Sprintf("Your reply was written but is lost: Discord kept failing while the bot posted it (%s; %d tries over %s). "+
+			"The provider's answer still counts in `/usage`. Please send your message again.",
+			de.Cause, de.Attempts, de.Elapsed.Round(time.Second))
+	case errors.Is(err, discord.ErrNoWebhookPermission):
+		f.forUser = "Your reply was written but is lost: the bot needs the Manage Webhooks permission in that channel to speak as a personality. Ask a server admin to grant it."
+	case errors.Is(err, discord.ErrNoChannelAccess):
+		f.forUser = "Your reply was written but is lost: the bot cannot see or post in that channel (check its permissions there)."
+	default:
+		f.forUser = "Your reply was written but is lost: Discord refused to post it. The bot's log has the details under the reference above."
+	}
+	return f
+}
 
 // classify turns a plugin call error into a failure.
 func classify(err error, provider string) failure {

@@ -255,7 +255,9 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 	fw := &forward{done: h.handled}
 	u := strings.TrimPrefix(h.fake.URL, "http://")
 	b, err := discord.New(h.fake.Token, fw, discord.WithRESTURL(h.fake.RESTURL()),
-		discord.WithCompression(discord.CompressionNone), discord.WithLogger(logger), discord.WithDownloadHosts(u))
+		discord.WithCompression(discord.CompressionNone), discord.WithLogger(logger), discord.WithDownloadHosts(u),
+		// Discord failures are retried quickly here; the waits are pacing, not assertions.
+		discord.WithSendRetry(discord.SendRetry{Initial: time.Millisecond, Max: 5 * time.Millisecond, Total: 500 * time.Millisecond}))
 	if err != nil {
 		t.Fatal(err)
 	}

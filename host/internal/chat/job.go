@@ -204,7 +204,7 @@ func (j *job) deliver(ctx context.Context, text string, resp abi.ChatResponse, u
 	ids, err := j.post(ctx, text)
 	if err != nil && len(ids) == 0 {
 		j.record(ctx, nil, resp, usage, store.DeliveryLost)
-		j.fail(ctx, failure{code: codeSend, cause: err, forUser: "The bot could not post the reply in that channel (check its permissions there)."})
+		j.fail(ctx, sendFailure(err))
 		return
 	}
 	delivery := store.DeliveryPosted

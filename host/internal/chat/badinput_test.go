@@ -419,7 +419,7 @@ func TestRateLimitedUserGetsAFriendlyNotice(t *testing.T) {
 	if len(posted) != 3 {
 		t.Fatalf("posted %+v", posted)
 	}
-	if !posted[2].Bot || !strings.Contains(posted[2].Content, "at most 2 a minute. Try again in 40 seconds.") || posted[2].ReferenceID == "" {
+	if !posted[2].Bot || !strings.Contains(posted[2].Content, "at most 2 a minute). Try again in 40 seconds.") || posted[2].ReferenceID == "" {
 		t.Fatalf("third message: %+v", posted[2])
 	}
 	if n := h.provider.calls.Load(); n != 2 {

@@ -41,9 +41,22 @@ type failure struct {
 	// cause is the full error, for the log.
 	cause error
 	// forUser explains the failure to the user whose key (and so whose
-	// problem) it is, in plain words; it never contains a key. Empty for
-	// failures of the bot itself, which only the log explains.
+	// problem) it is, in plain words; it never contains a key. For failures
+	// of the bot itself (botFailure) it says only that: the log explains.
 	forUser string
+}
+
+// botFailure is a failure of the bot itself (its database away past the
+// retries, a panic): never presented as the provider's. The user is told
+// plainly that the bot had the problem; the log, under the same reference,
+// has the cause.
+func botFailure(code string, cause error) failure {
+	what := "The bot itself had a problem"
+	if code == codeDatabase {
+		what = "The bot itself had a problem (it could not reach its database)"
+	}
+	return failure{code: code, cause: cause, forUser: what + ", so your message was not answered. " +
+		"This is not your provider's fault and nothing is wrong with your key. Please try again in a few minutes; if it keeps happening, give the bot's owner the reference above."}
 }
 
 // Pipeline failure codes that are not provider errors.

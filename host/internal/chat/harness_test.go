@@ -197,6 +197,8 @@ type harnessOptions struct {
 	// {provider} are substituted).
 	pluginsTOML string
 	config      func(*chat.Config)
+	// keys adjusts the key source the plugin host reads keys through.
+	keys func(*chat.KeySource)
 }
 
 const defaultPluginsTOML = `
@@ -285,6 +287,9 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 	}
 	cfg.Runtime.CacheDir = cacheDir
 	keys := &chat.KeySource{Own: h.store, Fallback: o.fallback}
+	if o.keys != nil {
+		o.keys(keys)
+	}
 	h.host, err = plugin.NewHost(ctx, plugin.Options{Config: cfg, Keys: keys, Logger: logger})
 	if err != nil {
 		t.Fatal(err)

@@ -95,7 +95,7 @@ func (j *job) load(ctx context.Context) bool {
 		j.stats.Err = err
 		return false
 	case err != nil:
-		j.fail(ctx, failure{code: codeDatabase, cause: err})
+		j.fail(ctx, botFailure(codeDatabase, err))
 		return false
 	}
 	j.personality = &pers
@@ -125,7 +125,7 @@ func (j *job) admit(ctx context.Context) bool {
 		return p.limiter.Admit(ctx, now, msg.Author.ID, msg.GuildID)
 	})
 	if err != nil {
-		j.fail(ctx, failure{code: codeDatabase, cause: fmt.Errorf("rate limit: %w", err)})
+		j.fail(ctx, botFailure(codeDatabase, fmt.Errorf("rate limit: %w", err)))
 		return false
 	}
 	if v.Allowed {
@@ -189,8 +189,14 @@ func (j *job) reply(ctx context.Context) {
 	j.deliver(ctx, text, resp, usage)
 }
 
-// callFailed answers a failed plugin call.
+// callFailed answers a failed plugin call. A failure of the bot's own key
+// store is the bot's, whatever the plugin made of it (it can only see "the
+// host could not read the key store" and report some provider error).
 func (j *job) callFailed(ctx context.Context, err error) {
+	if kerr := j.keys.storeErr(); kerr != nil {
+		j.fail(ctx, botFailure(codeDatabase, fmt.Errorf("read the API key: %w (the plugin then reported: %v)", kerr, err)))
+		return
+	}
 	f := classify(err, j.provider)
 	if f.code == abi.ErrNoKey || j.keys.used.Load() == keyMissing {
 		j.noKey(ctx, err)
@@ -430,7 +436,10 @@ func (j *job) record(ctx context.Context, ids []string, resp abi.ChatResponse, u
 	if msg.IsDM() {
 		rec.DMSession = &store.DMSessionUpdate{UserID: j.user.ID, PersonalityID: pers.ID}
 	}
-	if err := p.recorder.Record(context.WithoutCancel(ctx), rec); err != nil {
+	switch err := p.recorder.Record(context.WithoutCancel(ctx), rec); {
+	case errors.Is(err, errSpooled):
+		j.log.Warn("the database is away: the reply's usage and message ids are kept in memory and will be written when it is back")
+	case err != nil:
 		j.log.Error("reply posted but its usage and message ids were not recorded", slog.Any("err", err))
 	}
 }
@@ -500,9 +509,10 @@ func (j *job) fail(ctx context.Context, f failure) {
 			j.log.Warn("the error message's id was not recorded", slog.Any("err", err))
 		}
 	}
-	// The cause goes to the user whose key and request it concerns: not for
-	// failures of the bot itself (database, configuration: the log has
-	// them), and not when the host's own key failed (the host's business).
+	// The cause goes to the user whose key and request it concerns (for
+	// failures of the bot itself, only that it was the bot's, never a
+	// provider's), but not when the host's own key failed (the host's
+	// business): the log has the rest.
 	if j.keys.used.Load() == keyFallback || f.forUser == "" {
 		return
 	}

@@ -98,6 +98,9 @@ type Config struct {
 	BotUserID string
 	// RecordBatch caps the replies written in one commit (default 256).
 	RecordBatch int
+	// MaxSpool bounds the reply records kept in memory while the database
+	// is away (default DefaultMaxSpool).
+	MaxSpool int
 	// OnReply, when set, is called after every reply attempt (for the load
 	// command and tests).
 	OnReply func(ReplyStats)
@@ -220,7 +223,7 @@ func New(ctx context.Context, d Deps, cfg Config) (*Pipeline, error) {
 	}
 	p.detector = det
 	p.history = newHistory(d.Reader, max(cfg.HistoryMessages, 0), cfg.HistoryChannels, cfg.HistoryTTL)
-	p.recorder = newRecorder(d.Store, log, cfg.Retry, cfg.RecordBatch)
+	p.recorder = newRecorder(d.Store, log, cfg.Retry, cfg.RecordBatch, cfg.MaxSpool)
 	pollCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	p.stopPoll = cancel
 	if cfg.MentionPoll > 0 {
@@ -306,7 +309,7 @@ func (p *Pipeline) replySafely(ctx context.Context, msg discord.IncomingMessage,
 	defer func() {
 		if r := recover(); r != nil {
 			j.log.Error("reply panicked", slog.String("panic", fmt.Sprint(r)), slog.String("stack", string(debug.Stack())))
-			j.fail(context.WithoutCancel(ctx), failure{code: codePanic, cause: fmt.Errorf("panic: %v", r)})
+			j.fail(context.WithoutCancel(ctx), botFailure(codePanic, fmt.Errorf("panic: %v", r)))
 		}
 		if p.cfg.OnReply != nil {
 			p.cfg.OnReply(j.stats)

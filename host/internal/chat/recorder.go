@@ -72,6 +72,10 @@ var errRecorderClosed = errors.New("the reply recorder is shut down")
 // back.
 var errSpooled = errors.New("the database is unreachable: the record is kept in memory and will be written when it is back")
 
+// errSpoolFull is returned for a record the database could not take when
+// the spool was full: it is logged (with its numbers) and dropped.
+var errSpoolFull = errors.New("the database is unreachable and the in-memory spool is full: the record was logged and dropped")
+
 // DefaultMaxSpool bounds the reply records kept in memory while the
 // database is away (a record is a few hundred bytes).
 const DefaultMaxSpool = 10000
@@ -195,8 +199,8 @@ func (r *recorder) logLost(msg string, rec store.ReplyRecord) {
 }
 
 // toSpool keeps records the database could not take; those beyond the bound
-// are logged and dropped.
-func (r *recorder) toSpool(recs []store.ReplyRecord) {
+// are logged and dropped. It returns how many (from the first) it kept.
+func (r *recorder) toSpool(recs []store.ReplyRecord) int {
 	r.spoolMu.Lock()
 	room := r.maxSpool - len(r.spool)
 	select {
@@ -218,6 +222,7 @@ func (r *recorder) toSpool(recs []store.ReplyRecord) {
 	case r.spoolWake <- struct{}{}:
 	default:
 	}
+	return len(keep)
 }
 
 // writeSpooled writes a batch from the spool. It fails only while the
@@ -330,9 +335,17 @@ func (r *recorder) write(batch []*pendingRecord) {
 	}
 	if err != nil && transient(err) {
 		// The database is still away: keep the records for later.
-		r.toSpool(recs)
-		err = errSpooled
-	} else if err != nil {
+		kept := r.toSpool(recs)
+		for i, p := range batch {
+			if i < kept {
+				p.done <- errSpooled
+			} else {
+				p.done <- errSpoolFull
+			}
+		}
+		return
+	}
+	if err != nil {
 		r.log.Error("reply record not written", slog.Int("records", len(batch)), slog.Any("err", err))
 	}
 	for _, p := range batch {

@@ -228,9 +228,9 @@ func (s *Sender) postAsBot(ctx context.Context, ch, replyTo snowflake.ID, text s
 			// If the message was deleted meanwhile, post anyway rather than fail.
 			msg.MessageReference = &discord.MessageReference{MessageID: &replyTo, FailIfNotExists: false}
 		}
-		m, err := s.b.client.Rest.CreateMessage(ch, msg, rest.WithCtx(ctx))
+		m, err := s.createReliably(ctx, ch, msg)
 		if err != nil {
-			return ids, fmt.Errorf("post part %d of %d in channel %s: %w", i+1, len(parts), ch, s.explain(s.restErr(err)))
+			return ids, fmt.Errorf("post part %d of %d in channel %s: %w", i+1, len(parts), ch, s.explain(err))
 		}
 		ids = append(ids, m.ID.String())
 	}

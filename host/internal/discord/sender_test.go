@@ -2,6 +2,7 @@ package discord
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -543,5 +544,57 @@ func TestPostIntoAnUnreadableChannelPostsAgain(t *testing.T) {
 	}
 	if !strings.Contains(tb.logs.String(), "cannot read the channel back") {
 		t.Error("the duplicate risk was not logged")
+	}
+}
+
+// TestBotPostSurvivesTransientDiscordFailures: the bot's own posts (DM replies, notices) are
+// retried too; they carry a nonce with enforce_nonce, so a retry after Discord posted the
+// message anyway returns it instead of posting it twice.
+func TestBotPostSurvivesTransientDiscordFailures(t *testing.T) {
+	ctx := context.Background()
+	for _, c := range []struct {
+		name     string
+		failures []discordfake.Failure
+		attempts int
+	}{
+		{"500 before posting", []discordfake.Failure{{Status: 500}}, 2},
+		{"500 after posting", []discordfake.Failure{{Status: 500, AfterProcessing: true}}, 2},
+		{"reset after posting", []discordfake.Failure{{Reset: true, AfterProcessing: true}}, 2},
+		{"429 beyond disgo's retries", repeat(discordfake.Failure{Status: 429}, 11), 12},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			tb := newTestBot(t, nopHandler(), WithSendRetry(SendRetry{Initial: time.Millisecond, Max: 5 * time.Millisecond, Total: 20 * time.Second}))
+			ch := tb.fake.AddTextChannel(guildID)
+			s := tb.NewSender(NewMemoryWebhookStore())
+			for _, f := range c.failures {
+				tb.fake.FailNext(discordfake.RouteCreateMessage, 1, f)
+			}
+			ids, err := s.Reply(ctx, ch.ID, "", "the paid reply, in a DM")
+			if err != nil {
+				t.Fatal(err)
+			}
+			msgs := tb.fake.Messages(ch.ID)
+			if len(msgs) != 1 || len(ids) != 1 || msgs[0].ID != ids[0] {
+				t.Fatalf("messages %+v ids %v, want the reply exactly once", msgs, ids)
+			}
+			reqs := tb.fake.RequestsTo(discordfake.RouteCreateMessage)
+			if len(reqs) != c.attempts {
+				t.Fatalf("%d attempts, want %d", len(reqs), c.attempts)
+			}
+			nonce := ""
+			for i, r := range reqs {
+				var body struct {
+					Nonce        string `json:"nonce"`
+					EnforceNonce bool   `json:"enforce_nonce"`
+				}
+				if err := json.Unmarshal(r.Body, &body); err != nil || body.Nonce == "" || !body.EnforceNonce {
+					t.Fatalf("attempt %d without an enforced nonce: %s", i, r.Body)
+				}
+				if i > 0 && body.Nonce != nonce {
+					t.Fatalf("attempt %d changed the nonce", i)
+				}
+				nonce = body.Nonce
+			}
+		})
 	}
 }

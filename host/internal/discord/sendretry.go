@@ -2,6 +2,8 @@ package discord
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -199,4 +201,51 @@ func (s *Sender) findPosted(ctx context.Context, channelID string, hook Webhook,
 		}
 	}
 	return nil, false, nil
+}
+
+// createReliably posts msg as the bot, retrying transient failures within the SendRetry budget.
+// Here Discord does let the bot tell: the message carries a random nonce with enforce_nonce, so
+// a retry of a message Discord already created returns that message instead of a second one.
+func (s *Sender) createReliably(ctx context.Context, ch snowflake.ID, msg discord.MessageCreate) (*discord.Message, error) {
+	cfg := s.b.cfg.sendRetry
+	msg.Nonce, msg.EnforceNonce = newNonce(), true
+	start := time.Now()
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval, b.MaxInterval, b.MaxElapsedTime = cfg.Initial, cfg.Max, 0
+	b.Reset()
+	deadline := start.Add(cfg.Total)
+	for attempts := 1; ; attempts++ {
+		m, err := s.b.client.Rest.CreateMessage(ch, msg, rest.WithCtx(ctx))
+		if err == nil {
+			if attempts > 1 {
+				s.b.log.Info("posted after Discord failed transiently", slog.String("channel_id", ch.String()), slog.Int("attempts", attempts))
+			}
+			return m, nil
+		}
+		err = s.restErr(err)
+		fault, why := classifySend(err)
+		wait := b.NextBackOff()
+		if fault == faultPermanent || ctx.Err() != nil {
+			return nil, err
+		}
+		if time.Now().Add(wait).After(deadline) {
+			return nil, &DeliveryError{Cause: why, Attempts: attempts, Elapsed: time.Since(start), Err: err}
+		}
+		s.b.log.Warn("Discord failed transiently; retrying the post", slog.String("channel_id", ch.String()),
+			slog.Int("attempt", attempts), slog.Duration("wait", wait), slog.Any("err", err))
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return nil, err
+		}
+	}
+}
+
+// newNonce returns a random message nonce (Discord takes at most 25 characters).
+func newNonce() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }

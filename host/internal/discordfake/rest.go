@@ -237,6 +237,8 @@ type messagePayload struct {
 	Flags            int               `json:"flags"`
 	Embeds           []json.RawMessage `json:"embeds"`
 	AllowedMentions  json.RawMessage   `json:"allowed_mentions"`
+	Nonce            flexID            `json:"nonce"`
+	EnforceNonce     bool              `json:"enforce_nonce"`
 	MessageReference *struct {
 		MessageID flexID `json:"message_id"`
 	} `json:"message_reference"`
@@ -435,6 +437,19 @@ func (s *Server) createMessage(w http.ResponseWriter, r *http.Request, rec *Requ
 		writeError(w, http.StatusForbidden, 50007, "Cannot send messages to this user")
 		return
 	}
+	// With enforce_nonce, Discord answers a message sent again with the same nonce (by the same
+	// author, within a few minutes) with the message it already created.
+	nonceKey := ""
+	if p.EnforceNonce && p.Nonce != "" {
+		nonceKey = ch.ID + "/" + string(p.Nonce)
+		s.mu.Lock()
+		prev, seen := s.nonces[nonceKey]
+		s.mu.Unlock()
+		if seen {
+			writeJSON(w, http.StatusOK, s.messageJSON(prev))
+			return
+		}
+	}
 	m := &Message{ChannelID: ch.ID, GuildID: ch.GuildID, Content: p.content(), AuthorID: s.AppID,
 		AuthorName: "fake-bot", Bot: true, Flags: p.Flags, AllowedMentions: string(p.AllowedMentions),
 		Files: rec.Files, CreatedAt: time.Now()}
@@ -442,6 +457,11 @@ func (s *Server) createMessage(w http.ResponseWriter, r *http.Request, rec *Requ
 		m.ReferenceID = string(p.MessageReference.MessageID)
 	}
 	s.store(m)
+	if nonceKey != "" {
+		s.mu.Lock()
+		s.nonces[nonceKey] = m
+		s.mu.Unlock()
+	}
 	writeJSON(w, http.StatusOK, s.messageJSON(m))
 }
 

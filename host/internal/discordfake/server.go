@@ -72,6 +72,7 @@ type Server struct {
 	typing      map[string]int
 	requests    []Request
 	failures    map[string][]Failure
+	nonces      map[string]*Message // channel/nonce -> message, for enforce_nonce
 	violations  []string
 	responses   []InteractionResponse
 	originals   map[string]*Message   // interaction token -> @original
@@ -115,6 +116,7 @@ func Start(opts ...Option) *Server {
 		cdn:        map[string]cdnFile{},
 		typing:     map[string]int{},
 		failures:   map[string][]Failure{},
+		nonces:     map[string]*Message{},
 		originals:  map[string]*Message{},
 		followUps:  map[string][]*Message{},
 	}

@@ -1,6 +1,7 @@
 package chat_test
 
 import (
+	"net/http"
 	"strings"
 	"testing"
 
@@ -76,5 +77,29 @@ func TestReplyLostToDiscordIsToldPlainly(t *testing.T) {
 	posted := h.posted()
 	if len(posted) != 1 || !refPattern.MatchString(posted[0].Content) || strings.Contains(posted[0].Content, "echo:") {
 		t.Fatalf("channel %+v", posted)
+	}
+}
+
+// TestPartlyPostedReplyIsToldPlainly: a long reply whose last part Discord will not take is
+// marked partial, and the user is told how much of it is in the channel and why the rest is not.
+func TestPartlyPostedReplyIsToldPlainly(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{})
+	h.setKey(userID)
+	h.personality(personalitySpec{slug: "bambi"})
+	long := strings.Repeat("All work and no play makes a long reply. ", 120) // three parts
+	h.provider.then(func(w http.ResponseWriter, r *http.Request) { answer(w, long, "") })
+	h.fake.FailNext(discordfake.RouteExecuteWebhook, 2, discordfake.Failure{})
+	h.fake.FailNext(discordfake.RouteExecuteWebhook, 1_000_000, discordfake.Failure{Status: 503})
+	h.send(discordfake.MessageSpec{Content: "@bambi tell me everything"})
+	if p := h.posted(); len(p) != 2 {
+		t.Fatalf("%d parts posted, want 2", len(p))
+	}
+	if d := h.delivery(); d != "partial" {
+		t.Fatalf("usage row delivery %q, want partial", d)
+	}
+	dms := h.dms(userID)
+	if len(dms) != 1 || !strings.Contains(dms[0].Content, "2 of 3 parts are in the channel") || !strings.Contains(dms[0].Content, "HTTP 503 Service Unavailable") {
+		t.Fatalf("DMs %+v", dms)
 	}
 }

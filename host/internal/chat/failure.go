@@ -75,22 +75,26 @@ const (
 // sendFailure explains a reply that was written but could not be posted,
 // naming what really happened: Discord failing is not a permission problem.
 func sendFailure(err error) failure {
-	f := failure{code: codeSend, cause: err}
+	f := failure{code: codeSend, cause: err, forUser: "Your reply was written but is lost: " + deliveryCause(err) + "."}
+	if errors.Is(err, discord.ErrDiscordUnavailable) {
+		f.code = codeDiscordDown
+		f.forUser += " The provider's answer still counts in `/usage`. Please send your message again."
+	}
+	return f
+}
+
+// deliveryCause says in words why Discord did not take a post.
+func deliveryCause(err error) string {
 	var de *discord.DeliveryError
 	switch {
 	case errors.As(err, &de):
-		f.code = codeDiscordDown
-		f.forUser = fmt.Sprintf("Your reply was written but is lost: Discord kept failing while the bot posted it (%s; %d tries over %s). "+
-			"The provider's answer still counts in `/usage`. Please send your message again.",
-			de.Cause, de.Attempts, de.Elapsed.Round(time.Second))
+		return fmt.Sprintf("Discord kept failing while the bot posted it (%s; %d tries over %s)", de.Cause, de.Attempts, de.Elapsed.Round(time.Second))
 	case errors.Is(err, discord.ErrNoWebhookPermission):
-		f.forUser = "Your reply was written but is lost: the bot needs the Manage Webhooks permission in that channel to speak as a personality. Ask a server admin to grant it."
+		return "the bot needs the Manage Webhooks permission in that channel to speak as a personality (ask a server admin to grant it)"
 	case errors.Is(err, discord.ErrNoChannelAccess):
-		f.forUser = "Your reply was written but is lost: the bot cannot see or post in that channel (check its permissions there)."
-	default:
-		f.forUser = "Your reply was written but is lost: Discord refused to post it. The bot's log has the details under the reference above."
+		return "the bot cannot see or post in that channel (check its permissions there)"
 	}
-	return f
+	return "Discord refused to post it (the bot's log has the details under the reference)"
 }
 
 // classify turns a plugin call error into a failure.

@@ -217,6 +217,12 @@ func (j *job) deliver(ctx context.Context, text string, resp abi.ChatResponse, u
 	if err != nil {
 		delivery = store.DeliveryPartial
 		j.log.Warn("part of the reply could not be posted", slog.Int("posted_parts", len(ids)), slog.Any("err", err))
+		parts := len(nonBlank(chunk.Split(text)))
+		dm := fmt.Sprintf("%s could not post all of its reply to your message (ref: %s): %d of %d parts are in the channel; the rest is lost because %s.",
+			personalityName(*j.personality), j.ref, len(ids), parts, deliveryCause(err))
+		if _, derr := j.p.sender.NotifyUser(ctx, j.msg.Author.ID, dm); derr != nil {
+			j.log.Info("cannot DM that part of the reply was lost", slog.Any("err", derr))
+		}
 	}
 	j.remember(ids, text)
 	j.record(ctx, ids, resp, usage, delivery)

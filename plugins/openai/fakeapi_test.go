@@ -186,6 +186,9 @@ func (f *fakeAPI) chat(w http.ResponseWriter, body map[string]any) {
 	if model == "or-reasoning" || model == "rc-reasoning" || model == "think-tags" {
 		usage = usageJSON(20, 30, 7)
 	}
+	if u, ok := providerUsage[model]; ok {
+		usage = u
+	}
 	if !stream {
 		f.whole(w, model, deltas, finish, usage)
 		return
@@ -285,4 +288,23 @@ func (f *fakeAPI) stream(w http.ResponseWriter, model string, deltas []delta, fi
 	}
 	_, _ = w.Write([]byte("data: [DONE]\n\n"))
 	fl.Flush()
+}
+
+// providerUsage is usage exactly as each provider sends it for a reasoning model that wrote 18
+// tokens, 11 of them reasoning (completion_tokens includes the reasoning at both).
+var providerUsage = map[string]map[string]any{
+	// OpenAI (o-series): reasoning in completion_tokens_details, with its other counters.
+	"usage-openai": {
+		"prompt_tokens": 25, "completion_tokens": 18, "total_tokens": 43,
+		"prompt_tokens_details":     map[string]any{"cached_tokens": 0, "audio_tokens": 0},
+		"completion_tokens_details": map[string]any{"reasoning_tokens": 11, "audio_tokens": 0, "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0},
+	},
+	// OpenRouter: the same counters plus its cost fields.
+	"usage-openrouter": {
+		"prompt_tokens": 25, "completion_tokens": 18, "total_tokens": 43,
+		"cost": 0.000123, "is_byok": false,
+		"prompt_tokens_details":     map[string]any{"cached_tokens": 0, "audio_tokens": 0},
+		"cost_details":              map[string]any{"upstream_inference_cost": nil},
+		"completion_tokens_details": map[string]any{"reasoning_tokens": 11, "image_tokens": 0},
+	},
 }

@@ -412,3 +412,28 @@ func TestValidateKey(t *testing.T) {
 		}
 	})
 }
+
+// TestUsageFromProviderNumbers: the provider's own numbers for a reasoning reply (completion 18
+// of which 11 reasoning) become output 18 and reasoning 11, as the ABI says (output includes
+// reasoning; reasoning is reported separately as a subset), streamed or not.
+func TestUsageFromProviderNumbers(t *testing.T) {
+	for _, c := range []struct{ flavor, model string }{{"openai", "usage-openai"}, {"openrouter", "usage-openrouter"}} {
+		for _, stream := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s stream=%v", c.flavor, stream), func(t *testing.T) {
+				h, _ := setup(t, c.flavor, plugintest.Options{})
+				req := hello(c.model)
+				req.Stream = stream
+				resp, e := h.Chat(req)
+				if e != nil {
+					t.Fatalf("chat: %v", e)
+				}
+				if u := resp.Usage; u.InputTokens != 25 || u.OutputTokens != 18 || u.ReasoningTokens != 11 {
+					t.Fatalf("usage = %+v, want input 25, output 18 (reasoning included), reasoning 11", u)
+				}
+				if u := h.Usage(); len(u) != 1 || u[0].OutputTokens != 18 || u[0].ReasoningTokens != 11 {
+					t.Fatalf("recorded usage = %+v", u)
+				}
+			})
+		}
+	}
+}

@@ -54,6 +54,9 @@ func (u *wireUsage) toABI(model string) abi.Usage {
 	if u == nil {
 		return out
 	}
+	// OpenAI's and OpenRouter's completion_tokens already include the
+	// reasoning tokens, which is the ABI's meaning of output_tokens; the
+	// reasoning count is reported beside it as a subset, never added.
 	out.InputTokens, out.OutputTokens = u.PromptTokens, u.CompletionTokens
 	if u.CompletionTokensDetails != nil {
 		out.ReasoningTokens = u.CompletionTokensDetails.ReasoningTokens

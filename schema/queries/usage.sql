@@ -1,9 +1,9 @@
 -- name: InsertUsage :execrows
 -- Idempotent on request_id: a retried job records its usage once.
 INSERT INTO usage_logs (request_id, user_id, personality_id, provider, model, kind,
-                        input_tokens, output_tokens, characters, images, latency_ms)
+                        input_tokens, output_tokens, reasoning_tokens, characters, images, latency_ms, delivery)
 VALUES (@request_id, @user_id, @personality_id, @provider, @model, @kind,
-        @input_tokens, @output_tokens, @characters, @images, @latency_ms)
+        @input_tokens, @output_tokens, @reasoning_tokens, @characters, @images, @latency_ms, @delivery)
 ON CONFLICT (request_id) DO NOTHING;
 
 -- name: UsageByUser :many
@@ -11,6 +11,7 @@ SELECT provider, model, kind,
        count(*)::bigint AS requests,
        COALESCE(sum(input_tokens), 0)::bigint AS input_tokens,
        COALESCE(sum(output_tokens), 0)::bigint AS output_tokens,
+       COALESCE(sum(reasoning_tokens), 0)::bigint AS reasoning_tokens,
        COALESCE(sum(characters), 0)::bigint AS characters,
        COALESCE(sum(images), 0)::bigint AS images
 FROM usage_logs
@@ -24,6 +25,7 @@ SELECT provider, model, kind,
        count(DISTINCT user_id)::bigint AS users,
        COALESCE(sum(input_tokens), 0)::bigint AS input_tokens,
        COALESCE(sum(output_tokens), 0)::bigint AS output_tokens,
+       COALESCE(sum(reasoning_tokens), 0)::bigint AS reasoning_tokens,
        COALESCE(sum(characters), 0)::bigint AS characters,
        COALESCE(sum(images), 0)::bigint AS images
 FROM usage_logs
@@ -36,28 +38,29 @@ ORDER BY provider, model, kind;
 -- request is admitted only if the window's use plus cost stays within the
 -- limit, and the check and the increment are one statement, so concurrent
 -- callers can never overshoot. A new window resets the count.
--- now() is fixed for the whole statement, so each date_bin below names the
--- same window.
+-- The time comes from the caller (the pipeline's clock), not from now(), so
+-- tests control which window a request falls in; a caller whose clock is
+-- behind the stored window adds to that window instead of moving it back.
 WITH up AS (
     INSERT INTO rate_limit_counters AS r (scope, key, window_start, used)
-    SELECT sqlc.arg(scope), sqlc.arg(key), date_bin(sqlc.arg(window_size)::interval, now(), timestamptz '2000-01-01 00:00:00+00'), sqlc.arg(cost)::bigint
+    SELECT sqlc.arg(scope), sqlc.arg(key), date_bin(sqlc.arg(window_size)::interval, sqlc.arg(now)::timestamptz, timestamptz '2000-01-01 00:00:00+00'), sqlc.arg(cost)::bigint
     WHERE sqlc.arg(cost)::bigint <= sqlc.arg(max_per_window)::bigint
     ON CONFLICT (scope, key) DO UPDATE SET
-        window_start = excluded.window_start,
+        window_start = GREATEST(r.window_start, excluded.window_start),
         used = CASE WHEN r.window_start < excluded.window_start THEN excluded.used ELSE r.used + excluded.used END
     WHERE r.window_start < excluded.window_start OR r.used + excluded.used <= sqlc.arg(max_per_window)::bigint
     RETURNING r.used
 )
 SELECT EXISTS (SELECT 1 FROM up) AS allowed,
-       date_part('epoch', date_bin(sqlc.arg(window_size)::interval, now(), timestamptz '2000-01-01 00:00:00+00') + sqlc.arg(window_size)::interval - now())::float8 AS retry_after_seconds;
+       date_part('epoch', date_bin(sqlc.arg(window_size)::interval, sqlc.arg(now)::timestamptz, timestamptz '2000-01-01 00:00:00+00') + sqlc.arg(window_size)::interval - sqlc.arg(now)::timestamptz)::float8 AS retry_after_seconds;
 
 -- name: ChargeRateLimit :exec
 -- Adds cost after the fact (e.g. tokens known only when a reply is done),
--- without refusing: the next TakeRateLimit sees it.
+-- without refusing: the next TakeRateLimit sees it. The time is the caller's.
 INSERT INTO rate_limit_counters AS r (scope, key, window_start, used)
-VALUES (@scope, @key, date_bin(@window_size::interval, now(), timestamptz '2000-01-01 00:00:00+00'), @cost::bigint)
+VALUES (@scope, @key, date_bin(@window_size::interval, @now::timestamptz, timestamptz '2000-01-01 00:00:00+00'), @cost::bigint)
 ON CONFLICT (scope, key) DO UPDATE SET
-    window_start = excluded.window_start,
+    window_start = GREATEST(r.window_start, excluded.window_start),
     used = CASE WHEN r.window_start < excluded.window_start THEN excluded.used ELSE r.used + excluded.used END;
 
 -- name: PruneRateLimits :execrows

@@ -144,13 +144,19 @@ type ChatRequest struct {
 
 // Usage counts what one provider call consumed.
 type Usage struct {
-	Kind            string `json:"kind"` // text, voice, image
-	Model           string `json:"model,omitempty"`
-	InputTokens     int64  `json:"input_tokens,omitempty"`
-	OutputTokens    int64  `json:"output_tokens,omitempty"`
-	ReasoningTokens int64  `json:"reasoning_tokens,omitempty"`
-	Characters      int64  `json:"characters,omitempty"`
-	Images          int64  `json:"images,omitempty"`
+	Kind        string `json:"kind"` // text, voice, image
+	Model       string `json:"model,omitempty"`
+	InputTokens int64  `json:"input_tokens,omitempty"`
+	// OutputTokens is every token the model generated, its reasoning
+	// INCLUDED (OpenAI's and OpenRouter's completion_tokens).
+	OutputTokens int64 `json:"output_tokens,omitempty"`
+	// ReasoningTokens is how many of OutputTokens were reasoning: a subset,
+	// reported for information, never added to OutputTokens. A provider that
+	// counts reasoning apart from its output must be reported as
+	// OutputTokens = output + reasoning.
+	ReasoningTokens int64 `json:"reasoning_tokens,omitempty"`
+	Characters      int64 `json:"characters,omitempty"`
+	Images          int64 `json:"images,omitempty"`
 	// Provider and Plugin are set by the host on every usage row (the key
 	// slot, or the plugin entry name when it has none, and the plugin entry
 	// name); whatever a plugin writes here is overwritten.

@@ -5,10 +5,12 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tzurot-go/tzurot/host/internal/chat"
 	"github.com/tzurot-go/tzurot/host/internal/discordfake"
 	"github.com/tzurot-go/tzurot/host/internal/ratelimit"
+	"github.com/tzurot-go/tzurot/host/internal/trigger"
 )
 
 // activate makes pid answer every message in the harness channel.
@@ -399,9 +401,15 @@ func TestFallbackKeyForAllowedUsersOnly(t *testing.T) {
 	}
 }
 
+// fixedClock stops the pipeline's clock mid-minute, so a burst can never
+// straddle a rate-limit window boundary by chance.
+func fixedClock(c *chat.Config) {
+	c.Now = func() time.Time { return time.Date(2026, 12, 2, 10, 30, 20, 0, time.UTC) }
+}
+
 func TestRateLimitedUserGetsAFriendlyNotice(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, harnessOptions{limits: &ratelimitSettings2})
+	h := newHarness(t, harnessOptions{limits: &ratelimitSettings2, config: fixedClock})
 	h.setKey(userID)
 	h.personality(personalitySpec{slug: "bambi"})
 	for range 3 {
@@ -411,7 +419,7 @@ func TestRateLimitedUserGetsAFriendlyNotice(t *testing.T) {
 	if len(posted) != 3 {
 		t.Fatalf("posted %+v", posted)
 	}
-	if !posted[2].Bot || !strings.Contains(posted[2].Content, "at most 2 a minute") || posted[2].ReferenceID == "" {
+	if !posted[2].Bot || !strings.Contains(posted[2].Content, "at most 2 a minute). Try again in 40 seconds.") || posted[2].ReferenceID == "" {
 		t.Fatalf("third message: %+v", posted[2])
 	}
 	if n := h.provider.calls.Load(); n != 2 {
@@ -483,6 +491,39 @@ func TestReasoningIsStoredNotPosted(t *testing.T) {
 }
 
 var ratelimitSettings2 = ratelimit.Settings{UserPerMinute: 2}
+
+// TestFailedLoadSpendsNoRateLimitSlot: a message whose reply cannot even
+// start (its personality was deleted behind the index's back) must not
+// spend the user's slot; the next message is answered.
+func TestFailedLoadSpendsNoRateLimitSlot(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{limits: &ratelimit.Settings{UserPerMinute: 1}, config: fixedClock})
+	h.setKey(userID)
+	ghost := h.personality(personalitySpec{slug: "ghost"})
+	h.personality(personalitySpec{slug: "bambi"})
+	if _, err := h.store.DeletePersonality(h.ctx, ghost); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		h.send(discordfake.MessageSpec{Content: "@ghost are you there?"})
+		// Another process's index would still have the name: put it back.
+		if err := h.pipeline.Mentions().Upsert(trigger.Alias{Name: "ghost", PersonalityID: ghost}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if p := h.posted(); len(p) != 0 {
+		t.Fatalf("a deleted personality got answers or notices: %+v", p)
+	}
+	h.send(discordfake.MessageSpec{Content: "@bambi hi"})
+	posted := h.posted()
+	if len(posted) != 1 || posted[0].AuthorName != "Bambi" {
+		t.Fatalf("the user's one message a minute was refused after failed loads: %+v", posted)
+	}
+	var used int64
+	if err := h.store.Pool().QueryRow(h.ctx, `SELECT used FROM rate_limit_counters WHERE scope = 'user-rpm' AND key = $1`, userID).Scan(&used); err != nil || used != 1 {
+		t.Fatalf("slots used %d (%v), want 1", used, err)
+	}
+}
 
 func TestLongRepliesAreSplit(t *testing.T) {
 	t.Parallel()

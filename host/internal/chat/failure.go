@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
+
+	"github.com/tzurot-go/tzurot/host/internal/discord"
 
 	"github.com/tzurot-go/tzurot/sdk/abi"
 )
@@ -38,9 +41,22 @@ type failure struct {
 	// cause is the full error, for the log.
 	cause error
 	// forUser explains the failure to the user whose key (and so whose
-	// problem) it is, in plain words; it never contains a key. Empty for
-	// failures of the bot itself, which only the log explains.
+	// problem) it is, in plain words; it never contains a key. For failures
+	// of the bot itself (botFailure) it says only that: the log explains.
 	forUser string
+}
+
+// botFailure is a failure of the bot itself (its database away past the
+// retries, a panic): never presented as the provider's. The user is told
+// plainly that the bot had the problem; the log, under the same reference,
+// has the cause.
+func botFailure(code string, cause error) failure {
+	what := "The bot itself had a problem"
+	if code == codeDatabase {
+		what = "The bot itself had a problem (it could not reach its database)"
+	}
+	return failure{code: code, cause: cause, forUser: what + ", so your message was not answered. " +
+		"This is not your provider's fault and nothing is wrong with your key. Please try again in a few minutes; if it keeps happening, give the bot's owner the reference above."}
 }
 
 // Pipeline failure codes that are not provider errors.
@@ -51,7 +67,35 @@ const (
 	codeContext  = "context_failed"
 	codeDatabase = "database"
 	codePanic    = "panic"
+	// codeDiscordDown: Discord kept failing (5xx, network, 429) past the
+	// sender's retries; the reply is lost.
+	codeDiscordDown = "discord_unavailable"
 )
+
+// sendFailure explains a reply that was written but could not be posted,
+// naming what really happened: Discord failing is not a permission problem.
+func sendFailure(err error) failure {
+	f := failure{code: codeSend, cause: err, forUser: "Your reply was written but is lost: " + deliveryCause(err) + "."}
+	if errors.Is(err, discord.ErrDiscordUnavailable) {
+		f.code = codeDiscordDown
+		f.forUser += " The provider's answer still counts in `/usage`. Please send your message again."
+	}
+	return f
+}
+
+// deliveryCause says in words why Discord did not take a post.
+func deliveryCause(err error) string {
+	var de *discord.DeliveryError
+	switch {
+	case errors.As(err, &de):
+		return fmt.Sprintf("Discord kept failing while the bot posted it (%s; %d tries over %s)", de.Cause, de.Attempts, de.Elapsed.Round(time.Second))
+	case errors.Is(err, discord.ErrNoWebhookPermission):
+		return "the bot needs the Manage Webhooks permission in that channel to speak as a personality (ask a server admin to grant it)"
+	case errors.Is(err, discord.ErrNoChannelAccess):
+		return "the bot cannot see or post in that channel (check its permissions there)"
+	}
+	return "Discord refused to post it (the bot's log has the details under the reference)"
+}
 
 // classify turns a plugin call error into a failure.
 func classify(err error, provider string) failure {

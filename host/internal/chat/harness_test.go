@@ -132,6 +132,11 @@ func (f *fakeProvider) serve(w http.ResponseWriter, r *http.Request) {
 
 // answer writes a successful completion.
 func answer(w http.ResponseWriter, content, reasoning string) {
+	answerUsage(w, content, reasoning, map[string]any{"prompt_tokens": 42, "completion_tokens": 7, "total_tokens": 49})
+}
+
+// answerUsage writes a successful completion with the provider's usage object as given.
+func answerUsage(w http.ResponseWriter, content, reasoning string, usage map[string]any) {
 	w.Header().Set("Content-Type", "application/json")
 	msg := map[string]any{"role": "assistant", "content": content}
 	if reasoning != "" {
@@ -140,7 +145,7 @@ func answer(w http.ResponseWriter, content, reasoning string) {
 	_ = json.NewEncoder(w).Encode(map[string]any{
 		"id": "cmpl-1", "object": "chat.completion", "model": "test-model",
 		"choices": []any{map[string]any{"index": 0, "message": msg, "finish_reason": "stop"}},
-		"usage":   map[string]any{"prompt_tokens": 42, "completion_tokens": 7, "total_tokens": 49},
+		"usage":   usage,
 	})
 }
 
@@ -192,6 +197,8 @@ type harnessOptions struct {
 	// {provider} are substituted).
 	pluginsTOML string
 	config      func(*chat.Config)
+	// keys adjusts the key source the plugin host reads keys through.
+	keys func(*chat.KeySource)
 }
 
 const defaultPluginsTOML = `
@@ -250,7 +257,9 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 	fw := &forward{done: h.handled}
 	u := strings.TrimPrefix(h.fake.URL, "http://")
 	b, err := discord.New(h.fake.Token, fw, discord.WithRESTURL(h.fake.RESTURL()),
-		discord.WithCompression(discord.CompressionNone), discord.WithLogger(logger), discord.WithDownloadHosts(u))
+		discord.WithCompression(discord.CompressionNone), discord.WithLogger(logger), discord.WithDownloadHosts(u),
+		// Discord failures are retried quickly here; the waits are pacing, not assertions.
+		discord.WithSendRetry(discord.SendRetry{Initial: time.Millisecond, Max: 5 * time.Millisecond, Total: 500 * time.Millisecond}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -278,6 +287,9 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 	}
 	cfg.Runtime.CacheDir = cacheDir
 	keys := &chat.KeySource{Own: h.store, Fallback: o.fallback}
+	if o.keys != nil {
+		o.keys(keys)
+	}
 	h.host, err = plugin.NewHost(ctx, plugin.Options{Config: cfg, Keys: keys, Logger: logger})
 	if err != nil {
 		t.Fatal(err)

@@ -16,6 +16,7 @@ import (
 	"github.com/tzurot-go/tzurot/host/internal/store"
 	"github.com/tzurot-go/tzurot/host/internal/trigger"
 	"github.com/tzurot-go/tzurot/sdk/abi"
+	"golang.org/x/sync/errgroup"
 )
 
 // job is one personality answering one message.
@@ -34,96 +35,116 @@ type job struct {
 	keys        keyUse
 }
 
+// run answers the message in three steps: load what the reply needs, take
+// the rate-limit slot, reply. The slot is taken only once the load
+// succeeded, so a reply that cannot even start (a deleted personality, the
+// database gone) never spends the user's budget.
 func (j *job) run(ctx context.Context) {
-	p := j.p
-	msg := j.msg
-	// The rate-limit check runs alongside the user and personality reads:
-	// they do not depend on each other, and a reply waits for the slowest
-	// instead of all three in a row.
-	var (
-		verdict   ratelimit.Verdict
-		admitErr  error
-		admitDone chan struct{}
-	)
-	if p.limiter != nil {
-		admitDone = make(chan struct{})
-		go func() {
-			defer close(admitDone)
-			verdict, admitErr = retry2(ctx, p.cfg.Retry, func(ctx context.Context) (ratelimit.Verdict, error) {
-				return p.limiter.Admit(ctx, msg.Author.ID, msg.GuildID)
-			})
-		}()
-	}
-	// The personality read needs the user's internal id (their LLM override
-	// wins). That id never changes, so for a user seen before both reads go
-	// out at once; only a first contact (or a user deleted and created
-	// again) waits for the user row.
-	loadPersonality := func(userID int64) (store.Personality, error) {
-		return retry2(ctx, p.cfg.Retry, func(ctx context.Context) (store.Personality, error) {
-			return p.store.PersonalityByID(ctx, j.trig.PersonalityID, userID)
-		})
-	}
-	var (
-		pers     store.Personality
-		persErr  error
-		persDone chan struct{}
-	)
-	knownID, known := p.userIDs.get(msg.Author.ID)
-	if known {
-		persDone = make(chan struct{})
-		go func() {
-			defer close(persDone)
-			pers, persErr = loadPersonality(knownID)
-		}()
-	}
-	user, err := retry2(ctx, p.cfg.Retry, func(ctx context.Context) (store.User, error) {
-		return p.store.UserByDiscordID(ctx, msg.Author.ID)
-	})
-	if persDone != nil {
-		<-persDone
-	}
-	if err != nil {
-		j.fail(ctx, failure{code: codeDatabase, cause: fmt.Errorf("load user: %w", err)})
+	if !j.load(ctx) {
 		return
 	}
-	j.user = user
-	p.userIDs.put(msg.Author.ID, user.ID)
-	if !known || knownID != user.ID {
-		pers, persErr = loadPersonality(user.ID)
+	if !j.admit(ctx) {
+		return
 	}
-	err = persErr
-	if errors.Is(err, store.ErrPersonalityAbsent) {
+	j.reply(ctx)
+}
+
+// load reads the user and the personality (with the user's LLM config). The
+// personality read needs the user's internal id (their LLM override wins).
+// That id never changes, so for a user seen before both reads go out at
+// once; only a first contact (or a user deleted and created again) waits for
+// the user row. It answers the failure itself and reports whether to go on.
+func (j *job) load(ctx context.Context) bool {
+	p, msg := j.p, j.msg
+	var (
+		user store.User
+		pers store.Personality
+	)
+	knownID, known := p.userIDs.get(msg.Author.ID)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		u, err := retry2(gctx, p.cfg.Retry, func(ctx context.Context) (store.User, error) {
+			return p.store.UserByDiscordID(ctx, msg.Author.ID)
+		})
+		if err != nil {
+			return fmt.Errorf("load user: %w", err)
+		}
+		user = u
+		return nil
+	})
+	if known {
+		g.Go(func() (err error) {
+			pers, err = j.loadPersonality(gctx, knownID)
+			return err
+		})
+	}
+	err := g.Wait()
+	if err == nil {
+		j.user = user
+		p.userIDs.put(msg.Author.ID, user.ID)
+		if !known || knownID != user.ID {
+			pers, err = j.loadPersonality(ctx, user.ID)
+		}
+	}
+	switch {
+	case errors.Is(err, store.ErrPersonalityAbsent):
 		// Deleted since the index or the message mapping was loaded: forget
 		// it and stay silent, as for any name that is not a personality.
 		p.mentions.index.DeletePersonality(j.trig.PersonalityID)
 		j.log.Info("triggered personality no longer exists; ignored", slog.String("reason", j.trig.Reason.String()))
 		j.stats.Err = err
-		return
-	}
-	if err != nil {
-		j.fail(ctx, failure{code: codeDatabase, cause: fmt.Errorf("load personality: %w", err)})
-		return
+		return false
+	case err != nil:
+		j.fail(ctx, botFailure(codeDatabase, err))
+		return false
 	}
 	j.personality = &pers
+	return true
+}
 
-	if admitDone != nil {
-		<-admitDone
-		if admitErr != nil {
-			j.fail(ctx, failure{code: codeDatabase, cause: fmt.Errorf("rate limit: %w", admitErr)})
-			return
-		}
-		if v := verdict; !v.Allowed {
-			j.stats.Err = fmt.Errorf("rate limited (%s)", v.Scope)
-			j.log.Info("rate limited", slog.String("scope", v.Scope), slog.Duration("retry_after", v.RetryAfter))
-			if p.notices.allow("rate:"+msg.Author.ID, max(v.RetryAfter, 10*time.Second)) {
-				if _, err := p.sender.Reply(ctx, msg.ChannelID, msg.ID, v.Message()); err != nil {
-					j.log.Warn("cannot post the rate-limit notice", slog.Any("err", err))
-				}
-			}
-			return
+func (j *job) loadPersonality(ctx context.Context, userID int64) (store.Personality, error) {
+	pers, err := retry2(ctx, j.p.cfg.Retry, func(ctx context.Context) (store.Personality, error) {
+		return j.p.store.PersonalityByID(ctx, j.trig.PersonalityID, userID)
+	})
+	if err != nil {
+		return pers, fmt.Errorf("load personality: %w", err)
+	}
+	return pers, nil
+}
+
+// admit takes the user's (and the server's) rate-limit slot, at the
+// pipeline's clock. A refused message gets a friendly notice (at most one
+// per window per user) and no reply.
+func (j *job) admit(ctx context.Context) bool {
+	p, msg := j.p, j.msg
+	if p.limiter == nil {
+		return true
+	}
+	now := p.now()
+	v, err := retry2(ctx, p.cfg.Retry, func(ctx context.Context) (ratelimit.Verdict, error) {
+		return p.limiter.Admit(ctx, now, msg.Author.ID, msg.GuildID)
+	})
+	if err != nil {
+		j.fail(ctx, botFailure(codeDatabase, fmt.Errorf("rate limit: %w", err)))
+		return false
+	}
+	if v.Allowed {
+		return true
+	}
+	j.stats.Err = fmt.Errorf("rate limited (%s)", v.Scope)
+	j.log.Info("rate limited", slog.String("scope", v.Scope), slog.Duration("retry_after", v.RetryAfter))
+	if p.notices.allow("rate:"+msg.Author.ID, max(v.RetryAfter, 10*time.Second)) {
+		if _, err := p.sender.Reply(ctx, msg.ChannelID, msg.ID, v.Message()); err != nil {
+			j.log.Warn("cannot post the rate-limit notice", slog.Any("err", err))
 		}
 	}
+	return false
+}
 
+// reply asks the personality's provider for the answer, posts it and
+// records it. Every failure is answered (see fail).
+func (j *job) reply(ctx context.Context) {
+	p, msg, pers := j.p, j.msg, j.personality
 	stopTyping := p.sender.SendTyping(ctx, msg.ChannelID)
 	defer stopTyping()
 
@@ -154,34 +175,57 @@ func (j *job) run(ctx context.Context) {
 	resp, usage, err := p.plugins.Chat(callCtx, pluginName, req)
 	j.stats.PluginTime = time.Since(start)
 	if err != nil {
-		f := classify(err, provider)
-		if f.code == abi.ErrNoKey || j.keys.used.Load() == keyMissing {
-			j.noKey(ctx, err)
-			return
-		}
-		j.fail(ctx, f)
+		j.callFailed(ctx, err)
 		return
 	}
 	text := strings.TrimSpace(resp.Content)
 	if text == "" {
 		// The provider did the work (and may have charged for it): count it.
-		j.record(ctx, nil, resp, usage)
+		j.record(ctx, nil, resp, usage, store.DeliveryNone)
 		j.fail(ctx, failure{code: codeEmpty, cause: fmt.Errorf("the model %q returned an empty reply (finish reason %q)", resp.Model, resp.FinishReason),
 			forUser: fmt.Sprintf("The model (%s) answered with nothing at all. Try again, or choose another model.", resp.Model)})
 		return
 	}
+	j.deliver(ctx, text, resp, usage)
+}
 
-	ids, err := j.post(ctx, text)
-	if err != nil && len(ids) == 0 {
-		j.record(ctx, nil, resp, usage)
-		j.fail(ctx, failure{code: codeSend, cause: err, forUser: "The bot could not post the reply in that channel (check its permissions there)."})
+// callFailed answers a failed plugin call. A failure of the bot's own key
+// store is the bot's, whatever the plugin made of it (it can only see "the
+// host could not read the key store" and report some provider error).
+func (j *job) callFailed(ctx context.Context, err error) {
+	if kerr := j.keys.storeErr(); kerr != nil {
+		j.fail(ctx, botFailure(codeDatabase, fmt.Errorf("read the API key: %w (the plugin then reported: %v)", kerr, err)))
 		return
 	}
+	f := classify(err, j.provider)
+	if f.code == abi.ErrNoKey || j.keys.used.Load() == keyMissing {
+		j.noKey(ctx, err)
+		return
+	}
+	j.fail(ctx, f)
+}
+
+// deliver posts the reply and records it with what became of it.
+func (j *job) deliver(ctx context.Context, text string, resp abi.ChatResponse, usage []abi.Usage) {
+	ids, err := j.post(ctx, text)
+	if err != nil && len(ids) == 0 {
+		j.record(ctx, nil, resp, usage, store.DeliveryLost)
+		j.fail(ctx, sendFailure(err))
+		return
+	}
+	delivery := store.DeliveryPosted
 	if err != nil {
+		delivery = store.DeliveryPartial
 		j.log.Warn("part of the reply could not be posted", slog.Int("posted_parts", len(ids)), slog.Any("err", err))
+		parts := len(nonBlank(chunk.Split(text)))
+		dm := fmt.Sprintf("%s could not post all of its reply to your message (ref: %s): %d of %d parts are in the channel; the rest is lost because %s.",
+			personalityName(*j.personality), j.ref, len(ids), parts, deliveryCause(err))
+		if _, derr := j.p.sender.NotifyUser(ctx, j.msg.Author.ID, dm); derr != nil {
+			j.log.Info("cannot DM that part of the reply was lost", slog.Any("err", derr))
+		}
 	}
 	j.remember(ids, text)
-	j.record(ctx, ids, resp, usage)
+	j.record(ctx, ids, resp, usage, delivery)
 	j.log.Debug("replied", slog.Int("parts", len(ids)), slog.Duration("plugin_time", j.stats.PluginTime),
 		slog.Duration("overhead", j.stats.Overhead()))
 }
@@ -348,7 +392,9 @@ func dmPrefix(name string) string { return "**" + name + ":** " }
 
 // record writes usage, message ids, reasoning, charges and the DM session.
 // It waits for the write: a reply is done when its traces are durable.
-func (j *job) record(ctx context.Context, ids []string, resp abi.ChatResponse, usage []abi.Usage) {
+// delivery (store.Delivery*) says what became of the reply the usage paid
+// for.
+func (j *job) record(ctx context.Context, ids []string, resp abi.ChatResponse, usage []abi.Usage, delivery string) {
 	p, msg, pers := j.p, j.msg, j.personality
 	rec := store.ReplyRecord{}
 	var tokens int64
@@ -365,17 +411,22 @@ func (j *job) record(ctx context.Context, ids []string, resp abi.ChatResponse, u
 		if provider == "" {
 			provider = j.provider
 		}
+		output, reasoning, broken := meteredOutput(u)
+		if broken {
+			j.log.Warn("the plugin reported more reasoning tokens than output tokens (output must include reasoning); counting them on top of output",
+				slog.String("plugin", u.Plugin), slog.Int64("output_tokens", u.OutputTokens), slog.Int64("reasoning_tokens", u.ReasoningTokens))
+		}
 		rec.Usage = append(rec.Usage, store.Usage{
 			RequestID: reqID, UserID: j.user.ID, PersonalityID: pers.ID,
 			Provider: provider, Model: u.Model, Kind: kind,
-			InputTokens: int(u.InputTokens), OutputTokens: int(u.OutputTokens + u.ReasoningTokens),
-			Characters: int(u.Characters), Images: int(u.Images), Latency: j.stats.PluginTime,
+			InputTokens: int(u.InputTokens), OutputTokens: int(output), ReasoningTokens: int(reasoning),
+			Characters: int(u.Characters), Images: int(u.Images), Latency: j.stats.PluginTime, Delivery: delivery,
 		})
-		tokens += u.InputTokens + u.OutputTokens + u.ReasoningTokens
+		tokens += u.InputTokens + output
 	}
 	if p.limiter != nil && len(rec.Usage) > 0 {
-		for _, c := range p.limiter.Charges(msg.Author.ID, msg.GuildID, tokens) {
-			rec.Charges = append(rec.Charges, store.RateCharge{RequestID: rec.Usage[0].RequestID, Scope: c.Scope, Key: c.Key, Window: c.Window, Cost: c.Cost})
+		for _, c := range p.limiter.Charges(p.now(), msg.Author.ID, msg.GuildID, tokens) {
+			rec.Charges = append(rec.Charges, store.RateCharge{RequestID: rec.Usage[0].RequestID, Scope: c.Scope, Key: c.Key, Window: c.Window, Cost: c.Cost, At: c.At})
 		}
 	}
 	for _, id := range ids {
@@ -391,7 +442,10 @@ func (j *job) record(ctx context.Context, ids []string, resp abi.ChatResponse, u
 	if msg.IsDM() {
 		rec.DMSession = &store.DMSessionUpdate{UserID: j.user.ID, PersonalityID: pers.ID}
 	}
-	if err := p.recorder.Record(context.WithoutCancel(ctx), rec); err != nil {
+	switch err := p.recorder.Record(context.WithoutCancel(ctx), rec); {
+	case errors.Is(err, errSpooled):
+		j.log.Warn("the database is away: the reply's usage and message ids are kept in memory and will be written when it is back")
+	case err != nil:
 		j.log.Error("reply posted but its usage and message ids were not recorded", slog.Any("err", err))
 	}
 }
@@ -461,9 +515,10 @@ func (j *job) fail(ctx context.Context, f failure) {
 			j.log.Warn("the error message's id was not recorded", slog.Any("err", err))
 		}
 	}
-	// The cause goes to the user whose key and request it concerns: not for
-	// failures of the bot itself (database, configuration: the log has
-	// them), and not when the host's own key failed (the host's business).
+	// The cause goes to the user whose key and request it concerns (for
+	// failures of the bot itself, only that it was the bot's, never a
+	// provider's), but not when the host's own key failed (the host's
+	// business): the log has the rest.
 	if j.keys.used.Load() == keyFallback || f.forUser == "" {
 		return
 	}
@@ -471,4 +526,20 @@ func (j *job) fail(ctx context.Context, f failure) {
 	if _, err := j.p.sender.NotifyUser(ctx, j.msg.Author.ID, dm); err != nil {
 		j.log.Info("cannot DM the cause of a failed reply", slog.Any("err", err))
 	}
+}
+
+// meteredOutput applies the ABI's rule for a usage record's tokens
+// (docs/plugin-abi.md, Usage): output_tokens INCLUDES the reasoning tokens,
+// and reasoning_tokens says how many of them were reasoning, so reasoning is
+// never added to anything. A plugin that reports more reasoning than output
+// has broken the rule the only way that can be seen: it counted reasoning
+// outside output (the other convention some APIs use). Its reasoning is then
+// added to its output, so a reply is charged for what the provider billed,
+// and never for less (broken is true, for a warning).
+func meteredOutput(u abi.Usage) (output, reasoning int64, broken bool) {
+	output, reasoning = max(u.OutputTokens, 0), max(u.ReasoningTokens, 0)
+	if reasoning > output {
+		return output + reasoning, reasoning, true
+	}
+	return output, reasoning, false
 }

@@ -117,6 +117,18 @@ const (
 type keyUse struct {
 	allowFallback bool
 	used          atomic.Int32
+	// readErr is the key store's failure (the database away past the
+	// retries), if reading the key failed: the bot's own failure, which the
+	// plugin can only report as some provider error.
+	readErr atomic.Pointer[error]
+}
+
+// storeErr returns why reading the key failed, or nil.
+func (k *keyUse) storeErr() error {
+	if p := k.readErr.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 type keyUseKey struct{}
@@ -150,6 +162,9 @@ func (k *KeySource) APIKey(ctx context.Context, userID, slot string) (string, bo
 		return err
 	})
 	if err != nil {
+		if use != nil {
+			use.readErr.Store(&err)
+		}
 		return "", false, err
 	}
 	if ok {

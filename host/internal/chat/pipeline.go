@@ -98,9 +98,16 @@ type Config struct {
 	BotUserID string
 	// RecordBatch caps the replies written in one commit (default 256).
 	RecordBatch int
+	// MaxSpool bounds the reply records kept in memory while the database
+	// is away (default DefaultMaxSpool).
+	MaxSpool int
 	// OnReply, when set, is called after every reply attempt (for the load
 	// command and tests).
 	OnReply func(ReplyStats)
+	// Now is the pipeline's clock (default time.Now). Rate-limit windows
+	// and daily token budgets are counted in its time, not the database's,
+	// so a test can put requests on either side of a window boundary.
+	Now func() time.Time
 }
 
 func (c *Config) defaults() {
@@ -127,6 +134,9 @@ func (c *Config) defaults() {
 	}
 	if c.MentionPoll == 0 {
 		c.MentionPoll = 10 * time.Second
+	}
+	if c.Now == nil {
+		c.Now = time.Now
 	}
 }
 
@@ -213,7 +223,7 @@ func New(ctx context.Context, d Deps, cfg Config) (*Pipeline, error) {
 	}
 	p.detector = det
 	p.history = newHistory(d.Reader, max(cfg.HistoryMessages, 0), cfg.HistoryChannels, cfg.HistoryTTL)
-	p.recorder = newRecorder(d.Store, log, cfg.Retry, cfg.RecordBatch)
+	p.recorder = newRecorder(d.Store, log, cfg.Retry, cfg.RecordBatch, cfg.MaxSpool)
 	pollCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	p.stopPoll = cancel
 	if cfg.MentionPoll > 0 {
@@ -225,6 +235,9 @@ func New(ctx context.Context, d Deps, cfg Config) (*Pipeline, error) {
 	}
 	return p, nil
 }
+
+// now is the pipeline's clock.
+func (p *Pipeline) now() time.Time { return p.cfg.Now() }
 
 // RefreshMentions reloads the mention index now. Call it after changing a
 // personality's names or aliases in this process; other processes pick the
@@ -296,7 +309,7 @@ func (p *Pipeline) replySafely(ctx context.Context, msg discord.IncomingMessage,
 	defer func() {
 		if r := recover(); r != nil {
 			j.log.Error("reply panicked", slog.String("panic", fmt.Sprint(r)), slog.String("stack", string(debug.Stack())))
-			j.fail(context.WithoutCancel(ctx), failure{code: codePanic, cause: fmt.Errorf("panic: %v", r)})
+			j.fail(context.WithoutCancel(ctx), botFailure(codePanic, fmt.Errorf("panic: %v", r)))
 		}
 		if p.cfg.OnReply != nil {
 			p.cfg.OnReply(j.stats)

@@ -73,6 +73,16 @@ func transient(err error) bool {
 		return false
 	}
 	var pe *pgconn.PgError
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) {
+		// Could not connect: the database is down, restarting or refusing
+		// connections for now (55000 "not currently accepting connections",
+		// 57P03). Only a wrong password or a missing database will not pass.
+		if errors.As(err, &pe) && (strings.HasPrefix(pe.Code, "28") || pe.Code == "3D000") {
+			return false
+		}
+		return true
+	}
 	if errors.As(err, &pe) {
 		switch {
 		case strings.HasPrefix(pe.Code, "08"): // connection exception
@@ -86,8 +96,7 @@ func transient(err error) bool {
 		}
 		return false
 	}
-	var ce *pgconn.ConnectError
-	if errors.As(err, &ce) || pgconn.SafeToRetry(err) || pgconn.Timeout(err) {
+	if pgconn.SafeToRetry(err) || pgconn.Timeout(err) {
 		return true
 	}
 	var ne net.Error

@@ -69,6 +69,7 @@ type config struct {
 	maxDownload    int64
 	now            func() time.Time
 	typingInterval time.Duration
+	sendRetry      SendRetry
 }
 
 // Option configures New.
@@ -118,6 +119,10 @@ func WithReplayWindow(d time.Duration) Option { return func(c *config) { c.repla
 // WithoutGateway builds a bot that only serves HTTP interactions: no GET /gateway at start and no
 // websocket. Messages are not received in this mode.
 func WithoutGateway() Option { return func(c *config) { c.noGateway = true } }
+
+// WithSendRetry bounds how a personality's post is retried when Discord fails transiently
+// (default DefaultSendRetry).
+func WithSendRetry(r SendRetry) Option { return func(c *config) { c.sendRetry = r } }
 
 // WithDownloadHosts sets the hosts Download may fetch from (default Discord's CDN hosts).
 func WithDownloadHosts(hosts ...string) Option { return func(c *config) { c.downloadHosts = hosts } }
@@ -170,6 +175,7 @@ func New(token string, h Handler, opts ...Option) (*Bot, error) {
 		maxDownload:    8 << 20,
 		now:            time.Now,
 		typingInterval: 8 * time.Second,
+		sendRetry:      DefaultSendRetry(),
 	}
 	for _, o := range opts {
 		o(&cfg)

@@ -66,8 +66,9 @@ func (s *Sender) restErr(err error) error { return s.b.redact.Error(err) }
 // ids of the posted messages, one per part: replies longer than 2,000 characters are split (see
 // package chunk). For a thread, pass the thread as channelID and its parent as threadParentID:
 // webhooks live on the parent and post into the thread with thread_id. If the channel's webhook
-// was deleted, it is recreated once. When a later part fails, the ids of the parts already posted
-// are returned with the error.
+// was deleted, it is recreated once. Transient Discord failures are retried (see SendRetry and
+// executeReliably); a part given up on fails with a *DeliveryError (ErrDiscordUnavailable). When
+// a later part fails, the ids of the parts already posted are returned with the error.
 func (s *Sender) SendAsPersonality(ctx context.Context, channelID, threadParentID, name, avatarURL, text string) ([]string, error) {
 	parts := nonBlank(chunk.Split(text))
 	if len(parts) == 0 {
@@ -99,7 +100,7 @@ func (s *Sender) SendAsPersonality(ctx context.Context, channelID, threadParentI
 	recreated := false
 	for i := 0; i < len(parts); {
 		msg.Content = parts[i]
-		posted, err := s.execute(ctx, hook, msg, threadID)
+		posted, err := s.executeReliably(ctx, hook, msg, threadID, channelID)
 		if err != nil && !recreated && (isDiscordError(err, codeUnknownWebhook) || isDiscordError(err, codeInvalidWebhookToken)) {
 			// Someone deleted the webhook (or reset its token): forget it and make a new one.
 			s.b.log.Info("channel webhook is gone; recreating it", slog.String("channel_id", hookChannel), slog.Any("webhook", hook))
@@ -227,9 +228,9 @@ func (s *Sender) postAsBot(ctx context.Context, ch, replyTo snowflake.ID, text s
 			// If the message was deleted meanwhile, post anyway rather than fail.
 			msg.MessageReference = &discord.MessageReference{MessageID: &replyTo, FailIfNotExists: false}
 		}
-		m, err := s.b.client.Rest.CreateMessage(ch, msg, rest.WithCtx(ctx))
+		m, err := s.createReliably(ctx, ch, msg)
 		if err != nil {
-			return ids, fmt.Errorf("post part %d of %d in channel %s: %w", i+1, len(parts), ch, s.explain(s.restErr(err)))
+			return ids, fmt.Errorf("post part %d of %d in channel %s: %w", i+1, len(parts), ch, s.explain(err))
 		}
 		ids = append(ids, m.ID.String())
 	}

@@ -2,6 +2,7 @@ package discord
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -240,13 +241,13 @@ func TestSendAsPersonalityErrors(t *testing.T) {
 	})
 
 	t.Run("server error keeps earlier parts and hides the token", func(t *testing.T) {
-		tb := newTestBot(t, nopHandler())
+		tb := newTestBot(t, nopHandler(), WithSendRetry(fastRetry))
 		ch := tb.fake.AddTextChannel(guildID)
 		s := tb.NewSender(NewMemoryWebhookStore())
 		long := strings.Repeat("word ", 500) // 2500 characters: two parts
-		// The first part goes through, the second fails.
+		// The first part goes through, the second keeps failing past the retry budget.
 		tb.fake.FailNext(discordfake.RouteExecuteWebhook, 1, discordfake.Failure{})
-		tb.fake.FailNext(discordfake.RouteExecuteWebhook, 1, discordfake.Failure{Status: 500})
+		tb.fake.FailNext(discordfake.RouteExecuteWebhook, 10000, discordfake.Failure{Status: 500})
 		ids, err := s.SendAsPersonality(ctx, ch.ID, "", "Bambi", "", long)
 		if err == nil || len(ids) != 1 || !strings.Contains(err.Error(), "part 2 of 2") {
 			t.Fatalf("ids %v err %v, want the first part's id and an error about part 2", ids, err)
@@ -261,7 +262,7 @@ func TestSendAsPersonalityErrors(t *testing.T) {
 	})
 
 	t.Run("network error hides the token", func(t *testing.T) {
-		tb := newTestBot(t, nopHandler())
+		tb := newTestBot(t, nopHandler(), WithSendRetry(fastRetry))
 		ch := tb.fake.AddTextChannel(guildID)
 		store := NewMemoryWebhookStore()
 		s := tb.NewSender(store)
@@ -419,5 +420,181 @@ func TestWebhookNeverPrintsToken(t *testing.T) {
 		if strings.Contains(s, "super-secret") {
 			t.Errorf("token printed: %s", s)
 		}
+	}
+}
+
+// fastRetry keeps the retry tests short: the waits are pacing only, nothing asserts on time.
+var fastRetry = SendRetry{Initial: time.Millisecond, Max: 5 * time.Millisecond, Total: 300 * time.Millisecond}
+
+// TestPostSurvivesTransientDiscordFailures fails the webhook post the ways the real API does and
+// checks that the reply ends up in the channel exactly once.
+func TestPostSurvivesTransientDiscordFailures(t *testing.T) {
+	ctx := context.Background()
+	cases := []struct {
+		name     string
+		failures []discordfake.Failure
+		executes int // webhook executes the fake should see
+	}{
+		{"500 before posting", []discordfake.Failure{{Status: 500}, {Status: 503}}, 3},
+		{"500 after posting", []discordfake.Failure{{Status: 500, AfterProcessing: true}}, 1},
+		{"502 after posting, then the read-back finds it", []discordfake.Failure{{Status: 502, AfterProcessing: true}}, 1},
+		{"connection reset before posting", []discordfake.Failure{{Reset: true}}, 2},
+		{"connection reset after posting", []discordfake.Failure{{Reset: true, AfterProcessing: true}}, 1},
+		{"500 before, then 500 after posting", []discordfake.Failure{{Status: 500}, {Status: 500, AfterProcessing: true}}, 2},
+		// disgo retries a 429 ten times by itself; the eleventh reaches the sender, which waits
+		// for the reset and posts again.
+		{"429 beyond disgo's retries", repeat(discordfake.Failure{Status: 429, RetryAfter: 0}, 11), 12},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			tb := newTestBot(t, nopHandler(), WithSendRetry(SendRetry{Initial: time.Millisecond, Max: 5 * time.Millisecond, Total: 20 * time.Second}))
+			ch := tb.fake.AddTextChannel(guildID)
+			s := tb.NewSender(NewMemoryWebhookStore())
+			// The webhook exists already (the first post made it).
+			if _, err := s.SendAsPersonality(ctx, ch.ID, "", "Bambi", "", "warm-up"); err != nil {
+				t.Fatal(err)
+			}
+			before := len(tb.fake.RequestsTo(discordfake.RouteExecuteWebhook))
+			for _, f := range c.failures {
+				tb.fake.FailNext(discordfake.RouteExecuteWebhook, 1, f)
+			}
+			ids, err := s.SendAsPersonality(ctx, ch.ID, "", "Bambi", "", "the paid reply")
+			if err != nil {
+				t.Fatalf("post failed: %v", err)
+			}
+			var posted []discordfake.Message
+			for _, m := range tb.fake.Messages(ch.ID) {
+				if m.Content == "the paid reply" {
+					posted = append(posted, m)
+				}
+			}
+			if len(posted) != 1 || len(ids) != 1 || ids[0] != posted[0].ID {
+				t.Fatalf("the reply is in the channel %d times (ids %v), want exactly once with its id", len(posted), ids)
+			}
+			if n := len(tb.fake.RequestsTo(discordfake.RouteExecuteWebhook)) - before; n != c.executes {
+				t.Errorf("%d webhook executes, want %d", n, c.executes)
+			}
+			tb.fake.AssertNoViolations(t)
+		})
+	}
+}
+
+func repeat(f discordfake.Failure, n int) []discordfake.Failure {
+	out := make([]discordfake.Failure, n)
+	for i := range out {
+		out[i] = f
+	}
+	return out
+}
+
+// TestPostGivenUpNamesTheCause: Discord failing for the whole budget gives a DeliveryError
+// that says what Discord did, not a permission problem.
+func TestPostGivenUpNamesTheCause(t *testing.T) {
+	ctx := context.Background()
+	tb := newTestBot(t, nopHandler(), WithSendRetry(fastRetry))
+	ch := tb.fake.AddTextChannel(guildID)
+	s := tb.NewSender(NewMemoryWebhookStore())
+	if _, err := s.SendAsPersonality(ctx, ch.ID, "", "Bambi", "", "warm-up"); err != nil {
+		t.Fatal(err)
+	}
+	tb.fake.FailNext(discordfake.RouteExecuteWebhook, 100000, discordfake.Failure{Status: 500})
+	_, err := s.SendAsPersonality(ctx, ch.ID, "", "Bambi", "", "lost reply")
+	var de *DeliveryError
+	if !errors.Is(err, ErrDiscordUnavailable) || !errors.As(err, &de) {
+		t.Fatalf("err %v, want a DeliveryError", err)
+	}
+	if !strings.Contains(de.Cause, "HTTP 500 Internal Server Error") || de.Attempts < 2 {
+		t.Errorf("cause %q after %d attempts", de.Cause, de.Attempts)
+	}
+	if errors.Is(err, ErrNoWebhookPermission) || errors.Is(err, ErrNoChannelAccess) {
+		t.Errorf("a 500 is reported as a permission problem: %v", err)
+	}
+	for _, m := range tb.fake.Messages(ch.ID) {
+		if m.Content == "lost reply" {
+			t.Fatal("the fake posted a message it answered 500 for before posting")
+		}
+	}
+}
+
+// TestPostIntoAnUnreadableChannelPostsAgain: when the channel cannot be read back, the bot
+// cannot tell whether a failed post went through and posts again (a duplicate is better than a
+// lost reply).
+func TestPostIntoAnUnreadableChannelPostsAgain(t *testing.T) {
+	ctx := context.Background()
+	tb := newTestBot(t, nopHandler(), WithSendRetry(fastRetry))
+	ch := tb.fake.AddTextChannel(guildID)
+	s := tb.NewSender(NewMemoryWebhookStore())
+	if _, err := s.SendAsPersonality(ctx, ch.ID, "", "Bambi", "", "warm-up"); err != nil {
+		t.Fatal(err)
+	}
+	tb.fake.FailNext(discordfake.RouteGetMessages, 1, discordfake.Failure{Status: 403, Code: 50001, Message: "Missing Access"})
+	tb.fake.FailNext(discordfake.RouteExecuteWebhook, 1, discordfake.Failure{Status: 500, AfterProcessing: true})
+	ids, err := s.SendAsPersonality(ctx, ch.ID, "", "Bambi", "", "said twice")
+	if err != nil || len(ids) != 1 {
+		t.Fatalf("ids %v err %v", ids, err)
+	}
+	n := 0
+	for _, m := range tb.fake.Messages(ch.ID) {
+		if m.Content == "said twice" {
+			n++
+		}
+	}
+	if n != 2 {
+		t.Fatalf("posted %d times, want 2 (the first post could not be seen)", n)
+	}
+	if !strings.Contains(tb.logs.String(), "cannot read the channel back") {
+		t.Error("the duplicate risk was not logged")
+	}
+}
+
+// TestBotPostSurvivesTransientDiscordFailures: the bot's own posts (DM replies, notices) are
+// retried too; they carry a nonce with enforce_nonce, so a retry after Discord posted the
+// message anyway returns it instead of posting it twice.
+func TestBotPostSurvivesTransientDiscordFailures(t *testing.T) {
+	ctx := context.Background()
+	for _, c := range []struct {
+		name     string
+		failures []discordfake.Failure
+		attempts int
+	}{
+		{"500 before posting", []discordfake.Failure{{Status: 500}}, 2},
+		{"500 after posting", []discordfake.Failure{{Status: 500, AfterProcessing: true}}, 2},
+		{"reset after posting", []discordfake.Failure{{Reset: true, AfterProcessing: true}}, 2},
+		{"429 beyond disgo's retries", repeat(discordfake.Failure{Status: 429}, 11), 12},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			tb := newTestBot(t, nopHandler(), WithSendRetry(SendRetry{Initial: time.Millisecond, Max: 5 * time.Millisecond, Total: 20 * time.Second}))
+			ch := tb.fake.AddTextChannel(guildID)
+			s := tb.NewSender(NewMemoryWebhookStore())
+			for _, f := range c.failures {
+				tb.fake.FailNext(discordfake.RouteCreateMessage, 1, f)
+			}
+			ids, err := s.Reply(ctx, ch.ID, "", "the paid reply, in a DM")
+			if err != nil {
+				t.Fatal(err)
+			}
+			msgs := tb.fake.Messages(ch.ID)
+			if len(msgs) != 1 || len(ids) != 1 || msgs[0].ID != ids[0] {
+				t.Fatalf("messages %+v ids %v, want the reply exactly once", msgs, ids)
+			}
+			reqs := tb.fake.RequestsTo(discordfake.RouteCreateMessage)
+			if len(reqs) != c.attempts {
+				t.Fatalf("%d attempts, want %d", len(reqs), c.attempts)
+			}
+			nonce := ""
+			for i, r := range reqs {
+				var body struct {
+					Nonce        string `json:"nonce"`
+					EnforceNonce bool   `json:"enforce_nonce"`
+				}
+				if err := json.Unmarshal(r.Body, &body); err != nil || body.Nonce == "" || !body.EnforceNonce {
+					t.Fatalf("attempt %d without an enforced nonce: %s", i, r.Body)
+				}
+				if i > 0 && body.Nonce != nonce {
+					t.Fatalf("attempt %d changed the nonce", i)
+				}
+				nonce = body.Nonce
+			}
+		})
 	}
 }

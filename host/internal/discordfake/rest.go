@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"mime/multipart"
+	"net"
 	"net/http"
 	"slices"
 	"strconv"
@@ -122,12 +123,36 @@ func (s *Server) wrap(route string, auth authKind, h func(http.ResponseWriter, *
 			s.failures[route] = q[1:]
 		}
 		s.mu.Unlock()
-		if failed && f.Status != 0 {
-			writeFailure(w, f)
+		if !failed || !f.active() {
+			h(w, r, rec)
 			return
 		}
-		h(w, r, rec)
+		if f.AfterProcessing {
+			// Carry the request out, throw its answer away, then fail.
+			h(newDiscardWriter(), r, rec)
+		}
+		if f.Reset {
+			resetConnection(w)
+			return
+		}
+		writeFailure(w, f)
 	}
+}
+
+// resetConnection drops the connection without an answer, as a network failure would.
+func resetConnection(w http.ResponseWriter) {
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		panic(http.ErrAbortHandler)
+	}
+	conn, _, err := hj.Hijack()
+	if err != nil {
+		panic(http.ErrAbortHandler)
+	}
+	if tc, ok := conn.(*net.TCPConn); ok {
+		_ = tc.SetLinger(0) // RST, not FIN
+	}
+	_ = conn.Close()
 }
 
 func readRequest(route string, r *http.Request) (*Request, error) {
@@ -179,9 +204,11 @@ func writeError(w http.ResponseWriter, status, code int, message string) {
 
 func writeFailure(w http.ResponseWriter, f Failure) {
 	if f.Status == http.StatusTooManyRequests {
+		// The headers Discord sends with a route's 429 (a global one adds X-RateLimit-Global).
 		w.Header().Set("Retry-After", strconv.Itoa(f.RetryAfter))
 		w.Header().Set("X-RateLimit-Remaining", "0")
-		w.Header().Set("X-RateLimit-Reset-After", strconv.Itoa(f.RetryAfter))
+		w.Header().Set("X-RateLimit-Reset-After", fmt.Sprintf("%d.000", f.RetryAfter))
+		w.Header().Set("X-RateLimit-Reset", fmt.Sprintf("%.3f", float64(time.Now().Add(time.Duration(f.RetryAfter)*time.Second).UnixMilli())/1000))
 		w.Header().Set("X-RateLimit-Scope", "user")
 		msg := f.Message
 		if msg == "" {
@@ -207,6 +234,8 @@ type messagePayload struct {
 	Flags            int               `json:"flags"`
 	Embeds           []json.RawMessage `json:"embeds"`
 	AllowedMentions  json.RawMessage   `json:"allowed_mentions"`
+	Nonce            flexID            `json:"nonce"`
+	EnforceNonce     bool              `json:"enforce_nonce"`
 	MessageReference *struct {
 		MessageID flexID `json:"message_id"`
 	} `json:"message_reference"`
@@ -412,6 +441,19 @@ func (s *Server) createMessage(w http.ResponseWriter, r *http.Request, rec *Requ
 		writeError(w, http.StatusForbidden, 50007, "Cannot send messages to this user")
 		return
 	}
+	// With enforce_nonce, Discord answers a message sent again with the same nonce (by the same
+	// author, within a few minutes) with the message it already created.
+	nonceKey := ""
+	if p.EnforceNonce && p.Nonce != "" {
+		nonceKey = ch.ID + "/" + string(p.Nonce)
+		s.mu.Lock()
+		prev, seen := s.nonces[nonceKey]
+		s.mu.Unlock()
+		if seen {
+			writeJSON(w, http.StatusOK, s.messageJSON(prev))
+			return
+		}
+	}
 	m := &Message{ChannelID: ch.ID, GuildID: ch.GuildID, Content: p.content(), AuthorID: s.AppID,
 		AuthorName: "fake-bot", Bot: true, Flags: p.Flags, AllowedMentions: string(p.AllowedMentions),
 		Files: rec.Files, CreatedAt: time.Now()}
@@ -419,6 +461,11 @@ func (s *Server) createMessage(w http.ResponseWriter, r *http.Request, rec *Requ
 		m.ReferenceID = string(p.MessageReference.MessageID)
 	}
 	s.store(m)
+	if nonceKey != "" {
+		s.mu.Lock()
+		s.nonces[nonceKey] = m
+		s.mu.Unlock()
+	}
 	writeJSON(w, http.StatusOK, s.messageJSON(m))
 }
 

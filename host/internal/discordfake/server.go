@@ -10,7 +10,8 @@
 // code Discord would answer with and is listed by Violations, so a test can assert there were
 // none.
 //
-// Tests can make a route fail (FailNext: 429 with Retry-After, 500, or any status and code),
+// Tests can make a route fail (FailNext: 429 with Retry-After and Discord's rate-limit headers,
+// 500 before or after the request was carried out, a reset connection, or any status and code),
 // delete a webhook behind the bot's back, make a channel unreadable, or block a user's DMs.
 //
 // It also records every body that creates or edits a message and, as Discord does, pings what the
@@ -76,6 +77,7 @@ type Server struct {
 	typing      map[string]int
 	requests    []Request
 	failures    map[string][]Failure
+	nonces      map[string]*Message // channel/nonce -> message, for enforce_nonce
 	violations  []string
 	responses   []InteractionResponse
 	originals   map[string]*Message   // interaction token -> @original
@@ -135,6 +137,7 @@ func Start(opts ...Option) *Server {
 		cdn:        map[string]cdnFile{},
 		typing:     map[string]int{},
 		failures:   map[string][]Failure{},
+		nonces:     map[string]*Message{},
 		originals:  map[string]*Message{},
 		followUps:  map[string][]*Message{},
 	}
@@ -169,9 +172,18 @@ func (s *Server) NewID() string {
 	return s.newIDLocked()
 }
 
+// discordEpoch is the first millisecond of 2015 (UTC), where Discord's snowflakes count from.
+const discordEpoch = 1420070400000
+
+// newIDLocked makes a snowflake as Discord does, with the creation time in its upper bits (a bot
+// can tell from an id when a message was made), and larger than every earlier one.
 func (s *Server) newIDLocked() string {
-	s.nextID++
-	return strconv.FormatUint(s.nextID, 10)
+	id := uint64(time.Now().UnixMilli()-discordEpoch) << 22
+	if id <= s.nextID {
+		id = s.nextID + 1
+	}
+	s.nextID = id
+	return strconv.FormatUint(id, 10)
 }
 
 // ---- world ---------------------------------------------------------------------------------
@@ -484,6 +496,14 @@ func (s *Server) RequestsTo(route string) []Request {
 // Failure is an error a route answers with instead of its normal reply. A zero Failure lets one
 // request through, so FailNext(r, 1, Failure{}) then FailNext(r, 1, Failure{Status: 500}) fails
 // the second request.
+//
+// The real API fails in three ways a client must tell apart, and so can the fake:
+//   - an error status before anything happened (a 429 rate limit, a 5xx from the edge): the
+//     default;
+//   - an error status after the request was carried out (a 500 or 502 from a gateway that timed
+//     out waiting for Discord, which had posted the message all the same): set AfterProcessing;
+//   - no answer at all (the connection reset or dropped), before or after the request was
+//     carried out: set Reset (with AfterProcessing for the second case).
 type Failure struct {
 	Status int
 	// Code and Message form Discord's JSON error body; defaults depend on Status.
@@ -492,7 +512,14 @@ type Failure struct {
 	// RetryAfter is the Retry-After header of a 429, in whole seconds (disgo parses an integer).
 	// 0 lets disgo retry at once, which keeps tests fast.
 	RetryAfter int
+	// AfterProcessing carries the request out (the message is posted) and only then answers with
+	// the failure: the client cannot know its request worked.
+	AfterProcessing bool
+	// Reset closes the connection without an answer instead of sending Status.
+	Reset bool
 }
+
+func (f Failure) active() bool { return f.Status != 0 || f.Reset }
 
 // FailNext makes the next n requests to route answer with f.
 func (s *Server) FailNext(route string, n int, f Failure) {

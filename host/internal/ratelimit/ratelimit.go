@@ -5,7 +5,9 @@
 // be changed while running (SetSettings).
 //
 // Windows are fixed and aligned: a minute window starts on the minute, a day
-// window at 00:00 UTC. A request is admitted only if every configured limit
+// window at 00:00 UTC. Which window a request falls in is decided by the time
+// the caller passes (the pipeline's clock), never by the database's now(), so
+// tests can put a burst on either side of a boundary on purpose. A request is admitted only if every configured limit
 // has room. Token limits are checked before the call (is any budget left?)
 // and charged after it, when the real count is known, so one long reply can
 // overshoot a daily budget once; the next request is then refused.
@@ -90,8 +92,8 @@ func SettingsFromEnv(getenv func(string) string) (Settings, error) {
 
 // Counters is where the counts live; *store.Store implements it.
 type Counters interface {
-	TakeRateLimit(ctx context.Context, scope, key string, window time.Duration, limit, cost int64) (allowed bool, retryAfter time.Duration, err error)
-	ChargeRateLimit(ctx context.Context, scope, key string, window time.Duration, cost int64) error
+	TakeRateLimit(ctx context.Context, now time.Time, scope, key string, window time.Duration, limit, cost int64) (allowed bool, retryAfter time.Duration, err error)
+	ChargeRateLimit(ctx context.Context, now time.Time, scope, key string, window time.Duration, cost int64) error
 }
 
 // Limiter checks and charges the limits. It is safe for concurrent use.
@@ -195,10 +197,10 @@ func (s Settings) checks(userID, guildID string) []check {
 // over their own limit must not eat the guild's budget (taking them in
 // parallel would save a round trip but let one spammer lock a server out).
 // When a later one refuses, the earlier ones stay taken, which errs on the
-// side of the limit.
-func (l *Limiter) Admit(ctx context.Context, userID, guildID string) (Verdict, error) {
+// side of the limit. now picks the windows (see the package comment).
+func (l *Limiter) Admit(ctx context.Context, now time.Time, userID, guildID string) (Verdict, error) {
 	for _, c := range l.Settings().checks(userID, guildID) {
-		ok, retry, err := l.counters.TakeRateLimit(ctx, c.scope, c.key, c.window, c.limit, 1)
+		ok, retry, err := l.counters.TakeRateLimit(ctx, now, c.scope, c.key, c.window, c.limit, 1)
 		if err != nil {
 			return Verdict{}, fmt.Errorf("rate limit %s: %w", c.scope, err)
 		}
@@ -209,9 +211,9 @@ func (l *Limiter) Admit(ctx context.Context, userID, guildID string) (Verdict, e
 	return Verdict{Allowed: true}, nil
 }
 
-// Charge adds the tokens a reply used to the daily budgets (less the one
-// token Admit already took).
-func (l *Limiter) Charge(ctx context.Context, userID, guildID string, tokens int64) error {
+// Charge adds the tokens a reply used to the daily budgets of the day now
+// falls in (less the one token Admit already took).
+func (l *Limiter) Charge(ctx context.Context, now time.Time, userID, guildID string, tokens int64) error {
 	if tokens <= 1 {
 		return nil
 	}
@@ -223,7 +225,7 @@ func (l *Limiter) Charge(ctx context.Context, userID, guildID string, tokens int
 		if c.limit <= 0 || c.key == "" {
 			continue
 		}
-		if err := l.counters.ChargeRateLimit(ctx, c.scope, c.key, c.window, tokens-1); err != nil {
+		if err := l.counters.ChargeRateLimit(ctx, now, c.scope, c.key, c.window, tokens-1); err != nil {
 			return fmt.Errorf("rate limit %s: %w", c.scope, err)
 		}
 	}
@@ -232,25 +234,27 @@ func (l *Limiter) Charge(ctx context.Context, userID, guildID string, tokens int
 
 // Charges returns what Charge would write, for callers that batch the
 // writes of a reply (see chat's recorder).
-func (l *Limiter) Charges(userID, guildID string, tokens int64) []Charge {
+func (l *Limiter) Charges(now time.Time, userID, guildID string, tokens int64) []Charge {
 	if tokens <= 1 {
 		return nil
 	}
 	s := l.Settings()
 	var out []Charge
 	if s.UserTokensPerDay > 0 && userID != "" {
-		out = append(out, Charge{Scope: ScopeUserTPD, Key: userID, Window: day, Cost: tokens - 1})
+		out = append(out, Charge{Scope: ScopeUserTPD, Key: userID, Window: day, Cost: tokens - 1, At: now})
 	}
 	if s.GuildTokensPerDay > 0 && guildID != "" {
-		out = append(out, Charge{Scope: ScopeGuildTPD, Key: guildID, Window: day, Cost: tokens - 1})
+		out = append(out, Charge{Scope: ScopeGuildTPD, Key: guildID, Window: day, Cost: tokens - 1, At: now})
 	}
 	return out
 }
 
-// Charge is one after-the-fact addition to a counter.
+// Charge is one after-the-fact addition to a counter, in the window At
+// falls in.
 type Charge struct {
 	Scope  string
 	Key    string
 	Window time.Duration
 	Cost   int64
+	At     time.Time
 }

@@ -35,8 +35,13 @@ func TestSettingsFromEnv(t *testing.T) {
 	}
 }
 
+// midMinute is a fixed time well inside a minute window (and a day window):
+// a burst at this time cannot cross a boundary, whatever the wall clock says.
+var midMinute = time.Date(2026, 12, 2, 10, 30, 20, 0, time.UTC)
+
 func TestRequestsPerMinuteAcrossLimiters(t *testing.T) {
 	ctx := context.Background()
+	now := midMinute
 	s := store.New(pgtest.New(t), nil, nil)
 	settings := ratelimit.Settings{UserPerMinute: 5, GuildPerMinute: 8}
 	// Two limiters on one database stand for two processes.
@@ -55,7 +60,7 @@ func TestRequestsPerMinuteAcrossLimiters(t *testing.T) {
 				l = b
 			}
 			user := []string{"1001", "1002"}[i%2]
-			v, err := l.Admit(ctx, user, "9000")
+			v, err := l.Admit(ctx, now, user, "9000")
 			if err != nil {
 				t.Error(err)
 				return
@@ -78,7 +83,7 @@ func TestRequestsPerMinuteAcrossLimiters(t *testing.T) {
 		if v.Scope != ratelimit.ScopeUserRPM && v.Scope != ratelimit.ScopeGuildRPM {
 			t.Fatalf("refused by %q", v.Scope)
 		}
-		if v.RetryAfter <= 0 || v.RetryAfter > time.Minute {
+		if v.RetryAfter != 40*time.Second {
 			t.Fatalf("retry after %v", v.RetryAfter)
 		}
 		if !strings.Contains(v.Message(), "Try again in") {
@@ -86,7 +91,7 @@ func TestRequestsPerMinuteAcrossLimiters(t *testing.T) {
 		}
 	}
 	// In DMs there is no guild: only the user's own limit applies.
-	v, err := a.Admit(ctx, "1003", "")
+	v, err := a.Admit(ctx, now, "1003", "")
 	if err != nil || !v.Allowed {
 		t.Fatalf("a DM from a fresh user: %+v %v", v, err)
 	}
@@ -96,30 +101,83 @@ func TestTokensPerDayChargedAfterTheReply(t *testing.T) {
 	ctx := context.Background()
 	s := store.New(pgtest.New(t), nil, nil)
 	l := ratelimit.New(s, ratelimit.Settings{UserTokensPerDay: 1000})
-	v, err := l.Admit(ctx, "2001", "9001")
+	now := midMinute
+	v, err := l.Admit(ctx, now, "2001", "9001")
 	if err != nil || !v.Allowed {
 		t.Fatalf("first request: %+v %v", v, err)
 	}
 	// The reply used 1200 tokens: over budget once, then refused until midnight UTC.
-	if err := l.Charge(ctx, "2001", "9001", 1200); err != nil {
+	if err := l.Charge(ctx, now, "2001", "9001", 1200); err != nil {
 		t.Fatal(err)
 	}
-	v, err = l.Admit(ctx, "2001", "9001")
+	v, err = l.Admit(ctx, now, "2001", "9001")
 	if err != nil || v.Allowed || v.Scope != ratelimit.ScopeUserTPD || v.Limit != 1000 {
 		t.Fatalf("after the budget was spent: %+v %v", v, err)
 	}
-	if v.RetryAfter > 24*time.Hour || !strings.Contains(v.Message(), "midnight UTC") {
+	if v.RetryAfter != 13*time.Hour+29*time.Minute+40*time.Second || !strings.Contains(v.Message(), "midnight UTC") {
 		t.Fatalf("verdict %+v %q", v, v.Message())
 	}
 	// Another user is unaffected; raising the limit at run time lets the first back in.
-	if v, _ := l.Admit(ctx, "2002", "9001"); !v.Allowed {
+	if v, _ := l.Admit(ctx, now, "2002", "9001"); !v.Allowed {
 		t.Fatal("another user was refused")
 	}
 	l.SetSettings(ratelimit.Settings{UserTokensPerDay: 5000})
-	if v, _ := l.Admit(ctx, "2001", "9001"); !v.Allowed {
+	if v, _ := l.Admit(ctx, now, "2001", "9001"); !v.Allowed {
 		t.Fatal("still refused after the limit was raised")
 	}
-	if got := l.Charges("2001", "9001", 10); len(got) != 1 || got[0].Cost != 9 || got[0].Scope != ratelimit.ScopeUserTPD {
+	if got := l.Charges(now, "2001", "9001", 10); len(got) != 1 || got[0].Cost != 9 || got[0].Scope != ratelimit.ScopeUserTPD {
 		t.Fatalf("charges %+v", got)
+	}
+}
+
+// TestWindowsFollowTheCallersClock puts requests on both sides of a minute
+// boundary and of midnight UTC on purpose: the window is the one the
+// caller's time falls in, whatever the database's clock says.
+func TestWindowsFollowTheCallersClock(t *testing.T) {
+	ctx := context.Background()
+	s := store.New(pgtest.New(t), nil, nil)
+	l := ratelimit.New(s, ratelimit.Settings{UserPerMinute: 2, UserTokensPerDay: 100})
+
+	lastSecond := time.Date(2026, 12, 1, 23, 59, 59, 500_000_000, time.UTC)
+	for i := range 2 {
+		if v, err := l.Admit(ctx, lastSecond, "3001", ""); err != nil || !v.Allowed {
+			t.Fatalf("request %d in the last second of the minute: %+v %v", i, v, err)
+		}
+	}
+	v, err := l.Admit(ctx, lastSecond, "3001", "")
+	if err != nil || v.Allowed || v.Scope != ratelimit.ScopeUserRPM || v.RetryAfter != 500*time.Millisecond {
+		t.Fatalf("third request of the minute: %+v %v, want refused for 500ms", v, err)
+	}
+	// The day's token budget is spent too (charged at the same time).
+	if err := l.Charge(ctx, lastSecond, "3001", "", 150); err != nil {
+		t.Fatal(err)
+	}
+
+	// A tenth of a second later it is a new minute and a new day (UTC):
+	// both windows start again.
+	nextDay := time.Date(2026, 12, 2, 0, 0, 0, 100_000_000, time.UTC)
+	for i := range 2 {
+		if v, err := l.Admit(ctx, nextDay, "3001", ""); err != nil || !v.Allowed {
+			t.Fatalf("request %d of the new minute: %+v %v", i, v, err)
+		}
+	}
+	if v, err := l.Admit(ctx, nextDay, "3001", ""); err != nil || v.Allowed || v.Scope != ratelimit.ScopeUserRPM {
+		t.Fatalf("third request of the new minute: %+v %v", v, err)
+	}
+
+	// A caller whose clock is behind (another process) does not drag the
+	// window back: it counts against the current one.
+	if v, err := l.Admit(ctx, lastSecond, "3001", ""); err != nil || v.Allowed {
+		t.Fatalf("a late clock reopened the old window: %+v %v", v, err)
+	}
+
+	// Spending the new day's budget refuses until the next midnight.
+	if err := l.Charge(ctx, nextDay, "3001", "", 150); err != nil {
+		t.Fatal(err)
+	}
+	later := nextDay.Add(2 * time.Minute)
+	v, err = l.Admit(ctx, later, "3001", "")
+	if err != nil || v.Allowed || v.Scope != ratelimit.ScopeUserTPD || v.RetryAfter != 24*time.Hour-2*time.Minute-100*time.Millisecond {
+		t.Fatalf("after the day's budget: %+v %v", v, err)
 	}
 }

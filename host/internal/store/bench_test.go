@@ -124,7 +124,7 @@ func BenchmarkTakeRateLimit(b *testing.B) {
 	f := newBenchFixture(b)
 	ctx := context.Background()
 	timed(b, func(int) error {
-		_, _, err := f.s.TakeRateLimit(ctx, "user-rpm", f.discord, time.Minute, 1<<40, 1)
+		_, _, err := f.s.TakeRateLimit(ctx, time.Now(), "user-rpm", f.discord, time.Minute, 1<<40, 1)
 		return err
 	})
 }
@@ -149,7 +149,7 @@ func BenchmarkReplyMixParallel(b *testing.B) {
 				b.Error(err)
 				return
 			}
-			if _, _, err := f.s.TakeRateLimit(ctx, "user-rpm", f.discord, time.Minute, 1<<40, 1); err != nil {
+			if _, _, err := f.s.TakeRateLimit(ctx, time.Now(), "user-rpm", f.discord, time.Minute, 1<<40, 1); err != nil {
 				b.Error(err)
 				return
 			}

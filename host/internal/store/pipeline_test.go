@@ -204,7 +204,7 @@ func TestRateLimitIsAtomicAcrossCallers(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			ok, after, err := s.TakeRateLimit(ctx, "user-rpm", "42", time.Hour, limit, 1)
+			ok, after, err := s.TakeRateLimit(ctx, time.Now(), "user-rpm", "42", time.Hour, limit, 1)
 			if err != nil {
 				t.Error(err)
 				return
@@ -227,32 +227,32 @@ func TestRateLimitIsAtomicAcrossCallers(t *testing.T) {
 		t.Fatalf("retry after %v, want within the hour window", retry)
 	}
 	// Another key has its own budget; a cost larger than the limit never passes.
-	if ok, _, _ := a.TakeRateLimit(ctx, "user-rpm", "43", time.Hour, limit, 1); !ok {
+	if ok, _, _ := a.TakeRateLimit(ctx, time.Now(), "user-rpm", "43", time.Hour, limit, 1); !ok {
 		t.Fatal("other key refused")
 	}
-	if ok, _, _ := a.TakeRateLimit(ctx, "user-tpd", "43", 24*time.Hour, 1000, 1001); ok {
+	if ok, _, _ := a.TakeRateLimit(ctx, time.Now(), "user-tpd", "43", 24*time.Hour, 1000, 1001); ok {
 		t.Fatal("cost above the limit allowed")
 	}
-	if ok, _, _ := a.TakeRateLimit(ctx, "user-tpd", "43", 24*time.Hour, 1000, 600); !ok {
+	if ok, _, _ := a.TakeRateLimit(ctx, time.Now(), "user-tpd", "43", 24*time.Hour, 1000, 600); !ok {
 		t.Fatal("first 600 tokens refused")
 	}
-	if err := a.ChargeRateLimit(ctx, "user-tpd", "43", 24*time.Hour, 300); err != nil {
+	if err := a.ChargeRateLimit(ctx, time.Now(), "user-tpd", "43", 24*time.Hour, 300); err != nil {
 		t.Fatal(err)
 	}
-	if ok, _, _ := a.TakeRateLimit(ctx, "user-tpd", "43", 24*time.Hour, 1000, 101); ok {
+	if ok, _, _ := a.TakeRateLimit(ctx, time.Now(), "user-tpd", "43", 24*time.Hour, 1000, 101); ok {
 		t.Fatal("charge not counted: 600+300+101 > 1000 allowed")
 	}
-	if ok, _, _ := a.TakeRateLimit(ctx, "user-tpd", "43", 24*time.Hour, 1000, 100); !ok {
+	if ok, _, _ := a.TakeRateLimit(ctx, time.Now(), "user-tpd", "43", 24*time.Hour, 1000, 100); !ok {
 		t.Fatal("exactly the limit refused")
 	}
 	// An expired window resets: simulate by moving the stored window back.
 	if _, err := pool.Exec(ctx, `UPDATE rate_limit_counters SET window_start = window_start - interval '2 hours' WHERE key = '42'`); err != nil {
 		t.Fatal(err)
 	}
-	if ok, _, err := a.TakeRateLimit(ctx, "user-rpm", "42", time.Hour, limit, limit); !ok || err != nil {
+	if ok, _, err := a.TakeRateLimit(ctx, time.Now(), "user-rpm", "42", time.Hour, limit, limit); !ok || err != nil {
 		t.Fatalf("new window refused: %v", err)
 	}
-	if _, _, err := a.TakeRateLimit(ctx, "x", "y", 0, 1, 1); !errors.Is(err, store.ErrInvalidInput) {
+	if _, _, err := a.TakeRateLimit(ctx, time.Now(), "x", "y", 0, 1, 1); !errors.Is(err, store.ErrInvalidInput) {
 		t.Fatalf("zero window: %v", err)
 	}
 }

@@ -35,14 +35,16 @@ type ReplyRecord struct {
 	DMSession *DMSessionUpdate
 }
 
-// RateCharge adds Cost to the (Scope, Key) counter of the current Window,
-// like ChargeRateLimit, once per RequestID.
+// RateCharge adds Cost to the (Scope, Key) counter of the Window that At
+// falls in, like ChargeRateLimit, once per RequestID. At is the caller's
+// clock (the pipeline's); a zero At means the time of the write.
 type RateCharge struct {
 	RequestID string
 	Scope     string
 	Key       string
 	Window    time.Duration
 	Cost      int64
+	At        time.Time
 }
 
 // DMSessionUpdate sets the personality of a user's DM session.
@@ -60,31 +62,31 @@ const (
 	recordUsageSQL = `
 WITH u AS (
     SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[],
-                         $7::int[], $8::int[], $9::int[], $10::int[], $11::int[])
+                         $7::int[], $8::int[], $9::int[], $10::int[], $11::int[], $12::int[], $13::text[])
         AS t(request_id, user_id, personality_id, provider, model, kind,
-             input_tokens, output_tokens, characters, images, latency_ms)
+             input_tokens, output_tokens, reasoning_tokens, characters, images, latency_ms, delivery)
 ), ins AS (
     INSERT INTO usage_logs (request_id, user_id, personality_id, provider, model, kind,
-                            input_tokens, output_tokens, characters, images, latency_ms)
+                            input_tokens, output_tokens, reasoning_tokens, characters, images, latency_ms, delivery)
     SELECT u.request_id, us.id, p.id, u.provider, u.model, u.kind,
-           u.input_tokens, u.output_tokens, u.characters, u.images, u.latency_ms
+           u.input_tokens, u.output_tokens, u.reasoning_tokens, u.characters, u.images, u.latency_ms, u.delivery
     FROM u
     LEFT JOIN users us ON us.id = u.user_id
     LEFT JOIN personalities p ON p.id = u.personality_id
     ON CONFLICT (request_id) DO NOTHING
     RETURNING request_id
 ), c AS (
-    SELECT * FROM unnest($12::text[], $13::text[], $14::text[], $15::bigint[], $16::bigint[])
-        AS t(request_id, scope, key, window_us, cost)
+    SELECT * FROM unnest($14::text[], $15::text[], $16::text[], $17::bigint[], $18::bigint[], $19::timestamptz[])
+        AS t(request_id, scope, key, window_us, cost, at)
 )
 INSERT INTO rate_limit_counters AS r (scope, key, window_start, used)
 SELECT c.scope, c.key,
-       date_bin(make_interval(secs => c.window_us / 1e6), now(), timestamptz '2000-01-01 00:00:00+00'),
+       max(date_bin(make_interval(secs => c.window_us / 1e6), c.at, timestamptz '2000-01-01 00:00:00+00')),
        sum(c.cost)::bigint
 FROM c JOIN ins ON ins.request_id = c.request_id
 GROUP BY c.scope, c.key, c.window_us
 ON CONFLICT (scope, key) DO UPDATE SET
-    window_start = excluded.window_start,
+    window_start = GREATEST(r.window_start, excluded.window_start),
     used = CASE WHEN r.window_start < excluded.window_start THEN excluded.used ELSE r.used + excluded.used END`
 
 	recordMessagesSQL = `
@@ -172,8 +174,8 @@ func (s *Store) RecordReplies(ctx context.Context, recs []ReplyRecord) error {
 	b := &pgx.Batch{}
 	if len(u.requestID) > 0 {
 		b.Queue(recordUsageSQL, u.requestID, u.userID, u.personalityID, u.provider, u.model, u.kind,
-			u.inputTokens, u.outputTokens, u.characters, u.images, u.latencyMs,
-			c.requestID, c.scope, c.key, c.windowUs, c.cost)
+			u.inputTokens, u.outputTokens, u.reasoningTokens, u.characters, u.images, u.latencyMs, u.delivery,
+			c.requestID, c.scope, c.key, c.windowUs, c.cost, c.at)
 	}
 	if len(m.messageID) > 0 {
 		b.Queue(recordMessagesSQL, m.messageID, m.personalityID, m.channelID, m.userID)
@@ -194,9 +196,9 @@ func (s *Store) RecordReplies(ctx context.Context, recs []ReplyRecord) error {
 }
 
 type usageColumns struct {
-	requestID, provider, model, kind                         []string
-	userID, personalityID                                    []int64
-	inputTokens, outputTokens, characters, images, latencyMs []int32
+	requestID, provider, model, kind, delivery                                []string
+	userID, personalityID                                                     []int64
+	inputTokens, outputTokens, reasoningTokens, characters, images, latencyMs []int32
 }
 
 func (u *usageColumns) add(x Usage) {
@@ -211,7 +213,16 @@ func (u *usageColumns) add(x Usage) {
 	}
 	u.kind = append(u.kind, kind)
 	u.inputTokens = append(u.inputTokens, clampInt32(max(x.InputTokens, 0)))
-	u.outputTokens = append(u.outputTokens, clampInt32(max(x.OutputTokens, 0)))
+	out := clampInt32(max(x.OutputTokens, 0))
+	u.outputTokens = append(u.outputTokens, out)
+	// Reasoning is part of output (docs/plugin-abi.md); the pipeline already
+	// made it so, and the table insists.
+	u.reasoningTokens = append(u.reasoningTokens, min(clampInt32(max(x.ReasoningTokens, 0)), out))
+	delivery := x.Delivery
+	if delivery == "" {
+		delivery = DeliveryPosted
+	}
+	u.delivery = append(u.delivery, delivery)
 	u.characters = append(u.characters, clampInt32(max(x.Characters, 0)))
 	u.images = append(u.images, clampInt32(max(x.Images, 0)))
 	u.latencyMs = append(u.latencyMs, clampInt32(max(int(x.Latency.Milliseconds()), 0)))
@@ -220,6 +231,7 @@ func (u *usageColumns) add(x Usage) {
 type chargeColumns struct {
 	requestID, scope, key []string
 	windowUs, cost        []int64
+	at                    []time.Time
 }
 
 func (c *chargeColumns) add(x RateCharge) {
@@ -231,6 +243,11 @@ func (c *chargeColumns) add(x RateCharge) {
 	c.key = append(c.key, x.Key)
 	c.windowUs = append(c.windowUs, x.Window.Microseconds())
 	c.cost = append(c.cost, x.Cost)
+	at := x.At
+	if at.IsZero() {
+		at = time.Now()
+	}
+	c.at = append(c.at, at)
 }
 
 type messageColumns struct {

@@ -58,11 +58,11 @@ func TestRecordRepliesWritesOnceAndChargesOnce(t *testing.T) {
 		t.Fatalf("usage of a deleted personality: %v %v", orphanPersonality, err)
 	}
 	// Charged once: 119 + 9, not twice that.
-	ok, _, err := s.TakeRateLimit(ctx, "user-tpd", u.DiscordID, 24*time.Hour, 128, 0)
+	ok, _, err := s.TakeRateLimit(ctx, time.Now(), "user-tpd", u.DiscordID, 24*time.Hour, 128, 0)
 	if err != nil || !ok {
 		t.Fatalf("128 used of 128 should still admit cost 0: %v %v", ok, err)
 	}
-	ok, _, err = s.TakeRateLimit(ctx, "user-tpd", u.DiscordID, 24*time.Hour, 128, 1)
+	ok, _, err = s.TakeRateLimit(ctx, time.Now(), "user-tpd", u.DiscordID, 24*time.Hour, 128, 1)
 	if err != nil || ok {
 		t.Fatalf("the 129th token should be refused (charged twice or not at all?): %v %v", ok, err)
 	}

@@ -19,6 +19,14 @@ const (
 	KindImage = "image"
 )
 
+// What became of the reply a usage row paid for (usage_logs.delivery).
+const (
+	DeliveryPosted  = "posted"  // every part is in Discord
+	DeliveryPartial = "partial" // some parts are
+	DeliveryLost    = "lost"    // none: Discord kept failing or refused the post
+	DeliveryNone    = "none"    // nothing to post (an empty answer)
+)
+
 // Usage is one metered provider call.
 type Usage struct {
 	// RequestID makes the write idempotent: a retried job records once.
@@ -29,10 +37,15 @@ type Usage struct {
 	Model         string
 	Kind          string
 	InputTokens   int
-	OutputTokens  int
-	Characters    int
-	Images        int
-	Latency       time.Duration
+	OutputTokens  int // reasoning included (docs/plugin-abi.md)
+	// ReasoningTokens is the part of OutputTokens that was reasoning; never
+	// more than OutputTokens.
+	ReasoningTokens int
+	Characters      int
+	Images          int
+	Latency         time.Duration
+	// Delivery is one of the Delivery constants ("" means DeliveryPosted).
+	Delivery string
 }
 
 // InsertUsage records u once per RequestID and reports whether this call
@@ -41,12 +54,17 @@ func (s *Store) InsertUsage(ctx context.Context, u Usage) (bool, error) {
 	if u.RequestID == "" {
 		return false, fmt.Errorf("%w: usage needs a request id", ErrInvalidInput)
 	}
+	delivery := u.Delivery
+	if delivery == "" {
+		delivery = DeliveryPosted
+	}
 	n, err := s.q.InsertUsage(ctx, s.pool, query.InsertUsageParams{
 		RequestID: u.RequestID, UserID: optionalID(u.UserID), PersonalityID: optionalID(u.PersonalityID),
 		Provider: u.Provider, Model: u.Model, Kind: u.Kind,
 		InputTokens: clampInt32(u.InputTokens), OutputTokens: clampInt32(u.OutputTokens),
-		Characters: clampInt32(u.Characters), Images: clampInt32(u.Images),
-		LatencyMs: clampInt32(int(u.Latency.Milliseconds())),
+		ReasoningTokens: min(clampInt32(max(u.ReasoningTokens, 0)), clampInt32(u.OutputTokens)),
+		Characters:      clampInt32(u.Characters), Images: clampInt32(u.Images),
+		LatencyMs: clampInt32(int(u.Latency.Milliseconds())), Delivery: delivery,
 	})
 	if err != nil {
 		return false, fmt.Errorf("insert usage: %w", mapError(err))
@@ -60,7 +78,8 @@ type UsageTotal struct {
 	Requests              int64
 	Users                 int64 // global summaries only
 	InputTokens           int64
-	OutputTokens          int64
+	OutputTokens          int64 // reasoning included
+	ReasoningTokens       int64 // the part of OutputTokens that was reasoning
 	Characters            int64
 	Images                int64
 }
@@ -74,7 +93,7 @@ func (s *Store) UsageForUser(ctx context.Context, userID int64, since time.Time)
 	out := make([]UsageTotal, len(rows))
 	for i, r := range rows {
 		out[i] = UsageTotal{Provider: r.Provider, Model: r.Model, Kind: r.Kind, Requests: r.Requests, Users: 1,
-			InputTokens: r.InputTokens, OutputTokens: r.OutputTokens, Characters: r.Characters, Images: r.Images}
+			InputTokens: r.InputTokens, OutputTokens: r.OutputTokens, ReasoningTokens: r.ReasoningTokens, Characters: r.Characters, Images: r.Images}
 	}
 	return out, nil
 }
@@ -88,24 +107,26 @@ func (s *Store) UsageGlobal(ctx context.Context, since time.Time) ([]UsageTotal,
 	out := make([]UsageTotal, len(rows))
 	for i, r := range rows {
 		out[i] = UsageTotal{Provider: r.Provider, Model: r.Model, Kind: r.Kind, Requests: r.Requests, Users: r.Users,
-			InputTokens: r.InputTokens, OutputTokens: r.OutputTokens, Characters: r.Characters, Images: r.Images}
+			InputTokens: r.InputTokens, OutputTokens: r.OutputTokens, ReasoningTokens: r.ReasoningTokens, Characters: r.Characters, Images: r.Images}
 	}
 	return out, nil
 }
 
 // TakeRateLimit takes cost from the (scope, key) budget of limit per window,
 // atomically across every process sharing the database. Windows are fixed and
-// aligned (a minute window starts on the minute, a day window at 00:00 UTC).
-// When the budget would be exceeded nothing is taken: allowed is false and
-// retryAfter says when the window resets.
+// aligned (a minute window starts on the minute, a day window at 00:00 UTC)
+// and chosen by now, the caller's clock: the database's own clock is not
+// used, so a test decides which window each request falls in. When the
+// budget would be exceeded nothing is taken: allowed is false and retryAfter
+// says when the window resets (counted from now).
 //
 // Scopes are free-form names such as "user-rpm", "guild-rpm", "user-tpd".
-func (s *Store) TakeRateLimit(ctx context.Context, scope, key string, window time.Duration, limit, cost int64) (allowed bool, retryAfter time.Duration, err error) {
-	if window < time.Second || limit < 0 || cost < 0 {
-		return false, 0, fmt.Errorf("%w: rate limit window must be at least a second and limit and cost not negative", ErrInvalidInput)
+func (s *Store) TakeRateLimit(ctx context.Context, now time.Time, scope, key string, window time.Duration, limit, cost int64) (allowed bool, retryAfter time.Duration, err error) {
+	if window < time.Second || limit < 0 || cost < 0 || now.IsZero() {
+		return false, 0, fmt.Errorf("%w: rate limit needs a time, a window of at least a second and a limit and cost not negative", ErrInvalidInput)
 	}
 	row, err := s.q.TakeRateLimit(ctx, s.pool, query.TakeRateLimitParams{
-		WindowSize: interval(window), Scope: scope, Key: key, Cost: cost, MaxPerWindow: limit,
+		WindowSize: interval(window), Now: now, Scope: scope, Key: key, Cost: cost, MaxPerWindow: limit,
 	})
 	if err != nil {
 		return false, 0, fmt.Errorf("take rate limit: %w", mapError(err))
@@ -116,13 +137,13 @@ func (s *Store) TakeRateLimit(ctx context.Context, scope, key string, window tim
 	return false, time.Duration(row.RetryAfterSeconds * float64(time.Second)).Round(time.Millisecond), nil
 }
 
-// ChargeRateLimit adds cost to the current window without refusing: for costs
-// known only afterwards (tokens of a finished reply).
-func (s *Store) ChargeRateLimit(ctx context.Context, scope, key string, window time.Duration, cost int64) error {
-	if window < time.Second || cost < 0 {
-		return fmt.Errorf("%w: rate limit window must be at least a second and cost not negative", ErrInvalidInput)
+// ChargeRateLimit adds cost to the window that now falls in, without
+// refusing: for costs known only afterwards (tokens of a finished reply).
+func (s *Store) ChargeRateLimit(ctx context.Context, now time.Time, scope, key string, window time.Duration, cost int64) error {
+	if window < time.Second || cost < 0 || now.IsZero() {
+		return fmt.Errorf("%w: rate limit charge needs a time, a window of at least a second and a cost not negative", ErrInvalidInput)
 	}
-	err := s.q.ChargeRateLimit(ctx, s.pool, query.ChargeRateLimitParams{WindowSize: interval(window), Scope: scope, Key: key, Cost: cost})
+	err := s.q.ChargeRateLimit(ctx, s.pool, query.ChargeRateLimitParams{WindowSize: interval(window), Now: now, Scope: scope, Key: key, Cost: cost})
 	if err != nil {
 		return fmt.Errorf("charge rate limit: %w", mapError(err))
 	}

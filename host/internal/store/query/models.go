@@ -173,19 +173,21 @@ type ReplyReasoning struct {
 }
 
 type UsageLog struct {
-	ID            int64
-	RequestID     string
-	UserID        *int64
-	PersonalityID *int64
-	Provider      string
-	Model         string
-	Kind          string
-	InputTokens   int32
-	OutputTokens  int32
-	Characters    int32
-	Images        int32
-	LatencyMs     int32
-	CreatedAt     time.Time
+	ID              int64
+	RequestID       string
+	UserID          *int64
+	PersonalityID   *int64
+	Provider        string
+	Model           string
+	Kind            string
+	InputTokens     int32
+	OutputTokens    int32
+	Characters      int32
+	Images          int32
+	LatencyMs       int32
+	CreatedAt       time.Time
+	ReasoningTokens int32
+	Delivery        string
 }
 
 type User struct {

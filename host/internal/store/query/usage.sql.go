@@ -14,9 +14,9 @@ import (
 
 const chargeRateLimit = `-- name: ChargeRateLimit :exec
 INSERT INTO rate_limit_counters AS r (scope, key, window_start, used)
-VALUES ($1, $2, date_bin($3::interval, now(), timestamptz '2000-01-01 00:00:00+00'), $4::bigint)
+VALUES ($1, $2, date_bin($3::interval, $4::timestamptz, timestamptz '2000-01-01 00:00:00+00'), $5::bigint)
 ON CONFLICT (scope, key) DO UPDATE SET
-    window_start = excluded.window_start,
+    window_start = GREATEST(r.window_start, excluded.window_start),
     used = CASE WHEN r.window_start < excluded.window_start THEN excluded.used ELSE r.used + excluded.used END
 `
 
@@ -24,16 +24,18 @@ type ChargeRateLimitParams struct {
 	Scope      string
 	Key        string
 	WindowSize pgtype.Interval
+	Now        time.Time
 	Cost       int64
 }
 
 // Adds cost after the fact (e.g. tokens known only when a reply is done),
-// without refusing: the next TakeRateLimit sees it.
+// without refusing: the next TakeRateLimit sees it. The time is the caller's.
 func (q *Queries) ChargeRateLimit(ctx context.Context, db DBTX, arg ChargeRateLimitParams) error {
 	_, err := db.Exec(ctx, chargeRateLimit,
 		arg.Scope,
 		arg.Key,
 		arg.WindowSize,
+		arg.Now,
 		arg.Cost,
 	)
 	return err
@@ -41,24 +43,26 @@ func (q *Queries) ChargeRateLimit(ctx context.Context, db DBTX, arg ChargeRateLi
 
 const insertUsage = `-- name: InsertUsage :execrows
 INSERT INTO usage_logs (request_id, user_id, personality_id, provider, model, kind,
-                        input_tokens, output_tokens, characters, images, latency_ms)
+                        input_tokens, output_tokens, reasoning_tokens, characters, images, latency_ms, delivery)
 VALUES ($1, $2, $3, $4, $5, $6,
-        $7, $8, $9, $10, $11)
+        $7, $8, $9, $10, $11, $12, $13)
 ON CONFLICT (request_id) DO NOTHING
 `
 
 type InsertUsageParams struct {
-	RequestID     string
-	UserID        *int64
-	PersonalityID *int64
-	Provider      string
-	Model         string
-	Kind          string
-	InputTokens   int32
-	OutputTokens  int32
-	Characters    int32
-	Images        int32
-	LatencyMs     int32
+	RequestID       string
+	UserID          *int64
+	PersonalityID   *int64
+	Provider        string
+	Model           string
+	Kind            string
+	InputTokens     int32
+	OutputTokens    int32
+	ReasoningTokens int32
+	Characters      int32
+	Images          int32
+	LatencyMs       int32
+	Delivery        string
 }
 
 // Idempotent on request_id: a retried job records its usage once.
@@ -72,9 +76,11 @@ func (q *Queries) InsertUsage(ctx context.Context, db DBTX, arg InsertUsageParam
 		arg.Kind,
 		arg.InputTokens,
 		arg.OutputTokens,
+		arg.ReasoningTokens,
 		arg.Characters,
 		arg.Images,
 		arg.LatencyMs,
+		arg.Delivery,
 	)
 	if err != nil {
 		return 0, err
@@ -187,20 +193,21 @@ func (q *Queries) SaveReasoning(ctx context.Context, db DBTX, arg SaveReasoningP
 const takeRateLimit = `-- name: TakeRateLimit :one
 WITH up AS (
     INSERT INTO rate_limit_counters AS r (scope, key, window_start, used)
-    SELECT $2, $3, date_bin($1::interval, now(), timestamptz '2000-01-01 00:00:00+00'), $4::bigint
-    WHERE $4::bigint <= $5::bigint
+    SELECT $3, $4, date_bin($1::interval, $2::timestamptz, timestamptz '2000-01-01 00:00:00+00'), $5::bigint
+    WHERE $5::bigint <= $6::bigint
     ON CONFLICT (scope, key) DO UPDATE SET
-        window_start = excluded.window_start,
+        window_start = GREATEST(r.window_start, excluded.window_start),
         used = CASE WHEN r.window_start < excluded.window_start THEN excluded.used ELSE r.used + excluded.used END
-    WHERE r.window_start < excluded.window_start OR r.used + excluded.used <= $5::bigint
+    WHERE r.window_start < excluded.window_start OR r.used + excluded.used <= $6::bigint
     RETURNING r.used
 )
 SELECT EXISTS (SELECT 1 FROM up) AS allowed,
-       date_part('epoch', date_bin($1::interval, now(), timestamptz '2000-01-01 00:00:00+00') + $1::interval - now())::float8 AS retry_after_seconds
+       date_part('epoch', date_bin($1::interval, $2::timestamptz, timestamptz '2000-01-01 00:00:00+00') + $1::interval - $2::timestamptz)::float8 AS retry_after_seconds
 `
 
 type TakeRateLimitParams struct {
 	WindowSize   pgtype.Interval
+	Now          time.Time
 	Scope        string
 	Key          string
 	Cost         int64
@@ -216,11 +223,13 @@ type TakeRateLimitRow struct {
 // request is admitted only if the window's use plus cost stays within the
 // limit, and the check and the increment are one statement, so concurrent
 // callers can never overshoot. A new window resets the count.
-// now() is fixed for the whole statement, so each date_bin below names the
-// same window.
+// The time comes from the caller (the pipeline's clock), not from now(), so
+// tests control which window a request falls in; a caller whose clock is
+// behind the stored window adds to that window instead of moving it back.
 func (q *Queries) TakeRateLimit(ctx context.Context, db DBTX, arg TakeRateLimitParams) (TakeRateLimitRow, error) {
 	row := db.QueryRow(ctx, takeRateLimit,
 		arg.WindowSize,
+		arg.Now,
 		arg.Scope,
 		arg.Key,
 		arg.Cost,
@@ -236,6 +245,7 @@ SELECT provider, model, kind,
        count(*)::bigint AS requests,
        COALESCE(sum(input_tokens), 0)::bigint AS input_tokens,
        COALESCE(sum(output_tokens), 0)::bigint AS output_tokens,
+       COALESCE(sum(reasoning_tokens), 0)::bigint AS reasoning_tokens,
        COALESCE(sum(characters), 0)::bigint AS characters,
        COALESCE(sum(images), 0)::bigint AS images
 FROM usage_logs
@@ -250,14 +260,15 @@ type UsageByUserParams struct {
 }
 
 type UsageByUserRow struct {
-	Provider     string
-	Model        string
-	Kind         string
-	Requests     int64
-	InputTokens  int64
-	OutputTokens int64
-	Characters   int64
-	Images       int64
+	Provider        string
+	Model           string
+	Kind            string
+	Requests        int64
+	InputTokens     int64
+	OutputTokens    int64
+	ReasoningTokens int64
+	Characters      int64
+	Images          int64
 }
 
 func (q *Queries) UsageByUser(ctx context.Context, db DBTX, arg UsageByUserParams) ([]UsageByUserRow, error) {
@@ -276,6 +287,7 @@ func (q *Queries) UsageByUser(ctx context.Context, db DBTX, arg UsageByUserParam
 			&i.Requests,
 			&i.InputTokens,
 			&i.OutputTokens,
+			&i.ReasoningTokens,
 			&i.Characters,
 			&i.Images,
 		); err != nil {
@@ -295,6 +307,7 @@ SELECT provider, model, kind,
        count(DISTINCT user_id)::bigint AS users,
        COALESCE(sum(input_tokens), 0)::bigint AS input_tokens,
        COALESCE(sum(output_tokens), 0)::bigint AS output_tokens,
+       COALESCE(sum(reasoning_tokens), 0)::bigint AS reasoning_tokens,
        COALESCE(sum(characters), 0)::bigint AS characters,
        COALESCE(sum(images), 0)::bigint AS images
 FROM usage_logs
@@ -304,15 +317,16 @@ ORDER BY provider, model, kind
 `
 
 type UsageGlobalRow struct {
-	Provider     string
-	Model        string
-	Kind         string
-	Requests     int64
-	Users        int64
-	InputTokens  int64
-	OutputTokens int64
-	Characters   int64
-	Images       int64
+	Provider        string
+	Model           string
+	Kind            string
+	Requests        int64
+	Users           int64
+	InputTokens     int64
+	OutputTokens    int64
+	ReasoningTokens int64
+	Characters      int64
+	Images          int64
 }
 
 func (q *Queries) UsageGlobal(ctx context.Context, db DBTX, since time.Time) ([]UsageGlobalRow, error) {
@@ -332,6 +346,7 @@ func (q *Queries) UsageGlobal(ctx context.Context, db DBTX, since time.Time) ([]
 			&i.Users,
 			&i.InputTokens,
 			&i.OutputTokens,
+			&i.ReasoningTokens,
 			&i.Characters,
 			&i.Images,
 		); err != nil {

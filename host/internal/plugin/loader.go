@@ -16,9 +16,9 @@ import (
 	"time"
 
 	extism "github.com/extism/go-sdk"
-	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/tetratelabs/wazero"
 
+	"github.com/tzurot-go/tzurot/host/internal/paramschema"
 	"github.com/tzurot-go/tzurot/sdk/abi"
 )
 
@@ -192,24 +192,11 @@ func checkDescription(pc PluginConfig, d abi.Description, exports map[string]ext
 		return errors.New("it needs the network, but plugins.toml grants it no allowed_hosts")
 	}
 	if len(d.ParametersSchema) > 0 {
-		if err := checkSchema(d.ParametersSchema); err != nil {
+		if _, err := paramschema.Compile(d.ParametersSchema); err != nil {
 			return fmt.Errorf("its parameters_schema is not a valid JSON Schema: %v", err)
 		}
 	}
 	return nil
-}
-
-func checkSchema(raw json.RawMessage) error {
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
-	if err != nil {
-		return err
-	}
-	c := jsonschema.NewCompiler()
-	if err := c.AddResource("plugin-parameters.json", doc); err != nil {
-		return err
-	}
-	_, err = c.Compile("plugin-parameters.json")
-	return err
 }
 
 // CheckReport is what CheckFile found in a plugin file.

@@ -1,0 +1,149 @@
+package plugin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+
+	"github.com/tzurot-go/tzurot/sdk/abi"
+	"github.com/tzurot-go/tzurot/sdk/plugintest"
+)
+
+// The hostile plugins of this file (testdata/rogue, testdata/initloop) are
+// built on first use, once per test binary.
+var (
+	extraBuild sync.Map // name -> *extraWasm
+)
+
+type extraWasm struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+func buildExtra(t testing.TB, name string) string {
+	t.Helper()
+	v, _ := extraBuild.LoadOrStore(name, &extraWasm{})
+	w := v.(*extraWasm)
+	w.once.Do(func() {
+		w.path = filepath.Join(wasmDir, name+".wasm")
+		w.err = plugintest.BuildTo(filepath.Join("testdata", name), w.path)
+	})
+	if w.err != nil {
+		t.Fatal(w.err)
+	}
+	return w.path
+}
+
+// rogueEntry is a plugins.toml entry for the rogue plugin; config holds
+// extra lines of its [plugins.rogue.config] table.
+func rogueEntry(t testing.TB, limits, config string) string {
+	return fmt.Sprintf(`
+[plugins.rogue]
+path = %q
+capabilities = ["llm.chat"]
+[plugins.rogue.limits]
+pool_size = 1
+call_timeout = "60s"
+memory_mib = 32
+max_response_bytes = 65536
+%s
+[plugins.rogue.config]
+%s
+`, buildExtra(t, "rogue"), limits, config)
+}
+
+// rogueDescribing is the rogue entry whose describe returns desc.
+func rogueDescribing(t testing.TB, desc string) string {
+	return rogueEntry(t, "", "describe = '''"+desc+"'''")
+}
+
+func TestHostileSchemaNamesHostFile(t *testing.T) {
+	dir := t.TempDir()
+	secret := filepath.Join(dir, "secret.json")
+	if err := os.WriteFile(secret, []byte(`{"type":"string","description":"HOST-SECRET-JSON"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	passwd := filepath.Join(dir, "passwd")
+	if err := os.WriteFile(passwd, []byte("root:x:0:0:HOST-SECRET-TEXT"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for name, schema := range map[string]string{
+		"ref to a JSON file":    `{"$ref":"file://` + secret + `"}`,
+		"nested ref":            `{"type":"object","properties":{"model":{"$ref":"file://` + secret + `"}}}`,
+		"ref to a text file":    `{"$ref":"file://` + passwd + `"}`,
+		"$schema names a file":  `{"$schema":"file://` + passwd + `","type":"object"}`,
+		"relative ref from $id": `{"$id":"file://` + dir + `/","properties":{"x":{"$ref":"secret.json"}}}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			h, _ := testHost(t, rogueDescribing(t, `{"abi":1,"name":"rogue","version":"1","capabilities":["llm.chat"],"parameters_schema":`+schema+`}`), nil)
+			st := statusOf(t, h, "rogue")
+			if st.State != StateRefused {
+				t.Fatalf("a schema naming a host file was %s", st.State)
+			}
+			if !strings.Contains(st.Reason, "parameters_schema") || !strings.Contains(st.Reason, "the host loads no") {
+				t.Errorf("reason %q does not say why", st.Reason)
+			}
+			if strings.Contains(st.Reason, "HOST-SECRET") || strings.Contains(st.Reason, "root:") {
+				t.Errorf("reason leaks the file: %q", st.Reason)
+			}
+		})
+	}
+	// plugins check goes through the same load.
+	_, err := CheckFile(context.Background(), buildExtra(t, "rogue"), "")
+	if err != nil {
+		t.Fatalf("plain rogue does not pass check: %v", err)
+	}
+}
+
+// TestHostileSchemaRefNamesFIFO: a $ref to a FIFO used to block the load
+// forever. If the host opens the FIFO, the writer below gets through and
+// the test fails instead of hanging.
+func TestHostileSchemaRefNamesFIFO(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatalf("mkfifo: %v", err)
+	}
+	var opened sync.WaitGroup
+	var hostOpened bool
+	var done bool
+	var mu sync.Mutex
+	opened.Add(1)
+	go func() {
+		defer opened.Done()
+		f, err := os.OpenFile(fifo, os.O_WRONLY, 0) // blocks until someone reads
+		if err != nil {
+			return
+		}
+		mu.Lock()
+		hostOpened = !done
+		mu.Unlock()
+		f.WriteString(`{"type":"string"}`)
+		f.Close()
+	}()
+	h, _ := testHost(t, rogueDescribing(t, `{"abi":1,"name":"rogue","version":"1","capabilities":["llm.chat"],"parameters_schema":{"$ref":"file://`+fifo+`"}}`), nil)
+	st := statusOf(t, h, "rogue")
+	// Release the writer: the test opens the FIFO itself.
+	mu.Lock()
+	done = true
+	mu.Unlock()
+	if r, err := os.OpenFile(fifo, os.O_RDONLY|syscall.O_NONBLOCK, 0); err == nil {
+		opened.Wait()
+		r.Close()
+	}
+	if hostOpened {
+		t.Error("the host opened a FIFO a plugin's schema named")
+	}
+	if st.State != StateRefused || !strings.Contains(st.Reason, "the host loads no") {
+		t.Errorf("state %s, reason %q", st.State, st.Reason)
+	}
+}
+
+var _ = errors.New
+var _ = abi.Version

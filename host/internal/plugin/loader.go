@@ -10,10 +10,13 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	extism "github.com/extism/go-sdk"
 	"github.com/tetratelabs/wazero"
@@ -171,6 +174,9 @@ func checkDescription(pc PluginConfig, d abi.Description, exports map[string]ext
 	if d.ABI != abi.Version {
 		return fmt.Errorf("it was built for plugin ABI v%d; this host speaks v%d", d.ABI, abi.Version)
 	}
+	if err := checkIdentity(d); err != nil {
+		return err
+	}
 	known := abi.KnownCapabilities()
 	for _, c := range d.Capabilities {
 		if !slices.Contains(known, c) {
@@ -194,6 +200,40 @@ func checkDescription(pc PluginConfig, d abi.Description, exports map[string]ext
 	if len(d.ParametersSchema) > 0 {
 		if _, err := paramschema.Compile(d.ParametersSchema); err != nil {
 			return fmt.Errorf("its parameters_schema is not a valid JSON Schema: %v", err)
+		}
+	}
+	return nil
+}
+
+// What a plugin may call itself. These strings reach terminals (plugins
+// list, plugins check) and logs, so a control character or escape sequence
+// could repaint the screen or forge a row: only the documented characters
+// pass (docs/plugin-abi.md §5.2).
+var (
+	describeNameRE    = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
+	describeVersionRE = regexp.MustCompile(`^[0-9A-Za-z.+_~-]{0,64}$`)
+)
+
+const maxSummaryChars = 200
+
+// checkIdentity checks describe's name, version and summary. The reason
+// quotes the offending value with %q, so it is itself safe to print.
+func checkIdentity(d abi.Description) error {
+	if !describeNameRE.MatchString(d.Name) {
+		return fmt.Errorf("its describe name %q is not allowed: use 1 to 63 lowercase letters a-z, digits, \"-\" and \"_\", starting with a letter or digit", d.Name)
+	}
+	if !describeVersionRE.MatchString(d.Version) {
+		return fmt.Errorf("its describe version %q is not allowed: use at most 64 letters, digits and \".+_~-\" (semver such as 1.2.0-beta.1)", d.Version)
+	}
+	if !utf8.ValidString(d.Summary) {
+		return fmt.Errorf("its describe summary %q is not valid UTF-8", d.Summary)
+	}
+	if n := utf8.RuneCountInString(d.Summary); n > maxSummaryChars {
+		return fmt.Errorf("its describe summary is %d characters long; at most %d are allowed", n, maxSummaryChars)
+	}
+	for _, r := range d.Summary {
+		if !unicode.IsPrint(r) {
+			return fmt.Errorf("its describe summary %q contains %U, which is not allowed: one line of printable characters only (no control characters, escape sequences, line breaks or invisible formatting)", d.Summary, r)
 		}
 	}
 	return nil

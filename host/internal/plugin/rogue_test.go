@@ -147,3 +147,44 @@ func TestHostileSchemaRefNamesFIFO(t *testing.T) {
 
 var _ = errors.New
 var _ = abi.Version
+
+// TestHostileDescribeIdentity: describe's name, version and summary reach
+// terminals (plugins list, plugins check) and logs. Escape sequences, line
+// breaks and invisible formatting would repaint the screen or forge a row.
+func TestHostileDescribeIdentity(t *testing.T) {
+	for _, c := range []struct{ name, fields, field string }{
+		{"escape in name", `"name":"ro\u001b[2Jgue","version":"1"`, "name"},
+		{"forged row in name", `"name":"rogue\nopenai  loaded  openai 9.9","version":"1"`, "name"},
+		{"uppercase name", `"name":"OpenAI","version":"1"`, "name"},
+		{"empty name", `"name":"","version":"1"`, "name"},
+		{"long name", `"name":"` + strings.Repeat("a", 64) + `","version":"1"`, "name"},
+		{"escape in version", `"name":"rogue","version":"1\u001b[31m"`, "version"},
+		{"space in version", `"name":"rogue","version":"1 loaded"`, "version"},
+		{"escape in summary", `"name":"rogue","version":"1","summary":"nice \u001b]0;pwned\u0007"`, "summary"},
+		{"line break in summary", `"name":"rogue","version":"1","summary":"one\ntwo"`, "summary"},
+		{"bidi override in summary", `"name":"rogue","version":"1","summary":"abc\u202edcba"`, "summary"},
+		{"C1 control in summary", `"name":"rogue","version":"1","summary":"a\u009bb"`, "summary"},
+		{"long summary", `"name":"rogue","version":"1","summary":"` + strings.Repeat("é", 201) + `"`, "summary"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h, _ := testHost(t, rogueDescribing(t, `{"abi":1,`+c.fields+`,"capabilities":["llm.chat"]}`), nil)
+			st := statusOf(t, h, "rogue")
+			if st.State != StateRefused {
+				t.Fatalf("describe {%s} was %s", c.fields, st.State)
+			}
+			if !strings.Contains(st.Reason, "its describe "+c.field) {
+				t.Errorf("reason %q does not name the %s", st.Reason, c.field)
+			}
+			for _, r := range st.Reason {
+				if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == 0x202e {
+					t.Errorf("the refusal reason itself carries %U: %q", r, st.Reason)
+				}
+			}
+		})
+	}
+	// What the documentation allows loads.
+	h, _ := testHost(t, rogueDescribing(t, `{"abi":1,"name":"my-plugin_2","version":"1.2.0-beta.1+build.5","summary":"Chat mit Modellen – schnell, 日本語も","capabilities":["llm.chat"]}`), nil)
+	if st := statusOf(t, h, "rogue"); st.State != StateLoaded {
+		t.Errorf("a well-formed description was refused: %s", st.Reason)
+	}
+}

@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 	"unsafe"
 
 	extism "github.com/extism/go-sdk"
@@ -19,6 +22,57 @@ const (
 	maxStdioBytes = 16 << 10
 	maxStdioLines = 64
 )
+
+// defaultStartTimeout bounds a start function when the context names no
+// bound of its own (withStartTimeout).
+const defaultStartTimeout = 10 * time.Second
+
+type startTimeoutKey struct{}
+
+// withStartTimeout sets how long the start function of instances made with
+// ctx may run: the plugin's call_timeout (at load, at most probeTimeout).
+// It travels in the context so that the pool, which makes instances on
+// demand, needs no knowledge of limits.
+func withStartTimeout(ctx context.Context, d time.Duration) context.Context {
+	return context.WithValue(ctx, startTimeoutKey{}, d)
+}
+
+func startTimeoutFrom(ctx context.Context) time.Duration {
+	if d, ok := ctx.Value(startTimeoutKey{}).(time.Duration); ok && d > 0 {
+		return d
+	}
+	return defaultStartTimeout
+}
+
+// startError is an instance whose start function did not finish: it ran
+// past its deadline (limit > 0, or an outer deadline when limit is 0), the
+// host was shutting down (cancelled), or it failed (neither).
+type startError struct {
+	cause     error
+	export    string // "start function" or "start function (_initialize)"
+	limit     time.Duration
+	timedOut  bool
+	cancelled bool
+}
+
+func (e *startError) Error() string {
+	switch {
+	case e.cancelled:
+		return "start-up was cancelled while its " + e.export + " was running"
+	case e.timedOut && e.limit > 0:
+		return fmt.Sprintf("its %s did not finish within %s (top-level code that loops or waits)", e.export, e.limit)
+	case e.timedOut:
+		return fmt.Sprintf("its %s did not finish in time (top-level code that loops or waits)", e.export)
+	}
+	return fmt.Sprintf("its %s failed: %v", e.export, e.cause)
+}
+
+func (e *startError) Unwrap() error { return e.cause }
+
+// initPrefix starts Extism's error when the guest runtime's _initialize
+// (Go: package initialisers) failed; it runs at the start of an
+// instance's first call, under that call's deadline.
+const initPrefix = "failed to initialize runtime"
 
 // instance is one live plugin instance. It is used by one call at a time.
 type instance struct {
@@ -50,8 +104,21 @@ func newInstance(ctx context.Context, compiled *extism.CompiledPlugin) (*instanc
 		mems = append(mems, m)
 		return m
 	}))
-	p, err := compiled.Instance(actx, extism.PluginInstanceConfig{ModuleConfig: cfg})
+	// The module's start function (AssemblyScript's top-level code, a
+	// wasm start section) runs inside Instance. It is plugin code like any
+	// other, so it runs under a deadline: without one, a loop there hangs
+	// start-up (or the call that needed a new instance) forever.
+	limit := startTimeoutFrom(ctx)
+	sctx, cancel := context.WithTimeout(actx, limit)
+	defer cancel()
+	p, err := compiled.Instance(sctx, extism.PluginInstanceConfig{ModuleConfig: cfg})
 	if err != nil {
+		switch {
+		case ctx.Err() != nil:
+			return nil, &startError{cause: err, export: "start function", cancelled: true}
+		case errors.Is(sctx.Err(), context.DeadlineExceeded):
+			return nil, &startError{cause: err, export: "start function", limit: limit, timedOut: true}
+		}
 		return nil, err
 	}
 	inst.plugin = p

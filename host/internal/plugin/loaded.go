@@ -85,8 +85,14 @@ func (l *loaded) run(ctx context.Context, export string, input []byte) ([]byte, 
 		// Do not spend (and then discard) an instance on a call already over.
 		return nil, st, &callError{l.classifyTrap(ctx, false, "", ""), err}
 	}
-	inst, err := l.pool.get(ctx)
+	// A new instance's start function gets the call's own bound.
+	inst, err := l.pool.get(withStartTimeout(ctx, l.cfg.Limits.CallTimeout))
 	if err != nil {
+		var se *startError
+		if errors.As(err, &se) && se.timedOut {
+			l.log.ErrorContext(ctx, "plugin instance did not start", "err", se)
+			return nil, st, &callError{&abi.Error{Code: abi.ErrInternal, Message: fmt.Sprintf("the plugin's start function did not finish within %s", se.limit)}, se}
+		}
 		if ctx.Err() != nil {
 			return nil, st, &callError{&abi.Error{Code: abi.ErrTimeout, Message: "every instance of the plugin was busy until the request gave up", Retryable: true}, err}
 		}
@@ -128,6 +134,24 @@ func (l *loaded) run(ctx context.Context, export string, input []byte) ([]byte, 
 		e := parsePluginError(typed)
 		e.Message = st.redact(e.Message)
 		return nil, st, e
+	case callErr != nil && strings.HasPrefix(callErr.Error(), initPrefix):
+		// The instance's first call ran the guest runtime's _initialize
+		// (Go package initialisers) first, and that never got to the export.
+		se := &startError{cause: callErr, export: "start function (_initialize)"}
+		e := l.classifyTrap(ctx, callTimedOut, stdio, callErr.Error())
+		switch {
+		case callTimedOut:
+			se.timedOut, se.limit = true, l.cfg.Limits.CallTimeout
+			e = &abi.Error{Code: abi.ErrInternal, Message: fmt.Sprintf("the plugin's start function did not finish within %s", l.cfg.Limits.CallTimeout)}
+		case errors.Is(ctx.Err(), context.DeadlineExceeded):
+			se.timedOut = true
+		case ctx.Err() != nil:
+			se.cancelled = true
+		default:
+			e = &abi.Error{Code: abi.ErrInternal, Message: "the plugin's start function failed"}
+		}
+		l.log.WarnContext(ctx, "plugin start function failed", "request_id", st.call.RequestID, "export", export, "code", e.Code, "err", callErr)
+		return nil, st, &callError{e, se}
 	case callErr != nil:
 		e := l.classifyTrap(ctx, callTimedOut, stdio, callErr.Error())
 		l.log.WarnContext(ctx, "plugin call failed", "request_id", st.call.RequestID, "export", export, "code", e.Code, "err", callErr)

@@ -126,8 +126,16 @@ func (ld *loader) load(ctx context.Context, pc PluginConfig) (*loaded, error) {
 	l.compiled = compiled
 	l.pool = newPool(compiled, pc.Limits.PoolSize)
 
-	inst, err := newInstance(ctx, compiled)
+	// Starting and describing share one bound: the plugin's call_timeout,
+	// at most probeTimeout. Each entry has its own, so a plugin whose start
+	// function never returns holds back no other plugin for longer.
+	limit := min(probeTimeout, pc.Limits.CallTimeout)
+	inst, err := newInstance(withStartTimeout(ctx, limit), compiled)
 	if err != nil {
+		var se *startError
+		if errors.As(err, &se) {
+			return nil, ld.refuse(pc.Name, "%v", se)
+		}
 		msg := err.Error()
 		if strings.Contains(msg, "over limit") {
 			return nil, ld.refuse(pc.Name, "needs more memory at start than limits.memory_mib = %d allows (%v)", pc.Limits.MemoryMiB, err)
@@ -147,10 +155,20 @@ func (ld *loader) load(ctx context.Context, pc PluginConfig) (*loaded, error) {
 	l.pool.permits <- struct{}{}
 	l.pool.put(inst, true)
 
-	pctx, cancel := context.WithTimeout(ctx, min(probeTimeout, pc.Limits.CallTimeout))
+	pctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	out, _, err := l.run(pctx, abi.DescribeExport, nil)
 	if err != nil {
+		var se *startError
+		if errors.As(err, &se) {
+			if se.timedOut && ctx.Err() == nil {
+				se.limit = limit // the describe deadline is the one that fired
+			}
+			return nil, ld.refuse(pc.Name, "%v", se)
+		}
+		if errors.Is(pctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
+			return nil, ld.refuse(pc.Name, "describe did not finish within %s", limit)
+		}
 		return nil, ld.refuse(pc.Name, "describe failed: %v", err)
 	}
 	var desc abi.Description

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -81,6 +82,9 @@ type instance struct {
 	// guestMem is the guest module's own linear memory, for the bulk host
 	// functions; nil when the guest has none.
 	guestMem *linearMemory
+	// ended is set when one of the instance's modules closed: the guest
+	// exited (proc_exit) or was stopped, or close was called.
+	ended atomic.Bool
 }
 
 // newInstance makes an instance with the settings every instance needs:
@@ -89,6 +93,13 @@ type instance struct {
 // stderr captured for the host log, no filesystem, no environment.
 func newInstance(ctx context.Context, compiled *extism.CompiledPlugin) (*instance, error) {
 	inst := &instance{stdio: &cappedBuffer{max: maxStdioBytes}}
+	// wazero tells us when a module closes. Outside inst.close that means
+	// the guest ended itself (WASI proc_exit, even with code 0, which
+	// Extism reports as a successful call) or was stopped at a deadline:
+	// either way the instance is dead and must never serve another call.
+	ctx = experimental.WithCloseNotifier(ctx, experimental.CloseNotifyFunc(func(context.Context, uint32) {
+		inst.ended.Store(true)
+	}))
 	cfg := wazero.NewModuleConfig().
 		WithSysWalltime().WithSysNanotime().WithSysNanosleep().
 		WithRandSource(rand.Reader).
@@ -122,6 +133,10 @@ func newInstance(ctx context.Context, compiled *extism.CompiledPlugin) (*instanc
 		return nil, err
 	}
 	inst.plugin = p
+	if inst.ended.Load() {
+		inst.close()
+		return nil, &startError{cause: errors.New("the module closed itself"), export: "start function"}
+	}
 	kernel := p.Memory()
 	var kernelBase unsafe.Pointer
 	if view, ok := kernel.Read(0, 1); ok {

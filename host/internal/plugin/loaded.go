@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 
 	extism "github.com/extism/go-sdk"
+	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/tzurot-go/tzurot/sdk/abi"
 )
@@ -69,6 +70,28 @@ func (c *callError) Unwrap() []error { return []error{c.e, c.cause} }
 // errOutputTooLarge is the cause of an oversized-output failure.
 var errOutputTooLarge = errors.New("output larger than max_response_bytes")
 
+// errPluginExited is the cause of a call whose guest called exit.
+var errPluginExited = errors.New("the plugin called exit (WASI proc_exit)")
+
+// guestExit reports whether the guest ended its instance with WASI
+// proc_exit during the call, and with which code. Extism turns exit(0)
+// into a successful call with the output written so far, so the
+// instance's close notification is the only sign of it.
+func guestExit(inst *instance, callErr error) (uint32, bool) {
+	var ee *sys.ExitError
+	if errors.As(callErr, &ee) {
+		switch ee.ExitCode() {
+		case sys.ExitCodeContextCanceled, sys.ExitCodeDeadlineExceeded:
+			return 0, false // stopped by the host, not an exit
+		}
+		return ee.ExitCode(), true
+	}
+	if callErr == nil && inst.ended.Load() {
+		return 0, true
+	}
+	return 0, false
+}
+
 // call runs one export on a pooled instance with a fresh call state.
 func (l *loaded) call(ctx context.Context, export string, input []byte) ([]byte, *callState, error) {
 	l.calls.Add(1)
@@ -119,7 +142,10 @@ func (l *loaded) run(ctx context.Context, export string, input []byte) ([]byte, 
 		l.log.WarnContext(ctx, "plugin log lines dropped", "request_id", st.call.RequestID, "dropped", st.logDropped, "max_log_lines", l.cfg.Limits.MaxLogLines)
 	}
 	tooLarge := int64(len(out)) > l.cfg.Limits.MaxResponseBytes
-	healthy := callErr == nil && rc == 0 && !tooLarge
+	// A guest that called exit (WASI proc_exit) closed its module: whatever
+	// it wrote before is not an answer, and the instance is gone.
+	exitCode, exited := guestExit(inst, callErr)
+	healthy := callErr == nil && rc == 0 && !tooLarge && !inst.ended.Load()
 	if healthy && inst.guestMem != nil && int64(len(inst.guestMem.buf)) > l.recycleBytes() {
 		// Wasm memory never shrinks, and a Go guest whose GC falls behind
 		// grows ~1 MiB per call until it dies of out-of-memory mid-call.
@@ -152,6 +178,10 @@ func (l *loaded) run(ctx context.Context, export string, input []byte) ([]byte, 
 		}
 		l.log.WarnContext(ctx, "plugin start function failed", "request_id", st.call.RequestID, "export", export, "code", e.Code, "err", callErr)
 		return nil, st, &callError{e, se}
+	case exited && !callTimedOut && ctx.Err() == nil:
+		e := &abi.Error{Code: abi.ErrInternal, Message: fmt.Sprintf("the plugin exited (exit code %d) instead of returning from %s", exitCode, export)}
+		l.log.WarnContext(ctx, "plugin exited", "request_id", st.call.RequestID, "export", export, "exit_code", exitCode)
+		return nil, st, &callError{e, errPluginExited}
 	case callErr != nil:
 		e := l.classifyTrap(ctx, callTimedOut, stdio, callErr.Error())
 		l.log.WarnContext(ctx, "plugin call failed", "request_id", st.call.RequestID, "export", export, "code", e.Code, "err", callErr)

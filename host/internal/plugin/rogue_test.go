@@ -188,3 +188,54 @@ func TestHostileDescribeIdentity(t *testing.T) {
 		t.Errorf("a well-formed description was refused: %s", st.Reason)
 	}
 }
+
+// rogueCall calls export of the loaded rogue plugin and returns its error
+// as an *abi.Error (nil when the call succeeded).
+func rogueCall(t *testing.T, h *Host, ctx context.Context, export, input string) ([]byte, *abi.Error) {
+	t.Helper()
+	out, err := h.Call(ctx, "rogue", export, []byte(input))
+	if err == nil {
+		return out, nil
+	}
+	var aerr *abi.Error
+	if !errors.As(err, &aerr) {
+		t.Fatalf("%s: err = %v, want an *abi.Error", export, err)
+	}
+	return out, aerr
+}
+
+// expectRogueAlive checks the pool still serves: a later caller is not
+// handed a dead instance.
+func expectRogueAlive(t *testing.T, h *Host) {
+	t.Helper()
+	for i := 0; i < 2; i++ {
+		out, aerr := rogueCall(t, h, context.Background(), "echo", "alive")
+		if aerr != nil || string(out) != "alive" {
+			t.Fatalf("the next caller got %q, %v", out, aerr)
+		}
+	}
+}
+
+// TestHostileExit: exit(0) after writing output used to be reported as
+// success, and the dead instance went back to the pool and broke the next
+// caller's call. Any exit is a failed call and the instance is discarded.
+func TestHostileExit(t *testing.T) {
+	h, logs := testHost(t, rogueEntry(t, "", ""), nil)
+	l := pluginOf(t, h, "rogue")
+	for _, code := range []string{"0", "3"} {
+		out, aerr := rogueCall(t, h, context.Background(), "exit", code)
+		if aerr == nil || aerr.Code != abi.ErrInternal || aerr.Message != "the plugin exited (exit code "+code+") instead of returning from exit" {
+			t.Errorf("exit(%s): output %q, error %v", code, out, aerr)
+		}
+		if len(out) != 0 {
+			t.Errorf("exit(%s): output written before exit was returned: %q", code, out)
+		}
+		if n := l.pool.idleCount(); n != 0 {
+			t.Errorf("exit(%s): %d idle instances, want the exited one discarded", code, n)
+		}
+		expectRogueAlive(t, h)
+	}
+	if !strings.Contains(logs.String(), "plugin exited") {
+		t.Errorf("no log line for the exit:\n%s", logs)
+	}
+}

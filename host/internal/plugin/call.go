@@ -93,6 +93,8 @@ type callState struct {
 	logLines   int
 	logDropped int
 
+	emits emitBudget
+
 	blobs     *Blobs
 	blobBytes int64
 	blobCount int

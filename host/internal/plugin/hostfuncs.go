@@ -215,8 +215,16 @@ func (l *loaded) hostLog(ctx context.Context, cp *extism.CurrentPlugin, stack []
 
 func (l *loaded) hostEmit(ctx context.Context, cp *extism.CurrentPlugin, stack []uint64) {
 	st := l.state(ctx)
+	if st.call.OnChunk == nil {
+		return
+	}
+	// Check the size before copying anything out of kernel memory.
+	n, err := cp.Length(stack[0])
+	if err != nil || n == 0 || !st.emits.admit(int64(n), l.cfg.Limits.MaxResponseBytes) {
+		return
+	}
 	text, err := cp.ReadString(stack[0])
-	if err != nil || st.call.OnChunk == nil || text == "" {
+	if err != nil || text == "" {
 		return
 	}
 	st.call.OnChunk(text)

@@ -141,6 +141,7 @@ func (l *loaded) run(ctx context.Context, export string, input []byte) ([]byte, 
 	if st.logDropped > 0 {
 		l.log.WarnContext(ctx, "plugin log lines dropped", "request_id", st.call.RequestID, "dropped", st.logDropped, "max_log_lines", l.cfg.Limits.MaxLogLines)
 	}
+	st.emits.report(ctx, l.log, st.call.RequestID, l.cfg.Limits.MaxResponseBytes)
 	tooLarge := int64(len(out)) > l.cfg.Limits.MaxResponseBytes
 	// A guest that called exit (WASI proc_exit) closed its module: whatever
 	// it wrote before is not an answer, and the instance is gone.

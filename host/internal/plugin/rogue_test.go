@@ -239,3 +239,56 @@ func TestHostileExit(t *testing.T) {
 		t.Errorf("no log line for the exit:\n%s", logs)
 	}
 }
+
+// emitCollector is a Call that counts what reaches OnChunk.
+type emitCollector struct {
+	chunks int
+	bytes  int
+}
+
+func (c *emitCollector) ctx() context.Context {
+	return WithCall(context.Background(), Call{RequestID: "emit-1", OnChunk: func(s string) { c.chunks++; c.bytes += len(s) }})
+}
+
+// TestHostileEmitFlood: one huge emit and 100,000 emits (30,000 here) used to reach the
+// caller whole. Emits past a cap are dropped (the final answer still
+// arrives whole) and the call logs that once.
+func TestHostileEmitFlood(t *testing.T) {
+	h, logs := testHost(t, rogueEntry(t, "", ""), nil) // max_response_bytes = 65536
+	var c emitCollector
+	if out, aerr := rogueCall(t, h, c.ctx(), "emit_big", fmt.Sprint(maxEmitBytes+1)); aerr != nil || string(out) != "done" {
+		t.Fatalf("emit_big: %q, %v", out, aerr)
+	}
+	if c.chunks != 0 {
+		t.Errorf("an emit of %d bytes reached the caller (cap %d)", c.bytes, maxEmitBytes)
+	}
+	if logs.Count("plugin emits dropped") != 1 || !strings.Contains(logs.String(), "larger than the per-emit cap") {
+		t.Errorf("no single drop line:\n%s", logs)
+	}
+
+	c = emitCollector{}
+	if out, aerr := rogueCall(t, h, c.ctx(), "emit_many", "30000,1"); aerr != nil || string(out) != "done" {
+		t.Fatalf("emit_many: %q, %v", out, aerr)
+	}
+	if c.chunks != maxEmitsPerCall {
+		t.Errorf("%d of 30000 emits reached the caller, want the cap of %d", c.chunks, maxEmitsPerCall)
+	}
+	if logs.Count("plugin emits dropped") != 2 || !strings.Contains(logs.String(), "dropped=20000") {
+		t.Errorf("no single drop line for the flood:\n%s", logs.String()[max(0, len(logs.String())-1500):])
+	}
+
+	// The bytes of a call's emits are capped at max_response_bytes.
+	c = emitCollector{}
+	if _, aerr := rogueCall(t, h, c.ctx(), "emit_many", "100,1000"); aerr != nil {
+		t.Fatal(aerr)
+	}
+	if c.bytes != 65000 {
+		t.Errorf("%d bytes emitted, want 65 chunks of 1000 (max_response_bytes 65536)", c.bytes)
+	}
+
+	// The caps are per call.
+	c = emitCollector{}
+	if _, aerr := rogueCall(t, h, c.ctx(), "emit_many", "3,5"); aerr != nil || c.chunks != 3 {
+		t.Errorf("a small stream after the flood: %d chunks, %v", c.chunks, aerr)
+	}
+}

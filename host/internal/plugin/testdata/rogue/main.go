@@ -76,12 +76,14 @@ func emitBig() int32 {
 	return 0
 }
 
-// emit_many emits "x" as many times as the input says.
+// emit_many takes "count,size" and emits count chunks of size bytes.
 //
 //go:wasmexport emit_many
 func emitMany() int32 {
-	n, _ := strconv.Atoi(pdk.InputString())
-	mem := pdk.AllocateString("x")
+	count, size, _ := strings.Cut(pdk.InputString(), ",")
+	n, _ := strconv.Atoi(count)
+	sz, _ := strconv.Atoi(size)
+	mem := pdk.AllocateString(strings.Repeat("x", max(sz, 1)))
 	for i := 0; i < n; i++ {
 		hostEmit(mem.Offset())
 	}

@@ -159,11 +159,13 @@ func (l *loaded) hostRecordUsage(ctx context.Context, cp *extism.CurrentPlugin, 
 		err = json.Unmarshal(b, &u)
 	}
 	switch {
-	case err != nil,
-		u.Kind != abi.UsageText && u.Kind != abi.UsageVoice && u.Kind != abi.UsageImage,
-		u.InputTokens < 0 || u.OutputTokens < 0 || u.ReasoningTokens < 0 || u.Characters < 0 || u.Images < 0,
-		len(st.usage) >= maxUsageRows:
-		l.log.WarnContext(ctx, "plugin usage record rejected", "request_id", st.call.RequestID)
+	case err == nil && len(st.usage) >= maxUsageRows:
+		err = errTooManyUsageRows
+	case err == nil:
+		err = checkUsage(u) // the same check as a chat response's usage
+	}
+	if err != nil {
+		l.log.WarnContext(ctx, "plugin usage record rejected", "request_id", st.call.RequestID, "reason", err)
 		stack[0] = extism.EncodeI32(1)
 		return
 	}

@@ -292,3 +292,54 @@ func TestHostileEmitFlood(t *testing.T) {
 		t.Errorf("a small stream after the flood: %d chunks, %v", c.chunks, aerr)
 	}
 }
+
+// TestHostileUsage: usage a plugin reports is checked by one function,
+// whether it comes through record_usage or in a chat response. Negative
+// counts (which then broke the reply's batch insert) and absurd ones
+// (1e18) used to be taken from a chat response as they were.
+func TestHostileUsage(t *testing.T) {
+	bad := []string{
+		`{"kind":"text","input_tokens":-5,"output_tokens":3}`,
+		`{"kind":"text","input_tokens":1000000000000000000}`,
+		`{"kind":"text","reasoning_tokens":-1}`,
+		`{"kind":"voice","characters":100000001}`,
+		`{"kind":"image","images":-2}`,
+		`{"kind":"text","model":"` + strings.Repeat("m", 257) + `"}`,
+	}
+	for _, u := range bad {
+		t.Run("response "+u[:min(len(u), 50)], func(t *testing.T) {
+			h, logs := testHost(t, rogueEntry(t, "", "chat_response = '''{\"content\":\"hi\",\"usage\":"+u+"}'''"), nil)
+			resp, usage, err := h.Chat(context.Background(), "rogue", abi.ChatRequest{})
+			if err != nil || resp.Content != "hi" {
+				t.Fatalf("chat = %q, %v; the reply itself must stand", resp.Content, err)
+			}
+			if len(usage) != 0 {
+				t.Errorf("usage %s was taken from the response: %+v", u, usage)
+			}
+			if resp.Usage.InputTokens != 0 || resp.Usage.OutputTokens != 0 || resp.Usage.ReasoningTokens != 0 || resp.Usage.Characters != 0 || resp.Usage.Images != 0 {
+				t.Errorf("the response still carries the bad usage: %+v", resp.Usage)
+			}
+			if !strings.Contains(logs.String(), "plugin usage in chat response rejected") {
+				t.Errorf("no warning:\n%s", logs)
+			}
+		})
+	}
+	t.Run("record_usage", func(t *testing.T) {
+		h, _ := testHost(t, rogueEntry(t, "", ""), nil)
+		for _, u := range bad {
+			if out, aerr := rogueCall(t, h, context.Background(), "record", u); aerr != nil || string(out) != "1" {
+				t.Errorf("record_usage(%s) = %q, %v; want it refused (1)", u, out, aerr)
+			}
+		}
+	})
+	// At the bounds, a row is fine both ways.
+	good := `{"kind":"text","model":"m","input_tokens":100000000,"output_tokens":0,"reasoning_tokens":100000000}`
+	h, _ := testHost(t, rogueEntry(t, "", "chat_response = '''{\"content\":\"hi\",\"usage\":"+good+"}'''"), nil)
+	_, usage, err := h.Chat(context.Background(), "rogue", abi.ChatRequest{})
+	if err != nil || len(usage) != 1 || usage[0].InputTokens != 100000000 || usage[0].Plugin != "rogue" {
+		t.Errorf("good usage from a response: %+v, %v", usage, err)
+	}
+	if out, aerr := rogueCall(t, h, context.Background(), "record", good); aerr != nil || string(out) != "0" {
+		t.Errorf("record_usage(good) = %q, %v", out, aerr)
+	}
+}

@@ -16,6 +16,9 @@ import (
 //go:wasmimport tzurot:host/v1 emit
 func hostEmit(chunk uint64)
 
+//go:wasmimport tzurot:host/v1 record_usage
+func hostRecordUsage(usage uint64) int32
+
 func main() {}
 
 //go:wasmexport tzurot_abi_v1
@@ -89,6 +92,17 @@ func emitMany() int32 {
 	}
 	mem.Free()
 	pdk.OutputString("done")
+	return 0
+}
+
+// record passes its input to record_usage and outputs the result code.
+//
+//go:wasmexport record
+func record() int32 {
+	mem := pdk.AllocateBytes(pdk.Input())
+	rc := hostRecordUsage(mem.Offset())
+	mem.Free()
+	pdk.OutputString(strconv.Itoa(int(rc)))
 	return 0
 }
 

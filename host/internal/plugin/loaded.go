@@ -220,12 +220,14 @@ func (l *loaded) classifyTrap(ctx context.Context, callTimedOut bool, stdio, tra
 const maxErrorText = 1000
 
 // parsePluginError reads a plugin's error: abi.Error JSON, or plain text
-// (then code "internal").
+// (then code "internal"); a code the ABI does not define reads as
+// "internal".
 func parsePluginError(s string) *abi.Error {
 	var e abi.Error
 	if err := json.Unmarshal([]byte(s), &e); err != nil || e.Code == "" {
 		e = abi.Error{Code: abi.ErrInternal, Message: s}
 	}
+	e.Code = knownCode(e.Code)
 	if len(e.Message) > maxErrorText {
 		e.Message = e.Message[:maxErrorText] + "…"
 	}

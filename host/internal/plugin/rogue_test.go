@@ -343,3 +343,21 @@ func TestHostileUsage(t *testing.T) {
 		t.Errorf("record_usage(good) = %q, %v", out, aerr)
 	}
 }
+
+// TestHostileUnknownErrorCode: the ABI says unknown error codes are treated
+// as internal; they used to pass through to callers as they were.
+func TestHostileUnknownErrorCode(t *testing.T) {
+	h, _ := testHost(t, rogueEntry(t, "", ""), nil)
+	for in, want := range map[string]abi.Error{
+		`{"code":"totally_new","message":"boom","retryable":true}`:       {Code: abi.ErrInternal, Message: "boom", Retryable: true},
+		`{"code":"\u001b[31mred","message":"x"}`:                         {Code: abi.ErrInternal, Message: "x"},
+		`{"code":"RATE_LIMITED","message":"case matters"}`:               {Code: abi.ErrInternal, Message: "case matters"},
+		`{"code":"rate_limited","message":"slow down","retryable":true}`: {Code: abi.ErrRateLimited, Message: "slow down", Retryable: true},
+		`not json`: {Code: abi.ErrInternal, Message: "not json"},
+	} {
+		_, aerr := rogueCall(t, h, context.Background(), "fail", in)
+		if aerr == nil || *aerr != want {
+			t.Errorf("error %s came back as %+v, want %+v", in, aerr, want)
+		}
+	}
+}

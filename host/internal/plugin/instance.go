@@ -159,35 +159,46 @@ func (i *instance) flushStdio(ctx context.Context, log *slog.Logger, st *callSta
 	if i.stdio.buf.Len() == 0 && i.stdio.dropped == 0 {
 		return
 	}
-	text := strings.TrimRight(i.stdio.buf.String(), "\n")
-	lines, droppedLines := 0, 0
-	for line := range strings.SplitSeq(text, "\n") {
-		if lines >= maxStdioLines {
-			droppedLines++
-			continue
+	// Lines are counted over everything the guest wrote, kept or not: the
+	// kept 16 KiB hold a few hundred lines of a flood, the rest were only
+	// counted as bytes (a 200,000-line flood used to report 686 dropped).
+	total := i.stdio.lines()
+	logged := 0
+	if text := strings.TrimSuffix(i.stdio.buf.String(), "\n"); i.stdio.buf.Len() > 0 {
+		for line := range strings.SplitSeq(text, "\n") {
+			if logged >= maxStdioLines {
+				break
+			}
+			logged++
+			log.WarnContext(ctx, "plugin output", "request_id", requestID, "line", st.redact(line))
 		}
-		lines++
-		log.WarnContext(ctx, "plugin output", "request_id", requestID, "line", st.redact(line))
 	}
-	if i.stdio.dropped > 0 || droppedLines > 0 {
+	if droppedLines := total - logged; i.stdio.dropped > 0 || droppedLines > 0 {
 		log.WarnContext(ctx, "plugin output truncated", "request_id", requestID,
 			"lines_dropped", droppedLines, "bytes_dropped", i.stdio.dropped)
 	}
-	i.stdio.buf.Reset()
-	i.stdio.dropped = 0
+	i.stdio.reset()
 }
 
 // stdioText returns what the guest printed so far in this call.
 func (i *instance) stdioText() string { return i.stdio.buf.String() }
 
-// cappedBuffer keeps the first max bytes written and counts the rest.
+// cappedBuffer keeps the first max bytes written and counts the rest, in
+// bytes and in lines.
 type cappedBuffer struct {
-	buf     bytes.Buffer
-	max     int
-	dropped int
+	buf      bytes.Buffer
+	max      int
+	dropped  int  // bytes
+	newlines int  // in everything written
+	open     bool // the last byte written was not a newline
 }
 
 func (c *cappedBuffer) Write(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	c.newlines += bytes.Count(p, []byte{'\n'})
+	c.open = p[len(p)-1] != '\n'
 	room := c.max - c.buf.Len()
 	if room >= len(p) {
 		c.buf.Write(p)
@@ -198,6 +209,20 @@ func (c *cappedBuffer) Write(p []byte) (int, error) {
 		c.dropped += len(p) - max(room, 0)
 	}
 	return len(p), nil
+}
+
+// lines is how many lines were written: one per newline, plus an
+// unterminated last one.
+func (c *cappedBuffer) lines() int {
+	if c.open {
+		return c.newlines + 1
+	}
+	return c.newlines
+}
+
+func (c *cappedBuffer) reset() {
+	c.buf.Reset()
+	c.dropped, c.newlines, c.open = 0, 0, false
 }
 
 // linearMemory backs one wasm memory with a Go slice (see newInstance).

@@ -361,3 +361,43 @@ func TestHostileUnknownErrorCode(t *testing.T) {
 		}
 	}
 }
+
+// TestHostileStdoutFloodCounts: a 200,000-line stdout flood used to be
+// reported as 686 lines dropped (only the lines inside the kept 16 KiB were
+// counted). Every line the plugin wrote is counted.
+func TestHostileStdoutFloodCounts(t *testing.T) {
+	h, logs := testHost(t, rogueEntry(t, "", ""), nil)
+	if _, aerr := rogueCall(t, h, context.Background(), "stdout_flood", "200000"); aerr != nil {
+		t.Fatal(aerr)
+	}
+	if n := logs.Count(`msg="plugin output" `); n != maxStdioLines {
+		t.Errorf("%d stdout lines logged, want the cap of %d", n, maxStdioLines)
+	}
+	want := fmt.Sprintf("lines_dropped=%d bytes_dropped=%d", 200000-maxStdioLines, 2*200000-maxStdioBytes)
+	if !strings.Contains(logs.String(), want) {
+		t.Errorf("want %q in:\n%s", want, logs.String()[max(0, len(logs.String())-600):])
+	}
+	// Nothing dropped, nothing reported; the counts are per call.
+	if _, aerr := rogueCall(t, h, context.Background(), "stdout_flood", "3"); aerr != nil {
+		t.Fatal(aerr)
+	}
+	if logs.Count("plugin output truncated") != 1 {
+		t.Errorf("a 3-line call reported a truncation")
+	}
+}
+
+func TestCappedBufferCountsLines(t *testing.T) {
+	c := &cappedBuffer{max: 5}
+	for _, w := range []string{"ab\n", "cd\nef", "\n", "", "gh"} {
+		c.Write([]byte(w))
+	}
+	// "ab\ncd" kept, "\nef\ngh" dropped: 4 lines (ab, cd, ef, gh), 6 bytes.
+	if c.buf.String() != "ab\ncd" || c.dropped != 6 || c.lines() != 4 {
+		t.Errorf("kept %q, dropped %d bytes, %d lines", c.buf.String(), c.dropped, c.lines())
+	}
+	c.reset()
+	c.Write([]byte("\n\n"))
+	if c.lines() != 2 || c.dropped != 0 {
+		t.Errorf("two empty lines counted as %d", c.lines())
+	}
+}

@@ -169,7 +169,9 @@ func (ld *loader) load(ctx context.Context, pc PluginConfig) (*loaded, error) {
 		if errors.Is(pctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
 			return nil, ld.refuse(pc.Name, "describe did not finish within %s", limit)
 		}
-		return nil, ld.refuse(pc.Name, "describe failed: %v", err)
+		// The message is the plugin's own words: made printable, it cannot
+		// put escape sequences or a forged row into plugins list.
+		return nil, ld.refuse(pc.Name, "describe failed: %s", printable(err.Error()))
 	}
 	var desc abi.Description
 	if err := json.Unmarshal(out, &desc); err != nil {
@@ -255,6 +257,21 @@ func checkIdentity(d abi.Description) error {
 		}
 	}
 	return nil
+}
+
+// printable escapes every character of s that is not printable (control
+// characters, escape sequences, line breaks, invisible formatting) as
+// \uXXXX, so plugin-supplied text is safe on a terminal.
+func printable(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if unicode.IsPrint(r) {
+			b.WriteRune(r)
+		} else {
+			fmt.Fprintf(&b, "\\u%04x", r)
+		}
+	}
+	return b.String()
 }
 
 // CheckReport is what CheckFile found in a plugin file.

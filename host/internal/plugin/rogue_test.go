@@ -182,6 +182,14 @@ func TestHostileDescribeIdentity(t *testing.T) {
 			}
 		})
 	}
+	// A failing describe's own message is made printable too.
+	t.Run("escape in describe's error", func(t *testing.T) {
+		h, _ := testHost(t, rogueEntry(t, "", `describe_error = '{"code":"internal","message":"bad\u001b[2J\nrogue  loaded"}'`), nil)
+		st := statusOf(t, h, "rogue")
+		if st.State != StateRefused || st.Reason != `describe failed: internal: bad\u001b[2J\u000arogue  loaded` {
+			t.Errorf("%s, %q", st.State, st.Reason)
+		}
+	})
 	// What the documentation allows loads.
 	h, _ := testHost(t, rogueDescribing(t, `{"abi":1,"name":"my-plugin_2","version":"1.2.0-beta.1+build.5","summary":"Chat mit Modellen – schnell, 日本語も","capabilities":["llm.chat"]}`), nil)
 	if st := statusOf(t, h, "rogue"); st.State != StateLoaded {

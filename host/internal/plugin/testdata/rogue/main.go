@@ -24,10 +24,15 @@ func main() {}
 //go:wasmexport tzurot_abi_v1
 func marker() int32 { return 0 }
 
-// describe returns config "describe" verbatim, or a plain description.
+// describe fails with config "describe_error", returns config "describe"
+// verbatim, or a plain description.
 //
 //go:wasmexport describe
 func describe() int32 {
+	if e, ok := pdk.GetConfig("describe_error"); ok {
+		pdk.SetErrorString(e)
+		return 1
+	}
 	if d, ok := pdk.GetConfig("describe"); ok {
 		pdk.OutputString(d)
 		return 0

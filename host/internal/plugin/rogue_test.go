@@ -145,8 +145,6 @@ func TestHostileSchemaRefNamesFIFO(t *testing.T) {
 	}
 }
 
-var _ = errors.New
-var _ = abi.Version
 
 // TestHostileDescribeIdentity: describe's name, version and summary reach
 // terminals (plugins list, plugins check) and logs. Escape sequences, line

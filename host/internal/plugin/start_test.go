@@ -10,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	extism "github.com/extism/go-sdk"
+	"github.com/tetratelabs/wazero"
+
 	"github.com/tzurot-go/tzurot/sdk/abi"
 )
 
@@ -177,4 +180,21 @@ call_timeout = "500ms"
 	}
 }
 
-var _ = errors.New
+// TestNewInstanceStartDeadline: instances made on demand for a call (the
+// pool's path) get the bound the context carries, so a start function that
+// spins cannot hold a caller past the plugin's call_timeout.
+func TestNewInstanceStartDeadline(t *testing.T) {
+	ctx := context.Background()
+	rtc := wazero.NewRuntimeConfig().WithCloseOnContextDone(true)
+	compiled, err := extism.NewCompiledPlugin(ctx, extism.Manifest{Wasm: []extism.Wasm{extism.WasmData{Data: startModule(true)}}},
+		extism.PluginConfig{EnableWasi: true, RuntimeConfig: rtc}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer compiled.Close(ctx)
+	_, err = newInstance(withStartTimeout(hangGuard(t), 200*time.Millisecond), compiled)
+	var se *startError
+	if !errors.As(err, &se) || !se.timedOut || se.limit != 200*time.Millisecond {
+		t.Fatalf("err = %v, want a start timeout at 200ms", err)
+	}
+}

@@ -145,7 +145,6 @@ func TestHostileSchemaRefNamesFIFO(t *testing.T) {
 	}
 }
 
-
 // TestHostileDescribeIdentity: describe's name, version and summary reach
 // terminals (plugins list, plugins check) and logs. Escape sequences, line
 // breaks and invisible formatting would repaint the screen or forge a row.

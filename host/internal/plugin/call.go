@@ -93,11 +93,11 @@ type callState struct {
 	logLines   int
 	logDropped int
 
-	emits emitBudget
-
 	blobs     *Blobs
 	blobBytes int64
 	blobCount int
+
+	emits emitBudget // see emit.go
 
 	keyLoaded bool
 	key       string

@@ -1,6 +1,10 @@
 package plugin
 
-import "github.com/tzurot-go/tzurot/sdk/abi"
+import (
+	"errors"
+
+	"github.com/tzurot-go/tzurot/sdk/abi"
+)
 
 // knownErrorCodes are the error codes of ABI v1 (docs/plugin-abi.md §6).
 var knownErrorCodes = map[string]bool{
@@ -17,4 +21,14 @@ func knownCode(code string) string {
 		return code
 	}
 	return abi.ErrInternal
+}
+
+// onlyKnownCode rewrites the code of the *abi.Error in err, if any, with
+// knownCode. The host's own errors always carry known codes, so this only
+// ever changes a code a plugin made up.
+func onlyKnownCode(err error) {
+	var e *abi.Error
+	if errors.As(err, &e) {
+		e.Code = knownCode(e.Code)
+	}
 }

@@ -4,12 +4,9 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"errors"
-	"fmt"
 	"log/slog"
 	"strings"
 	"sync/atomic"
-	"time"
 	"unsafe"
 
 	extism "github.com/extism/go-sdk"
@@ -24,67 +21,16 @@ const (
 	maxStdioLines = 64
 )
 
-// defaultStartTimeout bounds a start function when the context names no
-// bound of its own (withStartTimeout).
-const defaultStartTimeout = 10 * time.Second
-
-type startTimeoutKey struct{}
-
-// withStartTimeout sets how long the start function of instances made with
-// ctx may run: the plugin's call_timeout (at load, at most probeTimeout).
-// It travels in the context so that the pool, which makes instances on
-// demand, needs no knowledge of limits.
-func withStartTimeout(ctx context.Context, d time.Duration) context.Context {
-	return context.WithValue(ctx, startTimeoutKey{}, d)
-}
-
-func startTimeoutFrom(ctx context.Context) time.Duration {
-	if d, ok := ctx.Value(startTimeoutKey{}).(time.Duration); ok && d > 0 {
-		return d
-	}
-	return defaultStartTimeout
-}
-
-// startError is an instance whose start function did not finish: it ran
-// past its deadline (limit > 0, or an outer deadline when limit is 0), the
-// host was shutting down (cancelled), or it failed (neither).
-type startError struct {
-	cause     error
-	export    string // "start function" or "start function (_initialize)"
-	limit     time.Duration
-	timedOut  bool
-	cancelled bool
-}
-
-func (e *startError) Error() string {
-	switch {
-	case e.cancelled:
-		return "start-up was cancelled while its " + e.export + " was running"
-	case e.timedOut && e.limit > 0:
-		return fmt.Sprintf("its %s did not finish within %s (top-level code that loops or waits)", e.export, e.limit)
-	case e.timedOut:
-		return fmt.Sprintf("its %s did not finish in time (top-level code that loops or waits)", e.export)
-	}
-	return fmt.Sprintf("its %s failed: %v", e.export, e.cause)
-}
-
-func (e *startError) Unwrap() error { return e.cause }
-
-// initPrefix starts Extism's error when the guest runtime's _initialize
-// (Go: package initialisers) failed; it runs at the start of an
-// instance's first call, under that call's deadline.
-const initPrefix = "failed to initialize runtime"
-
 // instance is one live plugin instance. It is used by one call at a time.
 type instance struct {
 	plugin *extism.Plugin
 	stdio  *cappedBuffer
-	// guestMem is the guest module's own linear memory, for the bulk host
-	// functions; nil when the guest has none.
-	guestMem *linearMemory
 	// ended is set when one of the instance's modules closed: the guest
 	// exited (proc_exit) or was stopped, or close was called.
 	ended atomic.Bool
+	// guestMem is the guest module's own linear memory, for the bulk host
+	// functions; nil when the guest has none.
+	guestMem *linearMemory
 }
 
 // newInstance makes an instance with the settings every instance needs:
@@ -93,6 +39,11 @@ type instance struct {
 // stderr captured for the host log, no filesystem, no environment.
 func newInstance(ctx context.Context, compiled *extism.CompiledPlugin) (*instance, error) {
 	inst := &instance{stdio: &cappedBuffer{max: maxStdioBytes}}
+	cfg := wazero.NewModuleConfig().
+		WithSysWalltime().WithSysNanotime().WithSysNanosleep().
+		WithRandSource(rand.Reader).
+		WithStdout(inst.stdio).WithStderr(inst.stdio)
+
 	// wazero tells us when a module closes. Outside inst.close that means
 	// the guest ended itself (WASI proc_exit, even with code 0, which
 	// Extism reports as a successful call) or was stopped at a deadline:
@@ -100,10 +51,13 @@ func newInstance(ctx context.Context, compiled *extism.CompiledPlugin) (*instanc
 	ctx = experimental.WithCloseNotifier(ctx, experimental.CloseNotifyFunc(func(context.Context, uint32) {
 		inst.ended.Store(true)
 	}))
-	cfg := wazero.NewModuleConfig().
-		WithSysWalltime().WithSysNanotime().WithSysNanosleep().
-		WithRandSource(rand.Reader).
-		WithStdout(inst.stdio).WithStderr(inst.stdio)
+	// The module's start function (AssemblyScript's top-level code, a wasm
+	// start section) runs inside Instance. It is plugin code like any
+	// other, so it runs under a deadline (start.go): without one, a loop
+	// there hangs start-up (or the call that needed a new instance) forever.
+	parent := ctx
+	ctx, cancel := startDeadline(ctx)
+	defer cancel()
 
 	// Extism hands host functions the kernel's memory, never the guest's.
 	// The bulk path needs the guest's, so we supply the allocator for the
@@ -115,27 +69,14 @@ func newInstance(ctx context.Context, compiled *extism.CompiledPlugin) (*instanc
 		mems = append(mems, m)
 		return m
 	}))
-	// The module's start function (AssemblyScript's top-level code, a
-	// wasm start section) runs inside Instance. It is plugin code like any
-	// other, so it runs under a deadline: without one, a loop there hangs
-	// start-up (or the call that needed a new instance) forever.
-	limit := startTimeoutFrom(ctx)
-	sctx, cancel := context.WithTimeout(actx, limit)
-	defer cancel()
-	p, err := compiled.Instance(sctx, extism.PluginInstanceConfig{ModuleConfig: cfg})
+	p, err := compiled.Instance(actx, extism.PluginInstanceConfig{ModuleConfig: cfg})
 	if err != nil {
-		switch {
-		case ctx.Err() != nil:
-			return nil, &startError{cause: err, export: "start function", cancelled: true}
-		case errors.Is(sctx.Err(), context.DeadlineExceeded):
-			return nil, &startError{cause: err, export: "start function", limit: limit, timedOut: true}
-		}
-		return nil, err
+		return nil, startFailure(parent, ctx, err)
 	}
 	inst.plugin = p
 	if inst.ended.Load() {
 		inst.close()
-		return nil, &startError{cause: errors.New("the module closed itself"), export: "start function"}
+		return nil, &startError{cause: errClosedItself, export: "start function"}
 	}
 	kernel := p.Memory()
 	var kernelBase unsafe.Pointer
@@ -159,21 +100,21 @@ func (i *instance) flushStdio(ctx context.Context, log *slog.Logger, st *callSta
 	if i.stdio.buf.Len() == 0 && i.stdio.dropped == 0 {
 		return
 	}
-	// Lines are counted over everything the guest wrote, kept or not: the
-	// kept 16 KiB hold a few hundred lines of a flood, the rest were only
-	// counted as bytes (a 200,000-line flood used to report 686 dropped).
-	total := i.stdio.lines()
-	logged := 0
-	if text := strings.TrimSuffix(i.stdio.buf.String(), "\n"); i.stdio.buf.Len() > 0 {
-		for line := range strings.SplitSeq(text, "\n") {
-			if logged >= maxStdioLines {
-				break
-			}
-			logged++
-			log.WarnContext(ctx, "plugin output", "request_id", requestID, "line", st.redact(line))
+	text := strings.TrimRight(i.stdio.buf.String(), "\n")
+	lines, droppedLines := 0, 0
+	for line := range strings.SplitSeq(text, "\n") {
+		if lines >= maxStdioLines {
+			droppedLines++
+			continue
 		}
+		lines++
+		log.WarnContext(ctx, "plugin output", "request_id", requestID, "line", st.redact(line))
 	}
-	if droppedLines := total - logged; i.stdio.dropped > 0 || droppedLines > 0 {
+	// Count every line the guest wrote, kept or not: the kept 16 KiB hold a
+	// few hundred lines of a flood, and the rest used to be counted only as
+	// bytes (a 200,000-line flood reported 686 lines dropped).
+	droppedLines = i.stdio.lines() - lines
+	if i.stdio.dropped > 0 || droppedLines > 0 {
 		log.WarnContext(ctx, "plugin output truncated", "request_id", requestID,
 			"lines_dropped", droppedLines, "bytes_dropped", i.stdio.dropped)
 	}

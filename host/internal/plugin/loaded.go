@@ -98,6 +98,8 @@ func (l *loaded) call(ctx context.Context, export string, input []byte) ([]byte,
 	out, st, err := l.run(ctx, export, input)
 	if err != nil {
 		l.errors.Add(1)
+		// The ABI promises callers only its own codes.
+		onlyKnownCode(err)
 	}
 	return out, st, err
 }
@@ -157,10 +159,6 @@ func (l *loaded) run(ctx context.Context, export string, input []byte) ([]byte, 
 	l.pool.put(inst, healthy)
 
 	switch {
-	case callErr != nil && typed != "" && typed == callErr.Error():
-		e := parsePluginError(typed)
-		e.Message = st.redact(e.Message)
-		return nil, st, e
 	case callErr != nil && strings.HasPrefix(callErr.Error(), initPrefix):
 		// The instance's first call ran the guest runtime's _initialize
 		// (Go package initialisers) first, and that never got to the export.
@@ -183,6 +181,10 @@ func (l *loaded) run(ctx context.Context, export string, input []byte) ([]byte, 
 		e := &abi.Error{Code: abi.ErrInternal, Message: fmt.Sprintf("the plugin exited (exit code %d) instead of returning from %s", exitCode, export)}
 		l.log.WarnContext(ctx, "plugin exited", "request_id", st.call.RequestID, "export", export, "exit_code", exitCode)
 		return nil, st, &callError{e, errPluginExited}
+	case callErr != nil && typed != "" && typed == callErr.Error():
+		e := parsePluginError(typed)
+		e.Message = st.redact(e.Message)
+		return nil, st, e
 	case callErr != nil:
 		e := l.classifyTrap(ctx, callTimedOut, stdio, callErr.Error())
 		l.log.WarnContext(ctx, "plugin call failed", "request_id", st.call.RequestID, "export", export, "code", e.Code, "err", callErr)
@@ -220,14 +222,12 @@ func (l *loaded) classifyTrap(ctx context.Context, callTimedOut bool, stdio, tra
 const maxErrorText = 1000
 
 // parsePluginError reads a plugin's error: abi.Error JSON, or plain text
-// (then code "internal"); a code the ABI does not define reads as
-// "internal".
+// (then code "internal").
 func parsePluginError(s string) *abi.Error {
 	var e abi.Error
 	if err := json.Unmarshal([]byte(s), &e); err != nil || e.Code == "" {
 		e = abi.Error{Code: abi.ErrInternal, Message: s}
 	}
-	e.Code = knownCode(e.Code)
 	if len(e.Message) > maxErrorText {
 		e.Message = e.Message[:maxErrorText] + "…"
 	}

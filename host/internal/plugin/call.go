@@ -102,6 +102,8 @@ type callState struct {
 	blobBytes int64
 	blobCount int
 
+	emits emitBudget // see emit.go
+
 	keyLoaded bool
 	key       string
 	keyOK     bool

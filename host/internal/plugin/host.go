@@ -439,8 +439,15 @@ func (h *Host) Chat(ctx context.Context, name string, req abi.ChatRequest) (abi.
 		if u.Kind == "" {
 			u.Kind = abi.UsageText
 		}
-		u.Provider, u.Plugin = r.Provider, name
-		usage = []abi.Usage{u}
+		// Checked exactly like a record_usage row, and refused the same way:
+		// the reply stands, the row is not recorded.
+		if err := checkUsage(u); err != nil {
+			h.log.WarnContext(ctx, "plugin usage in chat response rejected", "plugin", name, "reason", err)
+			resp.Usage = abi.Usage{}
+		} else {
+			u.Provider, u.Plugin = r.Provider, name
+			usage = []abi.Usage{u}
+		}
 	}
 	// Whose usage it is was decided host-side.
 	resp.Usage.Provider, resp.Usage.Plugin = r.Provider, name

@@ -172,11 +172,13 @@ func (l *loaded) hostRecordUsage(ctx context.Context, cp *extism.CurrentPlugin, 
 		err = json.Unmarshal(b, &u)
 	}
 	switch {
-	case err != nil,
-		u.Kind != abi.UsageText && u.Kind != abi.UsageVoice && u.Kind != abi.UsageImage,
-		u.InputTokens < 0 || u.OutputTokens < 0 || u.ReasoningTokens < 0 || u.Characters < 0 || u.Images < 0,
-		len(st.usage) >= maxUsageRows:
-		l.log.WarnContext(ctx, "plugin usage record rejected", "request_id", st.call.RequestID)
+	case err == nil && len(st.usage) >= maxUsageRows:
+		err = errTooManyUsageRows
+	case err == nil:
+		err = checkUsage(u) // the same check as a chat response's usage
+	}
+	if err != nil {
+		l.log.WarnContext(ctx, "plugin usage record rejected", "request_id", st.call.RequestID, "reason", err)
 		stack[0] = extism.EncodeI32(1)
 		return
 	}
@@ -236,8 +238,16 @@ func (st *callState) logAttrs(in map[string]string) []slog.Attr {
 
 func (l *loaded) hostEmit(ctx context.Context, cp *extism.CurrentPlugin, stack []uint64) {
 	st := l.state(ctx)
+	if st.call.OnChunk == nil {
+		return
+	}
+	// Check the size before copying anything out of kernel memory.
+	n, err := cp.Length(stack[0])
+	if err != nil || n == 0 || !st.emits.admit(int64(n), l.cfg.Limits.MaxResponseBytes) {
+		return
+	}
 	text, err := cp.ReadString(stack[0])
-	if err != nil || st.call.OnChunk == nil || text == "" {
+	if err != nil || text == "" {
 		return
 	}
 	st.emit(text)

@@ -25,6 +25,9 @@ const (
 type instance struct {
 	plugin *extism.Plugin
 	stdio  *cappedBuffer
+	// ended is set when one of the instance's modules closed: the guest
+	// exited (proc_exit) or was stopped, or close was called.
+	ended atomic.Bool
 	// guestMem is the guest module's own linear memory, for the bulk host
 	// functions; nil when the guest has none.
 	guestMem *linearMemory
@@ -49,6 +52,21 @@ func newInstance(ctx context.Context, compiled *extism.CompiledPlugin) (*instanc
 		WithRandSource(rand.Reader).
 		WithStdout(inst.stdio).WithStderr(inst.stdio)
 
+	// wazero tells us when a module closes. Outside inst.close that means
+	// the guest ended itself (WASI proc_exit, even with code 0, which
+	// Extism reports as a successful call) or was stopped at a deadline:
+	// either way the instance is dead and must never serve another call.
+	ctx = experimental.WithCloseNotifier(ctx, experimental.CloseNotifyFunc(func(context.Context, uint32) {
+		inst.ended.Store(true)
+	}))
+	// The module's start function (AssemblyScript's top-level code, a wasm
+	// start section) runs inside Instance. It is plugin code like any
+	// other, so it runs under a deadline (start.go): without one, a loop
+	// there hangs start-up (or the call that needed a new instance) forever.
+	parent := ctx
+	ctx, cancel := startDeadline(ctx)
+	defer cancel()
+
 	// Extism hands host functions the kernel's memory, never the guest's.
 	// The bulk path needs the guest's, so we supply the allocator for the
 	// memories created while instantiating and keep the one that is not the
@@ -63,9 +81,13 @@ func newInstance(ctx context.Context, compiled *extism.CompiledPlugin) (*instanc
 	p, err := compiled.Instance(actx, extism.PluginInstanceConfig{ModuleConfig: cfg})
 	restore()
 	if err != nil {
-		return nil, err
+		return nil, startFailure(parent, ctx, err)
 	}
 	inst.plugin = p
+	if inst.ended.Load() {
+		inst.close()
+		return nil, &startError{cause: errClosedItself, export: "start function"}
+	}
 	kernel := p.Memory()
 	var kernelBase unsafe.Pointer
 	if view, ok := kernel.Read(0, 1); ok {
@@ -102,25 +124,36 @@ func (i *instance) flushStdio(ctx context.Context, log *slog.Logger, st *callSta
 		lines++
 		log.WarnContext(ctx, "plugin output", "request_id", requestID, "line", st.redact(line))
 	}
+	// Count every line the guest wrote, kept or not: the kept 16 KiB hold a
+	// few hundred lines of a flood, and the rest used to be counted only as
+	// bytes (a 200,000-line flood reported 686 lines dropped).
+	droppedLines = i.stdio.lines() - lines
 	if i.stdio.dropped > 0 || droppedLines > 0 {
 		log.WarnContext(ctx, "plugin output truncated", "request_id", requestID,
 			"lines_dropped", droppedLines, "bytes_dropped", i.stdio.dropped)
 	}
-	i.stdio.buf.Reset()
-	i.stdio.dropped = 0
+	i.stdio.reset()
 }
 
 // stdioText returns what the guest printed so far in this call.
 func (i *instance) stdioText() string { return i.stdio.buf.String() }
 
-// cappedBuffer keeps the first max bytes written and counts the rest.
+// cappedBuffer keeps the first max bytes written and counts the rest, in
+// bytes and in lines.
 type cappedBuffer struct {
-	buf     bytes.Buffer
-	max     int
-	dropped int
+	buf      bytes.Buffer
+	max      int
+	dropped  int  // bytes
+	newlines int  // in everything written
+	open     bool // the last byte written was not a newline
 }
 
 func (c *cappedBuffer) Write(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	c.newlines += bytes.Count(p, []byte{'\n'})
+	c.open = p[len(p)-1] != '\n'
 	room := c.max - c.buf.Len()
 	if room >= len(p) {
 		c.buf.Write(p)
@@ -131,6 +164,20 @@ func (c *cappedBuffer) Write(p []byte) (int, error) {
 		c.dropped += len(p) - max(room, 0)
 	}
 	return len(p), nil
+}
+
+// lines is how many lines were written: one per newline, plus an
+// unterminated last one.
+func (c *cappedBuffer) lines() int {
+	if c.open {
+		return c.newlines + 1
+	}
+	return c.newlines
+}
+
+func (c *cappedBuffer) reset() {
+	c.buf.Reset()
+	c.dropped, c.newlines, c.open = 0, 0, false
 }
 
 // linearMemory backs one wasm memory with a Go slice (see newInstance).

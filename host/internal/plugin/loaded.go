@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 
 	extism "github.com/extism/go-sdk"
+	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/tzurot-go/tzurot/sdk/abi"
 )
@@ -69,12 +70,36 @@ func (c *callError) Unwrap() []error { return []error{c.e, c.cause} }
 // errOutputTooLarge is the cause of an oversized-output failure.
 var errOutputTooLarge = errors.New("output larger than max_response_bytes")
 
+// errPluginExited is the cause of a call whose guest called exit.
+var errPluginExited = errors.New("the plugin called exit (WASI proc_exit)")
+
+// guestExit reports whether the guest ended its instance with WASI
+// proc_exit during the call, and with which code. Extism turns exit(0)
+// into a successful call with the output written so far, so the
+// instance's close notification is the only sign of it.
+func guestExit(inst *instance, callErr error) (uint32, bool) {
+	var ee *sys.ExitError
+	if errors.As(callErr, &ee) {
+		switch ee.ExitCode() {
+		case sys.ExitCodeContextCanceled, sys.ExitCodeDeadlineExceeded:
+			return 0, false // stopped by the host, not an exit
+		}
+		return ee.ExitCode(), true
+	}
+	if callErr == nil && inst.ended.Load() {
+		return 0, true
+	}
+	return 0, false
+}
+
 // call runs one export on a pooled instance with a fresh call state.
 func (l *loaded) call(ctx context.Context, export string, input []byte) ([]byte, *callState, error) {
 	l.calls.Add(1)
 	out, st, err := l.run(ctx, export, input)
 	if err != nil {
 		l.errors.Add(1)
+		// The ABI promises callers only its own codes.
+		onlyKnownCode(err)
 	}
 	return out, st, err
 }
@@ -85,8 +110,14 @@ func (l *loaded) run(ctx context.Context, export string, input []byte) ([]byte, 
 		// Do not spend (and then discard) an instance on a call already over.
 		return nil, st, &callError{l.classifyTrap(ctx, false, "", ""), err}
 	}
-	inst, err := l.pool.get(ctx)
+	// A new instance's start function gets the call's own bound.
+	inst, err := l.pool.get(withStartTimeout(ctx, l.cfg.Limits.CallTimeout))
 	if err != nil {
+		var se *startError
+		if errors.As(err, &se) && se.timedOut {
+			l.log.ErrorContext(ctx, "plugin instance did not start", "err", se)
+			return nil, st, &callError{&abi.Error{Code: abi.ErrInternal, Message: fmt.Sprintf("the plugin's start function did not finish within %s", se.limit)}, se}
+		}
 		if ctx.Err() != nil {
 			return nil, st, &callError{&abi.Error{Code: abi.ErrTimeout, Message: "every instance of the plugin was busy until the request gave up", Retryable: true}, err}
 		}
@@ -112,8 +143,12 @@ func (l *loaded) run(ctx context.Context, export string, input []byte) ([]byte, 
 	if st.logDropped > 0 {
 		l.log.WarnContext(ctx, "plugin log lines dropped", "request_id", st.call.RequestID, "dropped", st.logDropped, "max_log_lines", l.cfg.Limits.MaxLogLines)
 	}
+	st.emits.report(ctx, l.log, st.call.RequestID, l.cfg.Limits.MaxResponseBytes)
 	tooLarge := int64(len(out)) > l.cfg.Limits.MaxResponseBytes
-	healthy := callErr == nil && rc == 0 && !tooLarge
+	// A guest that called exit (WASI proc_exit) closed its module: whatever
+	// it wrote before is not an answer, and the instance is gone.
+	exitCode, exited := guestExit(inst, callErr)
+	healthy := callErr == nil && rc == 0 && !tooLarge && !inst.ended.Load()
 	if healthy && inst.guestMem != nil && int64(len(inst.guestMem.buf)) > l.recycleBytes() {
 		// Wasm memory never shrinks, and a Go guest whose GC falls behind
 		// grows ~1 MiB per call until it dies of out-of-memory mid-call.
@@ -124,6 +159,28 @@ func (l *loaded) run(ctx context.Context, export string, input []byte) ([]byte, 
 	l.pool.put(inst, healthy)
 
 	switch {
+	case callErr != nil && strings.HasPrefix(callErr.Error(), initPrefix):
+		// The instance's first call ran the guest runtime's _initialize
+		// (Go package initialisers) first, and that never got to the export.
+		se := &startError{cause: callErr, export: "start function (_initialize)"}
+		e := l.classifyTrap(ctx, callTimedOut, stdio, callErr.Error())
+		switch {
+		case callTimedOut:
+			se.timedOut, se.limit = true, l.cfg.Limits.CallTimeout
+			e = &abi.Error{Code: abi.ErrInternal, Message: fmt.Sprintf("the plugin's start function did not finish within %s", l.cfg.Limits.CallTimeout)}
+		case errors.Is(ctx.Err(), context.DeadlineExceeded):
+			se.timedOut = true
+		case ctx.Err() != nil:
+			se.cancelled = true
+		default:
+			e = &abi.Error{Code: abi.ErrInternal, Message: "the plugin's start function failed"}
+		}
+		l.log.WarnContext(ctx, "plugin start function failed", "request_id", st.call.RequestID, "export", export, "code", e.Code, "err", callErr)
+		return nil, st, &callError{e, se}
+	case exited && !callTimedOut && ctx.Err() == nil:
+		e := &abi.Error{Code: abi.ErrInternal, Message: fmt.Sprintf("the plugin exited (exit code %d) instead of returning from %s", exitCode, export)}
+		l.log.WarnContext(ctx, "plugin exited", "request_id", st.call.RequestID, "export", export, "exit_code", exitCode)
+		return nil, st, &callError{e, errPluginExited}
 	case callErr != nil && typed != "" && typed == callErr.Error():
 		return nil, st, st.pluginError(typed)
 	case callErr != nil:

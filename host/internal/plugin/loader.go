@@ -10,15 +10,18 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	extism "github.com/extism/go-sdk"
-	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/tetratelabs/wazero"
 
+	"github.com/tzurot-go/tzurot/host/internal/paramschema"
 	"github.com/tzurot-go/tzurot/sdk/abi"
 )
 
@@ -126,8 +129,16 @@ func (ld *loader) load(ctx context.Context, pc PluginConfig) (*loaded, error) {
 	l.compiled = compiled
 	l.pool = newPool(compiled, pc.Limits.PoolSize)
 
-	inst, err := newInstance(ctx, compiled)
+	// Starting and describing share one bound: the plugin's call_timeout,
+	// at most probeTimeout. Each entry has its own, so a plugin whose start
+	// function never returns holds back no other plugin for longer.
+	limit := min(probeTimeout, pc.Limits.CallTimeout)
+	inst, err := newInstance(withStartTimeout(ctx, limit), compiled)
 	if err != nil {
+		var se *startError
+		if errors.As(err, &se) {
+			return nil, ld.refuse(pc.Name, "%v", se)
+		}
 		msg := err.Error()
 		if strings.Contains(msg, "over limit") {
 			return nil, ld.refuse(pc.Name, "needs more memory at start than limits.memory_mib = %d allows (%v)", pc.Limits.MemoryMiB, err)
@@ -147,11 +158,23 @@ func (ld *loader) load(ctx context.Context, pc PluginConfig) (*loaded, error) {
 	l.pool.permits <- struct{}{}
 	l.pool.put(inst, true)
 
-	pctx, cancel := context.WithTimeout(ctx, min(probeTimeout, pc.Limits.CallTimeout))
+	pctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	out, _, err := l.run(pctx, abi.DescribeExport, nil)
 	if err != nil {
-		return nil, ld.refuse(pc.Name, "describe failed: %v", err)
+		var se *startError
+		if errors.As(err, &se) {
+			if se.timedOut && ctx.Err() == nil {
+				se.limit = limit // the describe deadline is the one that fired
+			}
+			return nil, ld.refuse(pc.Name, "%v", se)
+		}
+		if errors.Is(pctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
+			return nil, ld.refuse(pc.Name, "describe did not finish within %s", limit)
+		}
+		// The message is the plugin's own words: made printable, it cannot
+		// put escape sequences or a forged row into plugins list.
+		return nil, ld.refuse(pc.Name, "describe failed: %s", printable(err.Error()))
 	}
 	var desc abi.Description
 	if err := json.Unmarshal(out, &desc); err != nil {
@@ -177,6 +200,9 @@ func checkDescription(pc PluginConfig, d abi.Description, exports map[string]ext
 	if d.ABI != abi.Version {
 		return fmt.Errorf("it was built for plugin ABI v%d; this host speaks v%d", d.ABI, abi.Version)
 	}
+	if err := checkIdentity(d); err != nil {
+		return err
+	}
 	known := abi.KnownCapabilities()
 	for _, c := range d.Capabilities {
 		if !slices.Contains(known, c) {
@@ -198,24 +224,60 @@ func checkDescription(pc PluginConfig, d abi.Description, exports map[string]ext
 		return errors.New("it needs the network, but plugins.toml grants it no allowed_hosts")
 	}
 	if len(d.ParametersSchema) > 0 {
-		if err := checkSchema(d.ParametersSchema); err != nil {
+		if _, err := paramschema.Compile(d.ParametersSchema); err != nil {
 			return fmt.Errorf("its parameters_schema is not a valid JSON Schema: %v", err)
 		}
 	}
 	return nil
 }
 
-func checkSchema(raw json.RawMessage) error {
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
-	if err != nil {
-		return err
+// What a plugin may call itself. These strings reach terminals (plugins
+// list, plugins check) and logs, so a control character or escape sequence
+// could repaint the screen or forge a row: only the documented characters
+// pass (docs/plugin-abi.md §5.2).
+var (
+	describeNameRE    = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
+	describeVersionRE = regexp.MustCompile(`^[0-9A-Za-z.+_~-]{0,64}$`)
+)
+
+const maxSummaryChars = 200
+
+// checkIdentity checks describe's name, version and summary. The reason
+// quotes the offending value with %q, so it is itself safe to print.
+func checkIdentity(d abi.Description) error {
+	if !describeNameRE.MatchString(d.Name) {
+		return fmt.Errorf("its describe name %q is not allowed: use 1 to 63 lowercase letters a-z, digits, \"-\" and \"_\", starting with a letter or digit", d.Name)
 	}
-	c := jsonschema.NewCompiler()
-	if err := c.AddResource("plugin-parameters.json", doc); err != nil {
-		return err
+	if !describeVersionRE.MatchString(d.Version) {
+		return fmt.Errorf("its describe version %q is not allowed: use at most 64 letters, digits and \".+_~-\" (semver such as 1.2.0-beta.1)", d.Version)
 	}
-	_, err = c.Compile("plugin-parameters.json")
-	return err
+	if !utf8.ValidString(d.Summary) {
+		return fmt.Errorf("its describe summary %q is not valid UTF-8", d.Summary)
+	}
+	if n := utf8.RuneCountInString(d.Summary); n > maxSummaryChars {
+		return fmt.Errorf("its describe summary is %d characters long; at most %d are allowed", n, maxSummaryChars)
+	}
+	for _, r := range d.Summary {
+		if !unicode.IsPrint(r) {
+			return fmt.Errorf("its describe summary %q contains %U, which is not allowed: one line of printable characters only (no control characters, escape sequences, line breaks or invisible formatting)", d.Summary, r)
+		}
+	}
+	return nil
+}
+
+// printable escapes every character of s that is not printable (control
+// characters, escape sequences, line breaks, invisible formatting) as
+// \uXXXX, so plugin-supplied text is safe on a terminal.
+func printable(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if unicode.IsPrint(r) {
+			b.WriteRune(r)
+		} else {
+			fmt.Fprintf(&b, "\\u%04x", r)
+		}
+	}
+	return b.String()
 }
 
 // CheckReport is what CheckFile found in a plugin file.

@@ -156,7 +156,7 @@ func (r *reply) apply(ev *event) *abi.Error {
 		}
 	case "content_block_start":
 		if ev.ContentBlock != nil {
-			r.start(ev.Index, ev.ContentBlock)
+			sdk.Emit(r.start(ev.Index, ev.ContentBlock))
 		}
 	case "content_block_delta":
 		if ev.Delta != nil {

@@ -155,11 +155,13 @@ type openBlock struct {
 	call int // index into calls for tool_use
 }
 
-// start begins a content block (the whole block when not streaming).
-func (r *reply) start(index int, b *block) {
+// start begins a content block (the whole block when not streaming) and
+// returns the visible text it already carries.
+func (r *reply) start(index int, b *block) (visible string) {
 	switch b.Type {
 	case "text":
 		r.text.WriteString(b.Text)
+		visible = b.Text
 	case "thinking":
 		r.think(b.Thinking)
 	case "redacted_thinking":
@@ -175,6 +177,7 @@ func (r *reply) start(index int, b *block) {
 		r.blocks = map[int]*openBlock{}
 	}
 	r.blocks[index] = &openBlock{kind: b.Type, call: len(r.calls) - 1}
+	return visible
 }
 
 // think adds reasoning text (stopBlock puts a blank line between thinking

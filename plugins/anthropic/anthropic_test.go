@@ -189,6 +189,12 @@ func TestChatStreamsInOrder(t *testing.T) {
 	if u := h.Usage(); len(u) != 1 || u[0].OutputTokens != 15 || u[0].InputTokens != 25 {
 		t.Fatalf("recorded usage = %+v", u)
 	}
+	// Text a content_block_start already carries is shown too.
+	h.Reset()
+	req.Model = "start-text"
+	if resp, e := h.Chat(req); e != nil || resp.Content != "Hello" || strings.Join(h.Chunks(), "|") != "Hel|lo" {
+		t.Fatalf("start-text: %+v %v, chunks %q", resp, e, h.Chunks())
+	}
 	got := api.last()
 	if got.Body["stream"] != true || got.Header.Get("Accept") != "text/event-stream" || got.Header.Get("x-api-key") != keyGood {
 		t.Fatalf("streaming request = %v %v", got.Header, got.Body)

@@ -304,6 +304,8 @@ func (f *fakeAPI) messages(w http.ResponseWriter, body map[string]any) {
 		sc.stop = "max_tokens"
 	case "refusal":
 		sc.stop = "refusal"
+	case "start-text": // streamed: the first piece comes in content_block_start
+		sc.blocks = []fakeBlock{{"text", []string{"Hel", "lo"}}}
 	default:
 		sc.blocks = []fakeBlock{{"text", []string{"Hel", "lo ", "there!"}}}
 	}
@@ -381,8 +383,13 @@ func (f *fakeAPI) stream(w http.ResponseWriter, model string, sc scenario) {
 		return // the connection ends between events, before message_delta
 	}
 	for i, b := range sc.blocks {
-		send(ev("content_block_start", map[string]any{"index": i, "content_block": blockJSON(b, false, i)}))
-		for _, p := range b.pieces {
+		start := blockJSON(b, false, i)
+		pieces := b.pieces
+		if model == "start-text" {
+			start["text"], pieces = pieces[0], pieces[1:]
+		}
+		send(ev("content_block_start", map[string]any{"index": i, "content_block": start}))
+		for _, p := range pieces {
 			var d map[string]any
 			switch b.kind {
 			case "text":

@@ -9,9 +9,12 @@ import (
 // parametersSchema is the JSON Schema of the advanced_parameters this
 // plugin accepts. It is self-contained (no $ref leaves the document). The
 // host validates a personality's parameters against it when they are saved
-// and before a call; the cross-field rules a schema cannot say well
-// (thinking against temperature and max_tokens) are checked by checkPlan
-// before any request leaves the plugin.
+// and before a call. Its allOf states the thinking rules (temperature,
+// top_p, top_k, max_tokens against a level's budget), so a bad combination
+// is refused when it is saved; makePlan checks every rule again, including
+// those the schema leaves out (thinking_budget against max_tokens, the
+// reasoning object, the request's own fields), before any request leaves
+// the plugin.
 const parametersSchema = `{
   "$schema": "https://json-schema.org/draft/2020-12/schema",
   "title": "Anthropic Messages API advanced parameters",
@@ -38,7 +41,51 @@ const parametersSchema = `{
          }}
       ]
     }
-  }
+  },
+  "allOf": [
+    {
+      "$comment": "Thinking on (a thinking level, or the reasoning level when thinking is unset, or thinking_budget): temperature 1 or unset, top_p at least 0.95, no top_k.",
+      "if": {"anyOf": [
+        {"required": ["thinking"], "properties": {"thinking": {"enum": ["minimal", "low", "medium", "high", "max"]}}},
+        {"not": {"required": ["thinking"]}, "required": ["reasoning"], "properties": {"reasoning": {"enum": ["minimal", "low", "medium", "high", "max"]}}},
+        {"required": ["thinking_budget"]}
+      ]},
+      "then": {
+        "properties": {
+          "temperature": {"const": 1, "description": "must be 1 or unset when thinking is on"},
+          "top_p": {"minimum": 0.95, "description": "must be between 0.95 and 1 when thinking is on"}
+        },
+        "not": {"required": ["top_k"]}
+      }
+    },
+    {
+      "$comment": "thinking_budget with thinking off is a contradiction.",
+      "if": {"required": ["thinking", "thinking_budget"]},
+      "then": {"properties": {"thinking": {"not": {"const": "off"}}}}
+    },
+    {
+      "if": {"required": ["reasoning", "thinking_budget"], "not": {"required": ["thinking"]}},
+      "then": {"properties": {"reasoning": {"not": {"const": "off"}}}}
+    },
+    {
+      "$comment": "max_tokens must be more than a level's budget (thinking_budget, when set, is checked by the plugin).",
+      "if": {"required": ["max_tokens"], "not": {"required": ["thinking_budget"]}},
+      "then": {"anyOf": [
+        {"properties": {"thinking": {"const": "minimal"}, "max_tokens": {"minimum": 1025}}, "required": ["thinking"]},
+        {"properties": {"thinking": {"const": "low"}, "max_tokens": {"minimum": 2049}}, "required": ["thinking"]},
+        {"properties": {"thinking": {"const": "medium"}, "max_tokens": {"minimum": 8193}}, "required": ["thinking"]},
+        {"properties": {"thinking": {"const": "high"}, "max_tokens": {"minimum": 16385}}, "required": ["thinking"]},
+        {"properties": {"thinking": {"const": "max"}, "max_tokens": {"minimum": 24577}}, "required": ["thinking"]},
+        {"properties": {"thinking": {"const": "off"}}, "required": ["thinking"]},
+        {"not": {"required": ["thinking"]}, "properties": {"reasoning": {"not": {"enum": ["minimal", "low", "medium", "high", "max"]}}}},
+        {"not": {"required": ["thinking"]}, "required": ["reasoning"], "properties": {"reasoning": {"const": "minimal"}, "max_tokens": {"minimum": 1025}}},
+        {"not": {"required": ["thinking"]}, "required": ["reasoning"], "properties": {"reasoning": {"const": "low"}, "max_tokens": {"minimum": 2049}}},
+        {"not": {"required": ["thinking"]}, "required": ["reasoning"], "properties": {"reasoning": {"const": "medium"}, "max_tokens": {"minimum": 8193}}},
+        {"not": {"required": ["thinking"]}, "required": ["reasoning"], "properties": {"reasoning": {"const": "high"}, "max_tokens": {"minimum": 16385}}},
+        {"not": {"required": ["thinking"]}, "required": ["reasoning"], "properties": {"reasoning": {"const": "max"}, "max_tokens": {"minimum": 24577}}}
+      ]}
+    }
+  ]
 }`
 
 // advanced is the decoded advanced_parameters object.

@@ -25,7 +25,7 @@ const parametersSchema = `{
     "top_p":           {"type": "number", "minimum": 0, "maximum": 1, "description": "Nucleus sampling. With thinking on it must be between 0.95 and 1."},
     "top_k":           {"type": "integer", "minimum": 1, "description": "Top-k sampling. Not allowed with thinking on."},
     "max_tokens":      {"type": "integer", "minimum": 1, "description": "Output budget, thinking included. Default: default_max_tokens from plugins.toml (4096), plus the thinking budget when thinking is on."},
-    "stop_sequences":  {"type": "array", "maxItems": 16, "items": {"type": "string", "minLength": 1}, "description": "Text that ends the reply when the model writes it."},
+    "stop_sequences":  {"type": "array", "items": {"type": "string", "minLength": 1}, "description": "Text that ends the reply when the model writes it."},
     "thinking":        {"enum": ["off", "minimal", "low", "medium", "high", "max"], "description": "Extended thinking level (see docs/providers.md for the budget of each)."},
     "thinking_budget": {"type": "integer", "minimum": 1024, "description": "Extended thinking budget_tokens, exactly; wins over the level. Must be less than max_tokens."},
     "reasoning": {

@@ -24,7 +24,7 @@ func TestShippedPluginsToml(t *testing.T) {
 	if cfg.Runtime.CacheDir != filepath.Join(root, "data", "wasm-cache") {
 		t.Errorf("cache_dir = %q", cfg.Runtime.CacheDir)
 	}
-	if got := strings.Join(cfg.Names(), ","); got != "ollama,openai,openrouter" {
+	if got := strings.Join(cfg.Names(), ","); got != "anthropic,ollama,openai,openrouter" {
 		t.Fatalf("plugins = %s", got)
 	}
 	oa := cfg.Plugins["openai"]
@@ -37,6 +37,11 @@ func TestShippedPluginsToml(t *testing.T) {
 	if or.Path != oa.Path || or.Config["flavor"] != "openrouter" || or.Limits.MaxResponseBytes != DefaultMaxResponseBytes ||
 		or.Limits.HTTPTimeout != DefaultHTTPTimeout || or.Limits.MaxLogLines != DefaultMaxLogLines {
 		t.Errorf("openrouter = %+v", or)
+	}
+	an := cfg.Plugins["anthropic"]
+	if an.Enabled || an.KeySlot != "anthropic" || len(an.AuthHeaders) != 1 || an.AuthHeaders[0] != "x-api-key" ||
+		an.Path != filepath.Join(root, "plugins", "anthropic", "anthropic.wasm") || an.Problem() != nil {
+		t.Errorf("anthropic = %+v", an)
 	}
 	ol := cfg.Plugins["ollama"]
 	if ol.Enabled || !ol.AllowPrivate || ol.KeySlot != "" || ol.Limits != DefaultLimits() {

@@ -110,6 +110,26 @@ func MigrateDB(ctx context.Context, db *sql.DB, logger *slog.Logger) error {
 	return nil
 }
 
+// Pending reports whether the database at dsn has migrations still to
+// apply. Commands that only read (doctor, an import's dry run) refuse to run
+// on an old schema instead of migrating it.
+func Pending(ctx context.Context, dsn string) (bool, error) {
+	db, err := Open(dsn)
+	if err != nil {
+		return false, err
+	}
+	defer db.Close()
+	p, err := NewProvider(db, nil)
+	if err != nil {
+		return false, err
+	}
+	pending, err := p.HasPending(ctx)
+	if err != nil {
+		return false, explain("check the database schema", err)
+	}
+	return pending, nil
+}
+
 // explain wraps a goose error with context, and says in plain words what a
 // self-hoster should check when the database cannot be reached at all.
 func explain(what string, err error) error {

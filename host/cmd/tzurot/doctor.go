@@ -120,18 +120,9 @@ func indexCheck(checks []doctorCheck, name string) int {
 // checks read tables the migrations create. Doctor changes nothing, so it
 // does not migrate.
 func schemaCurrent(ctx context.Context, dsn string) error {
-	db, err := schema.Open(dsn)
+	pending, err := schema.Pending(ctx, dsn)
 	if err != nil {
 		return err
-	}
-	defer db.Close()
-	p, err := schema.NewProvider(db, nil)
-	if err != nil {
-		return err
-	}
-	pending, err := p.HasPending(ctx)
-	if err != nil {
-		return fmt.Errorf("check the database schema: %w", err)
 	}
 	if pending {
 		return errors.New("the database schema is not up to date: run `tzurot migrate up` (or start `tzurot serve`) first")

@@ -167,18 +167,9 @@ func prepareSchema(ctx context.Context, dsn string, dryRun bool, logger *slog.Lo
 		}
 		return err
 	}
-	db, err := schema.Open(dsn)
+	pending, err := schema.Pending(ctx, dsn)
 	if err != nil {
 		return err
-	}
-	defer db.Close()
-	p, err := schema.NewProvider(db, nil)
-	if err != nil {
-		return err
-	}
-	pending, err := p.HasPending(ctx)
-	if err != nil {
-		return fmt.Errorf("check the database schema: %w", err)
 	}
 	if pending {
 		return errors.New("the database schema is not up to date, and a dry run changes nothing: run `tzurot migrate up` first")

@@ -105,6 +105,7 @@ cache_dir = "cache"
 [plugins.envecho]
 path = "echo.wasm"
 key_slot = "echo"
+raw_key = true # logkey reads the key itself, to log it
 capabilities = ["llm.chat", "llm.validate_key"]
 allowed_hosts = ["api.example.com:443"]
 `

@@ -39,7 +39,7 @@ func TestShippedPluginsToml(t *testing.T) {
 		t.Errorf("openrouter = %+v", or)
 	}
 	an := cfg.Plugins["anthropic"]
-	if an.Enabled || an.KeySlot != "anthropic" || len(an.AuthHeaders) != 1 || an.AuthHeaders[0] != "x-api-key" ||
+	if an.Enabled || an.KeySlot != "anthropic" || len(an.AuthHeaders) != 1 || !strings.EqualFold(an.AuthHeaders[0], "x-api-key") ||
 		an.Path != filepath.Join(root, "plugins", "anthropic", "anthropic.wasm") || an.Problem() != nil {
 		t.Errorf("anthropic = %+v", an)
 	}

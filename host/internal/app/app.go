@@ -224,7 +224,7 @@ func start(ctx context.Context, cfg Config, v *vault.Vault, logger *slog.Logger,
 	sender := a.Bot.NewSender(newWebhookStore(a.Store, chat.DefaultRetryPolicy(), logger))
 	if a.Pipeline, err = chat.New(ctx, chat.Deps{
 		Store: a.Store, Plugins: a.Plugins, Sender: sender, Reader: chat.RESTReader{Client: a.Bot.Client()},
-		Limiter: a.Limiter, Logger: logger,
+		Limiter: a.Limiter, Keys: keys, Logger: logger,
 	}, chatCfg); err != nil {
 		return nil, err
 	}

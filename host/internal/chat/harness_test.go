@@ -315,7 +315,7 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 	}
 	h.pipeline, err = chat.New(ctx, chat.Deps{
 		Store: h.store, Plugins: h.host, Sender: b.NewSender(discord.NewMemoryWebhookStore()),
-		Reader: chat.RESTReader{Client: b.Client()}, Limiter: limiter, Logger: logger,
+		Reader: chat.RESTReader{Client: b.Client()}, Limiter: limiter, Keys: keys, Logger: logger,
 	}, ccfg)
 	if err != nil {
 		t.Fatal(err)

@@ -153,7 +153,7 @@ func (j *job) reply(ctx context.Context) {
 		provider, model = p.cfg.DefaultProvider, p.cfg.DefaultModel
 	}
 	j.provider = provider
-	pluginName, ok := p.pluginFor(provider)
+	pluginName, slot, ok := p.pluginFor(provider)
 	if !ok {
 		j.fail(ctx, failure{code: codeNoPlugin, cause: fmt.Errorf("no loaded plugin serves provider %q (check plugins.toml: `tzurot plugins list`)", provider)})
 		return
@@ -166,6 +166,10 @@ func (j *job) reply(ctx context.Context) {
 	}
 
 	j.keys.allowFallback = p.cfg.Fallback.Allowed(msg.Author.ID, msg.GuildID)
+	if !j.readKey(ctx, slot) {
+		return
+	}
+	defer j.keys.done()
 	callCtx := plugin.WithCall(withKeyUse(ctx, &j.keys), plugin.Call{
 		UserID:        msg.Author.ID,
 		PersonalityID: strconv.FormatInt(pers.ID, 10),
@@ -187,6 +191,21 @@ func (j *job) reply(ctx context.Context) {
 		return
 	}
 	j.deliver(ctx, text, resp, usage)
+}
+
+// readKey reads the user's key for the plugin's slot before the call, so
+// the database gets the whole retry window, not what is left of the
+// plugin's call_timeout. It answers a failure itself and reports whether to
+// go on.
+func (j *job) readKey(ctx context.Context, slot string) bool {
+	if j.p.keys == nil || slot == "" {
+		return true
+	}
+	if err := j.p.keys.prepare(ctx, &j.keys, j.msg.Author.ID, slot); err != nil {
+		j.fail(ctx, botFailure(codeDatabase, fmt.Errorf("read the API key: %w", err)))
+		return false
+	}
+	return true
 }
 
 // callFailed answers a failed plugin call. A failure of the bot's own key
@@ -231,8 +250,9 @@ func (j *job) deliver(ctx context.Context, text string, resp abi.ChatResponse, u
 }
 
 // pluginFor finds the loaded plugin entry that serves provider: the entry of
-// that name, else the first entry whose key slot is that provider.
-func (p *Pipeline) pluginFor(provider string) (string, bool) {
+// that name, else the first entry whose key slot is that provider. It also
+// returns the entry's key slot ("" for none).
+func (p *Pipeline) pluginFor(provider string) (name, slot string, ok bool) {
 	status := p.plugins.Status()
 	chat := func(st plugin.PluginStatus) bool {
 		if st.State != plugin.StateLoaded {
@@ -247,15 +267,15 @@ func (p *Pipeline) pluginFor(provider string) (string, bool) {
 	}
 	for _, st := range status {
 		if st.Name == provider && chat(st) {
-			return st.Name, true
+			return st.Name, st.KeySlot, true
 		}
 	}
 	for _, st := range status {
 		if st.KeySlot == provider && chat(st) {
-			return st.Name, true
+			return st.Name, st.KeySlot, true
 		}
 	}
-	return "", false
+	return "", "", false
 }
 
 // request builds the chat request: prompt, history, references.

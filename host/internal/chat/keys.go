@@ -121,6 +121,16 @@ type keyUse struct {
 	// retries), if reading the key failed: the bot's own failure, which the
 	// plugin can only report as some provider error.
 	readErr atomic.Pointer[error]
+	// read is the user's own key as read just before the call (see
+	// KeySource.prepare), nil when it was not; cleared when the call ends.
+	read atomic.Pointer[readKey]
+}
+
+// readKey is the outcome of reading one user's key for one slot.
+type readKey struct {
+	userID, slot string
+	key          string
+	ok           bool
 }
 
 // storeErr returns why reading the key failed, or nil.
@@ -147,20 +157,20 @@ type KeySource struct {
 	Retry RetryPolicy
 }
 
-// APIKey implements plugin.KeySource.
+// APIKey implements plugin.KeySource. A key read for this call by prepare
+// is served from memory (no second database read inside the call).
 func (k *KeySource) APIKey(ctx context.Context, userID, slot string) (string, bool, error) {
 	use, _ := ctx.Value(keyUseKey{}).(*keyUse)
-	policy := k.Retry
-	if policy == (RetryPolicy{}) {
-		policy = DefaultRetryPolicy()
+	var (
+		key string
+		ok  bool
+		err error
+	)
+	if r := use.prepared(userID, slot); r != nil {
+		key, ok = r.key, r.ok
+	} else {
+		key, ok, err = k.own(ctx, userID, slot)
 	}
-	var key string
-	var ok bool
-	err := policy.do(ctx, func(ctx context.Context) error {
-		var err error
-		key, ok, err = k.Own.APIKey(ctx, userID, slot)
-		return err
-	})
 	if err != nil {
 		if use != nil {
 			use.readErr.Store(&err)
@@ -184,3 +194,50 @@ func (k *KeySource) APIKey(ctx context.Context, userID, slot string) (string, bo
 	}
 	return "", false, nil
 }
+
+// prepare reads the user's own key for slot before the plugin call, with
+// the retry policy and the job's context. Read inside the call instead, the
+// retries would end with the plugin's call_timeout (often shorter than the
+// retry window), and a database restart in that moment would lose the
+// reply although it was within the window. The key is kept only in use,
+// for this call; done clears it.
+func (k *KeySource) prepare(ctx context.Context, use *keyUse, userID, slot string) error {
+	key, ok, err := k.own(ctx, userID, slot)
+	if err != nil {
+		return err
+	}
+	use.read.Store(&readKey{userID: userID, slot: slot, key: key, ok: ok})
+	return nil
+}
+
+// own reads the user's own key, riding out a database restart.
+func (k *KeySource) own(ctx context.Context, userID, slot string) (string, bool, error) {
+	policy := k.Retry
+	if policy == (RetryPolicy{}) {
+		policy = DefaultRetryPolicy()
+	}
+	var key string
+	var ok bool
+	err := policy.do(ctx, func(ctx context.Context) error {
+		var err error
+		key, ok, err = k.Own.APIKey(ctx, userID, slot)
+		return err
+	})
+	return key, ok, err
+}
+
+// prepared returns the key read before the call for this user and slot,
+// or nil (none was read, or the plugin host asks for another one).
+func (k *keyUse) prepared(userID, slot string) *readKey {
+	if k == nil {
+		return nil
+	}
+	r := k.read.Load()
+	if r == nil || r.userID != userID || r.slot != slot {
+		return nil
+	}
+	return r
+}
+
+// done forgets the key read for the call: it lives no longer than the call.
+func (k *keyUse) done() { k.read.Store(nil) }

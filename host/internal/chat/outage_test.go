@@ -190,3 +190,39 @@ func TestKeyStoreFailureIsTheBotsNotTheProviders(t *testing.T) {
 		t.Error("the log does not classify the failure as the database's")
 	}
 }
+
+// TestKeyReadOutlastsThePluginCallTimeout: the database goes away when the user's key is read and
+// stays away longer than the plugin's call_timeout, but not past the retry window. The reply
+// still arrives: the key is read with the pipeline's retry window, not inside the plugin's
+// wall-clock budget (where the read would end with the call's deadline and the reply be lost).
+func TestKeyReadOutlastsThePluginCallTimeout(t *testing.T) {
+	t.Parallel()
+	var o *outage
+	toml := strings.Replace(defaultPluginsTOML, `call_timeout = "20s"`, `call_timeout = "1s"`, 1)
+	h := newHarness(t, harnessOptions{
+		pluginsTOML: toml,
+		keys: func(k *chat.KeySource) {
+			k.Retry = chat.RetryPolicy{Initial: 20 * time.Millisecond, Max: 100 * time.Millisecond, Total: time.Minute}
+			k.Own = &downAtKeyRead{KeySource: k.Own, down: func() {
+				o.begin()
+				// Down for three call timeouts; pacing only, nothing is asserted on time.
+				time.AfterFunc(3*time.Second, o.end)
+			}}
+		},
+	})
+	h.setKey(userID)
+	h.personality(personalitySpec{slug: "bambi"})
+	o = newOutage(t, h)
+	h.send(discordfake.MessageSpec{Content: "@bambi hello"})
+
+	posted := h.posted()
+	if len(posted) != 1 || posted[0].Content != "echo: Alice: hello" {
+		t.Fatalf("posted %+v", posted)
+	}
+	if got := h.provider.received(); len(got) != 1 || got[0].Auth != "Bearer "+userKey {
+		t.Fatalf("the provider did not get one request with the user's key: %d requests", len(got))
+	}
+	if n := h.usageRows(); n != 1 {
+		t.Fatalf("%d usage rows, want 1", n)
+	}
+}

@@ -148,7 +148,12 @@ type Deps struct {
 	Reader  Reader
 	// Limiter enforces rate limits; nil means none.
 	Limiter *ratelimit.Limiter
-	Logger  *slog.Logger
+	// Keys, when set, is the key source the plugin host was given: the
+	// pipeline then reads the user's key before each plugin call, with the
+	// retry window (see KeySource.prepare). When nil, the key is read only
+	// inside the call, bounded by the plugin's call_timeout.
+	Keys   *KeySource
+	Logger *slog.Logger
 }
 
 // ReplyStats describes one reply attempt.
@@ -181,6 +186,7 @@ type Pipeline struct {
 	plugins  Plugins
 	sender   Sender
 	limiter  *ratelimit.Limiter
+	keys     *KeySource
 	log      *slog.Logger
 	detector *trigger.Detector
 	mentions *mentions
@@ -205,7 +211,7 @@ func New(ctx context.Context, d Deps, cfg Config) (*Pipeline, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	log = log.With("component", "chat")
-	p := &Pipeline{cfg: cfg, store: d.Store, plugins: d.Plugins, sender: d.Sender, limiter: d.Limiter, log: log}
+	p := &Pipeline{cfg: cfg, store: d.Store, plugins: d.Plugins, sender: d.Sender, limiter: d.Limiter, keys: d.Keys, log: log}
 	p.mentions = &mentions{src: d.Store, index: trigger.NewAliasIndex(), log: log, retry: cfg.Retry}
 	if err := p.mentions.refresh(ctx, true); err != nil {
 		return nil, fmt.Errorf("chat: %w", err)

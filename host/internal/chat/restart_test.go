@@ -49,8 +49,9 @@ func TestDatabaseRestartDuringABurst(t *testing.T) {
 			default:
 			}
 			var n int64
-			err := admin.QueryRow(h.ctx, `SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-				WHERE datname = $1 AND pid <> pg_backend_pid()) k`, dbName).Scan(&n)
+			var wave time.Time
+			err := admin.QueryRow(h.ctx, `SELECT count(*), clock_timestamp() FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+				WHERE datname = $1 AND pid <> pg_backend_pid()) k`, dbName).Scan(&n, &wave)
 			if err != nil {
 				t.Errorf("terminate backends: %v", err)
 				return
@@ -59,6 +60,20 @@ func TestDatabaseRestartDuringABurst(t *testing.T) {
 			// A wave every 50 ms: each one drops every connection, as a
 			// restart does; pacing only, nothing is asserted on time.
 			time.Sleep(50 * time.Millisecond)
+			// The next wave comes only once the database has answered a
+			// statement on a connection opened since this one. On a loaded
+			// machine a new connection and its first query take longer
+			// than 50 ms; waves on the clock alone would then kill every
+			// connection before it could answer anything, an outage that
+			// lasts as long as the burst (past any retry window), not a
+			// restart the pipeline must ride out.
+			for !answeredSince(h.ctx, admin, dbName, wave) {
+				select {
+				case <-stop:
+					return
+				case <-time.After(5 * time.Millisecond):
+				}
+			}
 		}
 	}()
 
@@ -108,4 +123,13 @@ func TestDatabaseRestartDuringABurst(t *testing.T) {
 	if usage != burst || distinct != burst || mapped != burst {
 		t.Fatalf("usage rows %d (%d distinct), mappings %d; want %d each", usage, distinct, mapped, burst)
 	}
+}
+
+// answeredSince reports whether a connection to db opened after wave has
+// finished a statement (pgx's pings do not count).
+func answeredSince(ctx context.Context, admin *pgx.Conn, db string, wave time.Time) bool {
+	var ok bool
+	err := admin.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity
+		WHERE datname = $1 AND backend_start > $2 AND state = 'idle' AND query <> '' AND query NOT LIKE '-- ping%')`, db, wave).Scan(&ok)
+	return err == nil && ok
 }

@@ -382,16 +382,16 @@ func decodeAdvanced(raw []byte) (advanced, error) {
 		switch key {
 		case "temperature":
 			d.Once(&seen, 0)
-			a.Temperature = optFloat(d)
+			a.Temperature = d.OptFloat()
 		case "top_p":
 			d.Once(&seen, 1)
-			a.TopP = optFloat(d)
+			a.TopP = d.OptFloat()
 		case "top_k":
 			d.Once(&seen, 2)
-			a.TopK = optInt(d)
+			a.TopK = d.OptInt()
 		case "max_tokens":
 			d.Once(&seen, 3)
-			a.MaxTokens = optInt(d)
+			a.MaxTokens = d.OptInt()
 		case "stop_sequences":
 			d.Once(&seen, 4)
 			if !d.Null() {
@@ -405,7 +405,7 @@ func decodeAdvanced(raw []byte) (advanced, error) {
 			a.Thinking = d.String()
 		case "thinking_budget":
 			d.Once(&seen, 6)
-			a.ThinkingBudget = optInt(d)
+			a.ThinkingBudget = d.OptInt()
 		case "reasoning":
 			d.Once(&seen, 7)
 			// A string or an object; anything unusual goes to slowAdvanced.
@@ -474,41 +474,16 @@ func readLegacyReasoning(d *abijson.Decoder, r *legacyReasoning) bool {
 			r.Effort = d.String()
 		case "max_tokens":
 			d.Once(&seen, 1)
-			r.MaxTokens = optInt(d)
+			r.MaxTokens = d.OptInt()
 		case "exclude":
 			d.Once(&seen, 2)
-			r.Exclude = optBool(d)
+			r.Exclude = d.OptBool()
 		case "enabled":
 			d.Once(&seen, 3)
-			r.Enabled = optBool(d)
+			r.Enabled = d.OptBool()
 		default:
 			d.Unknown(key, reasoningFields...)
 		}
 	}
 	return d.End() == nil
-}
-
-// optFloat, optInt and optBool read a pointer field: nil for null.
-func optFloat(d *abijson.Decoder) *float64 {
-	if d.Null() {
-		return nil
-	}
-	f := d.Float()
-	return &f
-}
-
-func optInt(d *abijson.Decoder) *int {
-	if d.Null() {
-		return nil
-	}
-	n := int(d.Int())
-	return &n
-}
-
-func optBool(d *abijson.Decoder) *bool {
-	if d.Null() {
-		return nil
-	}
-	b := d.Bool()
-	return &b
 }

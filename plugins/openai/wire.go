@@ -322,10 +322,7 @@ func readToolCall(d *abijson.Decoder, tc *wireToolCall) {
 		switch key {
 		case "index":
 			d.Once(&seen, 0)
-			if !d.Null() {
-				i := int(d.Int())
-				tc.Index = &i
-			}
+			tc.Index = d.OptInt()
 		case "id":
 			d.Once(&seen, 1)
 			tc.ID = d.String()
@@ -421,40 +418,37 @@ func decodeAdvanced(raw []byte) (advanced, error) {
 		switch key {
 		case "temperature":
 			d.Once(&seen, 0)
-			a.Temperature = optFloat(d)
+			a.Temperature = d.OptFloat()
 		case "top_p":
 			d.Once(&seen, 1)
-			a.TopP = optFloat(d)
+			a.TopP = d.OptFloat()
 		case "top_k":
 			d.Once(&seen, 2)
-			a.TopK = optInt(d)
+			a.TopK = d.OptInt()
 		case "frequency_penalty":
 			d.Once(&seen, 3)
-			a.FrequencyPenalty = optFloat(d)
+			a.FrequencyPenalty = d.OptFloat()
 		case "presence_penalty":
 			d.Once(&seen, 4)
-			a.PresencePenalty = optFloat(d)
+			a.PresencePenalty = d.OptFloat()
 		case "repetition_penalty":
 			d.Once(&seen, 5)
-			a.RepetitionPenalty = optFloat(d)
+			a.RepetitionPenalty = d.OptFloat()
 		case "min_p":
 			d.Once(&seen, 6)
-			a.MinP = optFloat(d)
+			a.MinP = d.OptFloat()
 		case "top_a":
 			d.Once(&seen, 7)
-			a.TopA = optFloat(d)
+			a.TopA = d.OptFloat()
 		case "seed":
 			d.Once(&seen, 8)
-			if !d.Null() {
-				n := d.Int()
-				a.Seed = &n
-			}
+			a.Seed = d.OptInt64()
 		case "thinking":
 			d.Once(&seen, 9)
 			a.Thinking = d.String()
 		case "max_tokens":
 			d.Once(&seen, 10)
-			a.MaxTokens = optInt(d)
+			a.MaxTokens = d.OptInt()
 		case "logit_bias":
 			d.Once(&seen, 11)
 			if !d.Null() {
@@ -518,40 +512,15 @@ func readLegacyReasoning(d *abijson.Decoder, r *legacyReasoning) {
 			r.Effort = d.String()
 		case "max_tokens":
 			d.Once(&seen, 1)
-			r.MaxTokens = optInt(d)
+			r.MaxTokens = d.OptInt()
 		case "exclude":
 			d.Once(&seen, 2)
-			r.Exclude = optBool(d)
+			r.Exclude = d.OptBool()
 		case "enabled":
 			d.Once(&seen, 3)
-			r.Enabled = optBool(d)
+			r.Enabled = d.OptBool()
 		default:
 			d.Unknown(key, reasoningFields...)
 		}
 	}
-}
-
-// optFloat, optInt and optBool read a pointer field: nil for null.
-func optFloat(d *abijson.Decoder) *float64 {
-	if d.Null() {
-		return nil
-	}
-	f := d.Float()
-	return &f
-}
-
-func optInt(d *abijson.Decoder) *int {
-	if d.Null() {
-		return nil
-	}
-	n := int(d.Int())
-	return &n
-}
-
-func optBool(d *abijson.Decoder) *bool {
-	if d.Null() {
-		return nil
-	}
-	b := d.Bool()
-	return &b
 }

@@ -38,13 +38,18 @@ type sample struct {
 	O *sampleInner    `json:"o"`
 	V sampleInner     `json:"v"`
 	R json.RawMessage `json:"r"`
+	// Pointer fields read with the Opt helpers.
+	OF *float64 `json:"of"`
+	OI *int     `json:"oi"`
+	OJ *int64   `json:"oj"`
+	OB *bool    `json:"ob"`
 }
 
 type sampleInner struct {
 	N int64 `json:"n"`
 }
 
-var sampleFields = []string{"s", "i", "f", "b", "p", "l", "o", "v", "r"}
+var sampleFields = []string{"s", "i", "f", "b", "p", "l", "o", "v", "r", "of", "oi", "oj", "ob"}
 
 func readInner(d *Decoder, in *sampleInner) {
 	var seen uint64
@@ -103,6 +108,18 @@ func decodeSample(data []byte) (sample, error) {
 		case "r":
 			d.Once(&seen, 8)
 			v.R = d.Raw()
+		case "of":
+			d.Once(&seen, 9)
+			v.OF = d.OptFloat()
+		case "oi":
+			d.Once(&seen, 10)
+			v.OI = d.OptInt()
+		case "oj":
+			d.Once(&seen, 11)
+			v.OJ = d.OptInt64()
+		case "ob":
+			d.Once(&seen, 12)
+			v.OB = d.OptBool()
 		default:
 			d.Unknown(key, sampleFields...)
 		}
@@ -121,6 +138,9 @@ var sampleInputs = []string{
 	`{"l":[null,"a"]}`, `{"i":1.5}`, `{"i":1e2}`, `{"S":"case"}`, `{"s":"a","s":"b"}`, `{"l":["a"],"l":["b"]}`,
 	`{"o":{"n":1},"o":{}}`, `{"s":1}`, `{"l":"x"}`, `{"o":[]}`, `[]`, `null`, `{}`, `{"r":  "spaced"  }`,
 	`{"f":1e400}`, `{"b":"true"}`, `{"s":"\ud800"}`,
+	`{"of":0.5,"oi":-7,"oj":9007199254740993,"ob":false}`, `{"of":null,"oi":null,"oj":null,"ob":null}`,
+	`{"of":0,"oi":0,"oj":0,"ob":true}`, `{"oi":1.5}`, `{"oi":9223372036854775808}`, `{"oj":-9223372036854775809}`,
+	`{"of":"1"}`, `{"ob":1}`, `{"oi":true}`, `{"OF":1}`, `{"oi":1,"oi":2}`, `{"ob":nul}`, `{"of":1e400}`,
 }
 
 func TestDecoderMatchesEncodingJSON(t *testing.T) {

@@ -3,16 +3,12 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/tzurot-go/tzurot/sdk/abi"
 	"github.com/tzurot-go/tzurot/sdk/plugintest"
@@ -21,21 +17,7 @@ import (
 // wasmPath is the real plugin, built from this directory once per run.
 var wasmPath string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "openai-plugin")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	wasmPath = filepath.Join(dir, "openai.wasm")
-	if err := plugintest.BuildTo(".", wasmPath); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	_ = os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(plugintest.BuildForMain(m, ".", &wasmPath)) }
 
 // setup starts a fake provider and loads the plugin against it.
 func setup(t *testing.T, flavor string, opts plugintest.Options) (*plugintest.Harness, *fakeAPI) {
@@ -77,18 +59,7 @@ func TestDescribeAndParametersSchema(t *testing.T) {
 		t.Fatal("a local server plugin must not ask for a key")
 	}
 
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(d.ParametersSchema))
-	if err != nil {
-		t.Fatalf("parameters_schema is not JSON: %v", err)
-	}
-	c := jsonschema.NewCompiler()
-	if err := c.AddResource("params.json", doc); err != nil {
-		t.Fatal(err)
-	}
-	schema, err := c.Compile("params.json")
-	if err != nil {
-		t.Fatalf("parameters_schema does not compile: %v", err)
-	}
+	valid := plugintest.ParamsSchema(t, d.ParametersSchema)
 	for params, ok := range map[string]bool{
 		`{"temperature":0.7,"top_p":0.9,"top_k":40,"thinking":"high","max_tokens":1000,"seed":3,"response_format":{"type":"json_object"}}`: true,
 		`{"reasoning":{"effort":"xhigh","exclude":true},"transforms":["middle-out"],"route":"fallback","logit_bias":{"50256":-100}}`:       true,
@@ -99,8 +70,7 @@ func TestDescribeAndParametersSchema(t *testing.T) {
 		`{"logit_bias":{"1":200}}`:       false,
 		`{"reasoning":{"effort":"big"}}`: false,
 	} {
-		v, _ := jsonschema.UnmarshalJSON(strings.NewReader(params))
-		if err := schema.Validate(v); (err == nil) != ok {
+		if err := valid(params); (err == nil) != ok {
 			t.Errorf("%s: valid=%v, want %v (%v)", params, err == nil, ok, err)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/tzurot-go/tzurot/sdk/abijson"
+	"github.com/tzurot-go/tzurot/sdk/provider"
 )
 
 // The API's request and response JSON, written and read without
@@ -368,8 +369,7 @@ func readError(d *abijson.Decoder, e *wireError) {
 }
 
 var (
-	advancedFields  = []string{"temperature", "top_p", "top_k", "max_tokens", "stop_sequences", "thinking", "thinking_budget", "reasoning"}
-	reasoningFields = []string{"effort", "max_tokens", "exclude", "enabled"}
+	advancedFields = []string{"temperature", "top_p", "top_k", "max_tokens", "stop_sequences", "thinking", "thinking_budget", "reasoning"}
 )
 
 // decodeAdvanced reads a personality's advanced_parameters (sent with
@@ -418,8 +418,10 @@ func decodeAdvanced(raw []byte) (advanced, error) {
 					return slowAdvanced(raw)
 				}
 			case len(r) > 0 && r[0] == '{':
-				a.Reasoning = &legacyReasoning{}
-				if !readLegacyReasoning(abijson.NewDecoder(r), a.Reasoning) {
+				a.Reasoning = &provider.Reasoning{}
+				rd := abijson.NewDecoder(r)
+				a.Reasoning.Read(rd)
+				if rd.End() != nil {
 					return slowAdvanced(raw)
 				}
 			case string(r) != "null":
@@ -453,7 +455,7 @@ func slowAdvanced(raw []byte) (advanced, error) {
 			return advanced{}, err
 		}
 	case r.Reasoning[0] == '{':
-		a.Reasoning = &legacyReasoning{}
+		a.Reasoning = &provider.Reasoning{}
 		if err := json.Unmarshal(r.Reasoning, a.Reasoning); err != nil {
 			return advanced{}, fmt.Errorf("reasoning: %w", err)
 		}
@@ -461,29 +463,4 @@ func slowAdvanced(raw []byte) (advanced, error) {
 		return advanced{}, fmt.Errorf("reasoning must be a level (off, low, medium, high) or an object, not %s", r.Reasoning)
 	}
 	return a, nil
-}
-
-// readLegacyReasoning reads the object form of reasoning; false when the
-// document must go to encoding/json.
-func readLegacyReasoning(d *abijson.Decoder, r *legacyReasoning) bool {
-	var seen uint64
-	for key := range d.Object() {
-		switch key {
-		case "effort":
-			d.Once(&seen, 0)
-			r.Effort = d.String()
-		case "max_tokens":
-			d.Once(&seen, 1)
-			r.MaxTokens = d.OptInt()
-		case "exclude":
-			d.Once(&seen, 2)
-			r.Exclude = d.OptBool()
-		case "enabled":
-			d.Once(&seen, 3)
-			r.Enabled = d.OptBool()
-		default:
-			d.Unknown(key, reasoningFields...)
-		}
-	}
-	return d.End() == nil
 }

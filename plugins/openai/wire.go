@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/tzurot-go/tzurot/sdk/abijson"
+	"github.com/tzurot-go/tzurot/sdk/provider"
 )
 
 // The provider's request and response JSON, written and read without
@@ -404,8 +405,7 @@ func readErrBody(d *abijson.Decoder, e *wireErrBody) {
 }
 
 var (
-	advancedFields  = []string{"temperature", "top_p", "top_k", "frequency_penalty", "presence_penalty", "repetition_penalty", "min_p", "top_a", "seed", "thinking", "max_tokens", "logit_bias", "response_format", "transforms", "route", "verbosity", "reasoning"}
-	reasoningFields = []string{"effort", "max_tokens", "exclude", "enabled"}
+	advancedFields = []string{"temperature", "top_p", "top_k", "frequency_penalty", "presence_penalty", "repetition_penalty", "min_p", "top_a", "seed", "thinking", "max_tokens", "logit_bias", "response_format", "transforms", "route", "verbosity", "reasoning"}
 )
 
 // decodeAdvanced returns what json.Unmarshal gives for raw into a zero
@@ -489,8 +489,8 @@ func decodeAdvanced(raw []byte) (advanced, error) {
 		case "reasoning":
 			d.Once(&seen, 16)
 			if !d.Null() {
-				a.Reasoning = &legacyReasoning{}
-				readLegacyReasoning(d, a.Reasoning)
+				a.Reasoning = &provider.Reasoning{}
+				a.Reasoning.Read(d)
 			}
 		default:
 			d.Unknown(key, advancedFields...)
@@ -501,26 +501,4 @@ func decodeAdvanced(raw []byte) (advanced, error) {
 		return a, json.Unmarshal(raw, &a)
 	}
 	return a, nil
-}
-
-func readLegacyReasoning(d *abijson.Decoder, r *legacyReasoning) {
-	var seen uint64
-	for key := range d.Object() {
-		switch key {
-		case "effort":
-			d.Once(&seen, 0)
-			r.Effort = d.String()
-		case "max_tokens":
-			d.Once(&seen, 1)
-			r.MaxTokens = d.OptInt()
-		case "exclude":
-			d.Once(&seen, 2)
-			r.Exclude = d.OptBool()
-		case "enabled":
-			d.Once(&seen, 3)
-			r.Enabled = d.OptBool()
-		default:
-			d.Unknown(key, reasoningFields...)
-		}
-	}
 }

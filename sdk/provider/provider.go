@@ -1,14 +1,16 @@
 // Package provider holds the small pieces every LLM provider plugin needs
-// when it turns a provider's answer into words a user reads: masking
-// text shaped like an API key, and quoting a short, printable piece of a
-// body in an error message.
+// when it turns a provider's answer into words a user reads (masking text
+// shaped like an API key, quoting a short, printable piece of a body in an
+// error message) and when it reads tzurot's provider-neutral parameters
+// (the thinking levels, the object form of reasoning).
 //
 // Why it exists: plugins/openai and plugins/anthropic had the same copies
 // of these, and a third provider would have copied them again; a fix to
 // the key pattern belongs in one place. It holds only what the shipped
 // provider plugins share word for word. Each provider's own error mapping
 // (which HTTP status or error type becomes which abi error code) stays in
-// its plugin, since the providers disagree on it.
+// its plugin, since the providers disagree on it; so does the mapping of
+// a reasoning object to a level.
 //
 // The host scrubs the user's own key from everything a plugin returns
 // (docs/security.md); Scrub is the plugin's own second line, for key-shaped

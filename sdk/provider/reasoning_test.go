@@ -1,0 +1,70 @@
+package provider
+
+import (
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"testing"
+
+	"github.com/tzurot-go/tzurot/sdk/abijson"
+)
+
+func TestIsLevel(t *testing.T) {
+	for _, l := range []string{"off", "minimal", "low", "medium", "high", "max"} {
+		if !IsLevel(l) {
+			t.Errorf("IsLevel(%q) = false", l)
+		}
+	}
+	for _, l := range []string{"", "none", "xhigh", "High", "extreme"} {
+		if IsLevel(l) {
+			t.Errorf("IsLevel(%q) = true", l)
+		}
+	}
+}
+
+var reasoningInputs = []string{
+	`{"effort":"high","max_tokens":2000,"exclude":true,"enabled":false}`,
+	`{"effort":null,"max_tokens":null,"exclude":null,"enabled":null}`,
+	`{}`, `null`, `{"other":[1,{"x":2}]}`, `{"effort":"a","effort":"b"}`, `{"Effort":"low"}`,
+	`{"max_tokens":1.5}`, `{"max_tokens":99999999999999999999}`, `{"enabled":"yes"}`, `{"effort":3}`,
+	`[]`, `{"effort":"low"`, `{"effort":"\u00e9"}`,
+}
+
+// decodeReasoning is how a plugin uses Read: the fast path, then
+// encoding/json for whatever it hands over.
+func decodeReasoning(data []byte) (Reasoning, error) {
+	d := abijson.NewDecoder(data)
+	var r Reasoning
+	r.Read(d)
+	if d.End() != nil {
+		r = Reasoning{}
+		return r, json.Unmarshal(data, &r)
+	}
+	return r, nil
+}
+
+func sameAsEncodingJSON(t *testing.T, data []byte) {
+	t.Helper()
+	got, gotErr := decodeReasoning(data)
+	var want Reasoning
+	wantErr := json.Unmarshal(data, &want)
+	if fmt.Sprint(gotErr) != fmt.Sprint(wantErr) {
+		t.Fatalf("%q: error %v, encoding/json: %v", data, gotErr, wantErr)
+	}
+	if wantErr == nil && !reflect.DeepEqual(got, want) {
+		t.Fatalf("%q:\n got %#v\nwant %#v", data, got, want)
+	}
+}
+
+func TestReasoningReadMatchesEncodingJSON(t *testing.T) {
+	for _, in := range reasoningInputs {
+		sameAsEncodingJSON(t, []byte(in))
+	}
+}
+
+func FuzzReasoningRead(f *testing.F) {
+	for _, in := range reasoningInputs {
+		f.Add([]byte(in))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) { sameAsEncodingJSON(t, data) })
+}

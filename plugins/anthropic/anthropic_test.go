@@ -250,14 +250,14 @@ func TestConstraintsCheckedBeforeTheCall(t *testing.T) {
 	}
 	for _, stream := range []bool{false, true} {
 		for _, c := range cases {
-			before := api.count()
+			before := api.Count()
 			req := withParams(hello("claude-think"), c.params)
 			req.Stream = stream
 			_, e := h.Chat(req)
 			if e == nil || e.Code != abi.ErrBadRequest || !strings.HasPrefix(e.Message, c.field) || !strings.Contains(e.Message, c.rule) {
 				t.Errorf("%s stream=%v: got %+v, want bad_request %q … %q", c.params, stream, e, c.field, c.rule)
 			}
-			if api.count() != before {
+			if api.Count() != before {
 				t.Errorf("%s: a request the API refuses was sent anyway", c.params)
 			}
 		}
@@ -302,11 +302,11 @@ func TestRolesAlternate(t *testing.T) {
 		{Model: "claude-test-4", Messages: []abi.Message{{Role: abi.RoleSystem, Content: "only a system prompt"}}},
 		{Model: "claude-test-4", Messages: []abi.Message{{Role: "narrator", Content: "hi"}}},
 	} {
-		before := api.count()
+		before := api.Count()
 		if _, e := h.Chat(bad); e == nil || e.Code != abi.ErrBadRequest {
 			t.Errorf("%+v: got %+v", bad.Messages, e)
 		}
-		if api.count() != before {
+		if api.Count() != before {
 			t.Error("a request the API refuses was sent anyway")
 		}
 	}

@@ -96,8 +96,8 @@ func TestChat(t *testing.T) {
 	}
 
 	got := api.last()
-	if got.Path != "/v1/chat/completions" || got.Auth != "Bearer "+keyGood {
-		t.Fatalf("request went to %s with auth %q", got.Path, got.Auth)
+	if got.Path != "/v1/chat/completions" || got.Header.Get("Authorization") != "Bearer "+keyGood {
+		t.Fatalf("request went to %s with auth %q", got.Path, got.Header.Get("Authorization"))
 	}
 	b := got.Body
 	if b["model"] != "gpt-test" || b["temperature"] != 0.3 || b["seed"] != 7.0 || b["stream"] != nil {
@@ -204,7 +204,7 @@ func TestReasoning(t *testing.T) {
 		if resp.Content != "Done." || resp.Reasoning != "Thinking in reasoning_content." {
 			t.Fatalf("%+v", resp)
 		}
-		if api.last().Auth != "" {
+		if api.last().Header.Get("Authorization") != "" {
 			t.Fatal("no key goes to a local server")
 		}
 	})

@@ -56,3 +56,8 @@ func (f *fakeTB) Fatalf(string, ...any) {
 	f.failed = true
 	panic("fatal")
 }
+
+func (f *fakeTB) Fatal(...any) {
+	f.failed = true
+	panic("fatal")
+}

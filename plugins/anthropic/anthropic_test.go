@@ -437,12 +437,7 @@ func TestAPIErrors(t *testing.T) {
 				req := hello(c.model)
 				req.Stream = stream
 				_, e := h.Chat(req)
-				if e == nil {
-					t.Fatal("want an error")
-				}
-				if e.Code != c.code || e.Retryable != c.retryable || (c.status != 0 && e.HTTPStatus != c.status) || !strings.Contains(e.Message, c.msg) {
-					t.Fatalf("got %+v, want code %s retryable %v status %d message containing %q", e, c.code, c.retryable, c.status, c.msg)
-				}
+				plugintest.CheckError(t, e, plugintest.WantError{Code: c.code, Retryable: c.retryable, HTTPStatus: c.status, Message: c.msg})
 			})
 		}
 	}

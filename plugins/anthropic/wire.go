@@ -36,16 +36,13 @@ func appendMessagesBody(dst []byte, b *messagesBody) ([]byte, error) {
 		}
 	}
 	dst = append(dst, ']')
-	if dst, err = appendFloatField(dst, "temperature", b.Temperature); err != nil {
+	if dst, err = abijson.AppendOptFloat(dst, "temperature", b.Temperature); err != nil {
 		return dst, err
 	}
-	if dst, err = appendFloatField(dst, "top_p", b.TopP); err != nil {
+	if dst, err = abijson.AppendOptFloat(dst, "top_p", b.TopP); err != nil {
 		return dst, err
 	}
-	if b.TopK != nil {
-		dst = append(dst, `,"top_k":`...)
-		dst = strconv.AppendInt(dst, int64(*b.TopK), 10)
-	}
+	dst = abijson.AppendOptInt(dst, "top_k", b.TopK)
 	if len(b.StopSequences) > 0 {
 		dst = append(dst, `,"stop_sequences":[`...)
 		for i, s := range b.StopSequences {
@@ -139,17 +136,6 @@ func appendCompact(dst, raw []byte) ([]byte, error) {
 		return dst, err
 	}
 	return append(dst, buf.Bytes()...), nil
-}
-
-// appendFloatField appends `,"name":v` unless v is nil.
-func appendFloatField(dst []byte, name string, v *float64) ([]byte, error) {
-	if v == nil {
-		return dst, nil
-	}
-	dst = append(dst, ',', '"')
-	dst = append(dst, name...)
-	dst = append(dst, '"', ':')
-	return abijson.AppendFloat(dst, *v)
 }
 
 // Wire types of the Messages API (response side). One type, event, reads

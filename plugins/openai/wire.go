@@ -44,18 +44,18 @@ func appendChatBody(dst []byte, b *chatBody) ([]byte, error) {
 		v    *float64
 	}{{"temperature", b.Temperature}, {"top_p", b.TopP}}
 	for _, f := range floats {
-		if dst, err = appendFloatField(dst, f.name, f.v); err != nil {
+		if dst, err = abijson.AppendOptFloat(dst, f.name, f.v); err != nil {
 			return dst, err
 		}
 	}
-	dst = appendIntField(dst, "top_k", b.TopK)
+	dst = abijson.AppendOptInt(dst, "top_k", b.TopK)
 	floats = []struct {
 		name string
 		v    *float64
 	}{{"frequency_penalty", b.FrequencyPenalty}, {"presence_penalty", b.PresencePenalty},
 		{"repetition_penalty", b.RepetitionPenalty}, {"min_p", b.MinP}, {"top_a", b.TopA}}
 	for _, f := range floats {
-		if dst, err = appendFloatField(dst, f.name, f.v); err != nil {
+		if dst, err = abijson.AppendOptFloat(dst, f.name, f.v); err != nil {
 			return dst, err
 		}
 	}
@@ -87,8 +87,8 @@ func appendChatBody(dst []byte, b *chatBody) ([]byte, error) {
 		dst = abijson.AppendString(dst, b.ResponseFormat.Type)
 		dst = append(dst, '}')
 	}
-	dst = appendIntField(dst, "max_tokens", b.MaxTokens)
-	dst = appendIntField(dst, "max_completion_tokens", b.MaxCompletionTokens)
+	dst = abijson.AppendOptInt(dst, "max_tokens", b.MaxTokens)
+	dst = abijson.AppendOptInt(dst, "max_completion_tokens", b.MaxCompletionTokens)
 	dst = appendStringField(dst, "reasoning_effort", b.ReasoningEffort)
 	if r := b.Reasoning; r != nil {
 		dst = append(dst, `,"reasoning":{`...)
@@ -178,28 +178,6 @@ func appendWireToolCall(dst []byte, tc *wireToolCall) []byte {
 	dst = append(dst, `"arguments":`...)
 	dst = abijson.AppendString(dst, tc.Function.Arguments)
 	return append(dst, '}', '}')
-}
-
-// appendFloatField appends `,"name":v` unless v is nil (omitempty).
-func appendFloatField(dst []byte, name string, v *float64) ([]byte, error) {
-	if v == nil {
-		return dst, nil
-	}
-	dst = append(dst, ',', '"')
-	dst = append(dst, name...)
-	dst = append(dst, '"', ':')
-	return abijson.AppendFloat(dst, *v)
-}
-
-// appendIntField appends `,"name":v` unless v is nil (omitempty).
-func appendIntField(dst []byte, name string, v *int) []byte {
-	if v == nil {
-		return dst
-	}
-	dst = append(dst, ',', '"')
-	dst = append(dst, name...)
-	dst = append(dst, '"', ':')
-	return strconv.AppendInt(dst, int64(*v), 10)
 }
 
 // appendStringField appends `,"name":v` unless v is "" (omitempty).

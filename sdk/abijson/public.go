@@ -233,3 +233,29 @@ func AppendFloat(dst []byte, f float64) ([]byte, error) {
 	}
 	return dst, nil
 }
+
+// AppendOptFloat appends `,"name":v` as json.Marshal writes a later field
+// `*float64` tagged omitempty: nothing when v is nil. name is written as a
+// JSON string. NaN and the infinities are an error, as in AppendFloat.
+func AppendOptFloat(dst []byte, name string, v *float64) ([]byte, error) {
+	if v == nil {
+		return dst, nil
+	}
+	dst = append(dst, ',')
+	dst = AppendString(dst, name)
+	dst = append(dst, ':')
+	return AppendFloat(dst, *v)
+}
+
+// AppendOptInt appends `,"name":v` as json.Marshal writes a later field
+// `*int` tagged omitempty: nothing when v is nil. name is written as a
+// JSON string.
+func AppendOptInt(dst []byte, name string, v *int) []byte {
+	if v == nil {
+		return dst
+	}
+	dst = append(dst, ',')
+	dst = AppendString(dst, name)
+	dst = append(dst, ':')
+	return strconv.AppendInt(dst, int64(*v), 10)
+}

@@ -182,3 +182,45 @@ func ExampleDecoder() {
 	fmt.Println(v.Model)
 	// Output: gpt-test
 }
+
+// optFields is a struct json.Marshal writes with a first field, then the
+// optional ones AppendOptFloat and AppendOptInt write.
+type optFields struct {
+	A int      `json:"a"`
+	F *float64 `json:"top_p,omitempty"`
+	I *int     `json:"max_tokens,omitempty"`
+}
+
+func TestAppendOptMatchesEncodingJSON(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 7))
+	floats := []*float64{nil}
+	for _, f := range []float64{0, 1, -0.5, 1e-7, 1e21, math.MaxFloat64, math.NaN(), math.Inf(1)} {
+		floats = append(floats, &f)
+	}
+	for range 500 {
+		f := math.Float64frombits(r.Uint64())
+		floats = append(floats, &f)
+	}
+	ints := []*int{nil}
+	for _, n := range []int{0, 1, -1, math.MaxInt, math.MinInt} {
+		ints = append(ints, &n)
+	}
+	for range 500 {
+		n := int(r.Uint64())
+		ints = append(ints, &n)
+	}
+	for i, f := range floats {
+		v := optFields{F: f, I: ints[i%len(ints)]}
+		want, wantErr := json.Marshal(v)
+		got, err := AppendOptFloat([]byte(`{"a":0`), "top_p", v.F)
+		if err == nil {
+			got = append(AppendOptInt(got, "max_tokens", v.I), '}')
+		}
+		if (err != nil) != (wantErr != nil) {
+			t.Fatalf("%+v: error %v, encoding/json: %v", v, err, wantErr)
+		}
+		if err == nil && string(got) != string(want) {
+			t.Fatalf("got %s, encoding/json gives %s", got, want)
+		}
+	}
+}

@@ -2,7 +2,8 @@
 // when it turns a provider's answer into words a user reads (masking text
 // shaped like an API key, quoting a short, printable piece of a body in an
 // error message) and when it reads tzurot's provider-neutral parameters
-// (the thinking levels, the object form of reasoning).
+// (the thinking levels, the object form of reasoning), and validate_key's
+// answer when the key check could not reach the provider.
 //
 // Why it exists: plugins/openai and plugins/anthropic had the same copies
 // of these, and a third provider would have copied them again; a fix to

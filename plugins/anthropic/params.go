@@ -125,25 +125,7 @@ func (a advanced) level() string {
 	if provider.IsLevel(a.ReasoningLevel) {
 		return a.ReasoningLevel
 	}
-	r := a.Reasoning
-	if r == nil {
-		return ""
-	}
-	if r.Enabled != nil && !*r.Enabled {
-		return "off"
-	}
-	switch r.Effort {
-	case "none":
-		return "off"
-	case "xhigh":
-		return "max"
-	case "minimal", "low", "medium", "high":
-		return r.Effort
-	}
-	if r.MaxTokens != nil || (r.Enabled != nil && *r.Enabled) {
-		return "medium"
-	}
-	return ""
+	return a.Reasoning.Level("medium")
 }
 
 // budgetFor is budget_tokens for each level. The largest leaves room for

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/tzurot-go/tzurot/sdk/plugintest"
+	"github.com/tzurot-go/tzurot/sdk/provider"
 )
 
 // The schema states the thinking rules, so the host refuses a bad
@@ -69,6 +70,28 @@ func TestSchemaNeverStricterThanThePlugin(t *testing.T) {
 		}
 		if err == nil {
 			t.Fatalf("%s: the schema refuses it but the plugin would send it", params)
+		}
+	}
+}
+
+// The level a personality's parameters ask for: thinking, then reasoning's
+// string form, then its object, where a bare budget means medium here.
+func TestLevel(t *testing.T) {
+	yes, no, n := true, false, 2000
+	for _, c := range []struct {
+		a    advanced
+		want string
+	}{
+		{advanced{}, ""},
+		{advanced{Thinking: "low", ReasoningLevel: "high"}, "low"},
+		{advanced{ReasoningLevel: "high", Reasoning: &provider.Reasoning{Effort: "low"}}, "high"},
+		{advanced{Reasoning: &provider.Reasoning{Effort: "xhigh"}}, "max"},
+		{advanced{Reasoning: &provider.Reasoning{MaxTokens: &n}}, "medium"},
+		{advanced{Reasoning: &provider.Reasoning{Enabled: &yes}}, "medium"},
+		{advanced{Reasoning: &provider.Reasoning{Enabled: &no, MaxTokens: &n}}, "off"},
+	} {
+		if got := c.a.level(); got != c.want {
+			t.Errorf("%+v: level %q, want %q", c.a, got, c.want)
 		}
 	}
 }

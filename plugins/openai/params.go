@@ -91,28 +91,7 @@ func (a advanced) level() string {
 	if provider.IsLevel(a.Thinking) {
 		return a.Thinking
 	}
-	r := a.Reasoning
-	if r == nil {
-		return ""
-	}
-	if r.Enabled != nil && !*r.Enabled {
-		return "off"
-	}
-	switch r.Effort {
-	case "none":
-		return "off"
-	case "xhigh":
-		return "max"
-	case "minimal", "low", "medium", "high":
-		return r.Effort
-	}
-	if r.MaxTokens != nil {
-		return "high"
-	}
-	if r.Enabled != nil && *r.Enabled {
-		return "medium"
-	}
-	return ""
+	return a.Reasoning.Level("high")
 }
 
 // budgetFor is the output budget a reasoning level gets when nobody set

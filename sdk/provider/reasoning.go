@@ -12,8 +12,7 @@ var levels = map[string]bool{"off": true, "minimal": true, "low": true, "medium"
 func IsLevel(s string) bool { return levels[s] }
 
 // Reasoning is the object form of advanced_parameters.reasoning
-// (OpenRouter's shape, which imported personalities carry). Providers
-// differ in how they turn it into a level, so it is only read here.
+// (OpenRouter's shape, which imported personalities carry).
 type Reasoning struct {
 	Effort    string `json:"effort"`
 	MaxTokens *int   `json:"max_tokens"`
@@ -47,4 +46,33 @@ func (r *Reasoning) Read(d *abijson.Decoder) {
 			d.Unknown(key, reasoningFields...)
 		}
 	}
+}
+
+// Level is the thinking level r asks for, "" when it asks for none (or r
+// is nil): enabled:false or effort "none" is off, effort "xhigh" is max,
+// effort minimal … high is itself; otherwise a max_tokens budget gives
+// budgetLevel (providers disagree on how much thinking a bare budget
+// means) and enabled:true gives medium.
+func (r *Reasoning) Level(budgetLevel string) string {
+	if r == nil {
+		return ""
+	}
+	if r.Enabled != nil && !*r.Enabled {
+		return "off"
+	}
+	switch r.Effort {
+	case "none":
+		return "off"
+	case "xhigh":
+		return "max"
+	case "minimal", "low", "medium", "high":
+		return r.Effort
+	}
+	if r.MaxTokens != nil {
+		return budgetLevel
+	}
+	if r.Enabled != nil && *r.Enabled {
+		return "medium"
+	}
+	return ""
 }

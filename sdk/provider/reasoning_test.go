@@ -68,3 +68,30 @@ func FuzzReasoningRead(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) { sameAsEncodingJSON(t, data) })
 }
+
+func TestReasoningLevel(t *testing.T) {
+	yes, no, n := true, false, 2000
+	for _, c := range []struct {
+		r    *Reasoning
+		want string
+	}{
+		{nil, ""},
+		{&Reasoning{}, ""},
+		{&Reasoning{Enabled: &no, Effort: "high"}, "off"},
+		{&Reasoning{Effort: "none"}, "off"},
+		{&Reasoning{Effort: "xhigh"}, "max"},
+		{&Reasoning{Effort: "minimal"}, "minimal"},
+		{&Reasoning{Effort: "low", MaxTokens: &n}, "low"},
+		{&Reasoning{Effort: "medium"}, "medium"},
+		{&Reasoning{Effort: "high"}, "high"},
+		{&Reasoning{Effort: "big"}, ""},
+		{&Reasoning{MaxTokens: &n}, "BUDGET"},
+		{&Reasoning{MaxTokens: &n, Enabled: &yes}, "BUDGET"},
+		{&Reasoning{Enabled: &yes}, "medium"},
+		{&Reasoning{Exclude: &yes}, ""},
+	} {
+		if got := c.r.Level("BUDGET"); got != c.want {
+			t.Errorf("%+v.Level = %q, want %q", c.r, got, c.want)
+		}
+	}
+}

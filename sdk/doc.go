@@ -30,6 +30,10 @@
 // abijson.Decoder and abijson.AppendString (see plugins/openai/wire.go),
 // and send large bodies as blobs.
 //
+// Package provider holds what provider plugins share when they turn a
+// provider's answer into a user's words (masking key-shaped text, quoting
+// a piece of a body).
+//
 // Everything that touches wasm builds only for GOOS=wasip1; the helpers in
 // this file's siblings without a build constraint (errors) build anywhere so
 // plugin logic can be unit-tested with a normal `go test`.

@@ -8,12 +8,9 @@ import (
 	"fmt"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
-
-	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/tzurot-go/tzurot/sdk/abi"
 	"github.com/tzurot-go/tzurot/sdk/plugintest"
@@ -22,21 +19,7 @@ import (
 // wasmPath is the real plugin, built from this directory once per run.
 var wasmPath string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "anthropic-plugin")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	wasmPath = filepath.Join(dir, "anthropic.wasm")
-	if err := plugintest.BuildTo(".", wasmPath); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	_ = os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(plugintest.BuildForMain(m, ".", &wasmPath)) }
 
 // setup starts a fake Anthropic API and loads the plugin against it.
 func setup(t *testing.T, opts plugintest.Options) (*plugintest.Harness, *fakeAPI) {
@@ -77,18 +60,7 @@ func TestDescribeAndParametersSchema(t *testing.T) {
 	if bytes.Contains(d.ParametersSchema, []byte(`"$ref"`)) {
 		t.Fatal("parameters_schema must be self-contained")
 	}
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(d.ParametersSchema))
-	if err != nil {
-		t.Fatalf("parameters_schema is not JSON: %v", err)
-	}
-	c := jsonschema.NewCompiler()
-	if err := c.AddResource("params.json", doc); err != nil {
-		t.Fatal(err)
-	}
-	schema, err := c.Compile("params.json")
-	if err != nil {
-		t.Fatalf("parameters_schema does not compile: %v", err)
-	}
+	valid := plugintest.ParamsSchema(t, d.ParametersSchema)
 	for params, ok := range map[string]bool{
 		`{"temperature":0.7,"top_p":0.9,"top_k":40,"max_tokens":1000,"stop_sequences":["\n\nHuman:"]}`: true,
 		`{"thinking":"high","thinking_budget":2048,"max_tokens":8000}`:                                 true,
@@ -108,8 +80,7 @@ func TestDescribeAndParametersSchema(t *testing.T) {
 		`{"top_k":0}`:                                        false,
 		`{"thinking":"off","reasoning":{"max_tokens":2000}}`: true,
 	} {
-		v, _ := jsonschema.UnmarshalJSON(strings.NewReader(params))
-		if err := schema.Validate(v); (err == nil) != ok {
+		if err := valid(params); (err == nil) != ok {
 			t.Errorf("%s: valid=%v, want %v (%v)", params, err == nil, ok, err)
 		}
 	}
@@ -279,14 +250,14 @@ func TestConstraintsCheckedBeforeTheCall(t *testing.T) {
 	}
 	for _, stream := range []bool{false, true} {
 		for _, c := range cases {
-			before := api.count()
+			before := api.Count()
 			req := withParams(hello("claude-think"), c.params)
 			req.Stream = stream
 			_, e := h.Chat(req)
 			if e == nil || e.Code != abi.ErrBadRequest || !strings.HasPrefix(e.Message, c.field) || !strings.Contains(e.Message, c.rule) {
 				t.Errorf("%s stream=%v: got %+v, want bad_request %q … %q", c.params, stream, e, c.field, c.rule)
 			}
-			if api.count() != before {
+			if api.Count() != before {
 				t.Errorf("%s: a request the API refuses was sent anyway", c.params)
 			}
 		}
@@ -331,11 +302,11 @@ func TestRolesAlternate(t *testing.T) {
 		{Model: "claude-test-4", Messages: []abi.Message{{Role: abi.RoleSystem, Content: "only a system prompt"}}},
 		{Model: "claude-test-4", Messages: []abi.Message{{Role: "narrator", Content: "hi"}}},
 	} {
-		before := api.count()
+		before := api.Count()
 		if _, e := h.Chat(bad); e == nil || e.Code != abi.ErrBadRequest {
 			t.Errorf("%+v: got %+v", bad.Messages, e)
 		}
-		if api.count() != before {
+		if api.Count() != before {
 			t.Error("a request the API refuses was sent anyway")
 		}
 	}
@@ -466,12 +437,7 @@ func TestAPIErrors(t *testing.T) {
 				req := hello(c.model)
 				req.Stream = stream
 				_, e := h.Chat(req)
-				if e == nil {
-					t.Fatal("want an error")
-				}
-				if e.Code != c.code || e.Retryable != c.retryable || (c.status != 0 && e.HTTPStatus != c.status) || !strings.Contains(e.Message, c.msg) {
-					t.Fatalf("got %+v, want code %s retryable %v status %d message containing %q", e, c.code, c.retryable, c.status, c.msg)
-				}
+				plugintest.CheckError(t, e, plugintest.WantError{Code: c.code, Retryable: c.retryable, HTTPStatus: c.status, Message: c.msg})
 			})
 		}
 	}

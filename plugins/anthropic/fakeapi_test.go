@@ -5,12 +5,12 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/tzurot-go/tzurot/sdk/plugintest"
 )
 
 // fakeAPI is Anthropic's Messages API on loopback, behaving like the real
@@ -27,14 +27,7 @@ type fakeAPI struct {
 	// test can prove the text reached the user before the next event.
 	gate chan string
 
-	mu       sync.Mutex
-	requests []seenRequest
-}
-
-type seenRequest struct {
-	Method, Path, Query string
-	Header              http.Header
-	Body                map[string]any
+	plugintest.Recorder // every request, for the tests to check
 }
 
 // Keys the fake API knows. Anything else is refused with a 401.
@@ -45,20 +38,7 @@ const (
 	keyBadOne = "sk-ant-api03-wrong-0123456789abcdefgh"
 )
 
-func (f *fakeAPI) count() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return len(f.requests)
-}
-
-func (f *fakeAPI) last() seenRequest {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if len(f.requests) == 0 {
-		f.t.Fatal("the fake API got no request")
-	}
-	return f.requests[len(f.requests)-1]
-}
+func (f *fakeAPI) last() plugintest.Request { return f.Last(f.t) }
 
 func apiErr(w http.ResponseWriter, status int, typ, msg string) {
 	w.Header().Set("Content-Type", "application/json")
@@ -67,22 +47,8 @@ func apiErr(w http.ResponseWriter, status int, typ, msg string) {
 	_ = json.NewEncoder(w).Encode(map[string]any{"type": "error", "error": map[string]any{"type": typ, "message": msg}, "request_id": "req_011CTest"})
 }
 
-func writeJSON(w http.ResponseWriter, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(v)
-}
-
 func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	raw, _ := io.ReadAll(r.Body)
-	seen := seenRequest{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Header: r.Header.Clone()}
-	if len(raw) > 0 {
-		if err := json.Unmarshal(raw, &seen.Body); err != nil {
-			f.t.Errorf("the plugin sent a body that is not JSON: %s", raw)
-		}
-	}
-	f.mu.Lock()
-	f.requests = append(f.requests, seen)
-	f.mu.Unlock()
+	seen := f.Record(f.t, r)
 
 	if r.Header.Get("Authorization") != "" {
 		f.t.Errorf("the key must go in x-api-key only, but Authorization was %q", r.Header.Get("Authorization"))
@@ -108,7 +74,7 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		case keyFlaky:
 			apiErr(w, 529, "overloaded_error", "Overloaded")
 		default:
-			writeJSON(w, map[string]any{
+			plugintest.WriteJSON(w, map[string]any{
 				"data":     []any{map[string]any{"type": "model", "id": "claude-test-4", "display_name": "Claude Test 4", "created_at": "2025-05-22T00:00:00Z"}},
 				"has_more": true, "first_id": "claude-test-4", "last_id": "claude-test-4",
 			})
@@ -277,7 +243,7 @@ func (f *fakeAPI) messages(w http.ResponseWriter, body map[string]any) {
 		return
 	case "garbage":
 		if !stream {
-			writeJSON(w, "not a message")
+			plugintest.WriteJSON(w, "not a message")
 			return
 		}
 	}
@@ -346,7 +312,7 @@ func (f *fakeAPI) whole(w http.ResponseWriter, model string, sc scenario) {
 	for i, b := range sc.blocks {
 		content = append(content, blockJSON(b, true, i))
 	}
-	writeJSON(w, map[string]any{
+	plugintest.WriteJSON(w, map[string]any{
 		"id": "msg_01Test", "type": "message", "role": "assistant", "model": model + "-20250514",
 		"content": content, "stop_reason": sc.stop, "stop_sequence": nil, "usage": sc.usage,
 	})

@@ -14,6 +14,7 @@ import (
 
 	"github.com/tzurot-go/tzurot/sdk"
 	"github.com/tzurot-go/tzurot/sdk/abi"
+	"github.com/tzurot-go/tzurot/sdk/provider"
 )
 
 const version = "1.0.0"
@@ -197,11 +198,7 @@ func validateKey() int32 {
 		req.TimeoutMS = 15_000
 		r, err := sdk.HTTP(req)
 		if err != nil {
-			e := sdk.AsError(err)
-			if e.Code == abi.ErrNoKey {
-				return abi.ValidateKeyResult{}, e
-			}
-			return abi.ValidateKeyResult{Status: abi.KeyUnreachable, Message: e.Message}, nil
+			return provider.KeyCheckFailed(err)
 		}
 		return validation(r.Status, r.Headers, r.Body), nil
 	})

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+
+	"github.com/tzurot-go/tzurot/sdk/provider"
 )
 
 // parametersSchema is the JSON Schema of the advanced_parameters this
@@ -90,22 +92,15 @@ const parametersSchema = `{
 
 // advanced is the decoded advanced_parameters object.
 type advanced struct {
-	Temperature    *float64         `json:"temperature"`
-	TopP           *float64         `json:"top_p"`
-	TopK           *int             `json:"top_k"`
-	MaxTokens      *int             `json:"max_tokens"`
-	StopSequences  []string         `json:"stop_sequences"`
-	Thinking       string           `json:"thinking"`
-	ThinkingBudget *int             `json:"thinking_budget"`
-	Reasoning      *legacyReasoning `json:"-"` // the object form
-	ReasoningLevel string           `json:"-"` // the string form
-}
-
-type legacyReasoning struct {
-	Effort    string `json:"effort"`
-	MaxTokens *int   `json:"max_tokens"`
-	Exclude   *bool  `json:"exclude"`
-	Enabled   *bool  `json:"enabled"`
+	Temperature    *float64            `json:"temperature"`
+	TopP           *float64            `json:"top_p"`
+	TopK           *int                `json:"top_k"`
+	MaxTokens      *int                `json:"max_tokens"`
+	StopSequences  []string            `json:"stop_sequences"`
+	Thinking       string              `json:"thinking"`
+	ThinkingBudget *int                `json:"thinking_budget"`
+	Reasoning      *provider.Reasoning `json:"-"` // the object form
+	ReasoningLevel string              `json:"-"` // the string form
 }
 
 func parseAdvanced(raw json.RawMessage) (advanced, error) {
@@ -119,39 +114,18 @@ func parseAdvanced(raw json.RawMessage) (advanced, error) {
 	return a, nil
 }
 
-// Thinking levels, tzurot's portable names (the openai plugin uses the same).
-var thinkingLevels = map[string]bool{"off": true, "minimal": true, "low": true, "medium": true, "high": true, "max": true}
-
 // level is the thinking level asked for: thinking wins, then reasoning
 // (its string form, or the object: enabled:false or effort none → off,
 // xhigh → max, a bare max_tokens or enabled:true → medium). "" means not
 // asked, which is off: Anthropic thinks only when asked to.
 func (a advanced) level() string {
-	if thinkingLevels[a.Thinking] {
+	if provider.IsLevel(a.Thinking) {
 		return a.Thinking
 	}
-	if thinkingLevels[a.ReasoningLevel] {
+	if provider.IsLevel(a.ReasoningLevel) {
 		return a.ReasoningLevel
 	}
-	r := a.Reasoning
-	if r == nil {
-		return ""
-	}
-	if r.Enabled != nil && !*r.Enabled {
-		return "off"
-	}
-	switch r.Effort {
-	case "none":
-		return "off"
-	case "xhigh":
-		return "max"
-	case "minimal", "low", "medium", "high":
-		return r.Effort
-	}
-	if r.MaxTokens != nil || (r.Enabled != nil && *r.Enabled) {
-		return "medium"
-	}
-	return ""
+	return a.Reasoning.Level("medium")
 }
 
 // budgetFor is budget_tokens for each level. The largest leaves room for

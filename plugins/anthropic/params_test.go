@@ -8,38 +8,14 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/tzurot-go/tzurot/sdk/plugintest"
+	"github.com/tzurot-go/tzurot/sdk/provider"
 )
-
-func compileSchema(t *testing.T) *jsonschema.Schema {
-	t.Helper()
-	doc, err := jsonschema.UnmarshalJSON(strings.NewReader(parametersSchema))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := jsonschema.NewCompiler()
-	if err := c.AddResource("params.json", doc); err != nil {
-		t.Fatal(err)
-	}
-	s, err := c.Compile("params.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
-func valid(s *jsonschema.Schema, params string) error {
-	v, err := jsonschema.UnmarshalJSON(strings.NewReader(params))
-	if err != nil {
-		return err
-	}
-	return s.Validate(v)
-}
 
 // The schema states the thinking rules, so the host refuses a bad
 // combination when a personality is saved, not only at reply time.
 func TestSchemaStatesThinkingRules(t *testing.T) {
-	s := compileSchema(t)
+	valid := plugintest.ParamsSchema(t, []byte(parametersSchema))
 	for params, ok := range map[string]bool{
 		`{"thinking":"high","temperature":0.7}`:                       false,
 		`{"thinking":"high","temperature":1}`:                         true,
@@ -57,7 +33,7 @@ func TestSchemaStatesThinkingRules(t *testing.T) {
 		`{"reasoning":{"effort":"high"},"max_tokens":500}`:            true, // left to the plugin
 		`{"thinking":"low","thinking_budget":5000,"max_tokens":6000}`: true,
 	} {
-		if err := valid(s, params); (err == nil) != ok {
+		if err := valid(params); (err == nil) != ok {
 			t.Errorf("%s: valid=%v, want %v (%v)", params, err == nil, ok, err)
 		}
 	}
@@ -66,7 +42,7 @@ func TestSchemaStatesThinkingRules(t *testing.T) {
 // Whatever the schema refuses, the plugin refuses too: a schema stricter
 // than the plugin would block settings that work.
 func TestSchemaNeverStricterThanThePlugin(t *testing.T) {
-	s := compileSchema(t)
+	valid := plugintest.ParamsSchema(t, []byte(parametersSchema))
 	r := rand.New(rand.NewPCG(5, 6))
 	opts := map[string][]string{
 		"temperature":     {`0`, `0.7`, `1`},
@@ -85,7 +61,7 @@ func TestSchemaNeverStricterThanThePlugin(t *testing.T) {
 			}
 		}
 		params := "{" + strings.Join(parts, ",") + "}"
-		if valid(s, params) == nil {
+		if valid(params) == nil {
 			continue
 		}
 		a, err := parseAdvanced(json.RawMessage(params))
@@ -94,6 +70,28 @@ func TestSchemaNeverStricterThanThePlugin(t *testing.T) {
 		}
 		if err == nil {
 			t.Fatalf("%s: the schema refuses it but the plugin would send it", params)
+		}
+	}
+}
+
+// The level a personality's parameters ask for: thinking, then reasoning's
+// string form, then its object, where a bare budget means medium here.
+func TestLevel(t *testing.T) {
+	yes, no, n := true, false, 2000
+	for _, c := range []struct {
+		a    advanced
+		want string
+	}{
+		{advanced{}, ""},
+		{advanced{Thinking: "low", ReasoningLevel: "high"}, "low"},
+		{advanced{ReasoningLevel: "high", Reasoning: &provider.Reasoning{Effort: "low"}}, "high"},
+		{advanced{Reasoning: &provider.Reasoning{Effort: "xhigh"}}, "max"},
+		{advanced{Reasoning: &provider.Reasoning{MaxTokens: &n}}, "medium"},
+		{advanced{Reasoning: &provider.Reasoning{Enabled: &yes}}, "medium"},
+		{advanced{Reasoning: &provider.Reasoning{Enabled: &no, MaxTokens: &n}}, "off"},
+	} {
+		if got := c.a.level(); got != c.want {
+			t.Errorf("%+v: level %q, want %q", c.a, got, c.want)
 		}
 	}
 }

@@ -3,12 +3,11 @@ package main
 import (
 	"bytes"
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/tzurot-go/tzurot/sdk/abi"
+	"github.com/tzurot-go/tzurot/sdk/provider"
 )
 
 // finishReasons maps Anthropic's stop_reason to the ABI's finish reasons.
@@ -61,29 +60,11 @@ func (u *wireUsage) update(v *wireUsage) {
 	}
 }
 
-// secretLike matches things shaped like API keys (sk-ant-api03-…), in case
-// the API echoes one back in an error message.
-var secretLike = regexp.MustCompile(`(sk-[A-Za-z0-9_\-]{4})[A-Za-z0-9_\-*.]{8,}`)
-
-func scrub(s string) string { return secretLike.ReplaceAllString(s, "$1…") }
-
-// snippet is a short, printable piece of a body for error messages.
-func snippet(b []byte) string {
-	s := strings.TrimSpace(string(b))
-	if !utf8.ValidString(s) {
-		return fmt.Sprintf("%d bytes of binary data", len(b))
-	}
-	if len(s) > 200 {
-		s = s[:200] + "…"
-	}
-	return scrub(s)
-}
-
 // apiError maps an Anthropic error to a typed error. typ is the error
 // object's type ("" when the body was not Anthropic's error JSON), status
 // the HTTP status (0 inside a stream), retryAfter the Retry-After header.
 func apiError(status int, typ, msg, retryAfter string) *abi.Error {
-	msg = scrub(msg)
+	msg = provider.Scrub(msg)
 	if msg == "" {
 		msg = fmt.Sprintf("Anthropic answered HTTP %d", status)
 	}
@@ -123,7 +104,7 @@ func httpError(status int, headers map[string]string, body []byte) *abi.Error {
 	}
 	msg := ""
 	if len(bytes.TrimSpace(body)) > 0 {
-		msg = snippet(body)
+		msg = provider.Snippet(body)
 	}
 	return apiError(status, "", msg, headers["retry-after"])
 }
@@ -131,7 +112,7 @@ func httpError(status int, headers map[string]string, body []byte) *abi.Error {
 func garbage(what string, body []byte) *abi.Error {
 	return &abi.Error{
 		Code:      abi.ErrUnavailable,
-		Message:   fmt.Sprintf("Anthropic sent %s that is not valid Messages API JSON: %s", what, snippet(body)),
+		Message:   fmt.Sprintf("Anthropic sent %s that is not valid Messages API JSON: %s", what, provider.Snippet(body)),
 		Retryable: true,
 	}
 }

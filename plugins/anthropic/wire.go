@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/tzurot-go/tzurot/sdk/abijson"
+	"github.com/tzurot-go/tzurot/sdk/provider"
 )
 
 // The API's request and response JSON, written and read without
@@ -35,16 +36,13 @@ func appendMessagesBody(dst []byte, b *messagesBody) ([]byte, error) {
 		}
 	}
 	dst = append(dst, ']')
-	if dst, err = appendFloatField(dst, "temperature", b.Temperature); err != nil {
+	if dst, err = abijson.AppendOptFloat(dst, "temperature", b.Temperature); err != nil {
 		return dst, err
 	}
-	if dst, err = appendFloatField(dst, "top_p", b.TopP); err != nil {
+	if dst, err = abijson.AppendOptFloat(dst, "top_p", b.TopP); err != nil {
 		return dst, err
 	}
-	if b.TopK != nil {
-		dst = append(dst, `,"top_k":`...)
-		dst = strconv.AppendInt(dst, int64(*b.TopK), 10)
-	}
+	dst = abijson.AppendOptInt(dst, "top_k", b.TopK)
 	if len(b.StopSequences) > 0 {
 		dst = append(dst, `,"stop_sequences":[`...)
 		for i, s := range b.StopSequences {
@@ -138,17 +136,6 @@ func appendCompact(dst, raw []byte) ([]byte, error) {
 		return dst, err
 	}
 	return append(dst, buf.Bytes()...), nil
-}
-
-// appendFloatField appends `,"name":v` unless v is nil.
-func appendFloatField(dst []byte, name string, v *float64) ([]byte, error) {
-	if v == nil {
-		return dst, nil
-	}
-	dst = append(dst, ',', '"')
-	dst = append(dst, name...)
-	dst = append(dst, '"', ':')
-	return abijson.AppendFloat(dst, *v)
 }
 
 // Wire types of the Messages API (response side). One type, event, reads
@@ -368,8 +355,7 @@ func readError(d *abijson.Decoder, e *wireError) {
 }
 
 var (
-	advancedFields  = []string{"temperature", "top_p", "top_k", "max_tokens", "stop_sequences", "thinking", "thinking_budget", "reasoning"}
-	reasoningFields = []string{"effort", "max_tokens", "exclude", "enabled"}
+	advancedFields = []string{"temperature", "top_p", "top_k", "max_tokens", "stop_sequences", "thinking", "thinking_budget", "reasoning"}
 )
 
 // decodeAdvanced reads a personality's advanced_parameters (sent with
@@ -382,16 +368,16 @@ func decodeAdvanced(raw []byte) (advanced, error) {
 		switch key {
 		case "temperature":
 			d.Once(&seen, 0)
-			a.Temperature = optFloat(d)
+			a.Temperature = d.OptFloat()
 		case "top_p":
 			d.Once(&seen, 1)
-			a.TopP = optFloat(d)
+			a.TopP = d.OptFloat()
 		case "top_k":
 			d.Once(&seen, 2)
-			a.TopK = optInt(d)
+			a.TopK = d.OptInt()
 		case "max_tokens":
 			d.Once(&seen, 3)
-			a.MaxTokens = optInt(d)
+			a.MaxTokens = d.OptInt()
 		case "stop_sequences":
 			d.Once(&seen, 4)
 			if !d.Null() {
@@ -405,7 +391,7 @@ func decodeAdvanced(raw []byte) (advanced, error) {
 			a.Thinking = d.String()
 		case "thinking_budget":
 			d.Once(&seen, 6)
-			a.ThinkingBudget = optInt(d)
+			a.ThinkingBudget = d.OptInt()
 		case "reasoning":
 			d.Once(&seen, 7)
 			// A string or an object; anything unusual goes to slowAdvanced.
@@ -418,8 +404,10 @@ func decodeAdvanced(raw []byte) (advanced, error) {
 					return slowAdvanced(raw)
 				}
 			case len(r) > 0 && r[0] == '{':
-				a.Reasoning = &legacyReasoning{}
-				if !readLegacyReasoning(abijson.NewDecoder(r), a.Reasoning) {
+				a.Reasoning = &provider.Reasoning{}
+				rd := abijson.NewDecoder(r)
+				a.Reasoning.Read(rd)
+				if rd.End() != nil {
 					return slowAdvanced(raw)
 				}
 			case string(r) != "null":
@@ -453,7 +441,7 @@ func slowAdvanced(raw []byte) (advanced, error) {
 			return advanced{}, err
 		}
 	case r.Reasoning[0] == '{':
-		a.Reasoning = &legacyReasoning{}
+		a.Reasoning = &provider.Reasoning{}
 		if err := json.Unmarshal(r.Reasoning, a.Reasoning); err != nil {
 			return advanced{}, fmt.Errorf("reasoning: %w", err)
 		}
@@ -461,54 +449,4 @@ func slowAdvanced(raw []byte) (advanced, error) {
 		return advanced{}, fmt.Errorf("reasoning must be a level (off, low, medium, high) or an object, not %s", r.Reasoning)
 	}
 	return a, nil
-}
-
-// readLegacyReasoning reads the object form of reasoning; false when the
-// document must go to encoding/json.
-func readLegacyReasoning(d *abijson.Decoder, r *legacyReasoning) bool {
-	var seen uint64
-	for key := range d.Object() {
-		switch key {
-		case "effort":
-			d.Once(&seen, 0)
-			r.Effort = d.String()
-		case "max_tokens":
-			d.Once(&seen, 1)
-			r.MaxTokens = optInt(d)
-		case "exclude":
-			d.Once(&seen, 2)
-			r.Exclude = optBool(d)
-		case "enabled":
-			d.Once(&seen, 3)
-			r.Enabled = optBool(d)
-		default:
-			d.Unknown(key, reasoningFields...)
-		}
-	}
-	return d.End() == nil
-}
-
-// optFloat, optInt and optBool read a pointer field: nil for null.
-func optFloat(d *abijson.Decoder) *float64 {
-	if d.Null() {
-		return nil
-	}
-	f := d.Float()
-	return &f
-}
-
-func optInt(d *abijson.Decoder) *int {
-	if d.Null() {
-		return nil
-	}
-	n := int(d.Int())
-	return &n
-}
-
-func optBool(d *abijson.Decoder) *bool {
-	if d.Null() {
-		return nil
-	}
-	b := d.Bool()
-	return &b
 }

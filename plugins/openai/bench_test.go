@@ -53,15 +53,7 @@ func BenchmarkChat(b *testing.B) {
 				req = pipelineRequest("gpt-test")
 			}
 			req.Stream = c.stream
-			b.ReportAllocs()
-			b.ResetTimer()
-			for b.Loop() {
-				if resp, e := h.Chat(req); e != nil || resp.Content != "Hello there!" {
-					b.Fatalf("%+v %v", resp, e)
-				}
-			}
-			b.StopTimer()
-			h.Reset()
+			plugintest.BenchChat(b, h, req, "Hello there!")
 		})
 	}
 }

@@ -5,12 +5,12 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/tzurot-go/tzurot/sdk/plugintest"
 )
 
 // fakeAPI is an OpenAI-compatible server on loopback that behaves like the
@@ -25,13 +25,7 @@ type fakeAPI struct {
 	// a test can prove the text reached the user before the next event.
 	gate chan string
 
-	mu       sync.Mutex
-	requests []seenRequest
-}
-
-type seenRequest struct {
-	Method, Path, Auth string
-	Body               map[string]any
+	plugintest.Recorder // every request, for the tests to check
 }
 
 // Keys the fake provider knows. Anything else is refused with a 401.
@@ -43,14 +37,7 @@ const (
 	keyBadOne = "sk-wrong-0123456789abcdefgh"
 )
 
-func (f *fakeAPI) last() seenRequest {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if len(f.requests) == 0 {
-		f.t.Fatal("the fake provider got no request")
-	}
-	return f.requests[len(f.requests)-1]
-}
+func (f *fakeAPI) last() plugintest.Request { return f.Last(f.t) }
 
 func apiError(w http.ResponseWriter, status int, msg, typ string, code any) {
 	w.Header().Set("Content-Type", "application/json")
@@ -59,22 +46,13 @@ func apiError(w http.ResponseWriter, status int, msg, typ string, code any) {
 }
 
 func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	raw, _ := io.ReadAll(r.Body)
-	seen := seenRequest{Method: r.Method, Path: r.URL.Path, Auth: r.Header.Get("Authorization")}
-	if len(raw) > 0 {
-		if err := json.Unmarshal(raw, &seen.Body); err != nil {
-			f.t.Errorf("the plugin sent a body that is not JSON: %s", raw)
-		}
-	}
-	f.mu.Lock()
-	f.requests = append(f.requests, seen)
-	f.mu.Unlock()
-
-	key := strings.TrimPrefix(seen.Auth, "Bearer ")
+	seen := f.Record(f.t, r)
+	auth := seen.Header.Get("Authorization")
+	key := strings.TrimPrefix(auth, "Bearer ")
 	switch {
-	case f.noAuth && seen.Auth != "":
-		f.t.Errorf("a local server must get no Authorization header, got %q", seen.Auth)
-	case !f.noAuth && !strings.HasPrefix(seen.Auth, "Bearer ") || !f.noAuth && !knownKey(key):
+	case f.noAuth && auth != "":
+		f.t.Errorf("a local server must get no Authorization header, got %q", auth)
+	case !f.noAuth && !strings.HasPrefix(auth, "Bearer ") || !f.noAuth && !knownKey(key):
 		apiError(w, http.StatusUnauthorized, "Incorrect API key provided: "+key+". You can find your API key at https://platform.openai.com/account/api-keys.", "invalid_request_error", "invalid_api_key")
 		return
 	}
@@ -88,14 +66,14 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			_, _ = w.Write([]byte("<html>502 Bad Gateway</html>"))
 		default:
-			writeJSON(w, map[string]any{"object": "list", "data": []any{map[string]any{"id": "gpt-test", "object": "model", "owned_by": "system"}}})
+			plugintest.WriteJSON(w, map[string]any{"object": "list", "data": []any{map[string]any{"id": "gpt-test", "object": "model", "owned_by": "system"}}})
 		}
 	case r.Method == "GET" && strings.HasSuffix(r.URL.Path, "/auth/key"):
 		var remaining any // null: no limit
 		if key == keyEmpty {
 			remaining = 0
 		}
-		writeJSON(w, map[string]any{"data": map[string]any{"label": "sk-or-v1-abc...xyz", "usage": 1.25, "limit": 10, "limit_remaining": remaining, "is_free_tier": false}})
+		plugintest.WriteJSON(w, map[string]any{"data": map[string]any{"label": "sk-or-v1-abc...xyz", "usage": 1.25, "limit": 10, "limit_remaining": remaining, "is_free_tier": false}})
 	case r.Method == "POST" && strings.HasSuffix(r.URL.Path, "/chat/completions"):
 		f.chat(w, seen.Body)
 	default:
@@ -109,11 +87,6 @@ func knownKey(k string) bool {
 		return true
 	}
 	return false
-}
-
-func writeJSON(w http.ResponseWriter, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(v)
 }
 
 // delta is one streamed piece; usage and finish are sent as OpenAI does.
@@ -152,10 +125,10 @@ func (f *fakeAPI) chat(w http.ResponseWriter, body map[string]any) {
 		_, _ = w.Write([]byte("<html><body>Cloudflare: origin is down</body></html>"))
 		return
 	case "error-in-200": // OpenRouter reports some upstream failures this way
-		writeJSON(w, map[string]any{"error": map[string]any{"message": "Provider returned error", "code": 502}})
+		plugintest.WriteJSON(w, map[string]any{"error": map[string]any{"message": "Provider returned error", "code": 502}})
 		return
 	case "no-choices":
-		writeJSON(w, map[string]any{"id": "x", "object": "chat.completion", "model": model, "choices": []any{}})
+		plugintest.WriteJSON(w, map[string]any{"id": "x", "object": "chat.completion", "model": model, "choices": []any{}})
 		return
 	}
 
@@ -235,7 +208,7 @@ func (f *fakeAPI) whole(w http.ResponseWriter, model string, deltas []delta, fin
 	if calls != nil {
 		msg["tool_calls"] = calls
 	}
-	writeJSON(w, map[string]any{
+	plugintest.WriteJSON(w, map[string]any{
 		"id": "chatcmpl-1", "object": "chat.completion", "created": time.Now().Unix(), "model": model + "-2025",
 		"choices": []any{map[string]any{"index": 0, "message": msg, "finish_reason": finish}},
 		"usage":   usage,

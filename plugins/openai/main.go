@@ -16,6 +16,7 @@ import (
 
 	"github.com/tzurot-go/tzurot/sdk"
 	"github.com/tzurot-go/tzurot/sdk/abi"
+	"github.com/tzurot-go/tzurot/sdk/provider"
 )
 
 const version = "1.0.0"
@@ -174,11 +175,7 @@ func validateKey() int32 {
 		req.TimeoutMS = 15_000
 		r, err := sdk.HTTP(req)
 		if err != nil {
-			e := sdk.AsError(err)
-			if e.Code == abi.ErrNoKey {
-				return abi.ValidateKeyResult{}, e
-			}
-			return abi.ValidateKeyResult{Status: abi.KeyUnreachable, Message: e.Message}, nil
+			return provider.KeyCheckFailed(err)
 		}
 		return validation(s.Flavor, r.Status, r.Body), nil
 	})

@@ -3,16 +3,12 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/tzurot-go/tzurot/sdk/abi"
 	"github.com/tzurot-go/tzurot/sdk/plugintest"
@@ -21,21 +17,7 @@ import (
 // wasmPath is the real plugin, built from this directory once per run.
 var wasmPath string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "openai-plugin")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	wasmPath = filepath.Join(dir, "openai.wasm")
-	if err := plugintest.BuildTo(".", wasmPath); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	_ = os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(plugintest.BuildForMain(m, ".", &wasmPath)) }
 
 // setup starts a fake provider and loads the plugin against it.
 func setup(t *testing.T, flavor string, opts plugintest.Options) (*plugintest.Harness, *fakeAPI) {
@@ -77,18 +59,7 @@ func TestDescribeAndParametersSchema(t *testing.T) {
 		t.Fatal("a local server plugin must not ask for a key")
 	}
 
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(d.ParametersSchema))
-	if err != nil {
-		t.Fatalf("parameters_schema is not JSON: %v", err)
-	}
-	c := jsonschema.NewCompiler()
-	if err := c.AddResource("params.json", doc); err != nil {
-		t.Fatal(err)
-	}
-	schema, err := c.Compile("params.json")
-	if err != nil {
-		t.Fatalf("parameters_schema does not compile: %v", err)
-	}
+	valid := plugintest.ParamsSchema(t, d.ParametersSchema)
 	for params, ok := range map[string]bool{
 		`{"temperature":0.7,"top_p":0.9,"top_k":40,"thinking":"high","max_tokens":1000,"seed":3,"response_format":{"type":"json_object"}}`: true,
 		`{"reasoning":{"effort":"xhigh","exclude":true},"transforms":["middle-out"],"route":"fallback","logit_bias":{"50256":-100}}`:       true,
@@ -99,8 +70,7 @@ func TestDescribeAndParametersSchema(t *testing.T) {
 		`{"logit_bias":{"1":200}}`:       false,
 		`{"reasoning":{"effort":"big"}}`: false,
 	} {
-		v, _ := jsonschema.UnmarshalJSON(strings.NewReader(params))
-		if err := schema.Validate(v); (err == nil) != ok {
+		if err := valid(params); (err == nil) != ok {
 			t.Errorf("%s: valid=%v, want %v (%v)", params, err == nil, ok, err)
 		}
 	}
@@ -126,8 +96,8 @@ func TestChat(t *testing.T) {
 	}
 
 	got := api.last()
-	if got.Path != "/v1/chat/completions" || got.Auth != "Bearer "+keyGood {
-		t.Fatalf("request went to %s with auth %q", got.Path, got.Auth)
+	if got.Path != "/v1/chat/completions" || got.Header.Get("Authorization") != "Bearer "+keyGood {
+		t.Fatalf("request went to %s with auth %q", got.Path, got.Header.Get("Authorization"))
 	}
 	b := got.Body
 	if b["model"] != "gpt-test" || b["temperature"] != 0.3 || b["seed"] != 7.0 || b["stream"] != nil {
@@ -234,7 +204,7 @@ func TestReasoning(t *testing.T) {
 		if resp.Content != "Done." || resp.Reasoning != "Thinking in reasoning_content." {
 			t.Fatalf("%+v", resp)
 		}
-		if api.last().Auth != "" {
+		if api.last().Header.Get("Authorization") != "" {
 			t.Fatal("no key goes to a local server")
 		}
 	})
@@ -324,12 +294,7 @@ func TestProviderErrors(t *testing.T) {
 				req := hello(c.model)
 				req.Stream = stream
 				_, e := h.Chat(req)
-				if e == nil {
-					t.Fatal("want an error")
-				}
-				if e.Code != c.code || e.Retryable != c.retryable || (c.status != 0 && e.HTTPStatus != c.status) || !strings.Contains(e.Message, c.msg) {
-					t.Fatalf("got %+v, want code %s retryable %v status %d message containing %q", e, c.code, c.retryable, c.status, c.msg)
-				}
+				plugintest.CheckError(t, e, plugintest.WantError{Code: c.code, Retryable: c.retryable, HTTPStatus: c.status, Message: c.msg})
 			})
 		}
 	}

@@ -3,6 +3,8 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+
+	"github.com/tzurot-go/tzurot/sdk/provider"
 )
 
 // parametersSchema is the JSON Schema of the advanced_parameters this
@@ -47,34 +49,27 @@ const parametersSchema = `{
 
 // advanced is the decoded advanced_parameters object.
 type advanced struct {
-	Temperature       *float64           `json:"temperature"`
-	TopP              *float64           `json:"top_p"`
-	TopK              *int               `json:"top_k"`
-	FrequencyPenalty  *float64           `json:"frequency_penalty"`
-	PresencePenalty   *float64           `json:"presence_penalty"`
-	RepetitionPenalty *float64           `json:"repetition_penalty"`
-	MinP              *float64           `json:"min_p"`
-	TopA              *float64           `json:"top_a"`
-	Seed              *int64             `json:"seed"`
-	Thinking          string             `json:"thinking"`
-	MaxTokens         *int               `json:"max_tokens"`
-	LogitBias         map[string]float64 `json:"logit_bias"`
-	ResponseFormat    *responseFormat    `json:"response_format"`
-	Transforms        []string           `json:"transforms"`
-	Route             string             `json:"route"`
-	Verbosity         string             `json:"verbosity"`
-	Reasoning         *legacyReasoning   `json:"reasoning"`
+	Temperature       *float64            `json:"temperature"`
+	TopP              *float64            `json:"top_p"`
+	TopK              *int                `json:"top_k"`
+	FrequencyPenalty  *float64            `json:"frequency_penalty"`
+	PresencePenalty   *float64            `json:"presence_penalty"`
+	RepetitionPenalty *float64            `json:"repetition_penalty"`
+	MinP              *float64            `json:"min_p"`
+	TopA              *float64            `json:"top_a"`
+	Seed              *int64              `json:"seed"`
+	Thinking          string              `json:"thinking"`
+	MaxTokens         *int                `json:"max_tokens"`
+	LogitBias         map[string]float64  `json:"logit_bias"`
+	ResponseFormat    *responseFormat     `json:"response_format"`
+	Transforms        []string            `json:"transforms"`
+	Route             string              `json:"route"`
+	Verbosity         string              `json:"verbosity"`
+	Reasoning         *provider.Reasoning `json:"reasoning"`
 }
 
 type responseFormat struct {
 	Type string `json:"type"`
-}
-
-type legacyReasoning struct {
-	Effort    string `json:"effort"`
-	MaxTokens *int   `json:"max_tokens"`
-	Exclude   *bool  `json:"exclude"`
-	Enabled   *bool  `json:"enabled"`
 }
 
 func parseAdvanced(raw json.RawMessage) (advanced, error) {
@@ -89,38 +84,14 @@ func parseAdvanced(raw json.RawMessage) (advanced, error) {
 	return a, nil
 }
 
-// Thinking levels, tzurot's names (off … max).
-var thinkingLevels = map[string]bool{"off": true, "minimal": true, "low": true, "medium": true, "high": true, "max": true}
-
 // level is the reasoning level asked for: thinking wins, then the legacy
 // reasoning object (enabled:false → off, effort none→off … xhigh→max, a
 // bare max_tokens → high). "" means the provider's default.
 func (a advanced) level() string {
-	if thinkingLevels[a.Thinking] {
+	if provider.IsLevel(a.Thinking) {
 		return a.Thinking
 	}
-	r := a.Reasoning
-	if r == nil {
-		return ""
-	}
-	if r.Enabled != nil && !*r.Enabled {
-		return "off"
-	}
-	switch r.Effort {
-	case "none":
-		return "off"
-	case "xhigh":
-		return "max"
-	case "minimal", "low", "medium", "high":
-		return r.Effort
-	}
-	if r.MaxTokens != nil {
-		return "high"
-	}
-	if r.Enabled != nil && *r.Enabled {
-		return "medium"
-	}
-	return ""
+	return a.Reasoning.Level("high")
 }
 
 // budgetFor is the output budget a reasoning level gets when nobody set

@@ -4,12 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/tzurot-go/tzurot/sdk/abi"
+	"github.com/tzurot-go/tzurot/sdk/provider"
 )
 
 // Wire types of the chat completions API (response side). Content and the
@@ -64,26 +63,6 @@ func (u *wireUsage) toABI(model string) abi.Usage {
 	return out
 }
 
-// secretLike matches things shaped like API keys, in case a provider
-// echoes one back in an error message: users must never see keys there.
-var secretLike = regexp.MustCompile(`(sk-[A-Za-z0-9_\-]{4})[A-Za-z0-9_\-*.]{8,}`)
-
-func scrub(s string) string {
-	return secretLike.ReplaceAllString(s, "$1…")
-}
-
-// snippet is a short, printable piece of a body for error messages.
-func snippet(b []byte) string {
-	s := strings.TrimSpace(string(b))
-	if !utf8.ValidString(s) {
-		return fmt.Sprintf("%d bytes of binary data", len(b))
-	}
-	if len(s) > 200 {
-		s = s[:200] + "…"
-	}
-	return scrub(s)
-}
-
 // errorFromBody reads the provider's {"error":{...}} body, if it is one.
 func errorFromBody(body []byte) (*wireErrBody, bool) {
 	var env struct {
@@ -109,9 +88,9 @@ func providerError(status int, body []byte) *abi.Error {
 	msg := ""
 	codeText := ""
 	if e, ok := errorFromBody(body); ok {
-		msg, codeText = scrub(e.Message), e.code()+" "+e.Type
+		msg, codeText = provider.Scrub(e.Message), e.code()+" "+e.Type
 	} else if len(bytes.TrimSpace(body)) > 0 {
-		msg = snippet(body)
+		msg = provider.Snippet(body)
 	}
 	if msg == "" {
 		msg = fmt.Sprintf("the provider answered HTTP %d", status)
@@ -154,7 +133,7 @@ func inBodyError(e *wireErrBody) *abi.Error {
 func garbage(what string, body []byte) *abi.Error {
 	return &abi.Error{
 		Code:      abi.ErrUnavailable,
-		Message:   fmt.Sprintf("the provider sent %s that is not valid chat completion JSON: %s", what, snippet(body)),
+		Message:   fmt.Sprintf("the provider sent %s that is not valid chat completion JSON: %s", what, provider.Snippet(body)),
 		Retryable: true,
 	}
 }
@@ -273,7 +252,7 @@ func validation(flavor string, status int, body []byte) abi.ValidateKeyResult {
 		return abi.ValidateKeyResult{Status: abi.KeyUnreachable, Message: providerError(status, body).Message}
 	case status < 200 || status > 299:
 		// Anything else means the check itself is wrong (base_url?), not the key.
-		return abi.ValidateKeyResult{Status: abi.KeyUnreachable, Message: fmt.Sprintf("unexpected HTTP %d from the provider: %s", status, snippet(body))}
+		return abi.ValidateKeyResult{Status: abi.KeyUnreachable, Message: fmt.Sprintf("unexpected HTTP %d from the provider: %s", status, provider.Snippet(body))}
 	}
 	if flavor != flavorOpenRouter {
 		return abi.ValidateKeyResult{Status: abi.KeyValid}
@@ -286,7 +265,7 @@ func validation(flavor string, status int, body []byte) abi.ValidateKeyResult {
 		} `json:"data"`
 	}
 	if err := json.Unmarshal(body, &info); err != nil || info.Data == nil {
-		return abi.ValidateKeyResult{Status: abi.KeyUnreachable, Message: "OpenRouter sent an answer that is not key information: " + snippet(body)}
+		return abi.ValidateKeyResult{Status: abi.KeyUnreachable, Message: "OpenRouter sent an answer that is not key information: " + provider.Snippet(body)}
 	}
 	if l := info.Data.LimitRemaining; l != nil && *l <= 0 {
 		return abi.ValidateKeyResult{Status: abi.KeyNoCredit, Message: "the key has no credit left (limit_remaining is 0)"}

@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/tzurot-go/tzurot/sdk/abijson"
+	"github.com/tzurot-go/tzurot/sdk/provider"
 )
 
 // The provider's request and response JSON, written and read without
@@ -43,18 +44,18 @@ func appendChatBody(dst []byte, b *chatBody) ([]byte, error) {
 		v    *float64
 	}{{"temperature", b.Temperature}, {"top_p", b.TopP}}
 	for _, f := range floats {
-		if dst, err = appendFloatField(dst, f.name, f.v); err != nil {
+		if dst, err = abijson.AppendOptFloat(dst, f.name, f.v); err != nil {
 			return dst, err
 		}
 	}
-	dst = appendIntField(dst, "top_k", b.TopK)
+	dst = abijson.AppendOptInt(dst, "top_k", b.TopK)
 	floats = []struct {
 		name string
 		v    *float64
 	}{{"frequency_penalty", b.FrequencyPenalty}, {"presence_penalty", b.PresencePenalty},
 		{"repetition_penalty", b.RepetitionPenalty}, {"min_p", b.MinP}, {"top_a", b.TopA}}
 	for _, f := range floats {
-		if dst, err = appendFloatField(dst, f.name, f.v); err != nil {
+		if dst, err = abijson.AppendOptFloat(dst, f.name, f.v); err != nil {
 			return dst, err
 		}
 	}
@@ -86,8 +87,8 @@ func appendChatBody(dst []byte, b *chatBody) ([]byte, error) {
 		dst = abijson.AppendString(dst, b.ResponseFormat.Type)
 		dst = append(dst, '}')
 	}
-	dst = appendIntField(dst, "max_tokens", b.MaxTokens)
-	dst = appendIntField(dst, "max_completion_tokens", b.MaxCompletionTokens)
+	dst = abijson.AppendOptInt(dst, "max_tokens", b.MaxTokens)
+	dst = abijson.AppendOptInt(dst, "max_completion_tokens", b.MaxCompletionTokens)
 	dst = appendStringField(dst, "reasoning_effort", b.ReasoningEffort)
 	if r := b.Reasoning; r != nil {
 		dst = append(dst, `,"reasoning":{`...)
@@ -177,28 +178,6 @@ func appendWireToolCall(dst []byte, tc *wireToolCall) []byte {
 	dst = append(dst, `"arguments":`...)
 	dst = abijson.AppendString(dst, tc.Function.Arguments)
 	return append(dst, '}', '}')
-}
-
-// appendFloatField appends `,"name":v` unless v is nil (omitempty).
-func appendFloatField(dst []byte, name string, v *float64) ([]byte, error) {
-	if v == nil {
-		return dst, nil
-	}
-	dst = append(dst, ',', '"')
-	dst = append(dst, name...)
-	dst = append(dst, '"', ':')
-	return abijson.AppendFloat(dst, *v)
-}
-
-// appendIntField appends `,"name":v` unless v is nil (omitempty).
-func appendIntField(dst []byte, name string, v *int) []byte {
-	if v == nil {
-		return dst
-	}
-	dst = append(dst, ',', '"')
-	dst = append(dst, name...)
-	dst = append(dst, '"', ':')
-	return strconv.AppendInt(dst, int64(*v), 10)
 }
 
 // appendStringField appends `,"name":v` unless v is "" (omitempty).
@@ -322,10 +301,7 @@ func readToolCall(d *abijson.Decoder, tc *wireToolCall) {
 		switch key {
 		case "index":
 			d.Once(&seen, 0)
-			if !d.Null() {
-				i := int(d.Int())
-				tc.Index = &i
-			}
+			tc.Index = d.OptInt()
 		case "id":
 			d.Once(&seen, 1)
 			tc.ID = d.String()
@@ -407,8 +383,7 @@ func readErrBody(d *abijson.Decoder, e *wireErrBody) {
 }
 
 var (
-	advancedFields  = []string{"temperature", "top_p", "top_k", "frequency_penalty", "presence_penalty", "repetition_penalty", "min_p", "top_a", "seed", "thinking", "max_tokens", "logit_bias", "response_format", "transforms", "route", "verbosity", "reasoning"}
-	reasoningFields = []string{"effort", "max_tokens", "exclude", "enabled"}
+	advancedFields = []string{"temperature", "top_p", "top_k", "frequency_penalty", "presence_penalty", "repetition_penalty", "min_p", "top_a", "seed", "thinking", "max_tokens", "logit_bias", "response_format", "transforms", "route", "verbosity", "reasoning"}
 )
 
 // decodeAdvanced returns what json.Unmarshal gives for raw into a zero
@@ -421,40 +396,37 @@ func decodeAdvanced(raw []byte) (advanced, error) {
 		switch key {
 		case "temperature":
 			d.Once(&seen, 0)
-			a.Temperature = optFloat(d)
+			a.Temperature = d.OptFloat()
 		case "top_p":
 			d.Once(&seen, 1)
-			a.TopP = optFloat(d)
+			a.TopP = d.OptFloat()
 		case "top_k":
 			d.Once(&seen, 2)
-			a.TopK = optInt(d)
+			a.TopK = d.OptInt()
 		case "frequency_penalty":
 			d.Once(&seen, 3)
-			a.FrequencyPenalty = optFloat(d)
+			a.FrequencyPenalty = d.OptFloat()
 		case "presence_penalty":
 			d.Once(&seen, 4)
-			a.PresencePenalty = optFloat(d)
+			a.PresencePenalty = d.OptFloat()
 		case "repetition_penalty":
 			d.Once(&seen, 5)
-			a.RepetitionPenalty = optFloat(d)
+			a.RepetitionPenalty = d.OptFloat()
 		case "min_p":
 			d.Once(&seen, 6)
-			a.MinP = optFloat(d)
+			a.MinP = d.OptFloat()
 		case "top_a":
 			d.Once(&seen, 7)
-			a.TopA = optFloat(d)
+			a.TopA = d.OptFloat()
 		case "seed":
 			d.Once(&seen, 8)
-			if !d.Null() {
-				n := d.Int()
-				a.Seed = &n
-			}
+			a.Seed = d.OptInt64()
 		case "thinking":
 			d.Once(&seen, 9)
 			a.Thinking = d.String()
 		case "max_tokens":
 			d.Once(&seen, 10)
-			a.MaxTokens = optInt(d)
+			a.MaxTokens = d.OptInt()
 		case "logit_bias":
 			d.Once(&seen, 11)
 			if !d.Null() {
@@ -495,8 +467,8 @@ func decodeAdvanced(raw []byte) (advanced, error) {
 		case "reasoning":
 			d.Once(&seen, 16)
 			if !d.Null() {
-				a.Reasoning = &legacyReasoning{}
-				readLegacyReasoning(d, a.Reasoning)
+				a.Reasoning = &provider.Reasoning{}
+				a.Reasoning.Read(d)
 			}
 		default:
 			d.Unknown(key, advancedFields...)
@@ -507,51 +479,4 @@ func decodeAdvanced(raw []byte) (advanced, error) {
 		return a, json.Unmarshal(raw, &a)
 	}
 	return a, nil
-}
-
-func readLegacyReasoning(d *abijson.Decoder, r *legacyReasoning) {
-	var seen uint64
-	for key := range d.Object() {
-		switch key {
-		case "effort":
-			d.Once(&seen, 0)
-			r.Effort = d.String()
-		case "max_tokens":
-			d.Once(&seen, 1)
-			r.MaxTokens = optInt(d)
-		case "exclude":
-			d.Once(&seen, 2)
-			r.Exclude = optBool(d)
-		case "enabled":
-			d.Once(&seen, 3)
-			r.Enabled = optBool(d)
-		default:
-			d.Unknown(key, reasoningFields...)
-		}
-	}
-}
-
-// optFloat, optInt and optBool read a pointer field: nil for null.
-func optFloat(d *abijson.Decoder) *float64 {
-	if d.Null() {
-		return nil
-	}
-	f := d.Float()
-	return &f
-}
-
-func optInt(d *abijson.Decoder) *int {
-	if d.Null() {
-		return nil
-	}
-	n := int(d.Int())
-	return &n
-}
-
-func optBool(d *abijson.Decoder) *bool {
-	if d.Null() {
-		return nil
-	}
-	b := d.Bool()
-	return &b
 }

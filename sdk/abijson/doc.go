@@ -19,6 +19,8 @@
 // encoding/json. Decoded strings share memory with the input: do not change
 // the input slice afterwards.
 //
-// The SDK uses it for you; plugin authors need it only to build provider
-// requests by hand (AppendString).
+// The SDK uses it for you; plugin authors need it only for a provider's
+// own JSON on the hot path: Decoder (with OptFloat, OptInt, OptInt64 and
+// OptBool for pointer fields) to read replies, AppendString, AppendFloat,
+// AppendOptFloat and AppendOptInt to build requests by hand.
 package abijson

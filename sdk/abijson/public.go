@@ -37,8 +37,9 @@ var ErrFallback = errors.New("abijson: document needs encoding/json")
 //
 // Values read into fresh zero values match json.Unmarshal, null included:
 // String, Int, Float and Bool give the zero value for null, Object and
-// Array yield nothing for it; use Null first where null must stay nil (a
-// pointer, a slice). Strings share memory with the input.
+// Array yield nothing for it; OptFloat, OptInt, OptInt64 and OptBool read
+// pointer fields (nil for null); use Null first where null must stay nil
+// otherwise (a slice, a pointer to a struct). Strings share memory with the input.
 type Decoder struct{ d decoder }
 
 // NewDecoder returns a decoder reading data.
@@ -152,6 +153,51 @@ func (d *Decoder) Bool() bool {
 	return d.d.boolean()
 }
 
+// OptFloat reads a number into a new float64, or gives nil for null: a
+// *float64 field, as json.Unmarshal fills one in a zero value.
+func (d *Decoder) OptFloat() *float64 {
+	if d.Null() {
+		return nil
+	}
+	f := d.d.float64v()
+	return &f
+}
+
+// OptInt reads an integer into a new int, or gives nil for null: an *int
+// field, as json.Unmarshal fills one in a zero value. A number that does
+// not fit an int (on a 32-bit platform) sends the document to
+// encoding/json, which reports it.
+func (d *Decoder) OptInt() *int {
+	if d.Null() {
+		return nil
+	}
+	n64 := d.d.int64v()
+	n := int(n64)
+	if int64(n) != n64 {
+		d.d.bad = true
+	}
+	return &n
+}
+
+// OptInt64 is OptInt for an *int64 field.
+func (d *Decoder) OptInt64() *int64 {
+	if d.Null() {
+		return nil
+	}
+	n := d.d.int64v()
+	return &n
+}
+
+// OptBool reads true or false into a new bool, or gives nil for null: a
+// *bool field, as json.Unmarshal fills one in a zero value.
+func (d *Decoder) OptBool() *bool {
+	if d.Null() {
+		return nil
+	}
+	b := d.d.boolean()
+	return &b
+}
+
 // Raw returns a copy of the next value's bytes, as json.RawMessage gets
 // them (null included).
 func (d *Decoder) Raw() []byte {
@@ -186,4 +232,30 @@ func AppendFloat(dst []byte, f float64) ([]byte, error) {
 		}
 	}
 	return dst, nil
+}
+
+// AppendOptFloat appends `,"name":v` as json.Marshal writes a later field
+// `*float64` tagged omitempty: nothing when v is nil. name is written as a
+// JSON string. NaN and the infinities are an error, as in AppendFloat.
+func AppendOptFloat(dst []byte, name string, v *float64) ([]byte, error) {
+	if v == nil {
+		return dst, nil
+	}
+	dst = append(dst, ',')
+	dst = AppendString(dst, name)
+	dst = append(dst, ':')
+	return AppendFloat(dst, *v)
+}
+
+// AppendOptInt appends `,"name":v` as json.Marshal writes a later field
+// `*int` tagged omitempty: nothing when v is nil. name is written as a
+// JSON string.
+func AppendOptInt(dst []byte, name string, v *int) []byte {
+	if v == nil {
+		return dst
+	}
+	dst = append(dst, ',')
+	dst = AppendString(dst, name)
+	dst = append(dst, ':')
+	return strconv.AppendInt(dst, int64(*v), 10)
 }

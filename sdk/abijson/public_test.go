@@ -38,13 +38,18 @@ type sample struct {
 	O *sampleInner    `json:"o"`
 	V sampleInner     `json:"v"`
 	R json.RawMessage `json:"r"`
+	// Pointer fields read with the Opt helpers.
+	OF *float64 `json:"of"`
+	OI *int     `json:"oi"`
+	OJ *int64   `json:"oj"`
+	OB *bool    `json:"ob"`
 }
 
 type sampleInner struct {
 	N int64 `json:"n"`
 }
 
-var sampleFields = []string{"s", "i", "f", "b", "p", "l", "o", "v", "r"}
+var sampleFields = []string{"s", "i", "f", "b", "p", "l", "o", "v", "r", "of", "oi", "oj", "ob"}
 
 func readInner(d *Decoder, in *sampleInner) {
 	var seen uint64
@@ -103,6 +108,18 @@ func decodeSample(data []byte) (sample, error) {
 		case "r":
 			d.Once(&seen, 8)
 			v.R = d.Raw()
+		case "of":
+			d.Once(&seen, 9)
+			v.OF = d.OptFloat()
+		case "oi":
+			d.Once(&seen, 10)
+			v.OI = d.OptInt()
+		case "oj":
+			d.Once(&seen, 11)
+			v.OJ = d.OptInt64()
+		case "ob":
+			d.Once(&seen, 12)
+			v.OB = d.OptBool()
 		default:
 			d.Unknown(key, sampleFields...)
 		}
@@ -121,6 +138,9 @@ var sampleInputs = []string{
 	`{"l":[null,"a"]}`, `{"i":1.5}`, `{"i":1e2}`, `{"S":"case"}`, `{"s":"a","s":"b"}`, `{"l":["a"],"l":["b"]}`,
 	`{"o":{"n":1},"o":{}}`, `{"s":1}`, `{"l":"x"}`, `{"o":[]}`, `[]`, `null`, `{}`, `{"r":  "spaced"  }`,
 	`{"f":1e400}`, `{"b":"true"}`, `{"s":"\ud800"}`,
+	`{"of":0.5,"oi":-7,"oj":9007199254740993,"ob":false}`, `{"of":null,"oi":null,"oj":null,"ob":null}`,
+	`{"of":0,"oi":0,"oj":0,"ob":true}`, `{"oi":1.5}`, `{"oi":9223372036854775808}`, `{"oj":-9223372036854775809}`,
+	`{"of":"1"}`, `{"ob":1}`, `{"oi":true}`, `{"OF":1}`, `{"oi":1,"oi":2}`, `{"ob":nul}`, `{"of":1e400}`,
 }
 
 func TestDecoderMatchesEncodingJSON(t *testing.T) {
@@ -161,4 +181,46 @@ func ExampleDecoder() {
 	}
 	fmt.Println(v.Model)
 	// Output: gpt-test
+}
+
+// optFields is a struct json.Marshal writes with a first field, then the
+// optional ones AppendOptFloat and AppendOptInt write.
+type optFields struct {
+	A int      `json:"a"`
+	F *float64 `json:"top_p,omitempty"`
+	I *int     `json:"max_tokens,omitempty"`
+}
+
+func TestAppendOptMatchesEncodingJSON(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 7))
+	floats := []*float64{nil}
+	for _, f := range []float64{0, 1, -0.5, 1e-7, 1e21, math.MaxFloat64, math.NaN(), math.Inf(1)} {
+		floats = append(floats, &f)
+	}
+	for range 500 {
+		f := math.Float64frombits(r.Uint64())
+		floats = append(floats, &f)
+	}
+	ints := []*int{nil}
+	for _, n := range []int{0, 1, -1, math.MaxInt, math.MinInt} {
+		ints = append(ints, &n)
+	}
+	for range 500 {
+		n := int(r.Uint64())
+		ints = append(ints, &n)
+	}
+	for i, f := range floats {
+		v := optFields{F: f, I: ints[i%len(ints)]}
+		want, wantErr := json.Marshal(v)
+		got, err := AppendOptFloat([]byte(`{"a":0`), "top_p", v.F)
+		if err == nil {
+			got = append(AppendOptInt(got, "max_tokens", v.I), '}')
+		}
+		if (err != nil) != (wantErr != nil) {
+			t.Fatalf("%+v: error %v, encoding/json: %v", v, err, wantErr)
+		}
+		if err == nil && string(got) != string(want) {
+			t.Fatalf("got %s, encoding/json gives %s", got, want)
+		}
+	}
 }

@@ -43,6 +43,41 @@ func BuildTo(dir, out string) error {
 	return nil
 }
 
+// BuildForMain builds the plugin in dir once for a whole test binary,
+// sets *wasm to the built file, runs the tests and returns their exit
+// code, removing the build afterwards. Building once, not per test, keeps
+// a plugin's test run short. In TestMain:
+//
+//	var wasmPath string
+//
+//	func TestMain(m *testing.M) { os.Exit(plugintest.BuildForMain(m, ".", &wasmPath)) }
+//
+// A failed build is printed to stderr and gives exit code 1, with no test
+// run.
+func BuildForMain(m *testing.M, dir string, wasm *string) int {
+	tmp, err := os.MkdirTemp("", filepath.Base(mustAbs(dir))+"-plugin")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(tmp)
+	*wasm = filepath.Join(tmp, filepath.Base(mustAbs(dir))+".wasm")
+	if err := BuildTo(dir, *wasm); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return m.Run()
+}
+
+// mustAbs is dir made absolute, or dir itself when that fails (only
+// names are taken from it).
+func mustAbs(dir string) string {
+	if abs, err := filepath.Abs(dir); err == nil {
+		return abs
+	}
+	return dir
+}
+
 // ModuleRoot walks up from the current directory to the directory holding
 // go.mod, so tests can name plugins by their path in the repository.
 func ModuleRoot() (string, error) {

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -18,21 +17,9 @@ import (
 
 var probeWasm string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "probe")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	probeWasm = filepath.Join(dir, "probe.wasm")
-	if err := plugintest.BuildTo("testdata/probe", probeWasm); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+// TestMain builds the probe once with BuildForMain, which every test here
+// then proves by loading probeWasm.
+func TestMain(m *testing.M) { os.Exit(plugintest.BuildForMain(m, "testdata/probe", &probeWasm)) }
 
 // result mirrors the probe plugin's Result.
 type result struct {

@@ -42,15 +42,23 @@ func Scrub(s string) string { return secretLike.ReplaceAllString(s, "$1…") }
 const SnippetBytes = 200
 
 // Snippet is a short, printable piece of a body for an error message:
-// trimmed, cut to SnippetBytes (marked with "…"), scrubbed of key-shaped
-// text, and only a byte count when the body is not UTF-8 text.
+// trimmed, scrubbed of key-shaped text, cut to at most SnippetBytes on a
+// character boundary (marked with "…"), and only a byte count when the
+// body is not UTF-8 text.
 func Snippet(b []byte) string {
 	s := strings.TrimSpace(string(b))
 	if !utf8.ValidString(s) {
 		return fmt.Sprintf("%d bytes of binary data", len(b))
 	}
+	// Scrub before cutting: a key straddling the cut would otherwise be too
+	// short to match and keep its first characters.
+	s = Scrub(s)
 	if len(s) > SnippetBytes {
-		s = s[:SnippetBytes] + "…"
+		cut := SnippetBytes
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut-- // never split a character
+		}
+		s = s[:cut] + "…"
 	}
-	return Scrub(s)
+	return s
 }

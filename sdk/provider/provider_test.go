@@ -3,6 +3,7 @@ package provider
 import (
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestScrubMasksKeyShapedText(t *testing.T) {
@@ -36,6 +37,26 @@ func TestSnippet(t *testing.T) {
 	for _, c := range cases {
 		if got := Snippet([]byte(c.in)); got != c.want {
 			t.Errorf("%s: Snippet(%q) = %q, want %q", c.name, c.in, got, c.want)
+		}
+	}
+}
+
+// A key that straddles the cut is masked whole (it was cut first, leaving a
+// prefix too short to look like a key), and the cut never splits a
+// character.
+func TestSnippetScrubsBeforeCutting(t *testing.T) {
+	const key = "sk-abcdSECRETSECRETSECRET"
+	for off := SnippetBytes - len(key); off <= SnippetBytes; off++ {
+		body := strings.Repeat("x", off) + key + strings.Repeat("y", 50)
+		got := Snippet([]byte(body))
+		if strings.Contains(got, "SEC") {
+			t.Errorf("key at offset %d: snippet %q shows part of the key", off, got)
+		}
+	}
+	for off := SnippetBytes - 4; off <= SnippetBytes; off++ {
+		body := strings.Repeat("x", off) + strings.Repeat("é✓😀", 20)
+		if got := Snippet([]byte(body)); !utf8.ValidString(got) {
+			t.Errorf("multibyte text at offset %d: snippet is not UTF-8: %q", off, got[len(got)-8:])
 		}
 	}
 }

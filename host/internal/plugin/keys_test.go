@@ -315,8 +315,8 @@ func TestExposureScrub(t *testing.T) {
 		e.add(k)
 	}
 	e.add(keys[0]) // once only
-	if len(e.keys) != 2 {
-		t.Fatalf("%d keys remembered, want 2 (short keys are not scrubbed)", len(e.keys))
+	if e.count() != 2 {
+		t.Fatalf("%d keys remembered, want 2 (short keys are not scrubbed)", e.count())
 	}
 	for in, want := range map[string]string{
 		"":                     "",
@@ -365,6 +365,52 @@ pool_size = 1
 		}
 		if got := l.pool.idleCount(); got != wantIdle {
 			t.Fatalf("after %d users: %d idle instances, want %d", i+1, got, wantIdle)
+		}
+	}
+}
+
+// Up to maxExposedKeys keys are all scrubbed, and a snapshot taken when a
+// call ends (clone) is not changed by keys the instance is served later.
+func TestExposureManyKeysAndSnapshots(t *testing.T) {
+	e := newExposure()
+	key := func(i int) string { return fmt.Sprintf("sk-user-%06d-secret", i) }
+	for i := range maxExposedKeys / 2 {
+		e.add(key(i))
+	}
+	snap := e.clone()
+	for i := maxExposedKeys / 2; i < maxExposedKeys; i++ {
+		e.add(key(i))
+	}
+	if e.count() != maxExposedKeys || snap.count() != maxExposedKeys/2 || !e.full() || snap.full() {
+		t.Fatalf("count %d (full %v), snapshot %d (full %v)", e.count(), e.full(), snap.count(), snap.full())
+	}
+	for _, i := range []int{0, 1, maxExposedKeys/2 - 1, maxExposedKeys / 2, maxExposedKeys - 1} {
+		in := "a " + key(i) + " b"
+		if got := e.scrub(in); got != "a [redacted] b" {
+			t.Errorf("key %d: scrub = %q", i, got)
+		}
+		want := "a [redacted] b"
+		if i >= maxExposedKeys/2 {
+			want = in // served after the snapshot
+		}
+		if got := snap.scrub(in); got != want {
+			t.Errorf("key %d: snapshot scrub = %q, want %q", i, got, want)
+		}
+	}
+}
+
+// BenchmarkExposureScrub is the cost of scrubbing a 3 KiB reply on an
+// instance that served maxExposedKeys users.
+func BenchmarkExposureScrub(b *testing.B) {
+	e := newExposure()
+	for i := range maxExposedKeys {
+		e.add(fmt.Sprintf("sk-user-%06d-secret", i))
+	}
+	reply := strings.Repeat("The lighthouse keeper wrote another line. ", 72)
+	b.SetBytes(int64(len(reply)))
+	for b.Loop() {
+		if e.scrub(reply) != reply {
+			b.Fatal("scrubbed a reply with no key")
 		}
 	}
 }

@@ -168,6 +168,9 @@ var budgetFor = map[string]int{"minimal": 512, "low": 1024, "medium": 8192, "hig
 // level with no thoughts returned.
 var levelFor3 = map[string]string{"off": "low", "minimal": "low", "low": "low", "medium": "high", "high": "high", "max": "high"}
 
+// efforts are the values of reasoning.effort (the OpenRouter form).
+var efforts = map[string]bool{"none": true, "minimal": true, "low": true, "medium": true, "high": true, "xhigh": true}
+
 // minProBudget is the smallest thinkingBudget of Gemini 2.5 Pro, which
 // cannot turn thinking off: the portable level off becomes this.
 const minProBudget = 128
@@ -214,6 +217,15 @@ func makePlan(model string, reqTemp *float64, reqMax *int, a advanced) (plan, er
 		return p, err
 	}
 
+	if a.Thinking != "" && !provider.IsLevel(a.Thinking) {
+		return p, &fieldError{"thinking", fmt.Sprintf("must be off, minimal, low, medium, high or max (it is %q)", a.Thinking)}
+	}
+	if a.ReasoningLevel != "" && !provider.IsLevel(a.ReasoningLevel) {
+		return p, &fieldError{"reasoning", fmt.Sprintf("must be off, minimal, low, medium, high or max (it is %q)", a.ReasoningLevel)}
+	}
+	if r := a.Reasoning; r != nil && r.Effort != "" && !efforts[r.Effort] {
+		return p, &fieldError{"reasoning.effort", fmt.Sprintf("must be none, minimal, low, medium, high or xhigh (it is %q)", r.Effort)}
+	}
 	level := a.level()
 	fam := modelFamily(model)
 	budget, budgetField := a.ThinkingBudget, "thinking_budget"

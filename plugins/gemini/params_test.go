@@ -136,3 +136,16 @@ func TestSettingsFromConfig(t *testing.T) {
 		t.Fatalf("default base_url = %q", s.BaseURL)
 	}
 }
+
+// A Google key (AIza…) in an error message from the API is cut: the
+// shared provider.Scrub knows only sk- keys.
+func TestErrorsScrubGoogleKeys(t *testing.T) {
+	e := apiError(400, &wireError{Code: 400, Status: "INVALID_ARGUMENT", Message: "API key not valid: " + keyBad,
+		Details: []map[string]any{{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_INVALID"}}}, "")
+	if strings.Contains(e.Message, keyBad[8:]) || e.Code != "invalid_key" {
+		t.Fatalf("error = %+v", e)
+	}
+	if g := garbage("a response", []byte(`{"oops":"`+keyGood+`"`)); strings.Contains(g.Message, keyGood[8:]) {
+		t.Fatalf("garbage = %+v", g)
+	}
+}

@@ -24,7 +24,7 @@ func TestShippedPluginsToml(t *testing.T) {
 	if cfg.Runtime.CacheDir != filepath.Join(root, "data", "wasm-cache") {
 		t.Errorf("cache_dir = %q", cfg.Runtime.CacheDir)
 	}
-	if got := strings.Join(cfg.Names(), ","); got != "anthropic,ollama,openai,openrouter" {
+	if got := strings.Join(cfg.Names(), ","); got != "anthropic,gemini,ollama,openai,openrouter" {
 		t.Fatalf("plugins = %s", got)
 	}
 	oa := cfg.Plugins["openai"]
@@ -42,6 +42,12 @@ func TestShippedPluginsToml(t *testing.T) {
 	if an.Enabled || an.KeySlot != "anthropic" || len(an.AuthHeaders) != 1 || !strings.EqualFold(an.AuthHeaders[0], "x-api-key") ||
 		an.Path != filepath.Join(root, "plugins", "anthropic", "anthropic.wasm") || an.Problem() != nil {
 		t.Errorf("anthropic = %+v", an)
+	}
+	ge := cfg.Plugins["gemini"]
+	if ge.Enabled || ge.KeySlot != "gemini" || len(ge.AuthHeaders) != 1 || !strings.EqualFold(ge.AuthHeaders[0], "x-goog-api-key") ||
+		len(ge.AllowedHosts) != 1 || ge.AllowedHosts[0] != "generativelanguage.googleapis.com:443" ||
+		ge.Path != filepath.Join(root, "plugins", "gemini", "gemini.wasm") || ge.Problem() != nil {
+		t.Errorf("gemini = %+v", ge)
 	}
 	ol := cfg.Plugins["ollama"]
 	if ol.Enabled || !ol.AllowPrivate || ol.KeySlot != "" || ol.Limits != DefaultLimits() {

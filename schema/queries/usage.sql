@@ -85,3 +85,14 @@ SELECT r.request_id, r.reasoning, r.personality_id, r.created_at
 FROM reply_reasoning r
 JOIN users u ON u.id = r.user_id
 WHERE r.request_id = @request_id AND u.discord_id = @discord_id;
+
+-- name: ReasoningForReplyMessage :one
+-- The reasoning behind any part of a reply (the first part is in
+-- reply_reasoning, every part in webhook_messages), with the Discord id of
+-- the user who asked: the caller decides who may read it.
+SELECT r.request_id, r.reasoning, r.personality_id, r.created_at, u.discord_id
+FROM reply_reasoning r
+JOIN users u ON u.id = r.user_id
+WHERE r.request_id = COALESCE(
+    (SELECT w.request_id FROM webhook_messages w WHERE w.message_id = @message_id::text),
+    (SELECT r2.request_id FROM reply_reasoning r2 WHERE r2.message_id = @message_id::text));

@@ -549,6 +549,33 @@ func TestLongRepliesAreSplit(t *testing.T) {
 	}
 }
 
+// A reply with reasoning posted in several parts: the reasoning is posted
+// nowhere and every part leads to it (what "Show reasoning" looks up), with
+// the asker's Discord id.
+func TestReasoningOfASplitReplyIsFoundFromEveryPart(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{})
+	h.setKey(userID)
+	h.personality(personalitySpec{slug: "bambi"})
+	long := strings.Repeat("All work and no play makes a long reply. ", 120) // ~4,900 characters
+	const thought = "plan: answer at length, in three parts"
+	h.provider.then(func(w http.ResponseWriter, r *http.Request) { answer(w, long, thought) })
+	h.send(discordfake.MessageSpec{Content: "@bambi tell me everything"})
+	posted := h.posted()
+	if len(posted) != 3 {
+		t.Fatalf("a %d-character reply became %d messages", len(long), len(posted))
+	}
+	for i, m := range posted {
+		if strings.Contains(m.Content, "plan:") {
+			t.Errorf("part %d shows the reasoning: %q", i+1, m.Content)
+		}
+		r, ok, err := h.store.ReasoningForReplyMessage(h.ctx, m.ID)
+		if err != nil || !ok || r.Text != thought || r.AskerDiscordID != userID {
+			t.Errorf("part %d (%s): reasoning %+v %v %v", i+1, m.ID, r, ok, err)
+		}
+	}
+}
+
 func TestEmptyModelReplyIsAFailureButItsUsageCounts(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, harnessOptions{})

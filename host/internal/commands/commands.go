@@ -1,8 +1,9 @@
 // Package commands is the bot's slash commands: /wallet (API keys through a
 // modal, checked with the provider's plugin before they are stored),
 // /timezone, /usage (with a PNG chart), /personality (create, edit, avatar,
-// aliases, model and its parameters, channel activation, delete) and /admin
-// (global usage, plugins, rate limits; bot owners only).
+// aliases, model and its parameters, channel activation, delete), /admin
+// (global usage, plugins, rate limits; bot owners only) and the message
+// command "Show reasoning" (a reply's stored reasoning, to its asker only).
 //
 // It is built on disgo's handler.Mux and needs nothing from the gateway: the
 // same Commands serves gateway events and HTTP interactions. Every handler
@@ -406,6 +407,7 @@ func (c *Commands) routes() *handler.Mux {
 	})
 
 	m.Command("/usage", c.command("usage", c.usage))
+	m.Command("/"+showReasoningName, c.command("show reasoning", c.showReasoning))
 
 	m.Route("/personality", func(r handler.Router) {
 		r.Command("/create", c.command("personality create", c.personalityCreate))

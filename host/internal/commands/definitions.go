@@ -14,8 +14,9 @@ const (
 
 func ptr[T any](v T) *T { return &v }
 
-// Definitions returns every slash command, with descriptions on each
-// command and option, for one bulk overwrite. Commands work in servers and
+// Definitions returns every application command (the slash commands, with
+// descriptions on each command and option, and the "Show reasoning" message
+// command, which Discord gives no description) for one bulk overwrite. Commands work in servers and
 // in a DM with the bot; /admin is hidden from everyone but server
 // administrators by default, and its handlers check the bot's owner list
 // themselves.
@@ -116,6 +117,11 @@ func Definitions() []discord.ApplicationCommandCreate {
 						discord.ApplicationCommandOptionString{Name: "confirm", Description: "Type the personality's slug to confirm", Required: true, MaxLength: ptr(100)},
 					}},
 			},
+		},
+		// A message command (right-click a reply, Apps): the reasoning behind
+		// a personality's reply, shown to the user it answered only.
+		discord.MessageCommandCreate{
+			Name: showReasoningName, Contexts: contexts, IntegrationTypes: install,
 		},
 		discord.SlashCommandCreate{
 			Name: "admin", Description: "Bot owner tools: global usage, plugins, rate limits",

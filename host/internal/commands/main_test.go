@@ -357,6 +357,7 @@ func (e *env) snapshot() string {
 	for _, t := range [][2]string{
 		{"users", "id"}, {"user_api_keys", "id"}, {"personalities", "id"}, {"personality_aliases", "id"},
 		{"llm_configs", "id"}, {"channel_activations", "channel_id"}, {"usage_logs", "id"},
+		{"webhook_messages", "message_id"}, {"reply_reasoning", "request_id"},
 	} {
 		q := fmt.Sprintf("SELECT json_agg(t ORDER BY %s)::text FROM %s t", t[1], t[0])
 		var s *string

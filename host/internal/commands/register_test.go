@@ -43,7 +43,15 @@ func TestRegisterOverwritesAllCommandsInOneRequest(t *testing.T) {
 	names := map[string]map[string]any{}
 	for _, c := range cmds {
 		names[c["name"].(string)] = c
-		checkDescribed(t, "/"+c["name"].(string), c)
+		if c["type"] == float64(3) {
+			// A message command (right-click a message, Apps): Discord
+			// refuses a description or options on it.
+			if c["description"] != "" && c["description"] != nil || c["options"] != nil {
+				t.Errorf("message command %q has a description or options: %v", c["name"], c)
+			}
+		} else {
+			checkDescribed(t, "/"+c["name"].(string), c)
+		}
 		if ctx, _ := c["contexts"].([]any); len(ctx) == 0 {
 			t.Errorf("/%s has no contexts", c["name"])
 		}
@@ -52,6 +60,9 @@ func TestRegisterOverwritesAllCommandsInOneRequest(t *testing.T) {
 		if names[want] == nil {
 			t.Errorf("/%s is not registered", want)
 		}
+	}
+	if r := names["Show reasoning"]; r == nil || r["type"] != float64(3) {
+		t.Errorf(`"Show reasoning" is not registered as a message command (type 3): %v`, r)
 	}
 	if p := names["admin"]["default_member_permissions"]; p != "8" {
 		t.Errorf("/admin default permissions = %v, want administrators only (8)", p)

@@ -239,6 +239,15 @@ func SlashCommand(in InteractionSpec, name string, options ...CommandOption) []b
 	return mustJSON(in.json(2, commandData(name, options)))
 }
 
+// MessageCommand returns the data of an INTERACTION_CREATE for a message context-menu command
+// (application command type 3: right-click a message, Apps, name) used on target, which Discord
+// sends as data.target_id and in data.resolved.messages.
+func MessageCommand(in InteractionSpec, name string, target MessageSpec) []byte {
+	data := map[string]any{"id": "1200000000000000002", "name": name, "type": 3, "target_id": target.ID,
+		"resolved": map[string]any{"messages": map[string]any{target.ID: target.json()}}}
+	return mustJSON(in.json(2, data))
+}
+
 // Autocomplete returns the data of an INTERACTION_CREATE asking for autocomplete choices; mark
 // the option being typed with Focused.
 func Autocomplete(in InteractionSpec, name string, options ...CommandOption) []byte {

@@ -21,6 +21,10 @@ type WebhookMessage struct {
 	// UserID is the internal id of the user whose message triggered the
 	// reply (0 if none).
 	UserID int64
+	// RequestID is the request of the reply this message is part of, when
+	// that reply has stored reasoning (RecordReplies fills it in), so the
+	// reasoning can be found from any part.
+	RequestID string
 }
 
 // RecordWebhookMessage stores the mapping; recording the same message twice

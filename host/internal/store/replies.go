@@ -90,9 +90,9 @@ ON CONFLICT (scope, key) DO UPDATE SET
     used = CASE WHEN r.window_start < excluded.window_start THEN excluded.used ELSE r.used + excluded.used END`
 
 	recordMessagesSQL = `
-INSERT INTO webhook_messages (message_id, personality_id, channel_id, user_id)
-SELECT m.message_id, p.id, m.channel_id, us.id
-FROM unnest($1::text[], $2::bigint[], $3::text[], $4::bigint[]) AS m(message_id, personality_id, channel_id, user_id)
+INSERT INTO webhook_messages (message_id, personality_id, channel_id, user_id, request_id)
+SELECT m.message_id, p.id, m.channel_id, us.id, NULLIF(m.request_id, '')
+FROM unnest($1::text[], $2::bigint[], $3::text[], $4::bigint[], $5::text[]) AS m(message_id, personality_id, channel_id, user_id, request_id)
 JOIN personalities p ON p.id = m.personality_id
 LEFT JOIN users us ON us.id = m.user_id
 ON CONFLICT (message_id) DO NOTHING`
@@ -151,6 +151,11 @@ func (s *Store) RecordReplies(ctx context.Context, recs []ReplyRecord) error {
 			c.add(x)
 		}
 		for _, x := range rec.Messages {
+			// Every part of a reply with reasoning points at it, so "Show
+			// reasoning" works on any part, not only the first.
+			if rec.Reasoning != nil && x.RequestID == "" {
+				x.RequestID = rec.Reasoning.RequestID
+			}
 			m.add(x)
 		}
 		if rec.Reasoning != nil {
@@ -178,7 +183,7 @@ func (s *Store) RecordReplies(ctx context.Context, recs []ReplyRecord) error {
 			c.requestID, c.scope, c.key, c.windowUs, c.cost, c.at)
 	}
 	if len(m.messageID) > 0 {
-		b.Queue(recordMessagesSQL, m.messageID, m.personalityID, m.channelID, m.userID)
+		b.Queue(recordMessagesSQL, m.messageID, m.personalityID, m.channelID, m.userID, m.requestID)
 	}
 	if len(r.requestID) > 0 {
 		b.Queue(recordReasoningSQL, r.requestID, r.userID, r.personalityID, r.messageID, r.text)
@@ -251,9 +256,9 @@ func (c *chargeColumns) add(x RateCharge) {
 }
 
 type messageColumns struct {
-	messageID, channelID  []string
-	personalityID, userID []int64
-	seen                  map[string]bool
+	messageID, channelID, requestID []string
+	personalityID, userID           []int64
+	seen                            map[string]bool
 }
 
 func (m *messageColumns) add(x WebhookMessage) {
@@ -268,6 +273,7 @@ func (m *messageColumns) add(x WebhookMessage) {
 	m.channelID = append(m.channelID, x.ChannelID)
 	m.personalityID = append(m.personalityID, x.PersonalityID)
 	m.userID = append(m.userID, x.UserID)
+	m.requestID = append(m.requestID, x.RequestID)
 }
 
 type reasoningColumns struct {

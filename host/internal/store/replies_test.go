@@ -101,3 +101,52 @@ func TestRecordRepliesRefusesABadRowAndWritesNothing(t *testing.T) {
 		t.Fatalf("usage without request id: %v", err)
 	}
 }
+
+// A reply posted as several messages: its reasoning is found from any part,
+// with who asked; a reply without reasoning (in the same batch, same channel)
+// finds none.
+func TestReasoningForReplyMessageFindsAnyPart(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	pid := createPersonality(t, s, "multipart")
+	u, err := s.UserByDiscordID(ctx, snowflake())
+	if err != nil {
+		t.Fatal(err)
+	}
+	channel := snowflake()
+	p1, p2, p3, plain := snowflake(), snowflake(), snowflake(), snowflake()
+	recs := []store.ReplyRecord{
+		{
+			Messages: []store.WebhookMessage{
+				{MessageID: p1, PersonalityID: pid, ChannelID: channel, UserID: u.ID},
+				{MessageID: p2, PersonalityID: pid, ChannelID: channel, UserID: u.ID},
+				{MessageID: p3, PersonalityID: pid, ChannelID: channel, UserID: u.ID},
+			},
+			Reasoning: &store.Reasoning{RequestID: "req-multi", UserID: u.ID, PersonalityID: pid, MessageID: p1, Text: "long thought"},
+		},
+		{Messages: []store.WebhookMessage{{MessageID: plain, PersonalityID: pid, ChannelID: channel, UserID: u.ID}}},
+	}
+	if err := s.RecordReplies(ctx, recs); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{p1, p2, p3} {
+		r, ok, err := s.ReasoningForReplyMessage(ctx, id)
+		if err != nil || !ok || r.Text != "long thought" || r.AskerDiscordID != u.DiscordID || r.RequestID != "req-multi" {
+			t.Errorf("message %s: %+v %v %v", id, r, ok, err)
+		}
+	}
+	for _, id := range []string{plain, snowflake()} {
+		if r, ok, err := s.ReasoningForReplyMessage(ctx, id); err != nil || ok {
+			t.Errorf("message %s without reasoning found %+v (%v)", id, r, err)
+		}
+	}
+	// A reply recorded before webhook messages carried their request id is
+	// still found from its first part.
+	old := snowflake()
+	if err := s.RecordReplies(ctx, []store.ReplyRecord{{Reasoning: &store.Reasoning{RequestID: "req-old", UserID: u.ID, PersonalityID: pid, MessageID: old, Text: "old thought"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if r, ok, err := s.ReasoningForReplyMessage(ctx, old); err != nil || !ok || r.Text != "old thought" {
+		t.Errorf("first part of an old reply: %+v %v %v", r, ok, err)
+	}
+}

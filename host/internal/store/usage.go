@@ -200,6 +200,32 @@ func (s *Store) ReasoningForMessage(ctx context.Context, messageID, discordUserI
 		Text: row.Reasoning, CreatedAt: row.CreatedAt}, true, nil
 }
 
+// ReplyReasoning is the reasoning behind a reply with the Discord id of the
+// user who asked for it.
+type ReplyReasoning struct {
+	Reasoning
+	AskerDiscordID string
+}
+
+// ReasoningForReplyMessage returns the reasoning behind the reply that
+// messageID is a part of (any part, not only the first), with who asked,
+// for any caller: the caller must show it to the asker only. ok is false
+// when the message has no stored reasoning.
+func (s *Store) ReasoningForReplyMessage(ctx context.Context, messageID string) (ReplyReasoning, bool, error) {
+	row, err := s.q.ReasoningForReplyMessage(ctx, s.pool, messageID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return ReplyReasoning{}, false, nil
+	}
+	if err != nil {
+		return ReplyReasoning{}, false, fmt.Errorf("reasoning for reply message: %w", mapError(err))
+	}
+	return ReplyReasoning{
+		Reasoning: Reasoning{RequestID: row.RequestID, PersonalityID: deref(row.PersonalityID),
+			Text: row.Reasoning, CreatedAt: row.CreatedAt},
+		AskerDiscordID: row.DiscordID,
+	}, true, nil
+}
+
 // ReasoningForRequest is ReasoningForMessage by request id.
 func (s *Store) ReasoningForRequest(ctx context.Context, requestID, discordUserID string) (Reasoning, bool, error) {
 	row, err := s.q.ReasoningForRequest(ctx, s.pool, query.ReasoningForRequestParams{RequestID: requestID, DiscordID: discordUserID})

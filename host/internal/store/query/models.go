@@ -247,4 +247,5 @@ type WebhookMessage struct {
 	ChannelID     string
 	UserID        *int64
 	CreatedAt     time.Time
+	RequestID     *string
 }

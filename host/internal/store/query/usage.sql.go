@@ -132,6 +132,39 @@ func (q *Queries) ReasoningForMessage(ctx context.Context, db DBTX, arg Reasonin
 	return i, err
 }
 
+const reasoningForReplyMessage = `-- name: ReasoningForReplyMessage :one
+SELECT r.request_id, r.reasoning, r.personality_id, r.created_at, u.discord_id
+FROM reply_reasoning r
+JOIN users u ON u.id = r.user_id
+WHERE r.request_id = COALESCE(
+    (SELECT w.request_id FROM webhook_messages w WHERE w.message_id = $1::text),
+    (SELECT r2.request_id FROM reply_reasoning r2 WHERE r2.message_id = $1::text))
+`
+
+type ReasoningForReplyMessageRow struct {
+	RequestID     string
+	Reasoning     string
+	PersonalityID *int64
+	CreatedAt     time.Time
+	DiscordID     string
+}
+
+// The reasoning behind any part of a reply (the first part is in
+// reply_reasoning, every part in webhook_messages), with the Discord id of
+// the user who asked: the caller decides who may read it.
+func (q *Queries) ReasoningForReplyMessage(ctx context.Context, db DBTX, messageID string) (ReasoningForReplyMessageRow, error) {
+	row := db.QueryRow(ctx, reasoningForReplyMessage, messageID)
+	var i ReasoningForReplyMessageRow
+	err := row.Scan(
+		&i.RequestID,
+		&i.Reasoning,
+		&i.PersonalityID,
+		&i.CreatedAt,
+		&i.DiscordID,
+	)
+	return i, err
+}
+
 const reasoningForRequest = `-- name: ReasoningForRequest :one
 SELECT r.request_id, r.reasoning, r.personality_id, r.created_at
 FROM reply_reasoning r

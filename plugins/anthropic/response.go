@@ -225,11 +225,9 @@ func (r *reply) finish() (abi.ChatResponse, *abi.Error) {
 	switch {
 	case r.stop == "refusal":
 		return resp, &abi.Error{Code: abi.ErrContent, Message: "Claude declined to answer this conversation (stop_reason refusal)"}
-	case thought && (r.stop == "max_tokens" || r.stop == "model_context_window_exceeded"):
-		return resp, &abi.Error{Code: abi.ErrBadRequest, Message: fmt.Sprintf(
-			"Claude spent all its output tokens (%d) thinking and wrote no reply: raise max_tokens or lower the thinking level", r.usage.OutputTokens)}
 	case thought:
-		return resp, &abi.Error{Code: abi.ErrUnavailable, Message: "Claude finished thinking but wrote no reply (stop_reason " + r.stop + "); try again"}
+		outOfTokens := r.stop == "max_tokens" || r.stop == "model_context_window_exceeded"
+		return resp, provider.ThoughtWithoutReply("Claude", outOfTokens, int64(r.usage.OutputTokens), "stop_reason", r.stop)
 	}
 	return resp, nil
 }

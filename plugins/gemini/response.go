@@ -198,11 +198,8 @@ func (r *reply) finish() (abi.ChatResponse, *abi.Error) {
 	switch {
 	case resp.FinishReason == "content_filter":
 		return resp, &abi.Error{Code: abi.ErrContent, Message: "Gemini withheld its reply (finishReason " + r.stop + ")"}
-	case thought && r.stop == "MAX_TOKENS":
-		return resp, &abi.Error{Code: abi.ErrBadRequest, Message: fmt.Sprintf(
-			"Gemini spent all its output tokens (%d) thinking and wrote no reply: raise max_tokens or lower the thinking level", resp.Usage.OutputTokens)}
 	case thought:
-		return resp, &abi.Error{Code: abi.ErrUnavailable, Message: "Gemini finished thinking but wrote no reply (finishReason " + r.stop + "); try again"}
+		return resp, provider.ThoughtWithoutReply("Gemini", r.stop == "MAX_TOKENS", resp.Usage.OutputTokens, "finishReason", r.stop)
 	}
 	return resp, nil
 }

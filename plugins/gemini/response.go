@@ -227,18 +227,5 @@ func validation(status int, body []byte) abi.ValidateKeyResult {
 	if status >= 200 && status <= 299 {
 		return abi.ValidateKeyResult{Status: abi.KeyValid}
 	}
-	e := httpError(status, body)
-	switch e.Code {
-	case abi.ErrInvalidKey:
-		return abi.ValidateKeyResult{Status: abi.KeyInvalid, Message: e.Message}
-	case abi.ErrNoCredit:
-		return abi.ValidateKeyResult{Status: abi.KeyNoCredit, Message: e.Message}
-	case abi.ErrRateLimited:
-		// Rate limited means the key was accepted.
-		return abi.ValidateKeyResult{Status: abi.KeyValid, Message: "the key works (Gemini is rate limiting it right now)"}
-	case abi.ErrUnavailable, abi.ErrTimeout:
-		return abi.ValidateKeyResult{Status: abi.KeyUnreachable, Message: e.Message}
-	}
-	// Anything else means the check itself is wrong (base_url?), not the key.
-	return abi.ValidateKeyResult{Status: abi.KeyUnreachable, Message: fmt.Sprintf("unexpected HTTP %d from Gemini: %s", status, e.Message)}
+	return provider.KeyCheckRefused("Gemini", status, httpError(status, body))
 }

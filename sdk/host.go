@@ -254,6 +254,16 @@ func RecordUsage(u abi.Usage) error {
 	return nil
 }
 
+// RecordSpentUsage records u like RecordUsage, for tokens already spent:
+// a rejected record is logged as a warning instead of returned, so the
+// reply (or the provider's error) still reaches the user. Chat handlers
+// call it whether or not the reply turned out usable.
+func RecordSpentUsage(u abi.Usage) {
+	if err := RecordUsage(u); err != nil {
+		Log(abi.LogWarn, "the host rejected a usage record", map[string]string{"error": err.Error()})
+	}
+}
+
 // Log writes one entry into the host's log under this plugin's name. Level
 // is one of abi.LogDebug, LogInfo, LogWarn, LogError. Never log keys.
 func Log(level, msg string, attrs map[string]string) {

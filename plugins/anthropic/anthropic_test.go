@@ -22,13 +22,12 @@ var wasmPath string
 func TestMain(m *testing.M) { os.Exit(plugintest.BuildForMain(m, ".", &wasmPath)) }
 
 // setup starts a fake Anthropic API and loads the plugin against it.
-func setup(t *testing.T, opts plugintest.Options) (*plugintest.Harness, *fakeAPI) {
+func setup(t testing.TB, opts plugintest.Options) (*plugintest.Harness, *fakeAPI) {
 	t.Helper()
 	api := &fakeAPI{t: t}
-	srv := httptest.NewServer(api)
-	t.Cleanup(srv.Close)
-	opts.Config = map[string]string{"base_url": srv.URL, "default_model": "claude-test-4"}
-	opts.AllowedHosts = []string{strings.TrimPrefix(srv.URL, "http://")}
+	base, host := plugintest.Loopback(t, api)
+	opts.Config = map[string]string{"base_url": base, "default_model": "claude-test-4"}
+	opts.AllowedHosts = []string{host}
 	if opts.Key == "" {
 		opts.Key = keyGood
 	}

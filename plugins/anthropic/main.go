@@ -73,9 +73,7 @@ func chat() int32 {
 		}
 		resp, perr := r.finish()
 		// The tokens were spent whether or not the reply is usable.
-		if err := sdk.RecordUsage(resp.Usage); err != nil {
-			sdk.Log(abi.LogWarn, "the host rejected a usage record", map[string]string{"error": err.Error()})
-		}
+		sdk.RecordSpentUsage(resp.Usage)
 		if perr != nil {
 			return abi.ChatResponse{}, perr
 		}

@@ -104,14 +104,7 @@ type advanced struct {
 }
 
 func parseAdvanced(raw json.RawMessage) (advanced, error) {
-	if len(raw) == 0 || string(raw) == "null" {
-		return advanced{}, nil
-	}
-	a, err := decodeAdvanced(raw)
-	if err != nil {
-		return advanced{}, fmt.Errorf("advanced_parameters: %w", err)
-	}
-	return a, nil
+	return provider.ParseAdvanced(raw, decodeAdvanced)
 }
 
 // level is the thinking level asked for: thinking wins, then reasoning
@@ -119,13 +112,7 @@ func parseAdvanced(raw json.RawMessage) (advanced, error) {
 // xhigh → max, a bare max_tokens or enabled:true → medium). "" means not
 // asked, which is off: Anthropic thinks only when asked to.
 func (a advanced) level() string {
-	if provider.IsLevel(a.Thinking) {
-		return a.Thinking
-	}
-	if provider.IsLevel(a.ReasoningLevel) {
-		return a.ReasoningLevel
-	}
-	return a.Reasoning.Level("medium")
+	return provider.AskedLevel(a.Thinking, a.ReasoningLevel, a.Reasoning, "medium")
 }
 
 // budgetFor is budget_tokens for each level. The largest leaves room for

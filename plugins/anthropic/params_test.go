@@ -5,7 +5,6 @@ package main
 import (
 	"encoding/json"
 	"math/rand/v2"
-	"strings"
 	"testing"
 
 	"github.com/tzurot-go/tzurot/sdk/plugintest"
@@ -54,13 +53,7 @@ func TestSchemaNeverStricterThanThePlugin(t *testing.T) {
 		"reasoning":       {`"off"`, `"low"`, `"high"`, `{"effort":"none"}`, `{"effort":"medium"}`, `{"enabled":true}`},
 	}
 	for range 3000 {
-		var parts []string
-		for k, vs := range opts {
-			if r.IntN(3) == 0 {
-				parts = append(parts, `"`+k+`":`+vs[r.IntN(len(vs))])
-			}
-		}
-		params := "{" + strings.Join(parts, ",") + "}"
+		params := plugintest.RandomParams(r, opts)
 		if valid(params) == nil {
 			continue
 		}

@@ -225,11 +225,9 @@ func (r *reply) finish() (abi.ChatResponse, *abi.Error) {
 	switch {
 	case r.stop == "refusal":
 		return resp, &abi.Error{Code: abi.ErrContent, Message: "Claude declined to answer this conversation (stop_reason refusal)"}
-	case thought && (r.stop == "max_tokens" || r.stop == "model_context_window_exceeded"):
-		return resp, &abi.Error{Code: abi.ErrBadRequest, Message: fmt.Sprintf(
-			"Claude spent all its output tokens (%d) thinking and wrote no reply: raise max_tokens or lower the thinking level", r.usage.OutputTokens)}
 	case thought:
-		return resp, &abi.Error{Code: abi.ErrUnavailable, Message: "Claude finished thinking but wrote no reply (stop_reason " + r.stop + "); try again"}
+		outOfTokens := r.stop == "max_tokens" || r.stop == "model_context_window_exceeded"
+		return resp, provider.ThoughtWithoutReply("Claude", outOfTokens, int64(r.usage.OutputTokens), "stop_reason", r.stop)
 	}
 	return resp, nil
 }
@@ -267,18 +265,5 @@ func validation(status int, headers map[string]string, body []byte) abi.Validate
 	if status >= 200 && status <= 299 {
 		return abi.ValidateKeyResult{Status: abi.KeyValid}
 	}
-	e := httpError(status, headers, body)
-	switch e.Code {
-	case abi.ErrInvalidKey:
-		return abi.ValidateKeyResult{Status: abi.KeyInvalid, Message: e.Message}
-	case abi.ErrNoCredit:
-		return abi.ValidateKeyResult{Status: abi.KeyNoCredit, Message: e.Message}
-	case abi.ErrRateLimited:
-		// Rate limited means the key was accepted.
-		return abi.ValidateKeyResult{Status: abi.KeyValid, Message: "the key works (Anthropic is rate limiting it right now)"}
-	case abi.ErrUnavailable, abi.ErrTimeout:
-		return abi.ValidateKeyResult{Status: abi.KeyUnreachable, Message: e.Message}
-	}
-	// Anything else means the check itself is wrong (base_url?), not the key.
-	return abi.ValidateKeyResult{Status: abi.KeyUnreachable, Message: fmt.Sprintf("unexpected HTTP %d from Anthropic: %s", status, e.Message)}
+	return provider.KeyCheckRefused("Anthropic", status, httpError(status, headers, body))
 }

@@ -214,13 +214,7 @@ func readEvent(d *abijson.Decoder, e *event) {
 			e.Model = d.String()
 		case "content":
 			d.Once(&seen, 2)
-			if !d.Null() {
-				e.Content = []block{}
-				for range d.Array() {
-					e.Content = append(e.Content, block{})
-					readBlock(d, &e.Content[len(e.Content)-1])
-				}
-			}
+			e.Content = abijson.Slice(d, readBlock)
 		case "stop_reason":
 			d.Once(&seen, 3)
 			e.StopReason = d.String()
@@ -380,12 +374,7 @@ func decodeAdvanced(raw []byte) (advanced, error) {
 			a.MaxTokens = d.OptInt()
 		case "stop_sequences":
 			d.Once(&seen, 4)
-			if !d.Null() {
-				a.StopSequences = []string{}
-				for range d.Array() {
-					a.StopSequences = append(a.StopSequences, d.String())
-				}
-			}
+			a.StopSequences = d.Strings()
 		case "thinking":
 			d.Once(&seen, 5)
 			a.Thinking = d.String()

@@ -107,27 +107,14 @@ type advanced struct {
 }
 
 func parseAdvanced(raw json.RawMessage) (advanced, error) {
-	if len(raw) == 0 || string(raw) == "null" {
-		return advanced{}, nil
-	}
-	a, err := decodeAdvanced(raw)
-	if err != nil {
-		return advanced{}, fmt.Errorf("advanced_parameters: %w", err)
-	}
-	return a, nil
+	return provider.ParseAdvanced(raw, decodeAdvanced)
 }
 
 // level is the thinking level asked for: thinking wins, then reasoning
 // (its string form, or the object). "" means not asked: the model's own
 // default (Gemini thinks by default, dynamically).
 func (a advanced) level() string {
-	if provider.IsLevel(a.Thinking) {
-		return a.Thinking
-	}
-	if provider.IsLevel(a.ReasoningLevel) {
-		return a.ReasoningLevel
-	}
-	return a.Reasoning.Level("medium")
+	return provider.AskedLevel(a.Thinking, a.ReasoningLevel, a.Reasoning, "medium")
 }
 
 // family is what a model takes for thinking.

@@ -34,13 +34,7 @@ func TestSchemaNeverStricterThanThePlugin(t *testing.T) {
 	}
 	refused := 0
 	for range 3000 {
-		var parts []string
-		for k, vs := range opts {
-			if r.IntN(3) == 0 {
-				parts = append(parts, `"`+k+`":`+vs[r.IntN(len(vs))])
-			}
-		}
-		params := "{" + strings.Join(parts, ",") + "}"
+		params := plugintest.RandomParams(r, opts)
 		if valid(params) == nil {
 			continue
 		}

@@ -198,11 +198,8 @@ func (r *reply) finish() (abi.ChatResponse, *abi.Error) {
 	switch {
 	case resp.FinishReason == "content_filter":
 		return resp, &abi.Error{Code: abi.ErrContent, Message: "Gemini withheld its reply (finishReason " + r.stop + ")"}
-	case thought && r.stop == "MAX_TOKENS":
-		return resp, &abi.Error{Code: abi.ErrBadRequest, Message: fmt.Sprintf(
-			"Gemini spent all its output tokens (%d) thinking and wrote no reply: raise max_tokens or lower the thinking level", resp.Usage.OutputTokens)}
 	case thought:
-		return resp, &abi.Error{Code: abi.ErrUnavailable, Message: "Gemini finished thinking but wrote no reply (finishReason " + r.stop + "); try again"}
+		return resp, provider.ThoughtWithoutReply("Gemini", r.stop == "MAX_TOKENS", resp.Usage.OutputTokens, "finishReason", r.stop)
 	}
 	return resp, nil
 }
@@ -230,18 +227,5 @@ func validation(status int, body []byte) abi.ValidateKeyResult {
 	if status >= 200 && status <= 299 {
 		return abi.ValidateKeyResult{Status: abi.KeyValid}
 	}
-	e := httpError(status, body)
-	switch e.Code {
-	case abi.ErrInvalidKey:
-		return abi.ValidateKeyResult{Status: abi.KeyInvalid, Message: e.Message}
-	case abi.ErrNoCredit:
-		return abi.ValidateKeyResult{Status: abi.KeyNoCredit, Message: e.Message}
-	case abi.ErrRateLimited:
-		// Rate limited means the key was accepted.
-		return abi.ValidateKeyResult{Status: abi.KeyValid, Message: "the key works (Gemini is rate limiting it right now)"}
-	case abi.ErrUnavailable, abi.ErrTimeout:
-		return abi.ValidateKeyResult{Status: abi.KeyUnreachable, Message: e.Message}
-	}
-	// Anything else means the check itself is wrong (base_url?), not the key.
-	return abi.ValidateKeyResult{Status: abi.KeyUnreachable, Message: fmt.Sprintf("unexpected HTTP %d from Gemini: %s", status, e.Message)}
+	return provider.KeyCheckRefused("Gemini", status, httpError(status, body))
 }

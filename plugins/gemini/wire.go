@@ -151,13 +151,7 @@ func readResponse(d *abijson.Decoder, r *response) (slow bool) {
 		switch key {
 		case "candidates":
 			d.Once(&seen, 0)
-			if !d.Null() {
-				r.Candidates = []candidate{}
-				for range d.Array() {
-					r.Candidates = append(r.Candidates, candidate{})
-					readCandidate(d, &r.Candidates[len(r.Candidates)-1])
-				}
-			}
+			r.Candidates = abijson.Slice(d, readCandidate)
 		case "promptFeedback":
 			d.Once(&seen, 1)
 			if !d.Null() {
@@ -285,12 +279,7 @@ func decodeAdvanced(raw []byte) (advanced, error) {
 			a.MaxTokens = d.OptInt()
 		case "stop_sequences":
 			d.Once(&seen, 4)
-			if !d.Null() {
-				a.StopSequences = []string{}
-				for range d.Array() {
-					a.StopSequences = append(a.StopSequences, d.String())
-				}
-			}
+			a.StopSequences = d.Strings()
 		case "thinking":
 			d.Once(&seen, 5)
 			a.Thinking = d.String()

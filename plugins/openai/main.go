@@ -76,9 +76,7 @@ func chat() int32 {
 		if perr != nil {
 			return abi.ChatResponse{}, perr
 		}
-		if err := sdk.RecordUsage(resp.Usage); err != nil {
-			sdk.Log(abi.LogWarn, "the host rejected a usage record", map[string]string{"error": err.Error()})
-		}
+		sdk.RecordSpentUsage(resp.Usage)
 		return resp, nil
 	})
 }

@@ -20,17 +20,16 @@ var wasmPath string
 func TestMain(m *testing.M) { os.Exit(plugintest.BuildForMain(m, ".", &wasmPath)) }
 
 // setup starts a fake provider and loads the plugin against it.
-func setup(t *testing.T, flavor string, opts plugintest.Options) (*plugintest.Harness, *fakeAPI) {
+func setup(t testing.TB, flavor string, opts plugintest.Options) (*plugintest.Harness, *fakeAPI) {
 	t.Helper()
 	api := &fakeAPI{t: t, noAuth: flavor == "local"}
-	srv := httptest.NewServer(api)
-	t.Cleanup(srv.Close)
-	base := srv.URL + "/v1"
+	url, host := plugintest.Loopback(t, api)
+	base := url + "/v1"
 	if flavor == "openrouter" {
-		base = srv.URL + "/api/v1"
+		base = url + "/api/v1"
 	}
 	opts.Config = map[string]string{"base_url": base, "default_model": "gpt-test", "flavor": flavor}
-	opts.AllowedHosts = []string{strings.TrimPrefix(srv.URL, "http://")}
+	opts.AllowedHosts = []string{host}
 	if opts.Key == "" && flavor != "local" {
 		opts.Key = keyGood
 	}

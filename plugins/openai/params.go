@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"fmt"
 
 	"github.com/tzurot-go/tzurot/sdk/provider"
 )
@@ -73,25 +72,14 @@ type responseFormat struct {
 }
 
 func parseAdvanced(raw json.RawMessage) (advanced, error) {
-	var a advanced
-	if len(raw) == 0 || string(raw) == "null" {
-		return a, nil
-	}
-	a, err := decodeAdvanced(raw)
-	if err != nil {
-		return advanced{}, fmt.Errorf("advanced_parameters: %w", err)
-	}
-	return a, nil
+	return provider.ParseAdvanced(raw, decodeAdvanced)
 }
 
 // level is the reasoning level asked for: thinking wins, then the legacy
 // reasoning object (enabled:false → off, effort none→off … xhigh→max, a
 // bare max_tokens → high). "" means the provider's default.
 func (a advanced) level() string {
-	if provider.IsLevel(a.Thinking) {
-		return a.Thinking
-	}
-	return a.Reasoning.Level("high")
+	return provider.AskedLevel(a.Thinking, "", a.Reasoning, "high")
 }
 
 // budgetFor is the output budget a reasoning level gets when nobody set

@@ -215,13 +215,7 @@ func decodeCompletion(body []byte) (completion, error) {
 			c.Model = d.String()
 		case "choices":
 			d.Once(&seen, 1)
-			if !d.Null() {
-				c.Choices = []choice{}
-				for range d.Array() {
-					c.Choices = append(c.Choices, choice{})
-					readChoice(d, &c.Choices[len(c.Choices)-1])
-				}
-			}
+			c.Choices = abijson.Slice(d, readChoice)
 		case "usage":
 			d.Once(&seen, 2)
 			if !d.Null() {
@@ -279,13 +273,7 @@ func readDelta(d *abijson.Decoder, m *wireDelta) {
 			m.ReasoningContent = d.String()
 		case "tool_calls":
 			d.Once(&seen, 3)
-			if !d.Null() {
-				m.ToolCalls = []wireToolCall{}
-				for range d.Array() {
-					m.ToolCalls = append(m.ToolCalls, wireToolCall{})
-					readToolCall(d, &m.ToolCalls[len(m.ToolCalls)-1])
-				}
-			}
+			m.ToolCalls = abijson.Slice(d, readToolCall)
 		case "refusal":
 			d.Once(&seen, 4)
 			m.Refusal = d.String()
@@ -452,12 +440,7 @@ func decodeAdvanced(raw []byte) (advanced, error) {
 			}
 		case "transforms":
 			d.Once(&seen, 13)
-			if !d.Null() {
-				a.Transforms = []string{}
-				for range d.Array() {
-					a.Transforms = append(a.Transforms, d.String())
-				}
-			}
+			a.Transforms = d.Strings()
 		case "route":
 			d.Once(&seen, 14)
 			a.Route = d.String()

@@ -38,8 +38,9 @@ var ErrFallback = errors.New("abijson: document needs encoding/json")
 // Values read into fresh zero values match json.Unmarshal, null included:
 // String, Int, Float and Bool give the zero value for null, Object and
 // Array yield nothing for it; OptFloat, OptInt, OptInt64 and OptBool read
-// pointer fields (nil for null); use Null first where null must stay nil
-// otherwise (a slice, a pointer to a struct). Strings share memory with the input.
+// pointer fields (nil for null), Strings and Slice read slice fields (nil
+// for null); use Null first where null must stay nil otherwise (a pointer
+// to a struct). Strings share memory with the input.
 type Decoder struct{ d decoder }
 
 // NewDecoder returns a decoder reading data.
@@ -196,6 +197,34 @@ func (d *Decoder) OptBool() *bool {
 	}
 	b := d.d.boolean()
 	return &b
+}
+
+// Strings reads an array of strings into a new slice, or gives nil for
+// null: a []string field, as json.Unmarshal fills one in a zero value.
+func (d *Decoder) Strings() []string {
+	if d.Null() {
+		return nil
+	}
+	s := []string{}
+	for range d.Array() {
+		s = append(s, d.String())
+	}
+	return s
+}
+
+// Slice reads an array into a new slice, each element by read into a
+// fresh zero T, or gives nil for null: a []T field, as json.Unmarshal
+// fills one in a zero value. read is the element type's own reader.
+func Slice[T any](d *Decoder, read func(*Decoder, *T)) []T {
+	if d.Null() {
+		return nil
+	}
+	s := []T{}
+	for range d.Array() {
+		s = append(s, *new(T))
+		read(d, &s[len(s)-1])
+	}
+	return s
 }
 
 // Raw returns a copy of the next value's bytes, as json.RawMessage gets

@@ -39,17 +39,19 @@ type sample struct {
 	V sampleInner     `json:"v"`
 	R json.RawMessage `json:"r"`
 	// Pointer fields read with the Opt helpers.
-	OF *float64 `json:"of"`
-	OI *int     `json:"oi"`
-	OJ *int64   `json:"oj"`
-	OB *bool    `json:"ob"`
+	OF *float64      `json:"of"`
+	OI *int          `json:"oi"`
+	OJ *int64        `json:"oj"`
+	OB *bool         `json:"ob"`
+	LS []string      `json:"ls"`
+	LO []sampleInner `json:"lo"`
 }
 
 type sampleInner struct {
 	N int64 `json:"n"`
 }
 
-var sampleFields = []string{"s", "i", "f", "b", "p", "l", "o", "v", "r", "of", "oi", "oj", "ob"}
+var sampleFields = []string{"s", "i", "f", "b", "p", "l", "o", "v", "r", "of", "oi", "oj", "ob", "ls", "lo"}
 
 func readInner(d *Decoder, in *sampleInner) {
 	var seen uint64
@@ -120,6 +122,12 @@ func decodeSample(data []byte) (sample, error) {
 		case "ob":
 			d.Once(&seen, 12)
 			v.OB = d.OptBool()
+		case "ls":
+			d.Once(&seen, 13)
+			v.LS = d.Strings()
+		case "lo":
+			d.Once(&seen, 14)
+			v.LO = Slice(d, readInner)
 		default:
 			d.Unknown(key, sampleFields...)
 		}
@@ -140,6 +148,8 @@ var sampleInputs = []string{
 	`{"f":1e400}`, `{"b":"true"}`, `{"s":"\ud800"}`,
 	`{"of":0.5,"oi":-7,"oj":9007199254740993,"ob":false}`, `{"of":null,"oi":null,"oj":null,"ob":null}`,
 	`{"of":0,"oi":0,"oj":0,"ob":true}`, `{"oi":1.5}`, `{"oi":9223372036854775808}`, `{"oj":-9223372036854775809}`,
+	`{"ls":["a","b\n"],"lo":[{"n":1},{}]}`, `{"ls":null,"lo":null}`, `{"ls":[],"lo":[]}`, `{"ls":[null,"a"],"lo":[null,{"n":2}]}`,
+	`{"ls":"x"}`, `{"lo":{}}`, `{"ls":[1]}`, `{"lo":[1]}`, `{"ls":["a"],"ls":["b"]}`, `{"lo":[{"n":1}],"lo":null}`,
 	`{"of":"1"}`, `{"ob":1}`, `{"oi":true}`, `{"OF":1}`, `{"oi":1,"oi":2}`, `{"ob":nul}`, `{"of":1e400}`,
 }
 

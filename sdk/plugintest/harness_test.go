@@ -236,6 +236,26 @@ func TestHostClosesStreamsLeftOpen(t *testing.T) {
 	}
 }
 
+// Spent tokens are recorded; a record the host rejects becomes a warning
+// in the log, and the call itself still succeeds.
+func TestRecordSpentUsage(t *testing.T) {
+	h := plugintest.New(t, probeWasm, plugintest.Options{})
+	if _, res := probe(t, h, map[string]any{"do": "spent", "usage": abi.Usage{Kind: "text", Model: "m", OutputTokens: 7}}); res.Err != nil {
+		t.Fatalf("spent: %v", res.Err)
+	}
+	if u := h.Usage(); len(u) != 1 || u[0].OutputTokens != 7 || len(h.Logs()) != 0 {
+		t.Fatalf("usage = %+v, logs = %+v", u, h.Logs())
+	}
+	if _, res := probe(t, h, map[string]any{"do": "spent", "usage": abi.Usage{Kind: "gold", InputTokens: 1}}); res.Err != nil {
+		t.Fatalf("a rejected record must not fail the call: %v", res.Err)
+	}
+	l := h.Logs()
+	if len(h.Usage()) != 1 || len(l) != 1 || l[0].Level != abi.LogWarn || l[0].Message != "the host rejected a usage record" ||
+		!strings.Contains(l[0].Attrs["error"], "rejected") {
+		t.Fatalf("usage = %+v, logs = %+v", h.Usage(), l)
+	}
+}
+
 func TestUsageLogsEmitAndErrors(t *testing.T) {
 	h := plugintest.New(t, probeWasm, plugintest.Options{})
 	_, res := probe(t, h.As("bob"), map[string]any{"do": "usage", "usage": abi.Usage{Kind: "text", Model: "m", InputTokens: 10, OutputTokens: 5}})

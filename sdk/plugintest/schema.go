@@ -3,6 +3,9 @@ package plugintest
 import (
 	"bytes"
 	"errors"
+	"maps"
+	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -48,4 +51,19 @@ type noLoader struct{}
 
 func (noLoader) Load(string) (any, error) {
 	return nil, errors.New("parameters_schema may refer only to itself (#…)")
+}
+
+// RandomParams is one random advanced_parameters object for checking a
+// plugin against its schema: each key of opts with a one-in-three chance,
+// with one of its JSON values. Keys go in sorted order, so a seeded r gives
+// the same objects every run and a failure can be replayed.
+func RandomParams(r *rand.Rand, opts map[string][]string) string {
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(opts)) {
+		if r.IntN(3) == 0 {
+			vs := opts[k]
+			parts = append(parts, `"`+k+`":`+vs[r.IntN(len(vs))])
+		}
+	}
+	return "{" + strings.Join(parts, ",") + "}"
 }

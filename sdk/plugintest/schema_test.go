@@ -1,6 +1,8 @@
 package plugintest_test
 
 import (
+	"encoding/json"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"testing"
@@ -60,4 +62,32 @@ func (f *fakeTB) Fatalf(string, ...any) {
 func (f *fakeTB) Fatal(...any) {
 	f.failed = true
 	panic("fatal")
+}
+
+func TestRandomParams(t *testing.T) {
+	opts := map[string][]string{"b": {`1`, `2`}, "a": {`"x"`}, "c": {`[]`}}
+	seen := map[string]bool{}
+	for range 200 {
+		p := plugintest.RandomParams(rand.New(rand.NewPCG(1, 2)), opts)
+		seen[p] = true
+		var m map[string]any
+		if err := json.Unmarshal([]byte(p), &m); err != nil {
+			t.Fatalf("%s is not a JSON object: %v", p, err)
+		}
+	}
+	if len(seen) != 1 {
+		t.Fatalf("the same seed gave %d different objects: %v", len(seen), seen)
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	keys := map[string]bool{}
+	for range 200 {
+		var m map[string]json.RawMessage
+		_ = json.Unmarshal([]byte(plugintest.RandomParams(r, opts)), &m)
+		for k := range m {
+			keys[k] = true
+		}
+	}
+	if len(keys) != 3 {
+		t.Fatalf("200 objects used keys %v, want all of a, b, c", keys)
+	}
 }

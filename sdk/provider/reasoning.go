@@ -1,6 +1,10 @@
 package provider
 
-import "github.com/tzurot-go/tzurot/sdk/abijson"
+import (
+	"fmt"
+
+	"github.com/tzurot-go/tzurot/sdk/abijson"
+)
 
 // levels are tzurot's portable thinking levels, the values of a
 // personality's advanced_parameters.thinking (docs/providers.md). Every
@@ -75,4 +79,35 @@ func (r *Reasoning) Level(budgetLevel string) string {
 		return "medium"
 	}
 	return ""
+}
+
+// AskedLevel is the thinking level a personality asks for, in the order
+// every provider plugin reads it: thinking wins when it is a level, then
+// reasoning's string form (reasoningLevel, "" where a provider has none),
+// then its object form r (r.Level(budgetLevel)). "" means not asked: each
+// provider's own default.
+func AskedLevel(thinking, reasoningLevel string, r *Reasoning, budgetLevel string) string {
+	if IsLevel(thinking) {
+		return thinking
+	}
+	if IsLevel(reasoningLevel) {
+		return reasoningLevel
+	}
+	return r.Level(budgetLevel)
+}
+
+// ParseAdvanced reads a personality's advanced_parameters (sent with every
+// call) with decode, the plugin's own reader: absent or null is the zero T
+// (nothing asked), and decode's error comes back prefixed with
+// "advanced_parameters: ", so the user sees where the problem is.
+func ParseAdvanced[T any](raw []byte, decode func([]byte) (T, error)) (T, error) {
+	var zero T
+	if len(raw) == 0 || string(raw) == "null" {
+		return zero, nil
+	}
+	a, err := decode(raw)
+	if err != nil {
+		return zero, fmt.Errorf("advanced_parameters: %w", err)
+	}
+	return a, nil
 }

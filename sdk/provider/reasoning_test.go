@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/tzurot-go/tzurot/sdk/abijson"
@@ -93,5 +94,47 @@ func TestReasoningLevel(t *testing.T) {
 		if got := c.r.Level("BUDGET"); got != c.want {
 			t.Errorf("%+v.Level = %q, want %q", c.r, got, c.want)
 		}
+	}
+}
+
+func TestAskedLevel(t *testing.T) {
+	yes, n := true, 2000
+	for _, c := range []struct {
+		thinking, reasoningLevel string
+		r                        *Reasoning
+		want                     string
+	}{
+		{"", "", nil, ""},
+		{"low", "high", &Reasoning{Effort: "max"}, "low"},      // thinking wins
+		{"bogus", "high", &Reasoning{Effort: "low"}, "high"},   // then the string form
+		{"", "nope", &Reasoning{Effort: "minimal"}, "minimal"}, // then the object
+		{"", "", &Reasoning{MaxTokens: &n}, "budget"},
+		{"", "", &Reasoning{Enabled: &yes}, "medium"},
+		{"off", "", &Reasoning{Enabled: &yes}, "off"},
+	} {
+		if got := AskedLevel(c.thinking, c.reasoningLevel, c.r, "budget"); got != c.want {
+			t.Errorf("AskedLevel(%q, %q, %+v) = %q, want %q", c.thinking, c.reasoningLevel, c.r, got, c.want)
+		}
+	}
+}
+
+func TestParseAdvanced(t *testing.T) {
+	calls := 0
+	decode := func(b []byte) (map[string]int, error) {
+		calls++
+		var m map[string]int
+		return m, json.Unmarshal(b, &m)
+	}
+	for _, raw := range []string{"", "null"} {
+		if m, err := ParseAdvanced([]byte(raw), decode); m != nil || err != nil || calls != 0 {
+			t.Fatalf("ParseAdvanced(%q) = %v, %v after %d decodes; want nothing asked", raw, m, err, calls)
+		}
+	}
+	if m, err := ParseAdvanced([]byte(`{"top_k":3}`), decode); err != nil || m["top_k"] != 3 {
+		t.Fatalf("ParseAdvanced = %v, %v", m, err)
+	}
+	m, err := ParseAdvanced([]byte(`{"top_k":"x"}`), decode)
+	if m != nil || err == nil || !strings.HasPrefix(err.Error(), "advanced_parameters: json: cannot unmarshal") {
+		t.Fatalf("a bad document gave %v, %v; want the zero value and an error naming advanced_parameters", m, err)
 	}
 }

@@ -1,6 +1,8 @@
 package provider
 
 import (
+	"fmt"
+
 	"github.com/tzurot-go/tzurot/sdk"
 	"github.com/tzurot-go/tzurot/sdk/abi"
 )
@@ -17,4 +19,25 @@ func KeyCheckFailed(err error) (abi.ValidateKeyResult, error) {
 		return abi.ValidateKeyResult{}, e
 	}
 	return abi.ValidateKeyResult{Status: abi.KeyUnreachable, Message: e.Message}, nil
+}
+
+// KeyCheckRefused is validate_key's result when the provider answered the
+// key check with a status other than 2xx, from e, the plugin's own error
+// for that answer (who names the provider in messages): invalid_key is an
+// invalid key, no_credit a key without credit, rate_limited a working key
+// (the provider accepted it), unavailable or timeout unreachable; any
+// other answer means the check itself is wrong (a base_url?), not the
+// key, so it is unreachable with the status named.
+func KeyCheckRefused(who string, status int, e *abi.Error) abi.ValidateKeyResult {
+	switch e.Code {
+	case abi.ErrInvalidKey:
+		return abi.ValidateKeyResult{Status: abi.KeyInvalid, Message: e.Message}
+	case abi.ErrNoCredit:
+		return abi.ValidateKeyResult{Status: abi.KeyNoCredit, Message: e.Message}
+	case abi.ErrRateLimited:
+		return abi.ValidateKeyResult{Status: abi.KeyValid, Message: "the key works (" + who + " is rate limiting it right now)"}
+	case abi.ErrUnavailable, abi.ErrTimeout:
+		return abi.ValidateKeyResult{Status: abi.KeyUnreachable, Message: e.Message}
+	}
+	return abi.ValidateKeyResult{Status: abi.KeyUnreachable, Message: fmt.Sprintf("unexpected HTTP %d from %s: %s", status, who, e.Message)}
 }

@@ -25,3 +25,23 @@ func TestKeyCheckFailed(t *testing.T) {
 		}
 	}
 }
+
+func TestKeyCheckRefused(t *testing.T) {
+	for _, c := range []struct {
+		code   string
+		status string
+		msg    string
+	}{
+		{abi.ErrInvalidKey, abi.KeyInvalid, "bad key"},
+		{abi.ErrNoCredit, abi.KeyNoCredit, "bad key"},
+		{abi.ErrRateLimited, abi.KeyValid, "the key works (Acme is rate limiting it right now)"},
+		{abi.ErrUnavailable, abi.KeyUnreachable, "bad key"},
+		{abi.ErrTimeout, abi.KeyUnreachable, "bad key"},
+		{abi.ErrBadRequest, abi.KeyUnreachable, "unexpected HTTP 418 from Acme: bad key"},
+	} {
+		got := KeyCheckRefused("Acme", 418, &abi.Error{Code: c.code, Message: "bad key"})
+		if got.Status != c.status || got.Message != c.msg {
+			t.Errorf("%s: got %+v, want status %s, message %q", c.code, got, c.status, c.msg)
+		}
+	}
+}

@@ -84,6 +84,9 @@ func probe() int32 {
 			return Result{Status: r.Status, Body: string(b), Blob: r.BodyBlob}, nil
 		case "usage":
 			return Result{}, sdk.RecordUsage(op.Usage)
+		case "spent":
+			sdk.RecordSpentUsage(op.Usage)
+			return Result{}, nil
 		case "log":
 			sdk.Log(abi.LogInfo, op.Text, op.Attrs)
 			return Result{}, nil

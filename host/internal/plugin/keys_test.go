@@ -331,7 +331,7 @@ func TestExposureScrub(t *testing.T) {
 		}
 	}
 	// It keeps no plain text.
-	if dump := fmt.Sprintf("%+v", e); strings.Contains(dump, "first") || strings.Contains(dump, "second") {
+	if dump := fmt.Sprintf("%+v %+v", e, *e.set); strings.Contains(dump, "first") || strings.Contains(dump, "second") {
 		t.Errorf("exposure holds plain text: %s", dump)
 	}
 }

@@ -33,6 +33,19 @@ const (
 	ChatExport = "chat"
 	// ValidateKeyExport takes a ValidateKeyRequest and outputs a ValidateKeyResult.
 	ValidateKeyExport = "validate_key"
+	// SpeakExport (capability voice.speak) takes a SpeakRequest and outputs
+	// a SpeakResponse; the audio travels as a blob.
+	SpeakExport = "speak"
+	// CloneVoiceExport (capability voice.clone) takes a CloneVoiceRequest and
+	// outputs a CloneVoiceResponse; the samples travel as blobs.
+	CloneVoiceExport = "clone_voice"
+	// TranscribeExport (capability voice.transcribe) takes a
+	// TranscribeRequest and outputs a TranscribeResponse; the audio travels
+	// as a blob.
+	TranscribeExport = "transcribe"
+	// ModelsExport (capability llm.models) takes a ModelsRequest and outputs
+	// a ModelList: the models a user may pick, for autocomplete.
+	ModelsExport = "models"
 )
 
 // Host function names, all imported from HostNamespace. Every "ptr" is an
@@ -63,15 +76,21 @@ const (
 const (
 	CapChat        = "llm.chat"
 	CapValidateKey = "llm.validate_key"
-	CapTTS         = "voice.tts"
+	CapModels      = "llm.models"
+	CapSpeak       = "voice.speak"
 	CapVoiceClone  = "voice.clone"
+	CapTranscribe  = "voice.transcribe"
 	CapImage       = "image.generate"
 	CapTool        = "tool"
+	// CapTTS is the name voice.speak had before it was specified. No export
+	// ever served it; it stays a known name so a plugins.toml or plugin
+	// that lists it still loads (it grants nothing).
+	CapTTS = "voice.tts"
 )
 
 // KnownCapabilities lists every capability this ABI version defines.
 func KnownCapabilities() []string {
-	return []string{CapChat, CapValidateKey, CapTTS, CapVoiceClone, CapImage, CapTool}
+	return []string{CapChat, CapValidateKey, CapModels, CapSpeak, CapVoiceClone, CapTranscribe, CapImage, CapTool, CapTTS}
 }
 
 // Description is what a plugin says about itself (the describe export).
@@ -94,6 +113,11 @@ type Description struct {
 	// ParametersSchema is a JSON Schema (draft 2020-12) for the
 	// advanced_parameters object the plugin accepts. Optional.
 	ParametersSchema json.RawMessage `json:"parameters_schema,omitempty"`
+	// VoiceSchema is a JSON Schema (draft 2020-12) of the VoiceSettings
+	// object a voice.speak plugin accepts (SpeakRequest.Settings). The host
+	// checks a personality's voice config against it when the config is
+	// saved and before each speak call. Optional.
+	VoiceSchema json.RawMessage `json:"voice_schema,omitempty"`
 }
 
 // Message is one turn of a conversation.
@@ -157,6 +181,9 @@ type Usage struct {
 	ReasoningTokens int64 `json:"reasoning_tokens,omitempty"`
 	Characters      int64 `json:"characters,omitempty"`
 	Images          int64 `json:"images,omitempty"`
+	// AudioMS is the length of audio processed, in milliseconds
+	// (transcription input, or speech output when a provider bills by time).
+	AudioMS int64 `json:"audio_ms,omitempty"`
 	// Provider and Plugin are set by the host on every usage row (the key
 	// slot, or the plugin entry name when it has none, and the plugin entry
 	// name); whatever a plugin writes here is overwritten.
@@ -258,6 +285,11 @@ type HTTPRequest struct {
 	// ResponseBlob asks http_request to keep the response body host-side as
 	// a blob and return its handle in HTTPResponse.BodyBlob instead of Body.
 	ResponseBlob bool `json:"response_blob,omitempty"`
+	// Multipart asks the host to build a multipart/form-data body from these
+	// parts (and set Content-Type with its boundary); it wins over every
+	// other body field. File parts name blobs, so audio and images go to the
+	// provider without passing through the plugin.
+	Multipart []MultipartPart `json:"multipart,omitempty"`
 }
 
 // HTTPResponse is the output of http_request. Error is set (and Status is 0)

@@ -12,7 +12,8 @@ SELECT sqlc.embed(p),
        COALESCE(c.context_window_tokens, 131072)::integer AS llm_context_window_tokens,
        v.provider AS voice_provider, v.voice_id AS voice_voice_id, v.model AS voice_model,
        v.stability AS voice_stability, v.similarity AS voice_similarity, v.style AS voice_style, v.frequency AS voice_frequency,
-       v.transcription_enabled AS voice_transcription_enabled
+       v.transcription_enabled AS voice_transcription_enabled,
+       v.speaker_boost AS voice_speaker_boost, v.settings AS voice_settings
 FROM personalities p
 LEFT JOIN LATERAL (
     SELECT lc.id, lc.user_id, lc.provider, lc.model, lc.advanced_parameters, lc.max_referenced_messages, lc.context_window_tokens
@@ -35,7 +36,8 @@ SELECT sqlc.embed(p),
        COALESCE(c.context_window_tokens, 131072)::integer AS llm_context_window_tokens,
        v.provider AS voice_provider, v.voice_id AS voice_voice_id, v.model AS voice_model,
        v.stability AS voice_stability, v.similarity AS voice_similarity, v.style AS voice_style, v.frequency AS voice_frequency,
-       v.transcription_enabled AS voice_transcription_enabled
+       v.transcription_enabled AS voice_transcription_enabled,
+       v.speaker_boost AS voice_speaker_boost, v.settings AS voice_settings
 FROM personalities p
 LEFT JOIN LATERAL (
     SELECT lc.id, lc.user_id, lc.provider, lc.model, lc.advanced_parameters, lc.max_referenced_messages, lc.context_window_tokens
@@ -149,8 +151,8 @@ ON CONFLICT (personality_id, user_id) DO UPDATE SET
 DELETE FROM llm_configs WHERE personality_id = @personality_id AND user_id = @user_id::bigint;
 
 -- name: UpsertVoiceConfig :exec
-INSERT INTO voice_configs (personality_id, provider, voice_id, model, stability, similarity, style, frequency, transcription_enabled)
-VALUES (@personality_id, @provider, @voice_id, @model, @stability, @similarity, @style, @frequency, @transcription_enabled)
+INSERT INTO voice_configs (personality_id, provider, voice_id, model, stability, similarity, style, frequency, transcription_enabled, speaker_boost, settings)
+VALUES (@personality_id, @provider, @voice_id, @model, @stability, @similarity, @style, @frequency, @transcription_enabled, @speaker_boost, @settings)
 ON CONFLICT (personality_id) DO UPDATE SET
     provider = excluded.provider,
     voice_id = excluded.voice_id,
@@ -159,7 +161,9 @@ ON CONFLICT (personality_id) DO UPDATE SET
     similarity = excluded.similarity,
     style = excluded.style,
     frequency = excluded.frequency,
-    transcription_enabled = excluded.transcription_enabled;
+    transcription_enabled = excluded.transcription_enabled,
+    speaker_boost = excluded.speaker_boost,
+    settings = excluded.settings;
 
 -- name: AddVoiceSample :one
 INSERT INTO voice_samples (personality_id, data, mime_type, duration_ms)

@@ -1,9 +1,9 @@
 -- name: InsertUsage :execrows
 -- Idempotent on request_id: a retried job records its usage once.
 INSERT INTO usage_logs (request_id, user_id, personality_id, provider, model, kind,
-                        input_tokens, output_tokens, reasoning_tokens, characters, images, latency_ms, delivery)
+                        input_tokens, output_tokens, reasoning_tokens, characters, images, audio_ms, latency_ms, delivery)
 VALUES (@request_id, @user_id, @personality_id, @provider, @model, @kind,
-        @input_tokens, @output_tokens, @reasoning_tokens, @characters, @images, @latency_ms, @delivery)
+        @input_tokens, @output_tokens, @reasoning_tokens, @characters, @images, @audio_ms, @latency_ms, @delivery)
 ON CONFLICT (request_id) DO NOTHING;
 
 -- name: UsageByUser :many

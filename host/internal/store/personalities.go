@@ -53,11 +53,16 @@ type VoiceConfig struct {
 	// TranscriptionEnabled: the personality transcribes voice messages it
 	// receives (shapes.inc's voice_transcription_enabled).
 	TranscriptionEnabled bool
+	// SpeakerBoost is ElevenLabs' use_speaker_boost (true by default).
+	SpeakerBoost bool
+	// Settings holds the voice plugin's own knobs beside the portable ones
+	// (a JSON object; nil means {}), checked against its voice_schema.
+	Settings json.RawMessage
 }
 
 // DefaultVoiceConfig is what a personality gets when voice is first enabled.
 func DefaultVoiceConfig() VoiceConfig {
-	return VoiceConfig{Provider: "elevenlabs", Model: "eleven_flash_v2_5", Stability: 0.5, Similarity: 0.75}
+	return VoiceConfig{Provider: "elevenlabs", Model: "eleven_flash_v2_5", Stability: 0.5, Similarity: 0.75, SpeakerBoost: true}
 }
 
 // PersonalityByID loads a personality for userID (0 when no user is asking,
@@ -108,6 +113,8 @@ func personalityFromRow(r query.PersonalityBySlugRow) Personality {
 			Style:                deref(r.VoiceStyle),
 			Frequency:            deref(r.VoiceFrequency),
 			TranscriptionEnabled: deref(r.VoiceTranscriptionEnabled),
+			SpeakerBoost:         deref(r.VoiceSpeakerBoost),
+			Settings:             r.VoiceSettings,
 		}
 	}
 	return p
@@ -281,10 +288,14 @@ func (s *Store) SetVoiceConfig(ctx context.Context, personalityID int64, v Voice
 	if v.Model == "" {
 		v.Model = "eleven_flash_v2_5"
 	}
+	settings := v.Settings
+	if len(settings) == 0 || string(settings) == "null" {
+		settings = json.RawMessage(`{}`)
+	}
 	err := s.q.UpsertVoiceConfig(ctx, s.pool, query.UpsertVoiceConfigParams{
 		PersonalityID: personalityID, Provider: v.Provider, VoiceID: v.VoiceID, Model: v.Model,
 		Stability: v.Stability, Similarity: v.Similarity, Style: v.Style, Frequency: v.Frequency,
-		TranscriptionEnabled: v.TranscriptionEnabled,
+		TranscriptionEnabled: v.TranscriptionEnabled, SpeakerBoost: v.SpeakerBoost, Settings: settings,
 	})
 	if err != nil {
 		return fmt.Errorf("set voice config: %w", mapError(err))

@@ -62,14 +62,14 @@ const (
 	recordUsageSQL = `
 WITH u AS (
     SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[],
-                         $7::int[], $8::int[], $9::int[], $10::int[], $11::int[], $12::int[], $13::text[])
+                         $7::int[], $8::int[], $9::int[], $10::int[], $11::int[], $12::int[], $13::text[], $20::int[])
         AS t(request_id, user_id, personality_id, provider, model, kind,
-             input_tokens, output_tokens, reasoning_tokens, characters, images, latency_ms, delivery)
+             input_tokens, output_tokens, reasoning_tokens, characters, images, latency_ms, delivery, audio_ms)
 ), ins AS (
     INSERT INTO usage_logs (request_id, user_id, personality_id, provider, model, kind,
-                            input_tokens, output_tokens, reasoning_tokens, characters, images, latency_ms, delivery)
+                            input_tokens, output_tokens, reasoning_tokens, characters, images, latency_ms, delivery, audio_ms)
     SELECT u.request_id, us.id, p.id, u.provider, u.model, u.kind,
-           u.input_tokens, u.output_tokens, u.reasoning_tokens, u.characters, u.images, u.latency_ms, u.delivery
+           u.input_tokens, u.output_tokens, u.reasoning_tokens, u.characters, u.images, u.latency_ms, u.delivery, u.audio_ms
     FROM u
     LEFT JOIN users us ON us.id = u.user_id
     LEFT JOIN personalities p ON p.id = u.personality_id
@@ -180,7 +180,7 @@ func (s *Store) RecordReplies(ctx context.Context, recs []ReplyRecord) error {
 	if len(u.requestID) > 0 {
 		b.Queue(recordUsageSQL, u.requestID, u.userID, u.personalityID, u.provider, u.model, u.kind,
 			u.inputTokens, u.outputTokens, u.reasoningTokens, u.characters, u.images, u.latencyMs, u.delivery,
-			c.requestID, c.scope, c.key, c.windowUs, c.cost, c.at)
+			c.requestID, c.scope, c.key, c.windowUs, c.cost, c.at, u.audioMs)
 	}
 	if len(m.messageID) > 0 {
 		b.Queue(recordMessagesSQL, m.messageID, m.personalityID, m.channelID, m.userID, m.requestID)
@@ -204,6 +204,7 @@ type usageColumns struct {
 	requestID, provider, model, kind, delivery                                []string
 	userID, personalityID                                                     []int64
 	inputTokens, outputTokens, reasoningTokens, characters, images, latencyMs []int32
+	audioMs                                                                   []int32
 }
 
 func (u *usageColumns) add(x Usage) {
@@ -230,6 +231,7 @@ func (u *usageColumns) add(x Usage) {
 	u.delivery = append(u.delivery, delivery)
 	u.characters = append(u.characters, clampInt32(max(x.Characters, 0)))
 	u.images = append(u.images, clampInt32(max(x.Images, 0)))
+	u.audioMs = append(u.audioMs, clampInt32(max(x.AudioMS, 0)))
 	u.latencyMs = append(u.latencyMs, clampInt32(max(int(x.Latency.Milliseconds()), 0)))
 }
 

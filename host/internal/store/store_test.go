@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -165,7 +166,7 @@ func TestPersonalityWithAliasesAndConfigsUserOverrideWins(t *testing.T) {
 	if err := s.SetVoiceConfig(ctx, pid, off); err != nil {
 		t.Fatal(err)
 	}
-	if again, err := s.PersonalityByID(ctx, pid, 0); err != nil || again.Voice == nil || *again.Voice != off {
+	if again, err := s.PersonalityByID(ctx, pid, 0); err != nil || again.Voice == nil || !reflect.DeepEqual(*again.Voice, off) {
 		t.Fatalf("voice after switching transcription off = %+v (%v), want %+v", again.Voice, err, off)
 	}
 

@@ -43,7 +43,10 @@ type Usage struct {
 	ReasoningTokens int
 	Characters      int
 	Images          int
-	Latency         time.Duration
+	// AudioMS is milliseconds of audio processed (transcription, or speech
+	// billed by time).
+	AudioMS int
+	Latency time.Duration
 	// Delivery is one of the Delivery constants ("" means DeliveryPosted).
 	Delivery string
 }
@@ -63,7 +66,7 @@ func (s *Store) InsertUsage(ctx context.Context, u Usage) (bool, error) {
 		Provider: u.Provider, Model: u.Model, Kind: u.Kind,
 		InputTokens: clampInt32(u.InputTokens), OutputTokens: clampInt32(u.OutputTokens),
 		ReasoningTokens: min(clampInt32(max(u.ReasoningTokens, 0)), clampInt32(u.OutputTokens)),
-		Characters:      clampInt32(u.Characters), Images: clampInt32(u.Images),
+		Characters:      clampInt32(u.Characters), Images: clampInt32(u.Images), AudioMs: clampInt32(max(u.AudioMS, 0)),
 		LatencyMs: clampInt32(int(u.Latency.Milliseconds())), Delivery: delivery,
 	})
 	if err != nil {

@@ -188,6 +188,7 @@ type UsageLog struct {
 	CreatedAt       time.Time
 	ReasoningTokens int32
 	Delivery        string
+	AudioMs         int32
 }
 
 type User struct {
@@ -230,6 +231,8 @@ type VoiceConfig struct {
 	Frequency            float64
 	UpdatedAt            time.Time
 	TranscriptionEnabled bool
+	SpeakerBoost         bool
+	Settings             json.RawMessage
 }
 
 type VoiceSample struct {

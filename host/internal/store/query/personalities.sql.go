@@ -326,7 +326,8 @@ SELECT p.id, p.slug, p.name, p.display_name, p.owner_user_id, p.avatar_url, p.sy
        COALESCE(c.context_window_tokens, 131072)::integer AS llm_context_window_tokens,
        v.provider AS voice_provider, v.voice_id AS voice_voice_id, v.model AS voice_model,
        v.stability AS voice_stability, v.similarity AS voice_similarity, v.style AS voice_style, v.frequency AS voice_frequency,
-       v.transcription_enabled AS voice_transcription_enabled
+       v.transcription_enabled AS voice_transcription_enabled,
+       v.speaker_boost AS voice_speaker_boost, v.settings AS voice_settings
 FROM personalities p
 LEFT JOIN LATERAL (
     SELECT lc.id, lc.user_id, lc.provider, lc.model, lc.advanced_parameters, lc.max_referenced_messages, lc.context_window_tokens
@@ -362,6 +363,8 @@ type PersonalityByIDRow struct {
 	VoiceStyle                *float64
 	VoiceFrequency            *float64
 	VoiceTranscriptionEnabled *bool
+	VoiceSpeakerBoost         *bool
+	VoiceSettings             json.RawMessage
 }
 
 // One round trip for everything a reply needs about a personality: the row,
@@ -414,6 +417,8 @@ func (q *Queries) PersonalityByID(ctx context.Context, db DBTX, arg PersonalityB
 		&i.VoiceStyle,
 		&i.VoiceFrequency,
 		&i.VoiceTranscriptionEnabled,
+		&i.VoiceSpeakerBoost,
+		&i.VoiceSettings,
 	)
 	return i, err
 }
@@ -429,7 +434,8 @@ SELECT p.id, p.slug, p.name, p.display_name, p.owner_user_id, p.avatar_url, p.sy
        COALESCE(c.context_window_tokens, 131072)::integer AS llm_context_window_tokens,
        v.provider AS voice_provider, v.voice_id AS voice_voice_id, v.model AS voice_model,
        v.stability AS voice_stability, v.similarity AS voice_similarity, v.style AS voice_style, v.frequency AS voice_frequency,
-       v.transcription_enabled AS voice_transcription_enabled
+       v.transcription_enabled AS voice_transcription_enabled,
+       v.speaker_boost AS voice_speaker_boost, v.settings AS voice_settings
 FROM personalities p
 LEFT JOIN LATERAL (
     SELECT lc.id, lc.user_id, lc.provider, lc.model, lc.advanced_parameters, lc.max_referenced_messages, lc.context_window_tokens
@@ -465,6 +471,8 @@ type PersonalityBySlugRow struct {
 	VoiceStyle                *float64
 	VoiceFrequency            *float64
 	VoiceTranscriptionEnabled *bool
+	VoiceSpeakerBoost         *bool
+	VoiceSettings             json.RawMessage
 }
 
 func (q *Queries) PersonalityBySlug(ctx context.Context, db DBTX, arg PersonalityBySlugParams) (PersonalityBySlugRow, error) {
@@ -514,6 +522,8 @@ func (q *Queries) PersonalityBySlug(ctx context.Context, db DBTX, arg Personalit
 		&i.VoiceStyle,
 		&i.VoiceFrequency,
 		&i.VoiceTranscriptionEnabled,
+		&i.VoiceSpeakerBoost,
+		&i.VoiceSettings,
 	)
 	return i, err
 }
@@ -700,8 +710,8 @@ func (q *Queries) UpsertUserLLMConfig(ctx context.Context, db DBTX, arg UpsertUs
 }
 
 const upsertVoiceConfig = `-- name: UpsertVoiceConfig :exec
-INSERT INTO voice_configs (personality_id, provider, voice_id, model, stability, similarity, style, frequency, transcription_enabled)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+INSERT INTO voice_configs (personality_id, provider, voice_id, model, stability, similarity, style, frequency, transcription_enabled, speaker_boost, settings)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 ON CONFLICT (personality_id) DO UPDATE SET
     provider = excluded.provider,
     voice_id = excluded.voice_id,
@@ -710,7 +720,9 @@ ON CONFLICT (personality_id) DO UPDATE SET
     similarity = excluded.similarity,
     style = excluded.style,
     frequency = excluded.frequency,
-    transcription_enabled = excluded.transcription_enabled
+    transcription_enabled = excluded.transcription_enabled,
+    speaker_boost = excluded.speaker_boost,
+    settings = excluded.settings
 `
 
 type UpsertVoiceConfigParams struct {
@@ -723,6 +735,8 @@ type UpsertVoiceConfigParams struct {
 	Style                float64
 	Frequency            float64
 	TranscriptionEnabled bool
+	SpeakerBoost         bool
+	Settings             json.RawMessage
 }
 
 func (q *Queries) UpsertVoiceConfig(ctx context.Context, db DBTX, arg UpsertVoiceConfigParams) error {
@@ -736,6 +750,8 @@ func (q *Queries) UpsertVoiceConfig(ctx context.Context, db DBTX, arg UpsertVoic
 		arg.Style,
 		arg.Frequency,
 		arg.TranscriptionEnabled,
+		arg.SpeakerBoost,
+		arg.Settings,
 	)
 	return err
 }

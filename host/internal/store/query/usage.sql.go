@@ -43,9 +43,9 @@ func (q *Queries) ChargeRateLimit(ctx context.Context, db DBTX, arg ChargeRateLi
 
 const insertUsage = `-- name: InsertUsage :execrows
 INSERT INTO usage_logs (request_id, user_id, personality_id, provider, model, kind,
-                        input_tokens, output_tokens, reasoning_tokens, characters, images, latency_ms, delivery)
+                        input_tokens, output_tokens, reasoning_tokens, characters, images, audio_ms, latency_ms, delivery)
 VALUES ($1, $2, $3, $4, $5, $6,
-        $7, $8, $9, $10, $11, $12, $13)
+        $7, $8, $9, $10, $11, $12, $13, $14)
 ON CONFLICT (request_id) DO NOTHING
 `
 
@@ -61,6 +61,7 @@ type InsertUsageParams struct {
 	ReasoningTokens int32
 	Characters      int32
 	Images          int32
+	AudioMs         int32
 	LatencyMs       int32
 	Delivery        string
 }
@@ -79,6 +80,7 @@ func (q *Queries) InsertUsage(ctx context.Context, db DBTX, arg InsertUsageParam
 		arg.ReasoningTokens,
 		arg.Characters,
 		arg.Images,
+		arg.AudioMs,
 		arg.LatencyMs,
 		arg.Delivery,
 	)

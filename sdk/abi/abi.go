@@ -118,6 +118,12 @@ type Description struct {
 	// checks a personality's voice config against it when the config is
 	// saved and before each speak call. Optional.
 	VoiceSchema json.RawMessage `json:"voice_schema,omitempty"`
+	// ImageSchema is a JSON Schema (draft 2020-12) of the settings object an
+	// image.generate plugin accepts (ImageRequest.Settings). Optional.
+	ImageSchema json.RawMessage `json:"image_schema,omitempty"`
+	// Tools are the tools a plugin granted "tool" offers: each name, what it
+	// does (the model reads it) and the JSON Schema of its arguments.
+	Tools []Tool `json:"tools,omitempty"`
 }
 
 // Message is one turn of a conversation.

@@ -71,8 +71,24 @@ func (s *audioServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		s.speech = body
 		s.mu.Unlock()
+		mp3 := speechMP3(body["input"].(string))
+		switch body["voice"] {
+		case "html": // a proxy page served with 200
+			w.Header().Set("Content-Type", "text/html")
+			_, _ = w.Write([]byte("<html><body>Service starting, please wait</body></html>"))
+			return
+		case "cut": // the connection drops half way through the audio
+			w.Header().Set("Content-Type", "audio/mpeg")
+			w.Header().Set("Content-Length", fmt.Sprint(len(mp3)))
+			_, _ = w.Write(mp3[:len(mp3)/2])
+			w.(http.Flusher).Flush()
+			if conn, _, err := w.(http.Hijacker).Hijack(); err == nil {
+				_ = conn.Close()
+			}
+			return
+		}
 		w.Header().Set("Content-Type", "audio/mpeg")
-		_, _ = w.Write(speechMP3(body["input"].(string)))
+		_, _ = w.Write(mp3)
 	case "/v1/audio/transcriptions":
 		_, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 		if err != nil {
@@ -103,6 +119,12 @@ func (s *audioServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case form["model"] == "busy":
 			fail(http.StatusTooManyRequests, "Rate limit reached for whisper-1.", "rate_limit_exceeded")
+		case form["model"] == "down":
+			w.WriteHeader(http.StatusBadGateway)
+			_, _ = w.Write([]byte("<html><body>502 Bad Gateway</body></html>"))
+		case form["model"] == "garbage":
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write([]byte(`{"status":"queued"}`))
 		case form["response_format"] == "verbose_json":
 			w.Header().Set("Content-Type", "application/json")
 			_ = json.NewEncoder(w).Encode(map[string]any{"task": "transcribe", "language": "german", "duration": 4.25, "text": " Guten Morgen, Lilith. "})
@@ -128,7 +150,7 @@ func TestOpenAISpeechPluginInRealHost(t *testing.T) {
 	wasm := plugintest.Build(t, filepath.Join(root, "plugins", "openai-speech"))
 	const key = "sk-speech-0123456789abcdef"
 	fake := &audioServer{t: t, key: key}
-	s, _ := newServer(t, fake.ServeHTTP)
+	s, hits := newServer(t, fake.ServeHTTP)
 	keys := &MemoryKeys{}
 	keys.Set("u1", "openai", key)
 	h, logs := testHost(t, fmt.Sprintf(`
@@ -236,6 +258,34 @@ auth = "bearer"
 		if !errors.As(err, &e) || e.Code != abi.ErrRateLimited || !e.Retryable ||
 			!strings.Contains(e.Message, "Rate limit reached for whisper-1. (the provider asks to wait 2 s before trying again)") {
 			t.Fatalf("err = %v", err)
+		}
+	})
+
+	t.Run("bad answers", func(t *testing.T) {
+		wantErr := func(what string, err error, code, msg string) {
+			t.Helper()
+			var e *abi.Error
+			if !errors.As(err, &e) || e.Code != code || !strings.Contains(e.Message, msg) {
+				t.Errorf("%s: err = %v, want %s containing %q", what, err, code, msg)
+			}
+		}
+		_, err := transcribe(t, abi.TranscribeRequest{Model: "down", Audio: abi.AudioRef{MimeType: "audio/ogg"}}, voiceMessage)
+		wantErr("transcription 502", err, abi.ErrUnavailable, "502 Bad Gateway")
+		_, err = transcribe(t, abi.TranscribeRequest{Model: "garbage", Audio: abi.AudioRef{MimeType: "audio/ogg"}}, voiceMessage)
+		wantErr("transcription without text", err, abi.ErrUnavailable, `the speech server sent an answer that is not a transcription: {"status":"queued"}`)
+		before := hits.hits.Load()
+		_, err = transcribe(t, abi.TranscribeRequest{Audio: abi.AudioRef{MimeType: "text/plain"}}, []byte("not audio"))
+		wantErr("a text file", err, abi.ErrBadRequest, `audio of type "text/plain" cannot be transcribed`)
+		if hits.hits.Load() != before {
+			t.Error("a text file was sent to the server")
+		}
+		for voice, msg := range map[string]string{
+			"html": "the speech server answered with text/html instead of audio: <html><body>Service starting",
+			"cut":  "the audio did not arrive whole from the speech server",
+		} {
+			in, _ := json.Marshal(abi.SpeakRequest{Text: "Hi", VoiceID: voice})
+			_, err := h.Invoke(WithCall(context.Background(), Call{UserID: "u1", Blobs: NewBlobs()}), "openai-speech", abi.SpeakExport, in)
+			wantErr("speech "+voice, err, abi.ErrUnavailable, msg)
 		}
 	})
 

@@ -77,6 +77,13 @@ func (s *audioServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "text/html")
 			_, _ = w.Write([]byte("<html><body>Service starting, please wait</body></html>"))
 			return
+		case "liar": // JSON labelled as audio: only the bytes tell
+			w.Header().Set("Content-Type", "audio/mpeg")
+			_, _ = w.Write([]byte(`{"detail":"model is loading"}`))
+			return
+		case "silence":
+			w.Header().Set("Content-Type", "audio/mpeg")
+			return
 		case "cut": // the connection drops half way through the audio
 			w.Header().Set("Content-Type", "audio/mpeg")
 			w.Header().Set("Content-Length", fmt.Sprint(len(mp3)))
@@ -137,11 +144,13 @@ func (s *audioServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// The real plugins/openai-speech under the real host: speech audio comes
-// back as a blob of the caller's store, byte for byte and recognisably
-// audio; the audio to transcribe goes from the caller's blob into a
-// multipart form the host builds, and the transcript, language and
-// duration come back.
+// The real plugins/openai-speech under the real host (Host.Speak,
+// Host.Transcribe): speech audio comes back byte for byte and recognisably
+// audio, billed in characters to the openai slot; voice settings are
+// checked against the plugin's voice_schema before any request; the audio
+// to transcribe goes from a blob into a multipart form the host builds,
+// and the transcript, language and duration come back; every bad answer is
+// an error a user can read.
 func TestOpenAISpeechPluginInRealHost(t *testing.T) {
 	root, err := plugintest.ModuleRoot()
 	if err != nil {
@@ -167,27 +176,22 @@ base_url = %q
 auth = "bearer"
 `, wasm, hostPort(t, s), s.URL), keys)
 
+	ctx := WithCall(context.Background(), Call{UserID: "u1"})
 	t.Run("speak", func(t *testing.T) {
-		blobs := NewBlobs()
-		ctx := WithCall(context.Background(), Call{UserID: "u1", Blobs: blobs})
-		in, _ := json.Marshal(abi.SpeakRequest{Text: "Good evening.", VoiceID: "coral", Settings: json.RawMessage(`{"stability":0.5,"similarity_boost":0.75,"speed":0.9}`)})
-		res, err := h.Invoke(ctx, "openai-speech", abi.SpeakExport, in)
+		out, got, usage, err := h.Speak(ctx, "openai-speech", abi.SpeakRequest{Text: "Good evening.", VoiceID: "coral",
+			Settings: json.RawMessage(`{"stability":0.5,"similarity_boost":0.75,"speaker_boost":true,"speed":0.9}`)})
 		if err != nil {
 			t.Fatal(err)
 		}
-		var out abi.SpeakResponse
-		if err := json.Unmarshal(res.Output, &out); err != nil {
-			t.Fatalf("%v: %s", err, res.Output)
-		}
-		got, ok := blobs.Get(out.Audio.Blob)
-		if !ok || !bytes.Equal(got, speechMP3("Good evening.")) {
-			t.Fatalf("blob %d: %d bytes, want the server's audio unchanged", out.Audio.Blob, len(got))
+		if !bytes.Equal(got, speechMP3("Good evening.")) {
+			t.Fatalf("audio: %d bytes, want the server's audio unchanged", len(got))
 		}
 		if mt, ok := audio.Sniff(got); !ok || mt != "audio/mpeg" || out.Audio.MimeType != "audio/mpeg" {
 			t.Fatalf("sniffed %q %v, declared %q", mt, ok, out.Audio.MimeType)
 		}
-		if out.Usage.Kind != abi.UsageVoice || out.Usage.Characters != 13 || out.Usage.Model != "gpt-4o-mini-tts" {
-			t.Fatalf("usage = %+v", out.Usage)
+		if len(usage) != 1 || usage[0].Kind != abi.UsageVoice || usage[0].Characters != 13 || usage[0].Model != "gpt-4o-mini-tts" ||
+			usage[0].Provider != "openai" || usage[0].Plugin != "openai-speech" {
+			t.Fatalf("usage = %+v", usage)
 		}
 		fake.mu.Lock()
 		body := fake.speech
@@ -197,32 +201,45 @@ auth = "bearer"
 		}
 	})
 
-	transcribe := func(t *testing.T, req abi.TranscribeRequest, file []byte) (abi.TranscribeResponse, error) {
+	t.Run("voice settings checked against the plugin's schema", func(t *testing.T) {
+		for settings, want := range map[string]string{
+			`{"speed":5}`:       "speed",
+			`{"stability":1.2}`: "stability",
+			`{"sped":1}`:        "sped",
+		} {
+			before := hits.hits.Load()
+			_, _, _, err := h.Speak(ctx, "openai-speech", abi.SpeakRequest{Text: "Hi", Settings: json.RawMessage(settings)})
+			var se *SettingsError
+			var e *abi.Error
+			if !errors.As(err, &se) || !errors.As(err, &e) || e.Code != abi.ErrBadRequest || !strings.Contains(strings.Join(se.Problems, ";"), want) {
+				t.Errorf("%s: err = %v, want a bad_request naming %s", settings, err, want)
+			}
+			if hits.hits.Load() != before {
+				t.Errorf("%s reached the server", settings)
+			}
+		}
+		if err := h.ValidateVoiceSettings("openai-speech", json.RawMessage(`{"stability":0.3,"style":0.2,"speed":1.2,"instructions":"Calm."}`)); err != nil {
+			t.Errorf("a portable config with speed and instructions: %v", err)
+		}
+	})
+
+	transcribe := func(t *testing.T, req abi.TranscribeRequest, file []byte) (abi.TranscribeResponse, []abi.Usage, error) {
 		t.Helper()
-		blobs := NewBlobs()
-		req.Audio.Blob = blobs.Put(file)
-		ctx := WithCall(context.Background(), Call{UserID: "u1", Blobs: blobs})
-		in, _ := json.Marshal(req)
-		res, err := h.Invoke(ctx, "openai-speech", abi.TranscribeExport, in)
-		if err != nil {
-			return abi.TranscribeResponse{}, err
-		}
-		var out abi.TranscribeResponse
-		if err := json.Unmarshal(res.Output, &out); err != nil {
-			t.Fatalf("%v: %s", err, res.Output)
-		}
-		return out, nil
+		return h.Transcribe(ctx, "openai-speech", req, file)
 	}
 	voiceMessage := append([]byte("OggS\x00\x02"), bytes.Repeat([]byte("opus voice message "), 5000)...)
 
 	t.Run("transcribe whisper", func(t *testing.T) {
-		out, err := transcribe(t, abi.TranscribeRequest{Language: "de",
+		out, usage, err := transcribe(t, abi.TranscribeRequest{Language: "de",
 			Audio: abi.AudioRef{MimeType: "audio/ogg", Filename: "voice-message.ogg", DurationMS: 4000}}, voiceMessage)
 		if err != nil {
 			t.Fatal(err)
 		}
+		if len(usage) != 1 || usage[0].Kind != abi.UsageVoice || usage[0].AudioMS != 4250 || usage[0].Provider != "openai" {
+			t.Fatalf("usage = %+v", usage)
+		}
 		want := abi.TranscribeResponse{Text: "Guten Morgen, Lilith.", Language: "de", DurationMS: 4250,
-			Usage: abi.Usage{Kind: abi.UsageVoice, Model: "whisper-1", AudioMS: 4250}}
+			Usage: abi.Usage{Kind: abi.UsageVoice, Model: "whisper-1", AudioMS: 4250, Provider: "openai", Plugin: "openai-speech"}}
 		if out != want {
 			t.Fatalf("out = %+v, want %+v", out, want)
 		}
@@ -237,7 +254,7 @@ auth = "bearer"
 	})
 
 	t.Run("transcribe gpt-4o", func(t *testing.T) {
-		out, err := transcribe(t, abi.TranscribeRequest{Model: "gpt-4o-mini-transcribe",
+		out, _, err := transcribe(t, abi.TranscribeRequest{Model: "gpt-4o-mini-transcribe",
 			Audio: abi.AudioRef{MimeType: "audio/mpeg", DurationMS: 2500}}, speechMP3("hi"))
 		if err != nil {
 			t.Fatal(err)
@@ -253,7 +270,7 @@ auth = "bearer"
 	})
 
 	t.Run("transcribe rate limited", func(t *testing.T) {
-		_, err := transcribe(t, abi.TranscribeRequest{Model: "busy", Audio: abi.AudioRef{MimeType: "audio/ogg"}}, voiceMessage)
+		_, _, err := transcribe(t, abi.TranscribeRequest{Model: "busy", Audio: abi.AudioRef{MimeType: "audio/ogg"}}, voiceMessage)
 		var e *abi.Error
 		if !errors.As(err, &e) || e.Code != abi.ErrRateLimited || !e.Retryable ||
 			!strings.Contains(e.Message, "Rate limit reached for whisper-1. (the provider asks to wait 2 s before trying again)") {
@@ -269,31 +286,33 @@ auth = "bearer"
 				t.Errorf("%s: err = %v, want %s containing %q", what, err, code, msg)
 			}
 		}
-		_, err := transcribe(t, abi.TranscribeRequest{Model: "down", Audio: abi.AudioRef{MimeType: "audio/ogg"}}, voiceMessage)
+		_, _, err := transcribe(t, abi.TranscribeRequest{Model: "down", Audio: abi.AudioRef{MimeType: "audio/ogg"}}, voiceMessage)
 		wantErr("transcription 502", err, abi.ErrUnavailable, "502 Bad Gateway")
-		_, err = transcribe(t, abi.TranscribeRequest{Model: "garbage", Audio: abi.AudioRef{MimeType: "audio/ogg"}}, voiceMessage)
+		_, _, err = transcribe(t, abi.TranscribeRequest{Model: "garbage", Audio: abi.AudioRef{MimeType: "audio/ogg"}}, voiceMessage)
 		wantErr("transcription without text", err, abi.ErrUnavailable, `the speech server sent an answer that is not a transcription: {"status":"queued"}`)
 		before := hits.hits.Load()
-		_, err = transcribe(t, abi.TranscribeRequest{Audio: abi.AudioRef{MimeType: "text/plain"}}, []byte("not audio"))
+		_, _, err = transcribe(t, abi.TranscribeRequest{Audio: abi.AudioRef{MimeType: "text/plain"}}, []byte("not audio"))
 		wantErr("a text file", err, abi.ErrBadRequest, `audio of type "text/plain" cannot be transcribed`)
 		if hits.hits.Load() != before {
 			t.Error("a text file was sent to the server")
 		}
 		for voice, msg := range map[string]string{
-			"html": "the speech server answered with text/html instead of audio: <html><body>Service starting",
-			"cut":  "the audio did not arrive whole from the speech server",
+			"html":    "the speech server answered with text/html instead of audio: <html><body>Service starting",
+			"cut":     "the audio did not arrive whole from the speech server",
+			"liar":    "the voice plugin returned something that is not audio",
+			"silence": "the voice plugin returned empty audio",
 		} {
-			in, _ := json.Marshal(abi.SpeakRequest{Text: "Hi", VoiceID: voice})
-			_, err := h.Invoke(WithCall(context.Background(), Call{UserID: "u1", Blobs: NewBlobs()}), "openai-speech", abi.SpeakExport, in)
+			_, data, _, err := h.Speak(ctx, "openai-speech", abi.SpeakRequest{Text: "Hi", VoiceID: voice})
 			wantErr("speech "+voice, err, abi.ErrUnavailable, msg)
+			if data != nil {
+				t.Errorf("speech %s: %d bytes of audio came back with the error", voice, len(data))
+			}
 		}
 	})
 
 	t.Run("wrong key", func(t *testing.T) {
 		keys.Set("u2", "openai", "sk-wrong-key-0123456789")
-		ctx := WithCall(context.Background(), Call{UserID: "u2", Blobs: NewBlobs()})
-		in, _ := json.Marshal(abi.SpeakRequest{Text: "Hi"})
-		_, err := h.Invoke(ctx, "openai-speech", abi.SpeakExport, in)
+		_, _, _, err := h.Speak(WithCall(context.Background(), Call{UserID: "u2"}), "openai-speech", abi.SpeakRequest{Text: "Hi"})
 		var e *abi.Error
 		if !errors.As(err, &e) || e.Code != abi.ErrInvalidKey || strings.Contains(err.Error(), "sk-wrong-key-0123456789") {
 			t.Fatalf("err = %v", err)

@@ -79,6 +79,12 @@ func (f *fakeAPI) lastUpload() upload {
 	return f.uploads[len(f.uploads)-1]
 }
 
+func (f *fakeAPI) uploadCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.uploads)
+}
+
 func apiError(w http.ResponseWriter, status int, msg, typ string, code any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)

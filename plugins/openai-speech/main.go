@@ -87,7 +87,11 @@ func speak() int32 {
 		// The response's usage is billed (the call records no row): the
 		// characters sent, as OpenAI bills its speech models.
 		usage := abi.Usage{Kind: abi.UsageVoice, Model: body.Model, Characters: int64(utf8.RuneCountInString(body.Input))}
-		return abi.SpeakResponse{Audio: abi.AudioRef{Blob: r.BodyBlob, MimeType: mime}, Usage: usage}, nil
+		ref, err := sdk.AudioFromResponse(r, mime)
+		if err != nil {
+			return abi.SpeakResponse{}, err
+		}
+		return abi.SpeakResponse{Audio: ref, Usage: usage}, nil
 	})
 }
 

@@ -225,7 +225,9 @@ func transcribeFormat(model string) string {
 
 // mimeExt is the file extension the transcription API expects for a MIME
 // type: it tells formats apart by the file name, so a part named "audio"
-// without an extension is refused.
+// without an extension is refused. It is not sdk.AudioExtension: OpenAI
+// takes only flac, m4a, mp3, mp4, mpeg, mpga, oga, ogg, wav and webm, so
+// AAC goes as m4a (its container) and video/* types are named too.
 var mimeExt = map[string]string{
 	"audio/mpeg":   "mp3",
 	"audio/mp3":    "mp3",

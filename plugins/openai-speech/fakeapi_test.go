@@ -63,6 +63,9 @@ func speechAudio(text string) []byte {
 	return b.Bytes()
 }
 
+// bigAudio is 1 MiB of MP3-looking bytes (an ID3 tag, then filler).
+var bigAudio = append([]byte("ID3\x04\x00\x00\x00\x00\x00\x00"), bytes.Repeat([]byte{0xFF, 0xFB, 0x90, 0x64}, (1<<20-10)/4)...)
+
 // formatType is the Content-Type OpenAI answers for each response_format.
 var formatType = map[string]string{
 	"mp3": "audio/mpeg", "opus": "audio/opus", "aac": "audio/aac",
@@ -153,6 +156,10 @@ func (f *fakeAPI) speech(w http.ResponseWriter, body map[string]any) {
 			_ = conn.Close()
 		}
 		return
+	case "big": // a long reply: 1 MiB of MP3, for the benchmark
+		w.Header().Set("Content-Type", formatType[format])
+		_, _ = w.Write(bigAudio)
+		return
 	case "alloy", "nova", "shimmer", "coral", "echo":
 	default:
 		apiError(w, http.StatusBadRequest, fmt.Sprintf("Invalid value: '%s'. Supported values are: 'alloy', 'ash', 'ballad', 'coral', 'echo', 'fable', 'onyx', 'nova', 'sage', 'shimmer', and 'verse'.", voice), "invalid_request_error", "invalid_value")
@@ -237,6 +244,9 @@ func (f *fakeAPI) transcription(w http.ResponseWriter, r *http.Request) {
 	// The "speech" is the uploaded bytes' text, so a test can tell the
 	// whole file arrived.
 	text := " " + string(up.File) + " "
+	if len(up.File) > 512<<10 {
+		text = " A long recording. " // the benchmark's 1 MiB: a transcript is short
+	}
 	switch format {
 	case "verbose_json":
 		lang := "english"

@@ -23,6 +23,7 @@ import (
 	"github.com/cenkalti/backoff/v4"
 
 	"github.com/tzurot-go/tzurot/sdk/abi"
+	"github.com/tzurot-go/tzurot/sdk/formdata"
 )
 
 // Retry bounds. A Retry-After longer than maxRetryAfter is cut to it: a
@@ -177,6 +178,9 @@ type request struct {
 	timeout time.Duration
 	retry   bool
 	blob    bool
+	// multipart, when set, is the body (built by the host from the
+	// plugin's parts); body is then empty.
+	multipart *formdata.Body
 }
 
 // prepare validates a plugin's request and resolves auth injection. A
@@ -207,6 +211,15 @@ func (p *httpPolicy) prepare(ctx context.Context, st *callState, in abi.HTTPRequ
 		r.headers.Set(k, v)
 	}
 	switch {
+	case len(in.Multipart) > 0:
+		mb, aerr := buildMultipart(st, in.Multipart)
+		if aerr != nil {
+			return nil, aerr
+		}
+		r.multipart = mb
+		// The boundary is the host's: whatever Content-Type the plugin set
+		// would not match the body.
+		r.headers.Set("Content-Type", mb.ContentType)
 	case in.BodyBlob != 0:
 		b, ok := st.blobs.Get(in.BodyBlob)
 		if !ok {
@@ -278,6 +291,11 @@ func (r *request) build(ctx context.Context) (*http.Request, error) {
 	req, err := http.NewRequestWithContext(ctx, r.method, r.url.String(), body)
 	if err != nil {
 		return nil, err
+	}
+	if mb := r.multipart; mb != nil {
+		req.Body = io.NopCloser(mb.Reader())
+		req.ContentLength = mb.Size
+		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(mb.Reader()), nil }
 	}
 	req.Header = r.headers.Clone()
 	return req, nil

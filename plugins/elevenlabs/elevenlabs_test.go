@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tzurot-go/tzurot/plugins/elevenlabs/elevenfake"
 	"github.com/tzurot-go/tzurot/sdk/abi"
 	"github.com/tzurot-go/tzurot/sdk/plugintest"
 )
@@ -22,17 +23,17 @@ func TestMain(m *testing.M) { os.Exit(plugintest.BuildForMain(m, ".", &wasmPath)
 
 // setup starts a fake ElevenLabs API and loads the plugin against it.
 // extra config values override the defaults.
-func setup(t testing.TB, opts plugintest.Options, extra ...string) (*plugintest.Harness, *fakeAPI) {
+func setup(t testing.TB, opts plugintest.Options, extra ...string) (*plugintest.Harness, *elevenfake.API) {
 	t.Helper()
-	api := &fakeAPI{t: t}
+	api := elevenfake.New(t)
 	base, host := plugintest.Loopback(t, api)
-	opts.Config = map[string]string{"base_url": base, "default_voice": voiceDefault}
+	opts.Config = map[string]string{"base_url": base, "default_voice": elevenfake.VoiceDefault}
 	for i := 0; i+1 < len(extra); i += 2 {
 		opts.Config[extra[i]] = extra[i+1]
 	}
 	opts.AllowedHosts = []string{host}
 	if opts.Key == "" {
-		opts.Key = keyGood
+		opts.Key = elevenfake.KeyGood
 	}
 	return plugintest.New(t, wasmPath, opts), api
 }
@@ -109,17 +110,17 @@ func TestSpeakSendsEveryVoiceSetting(t *testing.T) {
 	h, api := setup(t, plugintest.Options{})
 	text := "Hello there, traveller. Ça va? 🌙"
 	out, res, e := speak(t, h, abi.SpeakRequest{
-		Text: text, VoiceID: voiceRachel, Model: "eleven_multilingual_v2",
+		Text: text, VoiceID: elevenfake.VoiceRachel, Model: "eleven_multilingual_v2",
 		Settings: settingsJSON(`{"stability":0.35,"similarity_boost":0.8,"style":0.25,"speaker_boost":false,"speed":1.1}`),
 	})
 	if e != nil {
 		t.Fatalf("speak: %v", e)
 	}
-	got := api.last()
-	if got.Method != "POST" || got.Path != "/v1/text-to-speech/"+voiceRachel || got.Query != "output_format=mp3_44100_128" {
+	got := api.LastRequest()
+	if got.Method != "POST" || got.Path != "/v1/text-to-speech/"+elevenfake.VoiceRachel || got.Query != "output_format=mp3_44100_128" {
 		t.Fatalf("request went to %s %s?%s", got.Method, got.Path, got.Query)
 	}
-	if got.Header.Get("xi-api-key") != keyGood || got.Header.Get("Accept") != "audio/mpeg" || got.Header.Get("Content-Type") != "application/json" {
+	if got.Header.Get("xi-api-key") != elevenfake.KeyGood || got.Header.Get("Accept") != "audio/mpeg" || got.Header.Get("Content-Type") != "application/json" {
 		t.Fatalf("headers = %v", got.Header)
 	}
 	want := map[string]any{
@@ -137,8 +138,8 @@ func TestSpeakSendsEveryVoiceSetting(t *testing.T) {
 	if out.Audio.MimeType != "audio/mpeg" || out.Audio.Blob <= 0 {
 		t.Fatalf("audio = %+v", out.Audio)
 	}
-	if b := res.Blobs[out.Audio.Blob]; !bytes.Equal(b, fakeMP3(text)) {
-		t.Fatalf("the blob holds %d bytes, not the %d MP3 bytes ElevenLabs sent", len(b), len(fakeMP3(text)))
+	if b := res.Blobs[out.Audio.Blob]; !bytes.Equal(b, elevenfake.MP3(text)) {
+		t.Fatalf("the blob holds %d bytes, not the %d MP3 bytes ElevenLabs sent", len(b), len(elevenfake.MP3(text)))
 	}
 	// ElevenLabs bills characters: runes, not bytes (the emoji is one).
 	wantUsage := abi.Usage{Kind: abi.UsageVoice, Model: "eleven_multilingual_v2", Characters: int64(len([]rune(text)))}
@@ -148,7 +149,7 @@ func TestSpeakSendsEveryVoiceSetting(t *testing.T) {
 	if u := h.Usage(); len(u) != 1 || u[0].Usage != wantUsage || u[0].User != plugintest.DefaultUser {
 		t.Fatalf("recorded usage = %+v", u)
 	}
-	noKeyIn(t, h, res, keyGood)
+	noKeyIn(t, h, res, elevenfake.KeyGood)
 }
 
 func TestSpeakDefaults(t *testing.T) {
@@ -159,12 +160,12 @@ func TestSpeakDefaults(t *testing.T) {
 	if e != nil {
 		t.Fatalf("speak: %v", e)
 	}
-	got := api.last()
+	got := api.LastRequest()
 	want := map[string]any{"text": "Hi!", "model_id": "eleven_flash_v2_5"}
-	if got.Path != "/v1/text-to-speech/"+voiceDefault || !reflect.DeepEqual(got.Body, want) {
+	if got.Path != "/v1/text-to-speech/"+elevenfake.VoiceDefault || !reflect.DeepEqual(got.Body, want) {
 		t.Fatalf("request = %s %v, want the default voice and model with no voice_settings", got.Path, got.Body)
 	}
-	if out.Usage.Model != "eleven_flash_v2_5" || out.Usage.Characters != 3 || !bytes.Equal(res.Blobs[out.Audio.Blob], fakeMP3("Hi!")) {
+	if out.Usage.Model != "eleven_flash_v2_5" || out.Usage.Characters != 3 || !bytes.Equal(res.Blobs[out.Audio.Blob], elevenfake.MP3("Hi!")) {
 		t.Fatalf("response = %+v", out)
 	}
 
@@ -172,17 +173,17 @@ func TestSpeakDefaults(t *testing.T) {
 	if _, _, e := speak(t, h, abi.SpeakRequest{Text: "Hi", Settings: settingsJSON(`{"stability":0,"style":0,"speaker_boost":true}`)}); e != nil {
 		t.Fatal(e)
 	}
-	vs, _ := api.last().Body["voice_settings"].(map[string]any)
+	vs, _ := api.LastRequest().Body["voice_settings"].(map[string]any)
 	if !reflect.DeepEqual(vs, map[string]any{"stability": 0.0, "style": 0.0, "use_speaker_boost": true}) {
 		t.Fatalf("voice_settings = %v", vs)
 	}
 
 	// plugins.toml may change the default model and the MP3 quality.
 	h2, api2 := setup(t, plugintest.Options{}, "default_model", "eleven_turbo_v2_5", "output_format", "mp3_22050_32")
-	if _, _, e := speak(t, h2, abi.SpeakRequest{Text: "Hi", VoiceID: voiceRachel}); e != nil {
+	if _, _, e := speak(t, h2, abi.SpeakRequest{Text: "Hi", VoiceID: elevenfake.VoiceRachel}); e != nil {
 		t.Fatal(e)
 	}
-	if got := api2.last(); got.Body["model_id"] != "eleven_turbo_v2_5" || got.Query != "output_format=mp3_22050_32" {
+	if got := api2.LastRequest(); got.Body["model_id"] != "eleven_turbo_v2_5" || got.Query != "output_format=mp3_22050_32" {
 		t.Fatalf("request = %s %v", got.Query, got.Body)
 	}
 }
@@ -208,7 +209,7 @@ func TestSpeakRefusesBadInputBeforeAnyRequest(t *testing.T) {
 			t.Errorf("%s: a refused request recorded %v and made blobs %v", c.name, res.Usage, res.Blobs)
 		}
 	}
-	if n := api.requests(); n != 0 {
+	if n := api.Requests(); n != 0 {
 		t.Fatalf("ElevenLabs got %d requests for input the plugin must refuse first", n)
 	}
 
@@ -216,7 +217,7 @@ func TestSpeakRefusesBadInputBeforeAnyRequest(t *testing.T) {
 	h2, api2 := setup(t, plugintest.Options{}, "default_voice", "")
 	_, _, e := speak(t, h2, abi.SpeakRequest{Text: "Hi"})
 	plugintest.CheckError(t, e, plugintest.WantError{Code: abi.ErrBadRequest, Message: "no ElevenLabs voice id is set"})
-	if api2.requests() != 0 {
+	if api2.Requests() != 0 {
 		t.Fatal("a request went out without a voice")
 	}
 }
@@ -231,13 +232,13 @@ func TestSpeakProviderErrors(t *testing.T) {
 		voice string
 		want  plugintest.WantError
 	}{
-		{"401", keyBadOne, voiceRachel, plugintest.WantError{Code: abi.ErrInvalidKey, HTTPStatus: 401, Message: "ElevenLabs refused the API key (Invalid API key)"}},
-		{"429 with Retry-After", keyGood, voiceRateLimit, plugintest.WantError{Code: abi.ErrRateLimited, Retryable: true, HTTPStatus: 429, Message: "it asks to wait 7 s"}},
-		{"500", keyGood, voiceBroken, plugintest.WantError{Code: abi.ErrUnavailable, Retryable: true, HTTPStatus: 500, Message: "ElevenLabs is having trouble right now"}},
-		{"body cut half way", keyGood, voiceCutOff, plugintest.WantError{Code: abi.ErrUnavailable, Retryable: true, Message: "broke off before it was complete"}},
-		{"non-audio 200", keyGood, voiceHTML, plugintest.WantError{Code: abi.ErrUnavailable, Retryable: true, Message: "not audio (text/html; charset=utf-8)"}},
-		{"unknown voice id", keyGood, voiceUnknown, plugintest.WantError{Code: abi.ErrBadRequest, HTTPStatus: 404, Message: "ElevenLabs does not know the voice id " + voiceUnknown}},
-		{"quota exceeded (sent as 401)", keyBroke, voiceRachel, plugintest.WantError{Code: abi.ErrNoCredit, HTTPStatus: 401, Message: "no characters left"}},
+		{"401", elevenfake.KeyBadOne, elevenfake.VoiceRachel, plugintest.WantError{Code: abi.ErrInvalidKey, HTTPStatus: 401, Message: "ElevenLabs refused the API key (Invalid API key)"}},
+		{"429 with Retry-After", elevenfake.KeyGood, elevenfake.VoiceRateLimit, plugintest.WantError{Code: abi.ErrRateLimited, Retryable: true, HTTPStatus: 429, Message: "it asks to wait 7 s"}},
+		{"500", elevenfake.KeyGood, elevenfake.VoiceBroken, plugintest.WantError{Code: abi.ErrUnavailable, Retryable: true, HTTPStatus: 500, Message: "ElevenLabs is having trouble right now"}},
+		{"body cut half way", elevenfake.KeyGood, elevenfake.VoiceCutOff, plugintest.WantError{Code: abi.ErrUnavailable, Retryable: true, Message: "broke off before it was complete"}},
+		{"non-audio 200", elevenfake.KeyGood, elevenfake.VoiceHTML, plugintest.WantError{Code: abi.ErrUnavailable, Retryable: true, Message: "not audio (text/html; charset=utf-8)"}},
+		{"unknown voice id", elevenfake.KeyGood, elevenfake.VoiceUnknown, plugintest.WantError{Code: abi.ErrBadRequest, HTTPStatus: 404, Message: "ElevenLabs does not know the voice id " + elevenfake.VoiceUnknown}},
+		{"quota exceeded (sent as 401)", elevenfake.KeyBroke, elevenfake.VoiceRachel, plugintest.WantError{Code: abi.ErrNoCredit, HTTPStatus: 401, Message: "no characters left"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			h, api := setup(t, plugintest.Options{Key: c.key})
@@ -246,8 +247,8 @@ func TestSpeakProviderErrors(t *testing.T) {
 			if out.Audio.Blob != 0 || len(res.Usage) != 0 {
 				t.Fatalf("a failed speech returned audio %+v or usage %v", out.Audio, res.Usage)
 			}
-			if api.requests() != 1 {
-				t.Fatalf("ElevenLabs got %d requests, want 1 (the plugin must not retry on its own)", api.requests())
+			if api.Requests() != 1 {
+				t.Fatalf("ElevenLabs got %d requests, want 1 (the plugin must not retry on its own)", api.Requests())
 			}
 			noKeyIn(t, h, res, c.key)
 		})
@@ -258,11 +259,11 @@ func TestValidateKey(t *testing.T) {
 	for _, c := range []struct {
 		key, status, msg string
 	}{
-		{keyGood, abi.KeyValid, ""},
-		{keyBadOne, abi.KeyInvalid, "Invalid API key"},
-		{keyBroke, abi.KeyNoCredit, "used all 10000 characters"},
-		{keyScoped, abi.KeyValid, "may not read the account"},
-		{keyFlaky, abi.KeyUnreachable, "ElevenLabs is having trouble"},
+		{elevenfake.KeyGood, abi.KeyValid, ""},
+		{elevenfake.KeyBadOne, abi.KeyInvalid, "Invalid API key"},
+		{elevenfake.KeyBroke, abi.KeyNoCredit, "used all 10000 characters"},
+		{elevenfake.KeyScoped, abi.KeyValid, "may not read the account"},
+		{elevenfake.KeyFlaky, abi.KeyUnreachable, "ElevenLabs is having trouble"},
 	} {
 		h, api := setup(t, plugintest.Options{Key: c.key})
 		res, e := h.ValidateKey()
@@ -270,7 +271,7 @@ func TestValidateKey(t *testing.T) {
 			t.Errorf("%s: validate_key = %+v, %v; want %s containing %q", c.key[:9], res, e, c.status, c.msg)
 			continue
 		}
-		if got := api.last(); got.Method != "GET" || got.Path != "/v1/user/subscription" || got.Header.Get("xi-api-key") != c.key {
+		if got := api.LastRequest(); got.Method != "GET" || got.Path != "/v1/user/subscription" || got.Header.Get("xi-api-key") != c.key {
 			t.Errorf("%s: key check went to %s %s", c.key[:9], got.Method, got.Path)
 		}
 		if strings.Contains(res.Message, c.key[:12]) {
@@ -288,9 +289,9 @@ func TestValidateKey(t *testing.T) {
 func TestBadConfigIsNamed(t *testing.T) {
 	for k, v := range map[string]string{"output_format": "pcm_16000", "default_voice": "a/b", "base_url": "ftp://x", "remove_background_noise": "maybe"} {
 		h, api := setup(t, plugintest.Options{}, k, v)
-		_, _, e := speak(t, h, abi.SpeakRequest{Text: "Hi", VoiceID: voiceRachel})
+		_, _, e := speak(t, h, abi.SpeakRequest{Text: "Hi", VoiceID: elevenfake.VoiceRachel})
 		plugintest.CheckError(t, e, plugintest.WantError{Code: abi.ErrInternal, Message: "plugin config " + k})
-		if api.requests() != 0 {
+		if api.Requests() != 0 {
 			t.Fatalf("%s=%s: a request went out with a broken config", k, v)
 		}
 	}

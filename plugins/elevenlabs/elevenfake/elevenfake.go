@@ -1,6 +1,9 @@
-//go:build !wasip1
-
-package main
+// Package elevenfake is a fake ElevenLabs API for tests: the plugin's own
+// tests (plugins/elevenlabs) and host tests that run the real plugin in
+// the real host (speech, cloning) serve it on loopback. It follows the
+// real API's routes, headers, bodies and errors; it is not part of the
+// plugin (which is package main one directory up).
+package elevenfake
 
 import (
 	"bytes"
@@ -18,7 +21,7 @@ import (
 	"github.com/tzurot-go/tzurot/sdk/plugintest"
 )
 
-// fakeAPI is ElevenLabs' API on loopback, behaving like the real one where
+// API is ElevenLabs' API on loopback, behaving like the real one where
 // the plugin can tell: the same routes (/v1/text-to-speech/{voice_id},
 // /v1/voices/add, /v1/user/subscription), the key in xi-api-key, JSON
 // request bodies and multipart uploads, audio/mpeg answers and error
@@ -26,53 +29,57 @@ import (
 // enforces the request rules the real API does (text required, known
 // models, settings in range, an MP3 output_format) with a 4xx. The voice
 // id picks a scenario, so one server serves every test.
-type fakeAPI struct {
+type API struct {
 	t testing.TB
 
 	plugintest.Recorder // every JSON request, for the tests to check
 
 	mu     sync.Mutex
-	clones []cloneUpload // every voices/add upload, parsed
-	calls  int           // every request, JSON or not
+	clones []Upload // every voices/add upload, parsed
+	calls  int      // every request, JSON or not
 }
 
-// cloneUpload is one multipart upload to /v1/voices/add as the fake read it.
-type cloneUpload struct {
+// Upload is one multipart upload to /v1/voices/add as the fake read it.
+type Upload struct {
 	Header http.Header
 	Fields map[string][]string // text fields
-	Files  []fileUpload        // the "files" parts, in order
+	Files  []File              // the "files" parts, in order
 	Others []string            // names of any other file parts
 }
 
-type fileUpload struct {
+// File is one "files" part of an Upload.
+type File struct {
 	Filename, ContentType string
 	Data                  []byte
 }
 
 // Keys the fake API knows. Anything else is refused with a 401.
 const (
-	keyGood   = "sk_0123456789abcdef0123456789abcdef0123456789abcdef"
-	keyBroke  = "sk_brokebrokebroke0123456789abcdef0123456789abcdef"  // no characters left
-	keyScoped = "sk_scoped0123456789abcdef0123456789abcdef0123456789" // may not read the account
-	keyFlaky  = "sk_flaky0123456789abcdef0123456789abcdef0123456789a" // the account API answers 503
-	keyBadOne = "sk_wrong0123456789abcdef0123456789abcdef0123456789a"
+	KeyGood   = "sk_0123456789abcdef0123456789abcdef0123456789abcdef"
+	KeyBroke  = "sk_brokebrokebroke0123456789abcdef0123456789abcdef"  // no characters left
+	KeyScoped = "sk_scoped0123456789abcdef0123456789abcdef0123456789" // may not read the account
+	KeyFlaky  = "sk_flaky0123456789abcdef0123456789abcdef0123456789a" // the account API answers 503
+	KeyBadOne = "sk_wrong0123456789abcdef0123456789abcdef0123456789a"
 )
 
 // Voices: the real-looking ones speak; the others pick a failure.
 const (
-	voiceRachel    = "21m00Tcm4TlvDq8ikWAM"
-	voiceDefault   = "pNInz6obpgDQGcFmaJgB"
-	voiceRateLimit = "ratelimitedVoice0001"
-	voiceBroken    = "brokenVoice000000001" // 500
-	voiceCutOff    = "cutoffVoice000000001" // the audio breaks off half way
-	voiceHTML      = "htmlVoice00000000001" // 200 with an HTML page
-	voiceUnknown   = "unknownVoice00000001"
+	VoiceRachel    = "21m00Tcm4TlvDq8ikWAM"
+	VoiceDefault   = "pNInz6obpgDQGcFmaJgB"
+	VoiceRateLimit = "ratelimitedVoice0001"
+	VoiceBroken    = "brokenVoice000000001" // 500
+	VoiceCutOff    = "cutoffVoice000000001" // the audio breaks off half way
+	VoiceHTML      = "htmlVoice00000000001" // 200 with an HTML page
+	VoiceUnknown   = "unknownVoice00000001"
 )
 
-// fakeMP3 is what the fake speaks: an ID3v2 tag followed by MPEG-1 Layer
+// MP3 is what the fake speaks: an ID3v2 tag followed by MPEG-1 Layer
 // III frame headers (0xFFFB), as ElevenLabs' MP3 starts, and bytes that
 // depend on the text, so a test can tell one answer from another.
-func fakeMP3(text string) []byte {
+func MP3(text string) []byte {
+	if text == "" {
+		text = " "
+	}
 	var b bytes.Buffer
 	b.Write([]byte{'I', 'D', '3', 4, 0, 0, 0, 0, 0, 0})
 	for i := 0; i < 64; i++ {
@@ -84,15 +91,30 @@ func fakeMP3(text string) []byte {
 	return b.Bytes()
 }
 
-func (f *fakeAPI) last() plugintest.Request { return f.Last(f.t) }
+// New returns a fake whose recorder and checks report to tb.
+func New(tb testing.TB) *API { return &API{t: tb} }
 
-func (f *fakeAPI) requests() int {
+// LastRequest is the latest JSON request; it fails the test when there
+// was none.
+func (f *API) LastRequest() plugintest.Request { return f.Last(f.t) }
+
+// Requests is how many requests the fake got, JSON or not, refused or not.
+func (f *API) Requests() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.calls
 }
 
-func (f *fakeAPI) lastClone() cloneUpload {
+// Clones are the voices/add uploads so far, in order.
+func (f *API) Clones() []Upload {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]Upload(nil), f.clones...)
+}
+
+// LastClone is the latest voices/add upload; it fails the test when there
+// was none.
+func (f *API) LastClone() Upload {
 	f.t.Helper()
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -119,7 +141,7 @@ func unprocessable(w http.ResponseWriter, loc []any, msg, typ string) {
 
 var ttsPath = regexp.MustCompile(`^/v1/text-to-speech/([^/]+)$`)
 
-func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (f *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	f.calls++
 	f.mu.Unlock()
@@ -132,7 +154,7 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		seen = f.Record(f.t, r)
 	}
 	switch key {
-	case keyGood, keyBroke, keyScoped, keyFlaky:
+	case KeyGood, KeyBroke, KeyScoped, KeyFlaky:
 	case "":
 		detail(w, http.StatusUnauthorized, "needs_authorization", "Neither authorization header nor xi-api-key received, please provide one.")
 		return
@@ -155,18 +177,18 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (f *fakeAPI) subscription(w http.ResponseWriter, key string) {
+func (f *API) subscription(w http.ResponseWriter, key string) {
 	switch key {
-	case keyScoped:
+	case KeyScoped:
 		detail(w, http.StatusUnauthorized, "missing_permissions", "The API key you used is missing the permission user_read to execute this operation.")
 		return
-	case keyFlaky:
+	case KeyFlaky:
 		w.WriteHeader(http.StatusServiceUnavailable)
 		_, _ = io.WriteString(w, "upstream connect error or disconnect/reset before headers")
 		return
 	}
 	used := int64(1234)
-	if key == keyBroke {
+	if key == KeyBroke {
 		used = 10000
 	}
 	plugintest.WriteJSON(w, map[string]any{
@@ -182,7 +204,7 @@ func (f *fakeAPI) subscription(w http.ResponseWriter, key string) {
 // models the fake knows, as GET /v1/models would list them.
 var knownModels = map[string]bool{"eleven_flash_v2_5": true, "eleven_multilingual_v2": true, "eleven_turbo_v2_5": true, "eleven_v3": true}
 
-func (f *fakeAPI) speak(w http.ResponseWriter, r *http.Request, key, voice string, body map[string]any) {
+func (f *API) speak(w http.ResponseWriter, r *http.Request, key, voice string, body map[string]any) {
 	if ct := r.Header.Get("Content-Type"); ct != "application/json" {
 		detail(w, http.StatusBadRequest, "invalid_content_type", "content-type must be application/json, not "+ct)
 		return
@@ -233,26 +255,26 @@ func (f *fakeAPI) speak(w http.ResponseWriter, r *http.Request, key, voice strin
 			}
 		}
 	}
-	if key == keyBroke {
+	if key == KeyBroke {
 		// ElevenLabs really sends quota_exceeded with HTTP 401.
 		detail(w, http.StatusUnauthorized, "quota_exceeded", fmt.Sprintf("This request exceeds your quota of 10000. You have 0 credits remaining, while %d credits are required for this request.", len([]rune(text))))
 		return
 	}
 	switch voice {
-	case voiceRachel, voiceDefault:
-	case voiceRateLimit:
+	case VoiceRachel, VoiceDefault:
+	case VoiceRateLimit:
 		w.Header().Set("Retry-After", "7")
 		detail(w, http.StatusTooManyRequests, "too_many_concurrent_requests", "Your current subscription is associated with a maximum of 2 concurrent requests and you have exceeded it.")
 		return
-	case voiceBroken:
+	case VoiceBroken:
 		detail(w, http.StatusInternalServerError, "internal_error", "An internal server error occurred.")
 		return
-	case voiceHTML:
+	case VoiceHTML:
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		_, _ = io.WriteString(w, "<html><body>Service temporarily unavailable</body></html>")
 		return
-	case voiceCutOff:
-		audio := fakeMP3(text)
+	case VoiceCutOff:
+		audio := MP3(text)
 		w.Header().Set("Content-Type", "audio/mpeg")
 		w.Header().Set("Content-Length", strconv.Itoa(len(audio)))
 		w.WriteHeader(http.StatusOK)
@@ -268,7 +290,7 @@ func (f *fakeAPI) speak(w http.ResponseWriter, r *http.Request, key, voice strin
 		detail(w, http.StatusNotFound, "voice_not_found", "A voice with the voice_id "+voice+" was not found.")
 		return
 	}
-	audio := fakeMP3(text)
+	audio := MP3(text)
 	w.Header().Set("Content-Type", "audio/mpeg")
 	w.Header().Set("Content-Length", strconv.Itoa(len(audio)))
 	w.Header().Set("x-character-count", strconv.Itoa(len([]rune(text))))
@@ -279,7 +301,7 @@ func (f *fakeAPI) speak(w http.ResponseWriter, r *http.Request, key, voice strin
 // addVoice is POST /v1/voices/add: multipart/form-data with name, one or
 // more "files", and optional description, labels and
 // remove_background_noise.
-func (f *fakeAPI) addVoice(w http.ResponseWriter, r *http.Request, key string) {
+func (f *API) addVoice(w http.ResponseWriter, r *http.Request, key string) {
 	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "multipart/form-data" || params["boundary"] == "" {
 		unprocessable(w, []any{"body"}, "Expected multipart/form-data, got "+r.Header.Get("Content-Type"), "model_attributes_type")
@@ -289,7 +311,7 @@ func (f *fakeAPI) addVoice(w http.ResponseWriter, r *http.Request, key string) {
 		detail(w, http.StatusBadRequest, "invalid_multipart", "could not parse the upload: "+err.Error())
 		return
 	}
-	up := cloneUpload{Header: r.Header.Clone(), Fields: r.MultipartForm.Value}
+	up := Upload{Header: r.Header.Clone(), Fields: r.MultipartForm.Value}
 	for name, fhs := range r.MultipartForm.File {
 		if name != "files" {
 			up.Others = append(up.Others, name)
@@ -303,7 +325,7 @@ func (f *fakeAPI) addVoice(w http.ResponseWriter, r *http.Request, key string) {
 			}
 			data, _ := io.ReadAll(file)
 			_ = file.Close()
-			up.Files = append(up.Files, fileUpload{Filename: fh.Filename, ContentType: fh.Header.Get("Content-Type"), Data: data})
+			up.Files = append(up.Files, File{Filename: fh.Filename, ContentType: fh.Header.Get("Content-Type"), Data: data})
 		}
 	}
 	f.mu.Lock()
@@ -334,7 +356,7 @@ func (f *fakeAPI) addVoice(w http.ResponseWriter, r *http.Request, key string) {
 		unprocessable(w, []any{"body", "remove_background_noise"}, "Input should be a valid boolean", "bool_parsing")
 		return
 	}
-	if key == keyBroke {
+	if key == KeyBroke {
 		detail(w, http.StatusBadRequest, "voice_limit_reached", "You have reached your maximum amount of custom voices (3 / 3).")
 		return
 	}

@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/tzurot-go/tzurot/sdk/abi"
+	"github.com/tzurot-go/tzurot/sdk/abijson"
 	"github.com/tzurot-go/tzurot/sdk/provider"
 )
 
@@ -186,6 +187,45 @@ type (
 	}
 )
 
+// appendTTSBody appends b as json.Marshal encodes it (a test holds the
+// two equal), with abijson: encoding/json costs tens of microseconds a
+// call inside a plugin (docs/performance.md).
+func appendTTSBody(dst []byte, b *ttsBody) ([]byte, error) {
+	dst = append(dst, `{"text":`...)
+	dst = abijson.AppendString(dst, b.Text)
+	dst = append(dst, `,"model_id":`...)
+	dst = abijson.AppendString(dst, b.ModelID)
+	if v := b.VoiceSettings; v != nil {
+		dst = append(dst, `,"voice_settings":`...)
+		// Each field is written with a leading comma; the first comma
+		// becomes the object's opening brace.
+		open := len(dst)
+		var err error
+		for _, f := range []struct {
+			name string
+			v    *float64
+		}{{"stability", v.Stability}, {"similarity_boost", v.SimilarityBoost}, {"style", v.Style}} {
+			if dst, err = abijson.AppendOptFloat(dst, f.name, f.v); err != nil {
+				return nil, err
+			}
+		}
+		if v.UseSpeakerBoost != nil {
+			dst = append(dst, `,"use_speaker_boost":`...)
+			dst = strconv.AppendBool(dst, *v.UseSpeakerBoost)
+		}
+		if dst, err = abijson.AppendOptFloat(dst, "speed", v.Speed); err != nil {
+			return nil, err
+		}
+		if len(dst) == open {
+			dst = append(dst, '{')
+		} else {
+			dst[open] = '{'
+		}
+		dst = append(dst, '}')
+	}
+	return append(dst, '}'), nil
+}
+
 // speech is one text-to-speech call, checked and ready to send.
 type speech struct {
 	voice, model string
@@ -233,7 +273,7 @@ func (s settings) prepareSpeech(req abi.SpeakRequest) (speech, error) {
 			UseSpeakerBoost: vs.SpeakerBoost, Speed: vs.Speed,
 		}
 	}
-	raw, err := json.Marshal(&body)
+	raw, err := appendTTSBody(make([]byte, 0, 160+len(text)+len(model)), &body)
 	if err != nil {
 		return speech{}, fmt.Errorf("encode the speech request: %v", err)
 	}

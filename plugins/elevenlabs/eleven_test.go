@@ -3,6 +3,7 @@
 package main
 
 import (
+	"encoding/json"
 	"reflect"
 	"strings"
 	"testing"
@@ -75,6 +76,43 @@ func TestErrorBodies(t *testing.T) {
 		}
 		if strings.Contains(e.Message, "0123456789abcdef0123") {
 			t.Errorf("a key survived in %q", e.Message)
+		}
+	}
+}
+
+// TestTTSBodyMatchesEncodingJSON: the hand-written encoder writes exactly
+// what json.Marshal writes, for every combination of settings present.
+func TestTTSBodyMatchesEncodingJSON(t *testing.T) {
+	f := func(v float64) *float64 { return &v }
+	yes, no := true, false
+	for i := 0; i < 64; i++ {
+		vs := &wireVoiceSettings{}
+		if i&1 != 0 {
+			vs.Stability = f(0)
+		}
+		if i&2 != 0 {
+			vs.SimilarityBoost = f(0.75)
+		}
+		if i&4 != 0 {
+			vs.Style = f(1e-7)
+		}
+		if i&8 != 0 {
+			vs.UseSpeakerBoost = &yes
+			if i&32 != 0 {
+				vs.UseSpeakerBoost = &no
+			}
+		}
+		if i&16 != 0 {
+			vs.Speed = f(1.15)
+		}
+		b := &ttsBody{Text: "Say \"hi\" <3 \u2028 é 🌙\n", ModelID: "eleven_v3", VoiceSettings: vs}
+		if i == 63 {
+			b.VoiceSettings = nil
+		}
+		want, _ := json.Marshal(b)
+		got, err := appendTTSBody(nil, b)
+		if err != nil || string(got) != string(want) {
+			t.Fatalf("case %d: got %s (%v)\nwant %s", i, got, err, want)
 		}
 	}
 }

@@ -35,8 +35,9 @@ type API struct {
 	plugintest.Recorder // every JSON request, for the tests to check
 
 	mu     sync.Mutex
-	clones []Upload // every voices/add upload, parsed
-	calls  int      // every request, JSON or not
+	clones []Upload          // every voices/add upload, parsed
+	longs  map[string][]byte // LongMP3 by text, so benchmarks time the plugin, not the fake
+	calls  int               // every request, JSON or not
 }
 
 // Upload is one multipart upload to /v1/voices/add as the fake read it.
@@ -71,6 +72,7 @@ const (
 	VoiceCutOff    = "cutoffVoice000000001" // the audio breaks off half way
 	VoiceHTML      = "htmlVoice00000000001" // 200 with an HTML page
 	VoiceUnknown   = "unknownVoice00000001"
+	VoiceLong      = "longVoice00000000001" // speaks 1 MiB of MP3 (LongMP3)
 )
 
 // MP3 is what the fake speaks: an ID3v2 tag followed by MPEG-1 Layer
@@ -89,6 +91,30 @@ func MP3(text string) []byte {
 		}
 	}
 	return b.Bytes()
+}
+
+// LongMP3 is MP3(text) repeated to 1 MiB: about a minute of speech at
+// 128 kbit/s, what a long reply weighs.
+func LongMP3(text string) []byte {
+	one := MP3(text)
+	out := make([]byte, 0, 1<<20)
+	for len(out) < 1<<20 {
+		out = append(out, one[:min(len(one), 1<<20-len(out))]...)
+	}
+	return out
+}
+
+func (f *API) long(text string) []byte {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if b, ok := f.longs[text]; ok {
+		return b
+	}
+	if f.longs == nil {
+		f.longs = map[string][]byte{}
+	}
+	f.longs[text] = LongMP3(text)
+	return f.longs[text]
 }
 
 // New returns a fake whose recorder and checks report to tb.
@@ -260,8 +286,11 @@ func (f *API) speak(w http.ResponseWriter, r *http.Request, key, voice string, b
 		detail(w, http.StatusUnauthorized, "quota_exceeded", fmt.Sprintf("This request exceeds your quota of 10000. You have 0 credits remaining, while %d credits are required for this request.", len([]rune(text))))
 		return
 	}
+	audio := MP3(text)
 	switch voice {
 	case VoiceRachel, VoiceDefault:
+	case VoiceLong:
+		audio = f.long(text)
 	case VoiceRateLimit:
 		w.Header().Set("Retry-After", "7")
 		detail(w, http.StatusTooManyRequests, "too_many_concurrent_requests", "Your current subscription is associated with a maximum of 2 concurrent requests and you have exceeded it.")
@@ -274,7 +303,6 @@ func (f *API) speak(w http.ResponseWriter, r *http.Request, key, voice string, b
 		_, _ = io.WriteString(w, "<html><body>Service temporarily unavailable</body></html>")
 		return
 	case VoiceCutOff:
-		audio := MP3(text)
 		w.Header().Set("Content-Type", "audio/mpeg")
 		w.Header().Set("Content-Length", strconv.Itoa(len(audio)))
 		w.WriteHeader(http.StatusOK)
@@ -290,7 +318,6 @@ func (f *API) speak(w http.ResponseWriter, r *http.Request, key, voice string, b
 		detail(w, http.StatusNotFound, "voice_not_found", "A voice with the voice_id "+voice+" was not found.")
 		return
 	}
-	audio := MP3(text)
 	w.Header().Set("Content-Type", "audio/mpeg")
 	w.Header().Set("Content-Length", strconv.Itoa(len(audio)))
 	w.Header().Set("x-character-count", strconv.Itoa(len([]rune(text))))

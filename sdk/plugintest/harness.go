@@ -225,6 +225,19 @@ func (h *Harness) instance() (*extism.Plugin, error) {
 // test only when the fake host itself cannot run.
 func (h *Harness) Call(export string, input any) Result {
 	h.tb.Helper()
+	return h.call(export, input, nil)
+}
+
+// CallWithBlobs is Call with blobs the caller stores before the call, as
+// the host does for voice samples and voice messages: blobs[i] gets handle
+// i+1, readable by the plugin and outside its blob_create budget.
+func (h *Harness) CallWithBlobs(export string, input any, blobs [][]byte) Result {
+	h.tb.Helper()
+	return h.call(export, input, blobs)
+}
+
+func (h *Harness) call(export string, input any, seed [][]byte) Result {
+	h.tb.Helper()
 	var in []byte
 	switch v := input.(type) {
 	case nil:
@@ -247,6 +260,9 @@ func (h *Harness) Call(export string, input any) Result {
 		h.tb.Fatalf("instantiate plugin: %v", err)
 	}
 	c := &call{h: h, user: h.user, streams: map[int64]*openStream{}, blobs: map[int64][]byte{}, guest: h.shared.guest}
+	for _, b := range seed {
+		c.seedBlob(b)
+	}
 	ctx := context.WithValue(context.Background(), callKey{}, c)
 	h.shared.stderr.Reset()
 	rc, out, err := inst.CallWithContext(ctx, export, in)
@@ -332,6 +348,63 @@ func (h *Harness) ValidateKey() (abi.ValidateKeyResult, *abi.Error) {
 	h.tb.Helper()
 	var out abi.ValidateKeyResult
 	e := h.mustOK(abi.ValidateKeyExport, h.Call(abi.ValidateKeyExport, abi.ValidateKeyRequest{}), &out)
+	return out, e
+}
+
+// Speak calls speak (capability voice.speak) and returns the speech read
+// from the blob the response names. Like the host, it refuses (code
+// internal or unavailable) a blob that does not exist, empty audio and a
+// mime_type that is not audio/*; the host also checks the bytes' magic
+// (MP3, WAV, Ogg, FLAC, WebM, MP4, AAC), which a test should assert too.
+func (h *Harness) Speak(req abi.SpeakRequest) (abi.SpeakResponse, []byte, *abi.Error) {
+	h.tb.Helper()
+	var out abi.SpeakResponse
+	res := h.Call(abi.SpeakExport, req)
+	if e := h.mustOK(abi.SpeakExport, res, &out); e != nil {
+		return out, nil, e
+	}
+	audio, ok := res.Blobs[out.Audio.Blob]
+	switch {
+	case out.Audio.Blob == 0 || !ok:
+		return out, nil, &abi.Error{Code: abi.ErrInternal, Message: fmt.Sprintf("the voice plugin named audio blob %d, which does not exist", out.Audio.Blob)}
+	case len(audio) == 0:
+		return out, nil, &abi.Error{Code: abi.ErrUnavailable, Message: "the voice plugin returned empty audio"}
+	case !strings.HasPrefix(strings.ToLower(out.Audio.MimeType), "audio/"):
+		return out, nil, &abi.Error{Code: abi.ErrInternal, Message: fmt.Sprintf("the voice plugin said its audio is %q, not an audio/* MIME type", out.Audio.MimeType)}
+	}
+	return out, audio, nil
+}
+
+// Transcribe calls transcribe (capability voice.transcribe) with audio
+// stored as a caller blob, as the host does; req.Audio.Blob is set for you
+// (and mime_type defaults to audio/ogg, a Discord voice message).
+func (h *Harness) Transcribe(req abi.TranscribeRequest, audio []byte) (abi.TranscribeResponse, *abi.Error) {
+	h.tb.Helper()
+	req.Audio.Blob = 1
+	if req.Audio.MimeType == "" {
+		req.Audio.MimeType = "audio/ogg"
+	}
+	var out abi.TranscribeResponse
+	e := h.mustOK(abi.TranscribeExport, h.CallWithBlobs(abi.TranscribeExport, req, [][]byte{audio}), &out)
+	return out, e
+}
+
+// CloneVoice calls clone_voice (capability voice.clone) with samples[i]
+// stored as a caller blob for req.Samples[i] (whose Blob is set for you).
+func (h *Harness) CloneVoice(req abi.CloneVoiceRequest, samples [][]byte) (abi.CloneVoiceResponse, *abi.Error) {
+	h.tb.Helper()
+	if len(samples) != len(req.Samples) {
+		h.tb.Fatalf("CloneVoice: %d samples for %d sample descriptions", len(samples), len(req.Samples))
+	}
+	req.Samples = append([]abi.AudioRef(nil), req.Samples...)
+	for i := range req.Samples {
+		req.Samples[i].Blob = int64(i + 1)
+	}
+	var out abi.CloneVoiceResponse
+	e := h.mustOK(abi.CloneVoiceExport, h.CallWithBlobs(abi.CloneVoiceExport, req, samples), &out)
+	if e == nil && out.VoiceID == "" {
+		e = &abi.Error{Code: abi.ErrInternal, Message: "the plugin's answer was not a voice id"}
+	}
 	return out, e
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"sync"
+	"unicode/utf8"
 
 	extism "github.com/extism/go-sdk"
 
@@ -26,7 +27,7 @@ type call struct {
 	chunks     []string
 	blobs      map[int64][]byte
 	nextBlob   int64
-	blobBytes  int64
+	blobBytes  int64 // of blobs the plugin created; the caller's do not count
 	guest      *linearMemory
 }
 
@@ -38,6 +39,16 @@ func (c *call) blob(h int64) ([]byte, bool) {
 	defer c.mu.Unlock()
 	b, ok := c.blobs[h]
 	return b, ok
+}
+
+// seedBlob stores a blob the caller provides before the call (samples, a
+// voice message): outside the plugin's budget, as on the real host.
+func (c *call) seedBlob(b []byte) int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.nextBlob++
+	c.blobs[c.nextBlob] = b
+	return c.nextBlob
 }
 
 // putBlob stores b as a new blob within the call's budget.
@@ -274,11 +285,18 @@ func (h *Harness) hostFunctions() []extism.HostFunction {
 	}
 }
 
+// validUsage is the host's usage check (docs/plugin-abi.md §5.3): known
+// kind, every count 0..100,000,000, model at most 256 bytes of UTF-8.
 func validUsage(u abi.Usage) bool {
 	switch u.Kind {
 	case abi.UsageText, abi.UsageVoice, abi.UsageImage:
 	default:
 		return false
 	}
-	return u.InputTokens >= 0 && u.OutputTokens >= 0 && u.ReasoningTokens >= 0 && u.Characters >= 0 && u.Images >= 0
+	for _, n := range []int64{u.InputTokens, u.OutputTokens, u.ReasoningTokens, u.Characters, u.Images, u.AudioMS} {
+		if n < 0 || n > 100_000_000 {
+			return false
+		}
+	}
+	return len(u.Model) <= 256 && utf8.ValidString(u.Model)
 }

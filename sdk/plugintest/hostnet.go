@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/tzurot-go/tzurot/sdk/abi"
+	"github.com/tzurot-go/tzurot/sdk/formdata"
 )
 
 // fakeNet is the HTTP side of the fake host. It only ever talks to
@@ -112,7 +113,15 @@ func (n *fakeNet) build(ctx context.Context, c *call, r abi.HTTPRequest) (*http.
 		return nil, err
 	}
 	var body io.Reader
+	var form *formdata.Body
 	switch {
+	case len(r.Multipart) > 0:
+		// The host's own builder: the harness is exactly as strict.
+		f, aerr := formdata.Build(r.Multipart, c.blob)
+		if aerr != nil {
+			return nil, aerr
+		}
+		form, body = f, f.Reader()
 	case r.BodyBlob != 0:
 		b, ok := c.blob(r.BodyBlob)
 		if !ok {
@@ -138,6 +147,11 @@ func (n *fakeNet) build(ctx context.Context, c *call, r abi.HTTPRequest) (*http.
 	}
 	for k, v := range r.Headers {
 		req.Header.Set(k, v)
+	}
+	if form != nil {
+		req.ContentLength = form.Size
+		req.Header.Set("Content-Type", form.ContentType)
+		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(form.Reader()), nil }
 	}
 	if r.Auth != nil {
 		key, ok := n.keyOf(c.user)

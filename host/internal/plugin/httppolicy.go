@@ -23,6 +23,7 @@ import (
 	"github.com/cenkalti/backoff/v4"
 
 	"github.com/tzurot-go/tzurot/sdk/abi"
+	"github.com/tzurot-go/tzurot/sdk/formdata"
 )
 
 // Retry bounds. A Retry-After longer than maxRetryAfter is cut to it: a
@@ -179,7 +180,7 @@ type request struct {
 	blob    bool
 	// multipart, when set, is the body (built by the host from the
 	// plugin's parts); body is then empty.
-	multipart *multipartBody
+	multipart *formdata.Body
 }
 
 // prepare validates a plugin's request and resolves auth injection. A
@@ -218,7 +219,7 @@ func (p *httpPolicy) prepare(ctx context.Context, st *callState, in abi.HTTPRequ
 		r.multipart = mb
 		// The boundary is the host's: whatever Content-Type the plugin set
 		// would not match the body.
-		r.headers.Set("Content-Type", mb.contentType)
+		r.headers.Set("Content-Type", mb.ContentType)
 	case in.BodyBlob != 0:
 		b, ok := st.blobs.Get(in.BodyBlob)
 		if !ok {
@@ -292,9 +293,9 @@ func (r *request) build(ctx context.Context) (*http.Request, error) {
 		return nil, err
 	}
 	if mb := r.multipart; mb != nil {
-		req.Body = io.NopCloser(mb.reader())
-		req.ContentLength = mb.size
-		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(mb.reader()), nil }
+		req.Body = io.NopCloser(mb.Reader())
+		req.ContentLength = mb.Size
+		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(mb.Reader()), nil }
 	}
 	req.Header = r.headers.Clone()
 	return req, nil

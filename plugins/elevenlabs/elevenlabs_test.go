@@ -296,3 +296,72 @@ func TestBadConfigIsNamed(t *testing.T) {
 		}
 	}
 }
+
+// TestCloneVoice: the samples the host stored reach ElevenLabs as one
+// multipart upload, each its own "files" part with its exact bytes, name
+// and type, beside the voice's name and description; the new voice id
+// comes back. The samples never enter the plugin: it names their blobs.
+func TestCloneVoice(t *testing.T) {
+	h, api := setup(t, plugintest.Options{}, "remove_background_noise", "true")
+	mp3 := elevenfake.MP3("first sample")
+	wav := append([]byte("RIFF\x24\x00\x00\x00WAVEfmt "), make([]byte, 20000)...)
+	req := abi.CloneVoiceRequest{Name: "Lilith", Description: "Low, calm, amused.", Samples: []abi.AudioRef{
+		{MimeType: "audio/mpeg", Filename: "lilith-1.mp3"}, {MimeType: "audio/wav"},
+	}}
+	out, e := h.CloneVoice(req, [][]byte{mp3, wav})
+	if e != nil {
+		t.Fatalf("clone_voice: %v", e)
+	}
+	if out.VoiceID != "clonedVoice000000001" || out.Usage != (abi.Usage{}) || len(h.Usage()) != 0 {
+		t.Fatalf("answer = %+v, usage %v (instant cloning bills nothing)", out, h.Usage())
+	}
+	up := api.LastClone()
+	if up.Header.Get("xi-api-key") != elevenfake.KeyGood || up.Header.Get("Authorization") != "" {
+		t.Fatalf("headers = %v", up.Header)
+	}
+	wantFields := map[string][]string{"name": {"Lilith"}, "description": {"Low, calm, amused."}, "remove_background_noise": {"true"}}
+	if !reflect.DeepEqual(up.Fields, wantFields) {
+		t.Fatalf("fields = %v, want %v", up.Fields, wantFields)
+	}
+	want := []elevenfake.File{
+		{Filename: "lilith-1.mp3", ContentType: "audio/mpeg", Data: mp3},
+		{Filename: "sample-2.wav", ContentType: "audio/wav", Data: wav},
+	}
+	if !reflect.DeepEqual(up.Files, want) {
+		t.Fatalf("ElevenLabs got files %+v", up.Files)
+	}
+	if api.Requests() != 1 {
+		t.Fatalf("%d requests, want one upload", api.Requests())
+	}
+}
+
+func TestCloneVoiceErrors(t *testing.T) {
+	sample := [][]byte{elevenfake.MP3("x")}
+	one := []abi.AudioRef{{MimeType: "audio/mpeg"}}
+	for _, c := range []struct {
+		name     string
+		key      string
+		req      abi.CloneVoiceRequest
+		samples  [][]byte
+		want     plugintest.WantError
+		requests int
+	}{
+		{"no name", elevenfake.KeyGood, abi.CloneVoiceRequest{Name: "  ", Samples: one}, sample,
+			plugintest.WantError{Code: abi.ErrBadRequest, Message: "the voice needs a name"}, 0},
+		{"no samples", elevenfake.KeyGood, abi.CloneVoiceRequest{Name: "Lilith"}, nil,
+			plugintest.WantError{Code: abi.ErrBadRequest, Message: "at least one voice sample"}, 0},
+		{"bad key", elevenfake.KeyBadOne, abi.CloneVoiceRequest{Name: "Lilith", Samples: one}, sample,
+			plugintest.WantError{Code: abi.ErrInvalidKey, HTTPStatus: 401, Message: "ElevenLabs refused the API key"}, 1},
+		{"no room for a voice", elevenfake.KeyBroke, abi.CloneVoiceRequest{Name: "Lilith", Samples: one}, sample,
+			plugintest.WantError{Code: abi.ErrBadRequest, HTTPStatus: 400, Message: "no room for another voice"}, 1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h, api := setup(t, plugintest.Options{Key: c.key})
+			out, e := h.CloneVoice(c.req, c.samples)
+			plugintest.CheckError(t, e, c.want)
+			if out.VoiceID != "" || api.Requests() != c.requests {
+				t.Fatalf("voice id %q after %d requests, want none after %d", out.VoiceID, api.Requests(), c.requests)
+			}
+		})
+	}
+}

@@ -264,6 +264,7 @@ func TestValidateKey(t *testing.T) {
 		{elevenfake.KeyBroke, abi.KeyNoCredit, "used all 10000 characters"},
 		{elevenfake.KeyScoped, abi.KeyValid, "may not read the account"},
 		{elevenfake.KeyFlaky, abi.KeyUnreachable, "ElevenLabs is having trouble"},
+		{elevenfake.KeyBusy, abi.KeyValid, "rate limiting it right now"},
 	} {
 		h, api := setup(t, plugintest.Options{Key: c.key})
 		res, e := h.ValidateKey()

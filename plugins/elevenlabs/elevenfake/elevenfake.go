@@ -60,6 +60,7 @@ const (
 	KeyBroke  = "sk_brokebrokebroke0123456789abcdef0123456789abcdef"  // no characters left
 	KeyScoped = "sk_scoped0123456789abcdef0123456789abcdef0123456789" // may not read the account
 	KeyFlaky  = "sk_flaky0123456789abcdef0123456789abcdef0123456789a" // the account API answers 503
+	KeyBusy   = "sk_busy0123456789abcdef0123456789abcdef0123456789ab" // the account API answers 429
 	KeyBadOne = "sk_wrong0123456789abcdef0123456789abcdef0123456789a"
 )
 
@@ -181,7 +182,7 @@ func (f *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		seen = f.Record(f.t, r)
 	}
 	switch key {
-	case KeyGood, KeyBroke, KeyScoped, KeyFlaky:
+	case KeyGood, KeyBroke, KeyScoped, KeyFlaky, KeyBusy:
 	case "":
 		detail(w, http.StatusUnauthorized, "needs_authorization", "Neither authorization header nor xi-api-key received, please provide one.")
 		return
@@ -208,6 +209,10 @@ func (f *API) subscription(w http.ResponseWriter, key string) {
 	switch key {
 	case KeyScoped:
 		detail(w, http.StatusUnauthorized, "missing_permissions", "The API key you used is missing the permission user_read to execute this operation.")
+		return
+	case KeyBusy:
+		w.Header().Set("Retry-After", "1")
+		detail(w, http.StatusTooManyRequests, "system_busy", "Our services are experiencing high levels of traffic and your request could not be processed.")
 		return
 	case KeyFlaky:
 		w.WriteHeader(http.StatusServiceUnavailable)

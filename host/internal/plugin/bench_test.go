@@ -3,6 +3,7 @@ package plugin
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -236,4 +237,58 @@ allowed_hosts = ["api.example.com:443"]
 			}
 		})
 	}
+}
+
+// BenchmarkSpeakBlob1MiB is a whole Host.Speak whose plugin answers 1 MiB
+// of speech: request JSON in, one blob_create of 1 MiB out, the host's
+// checks (blob, size, audio/* type, magic bytes) and the bytes handed to
+// the caller. The audio never passes through Extism's input or output.
+func BenchmarkSpeakBlob1MiB(b *testing.B) {
+	h, _ := newVoiceHost(b, "", "", 4<<20, 4<<20)
+	ctx := voiceCtx()
+	req := abi.SpeakRequest{Text: "size:1048576", Settings: json.RawMessage(`{"stability":0.5}`)}
+	if _, _, _, err := h.Speak(ctx, "voice", req); err != nil { // warm the instance
+		b.Fatal(err)
+	}
+	lat := make([]time.Duration, 0, b.N)
+	b.SetBytes(1 << 20)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		start := time.Now()
+		_, audio, _, err := h.Speak(ctx, "voice", req)
+		lat = append(lat, time.Since(start))
+		if err != nil || len(audio) != 1<<20 {
+			b.Fatalf("speak: %d bytes, %v", len(audio), err)
+		}
+	}
+	b.StopTimer()
+	reportPercentiles(b, lat)
+}
+
+// BenchmarkTranscribeBlob1MiB is a whole Host.Transcribe of 1 MiB of
+// audio: the host stores it as a caller blob, the plugin copies all of it
+// into its own memory with blob_read and answers a transcript.
+func BenchmarkTranscribeBlob1MiB(b *testing.B) {
+	h, _ := newVoiceHost(b, "", "", 4<<20, 4<<20)
+	ctx := voiceCtx()
+	msg := append([]byte("OggS\x00\x02"), make([]byte, 1<<20-6)...)
+	req := abi.TranscribeRequest{Audio: abi.AudioRef{MimeType: "audio/ogg"}}
+	if _, _, err := h.Transcribe(ctx, "voice", req, msg); err != nil {
+		b.Fatal(err)
+	}
+	lat := make([]time.Duration, 0, b.N)
+	b.SetBytes(1 << 20)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		start := time.Now()
+		resp, _, err := h.Transcribe(ctx, "voice", req, msg)
+		lat = append(lat, time.Since(start))
+		if err != nil || resp.Text != "heard 1048576 bytes of audio/ogg" {
+			b.Fatalf("transcribe: %q, %v", resp.Text, err)
+		}
+	}
+	b.StopTimer()
+	reportPercentiles(b, lat)
 }

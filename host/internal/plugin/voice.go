@@ -75,7 +75,9 @@ func badAnswer(name, export, code, msg string, cause error) error {
 // exist, be non-empty, at most MaxSpeechBytes, declared audio/* and look
 // like audio (audio.Sniff): an HTML error page served with status 200 is
 // an error, never a voice message. resp.Audio.MimeType is the sniffed
-// type. Usage follows Chat's rules, with kind voice.
+// type. Usage follows Chat's rules, with kind voice; it is returned with
+// an unusable-audio error too (the provider may have billed the speech),
+// so the caller records it either way.
 func (h *Host) Speak(ctx context.Context, name string, req abi.SpeakRequest) (abi.SpeakResponse, []byte, []abi.Usage, error) {
 	if strings.TrimSpace(req.Text) == "" {
 		return abi.SpeakResponse{}, nil, nil, &abi.Error{Code: abi.ErrBadRequest, Message: "there is no text to speak"}

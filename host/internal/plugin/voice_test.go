@@ -23,6 +23,13 @@ const voiceKey = "sk-voice-secret-0123456789abcdef"
 // at 64 KiB, and user u1 holding voiceKey.
 func voiceHost(t testing.TB, allowed, config string) (*Host, *logBuffer) {
 	t.Helper()
+	return newVoiceHost(t, allowed, config, 1<<20, 64<<10)
+}
+
+// newVoiceHost is voiceHost with the plugin's max_response_bytes and the
+// host's speech cap chosen.
+func newVoiceHost(t testing.TB, allowed, config string, maxResponse, maxSpeech int64) (*Host, *logBuffer) {
+	t.Helper()
 	if allowed == "" {
 		allowed = "127.0.0.1:9"
 	}
@@ -37,15 +44,15 @@ allow_private = true
 auth_headers = ["Authorization", "xi-api-key"]
 [plugins.voice.limits]
 pool_size = 1
-max_response_bytes = 1048576
+max_response_bytes = %d
 [plugins.voice.config]
 %s
-`, buildExtra(t, "voice"), allowed, config)
+`, buildExtra(t, "voice"), allowed, maxResponse, config)
 	keys := &MemoryKeys{}
 	keys.Set("u1", "elevenlabs", voiceKey)
 	logs := &logBuffer{}
 	h, err := NewHost(context.Background(), Options{
-		Config: parseTestConfig(t, toml), Keys: keys, MaxSpeechBytes: 64 << 10,
+		Config: parseTestConfig(t, toml), Keys: keys, MaxSpeechBytes: maxSpeech,
 		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
 	if err != nil {

@@ -105,18 +105,22 @@ func readBlob(h int64) ([]byte, bool) {
 	return buf[:n], true
 }
 
-// mp3 returns n bytes that sniff as MP3 (an ID3 tag, then frame bytes).
+// mp3 returns n bytes that sniff as MP3 (an ID3 tag, then filler). The
+// buffer is filled once and reused: the benchmarks measure the boundary,
+// not a guest loop writing a MiB.
 func mp3(n int) []byte {
-	if int(cap(buf)) < n+1 {
-		buf = make([]byte, n+1)
+	if len(mp3buf) < n {
+		mp3buf = make([]byte, n)
+		for i := range mp3buf {
+			mp3buf[i] = byte(i)
+		}
 	}
-	b := buf[:n]
+	b := mp3buf[:n]
 	copy(b, "ID3\x04\x00\x00\x00\x00\x00\x00")
-	for i := 10; i < n; i++ {
-		b[i] = byte(i)
-	}
 	return b
 }
+
+var mp3buf []byte
 
 //go:wasmexport tzurot_abi_v1
 func marker() int32 { return 0 }

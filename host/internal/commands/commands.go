@@ -28,6 +28,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -57,6 +58,12 @@ type Plugins interface {
 	Status() []plugin.PluginStatus
 	// ValidateKey asks a plugin whether a key works.
 	ValidateKey(ctx context.Context, name, candidateKey string) (abi.ValidateKeyResult, error)
+	// ValidateVoiceSettings checks a voice settings object against the
+	// plugin's voice_schema (a *plugin.SettingsError names each field).
+	ValidateVoiceSettings(name string, settings json.RawMessage) error
+	// CloneVoice builds a voice from samples (the audio of req.Samples[i] is
+	// samples[i]) for the user in ctx (plugin.WithCall).
+	CloneVoice(ctx context.Context, name string, req abi.CloneVoiceRequest, samples [][]byte) (abi.CloneVoiceResponse, []abi.Usage, error)
 }
 
 // AliasIndex is the trigger's in-memory alias index; *trigger.AliasIndex
@@ -112,27 +119,25 @@ type Deps struct {
 
 // Commands holds the slash command definitions and their handlers.
 type Commands struct {
-	store   *store.Store
-	plugins Plugins
-	aliases AliasIndex
-	reload  func(ctx context.Context) error
-	limits  RateLimits
-	owners  map[string]bool
-	log     *slog.Logger
-	now     func() time.Time
-	timeout time.Duration
-	mux     *handler.Mux
-	schemas schemaCache
-	zones   zoneIndex
-	// voiceSchemas caches the voice plugins' compiled voice_schema.
-	voiceSchemas schemaCache
-	download     func(ctx context.Context, url string, max int64) ([]byte, string, error)
-	fallback     func(discordUserID, guildID, slot string) bool
-	baseCtx      context.Context
-	cancel       context.CancelFunc
-	mu           sync.Mutex
-	closed       bool
-	inflight     sync.WaitGroup
+	store    *store.Store
+	plugins  Plugins
+	aliases  AliasIndex
+	reload   func(ctx context.Context) error
+	limits   RateLimits
+	owners   map[string]bool
+	log      *slog.Logger
+	now      func() time.Time
+	timeout  time.Duration
+	mux      *handler.Mux
+	schemas  schemaCache
+	zones    zoneIndex
+	download func(ctx context.Context, url string, max int64) ([]byte, string, error)
+	fallback func(discordUserID, guildID, slot string) bool
+	baseCtx  context.Context
+	cancel   context.CancelFunc
+	mu       sync.Mutex
+	closed   bool
+	inflight sync.WaitGroup
 }
 
 // New returns the commands. It does not talk to Discord; see Register.

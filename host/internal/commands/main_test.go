@@ -38,6 +38,19 @@ import (
 // openaiWasm is plugins/openai built once for the whole test binary.
 var openaiWasm string
 
+// elevenlabsWasm is plugins/elevenlabs, built on first use (voice tests).
+var elevenlabsWasm = sync.OnceValues(func() (string, error) {
+	root, err := plugintest.ModuleRoot()
+	if err != nil {
+		return "", err
+	}
+	out := filepath.Join(wasmDir, "elevenlabs.wasm")
+	return out, plugintest.BuildTo(filepath.Join(root, "plugins", "elevenlabs"), out)
+})
+
+// wasmDir holds the plugins built for this test binary.
+var wasmDir string
+
 // wasmCache is the compilation cache shared with the plugin package's tests:
 // compiling a Go plugin under -race takes seconds.
 var wasmCache string
@@ -48,6 +61,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	wasmDir = dir
 	root, err := plugintest.ModuleRoot()
 	if err == nil {
 		openaiWasm = filepath.Join(dir, "openai.wasm")
@@ -152,6 +166,7 @@ type world struct {
 	guildID  string
 	channel  string
 	nextUser atomic.Int64
+	eleven   *elevenlabsFake // set by newVoiceEnv
 
 	tomlMu sync.Mutex
 	toml   string // plugins.toml as the next reload reads it
@@ -177,6 +192,13 @@ const ownerID = "900000000000000001"
 type envOption func(*commands.Deps)
 
 func newEnv(t *testing.T, opts ...envOption) *env {
+	t.Helper()
+	return newEnvPlus(t, nil, opts...)
+}
+
+// newEnvPlus is newEnv with more plugins.toml entries: plus returns them
+// (it may start fake provider APIs for them first).
+func newEnvPlus(t *testing.T, plus func(e *env) string, opts ...envOption) *env {
 	t.Helper()
 	// Each test has its own database, plugin host and fake Discord; most of
 	// the setup waits on PostgreSQL, so tests overlap well.
@@ -211,6 +233,9 @@ http_attempts = 1
 base_url = "%s/v1"
 flavor = "openai"
 `, wasmCache, openaiWasm, host, e.openai.srv.URL)
+	if plus != nil {
+		e.toml += plus(e)
+	}
 	cfg, err := e.pluginConfig()
 	if err != nil {
 		t.Fatal(err)
@@ -220,8 +245,10 @@ flavor = "openai"
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = e.plugins.Close(context.Background()) })
-	if st := e.plugins.Status(); len(st) != 1 || st[0].State != plugin.StateLoaded {
-		t.Fatalf("openai plugin not loaded: %+v", st)
+	for _, st := range e.plugins.Status() {
+		if st.State != plugin.StateLoaded {
+			t.Fatalf("plugin %s not loaded: %+v", st.Name, st)
+		}
 	}
 
 	e.aliases = trigger.NewAliasIndex()
@@ -382,6 +409,10 @@ func (e *env) snapshot() string {
 		{"voice_configs", "personality_id"}, {"voice_samples", "id"}, {"user_preferences", "user_id"},
 	} {
 		q := fmt.Sprintf("SELECT json_agg(t ORDER BY %s)::text FROM %s t", t[1], t[0])
+		if t[0] == "voice_samples" { // the audio as a digest: the rows stay readable in a failure
+			q = "SELECT json_agg(json_build_object('id', id, 'personality_id', personality_id, 'mime_type', mime_type, " +
+				"'duration_ms', duration_ms, 'md5', md5(data)) ORDER BY id)::text FROM voice_samples"
+		}
 		var s *string
 		if err := e.store.Pool().QueryRow(context.Background(), q).Scan(&s); err != nil {
 			e.t.Fatalf("%s: %v", q, err)

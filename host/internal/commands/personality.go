@@ -498,7 +498,7 @@ func (c *Commands) personalityDelete(ctx context.Context, e *handler.CommandEven
 	if !deleted {
 		return sayf("**%s** was already deleted.", p.Name)
 	}
-	return r.Send(fmt.Sprintf("Deleted **%s** (`%s`) with its aliases, model settings, voice and channel activations. Usage records keep their numbers.", p.Name, p.Slug))
+	return r.Send(fmt.Sprintf("Deleted **%s** (`%s`) with its aliases, model settings, voice settings and samples, and channel activations. Usage records keep their numbers.", p.Name, p.Slug))
 }
 
 // autocompletePersonality serves the personality and provider options of

@@ -12,7 +12,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/disgoorg/disgo/handler"
-	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/tzurot-go/tzurot/host/internal/audio"
 	tzdiscord "github.com/tzurot-go/tzurot/host/internal/discord"
@@ -347,41 +346,25 @@ func speakSettings(v store.VoiceConfig) (json.RawMessage, error) {
 }
 
 // checkVoiceSettings validates the settings object against the plugin's
-// voice_schema: through the plugin host when it offers that check, else
-// with the schema the plugin declared (the same check the host repeats
-// before each speak call).
+// voice_schema through the plugin host (the same check it repeats before
+// each speak call), naming each refused field.
 func (c *Commands) checkVoiceSettings(st plugin.PluginStatus, settings json.RawMessage) error {
-	if v, ok := c.plugins.(interface {
-		ValidateVoiceSettings(name string, settings json.RawMessage) error
-	}); ok {
-		if err := v.ValidateVoiceSettings(st.Name, settings); err != nil {
-			var ae *abi.Error
-			if errors.As(err, &ae) {
-				return sayf("The **%s** voice plugin does not accept these settings: %s. Nothing was changed.", st.Name, ae.Message)
+	err := c.plugins.ValidateVoiceSettings(st.Name, settings)
+	var se *plugin.SettingsError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &se):
+		lines := make([]string, len(se.Problems))
+		for i, p := range se.Problems {
+			if field, why, ok := strings.Cut(p, ": "); ok && !strings.Contains(field, " ") {
+				p = "`" + field + "`: " + why
 			}
-			return sayf("The **%s** voice plugin does not accept these settings: %s. Nothing was changed.", st.Name, err.Error())
+			lines[i] = "- " + p
 		}
-		return nil
+		return sayf("The **%s** voice plugin does not accept these settings:\n%s\nNothing was changed.", st.Name, strings.Join(lines, "\n"))
 	}
-	if st.Description == nil || len(st.Description.VoiceSchema) == 0 {
-		return nil
-	}
-	schema, err := c.voiceSchemas.getRaw(st.Name+"@"+st.SHA256, st.Description.VoiceSchema)
-	if err != nil {
-		return err
-	}
-	inst, err := jsonschema.UnmarshalJSON(strings.NewReader(string(settings)))
-	if err != nil {
-		return fmt.Errorf("voice settings: %w", err)
-	}
-	if err := schema.Validate(inst); err != nil {
-		var ve *jsonschema.ValidationError
-		if !errors.As(err, &ve) {
-			return fmt.Errorf("validate voice settings: %w", err)
-		}
-		return sayf("The **%s** voice plugin does not accept these settings:\n%s\nNothing was changed.", st.Name, strings.Join(schemaProblems(ve), "\n"))
-	}
-	return nil
+	return fmt.Errorf("check voice settings: %w", err)
 }
 
 func (c *Commands) personalityVoice(ctx context.Context, e *handler.CommandEvent, r *reply) error {
@@ -530,13 +513,6 @@ func num(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
 
 // ---- /personality voice-clone ------------------------------------------------------------
 
-// VoiceCloner is what /personality voice-clone needs from the plugin host
-// (*plugin.Host implements it): one clone_voice call on the named entry,
-// for the user and blobs in ctx (plugin.WithCall).
-type VoiceCloner interface {
-	CloneVoice(ctx context.Context, name string, req abi.CloneVoiceRequest) (abi.CloneVoiceResponse, []abi.Usage, error)
-}
-
 func (c *Commands) voiceClone(ctx context.Context, e *handler.CommandEvent, r *reply) error {
 	p, err := c.manageable(ctx, e)
 	if err != nil {
@@ -545,10 +521,6 @@ func (c *Commands) voiceClone(ctx context.Context, e *handler.CommandEvent, r *r
 	cfg := store.DefaultVoiceConfig()
 	if p.Voice != nil {
 		cfg = *p.Voice
-	}
-	cloner, ok := c.plugins.(VoiceCloner)
-	if !ok {
-		return sayf("This bot's plugin host cannot clone voices. Nothing was changed.")
 	}
 	st, err := c.voicePlugin(cfg.Provider, abi.CapVoiceClone, "clone voices")
 	if err != nil {
@@ -577,8 +549,8 @@ func (c *Commands) voiceClone(ctx context.Context, e *handler.CommandEvent, r *r
 	if err := r.Defer(); err != nil { // uploading up to 25 samples takes a while
 		return err
 	}
-	blobs := plugin.NewBlobs()
 	refs := make([]abi.AudioRef, 0, len(samples))
+	datas := make([][]byte, 0, len(samples))
 	for _, s := range samples {
 		data, mime, err := c.store.VoiceSampleData(ctx, p.ID, s.ID)
 		if errors.Is(err, store.ErrNotFound) {
@@ -591,18 +563,20 @@ func (c *Commands) voiceClone(ctx context.Context, e *handler.CommandEvent, r *r
 		if mime == audio.MIMEWAV {
 			ext = ".wav"
 		}
-		ref := abi.AudioRef{Blob: blobs.Put(data), MimeType: mime, Filename: fmt.Sprintf("sample-%d%s", s.ID, ext)}
+		ref := abi.AudioRef{MimeType: mime, Filename: fmt.Sprintf("sample-%d%s", s.ID, ext)}
 		if s.DurationMs != nil {
 			ref.DurationMS = int64(*s.DurationMs)
 		}
-		refs = append(refs, ref)
+		refs, datas = append(refs, ref), append(datas, data)
 	}
 	reqID := "clone-" + newRef()
-	callCtx := plugin.WithCall(ctx, plugin.Call{UserID: discordID, PersonalityID: strconv.FormatInt(p.ID, 10), RequestID: reqID, Blobs: blobs})
+	// The host puts the samples in the call's blobs; the plugin names them
+	// in a host-built multipart upload, so they never enter its memory.
+	callCtx := plugin.WithCall(ctx, plugin.Call{UserID: discordID, PersonalityID: strconv.FormatInt(p.ID, 10), RequestID: reqID})
 	start := time.Now()
-	resp, usage, err := cloner.CloneVoice(callCtx, st.Name, abi.CloneVoiceRequest{
+	resp, usage, err := c.plugins.CloneVoice(callCtx, st.Name, abi.CloneVoiceRequest{
 		Name: p.Name, Description: "Cloned for the personality " + p.Name + " (" + p.Slug + ")", Samples: refs,
-	})
+	}, datas)
 	if err != nil {
 		return c.cloneFailed(ctx, p, st, err)
 	}

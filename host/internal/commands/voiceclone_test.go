@@ -8,10 +8,12 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/tzurot-go/tzurot/host/internal/audio/audiotest"
+	"github.com/tzurot-go/tzurot/host/internal/commands"
 	"github.com/tzurot-go/tzurot/host/internal/discordfake"
 	"github.com/tzurot-go/tzurot/plugins/elevenlabs/elevenfake"
 )
@@ -68,7 +70,7 @@ func (f *elevenlabsFake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // newVoiceEnv is newEnv with the real elevenlabs plugin loaded (as
 // plugins.toml ships it: voice.speak, voice.clone, key in xi-api-key),
 // talking to the fake ElevenLabs API on loopback.
-func newVoiceEnv(t *testing.T) *env {
+func newVoiceEnv(t *testing.T, opts ...envOption) *env {
 	t.Helper()
 	wasm, err := elevenlabsWasm()
 	if err != nil {
@@ -91,7 +93,7 @@ http_attempts = 1
 [plugins.elevenlabs.config]
 base_url = %q
 `, wasm, strings.TrimPrefix(srv.URL, "http://"), srv.URL)
-	})
+	}, opts...)
 }
 
 // voiceSnapshot is the voice configs, samples and usage rows, as JSON.
@@ -247,4 +249,37 @@ func TestVoiceCloneProviderFailuresSaveNothing(t *testing.T) {
 	if p.Voice == nil || p.Voice.VoiceID != elevenfake.VoiceRachel {
 		t.Fatalf("voice after failed clones: %+v", p.Voice)
 	}
+}
+
+// TestVoiceStatusSaysWhoseKeyPays: with the voice plugin loaded, /voice
+// status says whether the user's own key, the bot's shared key or no key
+// covers the personality's voice plugin.
+func TestVoiceStatusSaysWhoseKeyPays(t *testing.T) {
+	var shared atomic.Value // the Discord user the shared key covers
+	shared.Store("")
+	e := newVoiceEnv(t, func(d *commands.Deps) {
+		d.KeyFallback = func(user, guild, slot string) bool {
+			return user == shared.Load().(string) && slot == "elevenlabs" && guild != ""
+		}
+	})
+	owner, other := e.user(), e.user()
+	e.create(owner, "lilith", "Lilith")
+	mustSay(t, e.slash(owner, "personality", sub("voice", str("personality", "lilith"), boolean("enabled", true), number("frequency", 0.25))), "Updated")
+
+	mustSay(t, e.slash(owner, "voice", sub("status", str("personality", "lilith"))),
+		"Voice for you: **on**, its default", "Voice plugin: `elevenlabs`; you have **no `elevenlabs` key**", "/wallet set elevenlabs", "Frequency: 25% of replies")
+	e.setKey(owner.ID, "elevenlabs", elevenfake.KeyGood)
+	a := e.slash(owner, "voice", sub("status", str("personality", "lilith")))
+	mustSay(t, a, "you have a `elevenlabs` key (`…cdef`)")
+	if strings.Contains(a.Content, elevenfake.KeyGood) {
+		t.Fatal("status shows the key")
+	}
+	shared.Store(other.ID)
+	mustSay(t, e.slash(owner, "voice", sub("status", str("personality", "lilith"))), "you have a `elevenlabs` key")
+	// The other user has no key, but the shared one covers them here; it is private though.
+	mustSay(t, e.slash(other, "voice", sub("status", str("personality", "lilith"))), "no personality called `lilith` that you can talk to")
+	mustSay(t, e.slash(owner, "personality", sub("edit", str("personality", "lilith"), boolean("public", true))), "visibility")
+	mustSay(t, e.slash(other, "voice", sub("disable")), "Voice off")
+	mustSay(t, e.slash(other, "voice", sub("status", str("personality", "lilith"))),
+		"Voice for you: **off**, because of your override (its default is on)", "the bot's shared key covers you here")
 }

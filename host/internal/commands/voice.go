@@ -154,7 +154,10 @@ func (c *Commands) voiceStatus(ctx context.Context, e *handler.CommandEvent, r *
 		}
 		fmt.Fprintf(&b, "\n- Voice plugin: `%s`; %s.", cfg.Provider, cover)
 	}
-	if applies {
+	switch {
+	case applies && cfg.Frequency == 0:
+		b.WriteString("\n- Frequency: 0%, so **no** reply gets a voice until its owner raises it (`/personality voice frequency:`).")
+	case applies:
 		fmt.Fprintf(&b, "\n- Frequency: %s of replies get a voice.", percent(cfg.Frequency))
 	}
 	if cfg.VoiceID == "" {
@@ -457,6 +460,11 @@ func (c *Commands) personalityVoice(ctx context.Context, e *handler.CommandEvent
 	}
 	if len(changed) == 0 {
 		return r.Send(c.describeVoice(p, cfg))
+	}
+	// Frequency 0 means no reply ever speaks: turning voice on without
+	// saying how often means every reply, not none.
+	if _, freqGiven := d.OptFloat("frequency"); enabled != nil && *enabled && !freqGiven && cfg.Frequency == 0 {
+		cfg.Frequency, changed = 1, append(changed, "frequency (100%: every reply; lower it with `frequency:`)")
 	}
 
 	// The plugin must exist when it is being chosen; when only a value

@@ -82,7 +82,7 @@ func TestVoiceOverrideAndStatus(t *testing.T) {
 		t.Fatalf("after /voice enable the preference is %s", got)
 	}
 	a = e.slash(u, "voice", sub("status", str("personality", "Lilith")))
-	mustSay(t, a, "**Your voice override:** on", "Voice for you: **on**, because of your override (its default is off)", "Frequency: 0% of replies")
+	mustSay(t, a, "**Your voice override:** on", "Voice for you: **on**, because of your override (its default is off)", "Frequency: 0%, so **no** reply gets a voice")
 
 	mustSay(t, e.slash(u, "voice", sub("disable")), "Voice off")
 	if got := pref(); got != "false" {
@@ -233,6 +233,15 @@ func TestPersonalityVoiceConfig(t *testing.T) {
 		t.Fatalf("saved: enabled=%v %+v", p.VoiceEnabled, p.Voice)
 	}
 	mustSay(t, e.slash(owner, "personality", sub("voice", str("personality", "lilith"), str("voice_id", "none"))), "the plugin's default voice")
+
+	// Turning voice on where the frequency is 0 (no reply would ever speak)
+	// means every reply.
+	other := e.create(owner, "bambi", "Bambi")
+	mustSay(t, e.slash(owner, "personality", sub("voice", str("personality", "bambi"), boolean("enabled", true))),
+		"Updated the voice on, frequency (100%: every reply", "frequency 100%")
+	if p, _ := e.store.PersonalityByID(context.Background(), other, 0); p.Voice == nil || p.Voice.Frequency != 1 || !p.VoiceEnabled {
+		t.Fatalf("voice turned on: enabled=%v %+v", p.VoiceEnabled, p.Voice)
+	}
 
 	stranger := e.user()
 	before = e.snapshot()

@@ -124,7 +124,7 @@ func TestPersonalityVoiceCheckedByThePluginSchema(t *testing.T) {
 
 	a := e.slash(owner, "personality", sub("voice", str("personality", "lilith"), str("provider", "elevenlabs"),
 		number("stability", 0.4), str("settings", `{"speed": 1.1}`), boolean("enabled", true)))
-	mustSay(t, a, "Updated the voice on, voice plugin, stability, plugin settings of **Lilith**", `plugin settings `+"`"+`{"speed":1.1}`)
+	mustSay(t, a, "Updated the voice on, voice plugin, stability, plugin settings, frequency (100%: every reply; lower it with `frequency:`) of **Lilith**", `plugin settings `+"`"+`{"speed":1.1}`)
 	if strings.Contains(a.Content, "not loaded") {
 		t.Fatalf("the loaded plugin was reported absent: %s", a.Content)
 	}

@@ -341,6 +341,12 @@ func (e *env) inject(in discordfake.InteractionSpec, payload []byte) answer {
 	e.t.Helper()
 	discordfake.Inject(e.t, e.client, gateway.EventTypeInteractionCreate, payload)
 	e.cmds.Wait()
+	return e.collect(in)
+}
+
+// collect returns the answer to an interaction whose handler has finished.
+func (e *env) collect(in discordfake.InteractionSpec) answer {
+	e.t.Helper()
 	var got []discordfake.InteractionResponse
 	for _, r := range e.discord.InteractionResponses() {
 		if r.Token == in.Token {

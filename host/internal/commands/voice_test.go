@@ -3,9 +3,12 @@ package commands_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/disgoorg/disgo/gateway"
 
 	"github.com/tzurot-go/tzurot/host/internal/audio/audiotest"
 	"github.com/tzurot-go/tzurot/host/internal/commands"
@@ -247,4 +250,49 @@ func TestPersonalityVoiceConfig(t *testing.T) {
 	before = e.snapshot()
 	mustSay(t, e.slash(stranger, "personality", sub("voice", str("personality", "lilith"), number("stability", 0.9))), "Only the owner of **Lilith**")
 	e.unchanged(before)
+}
+
+// TestConcurrentUploadsStopAt25: two uploads racing for the 25th place both
+// pass the early count, and the database's limit (its trigger) refuses one
+// of them with the same clear message; 25 samples remain.
+func TestConcurrentUploadsStopAt25(t *testing.T) {
+	e := newEnv(t)
+	owner := e.user()
+	id := e.create(owner, "lilith", "Lilith")
+	small := audiotest.MP3(audiotest.MP3FramesFor(time.Second), audiotest.MP3Options{})
+	for i := range 24 {
+		if _, err := e.store.AddVoiceSample(context.Background(), id, small, "audio/mpeg", time.Second); err != nil {
+			t.Fatalf("sample %d: %v", i+1, err)
+		}
+	}
+	var ins []discordfake.InteractionSpec
+	for i := range 2 {
+		att := e.discord.AddCDNFile(fmt.Sprintf("race%d.mp3", i), "audio/mpeg", small)
+		in := e.spec(owner)
+		in.Attachments = []discordfake.Attachment{att}
+		ins = append(ins, in)
+		// Both are in flight at once: Inject returns as soon as the handler
+		// has started on its own goroutine.
+		discordfake.Inject(t, e.client, gateway.EventTypeInteractionCreate, discordfake.SlashCommand(in, "personality", group("voice-sample",
+			sub("upload", str("personality", "lilith"), discordfake.CommandOption{Name: "file", Type: discordfake.OptionAttachment, Value: att.ID}))))
+	}
+	e.cmds.Wait()
+	var stored, refused int
+	for _, in := range ins {
+		a := e.collect(in)
+		switch {
+		case strings.Contains(a.Content, "Stored sample") && strings.Contains(a.Content, "25 of 25"):
+			stored++
+		case strings.Contains(a.Content, "**Lilith** already has 25 voice samples") && strings.Contains(a.Content, "Nothing was stored"):
+			refused++
+		default:
+			t.Errorf("unexpected answer: %q", a.Content)
+		}
+	}
+	if stored != 1 || refused != 1 {
+		t.Fatalf("%d stored, %d refused; want one of each", stored, refused)
+	}
+	if n := len(e.sampleRows(id)); n != 25 {
+		t.Fatalf("%d samples stored, want 25", n)
+	}
 }

@@ -1,7 +1,8 @@
 // Package commands is the bot's slash commands: /wallet (API keys through a
 // modal, checked with the provider's plugin before they are stored),
 // /timezone, /usage (with a PNG chart), /personality (create, edit, avatar,
-// aliases, model and its parameters, channel activation, delete), /admin
+// aliases, model and its parameters, voice, voice samples and cloning,
+// channel activation, delete), /voice (the user's voice override), /admin
 // (global usage, plugins, rate limits; bot owners only) and the message
 // command "Show reasoning" (a reply's stored reasoning, to its asker only).
 //

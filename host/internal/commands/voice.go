@@ -204,8 +204,8 @@ func (c *Commands) voicePlugin(name, capability, what string) (plugin.PluginStat
 
 // ---- /personality voice-sample -------------------------------------------------------
 
-// sampleMIMEs are the audio types a voice sample may be (what cloning APIs
-// take; OGG voice messages are for transcription only).
+// sampleFormatOK reports whether a sample may have this audio type (what
+// cloning APIs take; OGG voice messages are for transcription only).
 func sampleFormatOK(mime string) bool { return mime == audio.MIMEMP3 || mime == audio.MIMEWAV }
 
 func (c *Commands) sampleUpload(ctx context.Context, e *handler.CommandEvent, r *reply) error {

@@ -1,7 +1,8 @@
 // Package commands is the bot's slash commands: /wallet (API keys through a
 // modal, checked with the provider's plugin before they are stored),
 // /timezone, /usage (with a PNG chart), /personality (create, edit, avatar,
-// aliases, model and its parameters, channel activation, delete), /admin
+// aliases, model and its parameters, voice, voice samples and cloning,
+// channel activation, delete), /voice (the user's voice override), /admin
 // (global usage, plugins, rate limits; bot owners only) and the message
 // command "Show reasoning" (a reply's stored reasoning, to its asker only).
 //
@@ -28,6 +29,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -57,6 +59,12 @@ type Plugins interface {
 	Status() []plugin.PluginStatus
 	// ValidateKey asks a plugin whether a key works.
 	ValidateKey(ctx context.Context, name, candidateKey string) (abi.ValidateKeyResult, error)
+	// ValidateVoiceSettings checks a voice settings object against the
+	// plugin's voice_schema (a *plugin.SettingsError names each field).
+	ValidateVoiceSettings(name string, settings json.RawMessage) error
+	// CloneVoice builds a voice from samples (the audio of req.Samples[i] is
+	// samples[i]) for the user in ctx (plugin.WithCall).
+	CloneVoice(ctx context.Context, name string, req abi.CloneVoiceRequest, samples [][]byte) (abi.CloneVoiceResponse, []abi.Usage, error)
 }
 
 // AliasIndex is the trigger's in-memory alias index; *trigger.AliasIndex
@@ -99,6 +107,15 @@ type Deps struct {
 	// HandlerTimeout bounds one command's work (default 5 minutes; the
 	// interaction token itself lasts 15).
 	HandlerTimeout time.Duration
+	// Download fetches an attachment from Discord's CDN, reading at most max
+	// bytes (discord.Bot.DownloadAtMost; an oversized file's error matches
+	// discord.ErrDownloadTooLarge). nil makes /personality voice-sample
+	// upload explain that it cannot fetch files.
+	Download func(ctx context.Context, url string, max int64) ([]byte, string, error)
+	// KeyFallback reports whether the deployment's shared key for a key slot
+	// covers the user (in the guild, "" for a DM): chat.Fallback's policy.
+	// /voice status uses it; nil means no shared keys.
+	KeyFallback func(discordUserID, guildID, slot string) bool
 }
 
 // Commands holds the slash command definitions and their handlers.
@@ -115,6 +132,8 @@ type Commands struct {
 	mux      *handler.Mux
 	schemas  schemaCache
 	zones    zoneIndex
+	download func(ctx context.Context, url string, max int64) ([]byte, string, error)
+	fallback func(discordUserID, guildID, slot string) bool
 	baseCtx  context.Context
 	cancel   context.CancelFunc
 	mu       sync.Mutex
@@ -130,6 +149,7 @@ func New(d Deps) (*Commands, error) {
 	c := &Commands{
 		store: d.Store, plugins: d.Plugins, aliases: d.Aliases, reload: d.ReloadPlugins,
 		limits: d.RateLimits, owners: map[string]bool{}, log: d.Logger, now: d.Now, timeout: d.HandlerTimeout,
+		download: d.Download, fallback: d.KeyFallback,
 	}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
@@ -419,9 +439,23 @@ func (c *Commands) routes() *handler.Mux {
 		r.Command("/activate", c.command("personality activate", c.personalityActivate))
 		r.Command("/deactivate", c.command("personality deactivate", c.personalityDeactivate))
 		r.Command("/delete", c.command("personality delete", c.personalityDelete))
-		for _, sub := range []string{"/edit", "/avatar", "/alias/add", "/alias/remove", "/llm", "/activate", "/delete"} {
+		r.Command("/voice", c.command("personality voice", c.personalityVoice))
+		r.Command("/voice-clone", c.command("personality voice-clone", c.voiceClone))
+		r.Command("/voice-sample/upload", c.command("personality voice-sample upload", c.sampleUpload))
+		r.Command("/voice-sample/list", c.command("personality voice-sample list", c.sampleList))
+		r.Command("/voice-sample/remove", c.command("personality voice-sample remove", c.sampleRemove))
+		for _, sub := range []string{"/edit", "/avatar", "/alias/add", "/alias/remove", "/llm", "/activate", "/delete",
+			"/voice", "/voice-clone", "/voice-sample/upload", "/voice-sample/list", "/voice-sample/remove"} {
 			r.Autocomplete(sub, c.autocompletePersonality)
 		}
+	})
+
+	m.Route("/voice", func(r handler.Router) {
+		r.Command("/enable", c.command("voice enable", c.voiceEnable))
+		r.Command("/disable", c.command("voice disable", c.voiceDisable))
+		r.Command("/reset", c.command("voice reset", c.voiceReset))
+		r.Command("/status", c.command("voice status", c.voiceStatus))
+		r.Autocomplete("/status", c.autocompletePersonality)
 	})
 
 	m.Route("/admin", func(r handler.Router) {

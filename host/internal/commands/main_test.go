@@ -24,6 +24,7 @@ import (
 	"github.com/disgoorg/disgo/rest"
 
 	"github.com/tzurot-go/tzurot/host/internal/commands"
+	tzdiscord "github.com/tzurot-go/tzurot/host/internal/discord"
 	"github.com/tzurot-go/tzurot/host/internal/discordfake"
 	"github.com/tzurot-go/tzurot/host/internal/pgtest"
 	"github.com/tzurot-go/tzurot/host/internal/plugin"
@@ -37,6 +38,19 @@ import (
 // openaiWasm is plugins/openai built once for the whole test binary.
 var openaiWasm string
 
+// elevenlabsWasm is plugins/elevenlabs, built on first use (voice tests).
+var elevenlabsWasm = sync.OnceValues(func() (string, error) {
+	root, err := plugintest.ModuleRoot()
+	if err != nil {
+		return "", err
+	}
+	out := filepath.Join(wasmDir, "elevenlabs.wasm")
+	return out, plugintest.BuildTo(filepath.Join(root, "plugins", "elevenlabs"), out)
+})
+
+// wasmDir holds the plugins built for this test binary.
+var wasmDir string
+
 // wasmCache is the compilation cache shared with the plugin package's tests:
 // compiling a Go plugin under -race takes seconds.
 var wasmCache string
@@ -47,6 +61,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	wasmDir = dir
 	root, err := plugintest.ModuleRoot()
 	if err == nil {
 		openaiWasm = filepath.Join(dir, "openai.wasm")
@@ -110,6 +125,12 @@ func newFakeOpenAI(t *testing.T) *fakeOpenAI {
 	return f
 }
 
+// noMessages is the bot's message handler in these tests: only its
+// attachment download is used.
+type noMessages struct{}
+
+func (noMessages) HandleMessage(context.Context, tzdiscord.IncomingMessage) {}
+
 // syncBuffer collects log output across goroutines.
 type syncBuffer = logtest.Buffer
 
@@ -134,6 +155,7 @@ type world struct {
 	plugins  *plugin.Host
 	openai   *fakeOpenAI
 	discord  *discordfake.Server
+	bot      *tzdiscord.Bot
 	client   *bot.Client
 	cmds     *commands.Commands
 	aliases  *trigger.AliasIndex
@@ -144,6 +166,7 @@ type world struct {
 	guildID  string
 	channel  string
 	nextUser atomic.Int64
+	eleven   *elevenlabsFake // set by newVoiceEnv
 
 	tomlMu sync.Mutex
 	toml   string // plugins.toml as the next reload reads it
@@ -169,6 +192,13 @@ const ownerID = "900000000000000001"
 type envOption func(*commands.Deps)
 
 func newEnv(t *testing.T, opts ...envOption) *env {
+	t.Helper()
+	return newEnvPlus(t, nil, opts...)
+}
+
+// newEnvPlus is newEnv with more plugins.toml entries: plus returns them
+// (it may start fake provider APIs for them first).
+func newEnvPlus(t *testing.T, plus func(e *env) string, opts ...envOption) *env {
 	t.Helper()
 	// Each test has its own database, plugin host and fake Discord; most of
 	// the setup waits on PostgreSQL, so tests overlap well.
@@ -203,6 +233,9 @@ http_attempts = 1
 base_url = "%s/v1"
 flavor = "openai"
 `, wasmCache, openaiWasm, host, e.openai.srv.URL)
+	if plus != nil {
+		e.toml += plus(e)
+	}
 	cfg, err := e.pluginConfig()
 	if err != nil {
 		t.Fatal(err)
@@ -212,14 +245,30 @@ flavor = "openai"
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = e.plugins.Close(context.Background()) })
-	if st := e.plugins.Status(); len(st) != 1 || st[0].State != plugin.StateLoaded {
-		t.Fatalf("openai plugin not loaded: %+v", st)
+	for _, st := range e.plugins.Status() {
+		if st.State != plugin.StateLoaded {
+			t.Fatalf("plugin %s not loaded: %+v", st.Name, st)
+		}
 	}
 
 	e.aliases = trigger.NewAliasIndex()
 	e.limits = ratelimit.New(e.store, ratelimit.DefaultSettings())
+	e.discord = discordfake.New(t)
+	// The bot's own attachment download (Bot.DownloadAtMost), pointed at the
+	// fake's CDN; voice-sample uploads fetch through it.
+	e.bot, err = tzdiscord.New(e.discord.Token, noMessages{}, tzdiscord.WithoutGateway(), tzdiscord.WithLogger(logger),
+		tzdiscord.WithRESTURL(e.discord.RESTURL()), tzdiscord.WithDownloadHosts(strings.TrimPrefix(e.discord.URL, "http://")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = e.bot.Shutdown(ctx)
+	})
 	deps := commands.Deps{
-		Store: e.store, Plugins: e.plugins, Aliases: e.aliases, RateLimits: e.limits,
+		Download: e.bot.DownloadAtMost,
+		Store:    e.store, Plugins: e.plugins, Aliases: e.aliases, RateLimits: e.limits,
 		OwnerIDs: []string{ownerID}, Logger: logger, Now: func() time.Time { return e.now },
 		ReloadPlugins: func(ctx context.Context) error {
 			e.reloads.Add(1)
@@ -238,7 +287,6 @@ flavor = "openai"
 		t.Fatal(err)
 	}
 
-	e.discord = discordfake.New(t)
 	e.client, err = disgo.New(e.discord.Token,
 		bot.WithLogger(logger),
 		bot.WithRestClientConfigOpts(rest.WithURL(e.discord.RESTURL())),
@@ -293,6 +341,12 @@ func (e *env) inject(in discordfake.InteractionSpec, payload []byte) answer {
 	e.t.Helper()
 	discordfake.Inject(e.t, e.client, gateway.EventTypeInteractionCreate, payload)
 	e.cmds.Wait()
+	return e.collect(in)
+}
+
+// collect returns the answer to an interaction whose handler has finished.
+func (e *env) collect(in discordfake.InteractionSpec) answer {
+	e.t.Helper()
 	var got []discordfake.InteractionResponse
 	for _, r := range e.discord.InteractionResponses() {
 		if r.Token == in.Token {
@@ -358,8 +412,13 @@ func (e *env) snapshot() string {
 		{"users", "id"}, {"user_api_keys", "id"}, {"personalities", "id"}, {"personality_aliases", "id"},
 		{"llm_configs", "id"}, {"channel_activations", "channel_id"}, {"usage_logs", "id"},
 		{"webhook_messages", "message_id"}, {"reply_reasoning", "request_id"},
+		{"voice_configs", "personality_id"}, {"voice_samples", "id"}, {"user_preferences", "user_id"},
 	} {
 		q := fmt.Sprintf("SELECT json_agg(t ORDER BY %s)::text FROM %s t", t[1], t[0])
+		if t[0] == "voice_samples" { // the audio as a digest: the rows stay readable in a failure
+			q = "SELECT json_agg(json_build_object('id', id, 'personality_id', personality_id, 'mime_type', mime_type, " +
+				"'duration_ms', duration_ms, 'md5', md5(data)) ORDER BY id)::text FROM voice_samples"
+		}
 		var s *string
 		if err := e.store.Pool().QueryRow(context.Background(), q).Scan(&s); err != nil {
 			e.t.Fatalf("%s: %v", q, err)

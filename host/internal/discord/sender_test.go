@@ -377,8 +377,16 @@ func TestDownloadAttachment(t *testing.T) {
 		t.Fatalf("data %q type %q err %v", data, ctype, err)
 	}
 	big := tb.fake.AddCDNFile("big.bin", "application/octet-stream", make([]byte, 17))
-	if _, _, err := tb.Download(ctx, big.URL); err == nil || !strings.Contains(err.Error(), "larger than") {
+	if _, _, err := tb.Download(ctx, big.URL); !errors.Is(err, ErrDownloadTooLarge) || !strings.Contains(err.Error(), "larger than") {
 		t.Errorf("oversized download: %v", err)
+	}
+	// A caller with its own cap (voice samples: 10 MB) gets the file the
+	// message cap refuses, and its own cap holds.
+	if data, _, err := tb.DownloadAtMost(ctx, big.URL, 17); err != nil || len(data) != 17 {
+		t.Errorf("DownloadAtMost(17) of 17 bytes: %d bytes, %v", len(data), err)
+	}
+	if _, _, err := tb.DownloadAtMost(ctx, big.URL, 10); !errors.Is(err, ErrDownloadTooLarge) {
+		t.Errorf("DownloadAtMost(10) of 17 bytes: %v", err)
 	}
 	if _, _, err := tb.Download(ctx, "http://169.254.169.254/latest/meta-data"); err == nil || !strings.Contains(err.Error(), "not a Discord CDN host") {
 		t.Errorf("foreign host: %v", err)

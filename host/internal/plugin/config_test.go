@@ -49,6 +49,12 @@ func TestShippedPluginsToml(t *testing.T) {
 		ge.Path != filepath.Join(root, "plugins", "gemini", "gemini.wasm") || ge.Problem() != nil {
 		t.Errorf("gemini = %+v", ge)
 	}
+	// Every LLM entry lists its models for /personality llm's autocomplete.
+	for _, name := range cfg.Names() {
+		if got := strings.Join(cfg.Plugins[name].Capabilities, ","); got != "llm.chat,llm.validate_key,llm.models" {
+			t.Errorf("%s grants %s, want llm.chat,llm.validate_key,llm.models", name, got)
+		}
+	}
 	ol := cfg.Plugins["ollama"]
 	if ol.Enabled || !ol.AllowPrivate || ol.KeySlot != "" || ol.Limits != DefaultLimits() {
 		t.Errorf("ollama = %+v", ol)

@@ -243,14 +243,22 @@ func (c *Catalog) evictLocked(keep key) {
 	}
 }
 
-// Forget drops every list fetched with owner's key (after the user changed
-// or removed a key), or every list when owner is "".
+// Forget drops every list fetched with owner's key (after the user stored
+// or removed a key).
 func (c *Catalog) Forget(owner string) {
+	c.drop(func(k key) bool { return k.owner == owner })
+}
+
+// Reset drops every list (after a plugin reload, which may point an entry
+// at another server).
+func (c *Catalog) Reset() { c.drop(func(key) bool { return true }) }
+
+func (c *Catalog) drop(match func(key) bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.gen++
 	for k := range c.entries {
-		if owner == "" || k.owner == owner {
+		if match(k) {
 			delete(c.entries, k)
 		}
 	}

@@ -90,13 +90,12 @@ func matchModels(models []abi.Model, typed string) (names, values []string) {
 		if len(m.ID) > maxChoiceValue {
 			continue
 		}
-		id := strings.ToLower(m.ID)
 		switch {
-		case id == q:
+		case len(m.ID) == len(q) && hasPrefixFold(m.ID, q):
 			exact = append(exact, m)
-		case strings.HasPrefix(id, q):
+		case hasPrefixFold(m.ID, q):
 			prefix = append(prefix, m)
-		case strings.Contains(id, q) || strings.Contains(strings.ToLower(m.Name), q):
+		case containsFold(m.ID, q) || containsFold(m.Name, q):
 			other = append(other, m)
 		}
 	}
@@ -130,4 +129,53 @@ func (c *Commands) forgetModels(discordID string) {
 	if c.catalog != nil {
 		c.catalog.Forget(discordID)
 	}
+}
+
+// hasPrefixFold and containsFold compare s with q (already lower case)
+// ignoring case, without allocating for ASCII text: they run for every
+// model of a list on every keystroke.
+func hasPrefixFold(s, q string) bool {
+	if !isASCII(s) {
+		return strings.HasPrefix(strings.ToLower(s), q)
+	}
+	return len(s) >= len(q) && asciiPrefixFold(s, q)
+}
+
+func containsFold(s, q string) bool {
+	if !isASCII(s) {
+		return strings.Contains(strings.ToLower(s), q)
+	}
+	for i := 0; i+len(q) <= len(s); i++ {
+		if asciiPrefixFold(s[i:], q) {
+			return true
+		}
+	}
+	return false
+}
+
+// asciiPrefixFold reports whether ASCII s (at least as long as q) starts
+// with q, ignoring the case of s.
+func asciiPrefixFold(s, q string) bool {
+	for i := 0; i < len(q); i++ {
+		if lowerASCII(s[i]) != q[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+func lowerASCII(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
 }

@@ -525,27 +525,6 @@ func TestValidateKey(t *testing.T) {
 	}
 }
 
-// listModels calls the models export, failing the test on a trap or on
-// usage (listing models is never billed).
-func listModels(t *testing.T, h *plugintest.Harness) (abi.ModelList, *abi.Error) {
-	t.Helper()
-	var out abi.ModelList
-	res := h.Call(abi.ModelsExport, abi.ModelsRequest{})
-	if res.Trap != nil {
-		t.Fatalf("models trapped: %v\n%s", res.Trap, res.Stderr)
-	}
-	if len(res.Usage) != 0 {
-		t.Errorf("listing models recorded usage %+v", res.Usage)
-	}
-	if res.Err != nil {
-		return out, res.Err
-	}
-	if err := json.Unmarshal(res.Output, &out); err != nil {
-		t.Fatalf("models output %s: %v", res.Output, err)
-	}
-	return out, nil
-}
-
 // TestModels: the catalogue is Anthropic's model list with display names
 // and which models think, every page of it, in the API's order; errors
 // are typed like chat's.
@@ -559,7 +538,7 @@ func TestModels(t *testing.T) {
 	}
 	t.Run("one page", func(t *testing.T) {
 		h, api := setup(t, plugintest.Options{})
-		l, e := listModels(t, h)
+		l, e := h.Models()
 		if e != nil || fmt.Sprint(l.Models) != fmt.Sprint(want) {
 			t.Fatalf("models = %+v, %v\nwant %+v", l.Models, e, want)
 		}
@@ -572,7 +551,7 @@ func TestModels(t *testing.T) {
 	t.Run("pages", func(t *testing.T) {
 		h, api := setup(t, plugintest.Options{})
 		api.pageMax.Store(2)
-		l, e := listModels(t, h)
+		l, e := h.Models()
 		if e != nil || fmt.Sprint(l.Models) != fmt.Sprint(want) {
 			t.Fatalf("models = %+v, %v\nwant %+v", l.Models, e, want)
 		}
@@ -583,7 +562,7 @@ func TestModels(t *testing.T) {
 	t.Run("errors", func(t *testing.T) {
 		h, _ := setup(t, plugintest.Options{Keys: map[string]string{"bad": keyBadOne, "flaky": keyFlaky}})
 		for user, code := range map[string]string{"bad": abi.ErrInvalidKey, "flaky": abi.ErrUnavailable} {
-			_, e := listModels(t, h.As(user))
+			_, e := h.As(user).Models()
 			if e == nil || e.Code != code {
 				t.Errorf("%s: error %v, want code %s", user, e, code)
 			} else if strings.Contains(e.Message, keyBadOne) {

@@ -381,27 +381,6 @@ func TestValidateKey(t *testing.T) {
 	}
 }
 
-// listModels calls the models export, failing the test on a trap or on
-// usage (listing models is never billed).
-func listModels(t *testing.T, h *plugintest.Harness) (abi.ModelList, *abi.Error) {
-	t.Helper()
-	var out abi.ModelList
-	res := h.Call(abi.ModelsExport, abi.ModelsRequest{})
-	if res.Trap != nil {
-		t.Fatalf("models trapped: %v\n%s", res.Trap, res.Stderr)
-	}
-	if len(res.Usage) != 0 {
-		t.Errorf("listing models recorded usage %+v", res.Usage)
-	}
-	if res.Err != nil {
-		return out, res.Err
-	}
-	if err := json.Unmarshal(res.Output, &out); err != nil {
-		t.Fatalf("models output %s: %v", res.Output, err)
-	}
-	return out, nil
-}
-
 // TestModels: the catalogue is the models that serve generateContent
 // (no embedding or image models), named as chat requests name them
 // (without "models/"), with context window and thinking, every page of
@@ -416,7 +395,7 @@ func TestModels(t *testing.T) {
 		t.Run(fmt.Sprintf("pageMax=%d", pageMax), func(t *testing.T) {
 			h, api := setup(t, plugintest.Options{})
 			api.pageMax.Store(pageMax)
-			l, e := listModels(t, h)
+			l, e := h.Models()
 			if e != nil || !reflect.DeepEqual(l.Models, want) {
 				t.Fatalf("models = %+v, %v\nwant %+v", l.Models, e, want)
 			}
@@ -432,7 +411,7 @@ func TestModels(t *testing.T) {
 	t.Run("errors", func(t *testing.T) {
 		for key, code := range map[string]string{keyBad: abi.ErrInvalidKey, keyFlaky: abi.ErrUnavailable, keyLimited: abi.ErrRateLimited} {
 			h, _ := setup(t, plugintest.Options{Key: key})
-			_, e := listModels(t, h)
+			_, e := h.Models()
 			if e == nil || e.Code != code {
 				t.Errorf("%s: error %v, want code %s", key, e, code)
 			} else if strings.Contains(e.Message, "0123456789abcdef") {

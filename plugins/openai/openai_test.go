@@ -388,27 +388,9 @@ func TestModels(t *testing.T) {
 		}
 		return strings.Join(out, ",")
 	}
-	call := func(t *testing.T, h *plugintest.Harness) (abi.ModelList, *abi.Error) {
-		t.Helper()
-		var out abi.ModelList
-		res := h.Call(abi.ModelsExport, abi.ModelsRequest{})
-		if res.Trap != nil {
-			t.Fatalf("models trapped: %v\n%s", res.Trap, res.Stderr)
-		}
-		if res.Err != nil {
-			return out, res.Err
-		}
-		if err := json.Unmarshal(res.Output, &out); err != nil {
-			t.Fatalf("models output %s: %v", res.Output, err)
-		}
-		if len(res.Usage) != 0 {
-			t.Errorf("listing models recorded usage %+v; it is never billed", res.Usage)
-		}
-		return out, nil
-	}
 	t.Run("openai", func(t *testing.T) {
 		h, api := setup(t, "openai", plugintest.Options{})
-		l, e := call(t, h)
+		l, e := h.Models()
 		if e != nil {
 			t.Fatal(e)
 		}
@@ -427,7 +409,7 @@ func TestModels(t *testing.T) {
 	})
 	t.Run("openrouter", func(t *testing.T) {
 		h, api := setup(t, "openrouter", plugintest.Options{})
-		l, e := call(t, h)
+		l, e := h.Models()
 		if e != nil {
 			t.Fatal(e)
 		}
@@ -445,7 +427,7 @@ func TestModels(t *testing.T) {
 	})
 	t.Run("local", func(t *testing.T) {
 		h, _ := setup(t, "local", plugintest.Options{})
-		l, e := call(t, h)
+		l, e := h.Models()
 		if e != nil || ids(l) != "llama3.2:latest,qwen3:8b" {
 			t.Fatalf("models = %+v, %v", l, e)
 		}
@@ -454,7 +436,7 @@ func TestModels(t *testing.T) {
 		keys := map[string]string{"bad": keyBadOne, "flaky": keyFlaky}
 		h, _ := setup(t, "openai", plugintest.Options{Keys: keys})
 		for user, code := range map[string]string{"bad": abi.ErrInvalidKey, "flaky": abi.ErrUnavailable} {
-			_, e := call(t, h.As(user))
+			_, e := h.As(user).Models()
 			if e == nil || e.Code != code {
 				t.Errorf("%s: error %v, want code %s", user, e, code)
 			}

@@ -53,7 +53,7 @@ func TestDescribeAndParametersSchema(t *testing.T) {
 	}
 	d := h.Describe()
 	if d.ABI != abi.Version || d.Name != "anthropic" || !d.NeedsKey || !d.NeedsNetwork ||
-		strings.Join(d.Capabilities, ",") != "llm.chat,llm.validate_key" {
+		strings.Join(d.Capabilities, ",") != "llm.chat,llm.validate_key,llm.models" {
 		t.Fatalf("describe = %+v", d)
 	}
 	if bytes.Contains(d.ParametersSchema, []byte(`"$ref"`)) {
@@ -523,4 +523,51 @@ func TestValidateKey(t *testing.T) {
 	if e != nil || r.Status != abi.KeyUnreachable || r.Message == "" {
 		t.Fatalf("unreachable: got %+v %v", r, e)
 	}
+}
+
+// TestModels: the catalogue is Anthropic's model list with display names
+// and which models think, every page of it, in the API's order; errors
+// are typed like chat's.
+func TestModels(t *testing.T) {
+	want := []abi.Model{
+		{ID: "claude-test-4", Name: "Claude Test 4", Reasoning: true},
+		{ID: "claude-sonnet-4-5-20250929", Name: "Claude Sonnet 4.5", Reasoning: true},
+		{ID: "claude-opus-4-1-20250805", Name: "Claude Opus 4.1", Reasoning: true},
+		{ID: "claude-3-7-sonnet-20250219", Name: "Claude Sonnet 3.7", Reasoning: true},
+		{ID: "claude-3-5-haiku-20241022", Name: "Claude Haiku 3.5"},
+	}
+	t.Run("one page", func(t *testing.T) {
+		h, api := setup(t, plugintest.Options{})
+		l, e := h.Models()
+		if e != nil || fmt.Sprint(l.Models) != fmt.Sprint(want) {
+			t.Fatalf("models = %+v, %v\nwant %+v", l.Models, e, want)
+		}
+		got := api.last()
+		if api.Count() != 1 || got.Method != "GET" || got.Path != "/v1/models" || got.Query != "limit=1000" ||
+			got.Header.Get("x-api-key") != keyGood || got.Header.Get("anthropic-version") == "" {
+			t.Errorf("%d requests, last %s %s?%s", api.Count(), got.Method, got.Path, got.Query)
+		}
+	})
+	t.Run("pages", func(t *testing.T) {
+		h, api := setup(t, plugintest.Options{})
+		api.pageMax.Store(2)
+		l, e := h.Models()
+		if e != nil || fmt.Sprint(l.Models) != fmt.Sprint(want) {
+			t.Fatalf("models = %+v, %v\nwant %+v", l.Models, e, want)
+		}
+		if api.Count() != 3 || api.last().Query != "after_id=claude-3-7-sonnet-20250219&limit=1000" {
+			t.Errorf("%d requests, last ?%s; want 3 pages following last_id", api.Count(), api.last().Query)
+		}
+	})
+	t.Run("errors", func(t *testing.T) {
+		h, _ := setup(t, plugintest.Options{Keys: map[string]string{"bad": keyBadOne, "flaky": keyFlaky}})
+		for user, code := range map[string]string{"bad": abi.ErrInvalidKey, "flaky": abi.ErrUnavailable} {
+			_, e := h.As(user).Models()
+			if e == nil || e.Code != code {
+				t.Errorf("%s: error %v, want code %s", user, e, code)
+			} else if strings.Contains(e.Message, keyBadOne) {
+				t.Errorf("%s: the error repeats the key: %s", user, e.Message)
+			}
+		}
+	})
 }

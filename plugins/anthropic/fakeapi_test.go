@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -28,6 +29,58 @@ type fakeAPI struct {
 	gate chan string
 
 	plugintest.Recorder // every request, for the tests to check
+
+	// pageMax, when > 0, caps a page of GET /v1/models below the limit the
+	// client asked for, so a test sees has_more and pagination.
+	pageMax atomic.Int64
+}
+
+// fakeModels is what GET /v1/models lists, newest first as Anthropic does.
+var fakeModels = []struct{ id, name, created string }{
+	{"claude-test-4", "Claude Test 4", "2025-09-29T00:00:00Z"},
+	{"claude-sonnet-4-5-20250929", "Claude Sonnet 4.5", "2025-09-29T00:00:00Z"},
+	{"claude-opus-4-1-20250805", "Claude Opus 4.1", "2025-08-05T00:00:00Z"},
+	{"claude-3-7-sonnet-20250219", "Claude Sonnet 3.7", "2025-02-24T00:00:00Z"},
+	{"claude-3-5-haiku-20241022", "Claude Haiku 3.5", "2024-10-22T00:00:00Z"},
+}
+
+// models serves one page of the list as the real API does: limit 1..1000
+// (default 20), after_id/before_id cursors, has_more, first_id, last_id.
+func (f *fakeAPI) models(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	limit := 20
+	if l := q.Get("limit"); l != "" {
+		if _, err := fmt.Sscanf(l, "%d", &limit); err != nil || limit < 1 || limit > 1000 {
+			apiErr(w, http.StatusBadRequest, "invalid_request_error", "limit: Input should be less than or equal to 1000")
+			return
+		}
+	}
+	if m := int(f.pageMax.Load()); m > 0 {
+		limit = min(limit, m)
+	}
+	start := 0
+	if after := q.Get("after_id"); after != "" {
+		start = -1
+		for i, m := range fakeModels {
+			if m.id == after {
+				start = i + 1
+			}
+		}
+		if start < 0 {
+			apiErr(w, http.StatusBadRequest, "invalid_request_error", "after_id: unknown model "+after)
+			return
+		}
+	}
+	end := min(start+limit, len(fakeModels))
+	data := []any{}
+	for _, m := range fakeModels[start:end] {
+		data = append(data, map[string]any{"type": "model", "id": m.id, "display_name": m.name, "created_at": m.created})
+	}
+	page := map[string]any{"data": data, "has_more": end < len(fakeModels), "first_id": nil, "last_id": nil}
+	if end > start {
+		page["first_id"], page["last_id"] = fakeModels[start].id, fakeModels[end-1].id
+	}
+	plugintest.WriteJSON(w, page)
 }
 
 // Keys the fake API knows. Anything else is refused with a 401.
@@ -74,10 +127,7 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		case keyFlaky:
 			apiErr(w, 529, "overloaded_error", "Overloaded")
 		default:
-			plugintest.WriteJSON(w, map[string]any{
-				"data":     []any{map[string]any{"type": "model", "id": "claude-test-4", "display_name": "Claude Test 4", "created_at": "2025-05-22T00:00:00Z"}},
-				"has_more": true, "first_id": "claude-test-4", "last_id": "claude-test-4",
-			})
+			f.models(w, r)
 		}
 	case r.Method == "POST" && r.URL.Path == "/v1/messages":
 		if ct := r.Header.Get("Content-Type"); ct != "application/json" {

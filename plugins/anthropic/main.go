@@ -33,7 +33,7 @@ func describe() int32 {
 		Name:             "anthropic",
 		Version:          version,
 		Summary:          "Chat with Anthropic's Claude models (Messages API), with extended thinking.",
-		Capabilities:     []string{abi.CapChat, abi.CapValidateKey},
+		Capabilities:     []string{abi.CapChat, abi.CapValidateKey, abi.CapModels},
 		NeedsKey:         true,
 		NeedsNetwork:     true,
 		ParametersSchema: json.RawMessage(parametersSchema),
@@ -199,6 +199,44 @@ func validateKey() int32 {
 			return provider.KeyCheckFailed(err)
 		}
 		return validation(r.Status, r.Headers, r.Body), nil
+	})
+}
+
+// models lists GET /v1/models, newest first as Anthropic sends them,
+// following has_more/last_id up to maxModelPages requests. It costs no
+// tokens; the host caches the answer per user.
+//
+//go:wasmexport models
+func models() int32 {
+	return sdk.Handle(func(abi.ModelsRequest) (abi.ModelList, error) {
+		s, err := config()
+		if err != nil {
+			return abi.ModelList{}, err
+		}
+		var list []abi.Model
+		after := ""
+		for page := 0; page < maxModelPages; page++ {
+			req := s.httpRequest("GET", modelsPath(after), nil)
+			req.TimeoutMS = 15_000
+			r, err := sdk.HTTP(req)
+			if err != nil {
+				return abi.ModelList{}, sdk.AsError(err)
+			}
+			if r.Status < 200 || r.Status > 299 {
+				return abi.ModelList{}, httpError(r.Status, r.Headers, r.Body)
+			}
+			var perr *abi.Error
+			if list, after, perr = addModelPage(list, r.Body); perr != nil {
+				return abi.ModelList{}, perr
+			}
+			if after == "" {
+				break
+			}
+		}
+		if list == nil {
+			list = []abi.Model{}
+		}
+		return abi.ModelList{Models: list}, nil
 	})
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/tzurot-go/tzurot/sdk/plugintest"
@@ -25,6 +26,7 @@ import (
 type fakeAPI struct {
 	t testing.TB
 	plugintest.Recorder
+	pageMax atomic.Int64 // see models
 }
 
 // Keys the fake API knows. Anything else is refused as the real API does
@@ -62,6 +64,57 @@ func rateLimited(w http.ResponseWriter) {
 		map[string]any{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "12s"})
 }
 
+// fakeModels is what GET /v1beta/models lists: chat models beside an
+// embedding model and an image model, as the real list has.
+var fakeModels = []map[string]any{
+	{"name": "models/gemini-2.5-flash", "version": "001", "displayName": "Gemini 2.5 Flash",
+		"description": "Stable version of Gemini 2.5 Flash.", "inputTokenLimit": 1048576, "outputTokenLimit": 65536,
+		"supportedGenerationMethods": []string{"generateContent", "countTokens", "createCachedContent", "batchGenerateContent"},
+		"temperature":                1, "topP": 0.95, "topK": 64, "maxTemperature": 2, "thinking": true},
+	{"name": "models/embedding-001", "version": "001", "displayName": "Embedding 001",
+		"inputTokenLimit": 2048, "outputTokenLimit": 1, "supportedGenerationMethods": []string{"embedContent"}},
+	{"name": "models/gemini-2.0-flash", "version": "2.0", "displayName": "Gemini 2.0 Flash",
+		"inputTokenLimit": 1048576, "outputTokenLimit": 8192,
+		"supportedGenerationMethods": []string{"generateContent", "countTokens"}, "temperature": 1, "topP": 0.95, "topK": 40, "maxTemperature": 2},
+	{"name": "models/imagen-4.0-generate-001", "version": "001", "displayName": "Imagen 4",
+		"inputTokenLimit": 480, "outputTokenLimit": 8192, "supportedGenerationMethods": []string{"predict"}},
+	{"name": "models/gemini-3-pro-preview", "version": "3-pro-preview-11-2025", "displayName": "Gemini 3 Pro Preview",
+		"inputTokenLimit": 1048576, "outputTokenLimit": 65536,
+		"supportedGenerationMethods": []string{"generateContent", "countTokens", "createCachedContent", "batchGenerateContent"},
+		"temperature":                1, "topP": 0.95, "topK": 64, "maxTemperature": 2, "thinking": true},
+}
+
+// models serves one page of the list as the real API does: pageSize
+// (default 50, at most 1000) and an opaque pageToken/nextPageToken.
+// pageMax, when > 0, makes pages smaller than asked so tests see paging.
+func (f *fakeAPI) models(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	size := 50
+	if s := q.Get("pageSize"); s != "" {
+		if _, err := fmt.Sscanf(s, "%d", &size); err != nil || size < 1 {
+			apiErr(w, http.StatusBadRequest, "INVALID_ARGUMENT", "Invalid value at 'page_size' (TYPE_INT32), \""+s+"\"")
+			return
+		}
+		size = min(size, 1000)
+	}
+	if m := int(f.pageMax.Load()); m > 0 {
+		size = min(size, m)
+	}
+	start := 0
+	if tok := q.Get("pageToken"); tok != "" {
+		if _, err := fmt.Sscanf(tok, "page-%d", &start); err != nil || start < 0 || start > len(fakeModels) {
+			apiErr(w, http.StatusBadRequest, "INVALID_ARGUMENT", "Invalid page token.")
+			return
+		}
+	}
+	end := min(start+size, len(fakeModels))
+	page := map[string]any{"models": fakeModels[start:end]}
+	if end < len(fakeModels) {
+		page["nextPageToken"] = fmt.Sprintf("page-%d", end)
+	}
+	plugintest.WriteJSON(w, page)
+}
+
 func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	seen := f.Record(f.t, r)
 	if r.URL.Query().Has("key") {
@@ -90,10 +143,7 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		case keyFlaky:
 			apiErr(w, http.StatusServiceUnavailable, "UNAVAILABLE", "The model is overloaded. Please try again later.")
 		default:
-			plugintest.WriteJSON(w, map[string]any{
-				"models":        []any{map[string]any{"name": "models/gemini-2.5-flash", "displayName": "Gemini 2.5 Flash", "supportedGenerationMethods": []any{"generateContent"}}},
-				"nextPageToken": "Chltb2RlbHMvZ2VtaW5pLTIuNS1mbGFzaA==",
-			})
+			f.models(w, r)
 		}
 	case r.Method == "POST" && strings.HasPrefix(path, "/v1beta/models/") && strings.Contains(path, ":"):
 		model, method, _ := strings.Cut(strings.TrimPrefix(path, "/v1beta/models/"), ":")

@@ -65,7 +65,7 @@ func TestDescribeAndParametersSchema(t *testing.T) {
 	}
 	d := h.Describe()
 	if d.ABI != abi.Version || d.Name != "gemini" || !d.NeedsKey || !d.NeedsNetwork ||
-		strings.Join(d.Capabilities, ",") != "llm.chat,llm.validate_key" {
+		strings.Join(d.Capabilities, ",") != "llm.chat,llm.validate_key,llm.models" {
 		t.Fatalf("describe = %+v", d)
 	}
 	if bytes.Contains(d.ParametersSchema, []byte(`"$ref"`)) {
@@ -379,4 +379,44 @@ func TestValidateKey(t *testing.T) {
 			t.Errorf("validate_key sent %s %s?%s with key header %q", r.Method, r.Path, r.Query, r.Header.Get("x-goog-api-key"))
 		}
 	}
+}
+
+// TestModels: the catalogue is the models that serve generateContent
+// (no embedding or image models), named as chat requests name them
+// (without "models/"), with context window and thinking, every page of
+// the list; errors are typed like chat's.
+func TestModels(t *testing.T) {
+	want := []abi.Model{
+		{ID: "gemini-2.5-flash", Name: "Gemini 2.5 Flash", ContextTokens: 1048576, Reasoning: true},
+		{ID: "gemini-2.0-flash", Name: "Gemini 2.0 Flash", ContextTokens: 1048576},
+		{ID: "gemini-3-pro-preview", Name: "Gemini 3 Pro Preview", ContextTokens: 1048576, Reasoning: true},
+	}
+	for _, pageMax := range []int64{0, 2} {
+		t.Run(fmt.Sprintf("pageMax=%d", pageMax), func(t *testing.T) {
+			h, api := setup(t, plugintest.Options{})
+			api.pageMax.Store(pageMax)
+			l, e := h.Models()
+			if e != nil || !reflect.DeepEqual(l.Models, want) {
+				t.Fatalf("models = %+v, %v\nwant %+v", l.Models, e, want)
+			}
+			wantReqs, wantQuery := 1, "pageSize=1000"
+			if pageMax == 2 {
+				wantReqs, wantQuery = 3, "pageSize=1000&pageToken=page-4"
+			}
+			if r := api.last(); api.Count() != wantReqs || r.Method != "GET" || r.Path != "/v1beta/models" || r.Query != wantQuery || r.Header.Get("x-goog-api-key") != keyGood {
+				t.Errorf("%d requests, last %s %s?%s", api.Count(), r.Method, r.Path, r.Query)
+			}
+		})
+	}
+	t.Run("errors", func(t *testing.T) {
+		for key, code := range map[string]string{keyBad: abi.ErrInvalidKey, keyFlaky: abi.ErrUnavailable, keyLimited: abi.ErrRateLimited} {
+			h, _ := setup(t, plugintest.Options{Key: key})
+			_, e := h.Models()
+			if e == nil || e.Code != code {
+				t.Errorf("%s: error %v, want code %s", key, e, code)
+			} else if strings.Contains(e.Message, "0123456789abcdef") {
+				t.Errorf("the key leaked into the error: %s", e.Message)
+			}
+		}
+	})
 }

@@ -25,7 +25,7 @@ func describe() int32 {
 		Name:             "gemini",
 		Version:          version,
 		Summary:          "Chat with Google's Gemini models (generateContent), with thinking.",
-		Capabilities:     []string{abi.CapChat, abi.CapValidateKey},
+		Capabilities:     []string{abi.CapChat, abi.CapValidateKey, abi.CapModels},
 		NeedsKey:         true,
 		NeedsNetwork:     true,
 		ParametersSchema: json.RawMessage(parametersSchema),
@@ -147,6 +147,38 @@ func validateKey() int32 {
 			return provider.KeyCheckFailed(err)
 		}
 		return validation(r.Status, r.Body), nil
+	})
+}
+
+// models lists the models that serve generateContent (GET
+// /v1beta/models, every page up to maxModelPages). It costs no tokens;
+// the host caches the answer per user.
+//
+//go:wasmexport models
+func models() int32 {
+	return sdk.Handle(func(abi.ModelsRequest) (abi.ModelList, error) {
+		s := newSettings(sdk.Config)
+		list := []abi.Model{}
+		token := ""
+		for page := 0; page < maxModelPages; page++ {
+			req := s.httpRequest("GET", modelsPath(token), nil)
+			req.TimeoutMS = 15_000
+			r, err := sdk.HTTP(req)
+			if err != nil {
+				return abi.ModelList{}, sdk.AsError(err)
+			}
+			if !r.OK() {
+				return abi.ModelList{}, httpError(r.Status, r.Body)
+			}
+			var perr *abi.Error
+			if list, token, perr = addModelPage(list, r.Body); perr != nil {
+				return abi.ModelList{}, perr
+			}
+			if token == "" {
+				break
+			}
+		}
+		return abi.ModelList{Models: list}, nil
 	})
 }
 

@@ -66,7 +66,7 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			_, _ = w.Write([]byte("<html>502 Bad Gateway</html>"))
 		default:
-			plugintest.WriteJSON(w, map[string]any{"object": "list", "data": []any{map[string]any{"id": "gpt-test", "object": "model", "owned_by": "system"}}})
+			f.models(w, r.URL.Path)
 		}
 	case r.Method == "GET" && strings.HasSuffix(r.URL.Path, "/auth/key"):
 		var remaining any // null: no limit
@@ -78,6 +78,42 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.chat(w, seen.Body)
 	default:
 		apiError(w, http.StatusNotFound, "Unknown request URL: "+r.Method+" "+r.URL.Path, "invalid_request_error", "unknown_url")
+	}
+}
+
+// models answers GET /models as each kind of server does: OpenRouter's
+// entries carry name, context_length and supported_parameters; OpenAI's
+// list mixes chat models with embeddings, speech and images; a local
+// server (Ollama) lists what it has pulled.
+func (f *fakeAPI) models(w http.ResponseWriter, path string) {
+	model := func(id, owner string) map[string]any {
+		return map[string]any{"id": id, "object": "model", "created": 1715367049, "owned_by": owner}
+	}
+	switch {
+	case strings.HasPrefix(path, "/api/v1/"):
+		entry := func(id, name string, ctx int, params ...string) map[string]any {
+			return map[string]any{"id": id, "canonical_slug": id, "name": name, "created": 1741818122,
+				"description": name + " by its maker.", "context_length": ctx,
+				"architecture":         map[string]any{"modality": "text->text", "input_modalities": []string{"text"}, "output_modalities": []string{"text"}, "tokenizer": "Other"},
+				"pricing":              map[string]any{"prompt": "0.0000003", "completion": "0.0000025", "request": "0", "image": "0"},
+				"top_provider":         map[string]any{"context_length": ctx, "max_completion_tokens": 65536, "is_moderated": false},
+				"per_request_limits":   nil,
+				"supported_parameters": append([]string{"max_tokens", "temperature", "top_p"}, params...)}
+		}
+		plugintest.WriteJSON(w, map[string]any{"data": []any{
+			entry("openai/gpt-4o-mini", "OpenAI: GPT-4o-mini", 128000, "tools", "response_format"),
+			entry("anthropic/claude-sonnet-4", "Anthropic: Claude Sonnet 4", 200000, "reasoning", "include_reasoning", "tools"),
+			entry("google/gemini-2.5-flash", "Google: Gemini 2.5 Flash", 1048576, "reasoning", "include_reasoning"),
+		}})
+	case f.noAuth:
+		plugintest.WriteJSON(w, map[string]any{"object": "list", "data": []any{model("llama3.2:latest", "library"), model("qwen3:8b", "library")}})
+	default:
+		plugintest.WriteJSON(w, map[string]any{"object": "list", "data": []any{
+			model("gpt-test", "system"), model("gpt-4o", "system"), model("gpt-4o-mini", "system"),
+			model("text-embedding-3-small", "system"), model("whisper-1", "openai-internal"),
+			model("dall-e-3", "system"), model("o3-mini", "system"), model("gpt-5", "system"),
+			model("gpt-5-chat-latest", "system"), model("tts-1", "openai-internal"),
+		}})
 	}
 }
 

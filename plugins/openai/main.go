@@ -37,7 +37,7 @@ func describe() int32 {
 		Name:             "openai",
 		Version:          version,
 		Summary:          "Chat with OpenAI, OpenRouter or a local OpenAI-compatible server (Ollama, vLLM, LM Studio).",
-		Capabilities:     []string{abi.CapChat, abi.CapValidateKey},
+		Capabilities:     []string{abi.CapChat, abi.CapValidateKey, abi.CapModels},
 		NeedsKey:         needsKey,
 		NeedsNetwork:     true,
 		ParametersSchema: json.RawMessage(parametersSchema),
@@ -176,6 +176,34 @@ func validateKey() int32 {
 			return provider.KeyCheckFailed(err)
 		}
 		return validation(s.Flavor, r.Status, r.Body), nil
+	})
+}
+
+// models lists the models GET {base_url}/models offers: one cheap
+// request, never billed. The host caches the answer (per user when the
+// list depends on the key).
+//
+//go:wasmexport models
+func models() int32 {
+	return sdk.Handle(func(abi.ModelsRequest) (abi.ModelList, error) {
+		s, err := config()
+		if err != nil {
+			return abi.ModelList{}, err
+		}
+		req := s.httpRequest("GET", "/models", nil)
+		req.TimeoutMS = 15_000
+		r, err := sdk.HTTP(req)
+		if err != nil {
+			return abi.ModelList{}, sdk.AsError(err)
+		}
+		if !r.OK() {
+			return abi.ModelList{}, providerError(r.Status, r.Body)
+		}
+		list, perr := parseModels(s.Flavor, r.Body)
+		if perr != nil {
+			return abi.ModelList{}, perr
+		}
+		return abi.ModelList{Models: list}, nil
 	})
 }
 

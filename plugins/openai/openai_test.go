@@ -50,7 +50,7 @@ func TestDescribeAndParametersSchema(t *testing.T) {
 	}
 	d := h.Describe()
 	if d.ABI != abi.Version || d.Name != "openai" || !d.NeedsKey || !d.NeedsNetwork ||
-		strings.Join(d.Capabilities, ",") != "llm.chat,llm.validate_key" {
+		strings.Join(d.Capabilities, ",") != "llm.chat,llm.validate_key,llm.models" {
 		t.Fatalf("describe = %+v", d)
 	}
 	local, _ := setup(t, "local", plugintest.Options{})
@@ -373,6 +373,76 @@ func TestValidateKey(t *testing.T) {
 		r, e := h.ValidateKey()
 		if e != nil || r.Status != abi.KeyUnreachable || r.Message == "" {
 			t.Fatalf("got %+v %v", r, e)
+		}
+	})
+}
+
+// TestModels: each kind of server's model list becomes the same catalogue,
+// without the models chat cannot use, with names, context windows and
+// reasoning where the provider says so; errors are typed like chat's.
+func TestModels(t *testing.T) {
+	ids := func(l abi.ModelList) string {
+		var out []string
+		for _, m := range l.Models {
+			out = append(out, m.ID)
+		}
+		return strings.Join(out, ",")
+	}
+	t.Run("openai", func(t *testing.T) {
+		h, api := setup(t, "openai", plugintest.Options{})
+		l, e := h.Models()
+		if e != nil {
+			t.Fatal(e)
+		}
+		if got, want := ids(l), "gpt-4o,gpt-4o-mini,gpt-5,gpt-5-chat-latest,gpt-test,o3-mini"; got != want {
+			t.Errorf("models = %s, want %s (no embeddings, speech or images)", got, want)
+		}
+		for _, m := range l.Models {
+			want := m.ID == "gpt-5" || m.ID == "o3-mini"
+			if m.Reasoning != want {
+				t.Errorf("%s: reasoning = %v, want %v", m.ID, m.Reasoning, want)
+			}
+		}
+		if got := api.last(); got.Method != "GET" || got.Path != "/v1/models" || got.Header.Get("Authorization") != "Bearer "+keyGood {
+			t.Errorf("request %s %s auth %q", got.Method, got.Path, got.Header.Get("Authorization"))
+		}
+	})
+	t.Run("openrouter", func(t *testing.T) {
+		h, api := setup(t, "openrouter", plugintest.Options{})
+		l, e := h.Models()
+		if e != nil {
+			t.Fatal(e)
+		}
+		want := []abi.Model{
+			{ID: "anthropic/claude-sonnet-4", Name: "Anthropic: Claude Sonnet 4", ContextTokens: 200000, Reasoning: true},
+			{ID: "google/gemini-2.5-flash", Name: "Google: Gemini 2.5 Flash", ContextTokens: 1048576, Reasoning: true},
+			{ID: "openai/gpt-4o-mini", Name: "OpenAI: GPT-4o-mini", ContextTokens: 128000},
+		}
+		if fmt.Sprint(l.Models) != fmt.Sprint(want) {
+			t.Errorf("models = %+v\nwant %+v", l.Models, want)
+		}
+		if got := api.last(); got.Path != "/api/v1/models" {
+			t.Errorf("request went to %s", got.Path)
+		}
+	})
+	t.Run("local", func(t *testing.T) {
+		h, _ := setup(t, "local", plugintest.Options{})
+		l, e := h.Models()
+		if e != nil || ids(l) != "llama3.2:latest,qwen3:8b" {
+			t.Fatalf("models = %+v, %v", l, e)
+		}
+	})
+	t.Run("errors", func(t *testing.T) {
+		keys := map[string]string{"bad": keyBadOne, "flaky": keyFlaky}
+		h, _ := setup(t, "openai", plugintest.Options{Keys: keys})
+		for user, code := range map[string]string{"bad": abi.ErrInvalidKey, "flaky": abi.ErrUnavailable} {
+			_, e := h.As(user).Models()
+			if e == nil || e.Code != code {
+				t.Errorf("%s: error %v, want code %s", user, e, code)
+			}
+			if e != nil && strings.Contains(e.Message, keyBadOne) {
+				t.Errorf("%s: the error repeats the key: %s", user, e.Message)
+			}
 		}
 	})
 }

@@ -125,6 +125,9 @@ func (c *Commands) adminPluginsReload(ctx context.Context, _ *handler.CommandEve
 		c.log.WarnContext(ctx, "plugin reload refused", "err", err)
 		return sayf("The reload was refused and the running plugins stay as they were: %s", truncate(err.Error(), 1500))
 	}
+	if c.catalog != nil {
+		c.catalog.Reset() // an entry may list another server's models now
+	}
 	loaded := 0
 	for _, st := range c.plugins.Status() {
 		if st.State == plugin.StateLoaded {

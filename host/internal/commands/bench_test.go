@@ -2,6 +2,7 @@ package commands
 
 import (
 	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
@@ -63,6 +64,23 @@ func BenchmarkUsageChart(b *testing.B) {
 		png, err := dailyChart(daily, now, 30, "Your tokens per day (UTC)")
 		if err != nil || len(png) < 1000 {
 			b.Fatalf("chart: %d bytes, %v", len(png), err)
+		}
+	}
+}
+
+// BenchmarkModelAutocomplete is one keystroke in /personality llm's model
+// option over a cached list the size of OpenRouter's (400 models with
+// names): the filtering and ordering, without the Discord round trip.
+func BenchmarkModelAutocomplete(b *testing.B) {
+	models := make([]abi.Model, 0, 400)
+	for i := range 400 {
+		vendor := []string{"openai", "anthropic", "google", "meta-llama", "mistralai"}[i%5]
+		models = append(models, abi.Model{ID: fmt.Sprintf("%s/model-%03d", vendor, i), Name: fmt.Sprintf("%s: Model %d", vendor, i)})
+	}
+	models = append(models, abi.Model{ID: "openai/gpt-4o", Name: "OpenAI: GPT-4o"}, abi.Model{ID: "openai/gpt-4o-mini", Name: "OpenAI: GPT-4o-mini"})
+	for b.Loop() {
+		if _, values := matchModels(models, "gpt-4o"); len(values) != 2 || values[0] != "openai/gpt-4o" {
+			b.Fatalf("match = %v", values)
 		}
 	}
 }

@@ -45,6 +45,7 @@ import (
 	"github.com/disgoorg/disgo/rest"
 	"github.com/disgoorg/snowflake/v2"
 
+	"github.com/tzurot-go/tzurot/host/internal/catalog"
 	"github.com/tzurot-go/tzurot/host/internal/plugin"
 	"github.com/tzurot-go/tzurot/host/internal/ratelimit"
 	"github.com/tzurot-go/tzurot/host/internal/store"
@@ -116,6 +117,13 @@ type Deps struct {
 	// covers the user (in the guild, "" for a DM): chat.Fallback's policy.
 	// /voice status uses it; nil means no shared keys.
 	KeyFallback func(discordUserID, guildID, slot string) bool
+	// Models caches the providers' model lists for /personality llm's
+	// model autocomplete. When nil and Plugins can list models
+	// (*plugin.Host can), New makes one and Close closes it.
+	Models *catalog.Catalog
+	// ModelsWait is how long the model autocomplete waits for a list not
+	// yet cached (default 2 s; Discord allows 3 s in all).
+	ModelsWait time.Duration
 }
 
 // Commands holds the slash command definitions and their handlers.
@@ -139,6 +147,11 @@ type Commands struct {
 	mu       sync.Mutex
 	closed   bool
 	inflight sync.WaitGroup
+
+	catalog *catalog.Catalog
+	ownsCat bool // made by New, closed by Close
+	// modelsWait and saveWait bound waits on a model list (see models.go).
+	modelsWait, saveWait time.Duration
 }
 
 // New returns the commands. It does not talk to Discord; see Register.
@@ -166,6 +179,15 @@ func New(d Deps) (*Commands, error) {
 			return nil, fmt.Errorf("commands: owner id %q is not a Discord user id", id)
 		}
 		c.owners[id] = true
+	}
+	c.catalog, c.modelsWait, c.saveWait = d.Models, d.ModelsWait, saveModelsWait
+	if c.modelsWait <= 0 {
+		c.modelsWait = defaultModelsWait
+	}
+	if c.catalog == nil {
+		if l, ok := d.Plugins.(catalog.Lister); ok {
+			c.catalog, c.ownsCat = catalog.New(l, catalog.Options{Logger: c.log}), true
+		}
 	}
 	c.zones = newZoneIndex()
 	c.baseCtx, c.cancel = context.WithCancel(context.Background())
@@ -200,14 +222,17 @@ func (c *Commands) Close(ctx context.Context) error {
 	c.mu.Unlock()
 	done := make(chan struct{})
 	go func() { c.inflight.Wait(); close(done) }()
+	var err error
 	select {
 	case <-done:
-		c.cancel()
-		return nil
 	case <-ctx.Done():
-		c.cancel()
-		return fmt.Errorf("commands: handlers still running at shutdown: %w", ctx.Err())
+		err = fmt.Errorf("commands: handlers still running at shutdown: %w", ctx.Err())
 	}
+	c.cancel()
+	if c.ownsCat {
+		c.catalog.Close() // stops model-list fetches still running
+	}
+	return err
 }
 
 // Wait blocks until no handler is running. Tests use it after injecting an

@@ -105,7 +105,7 @@ func Definitions() []discord.ApplicationCommandCreate {
 					Options: []discord.ApplicationCommandOption{
 						personality,
 						discord.ApplicationCommandOptionString{Name: "provider", Description: "A loaded provider plugin", Required: true, Autocomplete: true, MaxLength: ptr(63)},
-						discord.ApplicationCommandOptionString{Name: "model", Description: "The model name, e.g. gpt-4o-mini or anthropic/claude-sonnet-4", Required: true, MaxLength: ptr(200)},
+						discord.ApplicationCommandOptionString{Name: "model", Description: "The model name, e.g. gpt-4o-mini or anthropic/claude-sonnet-4", Required: true, Autocomplete: true, MaxLength: ptr(200)},
 						discord.ApplicationCommandOptionString{Name: "parameters", Description: `Advanced parameters as JSON, e.g. {"temperature":0.8}`, MaxLength: ptr(4000)},
 					}},
 				discord.ApplicationCommandOptionSubCommand{Name: "activate", Description: "Make it answer every message in this channel (needs Manage Channels)",

@@ -88,19 +88,63 @@ const (
 	keyBroke = "sk-broke-0123456789abcdefgh" // 402: no credit
 	keyFlaky = "sk-flaky-0123456789abcdefgh" // 503: unreachable
 	keyWrong = "sk-wrong-0123456789abcdefgh"
+	keyOther = "sk-other-0123456789abcdefgh" // another account: another model list
 )
 
 // fakeOpenAI serves GET /v1/models, the route the openai plugin checks keys
-// with.
+// with and lists models from (each account its own list, as at OpenAI,
+// where fine-tuned models belong to one organisation).
 type fakeOpenAI struct {
 	srv   *httptest.Server
 	calls atomic.Int64
+
+	mu   sync.Mutex
+	hold chan struct{} // when set, requests wait until it is closed
+}
+
+// holdRequests keeps every request open until release (or the test's end).
+func (f *fakeOpenAI) holdRequests(t *testing.T) (release func()) {
+	ch := make(chan struct{})
+	f.mu.Lock()
+	f.hold = ch
+	f.mu.Unlock()
+	var once sync.Once
+	release = func() {
+		once.Do(func() {
+			f.mu.Lock()
+			f.hold = nil
+			f.mu.Unlock()
+			close(ch)
+		})
+	}
+	t.Cleanup(release)
+	return release
+}
+
+// fakeModelList is GET /v1/models as OpenAI answers it.
+func fakeModelList(ids ...string) []byte {
+	data := make([]map[string]any, len(ids))
+	for i, id := range ids {
+		data[i] = map[string]any{"id": id, "object": "model", "created": 1715367049, "owned_by": "system"}
+	}
+	b, _ := json.Marshal(map[string]any{"object": "list", "data": data})
+	return b
 }
 
 func newFakeOpenAI(t *testing.T) *fakeOpenAI {
 	f := &fakeOpenAI{}
 	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f.calls.Add(1)
+		f.mu.Lock()
+		hold := f.hold
+		f.mu.Unlock()
+		if hold != nil {
+			select {
+			case <-hold:
+			case <-r.Context().Done():
+				return
+			}
+		}
 		key := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if r.URL.Path != "/v1/models" {
 			http.NotFound(w, r)
@@ -109,7 +153,10 @@ func newFakeOpenAI(t *testing.T) *fakeOpenAI {
 		w.Header().Set("Content-Type", "application/json")
 		switch key {
 		case keyGood:
-			_, _ = w.Write([]byte(`{"object":"list","data":[{"id":"gpt-test","object":"model"}]}`))
+			_, _ = w.Write(fakeModelList("chatgpt-4o-latest", "gpt-4-turbo", "gpt-4.1", "gpt-4o", "gpt-4o-mini",
+				"gpt-test", "o3-mini", "text-embedding-3-small", "whisper-1"))
+		case keyOther:
+			_, _ = w.Write(fakeModelList("ft:gpt-4o-mini:acme::abc123", "gpt-4o"))
 		case keyBroke:
 			w.WriteHeader(http.StatusPaymentRequired)
 			_, _ = w.Write([]byte(`{"error":{"message":"You exceeded your current quota, please check your plan and billing details.","type":"insufficient_quota","code":"insufficient_quota"}}`))
@@ -224,7 +271,7 @@ cache_dir = %q
 [plugins.openai]
 path = %q
 key_slot = "openai"
-capabilities = ["llm.chat", "llm.validate_key"]
+capabilities = ["llm.chat", "llm.validate_key", "llm.models"]
 allowed_hosts = [%q]
 allow_private = true
 [plugins.openai.limits]
@@ -232,6 +279,7 @@ http_attempts = 1
 [plugins.openai.config]
 base_url = "%s/v1"
 flavor = "openai"
+default_model = "gpt-4o-mini"
 `, wasmCache, openaiWasm, host, e.openai.srv.URL)
 	if plus != nil {
 		e.toml += plus(e)

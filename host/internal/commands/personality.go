@@ -421,7 +421,8 @@ func (c *Commands) personalityLLM(ctx context.Context, e *handler.CommandEvent, 
 	if err := c.store.SetLLMConfig(ctx, p.ID, 0, cfg); err != nil {
 		return storeWords(err)
 	}
-	return r.Send(fmt.Sprintf("**%s** now uses **%s** on `%s` with parameters `%s`.", p.Name, model, st.Name, truncate(string(params), 1500)))
+	warn := c.notListedWarning(ctx, st, e.User().ID.String(), model)
+	return r.Send(fmt.Sprintf("**%s** now uses **%s** on `%s` with parameters `%s`.%s", p.Name, model, st.Name, truncate(string(params), 1500), warn))
 }
 
 // channelManager checks that the user may change what answers in this
@@ -501,11 +502,14 @@ func (c *Commands) personalityDelete(ctx context.Context, e *handler.CommandEven
 	return r.Send(fmt.Sprintf("Deleted **%s** (`%s`) with its aliases, model settings, voice settings and samples, and channel activations. Usage records keep their numbers.", p.Name, p.Slug))
 }
 
-// autocompletePersonality serves the personality and provider options of
-// the /personality subcommands.
+// autocompletePersonality serves the personality, provider and model
+// options of the /personality subcommands.
 func (c *Commands) autocompletePersonality(e *handler.AutocompleteEvent) error {
 	focused := e.Data.Focused()
 	typed := strings.TrimSpace(e.Data.String(focused.Name))
+	if focused.Name == "model" {
+		return c.autocompleteModel(e, typed)
+	}
 	if focused.Name == "provider" {
 		capability := abi.CapChat
 		if e.Data.CommandPath() == "/personality/voice" {

@@ -200,6 +200,7 @@ func (c *Commands) walletKeySubmit(ctx context.Context, e *handler.ModalEvent, r
 		}
 		return fmt.Errorf("store key: %w", err)
 	}
+	c.forgetModels(user) // lists fetched with the old key (or none) are not this key's
 	if err := c.store.MarkValidated(ctx, user, p.Slot); err != nil {
 		return fmt.Errorf("mark key validated: %w", err)
 	}
@@ -295,6 +296,7 @@ func (c *Commands) walletRemove(ctx context.Context, e *handler.CommandEvent, r 
 	if !removed {
 		return sayf("You have no key stored for **%s**, so nothing was removed. `/wallet list` shows the keys you have.", truncate(provider, 40))
 	}
+	c.forgetModels(e.User().ID.String())
 	return r.Send(fmt.Sprintf("Removed your **%s** key. Replies that need %s will ask you for a key again.", provider, provider))
 }
 

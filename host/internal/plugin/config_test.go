@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io/fs"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -56,6 +57,15 @@ func TestShippedPluginsToml(t *testing.T) {
 		el.Limits.MaxResponseBytes != 10<<20 || el.Config["default_model"] != "eleven_flash_v2_5" ||
 		el.Path != filepath.Join(root, "plugins", "elevenlabs", "elevenlabs.wasm") || el.Problem() != nil {
 		t.Errorf("elevenlabs = %+v", el)
+	}
+	// Every LLM entry lists its models for /personality llm's autocomplete.
+	for _, name := range cfg.Names() {
+		if !slices.Contains(cfg.Plugins[name].Capabilities, "llm.chat") {
+			continue
+		}
+		if got := strings.Join(cfg.Plugins[name].Capabilities, ","); got != "llm.chat,llm.validate_key,llm.models" {
+			t.Errorf("%s grants %s, want llm.chat,llm.validate_key,llm.models", name, got)
+		}
 	}
 	ol := cfg.Plugins["ollama"]
 	if ol.Enabled || !ol.AllowPrivate || ol.KeySlot != "" || ol.Limits != DefaultLimits() {

@@ -80,6 +80,9 @@ type PluginStatus struct {
 	AllowedHosts []string
 	AllowPrivate bool
 	Limits       Limits
+	// DefaultModel is the entry's default_model config value ("" when
+	// unset): the model autocomplete offers when no list is at hand.
+	DefaultModel string
 	// Description is what the plugin said about itself (loaded plugins only).
 	Description *abi.Description
 	Calls       uint64 // since this set was loaded
@@ -188,6 +191,7 @@ func (h *Host) load(ctx context.Context, cfg *Config) *pluginSet {
 		status[i] = PluginStatus{
 			Name: name, Path: pc.Path, KeySlot: pc.KeySlot, Capabilities: pc.Capabilities,
 			AllowedHosts: pc.AllowedHosts, AllowPrivate: pc.AllowPrivate, Limits: pc.Limits,
+			DefaultModel: pc.Config["default_model"],
 		}
 		if !pc.Enabled {
 			status[i].State = StateDisabled

@@ -36,6 +36,27 @@ var requiredExports = map[string]string{
 	abi.CapSpeak:       abi.SpeakExport,
 	abi.CapVoiceClone:  abi.CloneVoiceExport,
 	abi.CapTranscribe:  abi.TranscribeExport,
+	abi.CapModels:      abi.ModelsExport,
+}
+
+// optionalCapabilities may be requested without being granted: the plugin
+// loads and simply does not get them (calls are denied as for any
+// capability not granted). llm.models only reads a provider's model list
+// and is never paid, and the provider plugins began to request it after
+// deployments had written their plugins.toml: refusing the plugin would
+// turn a new nicety into a chat outage on upgrade.
+var optionalCapabilities = map[string]bool{abi.CapModels: true}
+
+// ungrantedOptional lists the optional capabilities d requests that pc
+// does not grant, for a log line at load.
+func ungrantedOptional(pc PluginConfig, d abi.Description) []string {
+	var out []string
+	for _, c := range d.Capabilities {
+		if optionalCapabilities[c] && !slices.Contains(pc.Capabilities, c) {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 var wasmMagic = []byte{0x00, 'a', 's', 'm'}
@@ -196,6 +217,10 @@ func (ld *loader) load(ctx context.Context, pc PluginConfig) (*loaded, error) {
 		l.voiceSchema = s
 	}
 	l.desc = desc
+	if off := ungrantedOptional(pc, desc); len(off) > 0 {
+		ld.log.Info("plugin offers capabilities plugins.toml does not grant; they stay off",
+			"plugin", pc.Name, "capabilities", off)
+	}
 	for name := range exports {
 		l.exports = append(l.exports, name)
 	}
@@ -221,6 +246,9 @@ func checkDescription(pc PluginConfig, d abi.Description, exports map[string]ext
 			return fmt.Errorf("it requests capability %q, which this host does not know (known: %s)", c, strings.Join(known, ", "))
 		}
 		if !slices.Contains(pc.Capabilities, c) {
+			if optionalCapabilities[c] {
+				continue // loads without it; see optionalCapabilities
+			}
 			return fmt.Errorf("it requests capability %q, which plugins.toml does not grant (capabilities = %q)", c, pc.Capabilities)
 		}
 		if exp, need := requiredExports[c]; need {

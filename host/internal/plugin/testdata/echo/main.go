@@ -493,3 +493,26 @@ func stderrFlood() int32 {
 	}
 	return 0
 }
+
+// models fetches config models_url with the caller's key injected and
+// outputs the answer's body as its model list, unchecked: the host's tests
+// serve hostile lists (keys echoed, endless, unprintable) through it.
+//
+//go:wasmexport models
+func models() int32 {
+	url, _ := pdk.GetConfig("models_url")
+	req, _ := json.Marshal(abi.HTTPRequest{Method: "GET", URL: url, Auth: &abi.Auth{}})
+	resp, err := abijson.DecodeHTTPResponse(call(hostHTTPRequest, string(req)))
+	switch {
+	case err != nil:
+		return fail("internal", err.Error())
+	case resp.Error != nil:
+		return fail(resp.Error.Code, resp.Error.Message)
+	case resp.Status == 401:
+		return fail("invalid_key", "the provider refused the key")
+	case resp.Status != 200:
+		return fail("unavailable", "HTTP "+strconv.Itoa(resp.Status))
+	}
+	pdk.OutputString(resp.Body)
+	return 0
+}

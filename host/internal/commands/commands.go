@@ -113,7 +113,6 @@ type Commands struct {
 	now      func() time.Time
 	timeout  time.Duration
 	mux      *handler.Mux
-	schemas  schemaCache
 	zones    zoneIndex
 	baseCtx  context.Context
 	cancel   context.CancelFunc

@@ -12,6 +12,7 @@ import (
 	extism "github.com/extism/go-sdk"
 	"github.com/tetratelabs/wazero/sys"
 
+	"github.com/tzurot-go/tzurot/host/internal/paramschema"
 	"github.com/tzurot-go/tzurot/sdk/abi"
 )
 
@@ -22,7 +23,8 @@ type loaded struct {
 	cfg      PluginConfig
 	sha256   string
 	desc     abi.Description
-	exports  []string // sorted
+	rules    *paramschema.Rules // nil: the plugin declares no parameter rules
+	exports  []string           // sorted
 	log      *slog.Logger
 	keys     KeySource
 	http     *httpPolicy

@@ -75,6 +75,60 @@ const parametersSchema = `{
   ]
 }`
 
+// constraintsSchema states the rules that depend on the model, which the
+// host checks with the parameters when they are saved and before each
+// call ({"model": ..., "parameters": ...}; docs/plugin-abi.md §5.2). It
+// follows modelFamily (lowercase model ids, as Google writes them);
+// makePlan checks the same rules again before any request leaves.
+const constraintsSchema = `{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "title": "Gemini rules that depend on the model",
+  "allOf": [
+    {
+      "$comment": "Gemini 3 takes thinkingLevel, not thinkingBudget.",
+      "if": {"properties": {"model": {"pattern": "^gemini-3"}}},
+      "then": {"properties": {"parameters": {"not": {"required": ["thinking_budget"]}, "x-field": "thinking_budget",
+        "x-message": "is for Gemini 2.5 models; Gemini 3 takes thinking_level (low or high) instead"}}}
+    },
+    {
+      "$comment": "Gemini 2.5 (and models the plugin does not know) take thinkingBudget, not thinkingLevel.",
+      "if": {"properties": {"model": {"minLength": 1, "not": {"pattern": "^(gemini-3|gemini-1\\.|gemini-2\\.0)"}}}},
+      "then": {"properties": {"parameters": {"not": {"required": ["thinking_level"]}, "x-field": "thinking_level",
+        "x-message": "is for Gemini 3 models; Gemini 2.5 takes thinking_budget instead"}}}
+    },
+    {
+      "$comment": "Gemini 1.x and 2.0 do not think.",
+      "if": {"properties": {"model": {"pattern": "^(gemini-1\\.|gemini-2\\.0)"}}},
+      "then": {"properties": {"parameters": {"allOf": [
+        {"not": {"required": ["thinking_level"]}, "x-field": "thinking_level", "x-message": "this model does not think (Gemini 1.x and 2.0); remove it or choose a Gemini 2.5 or 3 model"},
+        {"not": {"required": ["thinking_budget"]}, "x-field": "thinking_budget", "x-message": "this model does not think (Gemini 1.x and 2.0); remove it or choose a Gemini 2.5 or 3 model"},
+        {"properties": {"thinking": {"const": "off", "x-message": "this model does not think (Gemini 1.x and 2.0); remove it or choose a Gemini 2.5 or 3 model"}}}
+      ]}}}
+    },
+    {
+      "$comment": "2.5 Pro cannot turn thinking off: budget 128 to 32768, or -1.",
+      "if": {"properties": {"model": {"pattern": "^gemini-2\\.5-pro"}}},
+      "then": {"properties": {"parameters": {"properties": {"thinking_budget": {
+        "anyOf": [{"const": -1}, {"minimum": 128, "maximum": 32768}],
+        "x-message": "Gemini 2.5 Pro takes a thinking budget of 128 to 32768 tokens, or -1 for dynamic thinking; it cannot turn thinking off"}}}}}
+    },
+    {
+      "$comment": "2.5 Flash-Lite: budget 0 (off), 512 to 24576, or -1.",
+      "if": {"properties": {"model": {"pattern": "^gemini-2\\.5-flash-lite"}}},
+      "then": {"properties": {"parameters": {"properties": {"thinking_budget": {
+        "anyOf": [{"const": -1}, {"const": 0}, {"minimum": 512, "maximum": 24576}],
+        "x-message": "Gemini 2.5 Flash-Lite takes a thinking budget of 0 (off) or 512 to 24576 tokens, or -1 for dynamic thinking"}}}}}
+    },
+    {
+      "$comment": "2.5 Flash: budget 0 (off) to 24576, or -1.",
+      "if": {"properties": {"model": {"pattern": "^gemini-2\\.5-flash", "not": {"pattern": "^gemini-2\\.5-flash-lite"}}}},
+      "then": {"properties": {"parameters": {"properties": {"thinking_budget": {
+        "anyOf": [{"const": -1}, {"minimum": 0, "maximum": 24576}],
+        "x-message": "Gemini 2.5 Flash takes a thinking budget of 0 (off) to 24576 tokens, or -1 for dynamic thinking"}}}}}
+    }
+  ]
+}`
+
 // safetyCategories and safetyThresholds are the values the API documents
 // for SafetySetting (HarmCategory, HarmBlockThreshold), without the
 // _UNSPECIFIED ones.

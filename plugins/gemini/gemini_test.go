@@ -23,7 +23,7 @@ func TestMain(m *testing.M) { os.Exit(plugintest.BuildForMain(m, ".", &wasmPath)
 // setup starts a fake Gemini API and loads the plugin against it.
 func setup(t testing.TB, opts plugintest.Options) (*plugintest.Harness, *fakeAPI) {
 	t.Helper()
-	api := &fakeAPI{t: t}
+	api := &fakeAPI{T: t}
 	base, host := plugintest.Loopback(t, api)
 	opts.Config = map[string]string{"base_url": base, "default_model": "gemini-2.5-flash"}
 	opts.AllowedHosts = []string{host}
@@ -128,7 +128,7 @@ func TestChat(t *testing.T) {
 		t.Fatalf("recorded usage = %+v", u)
 	}
 
-	got := api.last()
+	got := api.Latest()
 	if got.Method != "POST" || got.Path != "/v1beta/models/gemini-2.5-flash:generateContent" || got.Query != "" {
 		t.Fatalf("request went to %s %s?%s", got.Method, got.Path, got.Query)
 	}
@@ -158,7 +158,7 @@ func TestChat(t *testing.T) {
 	if _, e := h.Chat(req); e != nil {
 		t.Fatal(e)
 	}
-	if gc := api.last().Body["generationConfig"].(map[string]any); gc["temperature"] != 1.7 || gc["maxOutputTokens"] != 300.0 {
+	if gc := api.Latest().Body["generationConfig"].(map[string]any); gc["temperature"] != 1.7 || gc["maxOutputTokens"] != 300.0 {
 		t.Fatalf("generationConfig = %v, want the request's temperature and max_tokens", gc)
 	}
 }
@@ -170,7 +170,7 @@ func TestHistoryStartingWithTheModel(t *testing.T) {
 	if _, e := h.Chat(req); e != nil {
 		t.Fatal(e)
 	}
-	c := api.last().Body["contents"].([]any)
+	c := api.Latest().Body["contents"].([]any)
 	if len(c) != 3 || c[0].(map[string]any)["role"] != "user" || c[1].(map[string]any)["role"] != "model" {
 		t.Fatalf("contents = %v", c)
 	}
@@ -184,7 +184,7 @@ func TestChatStreams(t *testing.T) {
 	if e != nil {
 		t.Fatalf("chat: %v", e)
 	}
-	got := api.last()
+	got := api.Latest()
 	if got.Path != "/v1beta/models/gemini-3-pro-preview:streamGenerateContent" || got.Query != "alt=sse" {
 		t.Fatalf("request went to %s?%s", got.Path, got.Query)
 	}
@@ -290,7 +290,7 @@ func TestThinkingConfig(t *testing.T) {
 		if _, e := h.Chat(withParams(hello(c.model), c.params)); e != nil {
 			t.Fatalf("%s %s: %v", c.model, c.params, e)
 		}
-		got := api.last().Body["generationConfig"].(map[string]any)["thinkingConfig"]
+		got := api.Latest().Body["generationConfig"].(map[string]any)["thinkingConfig"]
 		if (c.want == nil && got != nil) || (c.want != nil && !reflect.DeepEqual(got, c.want)) {
 			t.Errorf("%s %s: thinkingConfig = %v, want %v", c.model, c.params, got, c.want)
 		}
@@ -374,7 +374,7 @@ func TestValidateKey(t *testing.T) {
 		if strings.Contains(got.Message, "0123456789abcdef") {
 			t.Errorf("the key leaked into the result: %q", got.Message)
 		}
-		r := api.last()
+		r := api.Latest()
 		if r.Method != "GET" || r.Path != "/v1beta/models" || r.Query != "pageSize=1" || r.Header.Get("x-goog-api-key") != key {
 			t.Errorf("validate_key sent %s %s?%s with key header %q", r.Method, r.Path, r.Query, r.Header.Get("x-goog-api-key"))
 		}

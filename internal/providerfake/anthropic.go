@@ -30,9 +30,9 @@ type Anthropic struct {
 
 // Keys the fake API knows. Anything else is refused with a 401.
 const (
-	AnthropicKeyGood   = "sk-ant-api03-good-0123456789abcdefghij"
-	AnthropicKeyBroke  = "sk-ant-api03-broke-0123456789abcdefgh" // credit balance too low
-	AnthropicKeyFlaky  = "sk-ant-api03-flaky-0123456789abcdefgh" // /v1/models answers 529
+	AnthropicKeyGood  = "sk-ant-api03-good-0123456789abcdefghij"
+	AnthropicKeyBroke = "sk-ant-api03-broke-0123456789abcdefgh" // credit balance too low
+	AnthropicKeyFlaky = "sk-ant-api03-flaky-0123456789abcdefgh" // /v1/models answers 529
 	AnthropicKeyWrong = "sk-ant-api03-wrong-0123456789abcdefgh"
 )
 

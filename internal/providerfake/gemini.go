@@ -31,7 +31,7 @@ const (
 	GeminiKeyGood    = "AIzaSyA-good-0123456789abcdefghijklmnopq"
 	GeminiKeyLimited = "AIzaSyA-limited-0123456789abcdefghijklm" // models list answers 429
 	GeminiKeyFlaky   = "AIzaSyA-flaky-0123456789abcdefghijklmno" // models list answers 503
-	GeminiKeyWrong     = "AIzaSyA-wrong-0123456789abcdefghijklmno"
+	GeminiKeyWrong   = "AIzaSyA-wrong-0123456789abcdefghijklmno"
 )
 
 // Latest is the last request the fake received.

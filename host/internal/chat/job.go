@@ -314,6 +314,7 @@ func (j *job) request(ctx context.Context, model string) (abi.ChatRequest, error
 		Model:              model,
 		Messages:           buildMessages(in, p.cfg.BotUserID),
 		AdvancedParameters: pers.LLM.AdvancedParameters,
+		Stream:             p.cfg.Stream,
 	}
 	if len(req.AdvancedParameters) == 0 || string(req.AdvancedParameters) == "{}" {
 		req.AdvancedParameters = nil

@@ -138,8 +138,45 @@ func geminiCheckBody(model string, b map[string]any) string {
 		if role := cm["role"]; role != "user" && role != "model" {
 			return fmt.Sprintf("Please use a valid role: user, model. (contents[%d].role %v)", i, role)
 		}
-		if parts, _ := cm["parts"].([]any); len(parts) == 0 {
+		parts, _ := cm["parts"].([]any)
+		if len(parts) == 0 {
 			return fmt.Sprintf("* GenerateContentRequest.contents[%d].parts: contents.parts must not be empty.", i)
+		}
+		for j, p := range parts {
+			pm, _ := p.(map[string]any)
+			kinds := 0
+			for _, k := range []string{"text", "functionCall", "functionResponse"} {
+				if _, ok := pm[k]; ok {
+					kinds++
+				}
+			}
+			if kinds != 1 {
+				return fmt.Sprintf("* GenerateContentRequest.contents[%d].parts[%d].data: required oneof field 'data' must have one initialized field", i, j)
+			}
+			if fc, ok := pm["functionCall"].(map[string]any); ok {
+				if _, isObj := fc["args"].(map[string]any); fc["name"] == "" || !isObj || cm["role"] != "model" {
+					return fmt.Sprintf("* GenerateContentRequest.contents[%d].parts[%d].function_call: bad function call", i, j)
+				}
+			}
+			if fr, ok := pm["functionResponse"].(map[string]any); ok {
+				if _, isObj := fr["response"].(map[string]any); fr["name"] == "" || !isObj || cm["role"] != "user" {
+					return fmt.Sprintf("* GenerateContentRequest.contents[%d].parts[%d].function_response: bad function response", i, j)
+				}
+			}
+		}
+	}
+	if tools, ok := b["tools"].([]any); ok {
+		for i, t := range tools {
+			decls, _ := t.(map[string]any)["functionDeclarations"].([]any)
+			for j, d := range decls {
+				dm, _ := d.(map[string]any)
+				if dm["name"] == nil || dm["name"] == "" {
+					return fmt.Sprintf("* GenerateContentRequest.tools[%d].function_declarations[%d].name: Name cannot be empty.", i, j)
+				}
+				if _, both := dm["parameters"]; both && dm["parametersJsonSchema"] != nil {
+					return fmt.Sprintf("* GenerateContentRequest.tools[%d].function_declarations[%d]: parameters and parameters_json_schema are mutually exclusive", i, j)
+				}
+			}
 		}
 	}
 	gc, _ := b["generationConfig"].(map[string]any)
@@ -235,6 +272,23 @@ func (f *Gemini) generate(w http.ResponseWriter, model string, body map[string]a
 			events = append(events, event(usage(0, 64), cand("", thoughtPart)))
 		}
 		events = append(events, event(usage(0, 64), cand("MAX_TOKENS")))
+	case strings.HasSuffix(model, "-tools"):
+		// A function call (no id, as Gemini 2.x sends it) until the
+		// conversation ends with its functionResponse; then the answer.
+		contents, _ := body["contents"].([]any)
+		last, _ := contents[len(contents)-1].(map[string]any)
+		answered := false
+		for _, p := range last["parts"].([]any) {
+			if _, ok := p.(map[string]any)["functionResponse"]; ok {
+				answered = true
+			}
+		}
+		if answered {
+			events = []map[string]any{event(usage(6, 0), cand("STOP", textPart("It rains in Bergen.")))}
+		} else {
+			call := map[string]any{"functionCall": map[string]any{"name": "get_weather", "args": map[string]any{"city": "Oslo"}}}
+			events = []map[string]any{event(usage(4, 0), cand("STOP", textPart("Let me check."), call))}
+		}
 	case strings.HasSuffix(model, "-cut"):
 		events = []map[string]any{event(usage(2, 0), cand("", textPart("Hello")))}
 	case strings.HasSuffix(model, "-streamerror"):

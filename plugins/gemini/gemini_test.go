@@ -380,3 +380,96 @@ func TestValidateKey(t *testing.T) {
 		}
 	}
 }
+
+// TestToolCalls: tools go as functionDeclarations, a functionCall part
+// comes back as an abi.ToolCall (an id made up when Gemini sends none,
+// arguments as JSON text), and the call and its result go back in the
+// history as functionCall (model) and functionResponse (user) parts.
+func TestToolCalls(t *testing.T) {
+	h, api := setup(t, plugintest.Options{})
+	weather := abi.Tool{Name: "get_weather", Description: "Weather for a city",
+		Parameters: json.RawMessage(`{"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"], "additionalProperties": false}`)}
+	for _, stream := range []bool{false, true} {
+		req := hello("gemini-2.5-flash-tools")
+		req.Stream = stream
+		req.Tools = []abi.Tool{weather}
+		resp, e := h.Chat(req)
+		if e != nil {
+			t.Fatalf("stream=%v: %v", stream, e)
+		}
+		if resp.FinishReason != "tool_calls" || resp.Content != "Let me check." || len(resp.ToolCalls) != 1 {
+			t.Fatalf("stream=%v: %+v", stream, resp)
+		}
+		tc := resp.ToolCalls[0]
+		var args map[string]any
+		if tc.ID != "gemini_call_0" || tc.Name != "get_weather" || json.Unmarshal([]byte(tc.Arguments), &args) != nil || args["city"] != "Oslo" {
+			t.Fatalf("stream=%v: tool call = %+v", stream, tc)
+		}
+		b := api.Latest().Body
+		decl := b["tools"].([]any)[0].(map[string]any)["functionDeclarations"].([]any)[0].(map[string]any)
+		if decl["name"] != "get_weather" || decl["description"] != "Weather for a city" ||
+			decl["parametersJsonSchema"].(map[string]any)["required"].([]any)[0] != "city" {
+			t.Fatalf("functionDeclarations = %v", b["tools"])
+		}
+
+		// The call and its result go back; Gemini answers.
+		req.Messages = append(req.Messages,
+			abi.Message{Role: abi.RoleAssistant, Content: resp.Content, ToolCalls: resp.ToolCalls},
+			abi.Message{Role: abi.RoleTool, ToolCallID: tc.ID, Content: "rain, 9°C"})
+		resp, e = h.Chat(req)
+		if e != nil {
+			t.Fatalf("stream=%v: %v", stream, e)
+		}
+		if resp.Content != "It rains in Bergen." || resp.FinishReason != "stop" || len(resp.ToolCalls) != 0 {
+			t.Fatalf("stream=%v: %+v", stream, resp)
+		}
+		contents := api.Latest().Body["contents"].([]any)
+		model := contents[1].(map[string]any)
+		mparts := model["parts"].([]any)
+		fc, _ := mparts[1].(map[string]any)["functionCall"].(map[string]any)
+		if model["role"] != "model" || mparts[0].(map[string]any)["text"] != "Let me check." || fc["name"] != "get_weather" ||
+			fc["args"].(map[string]any)["city"] != "Oslo" || fc["id"] != nil {
+			t.Fatalf("model turn = %v (a made-up id must not be sent)", model)
+		}
+		user := contents[2].(map[string]any)
+		fr, _ := user["parts"].([]any)[0].(map[string]any)["functionResponse"].(map[string]any)
+		if user["role"] != "user" || fr["name"] != "get_weather" || fr["response"].(map[string]any)["output"] != "rain, 9°C" {
+			t.Fatalf("tool result turn = %v", user)
+		}
+	}
+
+	// Gemini's own ids go back as they came; a JSON object result is passed
+	// as it is.
+	req := hello("gemini-2.5-flash-tools")
+	req.Messages = append(req.Messages,
+		abi.Message{Role: abi.RoleAssistant, ToolCalls: []abi.ToolCall{{ID: "fc-7", Name: "get_weather", Arguments: `{"city":"Bergen"}`}}},
+		abi.Message{Role: abi.RoleTool, ToolCallID: "fc-7", Content: `{"sky": "rain"}`})
+	if _, e := h.Chat(req); e != nil {
+		t.Fatal(e)
+	}
+	contents := api.Latest().Body["contents"].([]any)
+	fc := contents[1].(map[string]any)["parts"].([]any)[0].(map[string]any)["functionCall"].(map[string]any)
+	fr := contents[2].(map[string]any)["parts"].([]any)[0].(map[string]any)["functionResponse"].(map[string]any)
+	if fc["id"] != "fc-7" || fr["id"] != "fc-7" || fr["response"].(map[string]any)["sky"] != "rain" {
+		t.Fatalf("contents = %v", contents)
+	}
+
+	// Bad tool history is refused before any request, by what is wrong.
+	n := api.Count()
+	for _, tc := range []struct {
+		msgs []abi.Message
+		want string
+	}{
+		{[]abi.Message{{Role: abi.RoleAssistant, ToolCalls: []abi.ToolCall{{ID: "x", Name: "f", Arguments: `[1,2]`}}}}, "not a JSON object"},
+		{[]abi.Message{{Role: abi.RoleTool, ToolCallID: "nobody", Content: "rain"}}, "answers no tool call"},
+	} {
+		req := hello("gemini-2.5-flash-tools")
+		req.Messages = append(req.Messages, tc.msgs...)
+		if _, e := h.Chat(req); e == nil || e.Code != abi.ErrBadRequest || !strings.Contains(e.Message, tc.want) {
+			t.Errorf("%v: got %+v, want bad_request saying %q", tc.msgs, e, tc.want)
+		}
+	}
+	if api.Count() != n {
+		t.Error("a refused tool history was sent")
+	}
+}

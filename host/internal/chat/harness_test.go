@@ -33,9 +33,11 @@ import (
 
 // The real plugins, built once per test binary.
 var (
-	openaiWasm  string
-	hostileWasm string
-	cacheDir    string
+	openaiWasm    string
+	anthropicWasm string
+	geminiWasm    string
+	hostileWasm   string
+	cacheDir      string
 )
 
 func TestMain(m *testing.M) {
@@ -51,7 +53,10 @@ func TestMain(m *testing.M) {
 	}
 	openaiWasm = filepath.Join(dir, "openai.wasm")
 	hostileWasm = filepath.Join(dir, "hostile.wasm")
-	for src, out := range map[string]string{filepath.Join(root, "plugins", "openai"): openaiWasm, filepath.Join("testdata", "hostile"): hostileWasm} {
+	anthropicWasm = filepath.Join(dir, "anthropic.wasm")
+	geminiWasm = filepath.Join(dir, "gemini.wasm")
+	for src, out := range map[string]string{filepath.Join(root, "plugins", "openai"): openaiWasm, filepath.Join("testdata", "hostile"): hostileWasm,
+		filepath.Join(root, "plugins", "anthropic"): anthropicWasm, filepath.Join(root, "plugins", "gemini"): geminiWasm} {
 		if err := plugintest.BuildTo(src, out); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)

@@ -97,7 +97,7 @@ func (w *providerWorld) persona(slug, provider, model, params string) int64 {
 
 // usageRow is the one usage row the test expects.
 type usageRow struct {
-	provider, model           string
+	provider, model          string
 	input, output, reasoning int64
 }
 

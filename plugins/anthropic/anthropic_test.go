@@ -524,3 +524,39 @@ func TestValidateKey(t *testing.T) {
 		t.Fatalf("unreachable: got %+v %v", r, e)
 	}
 }
+
+// TestPortableReasoningMapping is docs/providers.md's table for Anthropic,
+// checked on the request bodies the fake API received: each portable
+// level, given as reasoning (the string) or as thinking, becomes the same
+// thinking budget, and max_tokens makes room for it.
+func TestPortableReasoningMapping(t *testing.T) {
+	h, api := setup(t, plugintest.Options{})
+	budgets := map[string]float64{"off": 0, "minimal": 1024, "low": 2048, "medium": 8192, "high": 16384, "max": 24576}
+	for level, budget := range budgets {
+		for _, key := range []string{"reasoning", "thinking"} {
+			req := hello("claude-test")
+			req.AdvancedParameters = json.RawMessage(`{"` + key + `":"` + level + `"}`)
+			if _, e := h.Chat(req); e != nil {
+				t.Fatalf("%s %s: %v", key, level, e)
+			}
+			b := api.Latest().Body
+			if budget == 0 {
+				if b["thinking"] != nil || b["max_tokens"] != 4096.0 {
+					t.Errorf("%s off: thinking %v, max_tokens %v; want no thinking and 4096", key, b["thinking"], b["max_tokens"])
+				}
+				continue
+			}
+			th, _ := b["thinking"].(map[string]any)
+			if th["type"] != "enabled" || th["budget_tokens"] != budget || b["max_tokens"] != budget+4096 {
+				t.Errorf("%s %s: thinking %v, max_tokens %v; want budget %v and max_tokens %v", key, level, th, b["max_tokens"], budget, budget+4096)
+			}
+		}
+	}
+	// Nothing asked: Anthropic thinks only when asked to.
+	if _, e := h.Chat(hello("claude-test")); e != nil {
+		t.Fatal(e)
+	}
+	if b := api.Latest().Body; b["thinking"] != nil {
+		t.Errorf("no level asked, but thinking is %v", b["thinking"])
+	}
+}

@@ -473,3 +473,48 @@ func TestToolCalls(t *testing.T) {
 		t.Error("a refused tool history was sent")
 	}
 }
+
+// TestPortableReasoningMapping is docs/providers.md's table for Gemini,
+// checked on the request bodies the fake API received: each portable
+// level, given as reasoning (the string) or as thinking, becomes
+// thinkingLevel on Gemini 3 and thinkingBudget on 2.5.
+func TestPortableReasoningMapping(t *testing.T) {
+	h, api := setup(t, plugintest.Options{})
+	type want struct {
+		level25Flash, level25Pro float64
+		level3                   string
+		thoughts                 bool
+	}
+	table := map[string]want{
+		"off":     {0, 128, "low", false},
+		"minimal": {512, 512, "low", true},
+		"low":     {1024, 1024, "low", true},
+		"medium":  {8192, 8192, "high", true},
+		"high":    {16384, 16384, "high", true},
+		"max":     {24576, 24576, "high", true},
+	}
+	for level, w := range table {
+		for _, key := range []string{"reasoning", "thinking"} {
+			for model, expect := range map[string]map[string]any{
+				"gemini-2.5-flash":     {"thinkingBudget": w.level25Flash, "includeThoughts": w.thoughts},
+				"gemini-2.5-pro":       {"thinkingBudget": w.level25Pro, "includeThoughts": w.thoughts},
+				"gemini-3-pro-preview": {"thinkingLevel": w.level3, "includeThoughts": w.thoughts},
+			} {
+				if _, e := h.Chat(withParams(hello(model), `{"`+key+`":"`+level+`"}`)); e != nil {
+					t.Fatalf("%s %s %s: %v", model, key, level, e)
+				}
+				got := api.Latest().Body["generationConfig"].(map[string]any)["thinkingConfig"]
+				if !reflect.DeepEqual(got, expect) {
+					t.Errorf("%s %s %q: thinkingConfig %v, want %v", model, key, level, got, expect)
+				}
+			}
+		}
+	}
+	// Nothing asked: no thinkingConfig, the model's own default.
+	if _, e := h.Chat(hello("gemini-2.5-flash")); e != nil {
+		t.Fatal(e)
+	}
+	if tc := api.Latest().Body["generationConfig"].(map[string]any)["thinkingConfig"]; tc != nil {
+		t.Errorf("no level asked, but thinkingConfig is %v", tc)
+	}
+}

@@ -339,3 +339,32 @@ func TestProviderFailuresEndToEnd(t *testing.T) {
 		})
 	}
 }
+
+// TestOpenAIPersonalityStreamsEndToEnd: with TZUROT_STREAM_REPLIES on, an
+// OpenAI-compatible personality's answer is streamed from the provider and
+// posted once, whole; its reasoning is stored, not posted; usage comes
+// from the stream's usage chunk.
+func TestOpenAIPersonalityStreamsEndToEnd(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{config: func(c *chat.Config) { c.Stream = true }})
+	h.provider.reasoning = "They said hi; say hi back."
+	h.setKey(userID)
+	h.personality(personalitySpec{slug: "bambi"})
+	h.send(discordfake.MessageSpec{Content: "@bambi hello there"})
+	posted := h.posted()
+	if len(posted) != 1 || posted[0].Content != "echo: Alice: hello there" || posted[0].WebhookID == "" {
+		t.Fatalf("posted %+v", posted)
+	}
+	req := h.provider.received()[0]
+	if !req.Stream || req.StreamOptions == nil || !req.StreamOptions.IncludeUsage {
+		t.Fatalf("the request did not ask for a stream with usage: %+v", req)
+	}
+	r, ok, err := h.store.ReasoningForMessage(h.ctx, posted[0].ID, userID)
+	if err != nil || !ok || r.Text != "They said hi; say hi back." {
+		t.Fatalf("stored reasoning = %+v %v %v", r, ok, err)
+	}
+	var in, out int64
+	if err := h.store.Pool().QueryRow(h.ctx, `SELECT input_tokens, output_tokens FROM usage_logs`).Scan(&in, &out); err != nil || in != 42 || out != 7 {
+		t.Fatalf("usage %d in, %d out (%v); want 42 and 7", in, out, err)
+	}
+}

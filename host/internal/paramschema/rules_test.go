@@ -123,3 +123,19 @@ func TestCompileRulesNamesTheBadSchema(t *testing.T) {
 		t.Errorf("nil rules refused: %v", err)
 	}
 }
+
+// BenchmarkRulesCheck is the check the pipeline makes before every call
+// (and /personality llm on save): a personality's parameters against a
+// plugin's parameters_schema and constraints_schema, compiled at load.
+func BenchmarkRulesCheck(b *testing.B) {
+	r, err := CompileRules(json.RawMessage(ruleParams), json.RawMessage(ruleConstraints))
+	if err != nil {
+		b.Fatal(err)
+	}
+	params := json.RawMessage(`{"thinking": "high", "temperature": 1}`)
+	for b.Loop() {
+		if err := r.Check("claude-sonnet-4-5", params); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

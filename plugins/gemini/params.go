@@ -13,10 +13,10 @@ import (
 // plugin accepts. It is self-contained (no $ref leaves the document). The
 // host validates a personality's parameters against it when they are saved
 // and before a call. The rules that depend on the model (thinking_level
-// only on Gemini 3, thinking_budget only on 2.5 and its range there) cannot
-// be stated here, since the model is not one of the parameters; makePlan
-// checks them, and every rule below again, before any request leaves the
-// plugin.
+// only on Gemini 3, thinking_budget only on 2.5 and its range there) are
+// in constraintsSchema, since the model is not one of the parameters;
+// makePlan checks them, and every rule below again, before any request
+// leaves the plugin.
 const parametersSchema = `{
   "$schema": "https://json-schema.org/draft/2020-12/schema",
   "title": "Gemini generateContent advanced parameters",

@@ -111,8 +111,8 @@ func (r *Rules) Check(model string, params json.RawMessage) error {
 		return nil
 	}
 	raw := bytes.TrimSpace(params)
-	if len(raw) == 0 {
-		raw = []byte(`{}`)
+	if len(raw) == 0 || string(raw) == "null" {
+		raw = []byte(`{}`) // nothing stored: no parameters
 	}
 	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
 	if err != nil {

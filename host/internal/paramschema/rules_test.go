@@ -69,7 +69,7 @@ func TestRulesNameTheFieldInTheirOwnWords(t *testing.T) {
 	if !errors.As(err, &ie) || len(ie.Problems) != 2 {
 		t.Fatalf("err = %v, want two problems", err)
 	}
-	for _, ok := range []string{`{"thinking": "high", "temperature": 1}`, `{"thinking": "high"}`, `{"thinking": "off", "temperature": 0.7, "top_k": 3}`, `{}`, ``} {
+	for _, ok := range []string{`{"thinking": "high", "temperature": 1}`, `{"thinking": "high"}`, `{"thinking": "off", "temperature": 0.7, "top_k": 3}`, `{}`, ``, `null`} {
 		if err := r.Check("claude-sonnet-4-5", json.RawMessage(ok)); err != nil {
 			t.Errorf("%s refused: %v", ok, err)
 		}

@@ -131,7 +131,8 @@ func (w *providerWorld) lastPost() discordfake.Message {
 }
 
 func TestAnthropicPersonalityEndToEnd(t *testing.T) {
-	t.Parallel()
+	// Not parallel with the other tests: its worlds compile two more plugins,
+	// which would starve the 1 s timeouts of tests running beside them.
 	for _, stream := range []bool{false, true} {
 		t.Run(fmt.Sprintf("stream=%v", stream), func(t *testing.T) {
 			t.Parallel()
@@ -195,7 +196,8 @@ func TestAnthropicPersonalityEndToEnd(t *testing.T) {
 }
 
 func TestGeminiPersonalityEndToEnd(t *testing.T) {
-	t.Parallel()
+	// Not parallel with the other tests: its worlds compile two more plugins,
+	// which would starve the 1 s timeouts of tests running beside them.
 	for _, stream := range []bool{false, true} {
 		t.Run(fmt.Sprintf("stream=%v", stream), func(t *testing.T) {
 			t.Parallel()
@@ -279,7 +281,8 @@ func (w *providerWorld) failingReply(slug string) (channel, dm string) {
 }
 
 func TestProviderFailuresEndToEnd(t *testing.T) {
-	t.Parallel()
+	// Not parallel with the other tests: its worlds compile two more plugins,
+	// which would starve the 1 s timeouts of tests running beside them.
 	for _, stream := range []bool{false, true} {
 		t.Run(fmt.Sprintf("stream=%v", stream), func(t *testing.T) {
 			t.Parallel()

@@ -24,7 +24,7 @@ func TestMain(m *testing.M) { os.Exit(plugintest.BuildForMain(m, ".", &wasmPath)
 // setup starts a fake Anthropic API and loads the plugin against it.
 func setup(t testing.TB, opts plugintest.Options) (*plugintest.Harness, *fakeAPI) {
 	t.Helper()
-	api := &fakeAPI{t: t}
+	api := &fakeAPI{T: t}
 	base, host := plugintest.Loopback(t, api)
 	opts.Config = map[string]string{"base_url": base, "default_model": "claude-test-4"}
 	opts.AllowedHosts = []string{host}
@@ -103,7 +103,7 @@ func TestChat(t *testing.T) {
 		t.Fatalf("recorded usage = %+v", u)
 	}
 
-	got := api.last()
+	got := api.Latest()
 	if got.Method != "POST" || got.Path != "/v1/messages" {
 		t.Fatalf("request went to %s %s", got.Method, got.Path)
 	}
@@ -130,7 +130,7 @@ func TestChat(t *testing.T) {
 	if _, e := h.Chat(req); e != nil {
 		t.Fatal(e)
 	}
-	if b := api.last().Body; b["temperature"] != 0.9 || b["max_tokens"] != 300.0 {
+	if b := api.Latest().Body; b["temperature"] != 0.9 || b["max_tokens"] != 300.0 {
 		t.Fatalf("body = %v, want the request's temperature and max_tokens", b)
 	}
 }
@@ -138,7 +138,7 @@ func TestChat(t *testing.T) {
 func TestChatStreamsInOrder(t *testing.T) {
 	gate := make(chan string, 8)
 	h, api := setup(t, plugintest.Options{OnChunk: func(_, c string) { gate <- c }})
-	api.gate = gate
+	api.Gate = gate
 	req := hello("claude-stream")
 	req.Stream = true
 	resp, e := h.Chat(req)
@@ -165,7 +165,7 @@ func TestChatStreamsInOrder(t *testing.T) {
 	if resp, e := h.Chat(req); e != nil || resp.Content != "Hello" || strings.Join(h.Chunks(), "|") != "Hel|lo" {
 		t.Fatalf("start-text: %+v %v, chunks %q", resp, e, h.Chunks())
 	}
-	got := api.last()
+	got := api.Latest()
 	if got.Body["stream"] != true || got.Header.Get("Accept") != "text/event-stream" || got.Header.Get("x-api-key") != keyGood {
 		t.Fatalf("streaming request = %v %v", got.Header, got.Body)
 	}
@@ -191,7 +191,7 @@ func TestThinking(t *testing.T) {
 		if shown := strings.Join(h.Chunks(), ""); stream && shown != "Hi!" {
 			t.Fatalf("the user saw %q while streaming; thinking must never show", shown)
 		}
-		b := api.last().Body
+		b := api.Latest().Body
 		th, _ := b["thinking"].(map[string]any)
 		if th["type"] != "enabled" || th["budget_tokens"] != 16384.0 || b["max_tokens"] != 16384.0+4096 || b["temperature"] != 1.0 {
 			t.Fatalf("stream=%v: body = %v", stream, b)
@@ -213,7 +213,7 @@ func TestThinking(t *testing.T) {
 		if _, e := h.Chat(withParams(hello("claude-think"), params)); e != nil {
 			t.Fatalf("%s: %v", params, e)
 		}
-		b := api.last().Body
+		b := api.Latest().Body
 		th, _ := b["thinking"].(map[string]any)
 		if th["budget_tokens"] != want[0] || b["max_tokens"] != want[1] {
 			t.Errorf("%s: thinking %v, max_tokens %v; want %v", params, th, b["max_tokens"], want)
@@ -223,7 +223,7 @@ func TestThinking(t *testing.T) {
 		if _, e := h.Chat(withParams(hello("claude-test-4"), params)); e != nil {
 			t.Fatalf("%s: %v", params, e)
 		}
-		if b := api.last().Body; b["thinking"] != nil || b["max_tokens"] != 4096.0 {
+		if b := api.Latest().Body; b["thinking"] != nil || b["max_tokens"] != 4096.0 {
 			t.Errorf("%s: body = %v, want no thinking and the default max_tokens", params, b)
 		}
 	}
@@ -286,7 +286,7 @@ func TestRolesAlternate(t *testing.T) {
 	if _, e := h.Chat(req); e != nil {
 		t.Fatalf("chat: %v", e)
 	}
-	b := api.last().Body
+	b := api.Latest().Body
 	want := []any{
 		map[string]any{"role": "user", "content": "(continued)"},
 		map[string]any{"role": "assistant", "content": "Welcome back."},
@@ -333,7 +333,7 @@ func TestToolCalls(t *testing.T) {
 		if tc.ID != "toolu_01" || tc.Name != "get_weather" || json.Unmarshal([]byte(tc.Arguments), &args) != nil || args["city"] != "Oslo" {
 			t.Fatalf("stream=%v: tool call = %+v", stream, tc)
 		}
-		b := api.last().Body
+		b := api.Latest().Body
 		tool := b["tools"].([]any)[0].(map[string]any)
 		if tool["name"] != "get_weather" || tool["input_schema"].(map[string]any)["type"] != "object" {
 			t.Fatalf("tools = %v", b["tools"])
@@ -468,7 +468,7 @@ func TestAPIErrors(t *testing.T) {
 			if strings.Contains(e.Message, keyBadOne) || strings.Contains(e.Message, "wrong-0123456789") {
 				t.Fatalf("the API's echo of the key reached the error: %q", e.Message)
 			}
-			if api.last().Header.Get("x-api-key") != keyBadOne {
+			if api.Latest().Header.Get("x-api-key") != keyBadOne {
 				t.Fatal("each user's own key must be sent")
 			}
 		}
@@ -505,7 +505,7 @@ func TestValidateKey(t *testing.T) {
 		if strings.Contains(r.Message, keys[user]) {
 			t.Errorf("%s: the key is in the message %q", user, r.Message)
 		}
-		got := api.last()
+		got := api.Latest()
 		if got.Method != "GET" || got.Path != "/v1/models" || got.Query != "limit=1" ||
 			got.Header.Get("x-api-key") != keys[user] || got.Header.Get("anthropic-version") != "2023-06-01" {
 			t.Errorf("validation went to %s %s?%s with %v", got.Method, got.Path, got.Query, got.Header)
@@ -542,7 +542,7 @@ func TestModels(t *testing.T) {
 		if e != nil || fmt.Sprint(l.Models) != fmt.Sprint(want) {
 			t.Fatalf("models = %+v, %v\nwant %+v", l.Models, e, want)
 		}
-		got := api.last()
+		got := api.Latest()
 		if api.Count() != 1 || got.Method != "GET" || got.Path != "/v1/models" || got.Query != "limit=1000" ||
 			got.Header.Get("x-api-key") != keyGood || got.Header.Get("anthropic-version") == "" {
 			t.Errorf("%d requests, last %s %s?%s", api.Count(), got.Method, got.Path, got.Query)
@@ -550,13 +550,13 @@ func TestModels(t *testing.T) {
 	})
 	t.Run("pages", func(t *testing.T) {
 		h, api := setup(t, plugintest.Options{})
-		api.pageMax.Store(2)
+		api.PageMax.Store(2)
 		l, e := h.Models()
 		if e != nil || fmt.Sprint(l.Models) != fmt.Sprint(want) {
 			t.Fatalf("models = %+v, %v\nwant %+v", l.Models, e, want)
 		}
-		if api.Count() != 3 || api.last().Query != "after_id=claude-3-7-sonnet-20250219&limit=1000" {
-			t.Errorf("%d requests, last ?%s; want 3 pages following last_id", api.Count(), api.last().Query)
+		if api.Count() != 3 || api.Latest().Query != "after_id=claude-3-7-sonnet-20250219&limit=1000" {
+			t.Errorf("%d requests, last ?%s; want 3 pages following last_id", api.Count(), api.Latest().Query)
 		}
 	})
 	t.Run("errors", func(t *testing.T) {
@@ -570,4 +570,40 @@ func TestModels(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestPortableReasoningMapping is docs/providers.md's table for Anthropic,
+// checked on the request bodies the fake API received: each portable
+// level, given as reasoning (the string) or as thinking, becomes the same
+// thinking budget, and max_tokens makes room for it.
+func TestPortableReasoningMapping(t *testing.T) {
+	h, api := setup(t, plugintest.Options{})
+	budgets := map[string]float64{"off": 0, "minimal": 1024, "low": 2048, "medium": 8192, "high": 16384, "max": 24576}
+	for level, budget := range budgets {
+		for _, key := range []string{"reasoning", "thinking"} {
+			req := hello("claude-test")
+			req.AdvancedParameters = json.RawMessage(`{"` + key + `":"` + level + `"}`)
+			if _, e := h.Chat(req); e != nil {
+				t.Fatalf("%s %s: %v", key, level, e)
+			}
+			b := api.Latest().Body
+			if budget == 0 {
+				if b["thinking"] != nil || b["max_tokens"] != 4096.0 {
+					t.Errorf("%s off: thinking %v, max_tokens %v; want no thinking and 4096", key, b["thinking"], b["max_tokens"])
+				}
+				continue
+			}
+			th, _ := b["thinking"].(map[string]any)
+			if th["type"] != "enabled" || th["budget_tokens"] != budget || b["max_tokens"] != budget+4096 {
+				t.Errorf("%s %s: thinking %v, max_tokens %v; want budget %v and max_tokens %v", key, level, th, b["max_tokens"], budget, budget+4096)
+			}
+		}
+	}
+	// Nothing asked: Anthropic thinks only when asked to.
+	if _, e := h.Chat(hello("claude-test")); e != nil {
+		t.Fatal(e)
+	}
+	if b := api.Latest().Body; b["thinking"] != nil {
+		t.Errorf("no level asked, but thinking is %v", b["thinking"])
+	}
 }

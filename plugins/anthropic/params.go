@@ -54,25 +54,25 @@ const parametersSchema = `{
       ]},
       "then": {
         "properties": {
-          "temperature": {"const": 1, "description": "must be 1 or unset when thinking is on"},
-          "top_p": {"minimum": 0.95, "description": "must be between 0.95 and 1 when thinking is on"}
+          "temperature": {"const": 1, "x-message": "Claude's extended thinking needs temperature 1 or unset; remove temperature or set thinking to off"},
+          "top_p": {"minimum": 0.95, "x-message": "Claude's extended thinking needs top_p between 0.95 and 1, or unset"}
         },
-        "not": {"required": ["top_k"]}
+        "not": {"required": ["top_k"], "x-field": "top_k", "x-message": "cannot be used while Claude's extended thinking is on; remove top_k or set thinking to off"}
       }
     },
     {
       "$comment": "thinking_budget with thinking off is a contradiction.",
       "if": {"required": ["thinking", "thinking_budget"]},
-      "then": {"properties": {"thinking": {"not": {"const": "off"}}}}
+      "then": {"properties": {"thinking": {"not": {"const": "off"}, "x-message": "is off, but thinking_budget is set; remove one of the two"}}}
     },
     {
       "if": {"required": ["reasoning", "thinking_budget"], "not": {"required": ["thinking"]}},
-      "then": {"properties": {"reasoning": {"not": {"const": "off"}}}}
+      "then": {"properties": {"reasoning": {"not": {"const": "off"}, "x-message": "is off, but thinking_budget is set; remove one of the two"}}}
     },
     {
       "$comment": "max_tokens must be more than a level's budget (thinking_budget, when set, is checked by the plugin).",
       "if": {"required": ["max_tokens"], "not": {"required": ["thinking_budget"]}},
-      "then": {"anyOf": [
+      "then": {"x-field": "max_tokens", "x-message": "must be more than the thinking budget of the level (minimal 1024, low 2048, medium 8192, high 16384, max 24576 tokens), which it includes; raise max_tokens or lower the thinking level", "anyOf": [
         {"properties": {"thinking": {"const": "minimal"}, "max_tokens": {"minimum": 1025}}, "required": ["thinking"]},
         {"properties": {"thinking": {"const": "low"}, "max_tokens": {"minimum": 2049}}, "required": ["thinking"]},
         {"properties": {"thinking": {"const": "medium"}, "max_tokens": {"minimum": 8193}}, "required": ["thinking"]},

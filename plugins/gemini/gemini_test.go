@@ -23,7 +23,7 @@ func TestMain(m *testing.M) { os.Exit(plugintest.BuildForMain(m, ".", &wasmPath)
 // setup starts a fake Gemini API and loads the plugin against it.
 func setup(t testing.TB, opts plugintest.Options) (*plugintest.Harness, *fakeAPI) {
 	t.Helper()
-	api := &fakeAPI{t: t}
+	api := &fakeAPI{T: t}
 	base, host := plugintest.Loopback(t, api)
 	opts.Config = map[string]string{"base_url": base, "default_model": "gemini-2.5-flash"}
 	opts.AllowedHosts = []string{host}
@@ -128,7 +128,7 @@ func TestChat(t *testing.T) {
 		t.Fatalf("recorded usage = %+v", u)
 	}
 
-	got := api.last()
+	got := api.Latest()
 	if got.Method != "POST" || got.Path != "/v1beta/models/gemini-2.5-flash:generateContent" || got.Query != "" {
 		t.Fatalf("request went to %s %s?%s", got.Method, got.Path, got.Query)
 	}
@@ -158,7 +158,7 @@ func TestChat(t *testing.T) {
 	if _, e := h.Chat(req); e != nil {
 		t.Fatal(e)
 	}
-	if gc := api.last().Body["generationConfig"].(map[string]any); gc["temperature"] != 1.7 || gc["maxOutputTokens"] != 300.0 {
+	if gc := api.Latest().Body["generationConfig"].(map[string]any); gc["temperature"] != 1.7 || gc["maxOutputTokens"] != 300.0 {
 		t.Fatalf("generationConfig = %v, want the request's temperature and max_tokens", gc)
 	}
 }
@@ -170,7 +170,7 @@ func TestHistoryStartingWithTheModel(t *testing.T) {
 	if _, e := h.Chat(req); e != nil {
 		t.Fatal(e)
 	}
-	c := api.last().Body["contents"].([]any)
+	c := api.Latest().Body["contents"].([]any)
 	if len(c) != 3 || c[0].(map[string]any)["role"] != "user" || c[1].(map[string]any)["role"] != "model" {
 		t.Fatalf("contents = %v", c)
 	}
@@ -184,7 +184,7 @@ func TestChatStreams(t *testing.T) {
 	if e != nil {
 		t.Fatalf("chat: %v", e)
 	}
-	got := api.last()
+	got := api.Latest()
 	if got.Path != "/v1beta/models/gemini-3-pro-preview:streamGenerateContent" || got.Query != "alt=sse" {
 		t.Fatalf("request went to %s?%s", got.Path, got.Query)
 	}
@@ -290,7 +290,7 @@ func TestThinkingConfig(t *testing.T) {
 		if _, e := h.Chat(withParams(hello(c.model), c.params)); e != nil {
 			t.Fatalf("%s %s: %v", c.model, c.params, e)
 		}
-		got := api.last().Body["generationConfig"].(map[string]any)["thinkingConfig"]
+		got := api.Latest().Body["generationConfig"].(map[string]any)["thinkingConfig"]
 		if (c.want == nil && got != nil) || (c.want != nil && !reflect.DeepEqual(got, c.want)) {
 			t.Errorf("%s %s: thinkingConfig = %v, want %v", c.model, c.params, got, c.want)
 		}
@@ -374,7 +374,7 @@ func TestValidateKey(t *testing.T) {
 		if strings.Contains(got.Message, "0123456789abcdef") {
 			t.Errorf("the key leaked into the result: %q", got.Message)
 		}
-		r := api.last()
+		r := api.Latest()
 		if r.Method != "GET" || r.Path != "/v1beta/models" || r.Query != "pageSize=1" || r.Header.Get("x-goog-api-key") != key {
 			t.Errorf("validate_key sent %s %s?%s with key header %q", r.Method, r.Path, r.Query, r.Header.Get("x-goog-api-key"))
 		}
@@ -394,7 +394,7 @@ func TestModels(t *testing.T) {
 	for _, pageMax := range []int64{0, 2} {
 		t.Run(fmt.Sprintf("pageMax=%d", pageMax), func(t *testing.T) {
 			h, api := setup(t, plugintest.Options{})
-			api.pageMax.Store(pageMax)
+			api.PageMax.Store(pageMax)
 			l, e := h.Models()
 			if e != nil || !reflect.DeepEqual(l.Models, want) {
 				t.Fatalf("models = %+v, %v\nwant %+v", l.Models, e, want)
@@ -403,7 +403,7 @@ func TestModels(t *testing.T) {
 			if pageMax == 2 {
 				wantReqs, wantQuery = 3, "pageSize=1000&pageToken=page-4"
 			}
-			if r := api.last(); api.Count() != wantReqs || r.Method != "GET" || r.Path != "/v1beta/models" || r.Query != wantQuery || r.Header.Get("x-goog-api-key") != keyGood {
+			if r := api.Latest(); api.Count() != wantReqs || r.Method != "GET" || r.Path != "/v1beta/models" || r.Query != wantQuery || r.Header.Get("x-goog-api-key") != keyGood {
 				t.Errorf("%d requests, last %s %s?%s", api.Count(), r.Method, r.Path, r.Query)
 			}
 		})
@@ -419,4 +419,142 @@ func TestModels(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestToolCalls: tools go as functionDeclarations, a functionCall part
+// comes back as an abi.ToolCall (an id made up when Gemini sends none,
+// arguments as JSON text), and the call and its result go back in the
+// history as functionCall (model) and functionResponse (user) parts.
+func TestToolCalls(t *testing.T) {
+	h, api := setup(t, plugintest.Options{})
+	weather := abi.Tool{Name: "get_weather", Description: "Weather for a city",
+		Parameters: json.RawMessage(`{"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"], "additionalProperties": false}`)}
+	for _, stream := range []bool{false, true} {
+		req := hello("gemini-2.5-flash-tools")
+		req.Stream = stream
+		req.Tools = []abi.Tool{weather}
+		resp, e := h.Chat(req)
+		if e != nil {
+			t.Fatalf("stream=%v: %v", stream, e)
+		}
+		if resp.FinishReason != "tool_calls" || resp.Content != "Let me check." || len(resp.ToolCalls) != 1 {
+			t.Fatalf("stream=%v: %+v", stream, resp)
+		}
+		tc := resp.ToolCalls[0]
+		var args map[string]any
+		if tc.ID != "gemini_call_0" || tc.Name != "get_weather" || json.Unmarshal([]byte(tc.Arguments), &args) != nil || args["city"] != "Oslo" {
+			t.Fatalf("stream=%v: tool call = %+v", stream, tc)
+		}
+		b := api.Latest().Body
+		decl := b["tools"].([]any)[0].(map[string]any)["functionDeclarations"].([]any)[0].(map[string]any)
+		if decl["name"] != "get_weather" || decl["description"] != "Weather for a city" ||
+			decl["parametersJsonSchema"].(map[string]any)["required"].([]any)[0] != "city" {
+			t.Fatalf("functionDeclarations = %v", b["tools"])
+		}
+
+		// The call and its result go back; Gemini answers.
+		req.Messages = append(req.Messages,
+			abi.Message{Role: abi.RoleAssistant, Content: resp.Content, ToolCalls: resp.ToolCalls},
+			abi.Message{Role: abi.RoleTool, ToolCallID: tc.ID, Content: "rain, 9°C"})
+		resp, e = h.Chat(req)
+		if e != nil {
+			t.Fatalf("stream=%v: %v", stream, e)
+		}
+		if resp.Content != "It rains in Bergen." || resp.FinishReason != "stop" || len(resp.ToolCalls) != 0 {
+			t.Fatalf("stream=%v: %+v", stream, resp)
+		}
+		contents := api.Latest().Body["contents"].([]any)
+		model := contents[1].(map[string]any)
+		mparts := model["parts"].([]any)
+		fc, _ := mparts[1].(map[string]any)["functionCall"].(map[string]any)
+		if model["role"] != "model" || mparts[0].(map[string]any)["text"] != "Let me check." || fc["name"] != "get_weather" ||
+			fc["args"].(map[string]any)["city"] != "Oslo" || fc["id"] != nil {
+			t.Fatalf("model turn = %v (a made-up id must not be sent)", model)
+		}
+		user := contents[2].(map[string]any)
+		fr, _ := user["parts"].([]any)[0].(map[string]any)["functionResponse"].(map[string]any)
+		if user["role"] != "user" || fr["name"] != "get_weather" || fr["response"].(map[string]any)["output"] != "rain, 9°C" {
+			t.Fatalf("tool result turn = %v", user)
+		}
+	}
+
+	// Gemini's own ids go back as they came; a JSON object result is passed
+	// as it is.
+	req := hello("gemini-2.5-flash-tools")
+	req.Messages = append(req.Messages,
+		abi.Message{Role: abi.RoleAssistant, ToolCalls: []abi.ToolCall{{ID: "fc-7", Name: "get_weather", Arguments: `{"city":"Bergen"}`}}},
+		abi.Message{Role: abi.RoleTool, ToolCallID: "fc-7", Content: `{"sky": "rain"}`})
+	if _, e := h.Chat(req); e != nil {
+		t.Fatal(e)
+	}
+	contents := api.Latest().Body["contents"].([]any)
+	fc := contents[1].(map[string]any)["parts"].([]any)[0].(map[string]any)["functionCall"].(map[string]any)
+	fr := contents[2].(map[string]any)["parts"].([]any)[0].(map[string]any)["functionResponse"].(map[string]any)
+	if fc["id"] != "fc-7" || fr["id"] != "fc-7" || fr["response"].(map[string]any)["sky"] != "rain" {
+		t.Fatalf("contents = %v", contents)
+	}
+
+	// Bad tool history is refused before any request, by what is wrong.
+	n := api.Count()
+	for _, tc := range []struct {
+		msgs []abi.Message
+		want string
+	}{
+		{[]abi.Message{{Role: abi.RoleAssistant, ToolCalls: []abi.ToolCall{{ID: "x", Name: "f", Arguments: `[1,2]`}}}}, "not a JSON object"},
+		{[]abi.Message{{Role: abi.RoleTool, ToolCallID: "nobody", Content: "rain"}}, "answers no tool call"},
+	} {
+		req := hello("gemini-2.5-flash-tools")
+		req.Messages = append(req.Messages, tc.msgs...)
+		if _, e := h.Chat(req); e == nil || e.Code != abi.ErrBadRequest || !strings.Contains(e.Message, tc.want) {
+			t.Errorf("%v: got %+v, want bad_request saying %q", tc.msgs, e, tc.want)
+		}
+	}
+	if api.Count() != n {
+		t.Error("a refused tool history was sent")
+	}
+}
+
+// TestPortableReasoningMapping is docs/providers.md's table for Gemini,
+// checked on the request bodies the fake API received: each portable
+// level, given as reasoning (the string) or as thinking, becomes
+// thinkingLevel on Gemini 3 and thinkingBudget on 2.5.
+func TestPortableReasoningMapping(t *testing.T) {
+	h, api := setup(t, plugintest.Options{})
+	type want struct {
+		level25Flash, level25Pro float64
+		level3                   string
+		thoughts                 bool
+	}
+	table := map[string]want{
+		"off":     {0, 128, "low", false},
+		"minimal": {512, 512, "low", true},
+		"low":     {1024, 1024, "low", true},
+		"medium":  {8192, 8192, "high", true},
+		"high":    {16384, 16384, "high", true},
+		"max":     {24576, 24576, "high", true},
+	}
+	for level, w := range table {
+		for _, key := range []string{"reasoning", "thinking"} {
+			for model, expect := range map[string]map[string]any{
+				"gemini-2.5-flash":     {"thinkingBudget": w.level25Flash, "includeThoughts": w.thoughts},
+				"gemini-2.5-pro":       {"thinkingBudget": w.level25Pro, "includeThoughts": w.thoughts},
+				"gemini-3-pro-preview": {"thinkingLevel": w.level3, "includeThoughts": w.thoughts},
+			} {
+				if _, e := h.Chat(withParams(hello(model), `{"`+key+`":"`+level+`"}`)); e != nil {
+					t.Fatalf("%s %s %s: %v", model, key, level, e)
+				}
+				got := api.Latest().Body["generationConfig"].(map[string]any)["thinkingConfig"]
+				if !reflect.DeepEqual(got, expect) {
+					t.Errorf("%s %s %q: thinkingConfig %v, want %v", model, key, level, got, expect)
+				}
+			}
+		}
+	}
+	// Nothing asked: no thinkingConfig, the model's own default.
+	if _, e := h.Chat(hello("gemini-2.5-flash")); e != nil {
+		t.Fatal(e)
+	}
+	if tc := api.Latest().Body["generationConfig"].(map[string]any)["thinkingConfig"]; tc != nil {
+		t.Errorf("no level asked, but thinkingConfig is %v", tc)
+	}
 }

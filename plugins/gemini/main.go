@@ -29,6 +29,8 @@ func describe() int32 {
 		NeedsKey:         true,
 		NeedsNetwork:     true,
 		ParametersSchema: json.RawMessage(parametersSchema),
+		// The rules that depend on the model (Gemini 3 vs 2.5 thinking).
+		ConstraintsSchema: json.RawMessage(constraintsSchema),
 	})
 }
 

@@ -13,10 +13,10 @@ import (
 // plugin accepts. It is self-contained (no $ref leaves the document). The
 // host validates a personality's parameters against it when they are saved
 // and before a call. The rules that depend on the model (thinking_level
-// only on Gemini 3, thinking_budget only on 2.5 and its range there) cannot
-// be stated here, since the model is not one of the parameters; makePlan
-// checks them, and every rule below again, before any request leaves the
-// plugin.
+// only on Gemini 3, thinking_budget only on 2.5 and its range there) are
+// in constraintsSchema, since the model is not one of the parameters;
+// makePlan checks them, and every rule below again, before any request
+// leaves the plugin.
 const parametersSchema = `{
   "$schema": "https://json-schema.org/draft/2020-12/schema",
   "title": "Gemini generateContent advanced parameters",
@@ -71,6 +71,60 @@ const parametersSchema = `{
         "not": {"required": ["thinking_level"]},
         "properties": {"thinking_budget": {"const": 0}}
       }
+    }
+  ]
+}`
+
+// constraintsSchema states the rules that depend on the model, which the
+// host checks with the parameters when they are saved and before each
+// call ({"model": ..., "parameters": ...}; docs/plugin-abi.md §5.2). It
+// follows modelFamily (lowercase model ids, as Google writes them);
+// makePlan checks the same rules again before any request leaves.
+const constraintsSchema = `{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "title": "Gemini rules that depend on the model",
+  "allOf": [
+    {
+      "$comment": "Gemini 3 takes thinkingLevel, not thinkingBudget.",
+      "if": {"properties": {"model": {"pattern": "^gemini-3"}}},
+      "then": {"properties": {"parameters": {"not": {"required": ["thinking_budget"]}, "x-field": "thinking_budget",
+        "x-message": "is for Gemini 2.5 models; Gemini 3 takes thinking_level (low or high) instead"}}}
+    },
+    {
+      "$comment": "Gemini 2.5 (and models the plugin does not know) take thinkingBudget, not thinkingLevel.",
+      "if": {"properties": {"model": {"minLength": 1, "not": {"pattern": "^(gemini-3|gemini-1\\.|gemini-2\\.0)"}}}},
+      "then": {"properties": {"parameters": {"not": {"required": ["thinking_level"]}, "x-field": "thinking_level",
+        "x-message": "is for Gemini 3 models; Gemini 2.5 takes thinking_budget instead"}}}
+    },
+    {
+      "$comment": "Gemini 1.x and 2.0 do not think.",
+      "if": {"properties": {"model": {"pattern": "^(gemini-1\\.|gemini-2\\.0)"}}},
+      "then": {"properties": {"parameters": {"allOf": [
+        {"not": {"required": ["thinking_level"]}, "x-field": "thinking_level", "x-message": "this model does not think (Gemini 1.x and 2.0); remove it or choose a Gemini 2.5 or 3 model"},
+        {"not": {"required": ["thinking_budget"]}, "x-field": "thinking_budget", "x-message": "this model does not think (Gemini 1.x and 2.0); remove it or choose a Gemini 2.5 or 3 model"},
+        {"properties": {"thinking": {"const": "off", "x-message": "this model does not think (Gemini 1.x and 2.0); remove it or choose a Gemini 2.5 or 3 model"}}}
+      ]}}}
+    },
+    {
+      "$comment": "2.5 Pro cannot turn thinking off: budget 128 to 32768, or -1.",
+      "if": {"properties": {"model": {"pattern": "^gemini-2\\.5-pro"}}},
+      "then": {"properties": {"parameters": {"properties": {"thinking_budget": {
+        "anyOf": [{"const": -1}, {"minimum": 128, "maximum": 32768}],
+        "x-message": "Gemini 2.5 Pro takes a thinking budget of 128 to 32768 tokens, or -1 for dynamic thinking; it cannot turn thinking off"}}}}}
+    },
+    {
+      "$comment": "2.5 Flash-Lite: budget 0 (off), 512 to 24576, or -1.",
+      "if": {"properties": {"model": {"pattern": "^gemini-2\\.5-flash-lite"}}},
+      "then": {"properties": {"parameters": {"properties": {"thinking_budget": {
+        "anyOf": [{"const": -1}, {"const": 0}, {"minimum": 512, "maximum": 24576}],
+        "x-message": "Gemini 2.5 Flash-Lite takes a thinking budget of 0 (off) or 512 to 24576 tokens, or -1 for dynamic thinking"}}}}}
+    },
+    {
+      "$comment": "2.5 Flash: budget 0 (off) to 24576, or -1.",
+      "if": {"properties": {"model": {"pattern": "^gemini-2\\.5-flash", "not": {"pattern": "^gemini-2\\.5-flash-lite"}}}},
+      "then": {"properties": {"parameters": {"properties": {"thinking_budget": {
+        "anyOf": [{"const": -1}, {"minimum": 0, "maximum": 24576}],
+        "x-message": "Gemini 2.5 Flash takes a thinking budget of 0 (off) to 24576 tokens, or -1 for dynamic thinking"}}}}}
     }
   ]
 }`

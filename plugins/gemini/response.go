@@ -137,6 +137,7 @@ type reply struct {
 	stop      string // Gemini's finishReason
 	usage     *wireUsage
 	blocked   string // promptFeedback.blockReason
+	calls     []abi.ToolCall
 }
 
 // apply takes one GenerateContentResponse (the whole reply, or one stream
@@ -167,6 +168,10 @@ func (r *reply) apply(resp *response) (visible string, perr *abi.Error) {
 	}
 	var vis strings.Builder
 	for _, p := range c.Content.Parts {
+		if fc := p.FunctionCall; fc != nil {
+			r.calls = append(r.calls, toolCall(fc, len(r.calls)))
+			continue
+		}
 		if p.Thought {
 			r.reasoning.WriteString(p.Text)
 			continue
@@ -187,6 +192,13 @@ func (r *reply) finish() (abi.ChatResponse, *abi.Error) {
 		Model:        r.model,
 		FinishReason: finishReason(r.stop),
 		Usage:        r.usage.toABI(r.model),
+		ToolCalls:    r.calls,
+	}
+	if len(r.calls) > 0 {
+		// Gemini says STOP when it asks for a function; the ABI says
+		// tool_calls, and a turn that only calls tools has no text.
+		resp.FinishReason = "tool_calls"
+		return resp, nil
 	}
 	if r.blocked != "" && strings.TrimSpace(resp.Content) == "" {
 		return resp, &abi.Error{Code: abi.ErrContent, Message: "Gemini refused the conversation: its safety system blocked the prompt (blockReason " + r.blocked + "); rephrase it or change safety_settings"}
@@ -202,6 +214,21 @@ func (r *reply) finish() (abi.ChatResponse, *abi.Error) {
 		return resp, provider.ThoughtWithoutReply("Gemini", r.stop == "MAX_TOKENS", resp.Usage.OutputTokens, "finishReason", r.stop)
 	}
 	return resp, nil
+}
+
+// toolCall turns a functionCall part into an abi.ToolCall: its arguments as
+// JSON text ({} when it has none) and its id, or one made up when Gemini
+// sent none (2.x models do not), unique within the reply.
+func toolCall(fc *wireCall, n int) abi.ToolCall {
+	args := strings.TrimSpace(string(fc.Args))
+	if args == "" || args == "null" {
+		args = "{}"
+	}
+	id := fc.ID
+	if id == "" {
+		id = fmt.Sprintf("%s%d", syntheticIDPrefix, n)
+	}
+	return abi.ToolCall{ID: id, Name: fc.Name, Arguments: args}
 }
 
 func isSpace(r rune) bool { return r == ' ' || r == '\n' || r == '\t' || r == '\r' }

@@ -33,6 +33,10 @@ func config() (settings, error) {
 func describe() int32 {
 	s, err := config()
 	needsKey := err != nil || s.UseAuth
+	var constraints json.RawMessage
+	if err == nil && s.Flavor == flavorOpenAI {
+		constraints = json.RawMessage(constraintsSchema)
+	}
 	return sdk.Describe(abi.Description{
 		Name:             "openai",
 		Version:          version,
@@ -41,6 +45,8 @@ func describe() int32 {
 		NeedsKey:         needsKey,
 		NeedsNetwork:     true,
 		ParametersSchema: json.RawMessage(parametersSchema),
+		// The model's own rules, for OpenAI itself only (see constraintsSchema).
+		ConstraintsSchema: constraints,
 	})
 }
 
@@ -197,7 +203,7 @@ func models() int32 {
 			return abi.ModelList{}, sdk.AsError(err)
 		}
 		if !r.OK() {
-			return abi.ModelList{}, providerError(r.Status, r.Body)
+			return abi.ModelList{}, provider.OpenAIError(r.Status, r.Body, r.Headers["retry-after"])
 		}
 		list, perr := parseModels(s.Flavor, r.Body)
 		if perr != nil {

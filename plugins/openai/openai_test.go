@@ -471,3 +471,53 @@ func TestUsageFromProviderNumbers(t *testing.T) {
 		}
 	}
 }
+
+// TestPortableReasoningMapping is docs/providers.md's table for this
+// plugin, checked on the request bodies the fake API received: each
+// portable level, given as reasoning (the string) or as thinking, becomes
+// the same field of each flavor.
+func TestPortableReasoningMapping(t *testing.T) {
+	want := map[string]map[string]string{ // flavor -> level -> effort sent
+		"openai":     {"off": "none", "minimal": "minimal", "low": "low", "medium": "medium", "high": "high", "max": "high"},
+		"openrouter": {"off": "none", "minimal": "minimal", "low": "low", "medium": "medium", "high": "high", "max": "xhigh"},
+		"local":      {"off": "none", "minimal": "minimal", "low": "low", "medium": "medium", "high": "high", "max": "high"},
+	}
+	for _, flavor := range []string{"openai", "openrouter", "local"} {
+		t.Run(flavor, func(t *testing.T) {
+			h, api := setup(t, flavor, plugintest.Options{})
+			for _, level := range []string{"off", "minimal", "low", "medium", "high", "max"} {
+				for _, key := range []string{"reasoning", "thinking"} {
+					req := hello("gpt-test")
+					req.AdvancedParameters = json.RawMessage(`{"` + key + `":"` + level + `"}`)
+					if _, e := h.Chat(req); e != nil {
+						t.Fatalf("%s %s: %v", key, level, e)
+					}
+					b := api.last().Body
+					var got any
+					if flavor == "openrouter" {
+						r, _ := b["reasoning"].(map[string]any)
+						got = r["effort"]
+						if b["reasoning_effort"] != nil {
+							t.Errorf("%s %s: OpenRouter got reasoning_effort too: %v", key, level, b)
+						}
+					} else {
+						got = b["reasoning_effort"]
+						if b["reasoning"] != nil {
+							t.Errorf("%s %s: %s got a reasoning object: %v", key, level, flavor, b)
+						}
+					}
+					if got != want[flavor][level] {
+						t.Errorf("%s %q: effort sent %v, want %q", key, level, got, want[flavor][level])
+					}
+				}
+			}
+			// Nothing asked: no reasoning field at all (the model's default).
+			if _, e := h.Chat(hello("gpt-test")); e != nil {
+				t.Fatal(e)
+			}
+			if b := api.last().Body; b["reasoning_effort"] != nil || b["reasoning"] != nil {
+				t.Errorf("no level asked, but the body has %v / %v", b["reasoning_effort"], b["reasoning"])
+			}
+		})
+	}
+}

@@ -34,16 +34,39 @@ const parametersSchema = `{
     "route":              {"const": "fallback", "description": "OpenRouter only."},
     "verbosity":          {"enum": ["low", "medium", "high"], "description": "OpenAI, OpenRouter."},
     "reasoning": {
-      "type": "object", "additionalProperties": false,
-      "description": "Legacy form of thinking; thinking wins when both are set.",
-      "properties": {
-        "effort":     {"enum": ["none", "minimal", "low", "medium", "high", "xhigh"]},
-        "max_tokens": {"type": "integer", "minimum": 1},
-        "exclude":    {"type": "boolean"},
-        "enabled":    {"type": "boolean"}
-      }
+      "description": "The portable reasoning setting (off, low, medium, high), or the OpenRouter-style object; thinking wins when both are set.",
+      "oneOf": [
+        {"enum": ["off", "minimal", "low", "medium", "high", "max"]},
+        {"type": "object", "additionalProperties": false,
+         "properties": {
+           "effort":     {"enum": ["none", "minimal", "low", "medium", "high", "xhigh"]},
+           "max_tokens": {"type": "integer", "minimum": 1},
+           "exclude":    {"type": "boolean"},
+           "enabled":    {"type": "boolean"}
+         }}
+      ]
     }
   }
+}`
+
+// constraintsSchema states the rules that depend on the model, for OpenAI
+// itself (describe declares it only for flavor openai: OpenRouter and
+// local servers drop what a model does not take). OpenAI's reasoning
+// models (o1, o3, o4-mini, gpt-5 and its -mini/-nano, not gpt-5-chat)
+// refuse temperature, top_p and the penalties with a 400; the plugin
+// sends max_completion_tokens for every model, so max_tokens is fine.
+const constraintsSchema = `{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "title": "OpenAI rules that depend on the model",
+  "allOf": [{
+    "if": {"required": ["model"], "properties": {"model": {"type": "string", "pattern": "^(o[1-9]|gpt-5)", "not": {"pattern": "^gpt-5[.0-9]*-chat"}}}},
+    "then": {"properties": {"parameters": {"allOf": [
+      {"not": {"required": ["temperature"]}, "x-field": "temperature", "x-message": "OpenAI's reasoning models (o-series, gpt-5) take no temperature; remove it, or choose a model such as gpt-4.1"},
+      {"not": {"required": ["top_p"]}, "x-field": "top_p", "x-message": "OpenAI's reasoning models (o-series, gpt-5) take no top_p; remove it"},
+      {"not": {"required": ["frequency_penalty"]}, "x-field": "frequency_penalty", "x-message": "OpenAI's reasoning models (o-series, gpt-5) take no frequency_penalty; remove it"},
+      {"not": {"required": ["presence_penalty"]}, "x-field": "presence_penalty", "x-message": "OpenAI's reasoning models (o-series, gpt-5) take no presence_penalty; remove it"}
+    ]}}}
+  }]
 }`
 
 // advanced is the decoded advanced_parameters object.
@@ -64,7 +87,8 @@ type advanced struct {
 	Transforms        []string            `json:"transforms"`
 	Route             string              `json:"route"`
 	Verbosity         string              `json:"verbosity"`
-	Reasoning         *provider.Reasoning `json:"reasoning"`
+	Reasoning         *provider.Reasoning `json:"-"` // the object form
+	ReasoningLevel    string              `json:"-"` // the string form
 }
 
 type responseFormat struct {
@@ -75,11 +99,12 @@ func parseAdvanced(raw json.RawMessage) (advanced, error) {
 	return provider.ParseAdvanced(raw, decodeAdvanced)
 }
 
-// level is the reasoning level asked for: thinking wins, then the legacy
-// reasoning object (enabled:false → off, effort none→off … xhigh→max, a
-// bare max_tokens → high). "" means the provider's default.
+// level is the reasoning level asked for: thinking wins, then reasoning
+// (the portable level, or the object: enabled:false → off, effort
+// none→off … xhigh→max, a bare max_tokens → high). "" means the
+// provider's default.
 func (a advanced) level() string {
-	return provider.AskedLevel(a.Thinking, "", a.Reasoning, "high")
+	return provider.AskedLevel(a.Thinking, a.ReasoningLevel, a.Reasoning, "high")
 }
 
 // budgetFor is the output budget a reasoning level gets when nobody set

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strconv"
 
@@ -449,17 +450,60 @@ func decodeAdvanced(raw []byte) (advanced, error) {
 			a.Verbosity = d.String()
 		case "reasoning":
 			d.Once(&seen, 16)
-			if !d.Null() {
+			// The portable level (a string) or OpenRouter's object; anything
+			// unusual goes to slowAdvanced.
+			r := d.Raw()
+			switch {
+			case len(r) > 0 && r[0] == '"':
+				rd := abijson.NewDecoder(r)
+				a.ReasoningLevel = rd.String()
+				if rd.End() != nil {
+					return slowAdvanced(raw)
+				}
+			case len(r) > 0 && r[0] == '{':
 				a.Reasoning = &provider.Reasoning{}
-				a.Reasoning.Read(d)
+				rd := abijson.NewDecoder(r)
+				a.Reasoning.Read(rd)
+				if rd.End() != nil {
+					return slowAdvanced(raw)
+				}
+			case string(r) != "null":
+				return slowAdvanced(raw)
 			}
 		default:
 			d.Unknown(key, advancedFields...)
 		}
 	}
 	if d.End() != nil {
-		a = advanced{}
-		return a, json.Unmarshal(raw, &a)
+		return slowAdvanced(raw)
+	}
+	return a, nil
+}
+
+// slowAdvanced is decodeAdvanced by encoding/json, for the documents
+// abijson hands over (and for its errors, which name the field).
+func slowAdvanced(raw []byte) (advanced, error) {
+	var a advanced
+	if err := json.Unmarshal(raw, &a); err != nil {
+		return advanced{}, err
+	}
+	var r struct {
+		Reasoning json.RawMessage `json:"reasoning"`
+	}
+	_ = json.Unmarshal(raw, &r)
+	switch {
+	case len(r.Reasoning) == 0 || string(r.Reasoning) == "null":
+	case r.Reasoning[0] == '"':
+		if err := json.Unmarshal(r.Reasoning, &a.ReasoningLevel); err != nil {
+			return advanced{}, err
+		}
+	case r.Reasoning[0] == '{':
+		a.Reasoning = &provider.Reasoning{}
+		if err := json.Unmarshal(r.Reasoning, a.Reasoning); err != nil {
+			return advanced{}, fmt.Errorf("reasoning: %w", err)
+		}
+	default:
+		return advanced{}, fmt.Errorf("reasoning must be a level (off, low, medium, high) or an object, not %s", r.Reasoning)
 	}
 	return a, nil
 }

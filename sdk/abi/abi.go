@@ -113,6 +113,12 @@ type Description struct {
 	// ParametersSchema is a JSON Schema (draft 2020-12) for the
 	// advanced_parameters object the plugin accepts. Optional.
 	ParametersSchema json.RawMessage `json:"parameters_schema,omitempty"`
+	// ConstraintsSchema is a JSON Schema (draft 2020-12) of the object
+	// {"model": "...", "parameters": {...}}: the rules that depend on the
+	// model (e.g. a reasoning model takes no temperature), which
+	// ParametersSchema cannot state. The host checks both when a
+	// personality's parameters are saved and before each call. Optional.
+	ConstraintsSchema json.RawMessage `json:"constraints_schema,omitempty"`
 	// VoiceSchema is a JSON Schema (draft 2020-12) of the VoiceSettings
 	// object a voice.speak plugin accepts (SpeakRequest.Settings). The host
 	// checks a personality's voice config against it when the config is

@@ -168,6 +168,12 @@ func pluginsCheck(ctx context.Context, args []string, out io.Writer) error {
 			fmt.Fprintf(out, "  parameters schema:\n  %s\n", pretty.String())
 		}
 	}
+	if len(d.ConstraintsSchema) > 0 {
+		var pretty bytes.Buffer
+		if json.Indent(&pretty, d.ConstraintsSchema, "  ", "  ") == nil {
+			fmt.Fprintf(out, "  constraints schema (rules that depend on the model):\n  %s\n", pretty.String())
+		}
+	}
 	return nil
 }
 

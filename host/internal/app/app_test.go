@@ -217,12 +217,13 @@ func TestConfigDefaultsAndOverrides(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.PluginsFile != "plugins.toml" || !c.Gateway || c.Workers != app.DefaultWorkers || c.ShutdownTimeout != 30*time.Second || c.Limits.UserPerMinute != 10 {
+	if c.PluginsFile != "plugins.toml" || !c.Gateway || c.Workers != app.DefaultWorkers || c.ShutdownTimeout != 30*time.Second || c.Limits.UserPerMinute != 10 || c.Chat.Stream {
 		t.Fatalf("defaults %+v", c)
 	}
 	env["TZUROT_HISTORY_MESSAGES"] = "0"
 	env["TZUROT_REPLY_TIMEOUT"] = "45s"
 	env["TZUROT_MENTION_POLL"] = "off"
+	env["TZUROT_STREAM_REPLIES"] = "on"
 	env["TZUROT_FALLBACK_KEY_OPENROUTER"] = "sk-or-host"
 	env["TZUROT_FALLBACK_GUILDS"] = "800000000000000001"
 	var observed []string
@@ -230,7 +231,7 @@ func TestConfigDefaultsAndOverrides(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Chat.HistoryMessages != 0 || c.Chat.ReplyTimeout != 45*time.Second || c.Chat.MentionPoll >= 0 {
+	if c.Chat.HistoryMessages != 0 || c.Chat.ReplyTimeout != 45*time.Second || c.Chat.MentionPoll >= 0 || !c.Chat.Stream {
 		t.Fatalf("overrides %+v", c.Chat)
 	}
 	if !c.Chat.Fallback.Allowed("1", "800000000000000001") || c.Chat.Fallback.Allowed("1", "800000000000000002") {
@@ -238,6 +239,10 @@ func TestConfigDefaultsAndOverrides(t *testing.T) {
 	}
 	if strings.Join(observed, ",") != "t.o.k,sk-or-host" {
 		t.Fatalf("secrets not registered for redaction: %q", observed)
+	}
+	env["TZUROT_STREAM_REPLIES"] = "sometimes"
+	if _, err := app.ConfigFromEnv(get, nil, nil); err == nil || !strings.Contains(err.Error(), `TZUROT_STREAM_REPLIES="sometimes" must be on or off`) {
+		t.Fatalf("a bad TZUROT_STREAM_REPLIES: %v", err)
 	}
 }
 

@@ -39,6 +39,7 @@ const (
 	EnvDBMaxConns         = "TZUROT_DB_MAX_CONNS"
 	EnvShutdownTimeout    = "TZUROT_SHUTDOWN_TIMEOUT"
 	EnvMentionPoll        = "TZUROT_MENTION_POLL"
+	EnvStreamReplies      = "TZUROT_STREAM_REPLIES"
 	DefaultPluginsFile    = "plugins.toml"
 	DefaultInteractions   = "/interactions"
 	DefaultShutdown       = 30 * time.Second
@@ -170,6 +171,9 @@ func ConfigFromEnv(getenv func(string) string, environ []string, observe func(st
 			return Config{}, fmt.Errorf("%s=%q must be a duration of at least %s, for example 90s or 2m", f.name, raw, f.min)
 		}
 		*f.dst = d
+	}
+	if c.Chat.Stream, err = parseBool(getenv, EnvStreamReplies, false); err != nil {
+		return Config{}, err
 	}
 	c.Chat.DefaultProvider = strings.TrimSpace(getenv(EnvDefaultProvider))
 	c.Chat.DefaultModel = strings.TrimSpace(getenv(EnvDefaultModel))

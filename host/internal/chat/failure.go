@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tzurot-go/tzurot/host/internal/discord"
+	"github.com/tzurot-go/tzurot/host/internal/paramschema"
 
 	"github.com/tzurot-go/tzurot/sdk/abi"
 )
@@ -65,6 +66,9 @@ const (
 	codeEmpty    = "empty_reply"
 	codeSend     = "send_failed"
 	codeContext  = "context_failed"
+	// codeParams: the personality's stored parameters break the plugin's
+	// rules (parameters_schema, constraints_schema); no call was made.
+	codeParams   = "invalid_parameters"
 	codeDatabase = "database"
 	codePanic    = "panic"
 	// codeDiscordDown: Discord kept failing (5xx, network, 429) past the
@@ -95,6 +99,26 @@ func deliveryCause(err error) string {
 		return "the bot cannot see or post in that channel (check its permissions there)"
 	}
 	return "Discord refused to post it (the bot's log has the details under the reference)"
+}
+
+// paramsFailure explains stored parameters the plugin's current rules
+// refuse, naming each field, so the owner knows what to change. No call
+// was made.
+func paramsFailure(err error, pluginName, model string) failure {
+	what := err.Error()
+	var ie *paramschema.InvalidError
+	if errors.As(err, &ie) {
+		lines := make([]string, len(ie.Problems))
+		for i, p := range ie.Problems {
+			lines[i] = p.String()
+		}
+		what = strings.Join(lines, "; ")
+	}
+	if model == "" {
+		model = "its default model"
+	}
+	return failure{code: codeParams, cause: fmt.Errorf("stored parameters refused by %s's rules for %s: %w", pluginName, model, err),
+		forUser: fmt.Sprintf("The personality's parameters do not suit %s on %s, so no request was sent: %s. Its owner can change them with `/personality llm`.", model, pluginName, what)}
 }
 
 // classify turns a plugin call error into a failure.

@@ -33,9 +33,11 @@ import (
 
 // The real plugins, built once per test binary.
 var (
-	openaiWasm  string
-	hostileWasm string
-	cacheDir    string
+	openaiWasm    string
+	anthropicWasm string
+	geminiWasm    string
+	hostileWasm   string
+	cacheDir      string
 )
 
 func TestMain(m *testing.M) {
@@ -51,7 +53,10 @@ func TestMain(m *testing.M) {
 	}
 	openaiWasm = filepath.Join(dir, "openai.wasm")
 	hostileWasm = filepath.Join(dir, "hostile.wasm")
-	for src, out := range map[string]string{filepath.Join(root, "plugins", "openai"): openaiWasm, filepath.Join("testdata", "hostile"): hostileWasm} {
+	anthropicWasm = filepath.Join(dir, "anthropic.wasm")
+	geminiWasm = filepath.Join(dir, "gemini.wasm")
+	for src, out := range map[string]string{filepath.Join(root, "plugins", "openai"): openaiWasm, filepath.Join("testdata", "hostile"): hostileWasm,
+		filepath.Join(root, "plugins", "anthropic"): anthropicWasm, filepath.Join(root, "plugins", "gemini"): geminiWasm} {
 		if err := plugintest.BuildTo(src, out); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
@@ -72,8 +77,12 @@ func TestMain(m *testing.M) {
 
 // providerRequest is one chat completion request the fake received.
 type providerRequest struct {
-	Auth     string
-	Model    string
+	Auth          string
+	Model         string
+	Stream        bool `json:"stream"`
+	StreamOptions *struct {
+		IncludeUsage bool `json:"include_usage"`
+	} `json:"stream_options"`
 	Messages []struct {
 		Role    string `json:"role"`
 		Content string `json:"content"`
@@ -127,7 +136,40 @@ func (f *fakeProvider) serve(w http.ResponseWriter, r *http.Request) {
 	if len(req.Messages) > 0 {
 		last = req.last()
 	}
+	if req.Stream {
+		streamAnswer(w, "echo: "+last, reasoning)
+		return
+	}
 	answer(w, "echo: "+last, reasoning)
+}
+
+// streamAnswer writes a successful completion as OpenAI streams it: SSE
+// chunks with deltas (reasoning first, then the text in two pieces), the
+// finish reason, a usage chunk (stream_options.include_usage) and [DONE].
+func streamAnswer(w http.ResponseWriter, content, reasoning string) {
+	w.Header().Set("Content-Type", "text/event-stream")
+	chunk := func(delta map[string]any, finish any, usage any) {
+		c := map[string]any{"id": "cmpl-1", "object": "chat.completion.chunk", "model": "test-model", "choices": []any{}}
+		if delta != nil {
+			c["choices"] = []any{map[string]any{"index": 0, "delta": delta, "finish_reason": finish}}
+		}
+		if usage != nil {
+			c["usage"] = usage
+		}
+		b, _ := json.Marshal(c)
+		fmt.Fprintf(w, "data: %s\n\n", b)
+		w.(http.Flusher).Flush()
+	}
+	chunk(map[string]any{"role": "assistant", "content": ""}, nil, nil)
+	if reasoning != "" {
+		chunk(map[string]any{"reasoning": reasoning}, nil, nil)
+	}
+	half := len(content) / 2
+	chunk(map[string]any{"content": content[:half]}, nil, nil)
+	chunk(map[string]any{"content": content[half:]}, nil, nil)
+	chunk(map[string]any{}, "stop", nil)
+	chunk(nil, nil, map[string]any{"prompt_tokens": 42, "completion_tokens": 7, "total_tokens": 49})
+	fmt.Fprint(w, "data: [DONE]\n\n")
 }
 
 // answer writes a successful completion.

@@ -153,9 +153,18 @@ func (j *job) reply(ctx context.Context) {
 		provider, model = p.cfg.DefaultProvider, p.cfg.DefaultModel
 	}
 	j.provider = provider
-	pluginName, slot, ok := p.pluginFor(provider)
+	st, ok := p.pluginFor(provider)
 	if !ok {
 		j.fail(ctx, failure{code: codeNoPlugin, cause: fmt.Errorf("no loaded plugin serves provider %q (check plugins.toml: `tzurot plugins list`)", provider)})
+		return
+	}
+	pluginName, slot := st.Name, st.KeySlot
+	// The stored parameters were checked when they were saved, but against
+	// the plugin of that day: an upgrade may have tightened its rules, and
+	// imported personalities were never checked. A call the provider would
+	// refuse is not made; the user is told which field to change.
+	if err := st.Rules.Check(model, pers.LLM.AdvancedParameters); err != nil {
+		j.fail(ctx, paramsFailure(err, pluginName, model))
 		return
 	}
 
@@ -249,10 +258,10 @@ func (j *job) deliver(ctx context.Context, text string, resp abi.ChatResponse, u
 		slog.Duration("overhead", j.stats.Overhead()))
 }
 
-// pluginFor finds the loaded plugin entry that serves provider: the entry of
-// that name, else the first entry whose key slot is that provider. It also
-// returns the entry's key slot ("" for none).
-func (p *Pipeline) pluginFor(provider string) (name, slot string, ok bool) {
+// pluginFor finds the status of the loaded plugin entry that serves
+// provider: the entry of that name, else the first entry whose key slot is
+// that provider.
+func (p *Pipeline) pluginFor(provider string) (plugin.PluginStatus, bool) {
 	status := p.plugins.Status()
 	chat := func(st plugin.PluginStatus) bool {
 		if st.State != plugin.StateLoaded {
@@ -267,15 +276,15 @@ func (p *Pipeline) pluginFor(provider string) (name, slot string, ok bool) {
 	}
 	for _, st := range status {
 		if st.Name == provider && chat(st) {
-			return st.Name, st.KeySlot, true
+			return st, true
 		}
 	}
 	for _, st := range status {
 		if st.KeySlot == provider && chat(st) {
-			return st.Name, st.KeySlot, true
+			return st, true
 		}
 	}
-	return "", "", false
+	return plugin.PluginStatus{}, false
 }
 
 // request builds the chat request: prompt, history, references.
@@ -305,6 +314,7 @@ func (j *job) request(ctx context.Context, model string) (abi.ChatRequest, error
 		Model:              model,
 		Messages:           buildMessages(in, p.cfg.BotUserID),
 		AdvancedParameters: pers.LLM.AdvancedParameters,
+		Stream:             p.cfg.Stream,
 	}
 	if len(req.AdvancedParameters) == 0 || string(req.AdvancedParameters) == "{}" {
 		req.AdvancedParameters = nil

@@ -101,6 +101,13 @@ type Config struct {
 	// MaxSpool bounds the reply records kept in memory while the database
 	// is away (default DefaultMaxSpool).
 	MaxSpool int
+	// Stream asks provider plugins to stream their answer (ChatRequest
+	// Stream). The reply is still posted once, whole: streaming changes
+	// how the provider's answer travels, not what Discord sees. Its use is
+	// the HTTP timeout: for a stream, http_timeout runs between two events,
+	// not over the whole answer, so a model that thinks for minutes is not
+	// cut off.
+	Stream bool
 	// OnReply, when set, is called after every reply attempt (for the load
 	// command and tests).
 	OnReply func(ReplyStats)

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tzurot-go/tzurot/host/internal/paramschema"
 	"github.com/tzurot-go/tzurot/host/internal/plugin"
 	"github.com/tzurot-go/tzurot/host/internal/store"
 	"github.com/tzurot-go/tzurot/sdk/abi"
@@ -38,15 +39,19 @@ const benchSchema = `{
 }`
 
 // BenchmarkCheckParameters is /personality llm's validation of advanced
-// parameters against a plugin's schema (compiled once, then cached).
+// parameters against a plugin's schema (compiled once, when the plugin loads).
 func BenchmarkCheckParameters(b *testing.B) {
 	c := &Commands{}
-	st := plugin.PluginStatus{Name: "openai", SHA256: "x", Description: &abi.Description{ParametersSchema: json.RawMessage(benchSchema)}}
-	if _, err := c.checkParameters(st, `{"temperature": 7}`); err == nil {
+	rules, err := paramschema.CompileRules(json.RawMessage(benchSchema), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	st := plugin.PluginStatus{Name: "openai", SHA256: "x", Rules: rules}
+	if _, err := c.checkParameters(st, "gpt-4o", `{"temperature": 7}`); err == nil {
 		b.Fatal("temperature 7 accepted")
 	}
 	for b.Loop() {
-		if _, err := c.checkParameters(st, `{"temperature": 0.8, "thinking": "high", "reasoning": {"exclude": true}}`); err != nil {
+		if _, err := c.checkParameters(st, "gpt-4o", `{"temperature": 0.8, "thinking": "high", "reasoning": {"exclude": true}}`); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -138,7 +138,6 @@ type Commands struct {
 	now      func() time.Time
 	timeout  time.Duration
 	mux      *handler.Mux
-	schemas  schemaCache
 	zones    zoneIndex
 	download func(ctx context.Context, url string, max int64) ([]byte, string, error)
 	fallback func(discordUserID, guildID, slot string) bool

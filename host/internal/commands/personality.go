@@ -410,7 +410,7 @@ func (c *Commands) personalityLLM(ctx context.Context, e *handler.CommandEvent, 
 	if n := utf8.RuneCountInString(model); n < 1 || n > 200 || strings.ContainsAny(model, " \t\r\n") {
 		return sayf("A model name is 1 to 200 characters without spaces (e.g. `gpt-4o-mini`). Nothing was changed.")
 	}
-	params, err := c.checkParameters(st, d.String("parameters"))
+	params, err := c.checkParameters(st, model, d.String("parameters"))
 	if err != nil {
 		return err
 	}

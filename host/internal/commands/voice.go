@@ -414,9 +414,9 @@ func (c *Commands) personalityVoice(ctx context.Context, e *handler.CommandEvent
 		}
 		switch {
 		case math.IsNaN(v) || v < 0:
-			problems = append(problems, fmt.Sprintf("- `%s`: must be at least 0 (it is %s)", name, strconv.FormatFloat(v, 'f', -1, 64)))
+			problems = append(problems, fmt.Sprintf("- `%s`: must be at least 0, but it is %s", name, strconv.FormatFloat(v, 'f', -1, 64)))
 		case v > 1:
-			problems = append(problems, fmt.Sprintf("- `%s`: must be at most 1 (it is %s)", name, strconv.FormatFloat(v, 'f', -1, 64)))
+			problems = append(problems, fmt.Sprintf("- `%s`: must be at most 1, but it is %s", name, strconv.FormatFloat(v, 'f', -1, 64)))
 		}
 		switch name {
 		case "stability":

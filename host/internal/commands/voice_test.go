@@ -216,7 +216,7 @@ func TestPersonalityVoiceConfig(t *testing.T) {
 	// Out of range: every bad field named, nothing saved.
 	before := e.snapshot()
 	a := e.slash(owner, "personality", sub("voice", str("personality", "lilith"), number("stability", 1.2), number("frequency", -0.5), number("style", 0.4)))
-	mustSay(t, a, "- `stability`: must be at most 1 (it is 1.2)", "- `frequency`: must be at least 0 (it is -0.5)", "Nothing was changed")
+	mustSay(t, a, "- `stability`: must be at most 1, but it is 1.2", "- `frequency`: must be at least 0, but it is -0.5", "Nothing was changed")
 	mustSay(t, e.slash(owner, "personality", sub("voice", str("personality", "lilith"), str("settings", "[1,2]"))), "must be a JSON object")
 	mustSay(t, e.slash(owner, "personality", sub("voice", str("personality", "lilith"), str("settings", `{"stability":0.1}`))), "`stability` has its own option")
 	// Choosing a plugin that is not loaded (here: none speaks) is refused.

@@ -138,7 +138,7 @@ func TestPersonalityVoiceCheckedByThePluginSchema(t *testing.T) {
 	a = e.slash(owner, "personality", sub("voice", str("personality", "lilith"), str("settings", `{"speed": 2, "pitch": 3}`)))
 	mustSay(t, a, "The **elevenlabs** voice plugin does not accept these settings", "`speed`: must be at most 1.2", "pitch", "Nothing was changed")
 	mustSay(t, e.slash(owner, "personality", sub("voice", str("personality", "lilith"), number("stability", 1.2))),
-		"- `stability`: must be at most 1 (it is 1.2)", "Nothing was changed")
+		"- `stability`: must be at most 1, but it is 1.2", "Nothing was changed")
 	e.unchanged(before)
 
 	// The provider autocomplete offers the voice plugins, not the chat ones.

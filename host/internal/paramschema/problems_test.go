@@ -23,10 +23,10 @@ func TestProblemsNameTheField(t *testing.T) {
 	}
 	got := strings.Join(Problems(ve), "\n")
 	for _, want := range []string{
-		"stability: must be at most 1 (it is 1.2)",
-		"speed: must be more than 0 (it is 0)",
-		`format: must be one of "mp3", "wav" (it is "ogg")`,
-		"stabilty is not a setting this plugin takes",
+		"stability: must be at most 1, but it is 1.2",
+		"speed: must be more than 0, but it is 0",
+		`format: must be one of "mp3", "wav", not "ogg"`,
+		"`stabilty` is not a setting this plugin takes (check the spelling)",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("problems %q lack %q", got, want)

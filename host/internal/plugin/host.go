@@ -23,6 +23,7 @@ import (
 
 	"github.com/tetratelabs/wazero"
 
+	"github.com/tzurot-go/tzurot/host/internal/paramschema"
 	"github.com/tzurot-go/tzurot/sdk/abi"
 )
 
@@ -85,8 +86,11 @@ type PluginStatus struct {
 	DefaultModel string
 	// Description is what the plugin said about itself (loaded plugins only).
 	Description *abi.Description
-	Calls       uint64 // since this set was loaded
-	Errors      uint64
+	// Rules are its parameters_schema and constraints_schema, compiled
+	// (nil when it declares neither): Rules.Check(model, params).
+	Rules  *paramschema.Rules
+	Calls  uint64 // since this set was loaded
+	Errors uint64
 }
 
 // pluginSet is one generation of plugins. Calls enter and leave it; after a
@@ -216,6 +220,7 @@ func (h *Host) load(ctx context.Context, cfg *Config) *pluginSet {
 		}
 		desc := l.desc
 		status[i].State, status[i].SHA256, status[i].Description = StateLoaded, l.sha256, &desc
+		status[i].Rules = l.rules
 		plugins[i] = l
 		h.log.InfoContext(ctx, "plugin loaded", "plugin", name, "version", desc.Version, "capabilities", desc.Capabilities)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/tetratelabs/wazero/sys"
 
+	"github.com/tzurot-go/tzurot/host/internal/paramschema"
 	"github.com/tzurot-go/tzurot/sdk/abi"
 )
 
@@ -23,7 +24,8 @@ type loaded struct {
 	cfg      PluginConfig
 	sha256   string
 	desc     abi.Description
-	exports  []string // sorted
+	rules    *paramschema.Rules // nil: the plugin declares no parameter rules
+	exports  []string           // sorted
 	log      *slog.Logger
 	keys     KeySource
 	http     *httpPolicy

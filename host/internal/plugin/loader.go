@@ -221,6 +221,12 @@ func (ld *loader) load(ctx context.Context, pc PluginConfig) (*loaded, error) {
 		ld.log.Info("plugin offers capabilities plugins.toml does not grant; they stay off",
 			"plugin", pc.Name, "capabilities", off)
 	}
+	// Compiled once per load, refusing a schema that is not valid JSON
+	// Schema: the commands and the pipeline check every personality's
+	// parameters against these.
+	if l.rules, err = paramschema.CompileRules(desc.ParametersSchema, desc.ConstraintsSchema); err != nil {
+		return nil, ld.refuse(pc.Name, "%v", err)
+	}
 	for name := range exports {
 		l.exports = append(l.exports, name)
 	}
@@ -262,11 +268,6 @@ func checkDescription(pc PluginConfig, d abi.Description, exports map[string]ext
 	}
 	if d.NeedsNetwork && len(pc.AllowedHosts) == 0 {
 		return errors.New("it needs the network, but plugins.toml grants it no allowed_hosts")
-	}
-	if len(d.ParametersSchema) > 0 {
-		if _, err := paramschema.Compile(d.ParametersSchema); err != nil {
-			return fmt.Errorf("its parameters_schema is not a valid JSON Schema: %v", err)
-		}
 	}
 	return nil
 }

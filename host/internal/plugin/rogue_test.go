@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -99,6 +100,39 @@ func TestHostileSchemaNamesHostFile(t *testing.T) {
 	_, err := CheckFile(context.Background(), buildExtra(t, "rogue"), "")
 	if err != nil {
 		t.Fatalf("plain rogue does not pass check: %v", err)
+	}
+}
+
+// TestInvalidConstraintsSchemaRefusedAtLoad: a constraints_schema that is
+// not JSON Schema refuses the plugin with the schema named, and the rules
+// of a plugin that loads are on its status, ready for the commands and the
+// pipeline.
+func TestInvalidConstraintsSchemaRefusedAtLoad(t *testing.T) {
+	for name, tc := range map[string]struct{ schemas, want string }{
+		"minimum is a word": {`"constraints_schema":{"properties":{"parameters":{"minimum":"one"}}}`, "its constraints_schema is not a valid JSON Schema"},
+		"not JSON Schema":   {`"parameters_schema":{"type":"object"},"constraints_schema":{"type":12}`, "its constraints_schema is not a valid JSON Schema"},
+		"refers outside":    {`"constraints_schema":{"$ref":"https://example.com/rules.json"}`, "the host loads no file and no URL"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			h, _ := testHost(t, rogueDescribing(t, `{"abi":1,"name":"rogue","version":"1","capabilities":["llm.chat"],`+tc.schemas+`}`), nil)
+			st := statusOf(t, h, "rogue")
+			if st.State != StateRefused || !strings.Contains(st.Reason, tc.want) {
+				t.Fatalf("state %s, reason %q; want refused saying %q", st.State, st.Reason, tc.want)
+			}
+		})
+	}
+	h, _ := testHost(t, rogueDescribing(t, `{"abi":1,"name":"rogue","version":"1","capabilities":["llm.chat"],`+
+		`"constraints_schema":{"if":{"properties":{"model":{"const":"o3"}}},"then":{"properties":{"parameters":{"not":{"required":["temperature"]},"x-field":"temperature","x-message":"o3 takes no temperature"}}}}}`), nil)
+	st := statusOf(t, h, "rogue")
+	if st.State != StateLoaded {
+		t.Fatalf("a valid constraints_schema: %s (%s)", st.State, st.Reason)
+	}
+	err := st.Rules.Check("o3", json.RawMessage(`{"temperature":0.5}`))
+	if err == nil || err.Error() != "temperature: o3 takes no temperature (it is 0.5)" {
+		t.Errorf("o3 with temperature: %v", err)
+	}
+	if err := st.Rules.Check("gpt-4o", json.RawMessage(`{"temperature":0.5}`)); err != nil {
+		t.Errorf("gpt-4o with temperature: %v", err)
 	}
 }
 

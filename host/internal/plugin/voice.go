@@ -247,7 +247,7 @@ func (h *Host) Transcribe(ctx context.Context, name string, req abi.TranscribeRe
 // reads as a bad_request *abi.Error too (errors.As).
 type SettingsError struct {
 	Plugin string
-	// Problems name each wrong field: "stability: must be at most 1 (it is 1.2)".
+	// Problems name each wrong field: "stability: must be at most 1, but it is 1.2".
 	Problems []string
 }
 

@@ -192,10 +192,10 @@ func TestSpeakSettingsCheckedFirst(t *testing.T) {
 	before := statusOf(t, h, "voice").Calls
 	_, _, _, err := h.Speak(voiceCtx(), "voice", abi.SpeakRequest{Text: "hi", Settings: json.RawMessage(`{"stability":1.2}`)})
 	var se *SettingsError
-	if !errors.As(err, &se) || len(se.Problems) != 1 || se.Problems[0] != "stability: must be at most 1 (it is 1.2)" {
+	if !errors.As(err, &se) || len(se.Problems) != 1 || se.Problems[0] != "stability: must be at most 1, but it is 1.2" {
 		t.Fatalf("stability 1.2: %v", err)
 	}
-	wantAbiError(t, err, abi.ErrBadRequest, "stability: must be at most 1 (it is 1.2)")
+	wantAbiError(t, err, abi.ErrBadRequest, "stability: must be at most 1, but it is 1.2")
 	if after := statusOf(t, h, "voice").Calls; after != before {
 		t.Fatalf("the plugin was called %d times with refused settings", after-before)
 	}
@@ -209,13 +209,13 @@ func TestValidateVoiceSettings(t *testing.T) {
 		}
 	}
 	for settings, want := range map[string]string{
-		`{"stability":1.2}`:                    "stability: must be at most 1 (it is 1.2)",
-		`{"similarity_boost":-0.1}`:            "similarity_boost: must be at least 0 (it is -0.1)",
-		`{"speaker_boost":"yes"}`:              "speaker_boost: must be boolean (it is string)",
-		`{"stabilty":0.5}`:                     "stabilty is not a setting this plugin takes",
+		`{"stability":1.2}`:                    "stability: must be at most 1, but it is 1.2",
+		`{"similarity_boost":-0.1}`:            "similarity_boost: must be at least 0, but it is -0.1",
+		`{"speaker_boost":"yes"}`:              "speaker_boost: must be boolean, not string",
+		`{"stabilty":0.5}`:                     "`stabilty` is not a setting this plugin takes (check the spelling)",
 		`[0.5]`:                                "must be a JSON object",
 		`{"stability":`:                        "not valid JSON",
-		`{"speed":3,"style":2,"stability":-1}`: "speed: must be at most 1.2 (it is 3)",
+		`{"speed":3,"style":2,"stability":-1}`: "speed: must be at most 1.2, but it is 3",
 	} {
 		err := h.ValidateVoiceSettings("voice", json.RawMessage(settings))
 		var se *SettingsError

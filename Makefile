@@ -6,7 +6,7 @@ BIN := bin/tzurot
 PLUGIN_DIRS := $(wildcard plugins/*/)
 PLUGIN_WASMS := $(foreach d,$(PLUGIN_DIRS),$(d)$(notdir $(patsubst %/,%,$(d))).wasm)
 # Race detector on host-side packages (plugins themselves build only for wasip1).
-TEST_PKGS := ./host/... ./sdk/... ./plugins/... ./examples/...
+TEST_PKGS := ./host/... ./internal/... ./sdk/... ./plugins/... ./examples/...
 TEST_FLAGS ?= -race -count=1 -timeout 20m
 
 .PHONY: all build plugins examples run test vet fmt bench sqlc db clean
@@ -38,7 +38,7 @@ run: build plugins
 
 test: plugins examples
 	$(GO) vet $(TEST_PKGS)
-	@unformatted=$$(gofmt -l host sdk plugins examples); if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
+	@unformatted=$$(gofmt -l host internal sdk plugins examples); if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) test $(TEST_FLAGS) $(TEST_PKGS)
 	# disgo's own gateway code races when a real websocket closes, so the few
 	# websocket end-to-end tests (build tag !race) run once more without -race.
@@ -48,7 +48,7 @@ bench: plugins examples
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 $(TEST_PKGS)
 
 fmt:
-	gofmt -w host sdk plugins examples
+	gofmt -w host internal sdk plugins examples
 
 # Regenerate host/internal/store/query from schema/ (sqlc.yaml). CGO_ENABLED=0
 # selects sqlc's pure-Go parser, which builds in about a minute.

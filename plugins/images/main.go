@@ -77,8 +77,8 @@ func (s settings) generateChat(j job) (abi.ImageResponse, error) {
 	if err != nil {
 		return abi.ImageResponse{}, err
 	}
-	var a chatAnswer
-	if err := json.Unmarshal(raw, &a); err != nil {
+	a, err := decodeChatAnswer(raw)
+	if err != nil {
 		return abi.ImageResponse{}, notAnAnswer(status, "a chat completion", raw)
 	}
 	if a.Error != nil && len(a.Choices) == 0 {
@@ -136,8 +136,8 @@ func (s settings) generateImages(j job) (abi.ImageResponse, error) {
 	if err != nil {
 		return abi.ImageResponse{}, err
 	}
-	var a imagesAnswer
-	if err := json.Unmarshal(raw, &a); err != nil || a.Data == nil {
+	a, err := decodeImagesAnswer(raw)
+	if err != nil || a.Data == nil {
 		return abi.ImageResponse{}, notAnAnswer(status, "an images answer", raw)
 	}
 	usage := abi.Usage{Kind: abi.UsageImage, Model: j.Model, Images: int64(len(a.Data))}

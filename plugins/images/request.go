@@ -298,33 +298,44 @@ func buildChat(j job) (body chatBody, dropped []string) {
 	return body, dropped
 }
 
-// chatAnswer is the part of a chat completion this plugin reads.
+// chatAnswer is the part of a chat completion this plugin reads
+// (decoded by decodeChatAnswer).
 type chatAnswer struct {
-	Model   string `json:"model"`
-	Choices []struct {
-		Message struct {
-			Content *string `json:"content"`
-			Refusal *string `json:"refusal"`
-			Images  []struct {
-				Type     string `json:"type"`
-				ImageURL struct {
-					URL string `json:"url"`
-				} `json:"image_url"`
-			} `json:"images"`
-		} `json:"message"`
-		FinishReason       string `json:"finish_reason"`
-		NativeFinishReason string `json:"native_finish_reason"`
-	} `json:"choices"`
-	Usage *struct {
-		PromptTokens     int64 `json:"prompt_tokens"`
-		CompletionTokens int64 `json:"completion_tokens"`
-	} `json:"usage"`
+	Model   string       `json:"model"`
+	Choices []chatChoice `json:"choices"`
+	Usage   *chatUsage   `json:"usage"`
 	// Error is OpenRouter's error inside a 200 (an upstream provider that
 	// failed after the answer started).
-	Error *struct {
-		Code    json.RawMessage `json:"code"`
-		Message string          `json:"message"`
-	} `json:"error"`
+	Error *chatError `json:"error"`
+}
+
+type chatChoice struct {
+	Message            chatReply `json:"message"`
+	FinishReason       string    `json:"finish_reason"`
+	NativeFinishReason string    `json:"native_finish_reason"`
+}
+
+type chatReply struct {
+	Content *string     `json:"content"`
+	Refusal *string     `json:"refusal"`
+	Images  []chatImage `json:"images"`
+}
+
+type chatImage struct {
+	Type     string `json:"type"`
+	ImageURL struct {
+		URL string `json:"url"`
+	} `json:"image_url"`
+}
+
+type chatUsage struct {
+	PromptTokens     int64 `json:"prompt_tokens"`
+	CompletionTokens int64 `json:"completion_tokens"`
+}
+
+type chatError struct {
+	Code    json.RawMessage `json:"code"`
+	Message string          `json:"message"`
 }
 
 // ---- images API (OpenAI /v1/images/generations) ----
@@ -424,17 +435,22 @@ func buildImages(j job) (body imagesBody, dropped []string) {
 	return body, dropped
 }
 
-// imagesAnswer is the answer of /v1/images/generations.
+// imagesAnswer is the answer of /v1/images/generations (decoded by
+// decodeImagesAnswer).
 type imagesAnswer struct {
-	Created int64 `json:"created"`
-	Data    []struct {
-		B64JSON       string `json:"b64_json"`
-		URL           string `json:"url"`
-		RevisedPrompt string `json:"revised_prompt"`
-	} `json:"data"`
+	Created int64        `json:"created"`
+	Data    []imagesItem `json:"data"`
 	// Usage is gpt-image-1's token count (dall-e models send none).
-	Usage *struct {
-		InputTokens  int64 `json:"input_tokens"`
-		OutputTokens int64 `json:"output_tokens"`
-	} `json:"usage"`
+	Usage *imagesUsage `json:"usage"`
+}
+
+type imagesItem struct {
+	B64JSON       string `json:"b64_json"`
+	URL           string `json:"url"`
+	RevisedPrompt string `json:"revised_prompt"`
+}
+
+type imagesUsage struct {
+	InputTokens  int64 `json:"input_tokens"`
+	OutputTokens int64 `json:"output_tokens"`
 }

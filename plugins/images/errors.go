@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -77,4 +78,35 @@ func badImage(i, n int, err error) *abi.Error {
 		which = fmt.Sprintf("image %d of %d", i+1, n)
 	}
 	return &abi.Error{Code: abi.ErrUnavailable, Message: who + " sent " + which + " as " + err.Error()}
+}
+
+// providerError maps a non-2xx answer: OpenAI's error shape as for chat
+// (sdk/provider.OpenAIError), except OpenRouter's moderation refusal, a
+// 403 whose error carries metadata.reasons (or says the input was
+// flagged): that is the prompt refused, not the key, so content_filter.
+func providerError(status int, body []byte, retryAfter string) *abi.Error {
+	e := provider.OpenAIError(status, body, retryAfter)
+	if status == 403 && flagged(body) {
+		e.Code = abi.ErrContent
+	}
+	return e
+}
+
+// flagged reports OpenRouter's answer for input its moderation flagged:
+// {"error": {"code": 403, "message": "… flagged …", "metadata":
+// {"reasons": […], "flagged_input": "…"}}}.
+func flagged(body []byte) bool {
+	var env struct {
+		Error *struct {
+			Message  string `json:"message"`
+			Metadata *struct {
+				Reasons []string `json:"reasons"`
+			} `json:"metadata"`
+		} `json:"error"`
+	}
+	if json.Unmarshal(body, &env) != nil || env.Error == nil {
+		return false
+	}
+	return (env.Error.Metadata != nil && len(env.Error.Metadata.Reasons) > 0) ||
+		strings.Contains(strings.ToLower(env.Error.Message), "flagged")
 }

@@ -138,6 +138,13 @@ func (f *fakeAPI) chat(w http.ResponseWriter, body map[string]any) {
 	case "down":
 		apiError(w, http.StatusBadGateway, "Provider returned error", "", 502)
 		return
+	case "flagged": // OpenRouter's moderation refusing the prompt
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusForbidden)
+		_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]any{"code": 403,
+			"message":  "google/gemini-2.5-flash-image requires moderation on Google. Your input was flagged for \"sexual\".",
+			"metadata": map[string]any{"reasons": []string{"sexual"}, "flagged_input": "a cat", "provider_name": "Google", "model_slug": "google/gemini-2.5-flash-image"}}})
+		return
 	case "upstream": // an upstream failure reported inside a 200
 		plugintest.WriteJSON(w, map[string]any{"id": "gen-1", "object": "chat.completion", "model": model,
 			"error": map[string]any{"code": 503, "message": "Google AI Studio is temporarily unavailable"}})

@@ -188,6 +188,7 @@ func TestChatErrors(t *testing.T) {
 		{"busy", plugintest.WantError{Code: abi.ErrRateLimited, Retryable: true, HTTPStatus: 429, Message: "wait 7 s"}, false},
 		{"broke", plugintest.WantError{Code: abi.ErrNoCredit, HTTPStatus: 402, Message: "Insufficient credits"}, false},
 		{"down", plugintest.WantError{Code: abi.ErrUnavailable, Retryable: true, HTTPStatus: 502, Message: "Provider returned error"}, false},
+		{"flagged", plugintest.WantError{Code: abi.ErrContent, HTTPStatus: 403, Message: "Your input was flagged"}, false},
 		{"upstream", plugintest.WantError{Code: abi.ErrUnavailable, Retryable: true, Message: "temporarily unavailable"}, false},
 		{"html", plugintest.WantError{Code: abi.ErrUnavailable, Retryable: true, Message: "not a chat completion: <html>"}, false},
 		// A 200 without an image: the model's words, and it is still billed.

@@ -199,7 +199,7 @@ func (s settings) post(path string, body any) ([]byte, int, error) {
 		return nil, r.Status, err
 	}
 	if !r.OK() {
-		return nil, r.Status, provider.OpenAIError(r.Status, raw, r.Headers["retry-after"])
+		return nil, r.Status, providerError(r.Status, raw, r.Headers["retry-after"])
 	}
 	return raw, r.Status, nil
 }

@@ -178,6 +178,28 @@ func TestChatPNGAndJPEG(t *testing.T) {
 	}
 }
 
+// A count above 1 asks a chat model again until it is reached (Gemini
+// makes one image per answer); usage adds up and the text of each answer
+// is kept. An answer with two images counts as two.
+func TestChatCount(t *testing.T) {
+	h, api := setup(t, apiChat, plugintest.Options{})
+	g, e := generate(t, h, abi.ImageRequest{Prompt: "a cat", Count: 3})
+	if e != nil {
+		t.Fatal(e)
+	}
+	if len(g.Images) != 3 || api.Count() != 3 || !bytes.Equal(g.Bytes[2], testPNG) {
+		t.Fatalf("%d images from %d requests, want 3 from 3", len(g.Images), api.Count())
+	}
+	want := abi.Usage{Kind: abi.UsageImage, Model: defaultChatModel, InputTokens: 36, OutputTokens: 3870, Images: 3}
+	if g.ImageResponse.Usage != want || len(g.Usage) != 3 || g.Text != "Here is your cat!\n\nHere is your cat!\n\nHere is your cat!" {
+		t.Fatalf("usage = %+v, recorded %d rows, text %q", g.ImageResponse.Usage, len(g.Usage), g.Text)
+	}
+	g, e = generate(t, h, abi.ImageRequest{Prompt: "two cats", Model: "two", Count: 2})
+	if e != nil || len(g.Images) != 2 || api.Count() != 4 {
+		t.Fatalf("two images in one answer: %d images, %d requests, %v", len(g.Images), api.Count(), e)
+	}
+}
+
 func TestChatErrors(t *testing.T) {
 	h, _ := setup(t, apiChat, plugintest.Options{})
 	for _, tc := range []struct {

@@ -69,17 +69,47 @@ func generateImage() int32 {
 	})
 }
 
-// generateChat asks a chat image model (OpenRouter) for j.
+// generateChat asks a chat image model (OpenRouter) for j. A chat model
+// makes one image per answer (usually), so for a count above 1 it is asked
+// again until the count is reached, one request after another; the call
+// fails whole if any request fails (each is billed as the provider billed
+// it all the same).
 func (s settings) generateChat(j job) (abi.ImageResponse, error) {
 	body, dropped := buildChat(j)
 	logDropped(j.Model, dropped)
+	out := abi.ImageResponse{Usage: abi.Usage{Kind: abi.UsageImage, Model: j.Model}}
+	var texts []string
+	for range j.Count {
+		images, text, usage, err := s.chatOnce(body, j.Model)
+		if err != nil {
+			return abi.ImageResponse{}, err
+		}
+		out.Images = append(out.Images, images...)
+		if text != "" {
+			texts = append(texts, text)
+		}
+		out.Usage.Model = usage.Model
+		out.Usage.InputTokens += usage.InputTokens
+		out.Usage.OutputTokens += usage.OutputTokens
+		out.Usage.Images += usage.Images
+		if len(out.Images) >= j.Count {
+			break
+		}
+	}
+	out.Text = strings.Join(texts, "\n\n")
+	return out, nil
+}
+
+// chatOnce sends one chat request and decodes the images of its answer
+// into blobs. usage is what the answer billed, recorded here.
+func (s settings) chatOnce(body chatBody, asked string) (images []abi.Image, text string, usage abi.Usage, err error) {
 	raw, status, err := s.post("/chat/completions", body)
 	if err != nil {
-		return abi.ImageResponse{}, err
+		return nil, "", usage, err
 	}
 	a, err := decodeChatAnswer(raw)
 	if err != nil {
-		return abi.ImageResponse{}, notAnAnswer(status, "a chat completion", raw)
+		return nil, "", usage, notAnAnswer(status, "a chat completion", raw)
 	}
 	if a.Error != nil && len(a.Choices) == 0 {
 		// OpenRouter reports an upstream failure inside a 200; its code is
@@ -88,44 +118,42 @@ func (s settings) generateChat(j job) (abi.ImageResponse, error) {
 		if code < 400 {
 			code = 502
 		}
-		return abi.ImageResponse{}, provider.OpenAIError(code, raw, "")
+		return nil, "", usage, provider.OpenAIError(code, raw, "")
 	}
 	model := a.Model
 	if model == "" {
-		model = j.Model
+		model = asked
 	}
-	usage := abi.Usage{Kind: abi.UsageImage, Model: model}
+	usage = abi.Usage{Kind: abi.UsageImage, Model: model}
 	if a.Usage != nil {
 		usage.InputTokens, usage.OutputTokens = a.Usage.PromptTokens, a.Usage.CompletionTokens
 	}
 	if len(a.Choices) == 0 {
 		recordSpent(usage)
-		return abi.ImageResponse{}, notAnAnswer(status, "a chat completion with a choice", raw)
+		return nil, "", usage, notAnAnswer(status, "a chat completion with a choice", raw)
 	}
 	c := a.Choices[0]
-	text := ""
 	if c.Message.Content != nil {
-		text = strings.TrimSpace(*c.Message.Content)
+		text = provider.Scrub(strings.TrimSpace(*c.Message.Content))
 	}
 	usage.Images = int64(len(c.Message.Images))
 	// The provider billed what it made, usable or not.
 	recordSpent(usage)
 	if len(c.Message.Images) == 0 {
-		return abi.ImageResponse{}, noImage(model, c.FinishReason, c.NativeFinishReason, text, c.Message.Refusal)
+		return nil, "", usage, noImage(model, c.FinishReason, c.NativeFinishReason, text, c.Message.Refusal)
 	}
-	out := abi.ImageResponse{Text: provider.Scrub(text), Usage: usage}
 	for i, im := range c.Message.Images {
 		p, err := fromDataURL(im.ImageURL.URL)
 		if err != nil {
-			return abi.ImageResponse{}, badImage(i, len(c.Message.Images), err)
+			return nil, "", usage, badImage(i, len(c.Message.Images), err)
 		}
 		img, err := toBlob(p)
 		if err != nil {
-			return abi.ImageResponse{}, err
+			return nil, "", usage, err
 		}
-		out.Images = append(out.Images, img)
+		images = append(images, img)
 	}
-	return out, nil
+	return images, text, usage, nil
 }
 
 // generateImages asks an OpenAI-compatible images API for j.

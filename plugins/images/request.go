@@ -277,9 +277,10 @@ type chatImageConf struct {
 	AspectRatio string `json:"aspect_ratio,omitempty"`
 }
 
-// buildChat is the chat request for j. Quality and count have no chat
-// field: they are dropped (named in dropped, for a debug log). There is
-// no safe-content switch in this API either; refusals are the model's.
+// buildChat is the chat request for j. Quality has no chat field: it is
+// dropped (named in dropped, for a debug log); a count above 1 is made by
+// asking again (generateChat). There is no safe-content switch in this
+// API either; refusals are the model's.
 func buildChat(j job) (body chatBody, dropped []string) {
 	body = chatBody{
 		Model:      j.Model,
@@ -291,9 +292,6 @@ func buildChat(j job) (body chatBody, dropped []string) {
 	}
 	if j.Quality != "" {
 		dropped = append(dropped, "quality")
-	}
-	if j.Count > 1 {
-		dropped = append(dropped, "count")
 	}
 	return body, dropped
 }

@@ -44,12 +44,12 @@ func TestBuildImagesPerModel(t *testing.T) {
 }
 
 // Chat image models take the prompt (with the style) as a user message and
-// the size as an aspect ratio; quality and count have no field.
+// the size as an aspect ratio; quality has no field.
 func TestBuildChat(t *testing.T) {
 	body, dropped := buildChat(job{Prompt: "p", Model: "m", Size: "1024x1024", Quality: "hd", Style: "pixel art", Count: 2})
 	got, _ := json.Marshal(body)
 	want := `{"model":"m","messages":[{"role":"user","content":"p\n\nStyle: pixel art"}],"modalities":["image","text"],"image_config":{"aspect_ratio":"1:1"},"stream":false}`
-	if string(got) != want || fmt.Sprint(dropped) != "[quality count]" {
+	if string(got) != want || fmt.Sprint(dropped) != "[quality]" {
 		t.Fatalf("got %s dropped %v\nwant %s", got, dropped, want)
 	}
 	body, _ = buildChat(job{Prompt: "p", Model: "m", Size: "auto", Count: 1})

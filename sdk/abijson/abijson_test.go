@@ -63,7 +63,7 @@ func randUsage(r *rand.Rand) abi.Usage {
 		return -r.Int64()
 	}
 	return abi.Usage{Kind: randString(r), Model: randString(r), InputTokens: pick(), OutputTokens: pick(),
-		ReasoningTokens: pick(), Characters: pick(), Images: pick(), Provider: randString(r), Plugin: randString(r)}
+		ReasoningTokens: pick(), Characters: pick(), Images: pick(), AudioMS: pick(), Provider: randString(r), Plugin: randString(r)}
 }
 
 func randMap(r *rand.Rand) map[string]string {
@@ -111,6 +111,10 @@ func TestAppendMatchesEncodingJSON(t *testing.T) {
 			BodyBlob: int64(r.IntN(3)), ResponseBlob: r.IntN(2) == 0}
 		if r.IntN(2) == 0 {
 			req.Auth = &abi.Auth{Header: randString(r), Scheme: randString(r)}
+		}
+		for range r.IntN(3) {
+			req.Multipart = append(req.Multipart, abi.MultipartPart{Name: randString(r), Value: randString(r),
+				Blob: int64(r.IntN(3)), Filename: randString(r), ContentType: randString(r)})
 		}
 		check(req, AppendHTTPRequest(nil, &req))
 

@@ -213,6 +213,7 @@ func AppendUsage(dst []byte, v *abi.Usage) []byte {
 	dst = appendIntField(dst, "reasoning_tokens", v.ReasoningTokens)
 	dst = appendIntField(dst, "characters", v.Characters)
 	dst = appendIntField(dst, "images", v.Images)
+	dst = appendIntField(dst, "audio_ms", v.AudioMS)
 	if v.Provider != "" {
 		dst = append(dst, `,"provider":`...)
 		dst = AppendString(dst, v.Provider)
@@ -272,6 +273,36 @@ func AppendHTTPRequest(dst []byte, v *abi.HTTPRequest) []byte {
 	dst = appendIntField(dst, "body_blob", v.BodyBlob)
 	if v.ResponseBlob {
 		dst = append(dst, `,"response_blob":true`...)
+	}
+	if len(v.Multipart) > 0 {
+		dst = append(dst, `,"multipart":[`...)
+		for i := range v.Multipart {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendMultipartPart(dst, &v.Multipart[i])
+		}
+		dst = append(dst, ']')
+	}
+	return append(dst, '}')
+}
+
+// appendMultipartPart appends p as json.Marshal encodes it.
+func appendMultipartPart(dst []byte, p *abi.MultipartPart) []byte {
+	dst = append(dst, `{"name":`...)
+	dst = AppendString(dst, p.Name)
+	if p.Value != "" {
+		dst = append(dst, `,"value":`...)
+		dst = AppendString(dst, p.Value)
+	}
+	dst = appendIntField(dst, "blob", p.Blob)
+	if p.Filename != "" {
+		dst = append(dst, `,"filename":`...)
+		dst = AppendString(dst, p.Filename)
+	}
+	if p.ContentType != "" {
+		dst = append(dst, `,"content_type":`...)
+		dst = AppendString(dst, p.ContentType)
 	}
 	return append(dst, '}')
 }

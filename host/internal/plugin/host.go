@@ -34,13 +34,17 @@ type Options struct {
 	Keys KeySource
 	// Logger receives the host's and the plugins' log lines; nil discards.
 	Logger *slog.Logger
+	// MaxSpeechBytes caps the audio a speak call may return; 0 means
+	// DefaultMaxSpeechBytes.
+	MaxSpeechBytes int64
 }
 
 // Host owns the loaded plugins. It is safe for concurrent use.
 type Host struct {
-	log   *slog.Logger
-	keys  KeySource
-	cache wazero.CompilationCache
+	log       *slog.Logger
+	keys      KeySource
+	cache     wazero.CompilationCache
+	maxSpeech int64
 
 	reloadMu sync.Mutex // one load at a time
 	current  atomic.Pointer[pluginSet]
@@ -145,7 +149,10 @@ func NewHost(ctx context.Context, opts Options) (*Host, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	h := &Host{log: log, keys: opts.Keys}
+	h := &Host{log: log, keys: opts.Keys, maxSpeech: opts.MaxSpeechBytes}
+	if h.maxSpeech <= 0 {
+		h.maxSpeech = DefaultMaxSpeechBytes
+	}
 	h.stopped, h.stop = context.WithCancel(context.Background())
 	if dir := opts.Config.Runtime.CacheDir; dir != "" {
 		if err := os.MkdirAll(dir, 0o700); err != nil {

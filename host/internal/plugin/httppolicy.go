@@ -177,6 +177,9 @@ type request struct {
 	timeout time.Duration
 	retry   bool
 	blob    bool
+	// multipart, when set, is the body (built by the host from the
+	// plugin's parts); body is then empty.
+	multipart *multipartBody
 }
 
 // prepare validates a plugin's request and resolves auth injection. A
@@ -207,6 +210,15 @@ func (p *httpPolicy) prepare(ctx context.Context, st *callState, in abi.HTTPRequ
 		r.headers.Set(k, v)
 	}
 	switch {
+	case len(in.Multipart) > 0:
+		mb, aerr := buildMultipart(st, in.Multipart)
+		if aerr != nil {
+			return nil, aerr
+		}
+		r.multipart = mb
+		// The boundary is the host's: whatever Content-Type the plugin set
+		// would not match the body.
+		r.headers.Set("Content-Type", mb.contentType)
 	case in.BodyBlob != 0:
 		b, ok := st.blobs.Get(in.BodyBlob)
 		if !ok {
@@ -278,6 +290,11 @@ func (r *request) build(ctx context.Context) (*http.Request, error) {
 	req, err := http.NewRequestWithContext(ctx, r.method, r.url.String(), body)
 	if err != nil {
 		return nil, err
+	}
+	if mb := r.multipart; mb != nil {
+		req.Body = io.NopCloser(mb.reader())
+		req.ContentLength = mb.size
+		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(mb.reader()), nil }
 	}
 	req.Header = r.headers.Clone()
 	return req, nil

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 
 	extism "github.com/extism/go-sdk"
+	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/tzurot-go/tzurot/sdk/abi"
@@ -28,6 +29,9 @@ type loaded struct {
 	http     *httpPolicy
 	compiled *extism.CompiledPlugin
 	pool     *pool
+	// voiceSchema is the compiled Description.VoiceSchema, nil when the
+	// plugin declares none.
+	voiceSchema *jsonschema.Schema
 
 	calls  atomic.Uint64
 	errors atomic.Uint64

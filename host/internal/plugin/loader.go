@@ -33,6 +33,9 @@ const probeTimeout = 10 * time.Second
 var requiredExports = map[string]string{
 	abi.CapChat:        abi.ChatExport,
 	abi.CapValidateKey: abi.ValidateKeyExport,
+	abi.CapSpeak:       abi.SpeakExport,
+	abi.CapVoiceClone:  abi.CloneVoiceExport,
+	abi.CapTranscribe:  abi.TranscribeExport,
 }
 
 var wasmMagic = []byte{0x00, 'a', 's', 'm'}
@@ -182,6 +185,15 @@ func (ld *loader) load(ctx context.Context, pc PluginConfig) (*loaded, error) {
 	}
 	if err := checkDescription(pc, desc, exports); err != nil {
 		return nil, ld.refuse(pc.Name, "%v", err)
+	}
+	if len(bytes.TrimSpace(desc.VoiceSchema)) > 0 {
+		// Compiled once here; every speak call and every saved voice config
+		// is checked against it (ValidateVoiceSettings).
+		s, err := paramschema.Compile(desc.VoiceSchema)
+		if err != nil {
+			return nil, ld.refuse(pc.Name, "its voice_schema is not a valid JSON Schema: %v", err)
+		}
+		l.voiceSchema = s
 	}
 	l.desc = desc
 	for name := range exports {

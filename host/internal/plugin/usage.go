@@ -22,7 +22,7 @@ var errTooManyUsageRows = fmt.Errorf("more than %d usage rows in one call", maxU
 
 // checkUsage is the one check for usage a plugin reports, through
 // record_usage or in a chat response's usage: known kind, counts from 0
-// to maxUsageCount, a model name of at most maxUsageModelBytes of UTF-8.
+// to maxUsageCount (audio_ms included: 100,000,000 ms is over 27 hours), a model name of at most maxUsageModelBytes of UTF-8.
 // The provider and plugin fields are not checked: the host overwrites them.
 func checkUsage(u abi.Usage) error {
 	switch u.Kind {
@@ -36,6 +36,7 @@ func checkUsage(u abi.Usage) error {
 	}{
 		{"input_tokens", u.InputTokens}, {"output_tokens", u.OutputTokens},
 		{"reasoning_tokens", u.ReasoningTokens}, {"characters", u.Characters}, {"images", u.Images},
+		{"audio_ms", u.AudioMS},
 	} {
 		if c.v < 0 || c.v > maxUsageCount {
 			return fmt.Errorf("%s = %d is outside 0..%d", c.name, c.v, maxUsageCount)

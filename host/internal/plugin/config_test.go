@@ -24,7 +24,7 @@ func TestShippedPluginsToml(t *testing.T) {
 	if cfg.Runtime.CacheDir != filepath.Join(root, "data", "wasm-cache") {
 		t.Errorf("cache_dir = %q", cfg.Runtime.CacheDir)
 	}
-	if got := strings.Join(cfg.Names(), ","); got != "anthropic,gemini,ollama,openai,openrouter" {
+	if got := strings.Join(cfg.Names(), ","); got != "anthropic,elevenlabs,gemini,ollama,openai,openrouter" {
 		t.Fatalf("plugins = %s", got)
 	}
 	oa := cfg.Plugins["openai"]
@@ -48,6 +48,14 @@ func TestShippedPluginsToml(t *testing.T) {
 		len(ge.AllowedHosts) != 1 || ge.AllowedHosts[0] != "generativelanguage.googleapis.com:443" ||
 		ge.Path != filepath.Join(root, "plugins", "gemini", "gemini.wasm") || ge.Problem() != nil {
 		t.Errorf("gemini = %+v", ge)
+	}
+	el := cfg.Plugins["elevenlabs"]
+	if el.Enabled || el.KeySlot != "elevenlabs" || len(el.AuthHeaders) != 1 || !strings.EqualFold(el.AuthHeaders[0], "xi-api-key") ||
+		len(el.AllowedHosts) != 1 || el.AllowedHosts[0] != "api.elevenlabs.io:443" ||
+		strings.Join(el.Capabilities, ",") != "voice.speak,voice.clone,llm.validate_key" ||
+		el.Limits.MaxResponseBytes != 10<<20 || el.Config["default_model"] != "eleven_flash_v2_5" ||
+		el.Path != filepath.Join(root, "plugins", "elevenlabs", "elevenlabs.wasm") || el.Problem() != nil {
+		t.Errorf("elevenlabs = %+v", el)
 	}
 	ol := cfg.Plugins["ollama"]
 	if ol.Enabled || !ol.AllowPrivate || ol.KeySlot != "" || ol.Limits != DefaultLimits() {
@@ -157,20 +165,29 @@ func TestLoadConfigMissingFile(t *testing.T) {
 	}
 }
 
-// The shipped plugins.toml grants the real plugins/openai what it asks for,
-// in all three roles (ollama included, though it ships disabled).
+// The shipped plugins.toml grants each real plugin what it asks for:
+// plugins/openai in all three roles (ollama included, though it ships
+// disabled) and plugins/elevenlabs its voice capabilities. Entries of the
+// other plugins load plugins/openai, whose needs they cover.
 func TestShippedConfigLoadsRealPlugin(t *testing.T) {
 	root, err := plugintest.ModuleRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
-	wasm := plugintest.Build(t, filepath.Join(root, "plugins", "openai"))
+	built := map[string]string{}
+	for _, dir := range []string{"openai", "elevenlabs"} {
+		built[dir] = plugintest.Build(t, filepath.Join(root, "plugins", dir))
+	}
 	cfg, err := LoadConfig(filepath.Join(root, "plugins.toml"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg.Runtime.CacheDir = testCacheDir
 	for name, pc := range cfg.Plugins {
+		wasm, ok := built[filepath.Base(filepath.Dir(pc.Path))]
+		if !ok {
+			wasm = built["openai"]
+		}
 		pc.Path, pc.Enabled = wasm, true
 		cfg.Plugins[name] = pc
 	}

@@ -97,7 +97,7 @@ func plainChat(req abi.HTTPRequest, model string) (abi.ChatResponse, *abi.Error)
 		return abi.ChatResponse{}, sdk.AsError(err)
 	}
 	if !r.OK() {
-		return abi.ChatResponse{}, providerError(r.Status, r.Body)
+		return abi.ChatResponse{}, provider.OpenAIError(r.Status, r.Body, r.Headers["retry-after"])
 	}
 	return parseCompletion(r.Body, model)
 }
@@ -110,7 +110,7 @@ func streamChat(req abi.HTTPRequest, model string) (abi.ChatResponse, *abi.Error
 	}
 	defer s.Close()
 	if !s.OK() {
-		return abi.ChatResponse{}, providerError(s.Status, []byte(s.Body))
+		return abi.ChatResponse{}, provider.OpenAIError(s.Status, []byte(s.Body), s.Headers["retry-after"])
 	}
 	if ct := s.Headers["content-type"]; ct != "" && !strings.Contains(ct, "event-stream") {
 		return abi.ChatResponse{}, &abi.Error{Code: abi.ErrUnavailable, Retryable: true,

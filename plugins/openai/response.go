@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -41,11 +40,8 @@ type (
 			ReasoningTokens int64 `json:"reasoning_tokens"`
 		} `json:"completion_tokens_details"`
 	}
-	wireErrBody struct {
-		Message string          `json:"message"`
-		Type    string          `json:"type"`
-		Code    json.RawMessage `json:"code"` // a string at OpenAI, a number at OpenRouter
-	}
+	// wireErrBody is OpenAI's error object, shared with openai-speech.
+	wireErrBody = provider.OpenAIErrorBody
 )
 
 func (u *wireUsage) toABI(model string) abi.Usage {
@@ -63,71 +59,15 @@ func (u *wireUsage) toABI(model string) abi.Usage {
 	return out
 }
 
-// errorFromBody reads the provider's {"error":{...}} body, if it is one.
-func errorFromBody(body []byte) (*wireErrBody, bool) {
-	var env struct {
-		Error *wireErrBody `json:"error"`
-	}
-	if json.Unmarshal(body, &env) != nil || env.Error == nil {
-		return nil, false
-	}
-	return env.Error, true
-}
-
-func (e *wireErrBody) code() string {
-	var s string
-	if json.Unmarshal(e.Code, &s) == nil {
-		return s
-	}
-	return string(e.Code)
-}
-
-// providerError maps a provider's HTTP error to a typed error: the code
-// decides the words the user sees, the provider's message says the rest.
-func providerError(status int, body []byte) *abi.Error {
-	msg := ""
-	codeText := ""
-	if e, ok := errorFromBody(body); ok {
-		msg, codeText = provider.Scrub(e.Message), e.code()+" "+e.Type
-	} else if len(bytes.TrimSpace(body)) > 0 {
-		msg = provider.Snippet(body)
-	}
-	if msg == "" {
-		msg = fmt.Sprintf("the provider answered HTTP %d", status)
-	}
-	e := &abi.Error{Message: msg, HTTPStatus: status}
-	switch {
-	case strings.Contains(codeText, "insufficient_quota"):
-		// OpenAI says "no credit" with a 429.
-		e.Code = abi.ErrNoCredit
-	case strings.Contains(codeText, "content_filter") || strings.Contains(codeText, "content_policy"):
-		e.Code = abi.ErrContent
-	case status == 401 || status == 403:
-		e.Code = abi.ErrInvalidKey
-	case status == 402:
-		e.Code = abi.ErrNoCredit
-	case status == 429:
-		e.Code, e.Retryable = abi.ErrRateLimited, true
-	case status == 408 || status == 504 || status == 524:
-		e.Code, e.Retryable = abi.ErrTimeout, true
-	case status >= 500:
-		e.Code, e.Retryable = abi.ErrUnavailable, true
-	default:
-		e.Code = abi.ErrBadRequest
-	}
-	return e
-}
-
 // inBodyError maps an error object a provider sent with a 200 status or
 // inside a stream (OpenRouter does both); its code is often the status.
 func inBodyError(e *wireErrBody) *abi.Error {
-	status, _ := strconv.Atoi(e.code())
+	status, _ := strconv.Atoi(e.CodeText())
 	if status < 400 || status > 599 {
 		status = 502
 	}
 	b, _ := json.Marshal(map[string]any{"error": e})
-	pe := providerError(status, b)
-	return pe
+	return provider.OpenAIError(status, b, "")
 }
 
 func garbage(what string, body []byte) *abi.Error {
@@ -238,18 +178,18 @@ func isSpace(r rune) bool { return r == ' ' || r == '\n' || r == '\t' || r == '\
 func validation(flavor string, status int, body []byte) abi.ValidateKeyResult {
 	switch {
 	case status == 401 || status == 403:
-		return abi.ValidateKeyResult{Status: abi.KeyInvalid, Message: providerError(status, body).Message}
+		return abi.ValidateKeyResult{Status: abi.KeyInvalid, Message: provider.OpenAIError(status, body, "").Message}
 	case status == 402:
-		return abi.ValidateKeyResult{Status: abi.KeyNoCredit, Message: providerError(status, body).Message}
+		return abi.ValidateKeyResult{Status: abi.KeyNoCredit, Message: provider.OpenAIError(status, body, "").Message}
 	case status == 429:
-		e := providerError(status, body)
+		e := provider.OpenAIError(status, body, "")
 		if e.Code == abi.ErrNoCredit {
 			return abi.ValidateKeyResult{Status: abi.KeyNoCredit, Message: e.Message}
 		}
 		// Rate limited means the key was accepted.
 		return abi.ValidateKeyResult{Status: abi.KeyValid, Message: "the key works (the provider is rate limiting it right now)"}
 	case status >= 500 || status == 408:
-		return abi.ValidateKeyResult{Status: abi.KeyUnreachable, Message: providerError(status, body).Message}
+		return abi.ValidateKeyResult{Status: abi.KeyUnreachable, Message: provider.OpenAIError(status, body, "").Message}
 	case status < 200 || status > 299:
 		// Anything else means the check itself is wrong (base_url?), not the key.
 		return abi.ValidateKeyResult{Status: abi.KeyUnreachable, Message: fmt.Sprintf("unexpected HTTP %d from the provider: %s", status, provider.Snippet(body))}

@@ -10,8 +10,9 @@
 // the key pattern belongs in one place. It holds only what the shipped
 // provider plugins share word for word. Each provider's own error mapping
 // (which HTTP status or error type becomes which abi error code) stays in
-// its plugin, since the providers disagree on it; so does the mapping of
-// a reasoning object to a level.
+// its plugin, since the providers disagree on it, except OpenAI's
+// (OpenAIError), which plugins/openai and plugins/openai-speech share; so
+// does the mapping of a reasoning object to a level.
 //
 // The host scrubs the user's own key from everything a plugin returns
 // (docs/security.md); Scrub is the plugin's own second line, for key-shaped

@@ -24,7 +24,7 @@ func TestShippedPluginsToml(t *testing.T) {
 	if cfg.Runtime.CacheDir != filepath.Join(root, "data", "wasm-cache") {
 		t.Errorf("cache_dir = %q", cfg.Runtime.CacheDir)
 	}
-	if got := strings.Join(cfg.Names(), ","); got != "anthropic,elevenlabs,gemini,ollama,openai,openrouter" {
+	if got := strings.Join(cfg.Names(), ","); got != "anthropic,elevenlabs,gemini,ollama,openai,openai-speech,openrouter,speaches" {
 		t.Fatalf("plugins = %s", got)
 	}
 	oa := cfg.Plugins["openai"]
@@ -60,6 +60,19 @@ func TestShippedPluginsToml(t *testing.T) {
 	ol := cfg.Plugins["ollama"]
 	if ol.Enabled || !ol.AllowPrivate || ol.KeySlot != "" || ol.Limits != DefaultLimits() {
 		t.Errorf("ollama = %+v", ol)
+	}
+	// Speech shares the openai key slot: one OpenAI key serves chat and voice.
+	sp := cfg.Plugins["openai-speech"]
+	if sp.Enabled || sp.KeySlot != "openai" || sp.Path != filepath.Join(root, "plugins", "openai-speech", "openai-speech.wasm") ||
+		strings.Join(sp.Capabilities, ",") != "voice.speak,voice.transcribe,llm.validate_key" ||
+		len(sp.AllowedHosts) != 1 || sp.AllowedHosts[0] != "api.openai.com:443" || sp.AllowPrivate ||
+		sp.Config["base_url"] != "https://api.openai.com" || sp.Config["default_voice"] != "alloy" || sp.Problem() != nil {
+		t.Errorf("openai-speech = %+v", sp)
+	}
+	lo := cfg.Plugins["speaches"]
+	if lo.Enabled || !lo.AllowPrivate || lo.KeySlot != "" || lo.Path != sp.Path || lo.Config["base_url"] != "http://127.0.0.1:8000" ||
+		len(lo.AllowedHosts) != 1 || lo.AllowedHosts[0] != "127.0.0.1:8000" || lo.Problem() != nil {
+		t.Errorf("speaches = %+v", lo)
 	}
 }
 
@@ -167,15 +180,17 @@ func TestLoadConfigMissingFile(t *testing.T) {
 
 // The shipped plugins.toml grants each real plugin what it asks for:
 // plugins/openai in all three roles (ollama included, though it ships
-// disabled) and plugins/elevenlabs its voice capabilities. Entries of the
-// other plugins load plugins/openai, whose needs they cover.
+// disabled), plugins/elevenlabs its voice capabilities and
+// plugins/openai-speech both of its roles (OpenAI with a key, a local
+// server without one). Entries of the other plugins load plugins/openai,
+// whose needs they cover.
 func TestShippedConfigLoadsRealPlugin(t *testing.T) {
 	root, err := plugintest.ModuleRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
 	built := map[string]string{}
-	for _, dir := range []string{"openai", "elevenlabs"} {
+	for _, dir := range []string{"openai", "elevenlabs", "openai-speech"} {
 		built[dir] = plugintest.Build(t, filepath.Join(root, "plugins", dir))
 	}
 	cfg, err := LoadConfig(filepath.Join(root, "plugins.toml"))

@@ -149,7 +149,7 @@ func (p *Personality) write(t testing.TB, root string) {
 	p.Dir = filepath.Join(root, p.Slug)
 	WriteJSON(t, filepath.Join(p.Dir, p.Slug+".json"), p.Profile)
 	for kind, recs := range p.Files {
-				var doc any = recs
+		var doc any = recs
 		switch kind {
 		case ChatHistory:
 			doc = map[string]any{

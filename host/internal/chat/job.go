@@ -252,7 +252,7 @@ func (j *job) deliver(ctx context.Context, text string, resp abi.ChatResponse, u
 	}
 	ids, err := j.post(ctx, text, last)
 	if speech != nil {
-		j.recordSpeech(ctx, voice, len(ids) > 0 && len(voice.speech.Audio) > 0)
+		j.recordSpeech(ctx, voice)
 	}
 	if err != nil && len(ids) == 0 {
 		j.record(ctx, nil, resp, usage, store.DeliveryLost)

@@ -186,6 +186,9 @@ type speechResult struct {
 	took   time.Duration
 	// note replaces the audio when the call failed ("" on success).
 	note string
+	// file is what was handed to the sender; file.Attached says whether
+	// the audio reached Discord.
+	file *discord.File
 }
 
 // speak starts the speech call for text as soon as the text is known and
@@ -383,14 +386,16 @@ func (j *job) lastPart(result <-chan speechResult, got *speechResult) discord.La
 		if got.note != "" || len(got.speech.Audio) == 0 {
 			return nil, got.note
 		}
-		return audioFile(personalityName(*j.personality), got.speech), ""
+		got.file = audioFile(personalityName(*j.personality), got.speech)
+		return got.file, ""
 	}
 }
 
 // recordSpeech writes the speech call's usage (kind voice, characters) as
 // rows of their own (the reply's request id + "-voice"), whether or not the
 // audio reached Discord: the provider charged for it either way.
-func (j *job) recordSpeech(ctx context.Context, r speechResult, posted bool) {
+func (j *job) recordSpeech(ctx context.Context, r speechResult) {
+	posted := r.file != nil && r.file.Attached
 	if len(r.usage) == 0 {
 		return
 	}

@@ -33,6 +33,9 @@ type File struct {
 	// TooLargeNote replaces the file when it is over the channel's upload limit (checked before
 	// posting against WithMaxUpload, and again if Discord refuses it with 413/40005).
 	TooLargeNote string
+	// Attached is set by the sender once a message carrying the file was
+	// posted (false when it was replaced by its note).
+	Attached bool
 }
 
 // disgo returns the file as disgo uploads it, with a fresh reader.

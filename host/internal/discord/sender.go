@@ -140,6 +140,9 @@ func (s *Sender) SendAsPersonalityWith(ctx context.Context, channelID, threadPar
 		if err != nil {
 			return ids, fmt.Errorf("post part %d of %d as %q in channel %s: %w", i+1, len(parts), msg.Username, channelID, s.explain(err))
 		}
+		if file != nil {
+			file.Attached = true
+		}
 		ids = append(ids, posted.ID.String())
 		i++
 	}
@@ -291,6 +294,9 @@ func (s *Sender) postAsBot(ctx context.Context, ch, replyTo snowflake.ID, text s
 		}
 		if err != nil {
 			return ids, fmt.Errorf("post part %d of %d in channel %s: %w", i+1, len(parts), ch, s.explain(err))
+		}
+		if file != nil {
+			file.Attached = true
 		}
 		ids = append(ids, m.ID.String())
 		i++

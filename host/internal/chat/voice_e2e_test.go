@@ -21,6 +21,8 @@ import (
 	"github.com/tzurot-go/tzurot/host/internal/audio/audiotest"
 	"github.com/tzurot-go/tzurot/host/internal/chat"
 	"github.com/tzurot-go/tzurot/host/internal/discordfake"
+	"github.com/tzurot-go/tzurot/host/internal/shapes"
+	"github.com/tzurot-go/tzurot/host/internal/shapes/shapestest"
 	"github.com/tzurot-go/tzurot/host/internal/store"
 	"github.com/tzurot-go/tzurot/plugins/elevenlabs/elevenfake"
 )
@@ -543,4 +545,124 @@ func TestVoiceMessageThatCannotBeTranscribedGetsAShortAnswer(t *testing.T) {
 	if p := h.posted(); len(p) != 3 || !strings.HasPrefix(p[2].Content, "echo: ") {
 		t.Errorf("the next message was not answered: %+v", p)
 	}
+}
+
+// anyVoice is ElevenLabs for voices the scenario fake does not know (the
+// imported ones): it records the voice id and body of each speech request,
+// then lets elevenfake check and answer it as the stock voice, so the
+// request rules (known model, settings in range, the key header) still apply.
+type anyVoice struct {
+	next http.Handler
+
+	mu    sync.Mutex
+	calls []spoken
+}
+
+type spoken struct {
+	VoiceID string
+	Body    map[string]any
+}
+
+func (a *anyVoice) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	const prefix = "/v1/text-to-speech/"
+	if r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, prefix) {
+		body, _ := io.ReadAll(r.Body)
+		var m map[string]any
+		_ = json.Unmarshal(body, &m)
+		a.mu.Lock()
+		a.calls = append(a.calls, spoken{VoiceID: strings.TrimPrefix(r.URL.Path, prefix), Body: m})
+		a.mu.Unlock()
+		r.URL.Path = prefix + elevenfake.VoiceRachel
+		r.Body = io.NopCloser(bytes.NewReader(body))
+	}
+	a.next.ServeHTTP(w, r)
+}
+
+func (a *anyVoice) requests() []spoken {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return append([]spoken(nil), a.calls...)
+}
+
+// TestImportedShapesPersonalitiesSpeakWithTheirVoiceSettings imports the 66
+// personalities of a generated shapes.inc backup and has each answer once
+// with voice on (the user's override) and every draw under the frequency:
+// each one that has an imported voice and a frequency above 0 speaks with
+// exactly its imported voice id, model, stability, similarity and style;
+// the others (no voice config, or frequency 0) stay text only.
+func TestImportedShapesPersonalitiesSpeakWithTheirVoiceSettings(t *testing.T) {
+	eleven := &anyVoice{next: elevenfake.New(t)}
+	esrv := httptest.NewServer(eleven)
+	t.Cleanup(esrv.Close)
+	whisper := newFakeWhisper(t)
+	toml := strings.NewReplacer("{eleven}", strings.TrimPrefix(esrv.URL, "http://"), "{whisper}", whisper.hostPort()).Replace(voicePluginsTOML)
+	h := newHarness(t, harnessOptions{pluginsTOML: toml, config: func(c *chat.Config) {
+		c.Rand = func() float64 { return 0 } // every draw is under any frequency above 0
+	}})
+	vh := &voiceHarness{harness: h, whisper: whisper}
+	vh.setVoiceKeys()
+	vh.setOverride(true) // imported personalities have voice off by default
+
+	backup := shapestest.Generate(t, shapestest.Options{Personalities: 66, Seed: 11})
+	sum, err := shapes.NewImporter(h.store.Pool(), shapes.Options{}).ImportShapes(h.ctx, backup.Root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := sum.Created; n != 66 {
+		t.Fatalf("%d of 66 personalities imported", n)
+	}
+	if err := h.pipeline.RefreshMentions(h.ctx); err != nil {
+		t.Fatal(err)
+	}
+	u, err := h.store.UserByDiscordID(h.ctx, userID)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	speakers := 0
+	for i, p := range backup.Good {
+		var id int64
+		if err := h.store.Pool().QueryRow(h.ctx, `SELECT id FROM personalities WHERE shapes_id = $1`, p.Profile["id"]).Scan(&id); err != nil {
+			t.Fatalf("%s: %v", p.Slug, err)
+		}
+		ch := h.fake.AddTextChannel(guildID)
+		if err := h.store.ActivateChannel(h.ctx, ch.ID, id, u.ID); err != nil {
+			t.Fatal(err)
+		}
+		before := len(eleven.requests())
+		h.send(discordfake.MessageSpec{ChannelID: ch.ID, GuildID: guildID, Content: "say something, " + p.Slug})
+		posted := h.fake.Messages(ch.ID)[1:] // after the user's message
+		calls := eleven.requests()[before:]
+		if len(posted) != 1 {
+			t.Fatalf("%s: %d messages posted, want the reply", p.Slug, len(posted))
+		}
+
+		voiceID, hasVoice := p.Profile["voice_id"].(string)
+		frequency, _ := p.Profile["voice_frequency"].(float64)
+		wantSpeech := hasVoice && voiceID != "" && frequency > 0
+		if !wantSpeech {
+			if len(calls) != 0 || len(posted[0].Attachments) != 0 {
+				t.Errorf("%s (#%d, voice %q, frequency %v) spoke", p.Slug, i, voiceID, frequency)
+			}
+			continue
+		}
+		speakers++
+		if len(calls) != 1 || len(posted[0].Attachments) != 1 {
+			t.Errorf("%s (#%d): %d speech requests, %d attachments; want it to speak once", p.Slug, i, len(calls), len(posted[0].Attachments))
+			continue
+		}
+		c := calls[0]
+		vs, _ := c.Body["voice_settings"].(map[string]any)
+		if c.VoiceID != voiceID || c.Body["model_id"] != p.Profile["voice_model"] ||
+			vs["stability"] != p.Profile["voice_stability"] || vs["similarity_boost"] != p.Profile["voice_similarity"] ||
+			vs["style"] != p.Profile["voice_style"] {
+			t.Errorf("%s spoke with voice %s model %v settings %v; imported voice %s model %v stability %v similarity %v style %v",
+				p.Slug, c.VoiceID, c.Body["model_id"], vs, voiceID, p.Profile["voice_model"],
+				p.Profile["voice_stability"], p.Profile["voice_similarity"], p.Profile["voice_style"])
+		}
+	}
+	if speakers < 15 {
+		t.Errorf("only %d of the 66 personalities had a voice to speak with; the backup should give about 20", speakers)
+	}
+	t.Logf("%d of 66 imported personalities spoke with their imported voice settings; the rest have no voice or frequency 0", speakers)
 }

@@ -230,9 +230,16 @@ func start(ctx context.Context, cfg Config, v *vault.Vault, logger *slog.Logger,
 		return nil, err
 	}
 
+	fallback := cfg.Chat.Fallback
 	if a.Commands, err = commands.New(commands.Deps{
 		Store: a.Store, Plugins: a.Plugins, Aliases: a.Pipeline.Mentions(), ReloadPlugins: a.ReloadPlugins,
 		RateLimits: a.Limiter, OwnerIDs: cfg.Commands.OwnerIDs, Logger: logger,
+		// Voice samples are fetched by the bot's own CDN download, capped at
+		// the sample limit (10 MB) rather than the message attachments' cap.
+		Download: a.Bot.DownloadAtMost,
+		KeyFallback: func(userID, guildID, slot string) bool {
+			return fallback.Keys[slot] != "" && fallback.Allowed(userID, guildID)
+		},
 	}); err != nil {
 		return nil, err
 	}

@@ -99,27 +99,40 @@ type Deps struct {
 	// HandlerTimeout bounds one command's work (default 5 minutes; the
 	// interaction token itself lasts 15).
 	HandlerTimeout time.Duration
+	// Download fetches an attachment from Discord's CDN, reading at most max
+	// bytes (discord.Bot.DownloadAtMost; an oversized file's error matches
+	// discord.ErrDownloadTooLarge). nil makes /personality voice-sample
+	// upload explain that it cannot fetch files.
+	Download func(ctx context.Context, url string, max int64) ([]byte, string, error)
+	// KeyFallback reports whether the deployment's shared key for a key slot
+	// covers the user (in the guild, "" for a DM): chat.Fallback's policy.
+	// /voice status uses it; nil means no shared keys.
+	KeyFallback func(discordUserID, guildID, slot string) bool
 }
 
 // Commands holds the slash command definitions and their handlers.
 type Commands struct {
-	store    *store.Store
-	plugins  Plugins
-	aliases  AliasIndex
-	reload   func(ctx context.Context) error
-	limits   RateLimits
-	owners   map[string]bool
-	log      *slog.Logger
-	now      func() time.Time
-	timeout  time.Duration
-	mux      *handler.Mux
-	schemas  schemaCache
-	zones    zoneIndex
-	baseCtx  context.Context
-	cancel   context.CancelFunc
-	mu       sync.Mutex
-	closed   bool
-	inflight sync.WaitGroup
+	store   *store.Store
+	plugins Plugins
+	aliases AliasIndex
+	reload  func(ctx context.Context) error
+	limits  RateLimits
+	owners  map[string]bool
+	log     *slog.Logger
+	now     func() time.Time
+	timeout time.Duration
+	mux     *handler.Mux
+	schemas schemaCache
+	zones   zoneIndex
+	// voiceSchemas caches the voice plugins' compiled voice_schema.
+	voiceSchemas schemaCache
+	download     func(ctx context.Context, url string, max int64) ([]byte, string, error)
+	fallback     func(discordUserID, guildID, slot string) bool
+	baseCtx      context.Context
+	cancel       context.CancelFunc
+	mu           sync.Mutex
+	closed       bool
+	inflight     sync.WaitGroup
 }
 
 // New returns the commands. It does not talk to Discord; see Register.
@@ -130,6 +143,7 @@ func New(d Deps) (*Commands, error) {
 	c := &Commands{
 		store: d.Store, plugins: d.Plugins, aliases: d.Aliases, reload: d.ReloadPlugins,
 		limits: d.RateLimits, owners: map[string]bool{}, log: d.Logger, now: d.Now, timeout: d.HandlerTimeout,
+		download: d.Download, fallback: d.KeyFallback,
 	}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
@@ -419,9 +433,23 @@ func (c *Commands) routes() *handler.Mux {
 		r.Command("/activate", c.command("personality activate", c.personalityActivate))
 		r.Command("/deactivate", c.command("personality deactivate", c.personalityDeactivate))
 		r.Command("/delete", c.command("personality delete", c.personalityDelete))
-		for _, sub := range []string{"/edit", "/avatar", "/alias/add", "/alias/remove", "/llm", "/activate", "/delete"} {
+		r.Command("/voice", c.command("personality voice", c.personalityVoice))
+		r.Command("/voice-clone", c.command("personality voice-clone", c.voiceClone))
+		r.Command("/voice-sample/upload", c.command("personality voice-sample upload", c.sampleUpload))
+		r.Command("/voice-sample/list", c.command("personality voice-sample list", c.sampleList))
+		r.Command("/voice-sample/remove", c.command("personality voice-sample remove", c.sampleRemove))
+		for _, sub := range []string{"/edit", "/avatar", "/alias/add", "/alias/remove", "/llm", "/activate", "/delete",
+			"/voice", "/voice-clone", "/voice-sample/upload", "/voice-sample/list", "/voice-sample/remove"} {
 			r.Autocomplete(sub, c.autocompletePersonality)
 		}
+	})
+
+	m.Route("/voice", func(r handler.Router) {
+		r.Command("/enable", c.command("voice enable", c.voiceEnable))
+		r.Command("/disable", c.command("voice disable", c.voiceDisable))
+		r.Command("/reset", c.command("voice reset", c.voiceReset))
+		r.Command("/status", c.command("voice status", c.voiceStatus))
+		r.Autocomplete("/status", c.autocompletePersonality)
 	})
 
 	m.Route("/admin", func(r handler.Router) {

@@ -24,6 +24,7 @@ import (
 	"github.com/disgoorg/disgo/rest"
 
 	"github.com/tzurot-go/tzurot/host/internal/commands"
+	tzdiscord "github.com/tzurot-go/tzurot/host/internal/discord"
 	"github.com/tzurot-go/tzurot/host/internal/discordfake"
 	"github.com/tzurot-go/tzurot/host/internal/pgtest"
 	"github.com/tzurot-go/tzurot/host/internal/plugin"
@@ -110,6 +111,12 @@ func newFakeOpenAI(t *testing.T) *fakeOpenAI {
 	return f
 }
 
+// noMessages is the bot's message handler in these tests: only its
+// attachment download is used.
+type noMessages struct{}
+
+func (noMessages) HandleMessage(context.Context, tzdiscord.IncomingMessage) {}
+
 // syncBuffer collects log output across goroutines.
 type syncBuffer = logtest.Buffer
 
@@ -134,6 +141,7 @@ type world struct {
 	plugins  *plugin.Host
 	openai   *fakeOpenAI
 	discord  *discordfake.Server
+	bot      *tzdiscord.Bot
 	client   *bot.Client
 	cmds     *commands.Commands
 	aliases  *trigger.AliasIndex
@@ -218,8 +226,22 @@ flavor = "openai"
 
 	e.aliases = trigger.NewAliasIndex()
 	e.limits = ratelimit.New(e.store, ratelimit.DefaultSettings())
+	e.discord = discordfake.New(t)
+	// The bot's own attachment download (Bot.DownloadAtMost), pointed at the
+	// fake's CDN; voice-sample uploads fetch through it.
+	e.bot, err = tzdiscord.New(e.discord.Token, noMessages{}, tzdiscord.WithoutGateway(), tzdiscord.WithLogger(logger),
+		tzdiscord.WithRESTURL(e.discord.RESTURL()), tzdiscord.WithDownloadHosts(strings.TrimPrefix(e.discord.URL, "http://")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = e.bot.Shutdown(ctx)
+	})
 	deps := commands.Deps{
-		Store: e.store, Plugins: e.plugins, Aliases: e.aliases, RateLimits: e.limits,
+		Download: e.bot.DownloadAtMost,
+		Store:    e.store, Plugins: e.plugins, Aliases: e.aliases, RateLimits: e.limits,
 		OwnerIDs: []string{ownerID}, Logger: logger, Now: func() time.Time { return e.now },
 		ReloadPlugins: func(ctx context.Context) error {
 			e.reloads.Add(1)
@@ -238,7 +260,6 @@ flavor = "openai"
 		t.Fatal(err)
 	}
 
-	e.discord = discordfake.New(t)
 	e.client, err = disgo.New(e.discord.Token,
 		bot.WithLogger(logger),
 		bot.WithRestClientConfigOpts(rest.WithURL(e.discord.RESTURL())),
@@ -358,6 +379,7 @@ func (e *env) snapshot() string {
 		{"users", "id"}, {"user_api_keys", "id"}, {"personalities", "id"}, {"personality_aliases", "id"},
 		{"llm_configs", "id"}, {"channel_activations", "channel_id"}, {"usage_logs", "id"},
 		{"webhook_messages", "message_id"}, {"reply_reasoning", "request_id"},
+		{"voice_configs", "personality_id"}, {"voice_samples", "id"}, {"user_preferences", "user_id"},
 	} {
 		q := fmt.Sprintf("SELECT json_agg(t ORDER BY %s)::text FROM %s t", t[1], t[0])
 		var s *string

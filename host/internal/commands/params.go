@@ -31,7 +31,15 @@ func (sc *schemaCache) get(st plugin.PluginStatus) (*jsonschema.Schema, error) {
 	if st.Description == nil || len(bytes.TrimSpace(st.Description.ParametersSchema)) == 0 {
 		return nil, nil
 	}
-	key := st.Name + "@" + st.SHA256
+	s, err := sc.getRaw(st.Name+"@"+st.SHA256, st.Description.ParametersSchema)
+	if err != nil {
+		return nil, fmt.Errorf("plugin %s: parameters_schema does not compile: %w", st.Name, err)
+	}
+	return s, nil
+}
+
+// getRaw compiles raw once per key (plugin entry and build hash).
+func (sc *schemaCache) getRaw(key string, raw []byte) (*jsonschema.Schema, error) {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
 	if s, ok := sc.m[key]; ok {
@@ -40,9 +48,9 @@ func (sc *schemaCache) get(st plugin.PluginStatus) (*jsonschema.Schema, error) {
 	// The one safe compiler: a plugin's schema never makes the host load a
 	// file or URL (the loader refused such schemas already; this is defence
 	// in depth for a status built some other way).
-	s, err := paramschema.Compile(st.Description.ParametersSchema)
+	s, err := paramschema.Compile(raw)
 	if err != nil {
-		return nil, fmt.Errorf("plugin %s: parameters_schema does not compile: %w", st.Name, err)
+		return nil, err
 	}
 	if sc.m == nil {
 		sc.m = map[string]*jsonschema.Schema{}

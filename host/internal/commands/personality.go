@@ -507,9 +507,13 @@ func (c *Commands) autocompletePersonality(e *handler.AutocompleteEvent) error {
 	focused := e.Data.Focused()
 	typed := strings.TrimSpace(e.Data.String(focused.Name))
 	if focused.Name == "provider" {
+		capability := abi.CapChat
+		if e.Data.CommandPath() == "/personality/voice" {
+			capability = abi.CapSpeak
+		}
 		var names []string
 		for _, st := range c.loadedPlugins() {
-			if grants(st, abi.CapChat) && strings.Contains(st.Name, strings.ToLower(typed)) {
+			if grants(st, capability) && strings.Contains(st.Name, strings.ToLower(typed)) {
 				names = append(names, st.Name)
 			}
 		}
@@ -521,8 +525,9 @@ func (c *Commands) autocompletePersonality(e *handler.AutocompleteEvent) error {
 	switch {
 	case c.isOwner(discordID):
 		list, err = c.store.ManageablePersonalities(e.Ctx, 0, typed, 25)
-	case e.Data.CommandPath() == "/personality/activate":
-		// Any public personality can be activated, and the user's own.
+	case e.Data.CommandPath() == "/personality/activate" || e.Data.CommandPath() == "/voice/status":
+		// Any public personality can be activated (or asked about), and the
+		// user's own.
 		uid, _, uerr := c.store.UserID(e.Ctx, discordID)
 		if uerr != nil {
 			err = uerr

@@ -371,6 +371,16 @@ func (s *Sender) SendTyping(ctx context.Context, channelID string) (stop func())
 // Download fetches an attachment from Discord's CDN (or the hosts set with WithDownloadHosts),
 // without the bot token, refusing files over the size cap. It returns the bytes and content type.
 func (b *Bot) Download(ctx context.Context, rawURL string) ([]byte, string, error) {
+	return b.DownloadAtMost(ctx, rawURL, b.cfg.maxDownload)
+}
+
+// ErrDownloadTooLarge is DownloadAtMost's error for a file over its cap (errors.Is).
+var ErrDownloadTooLarge = errors.New("attachment too large")
+
+// DownloadAtMost is Download with its own cap, for callers whose limit is not the message
+// attachments' (voice samples may be 10 MB). It stops reading at max+1 bytes, so a file that
+// lies about its size costs at most that much.
+func (b *Bot) DownloadAtMost(ctx context.Context, rawURL string, max int64) ([]byte, string, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") {
 		return nil, "", fmt.Errorf("attachment URL %q is not an http(s) URL", rawURL)
@@ -396,12 +406,15 @@ func (b *Bot) Download(ctx context.Context, rawURL string) ([]byte, string, erro
 	if resp.StatusCode != http.StatusOK {
 		return nil, "", fmt.Errorf("download attachment: Discord's CDN answered %s (the link may have expired)", resp.Status)
 	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, b.cfg.maxDownload+1))
+	if resp.ContentLength > max {
+		return nil, "", fmt.Errorf("%w: it is larger than %d MiB", ErrDownloadTooLarge, max>>20)
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, max+1))
 	if err != nil {
 		return nil, "", fmt.Errorf("download attachment: %w", err)
 	}
-	if int64(len(data)) > b.cfg.maxDownload {
-		return nil, "", fmt.Errorf("attachment is larger than %d MiB", b.cfg.maxDownload>>20)
+	if int64(len(data)) > max {
+		return nil, "", fmt.Errorf("%w: it is larger than %d MiB", ErrDownloadTooLarge, max>>20)
 	}
 	return data, resp.Header.Get("Content-Type"), nil
 }

@@ -62,35 +62,21 @@ base_url = %q
 	return h, api, logs
 }
 
-// invokeJSON calls export with in as JSON for user with blobs, and
-// decodes the output into out.
-func invokeJSON(t *testing.T, h *Host, user string, blobs *Blobs, export string, in, out any) (Result, error) {
-	t.Helper()
-	raw, err := json.Marshal(in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := WithCall(context.Background(), Call{UserID: user, Blobs: blobs})
-	r, err := h.Invoke(ctx, "elevenlabs", export, raw)
-	if err == nil {
-		if uerr := json.Unmarshal(r.Output, out); uerr != nil {
-			t.Fatalf("%s output %q: %v", export, r.Output, uerr)
-		}
-	}
-	return r, err
+// asUser is the context of a call made for user (with a fresh blob store).
+func asUser(user string) context.Context {
+	return WithCall(context.Background(), Call{UserID: user})
 }
 
 // TestElevenLabsSpeakInRealHost: a personality's voice config goes through
 // the real host to ElevenLabs whole, and the MP3 comes back to the caller
-// as a blob of its own store, byte for byte, with characters metered.
+// byte for byte, with characters metered.
 func TestElevenLabsSpeakInRealHost(t *testing.T) {
 	h, api, logs := elevenlabsHost(t)
-	blobs := NewBlobs()
-	var out abi.SpeakResponse
-	r, err := invokeJSON(t, h, "u1", blobs, abi.SpeakExport, abi.SpeakRequest{
-		Text: "I have waited a long time for you.", VoiceID: elevenfake.VoiceRachel,
+	const text = "I have waited a long time for you."
+	resp, audio, usage, err := h.Speak(asUser("u1"), "elevenlabs", abi.SpeakRequest{
+		Text: text, VoiceID: elevenfake.VoiceRachel,
 		Settings: json.RawMessage(`{"stability":0.3,"similarity_boost":0.9,"style":0.4,"speaker_boost":true,"speed":0.9}`),
-	}, &out)
+	})
 	if err != nil {
 		t.Fatalf("speak: %v", err)
 	}
@@ -103,35 +89,56 @@ func TestElevenLabsSpeakInRealHost(t *testing.T) {
 	if got.Body["model_id"] != "eleven_flash_v2_5" || fmt.Sprint(vs) != fmt.Sprint(want) {
 		t.Fatalf("request body = %v", got.Body)
 	}
-	audio, ok := blobs.Get(out.Audio.Blob)
-	if !ok || out.Audio.MimeType != "audio/mpeg" || !bytes.Equal(audio, elevenfake.MP3("I have waited a long time for you.")) {
-		t.Fatalf("audio = %+v: %d bytes in the caller's store (found %v)", out.Audio, len(audio), ok)
+	if resp.Audio.MimeType != "audio/mpeg" || !bytes.Equal(audio, elevenfake.MP3(text)) {
+		t.Fatalf("audio = %+v, %d bytes", resp.Audio, len(audio))
 	}
-	if len(r.Usage) != 1 || r.Usage[0].Kind != abi.UsageVoice || r.Usage[0].Characters != 34 || r.Usage[0].Model != "eleven_flash_v2_5" {
-		t.Fatalf("usage = %+v", r.Usage)
+	if len(usage) != 1 || usage[0].Kind != abi.UsageVoice || usage[0].Characters != 34 || usage[0].Model != "eleven_flash_v2_5" ||
+		usage[0].Plugin != "elevenlabs" || usage[0].Provider != "elevenlabs" {
+		t.Fatalf("usage = %+v", usage)
 	}
-	if strings.Contains(logs.String(), elevenfake.KeyGood) || strings.Contains(string(r.Output), elevenfake.KeyGood) {
-		t.Fatal("the key leaked")
+	if strings.Contains(logs.String(), elevenfake.KeyGood) {
+		t.Fatal("the key leaked into the log")
 	}
 }
 
-// TestElevenLabsCloneInRealHost: the samples the caller stored go to
-// ElevenLabs as one multipart upload the host builds, every sample its
-// own "files" part with its exact bytes, and the new voice id comes back.
+// TestElevenLabsVoiceSchemaInRealHost: the host holds a voice config to
+// the plugin's voice_schema, so stability 1.2 (or a knob ElevenLabs does
+// not have) is refused with the field named, before any request.
+func TestElevenLabsVoiceSchemaInRealHost(t *testing.T) {
+	h, api, _ := elevenlabsHost(t)
+	if err := h.ValidateVoiceSettings("elevenlabs", json.RawMessage(`{"stability":0.5,"similarity_boost":0.75,"style":0,"speaker_boost":true,"speed":1.2}`)); err != nil {
+		t.Fatalf("a voice config in range was refused: %v", err)
+	}
+	for settings, want := range map[string]string{
+		`{"stability":1.2}`:          "stability",
+		`{"speed":0.5}`:              "speed",
+		`{"instructions":"whisper"}`: "instructions",
+	} {
+		_, _, _, err := h.Speak(asUser("u1"), "elevenlabs", abi.SpeakRequest{Text: "Hi", VoiceID: elevenfake.VoiceRachel, Settings: json.RawMessage(settings)})
+		var se *SettingsError
+		var e *abi.Error
+		if !errors.As(err, &se) || !errors.As(err, &e) || e.Code != abi.ErrBadRequest || !strings.Contains(strings.Join(se.Problems, ";"), want) {
+			t.Errorf("%s: %v, want a bad_request naming %s", settings, err, want)
+		}
+	}
+	if n := api.Requests(); n != 0 {
+		t.Fatalf("ElevenLabs got %d requests for settings the host must refuse first", n)
+	}
+}
+
+// TestElevenLabsCloneInRealHost: the stored samples go to ElevenLabs as one
+// multipart upload the host builds, every sample its own "files" part with
+// its exact bytes, and the new voice id comes back.
 func TestElevenLabsCloneInRealHost(t *testing.T) {
 	h, api, _ := elevenlabsHost(t)
-	blobs := NewBlobs()
 	big := append([]byte("ID3\x04\x00\x00\x00\x00\x00\x00"), bytes.Repeat([]byte{0xff, 0xfb, 0x90, 0x64, 1, 2, 3, 4}, 256<<10)...) // 2 MiB
 	wav := append([]byte("RIFF\x24\x00\x00\x00WAVEfmt "), make([]byte, 48000)...)
-	samples := []abi.AudioRef{
-		{Blob: blobs.Put(big), MimeType: "audio/mpeg", Filename: "take one.mp3"},
-		{Blob: blobs.Put(wav), MimeType: "audio/wav"},
-		{Blob: blobs.Put(elevenfake.MP3("third")), MimeType: "audio/mpeg"},
-	}
-	var out abi.CloneVoiceResponse
-	if _, err := invokeJSON(t, h, "u1", blobs, abi.CloneVoiceExport, abi.CloneVoiceRequest{
-		Name: "Lilith", Description: "Calm and low.", Samples: samples,
-	}, &out); err != nil {
+	third := elevenfake.MP3("third")
+	req := abi.CloneVoiceRequest{Name: "Lilith", Description: "Calm and low.", Samples: []abi.AudioRef{
+		{MimeType: "audio/mpeg", Filename: "take one.mp3"}, {MimeType: "audio/wav"}, {MimeType: "audio/mpeg"},
+	}}
+	out, _, err := h.CloneVoice(asUser("u1"), "elevenlabs", req, [][]byte{big, wav, third})
+	if err != nil {
 		t.Fatalf("clone_voice: %v", err)
 	}
 	if out.VoiceID != "clonedVoice000000001" {
@@ -145,7 +152,7 @@ func TestElevenLabsCloneInRealHost(t *testing.T) {
 	wantFiles := []elevenfake.File{
 		{Filename: "take one.mp3", ContentType: "audio/mpeg", Data: big},
 		{Filename: "sample-2.wav", ContentType: "audio/wav", Data: wav},
-		{Filename: "sample-3.mp3", ContentType: "audio/mpeg", Data: elevenfake.MP3("third")},
+		{Filename: "sample-3.mp3", ContentType: "audio/mpeg", Data: third},
 	}
 	if len(up.Files) != len(wantFiles) {
 		t.Fatalf("ElevenLabs got %d files, want %d", len(up.Files), len(wantFiles))
@@ -159,27 +166,34 @@ func TestElevenLabsCloneInRealHost(t *testing.T) {
 
 	// An account without room for another voice is told so, and nothing
 	// comes back as a voice id.
-	_, err := invokeJSON(t, h, "broke", blobs, abi.CloneVoiceExport, abi.CloneVoiceRequest{Name: "Lilith", Samples: samples[:1]}, &out)
+	out, _, err = h.CloneVoice(asUser("broke"), "elevenlabs", abi.CloneVoiceRequest{Name: "Lilith", Samples: req.Samples[:1]}, [][]byte{third})
 	var e *abi.Error
-	if !errors.As(err, &e) || e.Code != abi.ErrBadRequest || !strings.Contains(e.Message, "no room for another voice") {
-		t.Fatalf("clone with a full account: %v", err)
+	if !errors.As(err, &e) || e.Code != abi.ErrBadRequest || !strings.Contains(e.Message, "no room for another voice") || out.VoiceID != "" {
+		t.Fatalf("clone with a full account: %+v, %v", out, err)
 	}
 }
 
-// TestElevenLabsBrokenAnswersInRealHost: speech that breaks off half way
-// or a 200 that is not audio reaches the caller as a retryable
-// unavailable error in words, never as a blob.
+// TestElevenLabsBrokenAnswersInRealHost: speech that breaks off half way,
+// a 200 that is not audio (by its Content-Type or by its bytes), or a voice id ElevenLabs does not know reach
+// the caller as an error in words, never as audio.
 func TestElevenLabsBrokenAnswersInRealHost(t *testing.T) {
 	h, _, _ := elevenlabsHost(t)
-	for voice, want := range map[string]string{
-		elevenfake.VoiceCutOff: "broke off before it was complete",
-		elevenfake.VoiceHTML:   "not audio (text/html",
+	for voice, want := range map[string]struct {
+		abi.Error
+		billed bool
+	}{
+		elevenfake.VoiceCutOff:  {abi.Error{Code: abi.ErrUnavailable, Retryable: true, Message: "broke off before it was complete"}, false},
+		elevenfake.VoiceHTML:    {abi.Error{Code: abi.ErrUnavailable, Retryable: true, Message: "not audio (text/html"}, false},
+		elevenfake.VoiceUnknown: {abi.Error{Code: abi.ErrBadRequest, Message: "ElevenLabs does not know the voice id " + elevenfake.VoiceUnknown}, false},
+		// Labelled audio/mpeg, so only the host's sniffing of the bytes
+		// tells; the plugin saw a 2xx speech, so the characters stay
+		// metered, as ElevenLabs bills them.
+		elevenfake.VoiceJunk: {abi.Error{Code: abi.ErrUnavailable, Message: "not audio"}, true},
 	} {
-		var out abi.SpeakResponse
-		_, err := invokeJSON(t, h, "u1", NewBlobs(), abi.SpeakExport, abi.SpeakRequest{Text: "Hello", VoiceID: voice}, &out)
+		_, audio, usage, err := h.Speak(asUser("u1"), "elevenlabs", abi.SpeakRequest{Text: "Hello", VoiceID: voice})
 		var e *abi.Error
-		if !errors.As(err, &e) || e.Code != abi.ErrUnavailable || !e.Retryable || !strings.Contains(e.Message, want) {
-			t.Errorf("%s: %v, want retryable unavailable containing %q", voice, err, want)
+		if !errors.As(err, &e) || e.Code != want.Code || e.Retryable != want.Retryable || !strings.Contains(e.Message, want.Message) || audio != nil || (len(usage) != 0) != want.billed {
+			t.Errorf("%s: %v (audio %d bytes, usage %v), want %+v", voice, err, len(audio), usage, want)
 		}
 	}
 }

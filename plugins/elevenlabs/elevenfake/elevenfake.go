@@ -71,6 +71,7 @@ const (
 	VoiceBroken    = "brokenVoice000000001" // 500
 	VoiceCutOff    = "cutoffVoice000000001" // the audio breaks off half way
 	VoiceHTML      = "htmlVoice00000000001" // 200 with an HTML page
+	VoiceJunk      = "junkVoice00000000001" // 200 labelled audio/mpeg holding JSON
 	VoiceUnknown   = "unknownVoice00000001"
 	VoiceLong      = "longVoice00000000001" // speaks 1 MiB of MP3 (LongMP3)
 )
@@ -301,6 +302,10 @@ func (f *API) speak(w http.ResponseWriter, r *http.Request, key, voice string, b
 	case VoiceHTML:
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		_, _ = io.WriteString(w, "<html><body>Service temporarily unavailable</body></html>")
+		return
+	case VoiceJunk:
+		w.Header().Set("Content-Type", "audio/mpeg")
+		_, _ = io.WriteString(w, `{"status":"ok","note":"this is not audio"}`)
 		return
 	case VoiceCutOff:
 		w.Header().Set("Content-Type", "audio/mpeg")

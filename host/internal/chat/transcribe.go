@@ -114,7 +114,7 @@ func (j *job) transcribe(ctx context.Context, att discord.Attachment) (text, rea
 	data, _, err := p.download(ctx, att.URL)
 	if err != nil {
 		j.log.Info("cannot download the voice message", slog.Any("err", err))
-		if strings.Contains(err.Error(), "larger than") {
+		if errors.Is(err, discord.ErrDownloadTooLarge) {
 			return "", "the recording is too large"
 		}
 		return "", "the recording could not be downloaded from Discord"

@@ -249,6 +249,11 @@ func (j *job) deliver(ctx context.Context, text string, resp abi.ChatResponse, u
 	}
 	if j.transcript != "" {
 		text = quoteTranscript(j.transcript) + "\n" + text
+		if j.msg.IsDM() {
+			// After the speaker's name ("**Luna:** "), a quote must start
+			// its own line to show as one.
+			text = "\n" + text
+		}
 	}
 	ids, err := j.post(ctx, text, last)
 	if speech != nil {

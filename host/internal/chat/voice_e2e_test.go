@@ -666,3 +666,39 @@ func TestImportedShapesPersonalitiesSpeakWithTheirVoiceSettings(t *testing.T) {
 	}
 	t.Logf("%d of 66 imported personalities spoke with their imported voice settings; the rest have no voice or frequency 0", speakers)
 }
+
+// TestVoiceMessageInADMGetsASpokenAnswer: in a DM the bot speaks for the
+// personality; the transcript quote starts its own line after the
+// speaker's name and the audio goes with the bot's reply.
+func TestVoiceMessageInADMGetsASpokenAnswer(t *testing.T) {
+	h := newVoiceHarness(t, harnessOptions{})
+	h.setVoiceKeys()
+	if err := h.store.SetAPIKey(h.ctx, userID, "openai", openAIKey); err != nil {
+		t.Fatal(err)
+	}
+	h.speaker(speakerSpec{slug: "luna", voiceOn: true, frequency: 1, voice: store.VoiceConfig{Provider: "elevenlabs",
+		VoiceID: elevenfake.VoiceRachel, Model: "eleven_flash_v2_5", Stability: 0.5, Similarity: 0.75, SpeakerBoost: true, TranscriptionEnabled: true}})
+	dm := h.fake.AddChannel(discordfake.Channel{Type: discordfake.ChannelDM, Recipient: userID})
+	att := h.fake.VoiceMessage(audiotest.OggOpus(1500*time.Millisecond), 1.5)
+	h.send(discordfake.MessageSpec{ChannelID: dm.ID, Content: "@luna", Attachments: []discordfake.Attachment{att}, Flags: discordfake.FlagIsVoiceMessage})
+
+	var replies []discordfake.Message
+	for _, m := range h.fake.Messages(dm.ID) {
+		if m.Bot {
+			replies = append(replies, m)
+		}
+	}
+	if len(replies) != 1 {
+		t.Fatalf("%d DM replies, want 1", len(replies))
+	}
+	r := replies[0]
+	if !strings.HasPrefix(r.Content, "**Luna:** \n> 🎤 What is the weather like on the moon?\n") {
+		t.Errorf("DM reply %q, want the speaker, then the quoted transcript on its own line", r.Content)
+	}
+	if len(r.Attachments) != 1 || r.Attachments[0].ContentType != "audio/mpeg" {
+		t.Errorf("DM reply has %d attachments, want the spoken answer", len(r.Attachments))
+	}
+	if req := h.eleven.LastRequest(); strings.Contains(req.Body["text"].(string), "🎤") || strings.Contains(req.Body["text"].(string), "Luna:") {
+		t.Errorf("the speech read the quote or the name: %q", req.Body["text"])
+	}
+}

@@ -242,10 +242,12 @@ func (j *job) deliver(ctx context.Context, text string, resp abi.ChatResponse, u
 		last  discord.LastPart
 		voice speechResult
 	)
+	var spoken <-chan speechResult
 	if speech != nil {
 		// The speech call starts now that the text is known; the parts
 		// before the last are posted meanwhile, the last waits for it.
-		last = j.lastPart(j.speak(ctx, speech, text), &voice)
+		spoken = j.speak(ctx, speech, text)
+		last = j.lastPart(spoken, &voice)
 	}
 	if j.transcript != "" {
 		text = quoteTranscript(j.transcript) + "\n" + text
@@ -256,8 +258,13 @@ func (j *job) deliver(ctx context.Context, text string, resp abi.ChatResponse, u
 		}
 	}
 	ids, err := j.post(ctx, text, last)
-	if speech != nil {
+	switch {
+	case speech != nil && voice.received:
 		j.recordSpeech(ctx, voice)
+	case speech != nil:
+		// The post never reached the last part (or stopped waiting): the
+		// speech may still be billed, so its usage is recorded when it ends.
+		go func() { j.recordSpeech(context.WithoutCancel(ctx), <-spoken) }()
 	}
 	if err != nil && len(ids) == 0 {
 		j.record(ctx, nil, resp, usage, store.DeliveryLost)

@@ -189,6 +189,8 @@ type speechResult struct {
 	// file is what was handed to the sender; file.Attached says whether
 	// the audio reached Discord.
 	file *discord.File
+	// received is true once the call's result was taken from its channel.
+	received bool
 }
 
 // speak starts the speech call for text as soon as the text is known and
@@ -380,6 +382,7 @@ func (j *job) lastPart(result <-chan speechResult, got *speechResult) discord.La
 		select {
 		case r := <-result:
 			*got = r
+			got.received = true
 		case <-ctx.Done():
 			*got = speechResult{note: voiceUnavailableNote("the reply could not wait for it any longer")}
 		}

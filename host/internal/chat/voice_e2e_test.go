@@ -702,3 +702,107 @@ func TestVoiceMessageInADMGetsASpokenAnswer(t *testing.T) {
 		t.Errorf("the speech read the quote or the name: %q", req.Body["text"])
 	}
 }
+
+// TestFallbackVoiceKeySpeaksForAllowedUsers: without a key of their own,
+// users the deployment allows get speech paid by its fallback key, exactly
+// as for text.
+func TestFallbackVoiceKeySpeaksForAllowedUsers(t *testing.T) {
+	h := newVoiceHarness(t, harnessOptions{fallback: chat.Fallback{
+		Keys: map[string]string{"elevenlabs": elevenfake.KeyGood}, Users: []string{userID}}})
+	h.setKey(userID) // the chat key is the user's; the voice key is the host's
+	h.speaker(speakerSpec{slug: "luna", voiceOn: true, frequency: 1})
+	h.send(discordfake.MessageSpec{Content: "@luna hello"})
+	posted := h.posted()
+	if len(posted) != 1 || len(posted[0].Attachments) != 1 {
+		t.Fatalf("posted %+v, want a spoken reply on the fallback key", posted)
+	}
+	if got := h.eleven.LastRequest().Header.Get("xi-api-key"); got != elevenfake.KeyGood {
+		t.Errorf("speech sent with key %q, want the fallback key", got)
+	}
+	// Someone else, not allowed the fallback: text only.
+	h.send(discordfake.MessageSpec{Content: "@luna hello", Author: discordfake.User{ID: "700000000000000077", Username: "bob"}})
+	if n := h.eleven.Requests(); n != 1 {
+		t.Errorf("%d speech requests, want none for a user the fallback does not cover", n)
+	}
+}
+
+// TestSlowSpeechDoesNotHoldTheTextBeyondTheSpeechTimeout: a voice service
+// that never answers costs the reply at most the speech timeout, and the
+// text arrives with a notice.
+func TestSlowSpeechDoesNotHoldTheTextBeyondTheSpeechTimeout(t *testing.T) {
+	// The service never answers; the handler is released when the test
+	// ends (the host abandons the call at the speech timeout, but the
+	// request itself may linger until its http_timeout).
+	release := make(chan struct{})
+	hang := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
+	})
+	esrv := httptest.NewServer(hang)
+	t.Cleanup(esrv.Close)
+	t.Cleanup(func() { close(release) }) // before Close (cleanups run last first)
+	whisper := newFakeWhisper(t)
+	toml := strings.NewReplacer("{eleven}", strings.TrimPrefix(esrv.URL, "http://"), "{whisper}", whisper.hostPort()).Replace(voicePluginsTOML)
+	h := &voiceHarness{harness: newHarness(t, harnessOptions{pluginsTOML: toml, config: func(c *chat.Config) {
+		c.SpeechTimeout = time.Second
+	}}), whisper: whisper}
+	h.setVoiceKeys()
+	h.speaker(speakerSpec{slug: "luna", voiceOn: true, frequency: 1})
+	h.send(discordfake.MessageSpec{Content: "@luna hello"})
+	posted := h.posted()
+	if len(posted) != 1 || !strings.HasPrefix(posted[0].Content, "echo: ") || !strings.Contains(posted[0].Content, "the voice service took too long") {
+		t.Fatalf("posted %+v, want the text with the took-too-long notice", posted)
+	}
+}
+
+// TestOneTranscriptionServesEveryPersonalityAnswering: a voice message that
+// calls two personalities is transcribed once and both answer what was said.
+func TestOneTranscriptionServesEveryPersonalityAnswering(t *testing.T) {
+	h := newVoiceHarness(t, harnessOptions{})
+	h.setKey(userID)
+	if err := h.store.SetAPIKey(h.ctx, userID, "openai", openAIKey); err != nil {
+		t.Fatal(err)
+	}
+	listens := store.VoiceConfig{Provider: "elevenlabs", Model: "eleven_flash_v2_5", Stability: 0.5, Similarity: 0.75, TranscriptionEnabled: true}
+	h.speaker(speakerSpec{slug: "luna", voice: listens})
+	h.speaker(speakerSpec{slug: "sol", voice: listens})
+	att := h.fake.VoiceMessage(audiotest.OggOpus(time.Second), 1)
+	h.send(discordfake.MessageSpec{Content: "@luna @sol", Attachments: []discordfake.Attachment{att}, Flags: discordfake.FlagIsVoiceMessage})
+	if n := len(h.whisper.received()); n != 1 {
+		t.Errorf("%d transcriptions, want 1 for the message", n)
+	}
+	posted := h.posted()
+	if len(posted) != 2 {
+		t.Fatalf("%d replies, want both personalities", len(posted))
+	}
+	for _, m := range posted {
+		if !strings.HasPrefix(m.Content, "> 🎤 What is the weather like on the moon?\n") {
+			t.Errorf("%s answered %q, want the transcript quoted first", m.AuthorName, m.Content)
+		}
+	}
+	if rows := h.voiceRows(); len(rows) != 1 {
+		t.Errorf("%d voice usage rows, want one transcription", len(rows))
+	}
+}
+
+// TestInvalidVoiceSettingsGiveTheTextAndANotice: settings the voice
+// plugin's voice_schema refuses (a knob ElevenLabs does not have) never
+// reach the provider; the text is delivered with a notice naming the field.
+func TestInvalidVoiceSettingsGiveTheTextAndANotice(t *testing.T) {
+	h := newVoiceHarness(t, harnessOptions{})
+	h.setVoiceKeys()
+	h.speaker(speakerSpec{slug: "luna", voiceOn: true, frequency: 1, voice: store.VoiceConfig{Provider: "elevenlabs",
+		VoiceID: elevenfake.VoiceRachel, Model: "eleven_flash_v2_5", Stability: 0.5, Similarity: 0.75,
+		Settings: json.RawMessage(`{"speed": 3}`)}})
+	h.send(discordfake.MessageSpec{Content: "@luna hello"})
+	posted := h.posted()
+	if len(posted) != 1 || !strings.HasPrefix(posted[0].Content, "echo: ") ||
+		!strings.Contains(posted[0].Content, "voice settings are not valid") || !strings.Contains(posted[0].Content, "speed") {
+		t.Fatalf("posted %+v, want the text with a notice naming the setting", posted)
+	}
+	if n := h.eleven.Requests(); n != 0 {
+		t.Errorf("%d requests reached ElevenLabs with invalid settings", n)
+	}
+}

@@ -225,6 +225,7 @@ func start(ctx context.Context, cfg Config, v *vault.Vault, logger *slog.Logger,
 	if a.Pipeline, err = chat.New(ctx, chat.Deps{
 		Store: a.Store, Plugins: a.Plugins, Sender: sender, Reader: chat.RESTReader{Client: a.Bot.Client()},
 		Limiter: a.Limiter, Keys: keys, Logger: logger,
+		Voice: chat.HostVoice{Host: a.Plugins}, Download: a.Bot.Download,
 	}, chatCfg); err != nil {
 		return nil, err
 	}

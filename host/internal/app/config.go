@@ -40,6 +40,8 @@ const (
 	EnvShutdownTimeout    = "TZUROT_SHUTDOWN_TIMEOUT"
 	EnvMentionPoll        = "TZUROT_MENTION_POLL"
 	EnvStreamReplies      = "TZUROT_STREAM_REPLIES"
+	EnvSpeechTimeout      = "TZUROT_SPEECH_TIMEOUT"
+	EnvTranscribePlugin   = "TZUROT_TRANSCRIBE_PLUGIN"
 	DefaultPluginsFile    = "plugins.toml"
 	DefaultInteractions   = "/interactions"
 	DefaultShutdown       = 30 * time.Second
@@ -156,6 +158,7 @@ func ConfigFromEnv(getenv func(string) string, environ []string, observe func(st
 		{EnvReplyTimeout, &c.Chat.ReplyTimeout, time.Second},
 		{EnvShutdownTimeout, &c.ShutdownTimeout, time.Second},
 		{EnvMentionPoll, &c.Chat.MentionPoll, time.Second},
+		{EnvSpeechTimeout, &c.Chat.SpeechTimeout, time.Second},
 	}
 	for _, f := range durations {
 		raw := strings.TrimSpace(getenv(f.name))
@@ -177,6 +180,7 @@ func ConfigFromEnv(getenv func(string) string, environ []string, observe func(st
 	}
 	c.Chat.DefaultProvider = strings.TrimSpace(getenv(EnvDefaultProvider))
 	c.Chat.DefaultModel = strings.TrimSpace(getenv(EnvDefaultModel))
+	c.Chat.TranscribePlugin = strings.TrimSpace(getenv(EnvTranscribePlugin))
 
 	if c.Limits, err = ratelimit.SettingsFromEnv(getenv); err != nil {
 		return Config{}, err

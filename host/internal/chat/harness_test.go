@@ -33,11 +33,13 @@ import (
 
 // The real plugins, built once per test binary.
 var (
-	openaiWasm    string
-	anthropicWasm string
-	geminiWasm    string
-	hostileWasm   string
-	cacheDir      string
+	openaiWasm     string
+	anthropicWasm  string
+	geminiWasm     string
+	hostileWasm    string
+	elevenlabsWasm string
+	speechWasm     string
+	cacheDir       string
 )
 
 func TestMain(m *testing.M) {
@@ -55,8 +57,13 @@ func TestMain(m *testing.M) {
 	hostileWasm = filepath.Join(dir, "hostile.wasm")
 	anthropicWasm = filepath.Join(dir, "anthropic.wasm")
 	geminiWasm = filepath.Join(dir, "gemini.wasm")
-	for src, out := range map[string]string{filepath.Join(root, "plugins", "openai"): openaiWasm, filepath.Join("testdata", "hostile"): hostileWasm,
-		filepath.Join(root, "plugins", "anthropic"): anthropicWasm, filepath.Join(root, "plugins", "gemini"): geminiWasm} {
+	elevenlabsWasm = filepath.Join(dir, "elevenlabs.wasm")
+	speechWasm = filepath.Join(dir, "openai-speech.wasm")
+	for src, out := range map[string]string{
+		filepath.Join(root, "plugins", "openai"): openaiWasm, filepath.Join("testdata", "hostile"): hostileWasm,
+		filepath.Join(root, "plugins", "anthropic"): anthropicWasm, filepath.Join(root, "plugins", "gemini"): geminiWasm,
+		filepath.Join(root, "plugins", "elevenlabs"): elevenlabsWasm, filepath.Join(root, "plugins", "openai-speech"): speechWasm,
+	} {
 		if err := plugintest.BuildTo(src, out); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
@@ -322,7 +329,8 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 	if toml == "" {
 		toml = defaultPluginsTOML
 	}
-	toml = strings.NewReplacer("{openai}", openaiWasm, "{hostile}", hostileWasm, "{provider}", h.provider.hostPort()).Replace(toml)
+	toml = strings.NewReplacer("{openai}", openaiWasm, "{hostile}", hostileWasm, "{provider}", h.provider.hostPort(),
+		"{elevenlabs}", elevenlabsWasm, "{speech}", speechWasm).Replace(toml)
 	cfg, err := plugin.ParseConfig([]byte(toml), "")
 	if err != nil {
 		t.Fatal(err)
@@ -358,6 +366,7 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 	h.pipeline, err = chat.New(ctx, chat.Deps{
 		Store: h.store, Plugins: h.host, Sender: b.NewSender(discord.NewMemoryWebhookStore()),
 		Reader: chat.RESTReader{Client: b.Client()}, Limiter: limiter, Keys: keys, Logger: logger,
+		Voice: chat.HostVoice{Host: h.host}, Download: b.Download,
 	}, ccfg)
 	if err != nil {
 		t.Fatal(err)

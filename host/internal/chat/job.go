@@ -33,6 +33,12 @@ type job struct {
 	personality *store.Personality
 	provider    string
 	keys        keyUse
+
+	// heard is the message's recording and its transcription (nil when
+	// the message has none); transcript is set once it is what the
+	// personality answers.
+	heard      *heard
+	transcript string
 }
 
 // run answers the message in three steps: load what the reply needs, take
@@ -44,6 +50,9 @@ func (j *job) run(ctx context.Context) {
 		return
 	}
 	if !j.admit(ctx) {
+		return
+	}
+	if !j.listen(ctx) {
 		return
 	}
 	j.reply(ctx)
@@ -175,6 +184,9 @@ func (j *job) reply(ctx context.Context) {
 	}
 
 	j.keys.allowFallback = p.cfg.Fallback.Allowed(msg.Author.ID, msg.GuildID)
+	// The voice decision and its key read run beside the chat call, so a
+	// spoken reply costs no extra round trip before the model is asked.
+	speech := j.planSpeech(ctx)
 	if !j.readKey(ctx, slot) {
 		return
 	}
@@ -199,7 +211,7 @@ func (j *job) reply(ctx context.Context) {
 			forUser: fmt.Sprintf("The model (%s) answered with nothing at all. Try again, or choose another model.", resp.Model)})
 		return
 	}
-	j.deliver(ctx, text, resp, usage)
+	j.deliver(ctx, text, resp, usage, speech)
 }
 
 // readKey reads the user's key for the plugin's slot before the call, so
@@ -234,8 +246,35 @@ func (j *job) callFailed(ctx context.Context, err error) {
 }
 
 // deliver posts the reply and records it with what became of it.
-func (j *job) deliver(ctx context.Context, text string, resp abi.ChatResponse, usage []abi.Usage) {
-	ids, err := j.post(ctx, text)
+func (j *job) deliver(ctx context.Context, text string, resp abi.ChatResponse, usage []abi.Usage, speech *speechPlan) {
+	var (
+		last  discord.LastPart
+		voice speechResult
+	)
+	var spoken <-chan speechResult
+	if speech != nil {
+		// The speech call starts now that the text is known; the parts
+		// before the last are posted meanwhile, the last waits for it.
+		spoken = j.speak(ctx, speech, text)
+		last = j.lastPart(spoken, &voice)
+	}
+	if j.transcript != "" {
+		text = quoteTranscript(j.transcript) + "\n" + text
+		if j.msg.IsDM() {
+			// After the speaker's name ("**Luna:** "), a quote must start
+			// its own line to show as one.
+			text = "\n" + text
+		}
+	}
+	ids, err := j.post(ctx, text, last)
+	switch {
+	case speech != nil && voice.received:
+		j.recordSpeech(ctx, voice)
+	case speech != nil:
+		// The post never reached the last part (or stopped waiting): the
+		// speech may still be billed, so its usage is recorded when it ends.
+		go func() { j.recordSpeech(context.WithoutCancel(ctx), <-spoken) }()
+	}
 	if err != nil && len(ids) == 0 {
 		j.record(ctx, nil, resp, usage, store.DeliveryLost)
 		j.fail(ctx, sendFailure(err))
@@ -372,12 +411,18 @@ func (j *job) references(ctx context.Context) []reference {
 
 // post sends the reply: through the channel webhook as the personality in a
 // server, as the bot (with the personality's name) in DMs.
-func (j *job) post(ctx context.Context, text string) ([]string, error) {
+func (j *job) post(ctx context.Context, text string, last discord.LastPart) ([]string, error) {
 	j.stats.Sending = time.Now()
 	pers := j.personality
 	name := personalityName(*pers)
 	if j.msg.IsDM() {
+		if last != nil {
+			return j.p.sender.ReplyWith(ctx, j.msg.ChannelID, j.msg.ID, dmPrefix(name)+text, last)
+		}
 		return j.p.sender.Reply(ctx, j.msg.ChannelID, j.msg.ID, dmPrefix(name)+text)
+	}
+	if last != nil {
+		return j.p.sender.SendAsPersonalityWith(ctx, j.msg.ChannelID, j.msg.ThreadParentID, name, pers.AvatarURL, text, last)
 	}
 	return j.p.sender.SendAsPersonality(ctx, j.msg.ChannelID, j.msg.ThreadParentID, name, pers.AvatarURL, text)
 }
@@ -426,33 +471,10 @@ func dmPrefix(name string) string { return "**" + name + ":** " }
 // for.
 func (j *job) record(ctx context.Context, ids []string, resp abi.ChatResponse, usage []abi.Usage, delivery string) {
 	p, msg, pers := j.p, j.msg, j.personality
-	rec := store.ReplyRecord{}
+	rec := store.ReplyRecord{Usage: j.usageRows(j.stats.RequestID, usage, store.KindText, j.provider, j.stats.PluginTime, delivery)}
 	var tokens int64
-	for i, u := range usage {
-		reqID := j.stats.RequestID
-		if i > 0 {
-			reqID += "#" + strconv.Itoa(i)
-		}
-		kind := u.Kind
-		if kind == "" {
-			kind = store.KindText
-		}
-		provider := u.Provider
-		if provider == "" {
-			provider = j.provider
-		}
-		output, reasoning, broken := meteredOutput(u)
-		if broken {
-			j.log.Warn("the plugin reported more reasoning tokens than output tokens (output must include reasoning); counting them on top of output",
-				slog.String("plugin", u.Plugin), slog.Int64("output_tokens", u.OutputTokens), slog.Int64("reasoning_tokens", u.ReasoningTokens))
-		}
-		rec.Usage = append(rec.Usage, store.Usage{
-			RequestID: reqID, UserID: j.user.ID, PersonalityID: pers.ID,
-			Provider: provider, Model: u.Model, Kind: kind,
-			InputTokens: int(u.InputTokens), OutputTokens: int(output), ReasoningTokens: int(reasoning),
-			Characters: int(u.Characters), Images: int(u.Images), Latency: j.stats.PluginTime, Delivery: delivery,
-		})
-		tokens += u.InputTokens + output
+	for _, u := range rec.Usage {
+		tokens += int64(u.InputTokens + u.OutputTokens)
 	}
 	if p.limiter != nil && len(rec.Usage) > 0 {
 		for _, c := range p.limiter.Charges(p.now(), msg.Author.ID, msg.GuildID, tokens) {
@@ -478,6 +500,39 @@ func (j *job) record(ctx context.Context, ids []string, resp abi.ChatResponse, u
 	case err != nil:
 		j.log.Error("reply posted but its usage and message ids were not recorded", slog.Any("err", err))
 	}
+}
+
+// usageRows turns a call's usage into rows: the first under reqID, the
+// others under reqID#1, #2... (idempotent per request), kind and provider
+// defaulting to those given.
+func (j *job) usageRows(reqID string, usage []abi.Usage, kind, provider string, latency time.Duration, delivery string) []store.Usage {
+	var rows []store.Usage
+	for i, u := range usage {
+		id := reqID
+		if i > 0 {
+			id += "#" + strconv.Itoa(i)
+		}
+		k := u.Kind
+		if k == "" {
+			k = kind
+		}
+		prov := u.Provider
+		if prov == "" {
+			prov = provider
+		}
+		output, reasoning, broken := meteredOutput(u)
+		if broken {
+			j.log.Warn("the plugin reported more reasoning tokens than output tokens (output must include reasoning); counting them on top of output",
+				slog.String("plugin", u.Plugin), slog.Int64("output_tokens", u.OutputTokens), slog.Int64("reasoning_tokens", u.ReasoningTokens))
+		}
+		rows = append(rows, store.Usage{
+			RequestID: id, UserID: j.user.ID, PersonalityID: j.personality.ID,
+			Provider: prov, Model: u.Model, Kind: k,
+			InputTokens: int(u.InputTokens), OutputTokens: int(output), ReasoningTokens: int(reasoning),
+			Characters: int(u.Characters), Images: int(u.Images), AudioMS: int(u.AudioMS), Latency: latency, Delivery: delivery,
+		})
+	}
+	return rows
 }
 
 // noKey tells the user how to add a key (in a DM; in the channel when DMs

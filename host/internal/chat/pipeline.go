@@ -24,6 +24,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -47,7 +48,11 @@ type Plugins interface {
 // Sender posts to Discord; *discord.Sender implements it.
 type Sender interface {
 	SendAsPersonality(ctx context.Context, channelID, threadParentID, name, avatarURL, text string) ([]string, error)
+	// SendAsPersonalityWith and ReplyWith attach what last returns (a
+	// spoken reply's audio, or the notice replacing it) to the last part.
+	SendAsPersonalityWith(ctx context.Context, channelID, threadParentID, name, avatarURL, text string, last discord.LastPart) ([]string, error)
 	Reply(ctx context.Context, channelID, replyToID, text string) ([]string, error)
+	ReplyWith(ctx context.Context, channelID, replyToID, text string, last discord.LastPart) ([]string, error)
 	NotifyUser(ctx context.Context, userID, text string) ([]string, error)
 	SendTyping(ctx context.Context, channelID string) (stop func())
 }
@@ -111,6 +116,19 @@ type Config struct {
 	// OnReply, when set, is called after every reply attempt (for the load
 	// command and tests).
 	OnReply func(ReplyStats)
+	// SpeechTimeout bounds a reply's speech call (default
+	// DefaultSpeechTimeout): the last part of a spoken reply waits for the
+	// audio at most this long after the text is known.
+	SpeechTimeout time.Duration
+	// SpeechMaxChars cuts the text sent for speech (at a sentence end) to
+	// this many characters (default DefaultSpeechMaxChars).
+	SpeechMaxChars int
+	// TranscribePlugin names the plugins.toml entry that transcribes voice
+	// messages; "" means the first loaded entry granting voice.transcribe.
+	TranscribePlugin string
+	// Rand draws a number in [0, 1) for voice_frequency (default
+	// math/rand/v2's Float64); tests inject a seeded source.
+	Rand func() float64
 	// Now is the pipeline's clock (default time.Now). Rate-limit windows
 	// and daily token budgets are counted in its time, not the database's,
 	// so a test can put requests on either side of a window boundary.
@@ -145,6 +163,15 @@ func (c *Config) defaults() {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	if c.SpeechTimeout <= 0 {
+		c.SpeechTimeout = DefaultSpeechTimeout
+	}
+	if c.SpeechMaxChars <= 0 {
+		c.SpeechMaxChars = DefaultSpeechMaxChars
+	}
+	if c.Rand == nil {
+		c.Rand = rand.Float64
+	}
 }
 
 // Deps are the parts the pipeline joins.
@@ -161,6 +188,11 @@ type Deps struct {
 	// inside the call, bounded by the plugin's call_timeout.
 	Keys   *KeySource
 	Logger *slog.Logger
+	// Voice speaks replies and transcribes voice messages (HostVoice over
+	// the plugin host); nil turns both off.
+	Voice Voice
+	// Download fetches attachments for transcription ((*discord.Bot).Download).
+	Download Downloader
 }
 
 // ReplyStats describes one reply attempt.
@@ -194,6 +226,8 @@ type Pipeline struct {
 	sender   Sender
 	limiter  *ratelimit.Limiter
 	keys     *KeySource
+	voice    Voice
+	download Downloader
 	log      *slog.Logger
 	detector *trigger.Detector
 	mentions *mentions
@@ -218,7 +252,8 @@ func New(ctx context.Context, d Deps, cfg Config) (*Pipeline, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	log = log.With("component", "chat")
-	p := &Pipeline{cfg: cfg, store: d.Store, plugins: d.Plugins, sender: d.Sender, limiter: d.Limiter, keys: d.Keys, log: log}
+	p := &Pipeline{cfg: cfg, store: d.Store, plugins: d.Plugins, sender: d.Sender, limiter: d.Limiter, keys: d.Keys,
+		voice: d.Voice, download: d.Download, log: log}
 	p.mentions = &mentions{src: d.Store, index: trigger.NewAliasIndex(), log: log, retry: cfg.Retry}
 	if err := p.mentions.refresh(ctx, true); err != nil {
 		return nil, fmt.Errorf("chat: %w", err)
@@ -305,14 +340,16 @@ func (p *Pipeline) HandleMessage(ctx context.Context, msg discord.IncomingMessag
 		}
 		content = mentionOnlyText
 	}
+	// One transcription serves every personality that answers the message.
+	rec := recording(msg)
 	for _, t := range dec.Triggers {
-		p.replySafely(ctx, msg, t, content, received)
+		p.replySafely(ctx, msg, t, content, received, rec)
 	}
 }
 
 // replySafely runs one reply, turning a panic into an answered failure.
-func (p *Pipeline) replySafely(ctx context.Context, msg discord.IncomingMessage, t trigger.Trigger, content string, received time.Time) {
-	j := &job{p: p, msg: msg, trig: t, content: content,
+func (p *Pipeline) replySafely(ctx context.Context, msg discord.IncomingMessage, t trigger.Trigger, content string, received time.Time, rec *heard) {
+	j := &job{p: p, msg: msg, trig: t, content: content, heard: rec,
 		stats: ReplyStats{Received: received, PersonalityID: t.PersonalityID}}
 	j.stats.RequestID = msg.ID + "-" + strconv.FormatInt(t.PersonalityID, 10)
 	j.ref = RefID(j.stats.RequestID)

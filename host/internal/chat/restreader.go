@@ -94,11 +94,8 @@ func fromDisgo(m dgo.Message) discord.IncomingMessage {
 		in.WebhookID = m.WebhookID.String()
 	}
 	for _, a := range m.Attachments {
-		att := discord.Attachment{ID: a.ID.String(), Name: a.Filename, URL: a.URL, Size: a.Size}
-		if a.ContentType != nil {
-			att.ContentType = *a.ContentType
-		}
-		in.Attachments = append(in.Attachments, att)
+		in.Attachments = append(in.Attachments, discord.AttachmentFrom(a))
 	}
+	in.VoiceMessage = m.Flags.Has(dgo.MessageFlagIsVoiceMessage)
 	return in
 }

@@ -67,6 +67,7 @@ type config struct {
 	noGateway      bool
 	downloadHosts  []string
 	maxDownload    int64
+	maxUpload      int64
 	now            func() time.Time
 	typingInterval time.Duration
 	sendRetry      SendRetry
@@ -131,6 +132,10 @@ func WithDownloadHosts(hosts ...string) Option { return func(c *config) { c.down
 // bots without boosts).
 func WithMaxDownload(n int64) Option { return func(c *config) { c.maxDownload = n } }
 
+// WithMaxUpload sets the largest file the bot attaches to a message (default DefaultMaxUpload,
+// Discord's limit for servers without boosts). A larger file is replaced by its notice.
+func WithMaxUpload(n int64) Option { return func(c *config) { c.maxUpload = n } }
+
 // WithTypingInterval sets how often SendTyping renews the indicator (default 8 s; Discord shows
 // it for about 10 s).
 func WithTypingInterval(d time.Duration) Option { return func(c *config) { c.typingInterval = d } }
@@ -173,6 +178,7 @@ func New(token string, h Handler, opts ...Option) (*Bot, error) {
 		replayWindow:   DefaultReplayWindow,
 		downloadHosts:  []string{"cdn.discordapp.com", "media.discordapp.net"},
 		maxDownload:    8 << 20,
+		maxUpload:      DefaultMaxUpload,
 		now:            time.Now,
 		typingInterval: 8 * time.Second,
 		sendRetry:      DefaultSendRetry(),
@@ -294,12 +300,9 @@ func (b *Bot) convert(ctx context.Context, m discord.Message, guildID *snowflake
 		in.WebhookID = m.WebhookID.String()
 	}
 	for _, a := range m.Attachments {
-		att := Attachment{ID: a.ID.String(), Name: a.Filename, URL: a.URL, Size: a.Size}
-		if a.ContentType != nil {
-			att.ContentType = *a.ContentType
-		}
-		in.Attachments = append(in.Attachments, att)
+		in.Attachments = append(in.Attachments, AttachmentFrom(a))
 	}
+	in.VoiceMessage = m.Flags.Has(discord.MessageFlagIsVoiceMessage)
 	for _, u := range m.Mentions {
 		in.Mentions = append(in.Mentions, userOf(u, nil))
 	}

@@ -2,7 +2,11 @@ package discord
 
 import (
 	"context"
+	"path"
+	"strings"
 	"time"
+
+	"github.com/disgoorg/disgo/discord"
 )
 
 // IncomingMessage is a Discord message as the rest of the host sees it: plain strings for ids so
@@ -24,6 +28,9 @@ type IncomingMessage struct {
 	Attachments []Attachment
 	Mentions    []User
 	CreatedAt   time.Time
+	// VoiceMessage is true for a Discord voice message (flag IS_VOICE_MESSAGE): its only
+	// attachment is the recording (audio/ogg, Opus) with DurationSecs and Waveform set.
+	VoiceMessage bool
 }
 
 // IsDM reports whether the message was sent in a direct message to the bot.
@@ -58,6 +65,39 @@ type Attachment struct {
 	ContentType string // e.g. "image/png", "audio/ogg"; may be empty
 	URL         string
 	Size        int
+	// DurationSecs is the length of a voice message's recording as the client reported it (0 for
+	// other files). It is the client's word: measure the file itself where it matters.
+	DurationSecs float64
+	// Waveform is a voice message's base64 waveform preview ("" for other files).
+	Waveform string
+}
+
+// IsAudio reports whether the attachment is audio by its content type or, when Discord gave
+// none, its file name.
+func (a Attachment) IsAudio() bool {
+	if a.ContentType != "" {
+		return strings.HasPrefix(strings.ToLower(a.ContentType), "audio/")
+	}
+	switch strings.ToLower(path.Ext(a.Name)) {
+	case ".mp3", ".ogg", ".oga", ".opus", ".wav", ".m4a", ".flac", ".webm", ".aac":
+		return true
+	}
+	return false
+}
+
+// AttachmentFrom converts a disgo attachment.
+func AttachmentFrom(a discord.Attachment) Attachment {
+	att := Attachment{ID: a.ID.String(), Name: a.Filename, URL: a.URL, Size: a.Size}
+	if a.ContentType != nil {
+		att.ContentType = *a.ContentType
+	}
+	if a.DurationSecs != nil {
+		att.DurationSecs = *a.DurationSecs
+	}
+	if a.Waveform != nil {
+		att.Waveform = *a.Waveform
+	}
+	return att
 }
 
 // Handler receives every message the bot sees. The chat pipeline implements it. HandleMessage

@@ -70,6 +70,13 @@ func (s *Sender) restErr(err error) error { return s.b.redact.Error(err) }
 // executeReliably); a part given up on fails with a *DeliveryError (ErrDiscordUnavailable). When
 // a later part fails, the ids of the parts already posted are returned with the error.
 func (s *Sender) SendAsPersonality(ctx context.Context, channelID, threadParentID, name, avatarURL, text string) ([]string, error) {
+	return s.SendAsPersonalityWith(ctx, channelID, threadParentID, name, avatarURL, text, nil)
+}
+
+// SendAsPersonalityWith is SendAsPersonality with something attached to the last part: last is
+// called once every part before it is posted (so it may wait, for speech say, without delaying
+// them) and its File goes with the last part, its Note after the last part's text (see LastPart).
+func (s *Sender) SendAsPersonalityWith(ctx context.Context, channelID, threadParentID, name, avatarURL, text string, last LastPart) ([]string, error) {
 	parts := nonBlank(chunk.Split(text))
 	if len(parts) == 0 {
 		return nil, ErrEmptyReply
@@ -98,9 +105,26 @@ func (s *Sender) SendAsPersonality(ctx context.Context, channelID, threadParentI
 	}
 	var ids []string
 	recreated := false
+	var tail *lastPart // what goes with the last part, once asked
 	for i := 0; i < len(parts); {
+		if i == len(parts)-1 && last != nil && tail == nil {
+			tail = s.resolveLast(ctx, last)
+			parts = append(parts[:i], tail.parts(parts[i])...)
+		}
+		var file *File
+		if tail != nil && i == len(parts)-1 {
+			file = tail.file
+		}
 		msg.Content = parts[i]
-		posted, err := s.executeReliably(ctx, hook, msg, threadID, channelID)
+		posted, err := s.executeReliably(ctx, hook, msg, file, threadID, channelID)
+		if err != nil && file != nil && isTooLarge(err) {
+			// Discord's limit for this channel is below what we assumed (an unboosted server
+			// after a boost ended, say): post the text without the file, with the notice.
+			s.b.log.Info("Discord refused the attachment as too large; posting the text with a notice instead",
+				slog.String("channel_id", channelID), slog.Int("bytes", len(file.Data)))
+			parts = append(parts[:i], tail.tooLarge(msg.Content)...)
+			continue
+		}
 		if err != nil && !recreated && (isDiscordError(err, codeUnknownWebhook) || isDiscordError(err, codeInvalidWebhookToken)) {
 			// Someone deleted the webhook (or reset its token): forget it and make a new one.
 			s.b.log.Info("channel webhook is gone; recreating it", slog.String("channel_id", hookChannel), slog.Any("webhook", hook))
@@ -116,16 +140,23 @@ func (s *Sender) SendAsPersonality(ctx context.Context, channelID, threadParentI
 		if err != nil {
 			return ids, fmt.Errorf("post part %d of %d as %q in channel %s: %w", i+1, len(parts), msg.Username, channelID, s.explain(err))
 		}
+		if file != nil {
+			file.Attached = true
+		}
 		ids = append(ids, posted.ID.String())
 		i++
 	}
 	return ids, nil
 }
 
-func (s *Sender) execute(ctx context.Context, hook Webhook, msg discord.WebhookMessageCreate, threadID snowflake.ID) (*discord.Message, error) {
+func (s *Sender) execute(ctx context.Context, hook Webhook, msg discord.WebhookMessageCreate, file *File, threadID snowflake.ID) (*discord.Message, error) {
 	id, err := snowflake.Parse(hook.ID)
 	if err != nil {
 		return nil, fmt.Errorf("stored webhook id %q is not a Discord id: %w", hook.ID, err)
+	}
+	if file != nil {
+		// A fresh reader per attempt: a retry must upload the whole file again.
+		msg.Files = []*discord.File{file.disgo()}
 	}
 	m, err := s.b.client.Rest.CreateWebhookMessage(id, hook.Token, msg,
 		rest.CreateWebhookMessageParams{Wait: true, ThreadID: threadID}, rest.WithCtx(ctx))
@@ -212,27 +243,63 @@ func (s *Sender) Reply(ctx context.Context, channelID, replyToID, text string) (
 			return nil, fmt.Errorf("message id %q is not a Discord id: %w", replyToID, err)
 		}
 	}
-	return s.postAsBot(ctx, ch, ref, text)
+	return s.postAsBot(ctx, ch, ref, text, nil)
 }
 
-func (s *Sender) postAsBot(ctx context.Context, ch, replyTo snowflake.ID, text string) ([]string, error) {
+// ReplyWith is Reply with something attached to the last part (see SendAsPersonalityWith).
+func (s *Sender) ReplyWith(ctx context.Context, channelID, replyToID, text string, last LastPart) ([]string, error) {
+	ch, err := snowflake.Parse(channelID)
+	if err != nil {
+		return nil, fmt.Errorf("channel id %q is not a Discord id: %w", channelID, err)
+	}
+	var ref snowflake.ID
+	if replyToID != "" {
+		if ref, err = snowflake.Parse(replyToID); err != nil {
+			return nil, fmt.Errorf("message id %q is not a Discord id: %w", replyToID, err)
+		}
+	}
+	return s.postAsBot(ctx, ch, ref, text, last)
+}
+
+func (s *Sender) postAsBot(ctx context.Context, ch, replyTo snowflake.ID, text string, last LastPart) ([]string, error) {
 	parts := nonBlank(chunk.Split(text))
 	if len(parts) == 0 {
 		return nil, ErrEmptyReply
 	}
-	var ids []string
-	for i, p := range parts {
-		msg := discord.NewMessageCreate().WithContent(p).
+	var (
+		ids  []string
+		tail *lastPart
+	)
+	for i := 0; i < len(parts); {
+		if i == len(parts)-1 && last != nil && tail == nil {
+			tail = s.resolveLast(ctx, last)
+			parts = append(parts[:i], tail.parts(parts[i])...)
+		}
+		var file *File
+		if tail != nil && i == len(parts)-1 {
+			file = tail.file
+		}
+		msg := discord.NewMessageCreate().WithContent(parts[i]).
 			WithAllowedMentions(&discord.AllowedMentions{Parse: []discord.AllowedMentionType{discord.AllowedMentionTypeUsers}, RepliedUser: false})
 		if i == 0 && replyTo != 0 {
 			// If the message was deleted meanwhile, post anyway rather than fail.
 			msg.MessageReference = &discord.MessageReference{MessageID: &replyTo, FailIfNotExists: false}
 		}
-		m, err := s.createReliably(ctx, ch, msg)
+		m, err := s.createReliably(ctx, ch, msg, file)
+		if err != nil && file != nil && isTooLarge(err) {
+			s.b.log.Info("Discord refused the attachment as too large; posting the text with a notice instead",
+				slog.String("channel_id", ch.String()), slog.Int("bytes", len(file.Data)))
+			parts = append(parts[:i], tail.tooLarge(parts[i])...)
+			continue
+		}
 		if err != nil {
 			return ids, fmt.Errorf("post part %d of %d in channel %s: %w", i+1, len(parts), ch, s.explain(err))
 		}
+		if file != nil {
+			file.Attached = true
+		}
 		ids = append(ids, m.ID.String())
+		i++
 	}
 	return ids, nil
 }
@@ -249,7 +316,7 @@ func (s *Sender) NotifyUser(ctx context.Context, userID, text string) ([]string,
 	if err != nil {
 		return nil, fmt.Errorf("open a direct message with user %s: %w", userID, s.explain(s.restErr(err)))
 	}
-	return s.postAsBot(ctx, dm.ID(), 0, text)
+	return s.postAsBot(ctx, dm.ID(), 0, text, nil)
 }
 
 // SendTyping shows "... is typing" in a channel until stop is called (or ctx or the bot ends).

@@ -52,6 +52,8 @@ type MessageSpec struct {
 	Mentions    []User
 	Attachments []Attachment
 	Timestamp   time.Time
+	// Flags are the message flags (FlagIsVoiceMessage for a voice message).
+	Flags int
 }
 
 func (m MessageSpec) json() map[string]any {
@@ -71,7 +73,7 @@ func (m MessageSpec) json() map[string]any {
 		"id": m.ID, "channel_id": m.ChannelID, "type": 0, "content": m.Content, "author": m.Author.json(),
 		"timestamp": ts.UTC().Format(time.RFC3339Nano), "edited_timestamp": nil, "tts": false,
 		"mention_everyone": false, "mentions": mentions, "mention_roles": []any{}, "attachments": atts,
-		"embeds": []any{}, "pinned": false, "flags": 0,
+		"embeds": []any{}, "pinned": false, "flags": m.Flags,
 	}
 	if m.GuildID != "" {
 		out["guild_id"] = m.GuildID
@@ -130,7 +132,7 @@ func (s *Server) UserMessage(m MessageSpec) []byte {
 	}
 	stored := &Message{ID: m.ID, ChannelID: m.ChannelID, GuildID: m.GuildID, Content: m.Content,
 		AuthorID: m.Author.ID, AuthorName: m.Author.Username, Bot: m.Author.Bot, WebhookID: m.WebhookID,
-		ReferenceID: m.ReplyToID, Attachments: m.Attachments, CreatedAt: m.Timestamp}
+		ReferenceID: m.ReplyToID, Attachments: m.Attachments, Flags: m.Flags, CreatedAt: m.Timestamp}
 	s.messages[m.ChannelID] = append(s.messages[m.ChannelID], stored)
 	s.mu.Unlock()
 	return MessageCreate(m)

@@ -10,6 +10,7 @@ import (
 	"mime/multipart"
 	"net"
 	"net/http"
+	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -109,6 +110,11 @@ func (s *Server) wrap(route string, auth authKind, h func(http.ResponseWriter, *
 			}
 		}
 
+		if s.tooLarge(rec) {
+			// Discord refuses the whole request at its edge, before looking at the payload.
+			writeError(w, http.StatusRequestEntityTooLarge, 40005, "Request entity too large")
+			return
+		}
 		if !s.noteMessageBody(w, r, rec) {
 			return
 		}
@@ -186,10 +192,46 @@ func readRequest(route string, r *http.Request) (*Request, error) {
 			rec.PayloadJSON = data
 			continue
 		}
-		rec.Files = append(rec.Files, File{Field: p.FormName(), Name: p.FileName(),
-			ContentType: p.Header.Get("Content-Type"), Data: data})
+		ctype := p.Header.Get("Content-Type")
+		if ct := typeByExtension(p.FileName()); ct != "" && (ctype == "" || ctype == "application/octet-stream") {
+			// Discord names an upload's type from its extension when the client sent none.
+			ctype = ct
+		}
+		rec.Files = append(rec.Files, File{Field: p.FormName(), Name: p.FileName(), ContentType: ctype, Data: data})
 	}
 	return rec, nil
+}
+
+// typeByExtension names a file's type from its extension, as Discord does for uploads sent as
+// application/octet-stream (disgo sends every file so). The audio types are listed here because
+// Go's own table depends on the machine's mime.types.
+func typeByExtension(name string) string {
+	switch ext := strings.ToLower(path.Ext(name)); ext {
+	case ".mp3":
+		return "audio/mpeg"
+	case ".ogg", ".opus":
+		return "audio/ogg"
+	case ".wav":
+		return "audio/wav"
+	default:
+		return mime.TypeByExtension(ext)
+	}
+}
+
+// tooLarge reports whether a file of the request is over the upload limit.
+func (s *Server) tooLarge(rec *Request) bool {
+	s.mu.Lock()
+	limit := s.uploadLimit
+	s.mu.Unlock()
+	if limit <= 0 {
+		limit = DefaultUploadLimit
+	}
+	for _, f := range rec.Files {
+		if len(f.Data) > limit {
+			return true
+		}
+	}
+	return false
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -845,8 +887,15 @@ func (s *Server) messageJSONLocked(m *Message) map[string]any {
 }
 
 func attachmentJSON(a Attachment) map[string]any {
-	return map[string]any{"id": a.ID, "filename": a.Filename, "content_type": a.ContentType, "size": a.Size,
+	out := map[string]any{"id": a.ID, "filename": a.Filename, "content_type": a.ContentType, "size": a.Size,
 		"url": a.URL, "proxy_url": a.URL, "flags": 0}
+	if a.DurationSecs > 0 {
+		out["duration_secs"] = a.DurationSecs
+	}
+	if a.Waveform != "" {
+		out["waveform"] = a.Waveform
+	}
+	return out
 }
 
 func (s *Server) channelJSON(c Channel) map[string]any {

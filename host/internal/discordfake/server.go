@@ -83,6 +83,7 @@ type Server struct {
 	originals   map[string]*Message   // interaction token -> @original
 	followUps   map[string][]*Message // interaction token -> follow-ups
 	commandPuts [][]byte
+	uploadLimit int
 
 	bodies          []MessageBody // every body that created or edited a message (mentions.go)
 	mentionProblems []string
@@ -440,6 +441,34 @@ type Attachment struct {
 	ContentType string
 	Size        int
 	URL         string
+	// DurationSecs and Waveform are set on a voice message's recording (see VoiceMessage).
+	DurationSecs float64
+	Waveform     string
+}
+
+// FlagIsVoiceMessage is Discord's IS_VOICE_MESSAGE message flag (1 << 13).
+const FlagIsVoiceMessage = 1 << 13
+
+// DefaultUploadLimit is Discord's upload limit per file for a server without boosts (10 MiB).
+const DefaultUploadLimit = 10 << 20
+
+// VoiceMessage stores an Opus recording on the CDN and returns the attachment Discord sends for
+// a voice message ("voice-message.ogg", audio/ogg, with the duration the client reported and a
+// waveform); put it in a MessageSpec with Flags FlagIsVoiceMessage.
+func (s *Server) VoiceMessage(ogg []byte, durationSecs float64) Attachment {
+	a := s.AddCDNFile("voice-message.ogg", "audio/ogg", ogg)
+	a.DurationSecs = durationSecs
+	// 256 samples of 0..255, base64 (what clients draw); the content does not matter.
+	a.Waveform = base64.StdEncoding.EncodeToString(make([]byte, 256))
+	return a
+}
+
+// SetUploadLimit sets the largest file a message may carry (default DefaultUploadLimit). A
+// larger one is refused as Discord does: HTTP 413, code 40005 "Request entity too large".
+func (s *Server) SetUploadLimit(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.uploadLimit = n
 }
 
 // AddCDNFile stores data on the fake CDN and returns the attachment describing it.

@@ -22,7 +22,7 @@ func BenchmarkImport(b *testing.B) {
 	for _, memories := range []int{100, 1000, 3000} {
 		b.Run(fmt.Sprintf("66x%d", memories), func(b *testing.B) {
 			g := generateBackup(b, genOptions{Personalities: 66, Memories: memories, Seed: 1})
-			g.forget()
+			forget(g)
 			pool := pgtest.New(b)
 			ctx := context.Background()
 			var peak uint64
@@ -73,7 +73,7 @@ func (l *liveHeap) Step(string) {
 // personality compared, nothing written.
 func BenchmarkReimportUnchanged(b *testing.B) {
 	g := generateBackup(b, genOptions{Personalities: 66, Memories: 1000, Seed: 1})
-	g.forget()
+	forget(g)
 	pool := pgtest.New(b)
 	ctx := context.Background()
 	if _, err := NewImporter(pool, Options{}).ImportShapes(ctx, g.Root); err != nil {
@@ -90,7 +90,7 @@ func BenchmarkReimportUnchanged(b *testing.B) {
 
 // forget drops the generator's in-memory copy of the records (tests use it
 // to check what was stored; a benchmark measuring the heap must not count it).
-func (g *genBackup) forget() {
+func forget(g *genBackup) {
 	for _, p := range g.Good {
 		p.Files = nil
 	}

@@ -3,15 +3,17 @@ package shapes
 import (
 	"strings"
 	"testing"
+
+	"github.com/tzurot-go/tzurot/host/internal/shapes/shapestest"
 )
 
 // BenchmarkConvertMemory is the client-side cost of one memory record:
 // decode, map to columns, re-encode the rest.
 func BenchmarkConvertMemory(b *testing.B) {
-	p := &genPersonality{Slug: "bench", ID: "11111111-2222-4333-8444-555555555555", Files: map[RecordKind][]any{}}
-	genRecords(newGen(1), p, 0, 9)
-	raws := make([][]byte, 0, len(p.Files[Memories]))
-	for _, m := range p.Files[Memories] {
+	p := &genPersonality{Slug: "bench", ID: "11111111-2222-4333-8444-555555555555", Files: map[shapestest.Kind][]any{}}
+	shapestest.Records(1, p, 0, 9)
+	raws := make([][]byte, 0, len(p.Files[shapestest.Memories]))
+	for _, m := range p.Files[shapestest.Memories] {
 		raws = append(raws, mustJSON(m))
 	}
 	rc := &recordContext{file: "bench", shapesID: p.ID, log: &issueLog{}}
@@ -27,9 +29,9 @@ func BenchmarkConvertMemory(b *testing.B) {
 // repair), "escaped" a record whose non-ASCII text is written as \u
 // escapes (as Python's json.dumps does) and "repair" one that needs it.
 func BenchmarkSanitizeMemory(b *testing.B) {
-	p := &genPersonality{Slug: "bench", ID: "11111111-2222-4333-8444-555555555555", Files: map[RecordKind][]any{}}
-	genRecords(newGen(1), p, 0, 9)
-	clean := mustJSON(p.Files[Memories][3])
+	p := &genPersonality{Slug: "bench", ID: "11111111-2222-4333-8444-555555555555", Files: map[shapestest.Kind][]any{}}
+	shapestest.Records(1, p, 0, 9)
+	clean := mustJSON(p.Files[shapestest.Memories][3])
 	escaped := []byte(strings.Replace(string(clean), `"result": "`, `"result": "caf\u00e9 \ud83c\udf19 `, 1))
 	escaped = []byte(strings.Replace(string(escaped), `"result":"`, `"result":"caf\u00e9 \ud83c\udf19 `, 1))
 	repair := []byte(strings.Replace(string(escaped), `caf`, "caf\u0000\xff", 1))

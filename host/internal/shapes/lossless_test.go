@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tzurot-go/tzurot/host/internal/pgtest"
+	"github.com/tzurot-go/tzurot/host/internal/shapes/shapestest"
 )
 
 // stored is everything the database holds about one imported personality.
@@ -389,7 +390,8 @@ var recordColumns = map[RecordKind]map[string]string{
 // records absent.
 func checkRecordsKept(t *testing.T, p *genPersonality, s *stored) {
 	t.Helper()
-	for kind, recs := range p.Files {
+	for gk, recs := range p.Files {
+		kind := RecordKind(gk)
 		rows := s.Records[kind]
 		for i, rec := range recs {
 			raw := mustJSON(rec)
@@ -491,7 +493,7 @@ func TestGeneratedBackupLosesNothing(t *testing.T) {
 	// Memories: everything not deleted, deleted ones counted.
 	wantMem, wantDeleted := 0, 0
 	for _, p := range append(g.Good, mapValues(g.Warned)...) {
-		for _, m := range p.Files[Memories] {
+		for _, m := range p.Files[shapestest.Memories] {
 			if obj, ok := m.(map[string]any); ok && obj["deleted"] != true {
 				wantMem++
 			} else if ok {

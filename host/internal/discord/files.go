@@ -1,0 +1,118 @@
+package discord
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/disgoorg/disgo/discord"
+	"github.com/disgoorg/disgo/rest"
+
+	"github.com/tzurot-go/tzurot/host/internal/chunk"
+)
+
+// DefaultMaxUpload is the largest file the bot attaches to a message: Discord's upload limit for
+// a server without boosts (10 MiB since 2024). Boosted servers allow more, but the bot does not
+// rely on it: a file that does not fit is replaced by a notice, never lost silently.
+const DefaultMaxUpload = 10 << 20
+
+// codeRequestEntityTooLarge is Discord's JSON error code for an upload over the channel's limit
+// (sent with HTTP 413).
+const codeRequestEntityTooLarge = 40005
+
+// File is a file to attach to a message (a personality's spoken reply, say).
+type File struct {
+	// Name is the file name Discord shows (its extension tells clients how to play it, e.g.
+	// "reply.mp3").
+	Name string
+	Data []byte
+	// TooLargeNote replaces the file when it is over the channel's upload limit (checked before
+	// posting against WithMaxUpload, and again if Discord refuses it with 413/40005).
+	TooLargeNote string
+	// Attached is set by the sender once a message carrying the file was
+	// posted (false when it was replaced by its note).
+	Attached bool
+}
+
+// disgo returns the file as disgo uploads it, with a fresh reader.
+func (f *File) disgo() *discord.File {
+	return discord.NewFile(f.Name, "", bytes.NewReader(f.Data))
+}
+
+// LastPart supplies what goes with the last part of a reply. It is called after every part
+// before the last one was posted, so it may wait (for speech, say) without delaying them. A nil
+// file posts the last part without one; a note (e.g. "(The voice could not be made this time:
+// ...)") goes on its own line after the last part's text, or as a message of its own when the
+// part has no room for it.
+type LastPart func(ctx context.Context) (file *File, note string)
+
+// lastPart is a resolved LastPart.
+type lastPart struct {
+	file *File
+	note string
+}
+
+// resolveLast asks last for the file and note and applies the upload limit.
+func (s *Sender) resolveLast(ctx context.Context, last LastPart) *lastPart {
+	f, note := last(ctx)
+	t := &lastPart{file: f, note: strings.TrimSpace(note)}
+	if f != nil && (len(f.Data) == 0 || int64(len(f.Data)) > s.b.cfg.maxUpload) {
+		if len(f.Data) > 0 {
+			s.b.log.Info("attachment over the upload limit; posting a notice instead",
+				slog.Int("bytes", len(f.Data)), slog.Int64("limit", s.b.cfg.maxUpload))
+		}
+		t.dropFile()
+	}
+	return t
+}
+
+// dropFile replaces the file by its too-large note.
+func (t *lastPart) dropFile() {
+	if t.file == nil {
+		return
+	}
+	if n := strings.TrimSpace(t.file.TooLargeNote); n != "" && len(t.file.Data) > 0 {
+		t.note = joinNotes(t.note, n)
+	}
+	t.file = nil
+}
+
+func joinNotes(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "\n" + b
+}
+
+// parts returns what replaces the last part's text: the text with the note on its own line, or
+// the text and the note as two messages when together they exceed Discord's 2,000 characters.
+func (t *lastPart) parts(text string) []string {
+	if t.note == "" {
+		return []string{text}
+	}
+	joined := text + "\n" + t.note
+	if utf8.RuneCountInString(joined) <= chunk.DiscordLimit {
+		return []string{joined}
+	}
+	return nonBlank(append([]string{text}, chunk.Split(t.note)...))
+}
+
+// tooLarge handles Discord refusing the file: the file is dropped and text (the part that was to
+// carry it, which has no note yet: notes and files exclude each other) gets the too-large note.
+func (t *lastPart) tooLarge(text string) []string {
+	t.dropFile()
+	return t.parts(text)
+}
+
+// isTooLarge reports whether Discord refused a request for its size (HTTP 413, code 40005).
+func isTooLarge(err error) bool {
+	var re *rest.Error
+	if !errors.As(err, &re) {
+		return false
+	}
+	return int(re.Code) == codeRequestEntityTooLarge || (re.Response != nil && re.Response.StatusCode == http.StatusRequestEntityTooLarge)
+}

@@ -58,19 +58,22 @@ func voiceUnavailableNote(reason string) string {
 const voiceTooLargeNote = "(The voice message was too large to upload here, so this reply is text only.)"
 
 // wantsVoice is the voice decision's first half, from what the load step
-// read: the user's override (user_preferences.voice_enabled) when set, else
-// the personality's default (personalities.voice_enabled); then
-// voice_frequency, the share of replies that get audio, drawn with roll (a
-// number in [0, 1)). A personality without a voice config never speaks.
+// read. A user who turned voice on (user_preferences.voice_enabled true)
+// asked for voice replies and gets one every time; a user who turned it
+// off gets none. Without an override the personality's default decides
+// (personalities.voice_enabled), and then voice_frequency, the share of
+// replies that get audio as shapes.inc had it, is drawn with roll (a
+// number in [0, 1)). A personality without a voice never speaks: no voice
+// config, or one that names no voice and speaks to nobody by default (the
+// config an import makes for a personality that only transcribes).
 func wantsVoice(user store.User, pers store.Personality, roll func() float64) bool {
-	if pers.Voice == nil {
+	if pers.Voice == nil || (pers.Voice.VoiceID == "" && pers.Voice.Frequency <= 0) {
 		return false
 	}
-	on := pers.VoiceEnabled
 	if user.VoiceEnabled != nil {
-		on = *user.VoiceEnabled
+		return *user.VoiceEnabled
 	}
-	if !on {
+	if !pers.VoiceEnabled {
 		return false
 	}
 	f := pers.Voice.Frequency

@@ -587,9 +587,10 @@ func (a *anyVoice) requests() []spoken {
 // TestImportedShapesPersonalitiesSpeakWithTheirVoiceSettings imports the 66
 // personalities of a generated shapes.inc backup and has each answer once
 // with voice on (the user's override) and every draw under the frequency:
-// each one that has an imported voice and a frequency above 0 speaks with
-// exactly its imported voice id, model, stability, similarity and style;
-// the others (no voice config, or frequency 0) stay text only.
+// with the user's voice override on, each one that has an imported voice
+// speaks with exactly its imported voice id, model, stability, similarity
+// and style, whatever its imported frequency; the others (no voice) stay
+// text only.
 func TestImportedShapesPersonalitiesSpeakWithTheirVoiceSettings(t *testing.T) {
 	eleven := &anyVoice{next: elevenfake.New(t)}
 	esrv := httptest.NewServer(eleven)
@@ -597,7 +598,7 @@ func TestImportedShapesPersonalitiesSpeakWithTheirVoiceSettings(t *testing.T) {
 	whisper := newFakeWhisper(t)
 	toml := strings.NewReplacer("{eleven}", strings.TrimPrefix(esrv.URL, "http://"), "{whisper}", whisper.hostPort()).Replace(voicePluginsTOML)
 	h := newHarness(t, harnessOptions{pluginsTOML: toml, config: func(c *chat.Config) {
-		c.Rand = func() float64 { return 0 } // every draw is under any frequency above 0
+		c.Rand = func() float64 { return 0.999 } // frequency draws would say no: the user's override must win
 	}})
 	vh := &voiceHarness{harness: h, whisper: whisper}
 	vh.setVoiceKeys()
@@ -639,7 +640,10 @@ func TestImportedShapesPersonalitiesSpeakWithTheirVoiceSettings(t *testing.T) {
 
 		voiceID, hasVoice := p.Profile["voice_id"].(string)
 		frequency, _ := p.Profile["voice_frequency"].(float64)
-		wantSpeech := hasVoice && voiceID != "" && frequency > 0
+		// The override speaks every reply of a personality that has a
+		// voice: a voice id, or a frequency its owner gave it. A config
+		// that only transcribes is no voice.
+		wantSpeech := (hasVoice && voiceID != "") || frequency > 0
 		if !wantSpeech {
 			if len(calls) != 0 || len(posted[0].Attachments) != 0 {
 				t.Errorf("%s (#%d, voice %q, frequency %v) spoke", p.Slug, i, voiceID, frequency)
@@ -664,7 +668,7 @@ func TestImportedShapesPersonalitiesSpeakWithTheirVoiceSettings(t *testing.T) {
 	if speakers < 15 {
 		t.Errorf("only %d of the 66 personalities had a voice to speak with; the backup should give about 20", speakers)
 	}
-	t.Logf("%d of 66 imported personalities spoke with their imported voice settings; the rest have no voice or frequency 0", speakers)
+	t.Logf("%d of 66 imported personalities spoke with their imported voice settings; the rest have no voice", speakers)
 }
 
 // TestVoiceMessageInADMGetsASpokenAnswer: in a DM the bot speaks for the

@@ -13,7 +13,7 @@ import (
 func voicePersonality(enabled bool, frequency float64) store.Personality {
 	return store.Personality{
 		Personality: query.Personality{VoiceEnabled: enabled},
-		Voice:       &store.VoiceConfig{Provider: "elevenlabs", Frequency: frequency},
+		Voice:       &store.VoiceConfig{Provider: "elevenlabs", VoiceID: "voice-1", Frequency: frequency},
 	}
 }
 
@@ -39,6 +39,20 @@ func TestVoiceDecisionUserOverrideBeatsPersonalityDefault(t *testing.T) {
 	}
 	if wantsVoice(store.User{VoiceEnabled: &yes}, store.Personality{}, always) {
 		t.Error("a personality without a voice config spoke")
+	}
+	// A user who asked for voice gets it on every reply, whatever share of
+	// replies the personality speaks by default.
+	never := func() float64 { return 0.999 }
+	if !wantsVoice(store.User{VoiceEnabled: &yes}, voicePersonality(false, 0), never) ||
+		!wantsVoice(store.User{VoiceEnabled: &yes}, voicePersonality(true, 0.1), never) {
+		t.Error("the user turned voice on, but a reply had no audio because of the personality's frequency")
+	}
+	// A config an import made only to transcribe (no voice id, frequency 0)
+	// is no voice, whatever the user asks.
+	transcribeOnly := voicePersonality(false, 0)
+	transcribeOnly.Voice.VoiceID, transcribeOnly.Voice.TranscriptionEnabled = "", true
+	if wantsVoice(store.User{VoiceEnabled: &yes}, transcribeOnly, always) {
+		t.Error("a personality that only transcribes spoke")
 	}
 }
 

@@ -46,7 +46,7 @@ func (c *Commands) setVoicePreference(ctx context.Context, e *handler.CommandEve
 	case on == nil:
 		return r.Send("Voice override removed: each personality's own default decides whether its replies to you get a voice again. See `/voice status`.")
 	case *on:
-		return r.Send("Voice on: replies to you get a voice from every personality that has one, as often as its voice frequency says (speech needs a key for its voice plugin: see `/voice status`).")
+		return r.Send("Voice on: every reply to you gets a voice from each personality that has one (speech needs a key for its voice plugin: see `/voice status`).")
 	}
 	return r.Send("Voice off: replies to you are text only, whatever the personality's default. `/voice reset` goes back to the defaults.")
 }
@@ -155,6 +155,9 @@ func (c *Commands) voiceStatus(ctx context.Context, e *handler.CommandEvent, r *
 		fmt.Fprintf(&b, "\n- Voice plugin: `%s`; %s.", cfg.Provider, cover)
 	}
 	switch {
+	case applies && pref != nil:
+		// The pipeline speaks every reply for a user who turned voice on.
+		b.WriteString("\n- Frequency: every reply, because you turned voice on (its own frequency is for users without an override).")
 	case applies && cfg.Frequency == 0:
 		b.WriteString("\n- Frequency: 0%, so **no** reply gets a voice until its owner raises it (`/personality voice frequency:`).")
 	case applies:

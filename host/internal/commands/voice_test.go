@@ -85,7 +85,7 @@ func TestVoiceOverrideAndStatus(t *testing.T) {
 		t.Fatalf("after /voice enable the preference is %s", got)
 	}
 	a = e.slash(u, "voice", sub("status", str("personality", "Lilith")))
-	mustSay(t, a, "**Your voice override:** on", "Voice for you: **on**, because of your override (its default is off)", "Frequency: 0%, so **no** reply gets a voice")
+	mustSay(t, a, "**Your voice override:** on", "Voice for you: **on**, because of your override (its default is off)", "Frequency: every reply, because you turned voice on")
 
 	mustSay(t, e.slash(u, "voice", sub("disable")), "Voice off")
 	if got := pref(); got != "false" {

@@ -25,7 +25,7 @@ func TestShippedPluginsToml(t *testing.T) {
 	if cfg.Runtime.CacheDir != filepath.Join(root, "data", "wasm-cache") {
 		t.Errorf("cache_dir = %q", cfg.Runtime.CacheDir)
 	}
-	if got := strings.Join(cfg.Names(), ","); got != "anthropic,elevenlabs,gemini,ollama,openai,openai-images,openai-speech,openrouter,openrouter-images,speaches" {
+	if got := strings.Join(cfg.Names(), ","); got != "anthropic,clock,elevenlabs,gemini,ollama,openai,openai-images,openai-speech,openrouter,openrouter-images,speaches" {
 		t.Fatalf("plugins = %s", got)
 	}
 	oa := cfg.Plugins["openai"]
@@ -66,6 +66,12 @@ func TestShippedPluginsToml(t *testing.T) {
 		if got := strings.Join(cfg.Plugins[name].Capabilities, ","); got != "llm.chat,llm.validate_key,llm.models" {
 			t.Errorf("%s grants %s, want llm.chat,llm.validate_key,llm.models", name, got)
 		}
+	}
+	// The clock tool needs nothing from outside, so it ships enabled.
+	cl := cfg.Plugins["clock"]
+	if !cl.Enabled || cl.KeySlot != "" || len(cl.AllowedHosts) != 0 || strings.Join(cl.Capabilities, ",") != "tool" ||
+		cl.Path != filepath.Join(root, "plugins", "clock", "clock.wasm") || cl.Problem() != nil {
+		t.Errorf("clock = %+v", cl)
 	}
 	ol := cfg.Plugins["ollama"]
 	if ol.Enabled || !ol.AllowPrivate || ol.KeySlot != "" || ol.Limits != DefaultLimits() {
@@ -220,7 +226,7 @@ func TestShippedConfigLoadsRealPlugin(t *testing.T) {
 		t.Fatal(err)
 	}
 	built := map[string]string{}
-	for _, dir := range []string{"openai", "elevenlabs", "openai-speech"} {
+	for _, dir := range []string{"openai", "elevenlabs", "openai-speech", "clock"} {
 		built[dir] = plugintest.Build(t, filepath.Join(root, "plugins", dir))
 	}
 	cfg, err := LoadConfig(filepath.Join(root, "plugins.toml"))

@@ -37,6 +37,8 @@ var requiredExports = map[string]string{
 	abi.CapVoiceClone:  abi.CloneVoiceExport,
 	abi.CapTranscribe:  abi.TranscribeExport,
 	abi.CapModels:      abi.ModelsExport,
+	abi.CapTool:        abi.InvokeExport,
+	abi.CapImage:       abi.GenerateImageExport,
 }
 
 // optionalCapabilities may be requested without being granted: the plugin
@@ -146,7 +148,7 @@ func (ld *loader) load(ctx context.Context, pc PluginConfig) (*loaded, error) {
 		Memory: &extism.ManifestMemory{MaxPages: uint32(pc.Limits.MemoryMiB) * 16, MaxHttpResponseBytes: -1, MaxVarBytes: 0},
 	}
 	rtc := wazero.NewRuntimeConfig().WithCompilationCache(ld.cache).WithCloseOnContextDone(true)
-	compiled, err := extism.NewCompiledPlugin(ctx, manifest, extism.PluginConfig{EnableWasi: true, RuntimeConfig: rtc}, l.hostFunctions())
+	compiled, err := extism.NewCompiledPlugin(withOutputCap(ctx), manifest, extism.PluginConfig{EnableWasi: true, RuntimeConfig: rtc}, l.hostFunctions())
 	if err != nil {
 		return nil, ld.refuse(pc.Name, "cannot compile %s: %v", pc.Path, err)
 	}
@@ -215,6 +217,9 @@ func (ld *loader) load(ctx context.Context, pc PluginConfig) (*loaded, error) {
 			return nil, ld.refuse(pc.Name, "its voice_schema is not a valid JSON Schema: %v", err)
 		}
 		l.voiceSchema = s
+	}
+	if err := l.compileToolsAndImages(&desc); err != nil {
+		return nil, ld.refuse(pc.Name, "%v", err)
 	}
 	l.desc = desc
 	if off := ungrantedOptional(pc, desc); len(off) > 0 {

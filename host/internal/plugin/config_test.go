@@ -214,19 +214,18 @@ func TestLoadConfigMissingFile(t *testing.T) {
 	}
 }
 
-// The shipped plugins.toml grants each real plugin what it asks for:
-// plugins/openai in all three roles (ollama included, though it ships
-// disabled), plugins/elevenlabs its voice capabilities, and
-// plugins/openai-speech both of its roles (OpenAI with a key, a local
-// server without one). Entries of the other plugins load plugins/openai,
-// whose needs they cover.
+// The shipped plugins.toml grants each real plugin what it asks for, every
+// entry enabled and loaded with the plugin its path names: plugins/openai in
+// all three roles (ollama included, though it ships disabled), anthropic,
+// gemini, elevenlabs, openai-speech in both of its roles (OpenAI with a key,
+// a local server without one), clock, and images in both of its roles.
 func TestShippedConfigLoadsRealPlugin(t *testing.T) {
 	root, err := plugintest.ModuleRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
 	built := map[string]string{}
-	for _, dir := range []string{"openai", "elevenlabs", "openai-speech", "clock"} {
+	for _, dir := range []string{"openai", "anthropic", "gemini", "elevenlabs", "openai-speech", "clock", "images"} {
 		built[dir] = plugintest.Build(t, filepath.Join(root, "plugins", dir))
 	}
 	cfg, err := LoadConfig(filepath.Join(root, "plugins.toml"))

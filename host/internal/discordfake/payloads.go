@@ -188,6 +188,9 @@ type InteractionSpec struct {
 	Attachments []Attachment
 	// NSFW marks the interaction's channel age-restricted (the channel object's nsfw).
 	NSFW bool
+	// AttachmentSizeLimit is the upload limit Discord tells the app for this server (0 =
+	// DefaultUploadLimit; boosted servers have more).
+	AttachmentSizeLimit int
 }
 
 func (in InteractionSpec) json(typ int, data map[string]any) map[string]any {
@@ -196,11 +199,15 @@ func (in InteractionSpec) json(typ int, data map[string]any) map[string]any {
 		app = DefaultAppID
 	}
 	channel := map[string]any{"id": in.ChannelID, "type": ChannelGuildText, "name": "channel", "permissions": "2251799813685247", "flags": 0}
+	limit := in.AttachmentSizeLimit
+	if limit == 0 {
+		limit = DefaultUploadLimit
+	}
 	out := map[string]any{
 		"id": in.ID, "application_id": app, "type": typ, "token": in.Token, "version": 1,
 		"channel_id": in.ChannelID, "app_permissions": "2251799813685247", "locale": "en-US",
 		"entitlements": []any{}, "authorizing_integration_owners": map[string]any{"0": in.GuildID},
-		"data": data, "attachment_size_limit": DefaultUploadLimit,
+		"data": data, "attachment_size_limit": limit,
 	}
 	if in.GuildID != "" {
 		channel["guild_id"] = in.GuildID

@@ -99,6 +99,9 @@ type Deps struct {
 	// HandlerTimeout bounds one command's work (default 5 minutes; the
 	// interaction token itself lasts 15).
 	HandlerTimeout time.Duration
+	// Images serves /imagine, /personality image and /personality tools
+	// (imagine.go); the zero value explains that images are not set up.
+	Images ImageDeps
 }
 
 // Commands holds the slash command definitions and their handlers.
@@ -114,6 +117,7 @@ type Commands struct {
 	timeout  time.Duration
 	mux      *handler.Mux
 	schemas  schemaCache
+	images   ImageDeps
 	zones    zoneIndex
 	baseCtx  context.Context
 	cancel   context.CancelFunc
@@ -130,6 +134,7 @@ func New(d Deps) (*Commands, error) {
 	c := &Commands{
 		store: d.Store, plugins: d.Plugins, aliases: d.Aliases, reload: d.ReloadPlugins,
 		limits: d.RateLimits, owners: map[string]bool{}, log: d.Logger, now: d.Now, timeout: d.HandlerTimeout,
+		images: d.Images,
 	}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
@@ -422,7 +427,12 @@ func (c *Commands) routes() *handler.Mux {
 		for _, sub := range []string{"/edit", "/avatar", "/alias/add", "/alias/remove", "/llm", "/activate", "/delete"} {
 			r.Autocomplete(sub, c.autocompletePersonality)
 		}
+		r.Command("/image", c.command("personality image", c.personalityImage))
+		r.Command("/tools", c.command("personality tools", c.personalityTools))
+		r.Autocomplete("/image", c.autocompleteImageOptions)
+		r.Autocomplete("/tools", c.autocompleteImageOptions)
 	})
+	c.imageRoutes(m)
 
 	m.Route("/admin", func(r handler.Router) {
 		r.Command("/usage", c.ownerOnly("admin usage", c.adminUsage))

@@ -232,6 +232,7 @@ func start(ctx context.Context, cfg Config, v *vault.Vault, logger *slog.Logger,
 	if a.Commands, err = commands.New(commands.Deps{
 		Store: a.Store, Plugins: a.Plugins, Aliases: a.Pipeline.Mentions(), ReloadPlugins: a.ReloadPlugins,
 		RateLimits: a.Limiter, OwnerIDs: cfg.Commands.OwnerIDs, Logger: logger,
+		Images: imageDeps(cfg.Images, a.Plugins, sender),
 	}); err != nil {
 		return nil, err
 	}
@@ -346,4 +347,13 @@ func (a *App) closeAll(ctx context.Context) error {
 		a.pool.Close()
 	}
 	return errors.Join(errs...)
+}
+
+// imageDeps completes the image settings with the plugin host (which draws)
+// and the sender (which posts as the personality). CallContext stays unset
+// until the chat package exports its fallback-key policy for callers
+// outside the pipeline: /imagine uses the caller's own key meanwhile.
+func imageDeps(d commands.ImageDeps, h *plugin.Host, s *discord.Sender) commands.ImageDeps {
+	d.Host, d.Poster = h, s
+	return d
 }

@@ -323,6 +323,22 @@ func TestImagineNSFWOnlyInAgeRestrictedChannels(t *testing.T) {
 	if fu := e.discord.FollowUps(in.Token); len(fu) != 1 || len(fu[0].Files) != 1 {
 		t.Fatalf("follow-ups %+v", fu)
 	}
+
+	// A thread has no flag of its own: its parent decides.
+	for _, c := range []struct {
+		parent discordfake.Channel
+		ok     bool
+	}{{plain, false}, {adult, true}} {
+		thread := e.discord.AddChannel(discordfake.Channel{GuildID: e.guildID, Name: "thread", Type: discordfake.ChannelPublicThread, Parent: c.parent.ID})
+		in := e.spec(u)
+		in.ChannelID, in.ThreadParentID = thread.ID, c.parent.ID
+		discordfake.Inject(t, e.client, gateway.EventTypeInteractionCreate, discordfake.SlashCommand(in, "imagine", str("prompt", "a figure study"), boolean("nsfw", true)))
+		e.cmds.Wait()
+		m, _ := e.discord.Original(in.Token)
+		if got := strings.Contains(m.Content, "Here is your image"); got != c.ok {
+			t.Fatalf("thread of %s (nsfw %v): answer %q", c.parent.Name, c.parent.NSFW, m.Content)
+		}
+	}
 }
 
 func TestImagineRefusesWhatIsNotAnImage(t *testing.T) {

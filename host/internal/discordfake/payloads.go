@@ -188,6 +188,9 @@ type InteractionSpec struct {
 	Attachments []Attachment
 	// NSFW marks the interaction's channel age-restricted (the channel object's nsfw).
 	NSFW bool
+	// ThreadParentID, when set, makes ChannelID a public thread of that channel (the
+	// interaction's channel object then says so, as Discord's does; it has no nsfw flag).
+	ThreadParentID string
 	// AttachmentSizeLimit is the upload limit Discord tells the app for this server (0 =
 	// DefaultUploadLimit; boosted servers have more).
 	AttachmentSizeLimit int
@@ -212,6 +215,16 @@ func (in InteractionSpec) json(typ int, data map[string]any) map[string]any {
 	if in.GuildID != "" {
 		channel["guild_id"] = in.GuildID
 		channel["nsfw"] = in.NSFW
+		if in.ThreadParentID != "" {
+			// Threads carry their parent, not an nsfw flag of their own.
+			delete(channel, "nsfw")
+			channel["type"] = ChannelPublicThread
+			channel["parent_id"] = in.ThreadParentID
+			channel["owner_id"] = in.User.ID
+			channel["message_count"], channel["member_count"] = 0, 1
+			channel["thread_metadata"] = map[string]any{"archived": false, "auto_archive_duration": 1440,
+				"archive_timestamp": time.Now().UTC().Format(time.RFC3339), "locked": false}
+		}
 		out["guild_id"] = in.GuildID
 		out["guild_locale"] = "en-US"
 		out["context"] = 0

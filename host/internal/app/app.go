@@ -240,6 +240,7 @@ func start(ctx context.Context, cfg Config, v *vault.Vault, logger *slog.Logger,
 		KeyFallback: func(userID, guildID, slot string) bool {
 			return fallback.Keys[slot] != "" && fallback.Allowed(userID, guildID)
 		},
+		Images: imageDeps(cfg.Images, a.Plugins, sender),
 	}); err != nil {
 		return nil, err
 	}
@@ -354,4 +355,13 @@ func (a *App) closeAll(ctx context.Context) error {
 		a.pool.Close()
 	}
 	return errors.Join(errs...)
+}
+
+// imageDeps completes the image settings with the plugin host (which draws)
+// and the sender (which posts as the personality). CallContext stays unset
+// until the chat package exports its fallback-key policy for callers
+// outside the pipeline: /imagine uses the caller's own key meanwhile.
+func imageDeps(d commands.ImageDeps, h *plugin.Host, s *discord.Sender) commands.ImageDeps {
+	d.Host, d.Poster = h, s
+	return d
 }

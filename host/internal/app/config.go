@@ -73,6 +73,9 @@ type Config struct {
 	Chat     chat.Config
 	Limits   ratelimit.Settings
 	Commands commands.Settings
+	// Images is TZUROT_IMAGE_PLUGIN and TZUROT_IMAGES (docs/images.md);
+	// start fills in the plugin host and the sender.
+	Images commands.ImageDeps
 }
 
 // ConfigFromEnv reads and checks the configuration. environ is os.Environ
@@ -189,6 +192,9 @@ func ConfigFromEnv(getenv func(string) string, environ []string, observe func(st
 		return Config{}, err
 	}
 	if c.Commands, err = commands.SettingsFromEnv(getenv); err != nil {
+		return Config{}, err
+	}
+	if c.Images, err = commands.ImageDepsFromEnv(getenv); err != nil {
 		return Config{}, err
 	}
 	return c, nil

@@ -124,6 +124,9 @@ type Deps struct {
 	// ModelsWait is how long the model autocomplete waits for a list not
 	// yet cached (default 2 s; Discord allows 3 s in all).
 	ModelsWait time.Duration
+	// Images serves /imagine, /personality image and /personality tools
+	// (imagine.go); the zero value explains that images are not set up.
+	Images ImageDeps
 }
 
 // Commands holds the slash command definitions and their handlers.
@@ -138,6 +141,7 @@ type Commands struct {
 	now      func() time.Time
 	timeout  time.Duration
 	mux      *handler.Mux
+	images   ImageDeps
 	zones    zoneIndex
 	download func(ctx context.Context, url string, max int64) ([]byte, string, error)
 	fallback func(discordUserID, guildID, slot string) bool
@@ -162,6 +166,7 @@ func New(d Deps) (*Commands, error) {
 		store: d.Store, plugins: d.Plugins, aliases: d.Aliases, reload: d.ReloadPlugins,
 		limits: d.RateLimits, owners: map[string]bool{}, log: d.Logger, now: d.Now, timeout: d.HandlerTimeout,
 		download: d.Download, fallback: d.KeyFallback,
+		images: d.Images,
 	}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
@@ -472,7 +477,12 @@ func (c *Commands) routes() *handler.Mux {
 			"/voice", "/voice-clone", "/voice-sample/upload", "/voice-sample/list", "/voice-sample/remove"} {
 			r.Autocomplete(sub, c.autocompletePersonality)
 		}
+		r.Command("/image", c.command("personality image", c.personalityImage))
+		r.Command("/tools", c.command("personality tools", c.personalityTools))
+		r.Autocomplete("/image", c.autocompleteImageOptions)
+		r.Autocomplete("/tools", c.autocompleteImageOptions)
 	})
+	c.imageRoutes(m)
 
 	m.Route("/voice", func(r handler.Router) {
 		r.Command("/enable", c.command("voice enable", c.voiceEnable))

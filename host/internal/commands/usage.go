@@ -76,6 +76,7 @@ func usageTable(totals []store.UsageTotal) string {
 	type row struct {
 		name             string
 		req, in, out, ch int64
+		images           int64
 	}
 	var rows []row
 	var sum row
@@ -87,7 +88,7 @@ func usageTable(totals []store.UsageTotal) string {
 		if t.Kind != store.KindText {
 			name += " (" + t.Kind + ")"
 		}
-		rows = append(rows, row{name, t.Requests, t.InputTokens, t.OutputTokens, t.Characters})
+		rows = append(rows, row{name, t.Requests, t.InputTokens, t.OutputTokens, t.Characters, t.Images})
 		sum.req, sum.in, sum.out = sum.req+t.Requests, sum.in+t.InputTokens, sum.out+t.OutputTokens
 	}
 	slices.SortStableFunc(rows, func(a, b row) int { return cmp.Compare(b.in+b.out, a.in+a.out) })
@@ -100,6 +101,9 @@ func usageTable(totals []store.UsageTotal) string {
 		fmt.Fprintf(&s, "- **%s**: %s requests, %s tokens in, %s out", r.name, count(r.req), count(r.in), count(r.out))
 		if r.ch > 0 {
 			fmt.Fprintf(&s, ", %s characters", count(r.ch))
+		}
+		if r.images > 0 {
+			fmt.Fprintf(&s, ", %s images", count(r.images))
 		}
 		s.WriteString("\n")
 	}

@@ -38,9 +38,22 @@ type File struct {
 	Attached bool
 }
 
-// disgo returns the file as disgo uploads it, with a fresh reader.
-func (f *File) disgo() *discord.File {
-	return discord.NewFile(f.Name, "", bytes.NewReader(f.Data))
+// disgoFiles returns the files as disgo uploads them, each with a fresh reader.
+func disgoFiles(files []*File) []*discord.File {
+	out := make([]*discord.File, len(files))
+	for i, f := range files {
+		out[i] = discord.NewFile(f.Name, "", bytes.NewReader(f.Data))
+	}
+	return out
+}
+
+// totalBytes is the size of files together (for logs).
+func totalBytes(files []*File) int {
+	n := 0
+	for _, f := range files {
+		n += len(f.Data)
+	}
+	return n
 }
 
 // LastPart supplies what goes with the last part of a reply. It is called after every part
@@ -50,35 +63,38 @@ func (f *File) disgo() *discord.File {
 // part has no room for it.
 type LastPart func(ctx context.Context) (file *File, note string)
 
-// lastPart is a resolved LastPart.
+// lastPart is what goes with the last part of a message: a resolved LastPart (one file), or
+// the files of SendFilesAsPersonality.
 type lastPart struct {
-	file *File
-	note string
+	files []*File
+	note  string
 }
 
 // resolveLast asks last for the file and note and applies the upload limit.
 func (s *Sender) resolveLast(ctx context.Context, last LastPart) *lastPart {
 	f, note := last(ctx)
-	t := &lastPart{file: f, note: strings.TrimSpace(note)}
+	t := &lastPart{note: strings.TrimSpace(note)}
+	if f != nil {
+		t.files = []*File{f}
+	}
 	if f != nil && (len(f.Data) == 0 || int64(len(f.Data)) > s.b.cfg.maxUpload) {
 		if len(f.Data) > 0 {
 			s.b.log.Info("attachment over the upload limit; posting a notice instead",
 				slog.Int("bytes", len(f.Data)), slog.Int64("limit", s.b.cfg.maxUpload))
 		}
-		t.dropFile()
+		t.dropFiles()
 	}
 	return t
 }
 
-// dropFile replaces the file by its too-large note.
-func (t *lastPart) dropFile() {
-	if t.file == nil {
-		return
+// dropFiles replaces the files by their too-large notes.
+func (t *lastPart) dropFiles() {
+	for _, f := range t.files {
+		if n := strings.TrimSpace(f.TooLargeNote); n != "" && len(f.Data) > 0 {
+			t.note = joinNotes(t.note, n)
+		}
 	}
-	if n := strings.TrimSpace(t.file.TooLargeNote); n != "" && len(t.file.Data) > 0 {
-		t.note = joinNotes(t.note, n)
-	}
-	t.file = nil
+	t.files = nil
 }
 
 func joinNotes(a, b string) string {
@@ -94,6 +110,9 @@ func (t *lastPart) parts(text string) []string {
 	if t.note == "" {
 		return []string{text}
 	}
+	if strings.TrimSpace(text) == "" {
+		return nonBlank(chunk.Split(t.note))
+	}
 	joined := text + "\n" + t.note
 	if utf8.RuneCountInString(joined) <= chunk.DiscordLimit {
 		return []string{joined}
@@ -104,7 +123,7 @@ func (t *lastPart) parts(text string) []string {
 // tooLarge handles Discord refusing the file: the file is dropped and text (the part that was to
 // carry it, which has no note yet: notes and files exclude each other) gets the too-large note.
 func (t *lastPart) tooLarge(text string) []string {
-	t.dropFile()
+	t.dropFiles()
 	return t.parts(text)
 }
 

@@ -77,7 +77,20 @@ func (s *Sender) SendAsPersonality(ctx context.Context, channelID, threadParentI
 // called once every part before it is posted (so it may wait, for speech say, without delaying
 // them) and its File goes with the last part, its Note after the last part's text (see LastPart).
 func (s *Sender) SendAsPersonalityWith(ctx context.Context, channelID, threadParentID, name, avatarURL, text string, last LastPart) ([]string, error) {
+	var resolve func(context.Context) *lastPart
+	if last != nil {
+		resolve = func(ctx context.Context) *lastPart { return s.resolveLast(ctx, last) }
+	}
+	return s.sendAsPersonality(ctx, channelID, threadParentID, name, avatarURL, text, resolve, false)
+}
+
+// sendAsPersonality posts text in parts; resolve, when set, supplies what goes with the last
+// part. withFiles lets a message without text go out when it carries files (an image alone).
+func (s *Sender) sendAsPersonality(ctx context.Context, channelID, threadParentID, name, avatarURL, text string, resolve func(context.Context) *lastPart, withFiles bool) ([]string, error) {
 	parts := nonBlank(chunk.Split(text))
+	if len(parts) == 0 && withFiles {
+		parts = []string{""} // the files alone are a message
+	}
 	if len(parts) == 0 {
 		return nil, ErrEmptyReply
 	}
@@ -107,21 +120,21 @@ func (s *Sender) SendAsPersonalityWith(ctx context.Context, channelID, threadPar
 	recreated := false
 	var tail *lastPart // what goes with the last part, once asked
 	for i := 0; i < len(parts); {
-		if i == len(parts)-1 && last != nil && tail == nil {
-			tail = s.resolveLast(ctx, last)
+		if i == len(parts)-1 && resolve != nil && tail == nil {
+			tail = resolve(ctx)
 			parts = append(parts[:i], tail.parts(parts[i])...)
 		}
-		var file *File
+		var files []*File
 		if tail != nil && i == len(parts)-1 {
-			file = tail.file
+			files = tail.files
 		}
 		msg.Content = parts[i]
-		posted, err := s.executeReliably(ctx, hook, msg, file, threadID, channelID)
-		if err != nil && file != nil && isTooLarge(err) {
+		posted, err := s.executeReliably(ctx, hook, msg, files, threadID, channelID)
+		if err != nil && len(files) > 0 && isTooLarge(err) {
 			// Discord's limit for this channel is below what we assumed (an unboosted server
-			// after a boost ended, say): post the text without the file, with the notice.
+			// after a boost ended, say): post the text without the files, with the notice.
 			s.b.log.Info("Discord refused the attachment as too large; posting the text with a notice instead",
-				slog.String("channel_id", channelID), slog.Int("bytes", len(file.Data)))
+				slog.String("channel_id", channelID), slog.Int("bytes", totalBytes(files)))
 			parts = append(parts[:i], tail.tooLarge(msg.Content)...)
 			continue
 		}
@@ -140,8 +153,8 @@ func (s *Sender) SendAsPersonalityWith(ctx context.Context, channelID, threadPar
 		if err != nil {
 			return ids, fmt.Errorf("post part %d of %d as %q in channel %s: %w", i+1, len(parts), msg.Username, channelID, s.explain(err))
 		}
-		if file != nil {
-			file.Attached = true
+		for _, f := range files {
+			f.Attached = true
 		}
 		ids = append(ids, posted.ID.String())
 		i++
@@ -149,14 +162,14 @@ func (s *Sender) SendAsPersonalityWith(ctx context.Context, channelID, threadPar
 	return ids, nil
 }
 
-func (s *Sender) execute(ctx context.Context, hook Webhook, msg discord.WebhookMessageCreate, file *File, threadID snowflake.ID) (*discord.Message, error) {
+func (s *Sender) execute(ctx context.Context, hook Webhook, msg discord.WebhookMessageCreate, files []*File, threadID snowflake.ID) (*discord.Message, error) {
 	id, err := snowflake.Parse(hook.ID)
 	if err != nil {
 		return nil, fmt.Errorf("stored webhook id %q is not a Discord id: %w", hook.ID, err)
 	}
-	if file != nil {
-		// A fresh reader per attempt: a retry must upload the whole file again.
-		msg.Files = []*discord.File{file.disgo()}
+	if len(files) > 0 {
+		// Fresh readers per attempt: a retry must upload the whole files again.
+		msg.Files = disgoFiles(files)
 	}
 	m, err := s.b.client.Rest.CreateWebhookMessage(id, hook.Token, msg,
 		rest.CreateWebhookMessageParams{Wait: true, ThreadID: threadID}, rest.WithCtx(ctx))
@@ -275,9 +288,9 @@ func (s *Sender) postAsBot(ctx context.Context, ch, replyTo snowflake.ID, text s
 			tail = s.resolveLast(ctx, last)
 			parts = append(parts[:i], tail.parts(parts[i])...)
 		}
-		var file *File
+		var files []*File
 		if tail != nil && i == len(parts)-1 {
-			file = tail.file
+			files = tail.files
 		}
 		msg := discord.NewMessageCreate().WithContent(parts[i]).
 			WithAllowedMentions(&discord.AllowedMentions{Parse: []discord.AllowedMentionType{discord.AllowedMentionTypeUsers}, RepliedUser: false})
@@ -285,18 +298,18 @@ func (s *Sender) postAsBot(ctx context.Context, ch, replyTo snowflake.ID, text s
 			// If the message was deleted meanwhile, post anyway rather than fail.
 			msg.MessageReference = &discord.MessageReference{MessageID: &replyTo, FailIfNotExists: false}
 		}
-		m, err := s.createReliably(ctx, ch, msg, file)
-		if err != nil && file != nil && isTooLarge(err) {
+		m, err := s.createReliably(ctx, ch, msg, files)
+		if err != nil && len(files) > 0 && isTooLarge(err) {
 			s.b.log.Info("Discord refused the attachment as too large; posting the text with a notice instead",
-				slog.String("channel_id", ch.String()), slog.Int("bytes", len(file.Data)))
+				slog.String("channel_id", ch.String()), slog.Int("bytes", totalBytes(files)))
 			parts = append(parts[:i], tail.tooLarge(parts[i])...)
 			continue
 		}
 		if err != nil {
 			return ids, fmt.Errorf("post part %d of %d in channel %s: %w", i+1, len(parts), ch, s.explain(err))
 		}
-		if file != nil {
-			file.Attached = true
+		for _, f := range files {
+			f.Attached = true
 		}
 		ids = append(ids, m.ID.String())
 		i++

@@ -97,7 +97,7 @@ func classifySend(err error) (sendFault, string) {
 // if Discord did post it, so a reply is never posted twice where Discord lets the bot tell. When
 // the channel cannot be read, it posts again: a duplicate is better than a lost reply.
 // postChannel is where the message lands (the thread, for a thread).
-func (s *Sender) executeReliably(ctx context.Context, hook Webhook, msg discord.WebhookMessageCreate, file *File, threadID snowflake.ID, postChannel string) (*discord.Message, error) {
+func (s *Sender) executeReliably(ctx context.Context, hook Webhook, msg discord.WebhookMessageCreate, files []*File, threadID snowflake.ID, postChannel string) (*discord.Message, error) {
 	cfg := s.b.cfg.sendRetry
 	start := time.Now()
 	floor := snowflake.New(start.Add(-postClockSkew))
@@ -128,7 +128,7 @@ func (s *Sender) executeReliably(ctx context.Context, hook Webhook, msg discord.
 			break
 		}
 		attempts++
-		m, err := s.execute(ctx, hook, msg, file, threadID)
+		m, err := s.execute(ctx, hook, msg, files, threadID)
 		if err == nil {
 			if attempts > 1 {
 				s.b.log.Info("posted after Discord failed transiently", slog.String("channel_id", postChannel), slog.Int("attempts", attempts))
@@ -206,7 +206,7 @@ func (s *Sender) findPosted(ctx context.Context, channelID string, hook Webhook,
 // createReliably posts msg as the bot, retrying transient failures within the SendRetry budget.
 // Here Discord does let the bot tell: the message carries a random nonce with enforce_nonce, so
 // a retry of a message Discord already created returns that message instead of a second one.
-func (s *Sender) createReliably(ctx context.Context, ch snowflake.ID, msg discord.MessageCreate, file *File) (*discord.Message, error) {
+func (s *Sender) createReliably(ctx context.Context, ch snowflake.ID, msg discord.MessageCreate, files []*File) (*discord.Message, error) {
 	cfg := s.b.cfg.sendRetry
 	msg.Nonce, msg.EnforceNonce = newNonce(), true
 	start := time.Now()
@@ -215,9 +215,9 @@ func (s *Sender) createReliably(ctx context.Context, ch snowflake.ID, msg discor
 	b.Reset()
 	deadline := start.Add(cfg.Total)
 	for attempts := 1; ; attempts++ {
-		if file != nil {
-			// A fresh reader per attempt: a retry must upload the whole file again.
-			msg.Files = []*discord.File{file.disgo()}
+		if len(files) > 0 {
+			// Fresh readers per attempt: a retry must upload the whole files again.
+			msg.Files = disgoFiles(files)
 		}
 		m, err := s.b.client.Rest.CreateMessage(ch, msg, rest.WithCtx(ctx))
 		if err == nil {

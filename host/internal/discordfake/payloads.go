@@ -188,6 +188,14 @@ type InteractionSpec struct {
 	User      User
 	// Attachments resolved for attachment options (by their ID).
 	Attachments []Attachment
+	// NSFW marks the interaction's channel age-restricted (the channel object's nsfw).
+	NSFW bool
+	// ThreadParentID, when set, makes ChannelID a public thread of that channel (the
+	// interaction's channel object then says so, as Discord's does; it has no nsfw flag).
+	ThreadParentID string
+	// AttachmentSizeLimit is the upload limit Discord tells the app for this server (0 =
+	// DefaultUploadLimit; boosted servers have more).
+	AttachmentSizeLimit int
 }
 
 func (in InteractionSpec) json(typ int, data map[string]any) map[string]any {
@@ -196,14 +204,29 @@ func (in InteractionSpec) json(typ int, data map[string]any) map[string]any {
 		app = DefaultAppID
 	}
 	channel := map[string]any{"id": in.ChannelID, "type": ChannelGuildText, "name": "channel", "permissions": "2251799813685247", "flags": 0}
+	limit := in.AttachmentSizeLimit
+	if limit == 0 {
+		limit = DefaultUploadLimit
+	}
 	out := map[string]any{
 		"id": in.ID, "application_id": app, "type": typ, "token": in.Token, "version": 1,
 		"channel_id": in.ChannelID, "app_permissions": "2251799813685247", "locale": "en-US",
 		"entitlements": []any{}, "authorizing_integration_owners": map[string]any{"0": in.GuildID},
-		"data": data, "attachment_size_limit": 8 << 20,
+		"data": data, "attachment_size_limit": limit,
 	}
 	if in.GuildID != "" {
 		channel["guild_id"] = in.GuildID
+		channel["nsfw"] = in.NSFW
+		if in.ThreadParentID != "" {
+			// Threads carry their parent, not an nsfw flag of their own.
+			delete(channel, "nsfw")
+			channel["type"] = ChannelPublicThread
+			channel["parent_id"] = in.ThreadParentID
+			channel["owner_id"] = in.User.ID
+			channel["message_count"], channel["member_count"] = 0, 1
+			channel["thread_metadata"] = map[string]any{"archived": false, "auto_archive_duration": 1440,
+				"archive_timestamp": time.Now().UTC().Format(time.RFC3339), "locked": false}
+		}
 		out["guild_id"] = in.GuildID
 		out["guild_locale"] = "en-US"
 		out["context"] = 0

@@ -110,9 +110,7 @@ func (s *Server) wrap(route string, auth authKind, h func(http.ResponseWriter, *
 			}
 		}
 
-		if s.tooLarge(rec) {
-			// Discord refuses the whole request at its edge, before looking at the payload.
-			writeError(w, http.StatusRequestEntityTooLarge, 40005, "Request entity too large")
+		if !s.checkUploadSize(w, rec) {
 			return
 		}
 		if !s.noteMessageBody(w, r, rec) {
@@ -216,22 +214,6 @@ func typeByExtension(name string) string {
 	default:
 		return mime.TypeByExtension(ext)
 	}
-}
-
-// tooLarge reports whether a file of the request is over the upload limit.
-func (s *Server) tooLarge(rec *Request) bool {
-	s.mu.Lock()
-	limit := s.uploadLimit
-	s.mu.Unlock()
-	if limit <= 0 {
-		limit = DefaultUploadLimit
-	}
-	for _, f := range rec.Files {
-		if len(f.Data) > limit {
-			return true
-		}
-	}
-	return false
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -902,6 +884,9 @@ func (s *Server) channelJSON(c Channel) map[string]any {
 	out := map[string]any{"id": c.ID, "type": c.Type, "name": c.Name, "flags": 0}
 	if c.GuildID != "" {
 		out["guild_id"] = c.GuildID
+		// Discord sends nsfw (age-restricted) on guild channels; threads inherit their
+		// parent's and say so in their own object.
+		out["nsfw"] = c.NSFW
 		out["position"] = 0
 		out["permission_overwrites"] = []any{}
 	}
@@ -932,4 +917,21 @@ func webhookJSON(w Webhook) map[string]any {
 		out["application_id"] = nil
 	}
 	return out
+}
+
+// checkUploadSize answers 413 as Discord does when a request's files add up to more than the
+// upload limit (JSON code 40005, "Request entity too large"); nothing is posted.
+func (s *Server) checkUploadSize(w http.ResponseWriter, rec *Request) bool {
+	var total int64
+	for _, f := range rec.Files {
+		total += int64(len(f.Data))
+	}
+	s.mu.Lock()
+	limit := s.uploadLimit
+	s.mu.Unlock()
+	if len(rec.Files) == 0 || total <= limit {
+		return true
+	}
+	writeError(w, http.StatusRequestEntityTooLarge, 40005, "Request entity too large")
+	return false
 }

@@ -83,7 +83,7 @@ type Server struct {
 	originals   map[string]*Message   // interaction token -> @original
 	followUps   map[string][]*Message // interaction token -> follow-ups
 	commandPuts [][]byte
-	uploadLimit int
+	uploadLimit int64 // bytes of files one request may carry (WithUploadLimit)
 
 	bodies          []MessageBody // every body that created or edited a message (mentions.go)
 	mentionProblems []string
@@ -102,6 +102,16 @@ func WithAppID(appID string) Option {
 		s.AppID = appID
 		s.Token = TokenFor(appID)
 	}
+}
+
+// DefaultUploadLimit is Discord's upload limit for a server without boosts: 10 MiB of files
+// per message.
+const DefaultUploadLimit = 10 << 20
+
+// WithUploadLimit sets how many bytes of files one request may carry (default
+// DefaultUploadLimit; boosted servers allow more).
+func WithUploadLimit(n int64) Option {
+	return func(s *Server) { s.uploadLimit = n }
 }
 
 // New starts a fake Discord on 127.0.0.1 and stops it when the test ends.
@@ -127,20 +137,21 @@ func WithoutMentionCheck() Option {
 // bench): the caller stops the server with Close.
 func Start(opts ...Option) *Server {
 	s := &Server{
-		AppID:      DefaultAppID,
-		Token:      TokenFor(DefaultAppID),
-		nextID:     1_300_000_000_000_000_000,
-		channels:   map[string]*Channel{},
-		messages:   map[string][]*Message{},
-		webhooks:   map[string]*Webhook{},
-		dms:        map[string]string{},
-		blockedDMs: map[string]bool{},
-		cdn:        map[string]cdnFile{},
-		typing:     map[string]int{},
-		failures:   map[string][]Failure{},
-		nonces:     map[string]*Message{},
-		originals:  map[string]*Message{},
-		followUps:  map[string][]*Message{},
+		AppID:       DefaultAppID,
+		Token:       TokenFor(DefaultAppID),
+		nextID:      1_300_000_000_000_000_000,
+		channels:    map[string]*Channel{},
+		messages:    map[string][]*Message{},
+		webhooks:    map[string]*Webhook{},
+		dms:         map[string]string{},
+		blockedDMs:  map[string]bool{},
+		cdn:         map[string]cdnFile{},
+		typing:      map[string]int{},
+		failures:    map[string][]Failure{},
+		nonces:      map[string]*Message{},
+		originals:   map[string]*Message{},
+		followUps:   map[string][]*Message{},
+		uploadLimit: DefaultUploadLimit,
 	}
 	for _, o := range opts {
 		o(s)
@@ -203,6 +214,9 @@ type Channel struct {
 	NoManageWebhooks bool
 	// Recipient is the other user of a DM channel.
 	Recipient string
+	// NSFW marks an age-restricted channel (Discord's channel flag nsfw). Set it on a thread
+	// too when its parent is age-restricted: the fake does not inherit it.
+	NSFW bool
 }
 
 // AddChannel adds (or replaces) a channel. A zero ID gets a fresh one. It returns the channel.
@@ -449,9 +463,6 @@ type Attachment struct {
 // FlagIsVoiceMessage is Discord's IS_VOICE_MESSAGE message flag (1 << 13).
 const FlagIsVoiceMessage = 1 << 13
 
-// DefaultUploadLimit is Discord's upload limit per file for a server without boosts (10 MiB).
-const DefaultUploadLimit = 10 << 20
-
 // VoiceMessage stores an Opus recording on the CDN and returns the attachment Discord sends for
 // a voice message ("voice-message.ogg", audio/ogg, with the duration the client reported and a
 // waveform); put it in a MessageSpec with Flags FlagIsVoiceMessage.
@@ -463,12 +474,13 @@ func (s *Server) VoiceMessage(ogg []byte, durationSecs float64) Attachment {
 	return a
 }
 
-// SetUploadLimit sets the largest file a message may carry (default DefaultUploadLimit). A
-// larger one is refused as Discord does: HTTP 413, code 40005 "Request entity too large".
+// SetUploadLimit changes, on a running server, how many bytes of files one request may carry
+// (WithUploadLimit). More is refused as Discord does: HTTP 413, code 40005 "Request entity too
+// large".
 func (s *Server) SetUploadLimit(n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.uploadLimit = n
+	s.uploadLimit = int64(n)
 }
 
 // AddCDNFile stores data on the fake CDN and returns the attachment describing it.

@@ -120,7 +120,7 @@ func TestToolArgumentsCheckedBeforeThePlugin(t *testing.T) {
 	h := loadedToolkit(t, toolCaps, "", 0)
 	cases := []struct{ args, want string }{
 		{`{}`, "arguments: city: is required"},
-		{`{"city":"Paris","days":9}`, "arguments: days: must be at most 7 (it is 9)"},
+		{`{"city":"Paris","days":9}`, "arguments: days: must be at most 7, but it is 9"},
 		{`{"city":"Paris","country":"FR"}`, "arguments: country: is not an argument of this tool"},
 		{`{"city":42}`, "arguments: city: must be string"},
 		{`["Paris"]`, "arguments: they must be a JSON object"},

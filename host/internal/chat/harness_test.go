@@ -72,6 +72,7 @@ func TestMain(m *testing.M) {
 
 // providerRequest is one chat completion request the fake received.
 type providerRequest struct {
+	Raw      []byte `json:"-"` // the whole body
 	Auth     string
 	Model    string
 	Messages []struct {
@@ -111,6 +112,7 @@ func (f *fakeProvider) serve(w http.ResponseWriter, r *http.Request) {
 	var req providerRequest
 	_ = json.Unmarshal(body, &req)
 	req.Auth = r.Header.Get("Authorization")
+	req.Raw = body
 	f.mu.Lock()
 	f.requests = append(f.requests, req)
 	var h http.HandlerFunc
@@ -199,6 +201,9 @@ type harnessOptions struct {
 	config      func(*chat.Config)
 	// keys adjusts the key source the plugin host reads keys through.
 	keys func(*chat.KeySource)
+	// deps adjusts the pipeline's parts (tools, grants) once the plugin
+	// host runs.
+	deps func(*chat.Deps, *plugin.Host)
 }
 
 const defaultPluginsTOML = `
@@ -313,10 +318,14 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 	if o.config != nil {
 		o.config(&ccfg)
 	}
-	h.pipeline, err = chat.New(ctx, chat.Deps{
+	deps := chat.Deps{
 		Store: h.store, Plugins: h.host, Sender: b.NewSender(discord.NewMemoryWebhookStore()),
 		Reader: chat.RESTReader{Client: b.Client()}, Limiter: limiter, Keys: keys, Logger: logger,
-	}, ccfg)
+	}
+	if o.deps != nil {
+		o.deps(&deps, h.host)
+	}
+	h.pipeline, err = chat.New(ctx, deps, ccfg)
 	if err != nil {
 		t.Fatal(err)
 	}

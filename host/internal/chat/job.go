@@ -176,13 +176,24 @@ func (j *job) reply(ctx context.Context) {
 		RequestID:     j.stats.RequestID,
 	})
 	start := time.Now()
-	resp, usage, err := p.plugins.Chat(callCtx, pluginName, req)
+	// The agent loop (agent.go): one chat call when no tool is offered.
+	loop, err := j.converse(callCtx, j.tools(ctx), req, func(ctx context.Context, req abi.ChatRequest) (abi.ChatResponse, []abi.Usage, error) {
+		return p.plugins.Chat(ctx, pluginName, req)
+	})
+	resp, usage := loop.resp, loop.usage
 	j.stats.PluginTime = time.Since(start)
 	if err != nil {
+		if len(usage) > 0 {
+			// Earlier steps of the loop were done (and may have been billed).
+			j.record(ctx, nil, resp, usage, store.DeliveryNone)
+		}
 		j.callFailed(ctx, err)
 		return
 	}
 	text := strings.TrimSpace(resp.Content)
+	if text == "" && loop.notice != "" {
+		text = loop.notice
+	}
 	if text == "" {
 		// The provider did the work (and may have charged for it): count it.
 		j.record(ctx, nil, resp, usage, store.DeliveryNone)

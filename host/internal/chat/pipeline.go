@@ -104,6 +104,8 @@ type Config struct {
 	// OnReply, when set, is called after every reply attempt (for the load
 	// command and tests).
 	OnReply func(ReplyStats)
+	// Tools switches and bounds the agent loop (docs/tools.md).
+	Tools ToolsConfig
 	// Now is the pipeline's clock (default time.Now). Rate-limit windows
 	// and daily token budgets are counted in its time, not the database's,
 	// so a test can put requests on either side of a window boundary.
@@ -138,6 +140,7 @@ func (c *Config) defaults() {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	c.Tools.defaults()
 }
 
 // Deps are the parts the pipeline joins.
@@ -154,6 +157,13 @@ type Deps struct {
 	// inside the call, bounded by the plugin's call_timeout.
 	Keys   *KeySource
 	Logger *slog.Logger
+	// Tools runs tool plugins (PluginTools adapts *plugin.Host); ToolGrants
+	// says which tools each personality may call; Channels tells
+	// age-restricted channels apart. Without Tools and ToolGrants no reply
+	// offers a tool; without Channels no tool call is NSFW-allowed.
+	Tools      ToolHost
+	ToolGrants ToolGrants
+	Channels   ChannelInfo
 }
 
 // ReplyStats describes one reply attempt.
@@ -194,6 +204,10 @@ type Pipeline struct {
 	recorder *recorder
 	notices  throttle
 	userIDs  idCache
+	// Agent loop parts (agent.go); nil when not configured.
+	toolHost ToolHost
+	grants   ToolGrants
+	channels ChannelInfo
 
 	stopPoll context.CancelFunc
 	wg       sync.WaitGroup
@@ -211,7 +225,8 @@ func New(ctx context.Context, d Deps, cfg Config) (*Pipeline, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	log = log.With("component", "chat")
-	p := &Pipeline{cfg: cfg, store: d.Store, plugins: d.Plugins, sender: d.Sender, limiter: d.Limiter, keys: d.Keys, log: log}
+	p := &Pipeline{cfg: cfg, store: d.Store, plugins: d.Plugins, sender: d.Sender, limiter: d.Limiter, keys: d.Keys, log: log,
+		toolHost: d.Tools, grants: d.ToolGrants, channels: d.Channels}
 	p.mentions = &mentions{src: d.Store, index: trigger.NewAliasIndex(), log: log, retry: cfg.Retry}
 	if err := p.mentions.refresh(ctx, true); err != nil {
 		return nil, fmt.Errorf("chat: %w", err)

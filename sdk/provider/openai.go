@@ -15,9 +15,9 @@ import (
 // {"error": {"message": "...", "type": "...", "code": ...}}. Code is a
 // string at OpenAI and a number at OpenRouter, so it is kept raw.
 //
-// plugins/openai (chat) and plugins/openai-speech (speech, transcription)
-// both read it; the mapping to abi error codes is the same for every
-// endpoint of the API, so it lives here once.
+// plugins/openai (chat), plugins/openai-speech (speech, transcription)
+// and plugins/images (image generation) read it; the mapping to abi error
+// codes is the same for every endpoint of the API, so it lives here once.
 type OpenAIErrorBody struct {
 	Message string          `json:"message"`
 	Type    string          `json:"type"`

@@ -11,7 +11,8 @@
 // provider plugins share word for word. Each provider's own error mapping
 // (which HTTP status or error type becomes which abi error code) stays in
 // its plugin, since the providers disagree on it, except OpenAI's
-// (OpenAIError), which plugins/openai and plugins/openai-speech share; so
+// (OpenAIError), which plugins/openai, plugins/openai-speech and
+// plugins/images share; so
 // does the mapping of a reasoning object to a level.
 //
 // The host scrubs the user's own key from everything a plugin returns

@@ -70,7 +70,15 @@ func (s *Sender) restErr(err error) error { return s.b.redact.Error(err) }
 // executeReliably); a part given up on fails with a *DeliveryError (ErrDiscordUnavailable). When
 // a later part fails, the ids of the parts already posted are returned with the error.
 func (s *Sender) SendAsPersonality(ctx context.Context, channelID, threadParentID, name, avatarURL, text string) ([]string, error) {
+	return s.sendAsPersonality(ctx, channelID, threadParentID, name, avatarURL, text, nil)
+}
+
+// sendAsPersonality posts text with files on its last part (SendFilesAsPersonality).
+func (s *Sender) sendAsPersonality(ctx context.Context, channelID, threadParentID, name, avatarURL, text string, files []*discord.File) ([]string, error) {
 	parts := nonBlank(chunk.Split(text))
+	if len(parts) == 0 && len(files) > 0 {
+		parts = []string{""} // files alone are a message
+	}
 	if len(parts) == 0 {
 		return nil, ErrEmptyReply
 	}
@@ -100,6 +108,9 @@ func (s *Sender) SendAsPersonality(ctx context.Context, channelID, threadParentI
 	recreated := false
 	for i := 0; i < len(parts); {
 		msg.Content = parts[i]
+		if i == len(parts)-1 {
+			msg.Files = files
+		}
 		posted, err := s.executeReliably(ctx, hook, msg, threadID, channelID)
 		if err != nil && !recreated && (isDiscordError(err, codeUnknownWebhook) || isDiscordError(err, codeInvalidWebhookToken)) {
 			// Someone deleted the webhook (or reset its token): forget it and make a new one.
@@ -127,6 +138,7 @@ func (s *Sender) execute(ctx context.Context, hook Webhook, msg discord.WebhookM
 	if err != nil {
 		return nil, fmt.Errorf("stored webhook id %q is not a Discord id: %w", hook.ID, err)
 	}
+	rewindFiles(msg.Files)
 	m, err := s.b.client.Rest.CreateWebhookMessage(id, hook.Token, msg,
 		rest.CreateWebhookMessageParams{Wait: true, ThreadID: threadID}, rest.WithCtx(ctx))
 	return m, s.restErr(err)

@@ -186,6 +186,8 @@ type InteractionSpec struct {
 	User      User
 	// Attachments resolved for attachment options (by their ID).
 	Attachments []Attachment
+	// NSFW marks the interaction's channel age-restricted (the channel object's nsfw).
+	NSFW bool
 }
 
 func (in InteractionSpec) json(typ int, data map[string]any) map[string]any {
@@ -198,10 +200,11 @@ func (in InteractionSpec) json(typ int, data map[string]any) map[string]any {
 		"id": in.ID, "application_id": app, "type": typ, "token": in.Token, "version": 1,
 		"channel_id": in.ChannelID, "app_permissions": "2251799813685247", "locale": "en-US",
 		"entitlements": []any{}, "authorizing_integration_owners": map[string]any{"0": in.GuildID},
-		"data": data, "attachment_size_limit": 8 << 20,
+		"data": data, "attachment_size_limit": DefaultUploadLimit,
 	}
 	if in.GuildID != "" {
 		channel["guild_id"] = in.GuildID
+		channel["nsfw"] = in.NSFW
 		out["guild_id"] = in.GuildID
 		out["guild_locale"] = "en-US"
 		out["context"] = 0

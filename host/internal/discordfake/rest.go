@@ -109,6 +109,9 @@ func (s *Server) wrap(route string, auth authKind, h func(http.ResponseWriter, *
 			}
 		}
 
+		if !s.checkUploadSize(w, rec) {
+			return
+		}
 		if !s.noteMessageBody(w, r, rec) {
 			return
 		}
@@ -853,6 +856,9 @@ func (s *Server) channelJSON(c Channel) map[string]any {
 	out := map[string]any{"id": c.ID, "type": c.Type, "name": c.Name, "flags": 0}
 	if c.GuildID != "" {
 		out["guild_id"] = c.GuildID
+		// Discord sends nsfw (age-restricted) on guild channels; threads inherit their
+		// parent's and say so in their own object.
+		out["nsfw"] = c.NSFW
 		out["position"] = 0
 		out["permission_overwrites"] = []any{}
 	}
@@ -883,4 +889,18 @@ func webhookJSON(w Webhook) map[string]any {
 		out["application_id"] = nil
 	}
 	return out
+}
+
+// checkUploadSize answers 413 as Discord does when a request's files add up to more than the
+// upload limit (JSON code 40005, "Request entity too large"); nothing is posted.
+func (s *Server) checkUploadSize(w http.ResponseWriter, rec *Request) bool {
+	var total int64
+	for _, f := range rec.Files {
+		total += int64(len(f.Data))
+	}
+	if len(rec.Files) == 0 || total <= s.uploadLimit {
+		return true
+	}
+	writeError(w, http.StatusRequestEntityTooLarge, 40005, "Request entity too large")
+	return false
 }

@@ -83,6 +83,7 @@ type Server struct {
 	originals   map[string]*Message   // interaction token -> @original
 	followUps   map[string][]*Message // interaction token -> follow-ups
 	commandPuts [][]byte
+	uploadLimit int64 // bytes of files one request may carry (WithUploadLimit)
 
 	bodies          []MessageBody // every body that created or edited a message (mentions.go)
 	mentionProblems []string
@@ -101,6 +102,16 @@ func WithAppID(appID string) Option {
 		s.AppID = appID
 		s.Token = TokenFor(appID)
 	}
+}
+
+// DefaultUploadLimit is Discord's upload limit for a server without boosts: 10 MiB of files
+// per message.
+const DefaultUploadLimit = 10 << 20
+
+// WithUploadLimit sets how many bytes of files one request may carry (default
+// DefaultUploadLimit; boosted servers allow more).
+func WithUploadLimit(n int64) Option {
+	return func(s *Server) { s.uploadLimit = n }
 }
 
 // New starts a fake Discord on 127.0.0.1 and stops it when the test ends.
@@ -126,20 +137,21 @@ func WithoutMentionCheck() Option {
 // bench): the caller stops the server with Close.
 func Start(opts ...Option) *Server {
 	s := &Server{
-		AppID:      DefaultAppID,
-		Token:      TokenFor(DefaultAppID),
-		nextID:     1_300_000_000_000_000_000,
-		channels:   map[string]*Channel{},
-		messages:   map[string][]*Message{},
-		webhooks:   map[string]*Webhook{},
-		dms:        map[string]string{},
-		blockedDMs: map[string]bool{},
-		cdn:        map[string]cdnFile{},
-		typing:     map[string]int{},
-		failures:   map[string][]Failure{},
-		nonces:     map[string]*Message{},
-		originals:  map[string]*Message{},
-		followUps:  map[string][]*Message{},
+		AppID:       DefaultAppID,
+		Token:       TokenFor(DefaultAppID),
+		nextID:      1_300_000_000_000_000_000,
+		channels:    map[string]*Channel{},
+		messages:    map[string][]*Message{},
+		webhooks:    map[string]*Webhook{},
+		dms:         map[string]string{},
+		blockedDMs:  map[string]bool{},
+		cdn:         map[string]cdnFile{},
+		typing:      map[string]int{},
+		failures:    map[string][]Failure{},
+		nonces:      map[string]*Message{},
+		originals:   map[string]*Message{},
+		followUps:   map[string][]*Message{},
+		uploadLimit: DefaultUploadLimit,
 	}
 	for _, o := range opts {
 		o(s)
@@ -202,6 +214,9 @@ type Channel struct {
 	NoManageWebhooks bool
 	// Recipient is the other user of a DM channel.
 	Recipient string
+	// NSFW marks an age-restricted channel (Discord's channel flag nsfw). Set it on a thread
+	// too when its parent is age-restricted: the fake does not inherit it.
+	NSFW bool
 }
 
 // AddChannel adds (or replaces) a channel. A zero ID gets a fresh one. It returns the channel.

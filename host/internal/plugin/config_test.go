@@ -24,7 +24,7 @@ func TestShippedPluginsToml(t *testing.T) {
 	if cfg.Runtime.CacheDir != filepath.Join(root, "data", "wasm-cache") {
 		t.Errorf("cache_dir = %q", cfg.Runtime.CacheDir)
 	}
-	if got := strings.Join(cfg.Names(), ","); got != "anthropic,elevenlabs,gemini,ollama,openai,openai-speech,openrouter,speaches" {
+	if got := strings.Join(cfg.Names(), ","); got != "anthropic,elevenlabs,gemini,ollama,openai,openai-images,openai-speech,openrouter,openrouter-images,speaches" {
 		t.Fatalf("plugins = %s", got)
 	}
 	oa := cfg.Plugins["openai"]
@@ -73,6 +73,26 @@ func TestShippedPluginsToml(t *testing.T) {
 	if lo.Enabled || !lo.AllowPrivate || lo.KeySlot != "" || lo.Path != sp.Path || lo.Config["base_url"] != "http://127.0.0.1:8000" ||
 		len(lo.AllowedHosts) != 1 || lo.AllowedHosts[0] != "127.0.0.1:8000" || lo.Problem() != nil {
 		t.Errorf("speaches = %+v", lo)
+	}
+	// Images share the chat entries' key slots: one key serves chat and images.
+	imgPath := filepath.Join(root, "plugins", "images", "images.wasm")
+	ri := cfg.Plugins["openrouter-images"]
+	if ri.Enabled || ri.KeySlot != "openrouter" || ri.Path != imgPath ||
+		strings.Join(ri.Capabilities, ",") != "image.generate,llm.validate_key" ||
+		len(ri.AllowedHosts) != 1 || ri.AllowedHosts[0] != "openrouter.ai:443" || ri.AllowPrivate ||
+		ri.Config["api"] != "chat" || ri.Config["base_url"] != "https://openrouter.ai/api/v1" ||
+		ri.Config["default_model"] != "google/gemini-2.5-flash-image" ||
+		ri.Limits.MaxResponseBytes != 32<<20 || ri.Limits.MemoryMiB != 192 || ri.Problem() != nil {
+		t.Errorf("openrouter-images = %+v", ri)
+	}
+	oi := cfg.Plugins["openai-images"]
+	if oi.Enabled || oi.KeySlot != "openai" || oi.Path != imgPath ||
+		strings.Join(oi.Capabilities, ",") != "image.generate,llm.validate_key" ||
+		len(oi.AllowedHosts) != 1 || oi.AllowedHosts[0] != "api.openai.com:443" || oi.AllowPrivate ||
+		oi.Config["api"] != "images" || oi.Config["base_url"] != "https://api.openai.com" ||
+		oi.Config["default_model"] != "gpt-image-1" || oi.Config["default_size"] != "1024x1024" ||
+		oi.Limits.MaxResponseBytes != 32<<20 || oi.Limits.HTTPTimeout != 150*time.Second || oi.Problem() != nil {
+		t.Errorf("openai-images = %+v", oi)
 	}
 }
 

@@ -111,6 +111,12 @@ var constraintMessages = map[string]string{
 	"webhook_messages_channel_snowflake":           "a Discord channel id must be 1 to 20 digits",
 	"channel_activations_channel_snowflake":        "a Discord channel id must be 1 to 20 digits",
 	"reply_reasoning_message_snowflake":            "a Discord message id must be 1 to 20 digits",
+	"image_configs_plugin_format":                  "an image plugin is a plugins.toml entry name: lowercase letters, digits, '.', '_' or '-'",
+	"image_configs_model_length":                   "a model name must be at most 200 characters",
+	"image_configs_size_format":                    "an image size is WIDTHxHEIGHT, for example 1024x1024",
+	"image_configs_style_length":                   "a style must be at most 100 characters",
+	"image_configs_parameters_object":              "image parameters must be a JSON object",
+	"personality_tools_tool_format":                "a tool is generate_image or <plugin entry>/<tool name>",
 }
 
 // mapError turns PostgreSQL errors into the store's errors. Messages come

@@ -32,6 +32,17 @@ type DmSession struct {
 	UpdatedAt     time.Time
 }
 
+type ImageConfig struct {
+	PersonalityID int64
+	Plugin        string
+	Model         string
+	Size          string
+	Style         string
+	Parameters    json.RawMessage
+	Enabled       bool
+	UpdatedAt     time.Time
+}
+
 type LlmConfig struct {
 	ID                    int64
 	PersonalityID         int64
@@ -130,6 +141,12 @@ type PersonalityStory struct {
 	Source        json.RawMessage
 	CreatedAt     time.Time
 	UpdatedAt     time.Time
+}
+
+type PersonalityTool struct {
+	PersonalityID int64
+	Tool          string
+	CreatedAt     time.Time
 }
 
 type PersonalityTrainingExample struct {

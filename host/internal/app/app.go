@@ -225,6 +225,9 @@ func start(ctx context.Context, cfg Config, v *vault.Vault, logger *slog.Logger,
 	if a.Pipeline, err = chat.New(ctx, chat.Deps{
 		Store: a.Store, Plugins: a.Plugins, Sender: sender, Reader: chat.RESTReader{Client: a.Bot.Client()},
 		Limiter: a.Limiter, Keys: keys, Logger: logger,
+		// The agent loop: tools of plugins granted "tool", each personality's
+		// grants from personality_tools (deny by default).
+		Tools: &chat.PluginTools{Host: a.Plugins}, ToolGrants: a.Store,
 	}, chatCfg); err != nil {
 		return nil, err
 	}

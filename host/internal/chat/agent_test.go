@@ -14,6 +14,7 @@ import (
 	"github.com/tzurot-go/tzurot/host/internal/chat"
 	"github.com/tzurot-go/tzurot/host/internal/discordfake"
 	"github.com/tzurot-go/tzurot/host/internal/plugin"
+	"github.com/tzurot-go/tzurot/host/internal/store"
 	"github.com/tzurot-go/tzurot/sdk/plugintest"
 )
 
@@ -47,6 +48,14 @@ type grants []string
 
 func (g grants) PersonalityTools(context.Context, int64) ([]string, error) { return g, nil }
 
+// storeGrants reads the grants from the real personality_tools table (the
+// store exists only once the harness is built).
+type storeGrants struct{ s *store.Store }
+
+func (g *storeGrants) PersonalityTools(ctx context.Context, id int64) ([]string, error) {
+	return g.s.PersonalityTools(ctx, id)
+}
+
 // nsfwChannels says which channels are age-restricted.
 type nsfwChannels map[string]bool
 
@@ -62,18 +71,24 @@ call_timeout = "20s"
 
 // toolHarness is the pipeline with the real openai plugin, the test tool
 // plugin granted "tool" in plugins.toml, and g granted to every
-// personality.
+// personality (nil: the grants in the database's personality_tools).
 func toolHarness(t *testing.T, g grants, tune func(*chat.Config), channels chat.ChannelInfo) *harness {
 	t.Helper()
+	var tg chat.ToolGrants = g
+	sg := &storeGrants{}
+	if g == nil {
+		tg = sg
+	}
 	h := newHarness(t, harnessOptions{
 		pluginsTOML: strings.ReplaceAll(toolsTOML, "{tools}", toolsWasm(t)),
 		config:      tune,
 		deps: func(d *chat.Deps, host *plugin.Host) {
 			d.Tools = &chat.PluginTools{Host: host}
-			d.ToolGrants = g
+			d.ToolGrants = tg
 			d.Channels = channels
 		},
 	})
+	sg.s = h.store
 	h.setKey(userID)
 	return h
 }
@@ -176,14 +191,17 @@ func (h *harness) usageIDs(reqID string) []string {
 	return out
 }
 
-// TestToolLoopTellsTheTimeInTokyo: "what time is it in Tokyo" -> the model calls time_now with
+// TestToolLoopTellsTheTimeInTokyo (grant from /personality tools, in the database): "what time is it in Tokyo" -> the model calls time_now with
 // timezone Asia/Tokyo -> the real tool plugin answers -> the model's final answer, built on the
 // tool's result, is posted as the personality. Only the granted tool is offered, both chat calls
 // and the tool step are metered under the reply's request id, and the step is logged with it.
 func TestToolLoopTellsTheTimeInTokyo(t *testing.T) {
 	t.Parallel()
-	h := toolHarness(t, grants{"tools/time_now"}, nil, nil)
+	h := toolHarness(t, nil, nil, nil)
 	pid := h.personality(personalitySpec{slug: "bambi"})
+	if _, err := h.store.GrantTool(h.ctx, pid, "tools/time_now"); err != nil {
+		t.Fatal(err)
+	}
 	var toolResult string
 	h.provider.then(
 		func(w http.ResponseWriter, r *http.Request) { answerTools(w, "time_now", `{"timezone":"Asia/Tokyo"}`) },

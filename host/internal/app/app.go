@@ -228,6 +228,7 @@ func start(ctx context.Context, cfg Config, v *vault.Vault, logger *slog.Logger,
 		// The agent loop: tools of plugins granted "tool", each personality's
 		// grants from personality_tools (deny by default).
 		Tools: &chat.PluginTools{Host: a.Plugins}, ToolGrants: a.Store,
+		Images: a.Store, ImageGen: &chat.PluginImages{Host: a.Plugins},
 	}, chatCfg); err != nil {
 		return nil, err
 	}

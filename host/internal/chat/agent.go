@@ -19,6 +19,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tzurot-go/tzurot/host/internal/discord"
+	"github.com/tzurot-go/tzurot/host/internal/store"
 	"github.com/tzurot-go/tzurot/sdk/abi"
 )
 
@@ -137,6 +139,8 @@ type toolset struct {
 	// known are tools the deployment has that this personality may not use:
 	// asked for, they are "not available" (and logged).
 	known map[string]ToolSpec
+	// image is the image config generate_image draws with, when offered.
+	image *store.ImageConfig
 }
 
 func (t toolset) empty() bool { return len(t.offered) == 0 }
@@ -146,11 +150,14 @@ func (t toolset) empty() bool { return len(t.offered) == 0 }
 func (j *job) tools(ctx context.Context) toolset {
 	p := j.p
 	ts := toolset{byName: map[string]ToolSpec{}, known: map[string]ToolSpec{}}
-	if p.cfg.Tools.Disabled || p.toolHost == nil || p.grants == nil {
+	if p.cfg.Tools.Disabled || p.grants == nil {
 		return ts
 	}
-	specs := p.toolHost.ToolSpecs()
-	if len(specs) == 0 {
+	var specs []ToolSpec
+	if p.toolHost != nil {
+		specs = p.toolHost.ToolSpecs()
+	}
+	if len(specs) == 0 && (p.images == nil || p.imageGen == nil) {
 		return ts
 	}
 	granted, err := retry2(ctx, p.cfg.Retry, func(ctx context.Context) ([]string, error) {
@@ -159,6 +166,15 @@ func (j *job) tools(ctx context.Context) toolset {
 	if err != nil {
 		j.log.Warn("cannot read the personality's tool grants; answering without tools", slog.Any("err", err))
 		return ts
+	}
+	if slices.Contains(granted, ImageToolName) {
+		// The built-in image tool comes first and keeps its name.
+		if cfg, ok := j.imageEntry(ctx); ok {
+			img := imageSpec()
+			ts.image = &cfg
+			ts.byName[ImageToolName] = img
+			ts.offered = append(ts.offered, img.Tool)
+		}
 	}
 	for _, s := range specs {
 		name := s.Tool.Name
@@ -300,9 +316,19 @@ func (j *job) runTool(ctx context.Context, ts toolset, tc abi.ToolCall, tctx abi
 	callCtx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 	start := time.Now()
-	res, usage, err := j.p.toolHost.InvokeTool(callCtx, spec.Entry, abi.InvokeRequest{
-		Tool: spec.Tool.Name, Arguments: json.RawMessage(tc.Arguments), Context: tctx,
-	})
+	var (
+		res   ToolOutput
+		usage []abi.Usage
+		err   error
+	)
+	if spec.Entry == "" && spec.Tool.Name == ImageToolName && ts.image != nil {
+		spec.Entry = ts.image.Plugin
+		res, usage, err = j.runImage(callCtx, *ts.image, tc, tctx)
+	} else {
+		res, usage, err = j.p.toolHost.InvokeTool(callCtx, spec.Entry, abi.InvokeRequest{
+			Tool: spec.Tool.Name, Arguments: json.RawMessage(tc.Arguments), Context: tctx,
+		})
+	}
 	took := time.Since(start)
 	if err != nil {
 		var ae *abi.Error
@@ -395,4 +421,40 @@ func printableName(s string) string {
 		}
 		return r
 	}, s)
+}
+
+// FileSender posts a personality's reply with files (*discord.Sender does):
+// files over limit are left off with a notice line in the text.
+type FileSender interface {
+	SendFilesAsPersonality(ctx context.Context, channelID, threadParentID, name, avatarURL, text string, files []discord.File, limit int64) ([]string, error)
+}
+
+// postFiles posts the reply with the files tools attached. It reports
+// false when there are none (post the usual way). In DMs, or with a
+// sender that cannot attach files, the text goes out with a note instead.
+func (j *job) postFiles(ctx context.Context, text string) ([]string, bool, error) {
+	if len(j.files) == 0 {
+		return nil, false, nil
+	}
+	fs, ok := j.p.sender.(FileSender)
+	if !ok || j.msg.IsDM() {
+		j.log.Info("files from tools cannot be attached here; posting the text with a note", slog.Int("files", len(j.files)))
+		note := fmt.Sprintf("(%d image(s) could not be attached here.)", len(j.files))
+		if strings.TrimSpace(text) == "" {
+			text = note
+		} else {
+			text += "\n" + note
+		}
+		j.files = nil
+		ids, err := j.post(ctx, text)
+		return ids, true, err
+	}
+	files := make([]discord.File, len(j.files))
+	for i, f := range j.files {
+		files[i] = discord.File{Name: f.Filename, Data: f.Data}
+	}
+	j.stats.Sending = time.Now()
+	pers := j.personality
+	ids, err := fs.SendFilesAsPersonality(ctx, j.msg.ChannelID, j.msg.ThreadParentID, personalityName(*pers), pers.AvatarURL, text, files, j.p.cfg.UploadLimit)
+	return ids, true, err
 }

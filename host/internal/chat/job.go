@@ -33,6 +33,8 @@ type job struct {
 	personality *store.Personality
 	provider    string
 	keys        keyUse
+	// files are what tools attached (agent.go), posted with the reply.
+	files []ToolFile
 }
 
 // run answers the message in three steps: load what the reply needs, take
@@ -194,7 +196,8 @@ func (j *job) reply(ctx context.Context) {
 	if text == "" && loop.notice != "" {
 		text = loop.notice
 	}
-	if text == "" {
+	j.files = loop.files
+	if text == "" && len(j.files) == 0 {
 		// The provider did the work (and may have charged for it): count it.
 		j.record(ctx, nil, resp, usage, store.DeliveryNone)
 		j.fail(ctx, failure{code: codeEmpty, cause: fmt.Errorf("the model %q returned an empty reply (finish reason %q)", resp.Model, resp.FinishReason),
@@ -374,6 +377,9 @@ func (j *job) references(ctx context.Context) []reference {
 // post sends the reply: through the channel webhook as the personality in a
 // server, as the bot (with the personality's name) in DMs.
 func (j *job) post(ctx context.Context, text string) ([]string, error) {
+	if ids, ok, err := j.postFiles(ctx, text); ok {
+		return ids, err
+	}
 	j.stats.Sending = time.Now()
 	pers := j.personality
 	name := personalityName(*pers)

@@ -106,6 +106,9 @@ type Config struct {
 	OnReply func(ReplyStats)
 	// Tools switches and bounds the agent loop (docs/tools.md).
 	Tools ToolsConfig
+	// UploadLimit is the most bytes of files one reply may attach (default
+	// discord.DefaultUploadLimit); larger images are left off with a notice.
+	UploadLimit int64
 	// Now is the pipeline's clock (default time.Now). Rate-limit windows
 	// and daily token budgets are counted in its time, not the database's,
 	// so a test can put requests on either side of a window boundary.
@@ -164,6 +167,11 @@ type Deps struct {
 	Tools      ToolHost
 	ToolGrants ToolGrants
 	Channels   ChannelInfo
+	// Images and ImageGen serve the built-in generate_image tool (the
+	// personality's image config; PluginImages adapts *plugin.Host).
+	// Without both it is never offered.
+	Images   ImageConfigs
+	ImageGen ImageGenerator
 }
 
 // ReplyStats describes one reply attempt.
@@ -208,6 +216,8 @@ type Pipeline struct {
 	toolHost ToolHost
 	grants   ToolGrants
 	channels ChannelInfo
+	images   ImageConfigs
+	imageGen ImageGenerator
 
 	stopPoll context.CancelFunc
 	wg       sync.WaitGroup
@@ -226,7 +236,8 @@ func New(ctx context.Context, d Deps, cfg Config) (*Pipeline, error) {
 	}
 	log = log.With("component", "chat")
 	p := &Pipeline{cfg: cfg, store: d.Store, plugins: d.Plugins, sender: d.Sender, limiter: d.Limiter, keys: d.Keys, log: log,
-		toolHost: d.Tools, grants: d.ToolGrants, channels: d.Channels}
+		toolHost: d.Tools, grants: d.ToolGrants, channels: d.Channels,
+		images: d.Images, imageGen: d.ImageGen}
 	p.mentions = &mentions{src: d.Store, index: trigger.NewAliasIndex(), log: log, retry: cfg.Retry}
 	if err := p.mentions.refresh(ctx, true); err != nil {
 		return nil, fmt.Errorf("chat: %w", err)

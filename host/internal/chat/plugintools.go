@@ -87,23 +87,9 @@ func (t *PluginTools) InvokeTool(ctx context.Context, entry string, req abi.Invo
 	if err != nil {
 		return ToolOutput{}, nil, err
 	}
-	args := bytes.TrimSpace(req.Arguments)
-	if len(args) == 0 || string(args) == "null" {
-		args = []byte("{}")
-	}
-	if args[0] != '{' {
-		return ToolOutput{}, nil, &abi.Error{Code: abi.ErrBadRequest, Message: "arguments: they must be a JSON object"}
-	}
-	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(args))
+	args, err := checkArgs(s, req.Tool, entry, req.Arguments)
 	if err != nil {
-		return ToolOutput{}, nil, &abi.Error{Code: abi.ErrBadRequest, Message: "arguments: they are not valid JSON"}
-	}
-	if err := s.Validate(inst); err != nil {
-		var ve *jsonschema.ValidationError
-		if errors.As(err, &ve) {
-			return ToolOutput{}, nil, &abi.Error{Code: abi.ErrBadRequest, Message: "arguments: " + strings.Join(paramschema.Problems(ve), "; ")}
-		}
-		return ToolOutput{}, nil, fmt.Errorf("tool %s of plugin %s: validate arguments: %w", req.Tool, entry, err)
+		return ToolOutput{}, nil, err
 	}
 	req.Arguments = args
 	in, err := json.Marshal(req)
@@ -128,4 +114,29 @@ func (t *PluginTools) InvokeTool(ctx context.Context, entry string, req abi.Invo
 		usage = []abi.Usage{u}
 	}
 	return ToolOutput{Content: res.Content, IsError: res.IsError}, usage, nil
+}
+
+// checkArgs checks a model's arguments (JSON text; empty means {}) against
+// a tool's schema: a bad_request *abi.Error naming each wrong field when
+// they do not match, else the arguments normalised.
+func checkArgs(s *jsonschema.Schema, tool, entry string, raw json.RawMessage) (json.RawMessage, error) {
+	args := bytes.TrimSpace(raw)
+	if len(args) == 0 || string(args) == "null" {
+		args = []byte("{}")
+	}
+	if args[0] != '{' {
+		return nil, &abi.Error{Code: abi.ErrBadRequest, Message: "arguments: they must be a JSON object"}
+	}
+	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(args))
+	if err != nil {
+		return nil, &abi.Error{Code: abi.ErrBadRequest, Message: "arguments: they are not valid JSON"}
+	}
+	if err := s.Validate(inst); err != nil {
+		var ve *jsonschema.ValidationError
+		if errors.As(err, &ve) {
+			return nil, &abi.Error{Code: abi.ErrBadRequest, Message: "arguments: " + strings.Join(paramschema.Problems(ve), "; ")}
+		}
+		return nil, fmt.Errorf("tool %s of plugin %s: validate arguments: %w", tool, entry, err)
+	}
+	return args, nil
 }

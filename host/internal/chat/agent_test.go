@@ -442,3 +442,43 @@ func TestToolsOffDeploymentWide(t *testing.T) {
 		t.Fatalf("posted = %+v", posted)
 	}
 }
+
+// TestToolLoopStopsAtTheTokenBound: with a loop budget of 60 tokens and 35 per chat call, the
+// second answer's tool call is not run (a tool message says the limit was reached), and the model
+// is asked for its final answer without tools.
+func TestToolLoopStopsAtTheTokenBound(t *testing.T) {
+	t.Parallel()
+	h := toolHarness(t, grants{"tools/time_now"}, func(c *chat.Config) { c.Tools.MaxTokens = 60 }, nil)
+	h.personality(personalitySpec{slug: "bambi"})
+	call := func(w http.ResponseWriter, r *http.Request) { answerTools(w, "time_now", `{}`) }
+	var skipped string
+	h.provider.then(call, call, func(w http.ResponseWriter, r *http.Request) {
+		reqs := h.provider.received()
+		last := parseWire(t, reqs[len(reqs)-1])
+		for _, m := range last.Messages {
+			if m.Role == "tool" && m.Content != nil {
+				skipped = *m.Content // the last tool message
+			}
+		}
+		if len(last.Tools) != 0 {
+			t.Error("the final request offers tools")
+		}
+		answer(w, "It is about noon.", "")
+	})
+	h.send(discordfake.MessageSpec{Content: "@bambi time?"})
+	if !strings.Contains(skipped, "limit") || !strings.Contains(skipped, "tokens") {
+		t.Errorf("last tool message = %q, want the token limit", skipped)
+	}
+	if posted := h.posted(); len(posted) != 1 || posted[0].Content != "It is about noon." {
+		t.Fatalf("posted = %+v", posted)
+	}
+	var ran int
+	for _, s := range h.logLines("tool step") {
+		if s["outcome"] == "ok" {
+			ran++
+		}
+	}
+	if ran != 1 {
+		t.Errorf("%d tool calls ran, want 1", ran)
+	}
+}

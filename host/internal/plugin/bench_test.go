@@ -292,3 +292,55 @@ func BenchmarkTranscribeBlob1MiB(b *testing.B) {
 	b.StopTimer()
 	reportPercentiles(b, lat)
 }
+
+// BenchmarkInvokeTool is a whole Host.InvokeTool of a small tool: the
+// arguments checked against the tool's compiled schema, request JSON in,
+// the result decoded, scrubbed and cut.
+func BenchmarkInvokeTool(b *testing.B) {
+	h := loadedToolkit(b, toolCaps, "", 0)
+	ctx := toolCtx()
+	req := abi.InvokeRequest{Tool: "weather", Arguments: json.RawMessage(`{"city":"Paris","days":3}`), Context: abi.ToolContext{Timezone: "Europe/Paris"}}
+	if _, _, err := h.InvokeTool(ctx, "toolkit", req); err != nil { // warm the instance
+		b.Fatal(err)
+	}
+	lat := make([]time.Duration, 0, b.N)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		start := time.Now()
+		_, _, err := h.InvokeTool(ctx, "toolkit", req)
+		lat = append(lat, time.Since(start))
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	reportPercentiles(b, lat)
+}
+
+// BenchmarkGenerateImage1MiB is a whole Host.GenerateImage whose plugin
+// answers one 1 MiB PNG through blob_create: settings checked against the
+// image_schema, the host's checks (blob, size cap, magic bytes, PNG size
+// header) and the bytes handed to the caller.
+func BenchmarkGenerateImage1MiB(b *testing.B) {
+	h := loadedToolkit(b, toolCaps, "", 0)
+	ctx := toolCtx()
+	req := abi.ImageRequest{Prompt: "size:1048576", Settings: json.RawMessage(`{"quality":"hd"}`)}
+	if _, _, err := h.GenerateImage(ctx, "toolkit", req); err != nil {
+		b.Fatal(err)
+	}
+	lat := make([]time.Duration, 0, b.N)
+	b.SetBytes(1 << 20)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		start := time.Now()
+		res, _, err := h.GenerateImage(ctx, "toolkit", req)
+		lat = append(lat, time.Since(start))
+		if err != nil || len(res.Images[0].Data) != 1<<20 {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	reportPercentiles(b, lat)
+}

@@ -94,6 +94,10 @@ type callState struct {
 
 	httpRequests int // http_request + http_stream_open calls so far
 
+	// outputCapped is set when the guest tried to set an output over
+	// max_response_bytes and was stopped (outputcap.go).
+	outputCapped bool
+
 	exposed    *exposure // the instance's exposure when the call ended
 	rawRefused bool      // api_key was refused (warned once per call)
 	emitHeld   string    // emitted text held back (see emit)

@@ -24,7 +24,7 @@ func TestShippedPluginsToml(t *testing.T) {
 	if cfg.Runtime.CacheDir != filepath.Join(root, "data", "wasm-cache") {
 		t.Errorf("cache_dir = %q", cfg.Runtime.CacheDir)
 	}
-	if got := strings.Join(cfg.Names(), ","); got != "anthropic,elevenlabs,gemini,ollama,openai,openai-images,openai-speech,openrouter,openrouter-images,speaches" {
+	if got := strings.Join(cfg.Names(), ","); got != "anthropic,clock,elevenlabs,gemini,ollama,openai,openai-images,openai-speech,openrouter,openrouter-images,speaches" {
 		t.Fatalf("plugins = %s", got)
 	}
 	oa := cfg.Plugins["openai"]
@@ -56,6 +56,12 @@ func TestShippedPluginsToml(t *testing.T) {
 		el.Limits.MaxResponseBytes != 10<<20 || el.Config["default_model"] != "eleven_flash_v2_5" ||
 		el.Path != filepath.Join(root, "plugins", "elevenlabs", "elevenlabs.wasm") || el.Problem() != nil {
 		t.Errorf("elevenlabs = %+v", el)
+	}
+	// The clock tool needs nothing from outside, so it ships enabled.
+	cl := cfg.Plugins["clock"]
+	if !cl.Enabled || cl.KeySlot != "" || len(cl.AllowedHosts) != 0 || strings.Join(cl.Capabilities, ",") != "tool" ||
+		cl.Path != filepath.Join(root, "plugins", "clock", "clock.wasm") || cl.Problem() != nil {
+		t.Errorf("clock = %+v", cl)
 	}
 	ol := cfg.Plugins["ollama"]
 	if ol.Enabled || !ol.AllowPrivate || ol.KeySlot != "" || ol.Limits != DefaultLimits() {
@@ -210,7 +216,7 @@ func TestShippedConfigLoadsRealPlugin(t *testing.T) {
 		t.Fatal(err)
 	}
 	built := map[string]string{}
-	for _, dir := range []string{"openai", "elevenlabs", "openai-speech"} {
+	for _, dir := range []string{"openai", "elevenlabs", "openai-speech", "clock"} {
 		built[dir] = plugintest.Build(t, filepath.Join(root, "plugins", dir))
 	}
 	cfg, err := LoadConfig(filepath.Join(root, "plugins.toml"))

@@ -37,6 +37,9 @@ type Options struct {
 	// MaxSpeechBytes caps the audio a speak call may return; 0 means
 	// DefaultMaxSpeechBytes.
 	MaxSpeechBytes int64
+	// MaxImageBytes caps each image an image plugin generates or a tool
+	// attaches; 0 means DefaultMaxImageBytes.
+	MaxImageBytes int64
 }
 
 // Host owns the loaded plugins. It is safe for concurrent use.
@@ -45,6 +48,7 @@ type Host struct {
 	keys      KeySource
 	cache     wazero.CompilationCache
 	maxSpeech int64
+	maxImage  int64
 
 	reloadMu sync.Mutex // one load at a time
 	current  atomic.Pointer[pluginSet]
@@ -152,6 +156,10 @@ func NewHost(ctx context.Context, opts Options) (*Host, error) {
 	h := &Host{log: log, keys: opts.Keys, maxSpeech: opts.MaxSpeechBytes}
 	if h.maxSpeech <= 0 {
 		h.maxSpeech = DefaultMaxSpeechBytes
+	}
+	h.maxImage = opts.MaxImageBytes
+	if h.maxImage <= 0 {
+		h.maxImage = DefaultMaxImageBytes
 	}
 	h.stopped, h.stop = context.WithCancel(context.Background())
 	if dir := opts.Config.Runtime.CacheDir; dir != "" {

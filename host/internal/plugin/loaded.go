@@ -32,6 +32,12 @@ type loaded struct {
 	// voiceSchema is the compiled Description.VoiceSchema, nil when the
 	// plugin declares none.
 	voiceSchema *jsonschema.Schema
+	// imageSchema is the compiled Description.ImageSchema, nil when the
+	// plugin declares none.
+	imageSchema *jsonschema.Schema
+	// tools are the plugin's declared tools by name, with their compiled
+	// parameters schemas (tools.go); empty unless it is granted "tool".
+	tools map[string]*toolDef
 
 	calls  atomic.Uint64
 	errors atomic.Uint64
@@ -148,7 +154,7 @@ func (l *loaded) run(ctx context.Context, export string, input []byte) ([]byte, 
 		l.log.WarnContext(ctx, "plugin log lines dropped", "request_id", st.call.RequestID, "dropped", st.logDropped, "max_log_lines", l.cfg.Limits.MaxLogLines)
 	}
 	st.emits.report(ctx, l.log, st.call.RequestID, l.cfg.Limits.MaxResponseBytes)
-	tooLarge := int64(len(out)) > l.cfg.Limits.MaxResponseBytes
+	tooLarge := st.outputCapped || int64(len(out)) > l.cfg.Limits.MaxResponseBytes
 	// A guest that called exit (WASI proc_exit) closed its module: whatever
 	// it wrote before is not an answer, and the instance is gone.
 	exitCode, exited := guestExit(inst, callErr)
@@ -181,6 +187,10 @@ func (l *loaded) run(ctx context.Context, export string, input []byte) ([]byte, 
 		}
 		l.log.WarnContext(ctx, "plugin start function failed", "request_id", st.call.RequestID, "export", export, "code", e.Code, "err", callErr)
 		return nil, st, &callError{e, se}
+	case st.outputCapped:
+		// Stopped before Extism copied the output out (outputcap.go).
+		l.log.WarnContext(ctx, "plugin output over max_response_bytes refused", "request_id", st.call.RequestID, "export", export, "max_response_bytes", l.cfg.Limits.MaxResponseBytes)
+		return nil, st, &callError{&abi.Error{Code: abi.ErrInternal, Message: fmt.Sprintf("the plugin's answer was larger than its %d-byte limit", l.cfg.Limits.MaxResponseBytes)}, errOutputTooLarge}
 	case exited && !callTimedOut && ctx.Err() == nil:
 		e := &abi.Error{Code: abi.ErrInternal, Message: fmt.Sprintf("the plugin exited (exit code %d) instead of returning from %s", exitCode, export)}
 		l.log.WarnContext(ctx, "plugin exited", "request_id", st.call.RequestID, "export", export, "exit_code", exitCode)

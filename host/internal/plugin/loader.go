@@ -36,6 +36,8 @@ var requiredExports = map[string]string{
 	abi.CapSpeak:       abi.SpeakExport,
 	abi.CapVoiceClone:  abi.CloneVoiceExport,
 	abi.CapTranscribe:  abi.TranscribeExport,
+	abi.CapTool:        abi.InvokeExport,
+	abi.CapImage:       abi.GenerateImageExport,
 }
 
 var wasmMagic = []byte{0x00, 'a', 's', 'm'}
@@ -125,7 +127,7 @@ func (ld *loader) load(ctx context.Context, pc PluginConfig) (*loaded, error) {
 		Memory: &extism.ManifestMemory{MaxPages: uint32(pc.Limits.MemoryMiB) * 16, MaxHttpResponseBytes: -1, MaxVarBytes: 0},
 	}
 	rtc := wazero.NewRuntimeConfig().WithCompilationCache(ld.cache).WithCloseOnContextDone(true)
-	compiled, err := extism.NewCompiledPlugin(ctx, manifest, extism.PluginConfig{EnableWasi: true, RuntimeConfig: rtc}, l.hostFunctions())
+	compiled, err := extism.NewCompiledPlugin(withOutputCap(ctx), manifest, extism.PluginConfig{EnableWasi: true, RuntimeConfig: rtc}, l.hostFunctions())
 	if err != nil {
 		return nil, ld.refuse(pc.Name, "cannot compile %s: %v", pc.Path, err)
 	}
@@ -194,6 +196,9 @@ func (ld *loader) load(ctx context.Context, pc PluginConfig) (*loaded, error) {
 			return nil, ld.refuse(pc.Name, "its voice_schema is not a valid JSON Schema: %v", err)
 		}
 		l.voiceSchema = s
+	}
+	if err := l.compileToolsAndImages(&desc); err != nil {
+		return nil, ld.refuse(pc.Name, "%v", err)
 	}
 	l.desc = desc
 	for name := range exports {

@@ -108,7 +108,8 @@ func probe() int32 {
 
 //go:wasmexport describe
 func describe() int32 {
-	return sdk.Describe(abi.Description{Name: "probe", Version: "0.0.1", Capabilities: []string{abi.CapTool}, NeedsKey: true, NeedsNetwork: true})
+	return sdk.Describe(abi.Description{Name: "probe", Version: "0.0.1", Capabilities: []string{abi.CapTool, abi.CapImage}, NeedsKey: true, NeedsNetwork: true,
+		Tools: sdk.ToolList(tools...)})
 }
 
 func main() {}

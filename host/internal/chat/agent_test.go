@@ -25,21 +25,31 @@ var (
 	toolsWasmErr  error
 )
 
-func toolsWasm(t *testing.T) string {
+// toolsWasm builds testdata/tools and the real plugins/clock, returning
+// the paths of both.
+func toolsWasm(t *testing.T) (tools, clock string) {
 	t.Helper()
 	toolsWasmOnce.Do(func() {
+		root, err := plugintest.ModuleRoot()
+		if err != nil {
+			toolsWasmErr = err
+			return
+		}
 		dir, err := os.MkdirTemp("", "chat-tools-wasm")
 		if err != nil {
 			toolsWasmErr = err
 			return
 		}
 		toolsWasmPath = filepath.Join(dir, "tools.wasm")
-		toolsWasmErr = plugintest.BuildTo(filepath.Join("testdata", "tools"), toolsWasmPath)
+		if toolsWasmErr = plugintest.BuildTo(filepath.Join("testdata", "tools"), toolsWasmPath); toolsWasmErr != nil {
+			return
+		}
+		toolsWasmErr = plugintest.BuildTo(filepath.Join(root, "plugins", "clock"), filepath.Join(dir, "clock.wasm"))
 	})
 	if toolsWasmErr != nil {
 		t.Fatal(toolsWasmErr)
 	}
-	return toolsWasmPath
+	return toolsWasmPath, filepath.Join(filepath.Dir(toolsWasmPath), "clock.wasm")
 }
 
 // grants is the personality tool grants a deployment would keep in the
@@ -67,6 +77,13 @@ path = "{tools}"
 capabilities = ["tool"]
 [plugins.tools.limits]
 call_timeout = "20s"
+
+[plugins.clock]
+path = "{clock}"
+capabilities = ["tool"]
+[plugins.clock.limits]
+call_timeout = "20s"
+max_response_bytes = 65536
 `
 
 // toolHarness is the pipeline with the real openai plugin, the test tool
@@ -79,8 +96,9 @@ func toolHarness(t *testing.T, g grants, tune func(*chat.Config), channels chat.
 	if g == nil {
 		tg = sg
 	}
+	tools, clock := toolsWasm(t)
 	h := newHarness(t, harnessOptions{
-		pluginsTOML: strings.ReplaceAll(toolsTOML, "{tools}", toolsWasm(t)),
+		pluginsTOML: strings.NewReplacer("{tools}", tools, "{clock}", clock).Replace(toolsTOML),
 		config:      tune,
 		deps: func(d *chat.Deps, host *plugin.Host) {
 			d.Tools = &chat.PluginTools{Host: host}
@@ -192,14 +210,14 @@ func (h *harness) usageIDs(reqID string) []string {
 }
 
 // TestToolLoopTellsTheTimeInTokyo (grant from /personality tools, in the database): "what time is it in Tokyo" -> the model calls time_now with
-// timezone Asia/Tokyo -> the real tool plugin answers -> the model's final answer, built on the
+// timezone Asia/Tokyo -> the real plugins/clock answers -> the model's final answer, built on the
 // tool's result, is posted as the personality. Only the granted tool is offered, both chat calls
 // and the tool step are metered under the reply's request id, and the step is logged with it.
 func TestToolLoopTellsTheTimeInTokyo(t *testing.T) {
 	t.Parallel()
 	h := toolHarness(t, nil, nil, nil)
 	pid := h.personality(personalitySpec{slug: "bambi"})
-	if _, err := h.store.GrantTool(h.ctx, pid, "tools/time_now"); err != nil {
+	if _, err := h.store.GrantTool(h.ctx, pid, "clock/time_now"); err != nil {
 		t.Fatal(err)
 	}
 	var toolResult string
@@ -221,8 +239,12 @@ func TestToolLoopTellsTheTimeInTokyo(t *testing.T) {
 	if got := first.toolNames(); len(got) != 1 || got[0] != "time_now" {
 		t.Errorf("tools offered = %v, want only the granted time_now", got)
 	}
-	if !strings.Contains(toolResult, "in Asia/Tokyo.") || !strings.HasPrefix(toolResult, "It is ") {
-		t.Fatalf("tool message = %q, want the time in Asia/Tokyo", toolResult)
+	var clock map[string]string
+	if err := json.Unmarshal([]byte(toolResult), &clock); err != nil {
+		t.Fatalf("tool message %q: %v", toolResult, err)
+	}
+	if clock["timezone"] != "Asia/Tokyo" || clock["source"] != "argument" || clock["utc_offset"] != "+09:00" {
+		t.Fatalf("tool message = %q, want the clock's answer for Asia/Tokyo", toolResult)
 	}
 	second := parseWire(t, reqs[1])
 	var asked bool
@@ -243,7 +265,7 @@ func TestToolLoopTellsTheTimeInTokyo(t *testing.T) {
 		t.Errorf("usage rows = %v, want %s and %s#1", ids, reqID, reqID)
 	}
 	steps := h.logLines("tool step")
-	if len(steps) != 1 || steps[0]["tool"] != "time_now" || steps[0]["entry"] != "tools" || steps[0]["outcome"] != "ok" || steps[0]["request_id"] != reqID {
+	if len(steps) != 1 || steps[0]["tool"] != "time_now" || steps[0]["entry"] != "clock" || steps[0]["outcome"] != "ok" || steps[0]["request_id"] != reqID {
 		t.Errorf("tool step log lines = %v", steps)
 	}
 }

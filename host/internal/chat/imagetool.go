@@ -138,69 +138,32 @@ var imageSchema = sync.OnceValues(func() (*jsonschema.Schema, error) {
 	return paramschema.Compile(json.RawMessage(imageToolParameters))
 })
 
-// PluginImages is the ImageGenerator of a plugin host: plugin entry's
-// generate_image export, the images read from the call's blob store and
-// checked by their magic bytes. When plugin.Host gains GenerateImage (the
-// toolhost work: caps, sniffing, usage rules in the host), this becomes a
-// thin wrapper over it.
+// PluginImages is the ImageGenerator of a plugin host: Host.GenerateImage
+// (settings checked against the plugin's image_schema, every image checked
+// by its magic bytes and size, usage kind image).
 type PluginImages struct {
 	Host *plugin.Host
-	// MaxImageBytes refuses a larger image (default 25 MiB).
-	MaxImageBytes int
 }
 
 // GenerateImage implements ImageGenerator.
 func (g *PluginImages) GenerateImage(ctx context.Context, entry string, req abi.ImageRequest) ([]ToolFile, []abi.Usage, error) {
-	limit := g.MaxImageBytes
-	if limit <= 0 {
-		limit = 25 << 20
-	}
-	c, _ := plugin.CallFrom(ctx)
-	c.OnChunk = nil
-	blobs := plugin.NewBlobs()
-	c.Blobs = blobs
-	ctx = plugin.WithCall(ctx, c)
-	in, err := json.Marshal(req)
+	res, usage, err := g.Host.GenerateImage(ctx, entry, req)
 	if err != nil {
-		return nil, nil, fmt.Errorf("plugin %s: generate_image: encode request: %w", entry, err)
+		return nil, usage, err
 	}
-	r, err := g.Host.Invoke(ctx, entry, abi.GenerateImageExport, in)
-	if err != nil {
-		return nil, r.Usage, err
-	}
-	var resp abi.ImageResponse
-	if err := json.Unmarshal(r.Output, &resp); err != nil {
-		return nil, r.Usage, &abi.Error{Code: abi.ErrInternal, Message: "the image plugin's answer was not an image response"}
-	}
-	usage := r.Usage
-	if len(usage) == 0 {
-		u := resp.Usage
-		u.Kind = abi.UsageImage
-		if u.Images == 0 {
-			u.Images = int64(len(resp.Images))
+	files := make([]ToolFile, 0, len(res.Images))
+	for i, im := range res.Images {
+		_, ext := sniffImage(im.Data)
+		if ext == "" {
+			ext = "img"
 		}
-		u.Provider, u.Plugin = r.Provider, entry
-		usage = []abi.Usage{u}
-	}
-	var files []ToolFile
-	for i, im := range resp.Images {
-		data, ok := blobs.Get(im.Blob)
-		if !ok || len(data) == 0 {
-			return nil, usage, &abi.Error{Code: abi.ErrInternal, Message: "the image plugin named an image it did not store"}
-		}
-		if len(data) > limit {
-			return nil, usage, &abi.Error{Code: abi.ErrInternal, Message: fmt.Sprintf("the image plugin returned an image of %d bytes; at most %d are allowed", len(data), limit)}
-		}
-		mime, ext := sniffImage(data)
-		if mime == "" {
-			return nil, usage, &abi.Error{Code: abi.ErrInternal, Message: "the image plugin returned something that is not an image"}
-		}
-		files = append(files, ToolFile{Data: data, MimeType: mime, Filename: fmt.Sprintf("image-%d.%s", i+1, ext), Description: im.RevisedPrompt})
+		files = append(files, ToolFile{Data: im.Data, MimeType: im.MimeType, Filename: fmt.Sprintf("image-%d.%s", i+1, ext), Description: im.RevisedPrompt})
 	}
 	return files, usage, nil
 }
 
-// sniffImage tells PNG, JPEG, GIF and WebP apart by their magic bytes.
+// sniffImage names the file extension of an image the host already
+// checked (PNG, JPEG, GIF, WebP by their magic bytes).
 func sniffImage(b []byte) (mime, ext string) {
 	switch {
 	case bytes.HasPrefix(b, []byte("\x89PNG\r\n\x1a\n")):

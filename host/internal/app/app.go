@@ -226,6 +226,10 @@ func start(ctx context.Context, cfg Config, v *vault.Vault, logger *slog.Logger,
 		Store: a.Store, Plugins: a.Plugins, Sender: sender, Reader: chat.RESTReader{Client: a.Bot.Client()},
 		Limiter: a.Limiter, Keys: keys, Logger: logger,
 		Voice: chat.HostVoice{Host: a.Plugins}, Download: a.Bot.Download,
+		// The agent loop: tools of plugins granted "tool", each personality's
+		// grants from personality_tools (deny by default).
+		Tools: &chat.PluginTools{Host: a.Plugins}, ToolGrants: a.Store,
+		Images: a.Store, ImageGen: &chat.PluginImages{Host: a.Plugins},
 	}, chatCfg); err != nil {
 		return nil, err
 	}

@@ -224,6 +224,8 @@ func TestConfigDefaultsAndOverrides(t *testing.T) {
 	env["TZUROT_REPLY_TIMEOUT"] = "45s"
 	env["TZUROT_MENTION_POLL"] = "off"
 	env["TZUROT_STREAM_REPLIES"] = "on"
+	env["TZUROT_TOOLS"] = "off"
+	env["TZUROT_TOOL_STEPS"] = "3"
 	env["TZUROT_FALLBACK_KEY_OPENROUTER"] = "sk-or-host"
 	env["TZUROT_FALLBACK_GUILDS"] = "800000000000000001"
 	var observed []string
@@ -231,7 +233,7 @@ func TestConfigDefaultsAndOverrides(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Chat.HistoryMessages != 0 || c.Chat.ReplyTimeout != 45*time.Second || c.Chat.MentionPoll >= 0 || !c.Chat.Stream {
+	if c.Chat.HistoryMessages != 0 || c.Chat.ReplyTimeout != 45*time.Second || c.Chat.MentionPoll >= 0 || !c.Chat.Stream || !c.Chat.Tools.Disabled || c.Chat.Tools.MaxSteps != 3 {
 		t.Fatalf("overrides %+v", c.Chat)
 	}
 	if !c.Chat.Fallback.Allowed("1", "800000000000000001") || c.Chat.Fallback.Allowed("1", "800000000000000002") {

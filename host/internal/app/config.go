@@ -21,7 +21,7 @@ import (
 // APP_MASTER_KEY and APP_MASTER_KEY_PREVIOUS itself, the logger LOG_LEVEL,
 // LOG_FORMAT and NO_COLOR, the commands TZUROT_OWNER_IDS and
 // TZUROT_DEV_GUILD_ID, the rate limiter TZUROT_RATE_*, the fallback policy
-// TZUROT_FALLBACK_*). docs/pipeline.md lists them all.
+// TZUROT_FALLBACK_*, the agent loop TZUROT_TOOLS and TZUROT_TOOL_*). docs/pipeline.md lists them all.
 const (
 	EnvDiscordToken       = "DISCORD_TOKEN"
 	EnvDiscordPublicKey   = "DISCORD_PUBLIC_KEY"
@@ -189,6 +189,9 @@ func ConfigFromEnv(getenv func(string) string, environ []string, observe func(st
 		return Config{}, err
 	}
 	if c.Chat.Fallback, err = chat.FallbackFromEnv(environ, getenv, observe); err != nil {
+		return Config{}, err
+	}
+	if c.Chat.Tools, err = chat.ToolsFromEnv(getenv); err != nil {
 		return Config{}, err
 	}
 	if c.Commands, err = commands.SettingsFromEnv(getenv); err != nil {

@@ -84,6 +84,7 @@ func TestMain(m *testing.M) {
 
 // providerRequest is one chat completion request the fake received.
 type providerRequest struct {
+	Raw           []byte `json:"-"` // the whole body
 	Auth          string
 	Model         string
 	Stream        bool `json:"stream"`
@@ -127,6 +128,7 @@ func (f *fakeProvider) serve(w http.ResponseWriter, r *http.Request) {
 	var req providerRequest
 	_ = json.Unmarshal(body, &req)
 	req.Auth = r.Header.Get("Authorization")
+	req.Raw = body
 	f.mu.Lock()
 	f.requests = append(f.requests, req)
 	var h http.HandlerFunc
@@ -248,6 +250,9 @@ type harnessOptions struct {
 	config      func(*chat.Config)
 	// keys adjusts the key source the plugin host reads keys through.
 	keys func(*chat.KeySource)
+	// deps adjusts the pipeline's parts (tools, grants) once the plugin
+	// host runs.
+	deps func(*chat.Deps, *plugin.Host)
 }
 
 const defaultPluginsTOML = `
@@ -363,11 +368,15 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 	if o.config != nil {
 		o.config(&ccfg)
 	}
-	h.pipeline, err = chat.New(ctx, chat.Deps{
+	deps := chat.Deps{
 		Store: h.store, Plugins: h.host, Sender: b.NewSender(discord.NewMemoryWebhookStore()),
 		Reader: chat.RESTReader{Client: b.Client()}, Limiter: limiter, Keys: keys, Logger: logger,
 		Voice: chat.HostVoice{Host: h.host}, Download: b.Download,
-	}, ccfg)
+	}
+	if o.deps != nil {
+		o.deps(&deps, h.host)
+	}
+	h.pipeline, err = chat.New(ctx, deps, ccfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -39,6 +39,8 @@ type job struct {
 	// personality answers.
 	heard      *heard
 	transcript string
+	// files are what tools attached (agent.go), posted with the reply.
+	files []ToolFile
 }
 
 // run answers the message in three steps: load what the reply needs, take
@@ -197,14 +199,26 @@ func (j *job) reply(ctx context.Context) {
 		RequestID:     j.stats.RequestID,
 	})
 	start := time.Now()
-	resp, usage, err := p.plugins.Chat(callCtx, pluginName, req)
+	// The agent loop (agent.go): one chat call when no tool is offered.
+	loop, err := j.converse(callCtx, j.tools(ctx), req, func(ctx context.Context, req abi.ChatRequest) (abi.ChatResponse, []abi.Usage, error) {
+		return p.plugins.Chat(ctx, pluginName, req)
+	})
+	resp, usage := loop.resp, loop.usage
 	j.stats.PluginTime = time.Since(start)
 	if err != nil {
+		if len(usage) > 0 {
+			// Earlier steps of the loop were done (and may have been billed).
+			j.record(ctx, nil, resp, usage, store.DeliveryNone)
+		}
 		j.callFailed(ctx, err)
 		return
 	}
 	text := strings.TrimSpace(resp.Content)
-	if text == "" {
+	if text == "" && loop.notice != "" {
+		text = loop.notice
+	}
+	j.files = loop.files
+	if text == "" && len(j.files) == 0 {
 		// The provider did the work (and may have charged for it): count it.
 		j.record(ctx, nil, resp, usage, store.DeliveryNone)
 		j.fail(ctx, failure{code: codeEmpty, cause: fmt.Errorf("the model %q returned an empty reply (finish reason %q)", resp.Model, resp.FinishReason),
@@ -412,6 +426,11 @@ func (j *job) references(ctx context.Context) []reference {
 // post sends the reply: through the channel webhook as the personality in a
 // server, as the bot (with the personality's name) in DMs.
 func (j *job) post(ctx context.Context, text string, last discord.LastPart) ([]string, error) {
+	// Files from tools take the last part; a spoken reply's audio does not
+	// join them (docs/tools.md).
+	if ids, ok, err := j.postFiles(ctx, text); ok {
+		return ids, err
+	}
 	j.stats.Sending = time.Now()
 	pers := j.personality
 	name := personalityName(*pers)

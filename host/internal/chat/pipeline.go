@@ -129,6 +129,11 @@ type Config struct {
 	// Rand draws a number in [0, 1) for voice_frequency (default
 	// math/rand/v2's Float64); tests inject a seeded source.
 	Rand func() float64
+	// Tools switches and bounds the agent loop (docs/tools.md).
+	Tools ToolsConfig
+	// UploadLimit is the most bytes of files one reply may attach (default
+	// discord.DefaultUploadLimit); larger images are left off with a notice.
+	UploadLimit int64
 	// Now is the pipeline's clock (default time.Now). Rate-limit windows
 	// and daily token budgets are counted in its time, not the database's,
 	// so a test can put requests on either side of a window boundary.
@@ -172,6 +177,7 @@ func (c *Config) defaults() {
 	if c.Rand == nil {
 		c.Rand = rand.Float64
 	}
+	c.Tools.defaults()
 }
 
 // Deps are the parts the pipeline joins.
@@ -193,6 +199,18 @@ type Deps struct {
 	Voice Voice
 	// Download fetches attachments for transcription ((*discord.Bot).Download).
 	Download Downloader
+	// Tools runs tool plugins (PluginTools adapts *plugin.Host); ToolGrants
+	// says which tools each personality may call; Channels tells
+	// age-restricted channels apart. Without Tools and ToolGrants no reply
+	// offers a tool; without Channels no tool call is NSFW-allowed.
+	Tools      ToolHost
+	ToolGrants ToolGrants
+	Channels   ChannelInfo
+	// Images and ImageGen serve the built-in generate_image tool (the
+	// personality's image config; PluginImages adapts *plugin.Host).
+	// Without both it is never offered.
+	Images   ImageConfigs
+	ImageGen ImageGenerator
 }
 
 // ReplyStats describes one reply attempt.
@@ -235,6 +253,12 @@ type Pipeline struct {
 	recorder *recorder
 	notices  throttle
 	userIDs  idCache
+	// Agent loop parts (agent.go); nil when not configured.
+	toolHost ToolHost
+	grants   ToolGrants
+	channels ChannelInfo
+	images   ImageConfigs
+	imageGen ImageGenerator
 
 	stopPoll context.CancelFunc
 	wg       sync.WaitGroup
@@ -253,7 +277,9 @@ func New(ctx context.Context, d Deps, cfg Config) (*Pipeline, error) {
 	}
 	log = log.With("component", "chat")
 	p := &Pipeline{cfg: cfg, store: d.Store, plugins: d.Plugins, sender: d.Sender, limiter: d.Limiter, keys: d.Keys,
-		voice: d.Voice, download: d.Download, log: log}
+		voice: d.Voice, download: d.Download, log: log,
+		toolHost: d.Tools, grants: d.ToolGrants, channels: d.Channels,
+		images: d.Images, imageGen: d.ImageGen}
 	p.mentions = &mentions{src: d.Store, index: trigger.NewAliasIndex(), log: log, retry: cfg.Retry}
 	if err := p.mentions.refresh(ctx, true); err != nil {
 		return nil, fmt.Errorf("chat: %w", err)

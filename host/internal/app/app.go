@@ -230,6 +230,8 @@ func start(ctx context.Context, cfg Config, v *vault.Vault, logger *slog.Logger,
 		// grants from personality_tools (deny by default).
 		Tools: &chat.PluginTools{Host: a.Plugins}, ToolGrants: a.Store,
 		Images: a.Store, ImageGen: &chat.PluginImages{Host: a.Plugins},
+		// Tools may make adult content only in age-restricted channels.
+		Channels: a.Bot,
 	}, chatCfg); err != nil {
 		return nil, err
 	}

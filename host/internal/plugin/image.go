@@ -1,17 +1,13 @@
 package plugin
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 
-	"github.com/santhosh-tekuri/jsonschema/v6"
-
 	"github.com/tzurot-go/tzurot/host/internal/media"
-	"github.com/tzurot-go/tzurot/host/internal/paramschema"
 	"github.com/tzurot-go/tzurot/sdk/abi"
 )
 
@@ -111,7 +107,7 @@ func (h *Host) GenerateImage(ctx context.Context, entry string, req abi.ImageReq
 // refuses. It reads as a bad_request *abi.Error too (errors.As).
 type ImageSettingsError struct {
 	Plugin string
-	// Problems name each wrong field: "steps: must be at most 50 (it is 80)".
+	// Problems name each wrong field: "steps: must be at most 50, but it is 80".
 	Problems []string
 }
 
@@ -136,26 +132,12 @@ func (h *Host) ValidateImageSettings(entry string, settings json.RawMessage) err
 		return err
 	}
 	defer s.leave()
-	raw := bytes.TrimSpace(settings)
-	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
-		return nil
-	}
-	if raw[0] != '{' {
-		return &ImageSettingsError{Plugin: entry, Problems: []string{"the settings must be a JSON object such as {\"quality\": \"hd\"}"}}
-	}
-	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+	problems, err := checkSettings(l.imageSchema, settings, `{"quality": "hd"}`)
 	if err != nil {
-		return &ImageSettingsError{Plugin: entry, Problems: []string{"the settings are not valid JSON: " + err.Error()}}
+		return fmt.Errorf("plugin %s: validate image settings: %w", entry, err)
 	}
-	if l.imageSchema == nil {
-		return nil
-	}
-	if err := l.imageSchema.Validate(inst); err != nil {
-		var ve *jsonschema.ValidationError
-		if !errors.As(err, &ve) {
-			return fmt.Errorf("plugin %s: validate image settings: %w", entry, err)
-		}
-		return &ImageSettingsError{Plugin: entry, Problems: paramschema.Problems(ve)}
+	if len(problems) > 0 {
+		return &ImageSettingsError{Plugin: entry, Problems: problems}
 	}
 	return nil
 }

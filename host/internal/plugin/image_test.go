@@ -57,7 +57,7 @@ func TestGenerateImageRequestChecks(t *testing.T) {
 		{abi.ImageRequest{Prompt: "  "}, "there is no prompt to draw"},
 		{abi.ImageRequest{Prompt: "cat", Count: 5}, "at most 4 images can be made at once (5 were asked for)"},
 		{abi.ImageRequest{Prompt: "cat", Settings: json.RawMessage(`{"steps":80}`)}, "steps: must be at most 50, but it is 80"},
-		{abi.ImageRequest{Prompt: "cat", Settings: json.RawMessage(`{"quality":"ultra"}`)}, `quality: must be one of "standard", "hd" (it is "ultra")`},
+		{abi.ImageRequest{Prompt: "cat", Settings: json.RawMessage(`{"quality":"ultra"}`)}, `quality: must be one of "standard", "hd", not "ultra"`},
 		{abi.ImageRequest{Prompt: "cat", Settings: json.RawMessage(`[1]`)}, "the settings must be a JSON object"},
 	}
 	for _, c := range cases {

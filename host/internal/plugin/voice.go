@@ -272,26 +272,42 @@ func (h *Host) ValidateVoiceSettings(name string, settings json.RawMessage) erro
 		return err
 	}
 	defer s.leave()
+	problems, err := checkSettings(l.voiceSchema, settings, `{"stability": 0.5}`)
+	if err != nil {
+		return fmt.Errorf("plugin %s: validate voice settings: %w", name, err)
+	}
+	if len(problems) > 0 {
+		return &SettingsError{Plugin: name, Problems: problems}
+	}
+	return nil
+}
+
+// checkSettings checks a settings object (voice or image) against a
+// plugin's declared schema: empty or null settings are valid; anything else
+// must be a JSON object (example shows one); a nil schema accepts any
+// object. It returns the problems in words, naming each field, or an error
+// when the validator itself failed.
+func checkSettings(schema *jsonschema.Schema, settings json.RawMessage, example string) ([]string, error) {
 	raw := bytes.TrimSpace(settings)
 	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
-		return nil
+		return nil, nil
 	}
 	if raw[0] != '{' {
-		return &SettingsError{Plugin: name, Problems: []string{"the settings must be a JSON object such as {\"stability\": 0.5}"}}
+		return []string{"the settings must be a JSON object such as " + example}, nil
 	}
 	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
 	if err != nil {
-		return &SettingsError{Plugin: name, Problems: []string{"the settings are not valid JSON: " + err.Error()}}
+		return []string{"the settings are not valid JSON: " + err.Error()}, nil
 	}
-	if l.voiceSchema == nil {
-		return nil
+	if schema == nil {
+		return nil, nil
 	}
-	if err := l.voiceSchema.Validate(inst); err != nil {
+	if err := schema.Validate(inst); err != nil {
 		var ve *jsonschema.ValidationError
 		if !errors.As(err, &ve) {
-			return fmt.Errorf("plugin %s: validate voice settings: %w", name, err)
+			return nil, err
 		}
-		return &SettingsError{Plugin: name, Problems: paramschema.Problems(ve)}
+		return paramschema.Problems(ve), nil
 	}
-	return nil
+	return nil, nil
 }

@@ -4,12 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/url"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/tzurot-go/tzurot/sdk/abi"
+	"github.com/tzurot-go/tzurot/sdk/provider"
 )
 
 // The two APIs this plugin speaks (config api).
@@ -86,29 +86,11 @@ func newSettings(get func(string) (string, bool)) (settings, error) {
 		}
 		s.Size = v
 	}
-	s.UseAuth = !isLocal(u)
-	switch auth, _ := get("auth"); auth {
-	case "":
-	case "bearer":
-		s.UseAuth = true
-	case "none":
-		s.UseAuth = false
-	default:
-		return s, fmt.Errorf("plugin config auth %q is not one of bearer, none", auth)
+	auth, _ := get("auth")
+	if s.UseAuth, err = provider.UsesKey(u, auth); err != nil {
+		return s, err
 	}
 	return s, nil
-}
-
-// isLocal reports a server that takes no key unless plugins.toml says auth
-// = "bearer": plain http, localhost, or a private address (LocalAI and
-// other local OpenAI-compatible servers).
-func isLocal(u *url.URL) bool {
-	host := strings.ToLower(u.Hostname())
-	if u.Scheme == "http" || host == "localhost" || strings.HasSuffix(host, ".local") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && (ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast())
 }
 
 // httpRequest is a request to the provider; the key is never in it: the

@@ -5,12 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"net"
 	"net/url"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/tzurot-go/tzurot/sdk/abi"
+	"github.com/tzurot-go/tzurot/sdk/provider"
 )
 
 // Defaults when plugins.toml sets nothing. gpt-4o-mini-tts is OpenAI's
@@ -62,29 +62,11 @@ func newSettings(get func(string) (string, bool)) (settings, error) {
 			*dst = v
 		}
 	}
-	s.UseAuth = !isLocal(u)
-	switch auth, _ := get("auth"); auth {
-	case "":
-	case "bearer":
-		s.UseAuth = true
-	case "none":
-		s.UseAuth = false
-	default:
-		return s, fmt.Errorf("plugin config auth %q is not one of bearer, none", auth)
+	auth, _ := get("auth")
+	if s.UseAuth, err = provider.UsesKey(u, auth); err != nil {
+		return s, err
 	}
 	return s, nil
-}
-
-// isLocal reports a server that takes no key unless plugins.toml says auth
-// = "bearer": plain http, localhost, or a loopback or private address (the
-// way Speaches and LocalAI are usually run).
-func isLocal(u *url.URL) bool {
-	host := strings.ToLower(u.Hostname())
-	if u.Scheme == "http" || host == "localhost" || strings.HasSuffix(host, ".local") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && (ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast())
 }
 
 // httpRequest is a request to the server; the key is never in it: the host

@@ -155,6 +155,10 @@ func (c *Commands) voiceStatus(ctx context.Context, e *handler.CommandEvent, r *
 		fmt.Fprintf(&b, "\n- Voice plugin: `%s`; %s.", cfg.Provider, cover)
 	}
 	switch {
+	case p.Voice == nil || (cfg.VoiceID == "" && cfg.Frequency <= 0):
+		// What the pipeline calls no voice (chat's wantsVoice): nothing to
+		// say it with, whatever the switches say.
+		b.WriteString("\n- It has **no voice** yet (no voice id, frequency 0), so its replies stay text; its owner sets one with `/personality voice`.")
 	case applies && pref != nil:
 		// The pipeline speaks every reply for a user who turned voice on.
 		b.WriteString("\n- Frequency: every reply, because you turned voice on (its own frequency is for users without an override).")

@@ -84,6 +84,14 @@ func TestVoiceOverrideAndStatus(t *testing.T) {
 	if got := pref(); got != "true" {
 		t.Fatalf("after /voice enable the preference is %s", got)
 	}
+	// Lilith has no voice yet: the override cannot make her speak.
+	a = e.slash(u, "voice", sub("status", str("personality", "Lilith")))
+	mustSay(t, a, "**Your voice override:** on", "Voice for you: **on**, because of your override (its default is off)", "It has **no voice** yet")
+	// With a voice (an id, frequency 0), the override speaks every reply.
+	if _, err := e.store.Pool().Exec(context.Background(),
+		`INSERT INTO voice_configs (personality_id, voice_id, frequency) VALUES ($1, 'voice-1', 0)`, id); err != nil {
+		t.Fatal(err)
+	}
 	a = e.slash(u, "voice", sub("status", str("personality", "Lilith")))
 	mustSay(t, a, "**Your voice override:** on", "Voice for you: **on**, because of your override (its default is off)", "Frequency: every reply, because you turned voice on")
 

@@ -173,11 +173,21 @@ func validateKey() int32 {
 	return 0
 }
 
-// echo outputs its input, copied the way the SDK copies (package kernel).
+// echo outputs its input, copied the way the SDK copies (package kernel:
+// the host's bulk path, one host call each way).
 //
 //go:wasmexport echo
 func echo() int32 {
 	kernel.Output(kernel.Input())
+	return 0
+}
+
+// echo_extism is echo through Extism's input and output (kernel memory, 8
+// bytes per host call), the path of plugins built before the bulk one.
+//
+//go:wasmexport echo_extism
+func echoExtism() int32 {
+	kernel.ExtismOutput(kernel.ExtismInput())
 	return 0
 }
 

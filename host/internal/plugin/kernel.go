@@ -75,6 +75,23 @@ func (v *kernelView) ExportedFunction(name string) api.Function {
 	return v.Module.ExportedFunction(name)
 }
 
+// quietFunction is a kernel function called without its caller's
+// cancellation. With the call timeout on, wazero starts a goroutine for
+// every call made with a context that can end, to close the module when it
+// does; a kernel call is a few hundred nanoseconds of bounded work (no
+// loop in it waits on anything), so that goroutine was most of its cost.
+// The guest's export itself keeps its deadline: wazero stops it at its next
+// function call or loop once the deadline passed.
+type quietFunction struct{ api.Function }
+
+func (f quietFunction) Call(ctx context.Context, params ...uint64) ([]uint64, error) {
+	return f.Function.Call(context.WithoutCancel(ctx), params...)
+}
+
+func (f quietFunction) CallWithStack(ctx context.Context, stack []uint64) error {
+	return f.Function.CallWithStack(context.WithoutCancel(ctx), stack)
+}
+
 var apiModuleType = reflect.TypeFor[api.Module]()
 
 // modulesOf returns the kernel and main module of p (see above), or false.
@@ -112,7 +129,7 @@ func newFastKernel(p *extism.Plugin) *fastKernel {
 		if f == nil {
 			return nil
 		}
-		k.fns[name] = f
+		k.fns[name] = quietFunction{f}
 	}
 	k.view = &kernelView{Module: kernel, fns: k.fns}
 	k.reset, k.alloc, k.free, k.length = k.fns["reset"], k.fns["alloc"], k.fns["free"], k.fns["length"]

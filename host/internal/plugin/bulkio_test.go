@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/tzurot-go/tzurot/sdk/abi"
 	"github.com/tzurot-go/tzurot/sdk/plugintest"
@@ -103,5 +104,46 @@ pool_size = 1
 		if err != nil || string(got) != want {
 			t.Fatalf("call %d: %.60q…, %v; want %.60q…", i, got, err, want)
 		}
+	}
+}
+
+// TestEntriesSharingAFileShareTheCompiledModule: entries loading the same
+// .wasm with the same memory limit compile it once (start-up time), yet
+// each instance reads its own entry's config and answers as its own entry;
+// an entry with another memory limit gets its own module; and the shared
+// module lives until the last entry using it is gone.
+func TestEntriesSharingAFileShareTheCompiledModule(t *testing.T) {
+	h, _ := testHost(t, echoEntry("a", "[plugins.a.config]\nwho = \"entry a\"")+
+		echoEntry("b", "[plugins.b.config]\nwho = \"entry b\"\n[plugins.b.limits]\ncall_timeout = \"7s\"")+
+		echoEntry("c", "[plugins.c.config]\nwho = \"entry c\"\n[plugins.c.limits]\nmemory_mib = 48"), nil)
+	a, b, c := pluginOf(t, h, "a"), pluginOf(t, h, "b"), pluginOf(t, h, "c")
+	if a.shared == nil || a.shared != b.shared {
+		t.Error("entries a and b load the same file with the same memory limit but compiled it twice")
+	}
+	if c.shared == a.shared {
+		t.Error("entry c has another memory limit but shares a's compiled module")
+	}
+	for _, name := range []string{"a", "b", "c"} {
+		// A new instance per call too: the pool's second instance is made
+		// for a call, not at load.
+		out, err := h.Call(context.Background(), name, "config", []byte("who"))
+		if err != nil || string(out) != "entry "+name {
+			t.Errorf("%s reads config who = %q, %v", name, out, err)
+		}
+	}
+	inst := <-b.pool.idle
+	if inst.plugin.Timeout != 7*time.Second {
+		t.Errorf("b's instance has call timeout %v, want its own 7s", inst.plugin.Timeout)
+	}
+	b.pool.idle <- inst
+
+	// Drop a: b still works on the module they shared.
+	cfg := parseTestConfig(t, echoEntry("b", "[plugins.b.config]\nwho = \"entry b\"\n[plugins.b.limits]\ncall_timeout = \"7s\""))
+	if err := h.Reload(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	out, err := h.Call(context.Background(), "b", "config", []byte("who"))
+	if err != nil || string(out) != "entry b" {
+		t.Errorf("after reload, b reads %q, %v", out, err)
 	}
 }

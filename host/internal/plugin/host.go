@@ -192,7 +192,7 @@ func NewHost(ctx context.Context, opts Options) (*Host, error) {
 // (wazero would otherwise compile the same module twice at once); the rest
 // then load in parallel from the compilation cache.
 func (h *Host) load(ctx context.Context, cfg *Config) *pluginSet {
-	ld := &loader{cache: h.cache, keys: h.keys, log: h.log, files: make(map[string][]byte)}
+	ld := newLoader(h.cache, h.keys, h.log)
 	names := cfg.Names()
 	status := make([]PluginStatus, len(names))
 	plugins := make([]*loaded, len(names))

@@ -207,7 +207,7 @@ func sizes() int32 {
 //
 //go:wasmexport bulk_out_bad
 func bulkOutBad() int32 {
-	rc := hostOutputWrite(unsafe.Add(unsafe.Pointer(nil), 0xFFFF0000), 1<<20)
+	rc := hostOutputWrite(unsafe.Add(unsafe.Pointer(nil), 0xFFFF0000), 16)
 	kernel.ExtismOutput([]byte(strconv.Itoa(int(rc))))
 	return 0
 }

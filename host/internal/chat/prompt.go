@@ -91,9 +91,10 @@ func personalityName(p store.Personality) string {
 	return p.Name
 }
 
-// systemPrompt is the personality's prompt fields and the current time in
-// the user's zone.
-func systemPrompt(p store.Personality, user store.User, userName string, now time.Time) string {
+// systemPrompt is the personality's prompt fields, what it remembers and
+// knows (memory, already rendered), and the current time in the user's
+// zone; the instructions about the conversation stay last.
+func systemPrompt(p store.Personality, user store.User, userName string, now time.Time, memory string) string {
 	var b strings.Builder
 	name := personalityName(p)
 	if s := strings.TrimSpace(p.SystemPrompt); s != "" {
@@ -120,6 +121,7 @@ func systemPrompt(p store.Personality, user store.User, userName string, now tim
 			fmt.Fprintf(&b, "\n\n## %s\n%s", f.label, v)
 		}
 	}
+	b.WriteString(memory)
 	loc := user.Location
 	if loc == nil {
 		loc = time.UTC
@@ -195,7 +197,7 @@ func speaker(u discord.User) string {
 func buildMessages(in promptInput, botUserID string) []abi.Message {
 	name := personalityName(in.personality)
 	userName := speaker(in.msg.Author)
-	system := systemPrompt(in.personality, in.user, userName, in.now) + memorySections(in.memory, name, userName)
+	system := systemPrompt(in.personality, in.user, userName, in.now, memorySections(in.memory, name, userName))
 
 	var last strings.Builder
 	fmt.Fprintf(&last, "%s: %s", userName, in.content)

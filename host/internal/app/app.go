@@ -18,6 +18,7 @@ import (
 	"github.com/tzurot-go/tzurot/host/internal/commands"
 	"github.com/tzurot-go/tzurot/host/internal/discord"
 	"github.com/tzurot-go/tzurot/host/internal/logging"
+	"github.com/tzurot-go/tzurot/host/internal/message"
 	"github.com/tzurot-go/tzurot/host/internal/plugin"
 	"github.com/tzurot-go/tzurot/host/internal/ratelimit"
 	"github.com/tzurot-go/tzurot/host/internal/redact"
@@ -143,7 +144,7 @@ type messageRelay struct {
 	h  discord.Handler
 }
 
-func (r *messageRelay) HandleMessage(ctx context.Context, m discord.IncomingMessage) {
+func (r *messageRelay) HandleMessage(ctx context.Context, m message.Message) {
 	r.mu.RLock()
 	h := r.h
 	r.mu.RUnlock()
@@ -223,7 +224,7 @@ func start(ctx context.Context, cfg Config, v *vault.Vault, logger *slog.Logger,
 	chatCfg.BotUserID = a.Bot.ApplicationID()
 	sender := a.Bot.NewSender(newWebhookStore(a.Store, chat.DefaultRetryPolicy(), logger))
 	if a.Pipeline, err = chat.New(ctx, chat.Deps{
-		Store: a.Store, Plugins: a.Plugins, Sender: sender, Reader: chat.RESTReader{Client: a.Bot.Client()},
+		Store: a.Store, Plugins: a.Plugins, Sender: sender, Reader: a.Bot.Reader(),
 		Limiter: a.Limiter, Keys: keys, Logger: logger,
 		Voice: chat.HostVoice{Host: a.Plugins}, Download: a.Bot.Download,
 		// The agent loop: tools of plugins granted "tool", each personality's

@@ -290,7 +290,7 @@ type forward struct {
 	done chan string
 }
 
-func (f *forward) HandleMessage(ctx context.Context, m discord.IncomingMessage) {
+func (f *forward) HandleMessage(ctx context.Context, m chat.Message) {
 	f.mu.RLock()
 	h := f.h
 	f.mu.RUnlock()
@@ -370,7 +370,7 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 	}
 	deps := chat.Deps{
 		Store: h.store, Plugins: h.host, Sender: b.NewSender(discord.NewMemoryWebhookStore()),
-		Reader: chat.RESTReader{Client: b.Client()}, Limiter: limiter, Keys: keys, Logger: logger,
+		Reader: b.Reader(), Limiter: limiter, Keys: keys, Logger: logger,
 		Voice: chat.HostVoice{Host: h.host}, Download: b.Download,
 	}
 	if o.deps != nil {

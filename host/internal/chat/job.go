@@ -9,20 +9,20 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/tzurot-go/tzurot/host/internal/chunk"
-	"github.com/tzurot-go/tzurot/host/internal/discord"
 	"github.com/tzurot-go/tzurot/host/internal/plugin"
 	"github.com/tzurot-go/tzurot/host/internal/ratelimit"
 	"github.com/tzurot-go/tzurot/host/internal/store"
 	"github.com/tzurot-go/tzurot/host/internal/trigger"
 	"github.com/tzurot-go/tzurot/sdk/abi"
-	"golang.org/x/sync/errgroup"
 )
 
 // job is one personality answering one message.
 type job struct {
 	p       *Pipeline
-	msg     discord.IncomingMessage
+	msg     Message
 	trig    trigger.Trigger
 	content string
 	ref     string
@@ -262,7 +262,7 @@ func (j *job) callFailed(ctx context.Context, err error) {
 // deliver posts the reply and records it with what became of it.
 func (j *job) deliver(ctx context.Context, text string, resp abi.ChatResponse, usage []abi.Usage, speech *speechPlan) {
 	var (
-		last  discord.LastPart
+		last  LastPart
 		voice speechResult
 	)
 	var spoken <-chan speechResult
@@ -391,7 +391,7 @@ func (j *job) references(ctx context.Context) []reference {
 		if r.Author.ID == "" && r.Content == "" {
 			refs = append(refs, reference{note: "the message being replied to could not be read (deleted, or in a channel the bot cannot see)"})
 		} else {
-			refs = append(refs, reference{how: "replied to", msg: discord.IncomingMessage{ID: r.ID, ChannelID: r.ChannelID, Author: r.Author, WebhookID: r.WebhookID, Content: r.Content}})
+			refs = append(refs, reference{how: "replied to", msg: Message{ID: r.ID, ChannelID: r.ChannelID, Author: r.Author, WebhookID: r.WebhookID, Content: r.Content}})
 		}
 	}
 	for _, l := range findLinks(msg.Content, limit) {
@@ -425,7 +425,7 @@ func (j *job) references(ctx context.Context) []reference {
 
 // post sends the reply: through the channel webhook as the personality in a
 // server, as the bot (with the personality's name) in DMs.
-func (j *job) post(ctx context.Context, text string, last discord.LastPart) ([]string, error) {
+func (j *job) post(ctx context.Context, text string, last LastPart) ([]string, error) {
 	// Files from tools take the last part; a spoken reply's audio does not
 	// join them (docs/tools.md).
 	if ids, ok, err := j.postFiles(ctx, text); ok {
@@ -451,11 +451,11 @@ func (j *job) post(ctx context.Context, text string, last discord.LastPart) ([]s
 // through the gateway.
 func (j *job) remember(ids []string, text string) {
 	name := personalityName(*j.personality)
-	author := discord.User{Username: name, DisplayName: name}
+	author := Author{Username: name, DisplayName: name}
 	webhook := "self"
 	if j.msg.IsDM() {
 		text = dmPrefix(name) + text
-		author, webhook = discord.User{ID: j.p.cfg.BotUserID, Username: name, Bot: true}, ""
+		author, webhook = Author{ID: j.p.cfg.BotUserID, Username: name, Bot: true}, ""
 	}
 	parts := nonBlank(chunk.Split(text))
 	for i, id := range ids {
@@ -465,7 +465,7 @@ func (j *job) remember(ids []string, text string) {
 		} else if i > 0 {
 			content = ""
 		}
-		j.p.history.observe(discord.IncomingMessage{ID: id, ChannelID: j.msg.ChannelID, GuildID: j.msg.GuildID,
+		j.p.history.observe(Message{ID: id, ChannelID: j.msg.ChannelID, GuildID: j.msg.GuildID,
 			Author: author, WebhookID: webhook, Content: content, CreatedAt: time.Now()})
 	}
 }

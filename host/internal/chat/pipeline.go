@@ -31,7 +31,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/tzurot-go/tzurot/host/internal/discord"
 	"github.com/tzurot-go/tzurot/host/internal/plugin"
 	"github.com/tzurot-go/tzurot/host/internal/ratelimit"
 	"github.com/tzurot-go/tzurot/host/internal/store"
@@ -50,9 +49,9 @@ type Sender interface {
 	SendAsPersonality(ctx context.Context, channelID, threadParentID, name, avatarURL, text string) ([]string, error)
 	// SendAsPersonalityWith and ReplyWith attach what last returns (a
 	// spoken reply's audio, or the notice replacing it) to the last part.
-	SendAsPersonalityWith(ctx context.Context, channelID, threadParentID, name, avatarURL, text string, last discord.LastPart) ([]string, error)
+	SendAsPersonalityWith(ctx context.Context, channelID, threadParentID, name, avatarURL, text string, last LastPart) ([]string, error)
 	Reply(ctx context.Context, channelID, replyToID, text string) ([]string, error)
-	ReplyWith(ctx context.Context, channelID, replyToID, text string, last discord.LastPart) ([]string, error)
+	ReplyWith(ctx context.Context, channelID, replyToID, text string, last LastPart) ([]string, error)
 	NotifyUser(ctx context.Context, userID, text string) ([]string, error)
 	SendTyping(ctx context.Context, channelID string) (stop func())
 }
@@ -334,7 +333,7 @@ func (p *Pipeline) Close(ctx context.Context) error {
 // HandleMessage implements discord.Handler: it answers msg if it triggers
 // any personality. It never panics and never returns an error: every
 // failure is answered in the channel and logged.
-func (p *Pipeline) HandleMessage(ctx context.Context, msg discord.IncomingMessage) {
+func (p *Pipeline) HandleMessage(ctx context.Context, msg Message) {
 	received := time.Now()
 	defer func() {
 		if r := recover(); r != nil {
@@ -374,7 +373,7 @@ func (p *Pipeline) HandleMessage(ctx context.Context, msg discord.IncomingMessag
 }
 
 // replySafely runs one reply, turning a panic into an answered failure.
-func (p *Pipeline) replySafely(ctx context.Context, msg discord.IncomingMessage, t trigger.Trigger, content string, received time.Time, rec *heard) {
+func (p *Pipeline) replySafely(ctx context.Context, msg Message, t trigger.Trigger, content string, received time.Time, rec *heard) {
 	j := &job{p: p, msg: msg, trig: t, content: content, heard: rec,
 		stats: ReplyStats{Received: received, PersonalityID: t.PersonalityID}}
 	j.stats.RequestID = msg.ID + "-" + strconv.FormatInt(t.PersonalityID, 10)

@@ -35,7 +35,7 @@ func Definitions() []discord.ApplicationCommandCreate {
 		}}
 	admin := discord.PermissionAdministrator
 
-	return imageDefinitions([]discord.ApplicationCommandCreate{
+	return memoryDefinitions(imageDefinitions([]discord.ApplicationCommandCreate{
 		discord.SlashCommandCreate{
 			Name: "wallet", Description: "Your API keys for the AI providers (only you see the replies)",
 			Contexts: contexts, IntegrationTypes: install,
@@ -190,5 +190,5 @@ func Definitions() []discord.ApplicationCommandCreate {
 					}},
 			},
 		},
-	})
+	}))
 }

@@ -74,6 +74,9 @@ const (
 	// codeDiscordDown: Discord kept failing (5xx, network, 429) past the
 	// sender's retries; the reply is lost.
 	codeDiscordDown = "discord_unavailable"
+	// codeGaveUp: a worker's job kept failing before it could answer and
+	// its retries are used up (docs/scaling.md).
+	codeGaveUp = "job_gave_up"
 )
 
 // sendFailure explains a reply that was written but could not be posted,

@@ -41,6 +41,9 @@ type job struct {
 	transcript string
 	// files are what tools attached (agent.go), posted with the reply.
 	files []ToolFile
+	// ledger, for a reply run by a job, keeps a retried job from posting it
+	// twice (nil in a single process).
+	ledger Ledger
 }
 
 // run answers the message in three steps: load what the reply needs, take
@@ -48,6 +51,21 @@ type job struct {
 // succeeded, so a reply that cannot even start (a deleted personality, the
 // database gone) never spends the user's budget.
 func (j *job) run(ctx context.Context) {
+	if j.ledger != nil {
+		// A retried job: the reply an earlier attempt posted (or died
+		// posting) is not made again, so it is neither posted nor metered
+		// twice.
+		done, err := j.ledger.Posted(ctx, j.stats.RequestID)
+		if err != nil {
+			j.fail(ctx, botFailure(codeDatabase, fmt.Errorf("read the reply's delivery record: %w", err)))
+			return
+		}
+		if done {
+			j.log.Info("reply already posted by an earlier attempt; not posted again")
+			j.stats.Err = errAlreadyPosted
+			return
+		}
+	}
 	if !j.load(ctx) {
 		return
 	}
@@ -261,6 +279,17 @@ func (j *job) callFailed(ctx context.Context, err error) {
 
 // deliver posts the reply and records it with what became of it.
 func (j *job) deliver(ctx context.Context, text string, resp abi.ChatResponse, usage []abi.Usage, speech *speechPlan) {
+	switch post, err := j.claim(ctx); {
+	case err != nil:
+		j.record(ctx, nil, resp, usage, store.DeliveryLost)
+		j.fail(ctx, botFailure(codeDatabase, fmt.Errorf("claim the reply's delivery record: %w", err)))
+		return
+	case !post:
+		// An earlier attempt was posting it when it died: count the call
+		// (once: usage rows are keyed by the request id) and post nothing.
+		j.record(ctx, nil, resp, usage, store.DeliveryPosted)
+		return
+	}
 	var (
 		last  LastPart
 		voice speechResult
@@ -281,6 +310,7 @@ func (j *job) deliver(ctx context.Context, text string, resp abi.ChatResponse, u
 		}
 	}
 	ids, err := j.post(ctx, text, last)
+	j.finish(ctx, ids)
 	switch {
 	case speech != nil && voice.received:
 		j.recordSpeech(ctx, voice)
@@ -309,6 +339,43 @@ func (j *job) deliver(ctx context.Context, text string, resp abi.ChatResponse, u
 	j.record(ctx, ids, resp, usage, delivery)
 	j.log.Debug("replied", slog.Int("parts", len(ids)), slog.Duration("plugin_time", j.stats.PluginTime),
 		slog.Duration("overhead", j.stats.Overhead()))
+}
+
+// errAlreadyPosted is a job's stats.Err when its reply was out before.
+var errAlreadyPosted = errors.New("the reply was posted by an earlier attempt of its job")
+
+// claim records, for a reply run by a job, that it is about to be posted,
+// and reports whether to post. An earlier attempt that claimed it died while
+// posting (the reply may be in the channel): nothing is posted rather than
+// risk a double.
+func (j *job) claim(ctx context.Context) (bool, error) {
+	if j.ledger == nil {
+		return true, nil
+	}
+	ok, err := retry2(ctx, j.p.cfg.Retry, func(ctx context.Context) (bool, error) {
+		return j.ledger.Claim(ctx, j.stats.RequestID, j.msg.ChannelID)
+	})
+	if err != nil {
+		return false, err
+	}
+	if !ok {
+		j.log.Warn("an earlier attempt of this reply's job died while posting it; not posted again")
+		j.stats.Err = errAlreadyPosted
+	}
+	return ok, nil
+}
+
+// finish records the posted message ids in the delivery record.
+func (j *job) finish(ctx context.Context, ids []string) {
+	if j.ledger == nil {
+		return
+	}
+	if _, err := retry2(context.WithoutCancel(ctx), j.p.cfg.Retry, func(ctx context.Context) (struct{}, error) {
+		return struct{}{}, j.ledger.Finish(ctx, j.stats.RequestID, ids)
+	}); err != nil {
+		// The claim stays: a retry still posts nothing.
+		j.log.Warn("cannot finish the reply's delivery record", slog.Any("err", err))
+	}
 }
 
 // pluginFor finds the status of the loaded plugin entry that serves

@@ -199,4 +199,3 @@ UPDATE user_api_keys uk SET last_used_at = now()
 FROM unnest($1::bigint[], $2::text[]) AS k(user_id, provider)
 WHERE uk.user_id = k.user_id AND uk.provider = k.provider
   AND (uk.last_used_at IS NULL OR uk.last_used_at < now() - interval '1 minute')`
-

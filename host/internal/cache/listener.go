@@ -52,6 +52,7 @@ func NewListener(cfg *pgx.ConnConfig, log *slog.Logger, subs ...Subscriber) *Lis
 		log = slog.New(slog.DiscardHandler)
 	}
 	cfg = cfg.Copy()
+	cfg.Tracer = nil // the pool's query tracer (if any) is not for this connection
 	return &Listener{
 		connect: func(ctx context.Context) (*pgx.Conn, error) { return pgx.ConnectConfig(ctx, cfg) },
 		log:     log.With("component", "cache"),

@@ -140,7 +140,7 @@ type App struct {
 	cacheDone chan struct{}
 
 	shutdownOnce sync.Once
-	shutdownErr    error
+	shutdownErr  error
 }
 
 // messageRelay and eventRelay let the bot be built before the pipeline and

@@ -266,6 +266,9 @@ type harnessOptions struct {
 	// cached runs the store with its in-memory caches and their listener,
 	// as serve does, on a one-connection pool whose round trips are counted.
 	cached bool
+	// poolConns sizes that pool (default 1, which makes round trips
+	// countable one reply at a time).
+	poolConns int32
 }
 
 const defaultPluginsTOML = `
@@ -344,7 +347,7 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 	if o.cached {
 		h.dsn = pgtest.DSN(t)
 		var pool *pgxpool.Pool
-		pool, h.trips = pgtest.PoolCountingRoundTrips(t, h.dsn, 1)
+		pool, h.trips = pgtest.PoolCountingRoundTrips(t, h.dsn, max(o.poolConns, 1))
 		h.store = store.New(pool, v, logger)
 		h.listener = cache.NewListener(pool.Config().ConnConfig, logger, h.store.EnableCache(0))
 		lctx, stop := context.WithCancel(ctx)

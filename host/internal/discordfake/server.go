@@ -83,8 +83,8 @@ type Server struct {
 	originals   map[string]*Message   // interaction token -> @original
 	followUps   map[string][]*Message // interaction token -> follow-ups
 	commandPuts [][]byte
-	uploadLimit int64 // bytes of files one request may carry (WithUploadLimit)
-	hookLimit   hookLimit           // per-webhook rate limit (WithWebhookRateLimit); zero: none
+	uploadLimit int64                  // bytes of files one request may carry (WithUploadLimit)
+	hookLimit   hookLimit              // per-webhook rate limit (WithWebhookRateLimit); zero: none
 	hookCalls   map[string][]time.Time // webhook id -> times of its requests within the window
 	hook429s    int                    // requests refused by the per-webhook limit
 	edits       map[string][]Edit      // message id -> its edits, in order

@@ -84,6 +84,7 @@ type Personality struct {
 	CreatedAt              time.Time
 	UpdatedAt              time.Time
 	V2ID                   *string
+	StreamReplies          *bool
 }
 
 type PersonalityAlias struct {

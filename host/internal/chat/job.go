@@ -44,6 +44,9 @@ type job struct {
 	// ledger, for a reply run by a job, keeps a retried job from posting it
 	// twice (nil in a single process).
 	ledger Ledger
+	// live is the reply shown while it is written (live.go); nil when it
+	// is posted whole.
+	live *liveText
 }
 
 // run answers the message in three steps: load what the reply needs, take
@@ -217,12 +220,23 @@ func (j *job) reply(ctx context.Context) {
 		RequestID:     j.stats.RequestID,
 	})
 	start := time.Now()
+	j.live = j.startLive(ctx)
+	if j.live != nil {
+		defer j.live.live.Stop()
+	}
 	// The agent loop (agent.go): one chat call when no tool is offered.
-	loop, err := j.converse(callCtx, j.tools(ctx), req, func(ctx context.Context, req abi.ChatRequest) (abi.ChatResponse, []abi.Usage, error) {
+	loop, err := j.converse(callCtx, j.tools(ctx), req, j.live.liveChat(func(ctx context.Context, req abi.ChatRequest) (abi.ChatResponse, []abi.Usage, error) {
 		return p.plugins.Chat(ctx, pluginName, req)
-	})
+	}))
 	resp, usage := loop.resp, loop.usage
 	j.stats.PluginTime = time.Since(start)
+	if err != nil && j.live != nil {
+		j.live.live.Stop()
+		if j.live.live.Shown() {
+			j.streamCut(ctx, j.live, req, usage, err)
+			return
+		}
+	}
 	if err != nil {
 		if len(usage) > 0 {
 			// Earlier steps of the loop were done (and may have been billed).
@@ -501,6 +515,11 @@ func (j *job) post(ctx context.Context, text string, last LastPart) ([]string, e
 	j.stats.Sending = time.Now()
 	pers := j.personality
 	name := personalityName(*pers)
+	if j.live != nil {
+		// The parts shown so far are edited to say exactly text; new parts
+		// are posted; the last carries the audio.
+		return j.live.live.Finish(ctx, text, last)
+	}
 	if j.msg.IsDM() {
 		if last != nil {
 			return j.p.sender.ReplyWith(ctx, j.msg.ChannelID, j.msg.ID, dmPrefix(name)+text, last)

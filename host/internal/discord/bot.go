@@ -73,6 +73,7 @@ type config struct {
 	now            func() time.Time
 	typingInterval time.Duration
 	sendRetry      SendRetry
+	live           LiveEdits
 }
 
 // Option configures New.
@@ -126,6 +127,9 @@ func WithoutGateway() Option { return func(c *config) { c.noGateway = true } }
 // WithSendRetry bounds how a personality's post is retried when Discord fails transiently
 // (default DefaultSendRetry).
 func WithSendRetry(r SendRetry) Option { return func(c *config) { c.sendRetry = r } }
+
+// WithLiveEdits sets how live replies pace their edits (see LiveEdits; default DefaultLiveEdits).
+func WithLiveEdits(l LiveEdits) Option { return func(c *config) { c.live = l } }
 
 // WithDownloadHosts sets the hosts Download may fetch from (default Discord's CDN hosts).
 func WithDownloadHosts(hosts ...string) Option { return func(c *config) { c.downloadHosts = hosts } }
@@ -184,6 +188,7 @@ func New(token string, h Handler, opts ...Option) (*Bot, error) {
 		now:            time.Now,
 		typingInterval: 8 * time.Second,
 		sendRetry:      DefaultSendRetry(),
+		live:           DefaultLiveEdits(),
 	}
 	for _, o := range opts {
 		o(&cfg)

@@ -72,6 +72,9 @@ func (s *Server) routes(mux *http.ServeMux) {
 	api(RouteEditWebhookMessage, authNone, s.editWebhookMessage)
 	api(RouteDeleteWebhook, authBot, s.deleteWebhook)
 	api(RouteCreateDM, authBot, s.createDM)
+	api(RouteGetMe, authBot, s.getMe)
+	api(RouteGetApplication, authBot, s.getApplication)
+	api(RouteGetMyGuilds, authBot, s.getMyGuilds)
 	mux.HandleFunc(RouteCDN, s.wrap(RouteCDN, authNone, s.getCDN))
 }
 

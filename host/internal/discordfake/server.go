@@ -83,7 +83,9 @@ type Server struct {
 	originals   map[string]*Message   // interaction token -> @original
 	followUps   map[string][]*Message // interaction token -> follow-ups
 	commandPuts [][]byte
-	uploadLimit int64 // bytes of files one request may carry (WithUploadLimit)
+	uploadLimit int64             // bytes of files one request may carry (WithUploadLimit)
+	appFlags    *int              // GET /applications/@me flags; nil: AppFlagMessageContent
+	guildPerms  map[string]uint64 // bot permissions per guild (identity.go)
 
 	bodies          []MessageBody // every body that created or edited a message (mentions.go)
 	mentionProblems []string

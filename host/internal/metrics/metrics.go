@@ -210,3 +210,31 @@ func (m *Metrics) Register(c prometheus.Collector) {
 	}
 	m.reg.MustRegister(c)
 }
+
+// Transport wraps next (nil: http.DefaultTransport) so every request it
+// carries is counted as a Discord REST call, by method and status class.
+// Only the method and status are read: URLs hold webhook tokens.
+func (m *Metrics) Transport(next http.RoundTripper) http.RoundTripper {
+	if next == nil {
+		next = http.DefaultTransport
+	}
+	if m == nil {
+		return next
+	}
+	return roundTripper{m: m, next: next}
+}
+
+type roundTripper struct {
+	m    *Metrics
+	next http.RoundTripper
+}
+
+func (t roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.next.RoundTrip(req)
+	if err != nil {
+		t.m.DiscordREST(req.Method, 0, "")
+		return resp, err
+	}
+	t.m.DiscordREST(req.Method, resp.StatusCode, resp.Header.Get("X-RateLimit-Scope"))
+	return resp, nil
+}

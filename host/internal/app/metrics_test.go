@@ -186,4 +186,6 @@ func TestScrapeDuringShutdown(t *testing.T) {
 
 type statusError struct{ code int }
 
-func (e *statusError) Error() string { return "scrape during shutdown answered " + http.StatusText(e.code) }
+func (e *statusError) Error() string {
+	return "scrape during shutdown answered " + http.StatusText(e.code)
+}

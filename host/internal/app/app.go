@@ -76,6 +76,11 @@ func Serve(ctx context.Context, opts Options) error {
 			return err
 		}
 	}
+	// Every missing setting at once, with the way out, rather than one per
+	// start (the same list as `tzurot doctor`).
+	if missing := MissingSettings(opts.Getenv); len(missing) > 0 {
+		return &MissingError{Missing: missing}
+	}
 	// Fail closed: no master key, no bot (users' keys must never be stored
 	// unprotected). Every key the vault opens is registered for redaction.
 	v, err := vault.FromEnv(opts.Getenv, vault.WithObserver(opts.Secrets.Observe))

@@ -101,7 +101,7 @@ func ConfigFromEnv(getenv func(string) string, environ []string, observe func(st
 	}
 	c.DiscordToken = strings.TrimSpace(getenv(EnvDiscordToken))
 	if c.DiscordToken == "" {
-		return Config{}, fmt.Errorf("%s is not set: copy the bot token from the Bot page of your application at https://discord.com/developers/applications", EnvDiscordToken)
+		return Config{}, ErrNoDiscordToken
 	}
 	if observe != nil {
 		observe(c.DiscordToken)

@@ -124,7 +124,7 @@ func (j *job) load(ctx context.Context) bool {
 		// it and stay silent, as for any name that is not a personality.
 		p.mentions.index.DeletePersonality(j.trig.PersonalityID)
 		j.log.Info("triggered personality no longer exists; ignored", slog.String("reason", j.trig.Reason.String()))
-		j.stats.Err = err
+		j.stats.Err, j.stats.Outcome = err, "ignored"
 		return false
 	case err != nil:
 		j.fail(ctx, botFailure(codeDatabase, err))
@@ -163,7 +163,8 @@ func (j *job) admit(ctx context.Context) bool {
 	if v.Allowed {
 		return true
 	}
-	j.stats.Err = fmt.Errorf("rate limited (%s)", v.Scope)
+	j.stats.Err, j.stats.Outcome = fmt.Errorf("rate limited (%s)", v.Scope), "rate_limited"
+	p.metrics.RateLimited(v.Scope)
 	j.log.Info("rate limited", slog.String("scope", v.Scope), slog.Duration("retry_after", v.RetryAfter))
 	if p.notices.allow("rate:"+msg.Author.ID, max(v.RetryAfter, 10*time.Second)) {
 		if _, err := p.sender.Reply(ctx, msg.ChannelID, msg.ID, v.Message()); err != nil {
@@ -191,6 +192,7 @@ func (j *job) reply(ctx context.Context) {
 		return
 	}
 	pluginName, slot := st.Name, st.KeySlot
+	j.stats.Plugin = pluginName
 	// The stored parameters were checked when they were saved, but against
 	// the plugin of that day: an upgrade may have tightened its rules, and
 	// imported personalities were never checked. A call the provider would
@@ -340,7 +342,7 @@ func (j *job) deliver(ctx context.Context, text string, resp abi.ChatResponse, u
 	}
 	delivery := store.DeliveryPosted
 	if err != nil {
-		delivery = store.DeliveryPartial
+		delivery, j.stats.Outcome = store.DeliveryPartial, "partial"
 		j.log.Warn("part of the reply could not be posted", slog.Int("posted_parts", len(ids)), slog.Any("err", err))
 		parts := len(nonBlank(chunk.Split(text)))
 		dm := fmt.Sprintf("%s could not post all of its reply to your message (ref: %s): %d of %d parts are in the channel; the rest is lost because %s.",
@@ -643,7 +645,7 @@ func (j *job) usageRows(reqID string, usage []abi.Usage, kind, provider string, 
 // noKey tells the user how to add a key (in a DM; in the channel when DMs
 // are closed), at most once a minute per user and provider.
 func (j *job) noKey(ctx context.Context, err error) {
-	j.stats.Err = err
+	j.stats.Err, j.stats.Outcome = err, "no_key"
 	j.log.Info("no API key for the provider", slog.String("provider", j.provider))
 	if !j.p.notices.allow("nokey:"+j.msg.Author.ID+":"+j.provider, time.Minute) {
 		return
@@ -661,7 +663,7 @@ func (j *job) noKey(ctx context.Context, err error) {
 // reference in the channel, the cause in the log, and the cause in a DM to
 // the user when it concerns their own key or request.
 func (j *job) fail(ctx context.Context, f failure) {
-	j.stats.Err = f.cause
+	j.stats.Err, j.stats.Outcome = f.cause, f.code
 	if ctx.Err() != nil {
 		// The reply timed out or shutdown gave up on it: still answer.
 		var cancel context.CancelFunc

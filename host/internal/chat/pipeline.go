@@ -31,6 +31,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tzurot-go/tzurot/host/internal/metrics"
 	"github.com/tzurot-go/tzurot/host/internal/plugin"
 	"github.com/tzurot-go/tzurot/host/internal/ratelimit"
 	"github.com/tzurot-go/tzurot/host/internal/store"
@@ -198,6 +199,9 @@ type Deps struct {
 	Voice Voice
 	// Download fetches attachments for transcription ((*discord.Bot).Download).
 	Download Downloader
+	// Metrics counts replies, their latency, rate-limit refusals and usage
+	// tokens; nil counts nothing.
+	Metrics *metrics.Metrics
 	// Tools runs tool plugins (PluginTools adapts *plugin.Host); ToolGrants
 	// says which tools each personality may call; Channels tells
 	// age-restricted channels apart. Without Tools and ToolGrants no reply
@@ -228,6 +232,23 @@ type ReplyStats struct {
 	PluginTime time.Duration
 	// Err is nil for a reply that was posted.
 	Err error
+	// Plugin is the provider plugin entry asked ("" if none was reached).
+	Plugin string
+	// Outcome is "posted", "partial", or why there was no reply: a failure
+	// code (failure.go, the provider's error code), "rate_limited",
+	// "no_key", "ignored". A bounded set: it is a metrics label.
+	Outcome string
+}
+
+// outcome is Outcome, or what Err says when no step named one.
+func (s ReplyStats) outcome() string {
+	switch {
+	case s.Outcome != "":
+		return s.Outcome
+	case s.Err != nil:
+		return "failed"
+	}
+	return "posted"
 }
 
 // Overhead is the host's own time for a reply: message in to reply out,
@@ -261,6 +282,7 @@ type Pipeline struct {
 	grants   ToolGrants
 	channels ChannelInfo
 	images   ImageConfigs
+	metrics  *metrics.Metrics
 	imageGen ImageGenerator
 	dispatch Dispatcher
 
@@ -302,6 +324,7 @@ func New(ctx context.Context, d Deps, cfg Config) (*Pipeline, error) {
 	p.detector = det
 	p.history = newHistory(d.Reader, max(cfg.HistoryMessages, 0), cfg.HistoryChannels, cfg.HistoryTTL)
 	p.recorder = newRecorder(d.Store, log, cfg.Retry, cfg.RecordBatch, cfg.MaxSpool)
+	p.metrics, p.recorder.metrics = d.Metrics, d.Metrics
 	pollCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	p.stopPoll = cancel
 	if cfg.MentionPoll > 0 {
@@ -467,6 +490,11 @@ func (p *Pipeline) replySafely(ctx context.Context, msg Message, t trigger.Trigg
 		if r := recover(); r != nil {
 			j.log.Error("reply panicked", slog.String("panic", fmt.Sprint(r)), slog.String("stack", string(debug.Stack())))
 			j.fail(context.WithoutCancel(ctx), botFailure(codePanic, fmt.Errorf("panic: %v", r)))
+		}
+		if !j.stats.Sending.IsZero() {
+			p.metrics.Reply(j.stats.Plugin, j.stats.outcome(), j.stats.Sending.Sub(j.stats.Received), j.stats.Overhead())
+		} else {
+			p.metrics.Reply(j.stats.Plugin, j.stats.outcome(), 0, 0)
 		}
 		if p.cfg.OnReply != nil {
 			p.cfg.OnReply(j.stats)

@@ -74,6 +74,9 @@ func (s *Server) routes(mux *http.ServeMux) {
 	api(RouteDeleteWebhookMsg, authNone, s.deleteWebhookMessage)
 	api(RouteDeleteWebhook, authBot, s.deleteWebhook)
 	api(RouteCreateDM, authBot, s.createDM)
+	api(RouteGetMe, authBot, s.getMe)
+	api(RouteGetApplication, authBot, s.getApplication)
+	api(RouteGetMyGuilds, authBot, s.getMyGuilds)
 	mux.HandleFunc(RouteCDN, s.wrap(RouteCDN, authNone, s.getCDN))
 }
 

@@ -88,6 +88,8 @@ type Server struct {
 	hookCalls   map[string][]time.Time // webhook id -> times of its requests within the window
 	hook429s    int                    // requests refused by the per-webhook limit
 	edits       map[string][]Edit      // message id -> its edits, in order
+	appFlags    *int                   // GET /applications/@me flags; nil: AppFlagMessageContent
+	guildPerms  map[string]uint64      // bot permissions per guild (identity.go)
 
 	bodies          []MessageBody // every body that created or edited a message (mentions.go)
 	mentionProblems []string

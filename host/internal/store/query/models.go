@@ -88,6 +88,7 @@ type Personality struct {
 	MemoryBudgetTokens     int32
 	MemoryFormationEnabled bool
 	MemoryEveryN           int32
+	StreamReplies          *bool
 }
 
 type PersonalityAlias struct {

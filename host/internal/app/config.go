@@ -67,7 +67,10 @@ type Config struct {
 	// Workers bounds the Discord events handled at once.
 	Workers int
 	// DBMaxConns bounds the main database pool.
-	DBMaxConns      int32
+	DBMaxConns int32
+	// CacheEntries bounds each of the store's in-memory caches (0:
+	// store.DefaultCacheEntries).
+	CacheEntries    int
 	ShutdownTimeout time.Duration
 
 	Chat     chat.Config

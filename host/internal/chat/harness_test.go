@@ -20,6 +20,9 @@ import (
 
 	"github.com/disgoorg/disgo/gateway"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tzurot-go/tzurot/host/internal/cache"
 	"github.com/tzurot-go/tzurot/host/internal/chat"
 	"github.com/tzurot-go/tzurot/host/internal/discord"
 	"github.com/tzurot-go/tzurot/host/internal/discordfake"
@@ -239,6 +242,13 @@ type harness struct {
 
 	handled chan string // ids of messages whose handling finished
 	replies chan chat.ReplyStats
+
+	// With harnessOptions.cached: the database, the round trips of the
+	// store's pool and the store's cache listener.
+	dsn      string
+	vault    *vault.Vault
+	trips    *pgtest.RoundTrips
+	listener *cache.Listener
 }
 
 type harnessOptions struct {
@@ -253,6 +263,12 @@ type harnessOptions struct {
 	// deps adjusts the pipeline's parts (tools, grants) once the plugin
 	// host runs.
 	deps func(*chat.Deps, *plugin.Host)
+	// cached runs the store with its in-memory caches and their listener,
+	// as serve does, on a one-connection pool whose round trips are counted.
+	cached bool
+	// poolConns sizes that pool (default 1, which makes round trips
+	// countable one reply at a time).
+	poolConns int32
 }
 
 const defaultPluginsTOML = `
@@ -290,7 +306,7 @@ type forward struct {
 	done chan string
 }
 
-func (f *forward) HandleMessage(ctx context.Context, m discord.IncomingMessage) {
+func (f *forward) HandleMessage(ctx context.Context, m chat.Message) {
 	f.mu.RLock()
 	h := f.h
 	f.mu.RUnlock()
@@ -327,7 +343,26 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.store = store.New(pgtest.New(t), v, logger)
+	h.vault = v
+	if o.cached {
+		h.dsn = pgtest.DSN(t)
+		var pool *pgxpool.Pool
+		pool, h.trips = pgtest.PoolCountingRoundTrips(t, h.dsn, max(o.poolConns, 1))
+		h.store = store.New(pool, v, logger)
+		h.listener = cache.NewListener(pool.Config().ConnConfig, logger, h.store.EnableCache(0))
+		lctx, stop := context.WithCancel(ctx)
+		stopped := make(chan struct{})
+		go func() { defer close(stopped); h.listener.Run(lctx) }()
+		t.Cleanup(func() { stop(); <-stopped })
+		wctx, cancel := context.WithTimeout(ctx, time.Minute)
+		err := h.listener.WaitConnected(wctx)
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		h.store = store.New(pgtest.New(t), v, logger)
+	}
 
 	h.provider = newFakeProvider(t)
 	toml := o.pluginsTOML
@@ -370,7 +405,7 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 	}
 	deps := chat.Deps{
 		Store: h.store, Plugins: h.host, Sender: b.NewSender(discord.NewMemoryWebhookStore()),
-		Reader: chat.RESTReader{Client: b.Client()}, Limiter: limiter, Keys: keys, Logger: logger,
+		Reader: b.Reader(), Limiter: limiter, Keys: keys, Logger: logger,
 		Voice: chat.HostVoice{Host: h.host}, Download: b.Download,
 	}
 	if o.deps != nil {

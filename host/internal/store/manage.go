@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/tzurot-go/tzurot/host/internal/cache"
 )
 
 // Birthday is a personality's birthday; Year is 0 when unknown.
@@ -97,6 +99,7 @@ func (s *Store) UpdatePersonality(ctx context.Context, id int64, patch Personali
 	if err != nil {
 		return s.withHolder(ctx, fmt.Errorf("update personality %d: %w", id, mapError(err)))
 	}
+	s.changed(cache.KindPersonality, id)
 	if tag.RowsAffected() == 0 {
 		return fmt.Errorf("personality %d: %w", id, ErrPersonalityAbsent)
 	}

@@ -211,6 +211,9 @@ type Deps struct {
 	// Without both it is never offered.
 	Images   ImageConfigs
 	ImageGen ImageGenerator
+	// Exchanges hears about every posted reply (memory formation); nil
+	// means nobody listens.
+	Exchanges ExchangeSink
 }
 
 // ReplyStats describes one reply attempt.
@@ -259,6 +262,8 @@ type Pipeline struct {
 	channels ChannelInfo
 	images   ImageConfigs
 	imageGen ImageGenerator
+	// exchanges hears about posted replies (exchange.go); nil for none.
+	exchanges ExchangeSink
 
 	stopPoll context.CancelFunc
 	wg       sync.WaitGroup
@@ -279,7 +284,7 @@ func New(ctx context.Context, d Deps, cfg Config) (*Pipeline, error) {
 	p := &Pipeline{cfg: cfg, store: d.Store, plugins: d.Plugins, sender: d.Sender, limiter: d.Limiter, keys: d.Keys,
 		voice: d.Voice, download: d.Download, log: log,
 		toolHost: d.Tools, grants: d.ToolGrants, channels: d.Channels,
-		images: d.Images, imageGen: d.ImageGen}
+		images: d.Images, imageGen: d.ImageGen, exchanges: d.Exchanges}
 	p.mentions = &mentions{src: d.Store, index: trigger.NewAliasIndex(), log: log, retry: cfg.Retry}
 	if err := p.mentions.refresh(ctx, true); err != nil {
 		return nil, fmt.Errorf("chat: %w", err)

@@ -18,6 +18,7 @@ import (
 	"github.com/tzurot-go/tzurot/host/internal/commands"
 	"github.com/tzurot-go/tzurot/host/internal/discord"
 	"github.com/tzurot-go/tzurot/host/internal/logging"
+	"github.com/tzurot-go/tzurot/host/internal/memory"
 	"github.com/tzurot-go/tzurot/host/internal/plugin"
 	"github.com/tzurot-go/tzurot/host/internal/ratelimit"
 	"github.com/tzurot-go/tzurot/host/internal/redact"
@@ -128,6 +129,9 @@ type App struct {
 	Pipeline *chat.Pipeline
 	Commands *commands.Commands
 	Limiter  *ratelimit.Limiter
+	// Memory is what personalities remember and know (retrieval for every
+	// reply; full text unless a vector searcher is added).
+	Memory *memory.Store
 	// InteractionsAddr is where HTTP interactions are served (nil if not).
 	InteractionsAddr net.Addr
 
@@ -195,6 +199,7 @@ func start(ctx context.Context, cfg Config, v *vault.Vault, logger *slog.Logger,
 	}
 
 	a.Store = store.New(a.pool, v, logger)
+	a.Memory = memory.New(a.pool, nil)
 	a.Limiter = ratelimit.New(store.New(a.fastPool, nil, logger), cfg.Limits)
 
 	pcfgPlugins, err := plugin.LoadConfig(cfg.PluginsFile)
@@ -230,6 +235,8 @@ func start(ctx context.Context, cfg Config, v *vault.Vault, logger *slog.Logger,
 		// grants from personality_tools (deny by default).
 		Tools: &chat.PluginTools{Host: a.Plugins}, ToolGrants: a.Store,
 		Images: a.Store, ImageGen: &chat.PluginImages{Host: a.Plugins},
+		// Memories, knowledge, personas and examples in every reply.
+		Memory: a.Memory,
 		// Tools may make adult content only in age-restricted channels.
 		Channels: a.Bot,
 	}, chatCfg); err != nil {

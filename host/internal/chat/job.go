@@ -11,6 +11,7 @@ import (
 
 	"github.com/tzurot-go/tzurot/host/internal/chunk"
 	"github.com/tzurot-go/tzurot/host/internal/discord"
+	"github.com/tzurot-go/tzurot/host/internal/memory"
 	"github.com/tzurot-go/tzurot/host/internal/plugin"
 	"github.com/tzurot-go/tzurot/host/internal/ratelimit"
 	"github.com/tzurot-go/tzurot/host/internal/store"
@@ -41,6 +42,8 @@ type job struct {
 	transcript string
 	// files are what tools attached (agent.go), posted with the reply.
 	files []ToolFile
+	// memory is what retrieval found for this reply (empty without one).
+	memory memory.Blocks
 }
 
 // run answers the message in three steps: load what the reply needs, take
@@ -72,6 +75,10 @@ func (j *job) load(ctx context.Context) bool {
 		pers store.Personality
 	)
 	knownID, known := p.userIDs.get(msg.Author.ID)
+	// Memory retrieval needs the user's id: for a user seen before it runs
+	// beside both reads, otherwise beside the personality read that waits
+	// for the user row. Either way it adds no round trip of its own.
+	var mem memory.Blocks
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		u, err := retry2(gctx, p.cfg.Retry, func(ctx context.Context) (store.User, error) {
@@ -88,13 +95,26 @@ func (j *job) load(ctx context.Context) bool {
 			pers, err = j.loadPersonality(gctx, knownID)
 			return err
 		})
+		g.Go(func() error {
+			mem = j.retrieve(gctx, knownID)
+			return nil
+		})
 	}
 	err := g.Wait()
 	if err == nil {
 		j.user = user
 		p.userIDs.put(msg.Author.ID, user.ID)
 		if !known || knownID != user.ID {
-			pers, err = j.loadPersonality(ctx, user.ID)
+			g2, gctx2 := errgroup.WithContext(ctx)
+			g2.Go(func() (err error) {
+				pers, err = j.loadPersonality(gctx2, user.ID)
+				return err
+			})
+			g2.Go(func() error {
+				mem = j.retrieve(gctx2, user.ID)
+				return nil
+			})
+			err = g2.Wait()
 		}
 	}
 	switch {
@@ -110,7 +130,40 @@ func (j *job) load(ctx context.Context) bool {
 		return false
 	}
 	j.personality = &pers
+	j.memory = mem
 	return true
+}
+
+// memoryHistory is how many cached channel messages the memory search
+// reads besides the message itself.
+const memoryHistory = 10
+
+// retrieve finds the personality's memories, knowledge, the user's persona
+// and examples for this reply. Memory is a nicety: a failure is logged and
+// the reply goes on without it.
+func (j *job) retrieve(ctx context.Context, userID int64) memory.Blocks {
+	p, msg := j.p, j.msg
+	if p.memory == nil {
+		return memory.Blocks{}
+	}
+	var text strings.Builder
+	for _, h := range p.history.peek(msg.ChannelID, msg.ID, memoryHistory) {
+		text.WriteString(h.Content)
+		text.WriteString("\n")
+	}
+	text.WriteString(j.content)
+	b, err := p.memory.Retrieve(ctx, memory.Query{
+		PersonalityID: j.trig.PersonalityID, UserID: userID,
+		ChannelID: msg.ChannelID, GuildID: msg.GuildID, IsDM: msg.IsDM(),
+		Text: text.String(),
+	})
+	if err != nil {
+		if ctx.Err() == nil {
+			j.log.Warn("cannot read the personality's memory; answering without it", slog.Any("err", err))
+		}
+		return memory.Blocks{}
+	}
+	return b
 }
 
 func (j *job) loadPersonality(ctx context.Context, userID int64) (store.Personality, error) {
@@ -341,6 +394,7 @@ func (j *job) request(ctx context.Context, model string) (abi.ChatRequest, error
 		history:     hist,
 		refs:        j.references(ctx),
 		budget:      budget,
+		memory:      j.memory,
 	}
 	req := abi.ChatRequest{
 		Model:              model,

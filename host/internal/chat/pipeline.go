@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"github.com/tzurot-go/tzurot/host/internal/discord"
+	"github.com/tzurot-go/tzurot/host/internal/memory"
 	"github.com/tzurot-go/tzurot/host/internal/plugin"
 	"github.com/tzurot-go/tzurot/host/internal/ratelimit"
 	"github.com/tzurot-go/tzurot/host/internal/store"
@@ -214,6 +215,14 @@ type Deps struct {
 	// Exchanges hears about every posted reply (memory formation); nil
 	// means nobody listens.
 	Exchanges ExchangeSink
+	// Memory finds what a personality remembers and knows for a reply
+	// (*memory.Store); nil means replies use no memory.
+	Memory Memory
+}
+
+// Memory is retrieval for one reply (host/internal/memory).
+type Memory interface {
+	Retrieve(ctx context.Context, q memory.Query) (memory.Blocks, error)
 }
 
 // ReplyStats describes one reply attempt.
@@ -248,6 +257,7 @@ type Pipeline struct {
 	limiter  *ratelimit.Limiter
 	keys     *KeySource
 	voice    Voice
+	memory   Memory
 	download Downloader
 	log      *slog.Logger
 	detector *trigger.Detector
@@ -282,7 +292,7 @@ func New(ctx context.Context, d Deps, cfg Config) (*Pipeline, error) {
 	}
 	log = log.With("component", "chat")
 	p := &Pipeline{cfg: cfg, store: d.Store, plugins: d.Plugins, sender: d.Sender, limiter: d.Limiter, keys: d.Keys,
-		voice: d.Voice, download: d.Download, log: log,
+		voice: d.Voice, memory: d.Memory, download: d.Download, log: log,
 		toolHost: d.Tools, grants: d.ToolGrants, channels: d.Channels,
 		images: d.Images, imageGen: d.ImageGen, exchanges: d.Exchanges}
 	p.mentions = &mentions{src: d.Store, index: trigger.NewAliasIndex(), log: log, retry: cfg.Retry}

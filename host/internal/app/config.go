@@ -14,6 +14,7 @@ import (
 	"github.com/tzurot-go/tzurot/host/internal/chat"
 	"github.com/tzurot-go/tzurot/host/internal/commands"
 	"github.com/tzurot-go/tzurot/host/internal/config"
+	"github.com/tzurot-go/tzurot/host/internal/queue"
 	"github.com/tzurot-go/tzurot/host/internal/ratelimit"
 )
 
@@ -42,6 +43,11 @@ const (
 	EnvStreamReplies      = "TZUROT_STREAM_REPLIES"
 	EnvSpeechTimeout      = "TZUROT_SPEECH_TIMEOUT"
 	EnvTranscribePlugin   = "TZUROT_TRANSCRIBE_PLUGIN"
+	EnvRole               = "TZUROT_ROLE"
+	EnvJobTimeout         = "TZUROT_JOB_TIMEOUT"
+	EnvJobRescue          = "TZUROT_JOB_RESCUE_AFTER"
+	EnvJobAttempts        = "TZUROT_JOB_ATTEMPTS"
+	EnvJobWorkers         = "TZUROT_JOB_WORKERS"
 	DefaultPluginsFile    = "plugins.toml"
 	DefaultInteractions   = "/interactions"
 	DefaultShutdown       = 30 * time.Second
@@ -49,6 +55,27 @@ const (
 	DefaultDBMaxConns     = 16
 	defaultRateLimitConns = 4
 )
+
+// Role is what a serve process does (docs/scaling.md).
+type Role string
+
+// The roles. RoleAll is one process doing everything, with no job queue: the default.
+const (
+	RoleAll     Role = "all"
+	RoleGateway Role = "gateway"
+	RoleWorker  Role = "worker"
+)
+
+// ParseRole checks a --role / TZUROT_ROLE value ("" is RoleAll).
+func ParseRole(s string) (Role, error) {
+	switch r := Role(strings.ToLower(strings.TrimSpace(s))); r {
+	case "":
+		return RoleAll, nil
+	case RoleAll, RoleGateway, RoleWorker:
+		return r, nil
+	}
+	return "", fmt.Errorf("role %q is not one of all, gateway, worker (all: one process does everything; gateway: holds the Discord connection and queues replies; worker: writes and posts the queued replies)", s)
+}
 
 // Config is everything serve needs from the environment, parsed and checked.
 // Secrets in it (the bot token, fallback keys) must never be logged.
@@ -69,6 +96,11 @@ type Config struct {
 	// DBMaxConns bounds the main database pool.
 	DBMaxConns      int32
 	ShutdownTimeout time.Duration
+
+	// Role is all (one process), gateway or worker (TZUROT_ROLE, serve --role).
+	Role Role
+	// Queue tunes the reply jobs of the gateway and worker roles.
+	Queue queue.Config
 
 	Chat     chat.Config
 	Limits   ratelimit.Settings
@@ -120,7 +152,15 @@ func ConfigFromEnv(getenv func(string) string, environ []string, observe func(st
 	if c.InteractionsAddr != "" && c.PublicKey == "" {
 		return Config{}, fmt.Errorf("%s is set but %s is not: copy the Public Key from the General Information page of your application", EnvInteractionsAddr, EnvDiscordPublicKey)
 	}
-	if !c.Gateway && c.InteractionsAddr == "" {
+	if c.Role, err = ParseRole(getenv(EnvRole)); err != nil {
+		return Config{}, fmt.Errorf("%s: %w", EnvRole, err)
+	}
+	if c.Role == RoleWorker {
+		// A worker holds no Discord connection: it runs queued replies and
+		// posts them over REST (webhooks).
+		c.Gateway, c.InteractionsAddr = false, ""
+	}
+	if !c.Gateway && c.InteractionsAddr == "" && c.Role != RoleWorker {
 		return Config{}, fmt.Errorf("%s=off leaves the bot deaf: set %s (and %s) to take commands over HTTP, or turn the gateway on", EnvGateway, EnvInteractionsAddr, EnvDiscordPublicKey)
 	}
 
@@ -134,6 +174,8 @@ func ConfigFromEnv(getenv func(string) string, environ []string, observe func(st
 		{EnvContextTokens, &c.Chat.ContextTokens, 256, "the token budget of a reply's context"},
 		{EnvMaxPersonalities, &c.Chat.MaxPersonalities, 1, "personalities answering one message"},
 		{EnvWorkers, &c.Workers, 1, "Discord events handled at once"},
+		{EnvJobAttempts, &c.Queue.MaxAttempts, 1, "how often a failing reply job is tried"},
+		{EnvJobWorkers, &c.Queue.Workers, 1, "reply jobs one worker process runs at once"},
 	}
 	for _, f := range ints {
 		raw := strings.TrimSpace(getenv(f.name))
@@ -162,6 +204,8 @@ func ConfigFromEnv(getenv func(string) string, environ []string, observe func(st
 		{EnvShutdownTimeout, &c.ShutdownTimeout, time.Second},
 		{EnvMentionPoll, &c.Chat.MentionPoll, time.Second},
 		{EnvSpeechTimeout, &c.Chat.SpeechTimeout, time.Second},
+		{EnvJobTimeout, &c.Queue.JobTimeout, time.Second},
+		{EnvJobRescue, &c.Queue.RescueAfter, time.Second},
 	}
 	for _, f := range durations {
 		raw := strings.TrimSpace(getenv(f.name))
@@ -185,6 +229,13 @@ func ConfigFromEnv(getenv func(string) string, environ []string, observe func(st
 	c.Chat.DefaultModel = strings.TrimSpace(getenv(EnvDefaultModel))
 	c.Chat.TranscribePlugin = strings.TrimSpace(getenv(EnvTranscribePlugin))
 
+	jobTimeout := c.Queue.JobTimeout
+	if jobTimeout == 0 {
+		jobTimeout = queue.DefaultJobTimeout
+	}
+	if c.Queue.RescueAfter > 0 && c.Queue.RescueAfter < jobTimeout {
+		return Config{}, fmt.Errorf("%s=%s must be at least the job timeout (%s): a job still running would be run a second time", EnvJobRescue, c.Queue.RescueAfter, jobTimeout)
+	}
 	if c.Limits, err = ratelimit.SettingsFromEnv(getenv); err != nil {
 		return Config{}, err
 	}

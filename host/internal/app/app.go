@@ -224,6 +224,9 @@ func start(ctx context.Context, cfg Config, v *vault.Vault, logger *slog.Logger,
 	if !cfg.Gateway {
 		opts = append(opts, discord.WithoutGateway())
 	}
+	if cfg.DiscordRESTURL != "" {
+		opts = append(opts, discord.WithRESTURL(cfg.DiscordRESTURL))
+	}
 	opts = append(opts, discordOpts...)
 	if a.Bot, err = discord.New(cfg.DiscordToken, msgs, opts...); err != nil {
 		return nil, err

@@ -44,6 +44,7 @@ const (
 	EnvSpeechTimeout      = "TZUROT_SPEECH_TIMEOUT"
 	EnvTranscribePlugin   = "TZUROT_TRANSCRIBE_PLUGIN"
 	EnvRole               = "TZUROT_ROLE"
+	EnvDiscordRESTURL     = "TZUROT_DISCORD_REST_URL"
 	EnvJobTimeout         = "TZUROT_JOB_TIMEOUT"
 	EnvJobRescue          = "TZUROT_JOB_RESCUE_AFTER"
 	EnvJobAttempts        = "TZUROT_JOB_ATTEMPTS"
@@ -97,6 +98,9 @@ type Config struct {
 	DBMaxConns      int32
 	ShutdownTimeout time.Duration
 
+	// DiscordRESTURL replaces Discord's REST base URL (a proxy, or a fake
+	// Discord in tests that run the real binary). Empty means Discord.
+	DiscordRESTURL string
 	// Role is all (one process), gateway or worker (TZUROT_ROLE, serve --role).
 	Role Role
 	// Queue tunes the reply jobs of the gateway and worker roles.
@@ -142,6 +146,12 @@ func ConfigFromEnv(getenv func(string) string, environ []string, observe func(st
 		return Config{}, err
 	}
 	c.InteractionsAddr = strings.TrimSpace(getenv(EnvInteractionsAddr))
+	if u := strings.TrimSpace(getenv(EnvDiscordRESTURL)); u != "" {
+		if !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
+			return Config{}, fmt.Errorf("%s=%q must be an http(s) URL such as https://discord.com/api/v10", EnvDiscordRESTURL, u)
+		}
+		c.DiscordRESTURL = u
+	}
 	c.PublicKey = strings.TrimSpace(getenv(EnvDiscordPublicKey))
 	if p := strings.TrimSpace(getenv(EnvInteractionsPath)); p != "" {
 		if !strings.HasPrefix(p, "/") {

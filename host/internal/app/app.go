@@ -224,6 +224,10 @@ func start(ctx context.Context, cfg Config, v *vault.Vault, logger *slog.Logger,
 	if !cfg.Gateway {
 		opts = append(opts, discord.WithoutGateway())
 	}
+	if cfg.Role == RoleGateway {
+		// Recorded in arrival order, so the workers answer in that order.
+		opts = append(opts, discord.WithChannelOrder())
+	}
 	if cfg.DiscordRESTURL != "" {
 		opts = append(opts, discord.WithRESTURL(cfg.DiscordRESTURL))
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/tzurot-go/tzurot/host/internal/app"
 	"github.com/tzurot-go/tzurot/host/internal/discordfake"
+	"github.com/tzurot-go/tzurot/host/internal/store"
 	"github.com/tzurot-go/tzurot/sdk/plugintest"
 )
 
@@ -151,8 +152,8 @@ func slowProvider(t *testing.T, pause time.Duration) *provider {
 // TestGatewayAndWorkersAnswerEveryMessageOnceInOrder runs the real binary as one gateway and
 // workers on one database and the fake Discord. The first worker is killed with SIGKILL in the
 // middle of a burst (two more take over), then the gateway is killed with messages still queued: every message still gets
-// exactly one reply, in order in each channel, and each reply's usage is counted once; the job
-// arguments hold no key.
+// exactly one reply, in order in each channel, and each reply's usage is counted once; a
+// personality deleted while its message waited stays silent; the job arguments hold no key.
 func TestGatewayAndWorkersAnswerEveryMessageOnceInOrder(t *testing.T) {
 	bin, err := buildOnce()
 	if err != nil {
@@ -168,6 +169,15 @@ func TestGatewayAndWorkersAnswerEveryMessageOnceInOrder(t *testing.T) {
 		// One user sends the whole burst: the per-user limits would (rightly) refuse most of it.
 		"TZUROT_RATE_USER_PER_MINUTE": "0", "TZUROT_RATE_GUILD_PER_MINUTE": "0"}
 
+	// A second personality, deleted while a message to it waits in the queue.
+	faun, err := w.store.CreatePersonality(context.Background(), store.NewPersonality{Slug: "faun", Name: "Faun", SystemPrompt: "Be brief."})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.store.SetLLMConfig(context.Background(), faun, 0, store.LLMConfig{Provider: "openrouter", Model: "test-model"}); err != nil {
+		t.Fatal(err)
+	}
+
 	gateway := w.spawn(bin, "gateway", queueEnv)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -181,14 +191,17 @@ func TestGatewayAndWorkersAnswerEveryMessageOnceInOrder(t *testing.T) {
 
 	channels := []discordfake.Channel{w.channel, w.fake.AddTextChannel(guildID), w.fake.AddTextChannel(guildID)}
 	const perChannel = 4
+	post := func(ch discordfake.Channel, content string) {
+		raw := w.fake.UserMessage(discordfake.MessageSpec{ChannelID: ch.ID, GuildID: guildID,
+			Content: content, Author: discordfake.User{ID: userID, Username: "alice"}})
+		if err := w.fake.Dispatch("MESSAGE_CREATE", json.RawMessage(raw)); err != nil {
+			t.Fatal(err)
+		}
+	}
 	send := func(round int) {
 		for i := 0; i < perChannel; i++ {
 			for c, ch := range channels {
-				raw := w.fake.UserMessage(discordfake.MessageSpec{ChannelID: ch.ID, GuildID: guildID,
-					Content: fmt.Sprintf("@Bambi r%d c%d m%d", round, c, i), Author: discordfake.User{ID: userID, Username: "alice"}})
-				if err := w.fake.Dispatch("MESSAGE_CREATE", json.RawMessage(raw)); err != nil {
-					t.Fatal(err)
-				}
+				post(ch, fmt.Sprintf("@Bambi r%d c%d m%d", round, c, i))
 			}
 		}
 	}
@@ -209,12 +222,17 @@ func TestGatewayAndWorkersAnswerEveryMessageOnceInOrder(t *testing.T) {
 		p.waitLog(t, "tzurot is running")
 	}
 
-	// Round 1: the gateway queues a burst and is killed before the workers can have answered it.
+	// Round 1: the gateway queues a burst and is killed before the workers can have answered it;
+	// Faun, asked last in channel 0 (so its job waits behind four replies), is deleted meanwhile.
 	send(1)
+	post(channels[0], "@Faun are you there?")
 	total := 2 * perChannel * len(channels)
-	waitUntil(t, 2*time.Minute, func() bool { return w.count(`SELECT count(*) FROM incoming_messages`) == total })
+	waitUntil(t, 2*time.Minute, func() bool { return w.count(`SELECT count(*) FROM incoming_messages`) == total+1 })
 	if err := gateway.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
+	}
+	if ok, err := w.store.DeletePersonality(context.Background(), faun); err != nil || !ok {
+		t.Fatalf("delete Faun: %v %v", ok, err)
 	}
 
 	waitUntil(t, 4*time.Minute, func() bool {
@@ -239,6 +257,9 @@ func TestGatewayAndWorkersAnswerEveryMessageOnceInOrder(t *testing.T) {
 			t.Errorf("channel %d replies (exactly one per message, in order):\n%s\nwant:\n%s", c, strings.Join(got, "\n"), strings.Join(want, "\n"))
 		}
 	}
+	if n := w.count(`SELECT count(*) FROM river_job WHERE state = 'completed'`); n != total+1 {
+		t.Errorf("%d jobs completed, want %d (the deleted personality's job ends quietly)", n, total+1)
+	}
 	if n := w.count(`SELECT count(*) FROM usage_logs`); n != total {
 		t.Errorf("%d usage rows for %d replies: each reply must be metered exactly once", n, total)
 	}
@@ -260,8 +281,8 @@ func TestGatewayAndWorkersAnswerEveryMessageOnceInOrder(t *testing.T) {
 		}
 		args = append(args, a)
 	}
-	if rows.Err() != nil || len(args) != total {
-		t.Fatalf("%d jobs (%v), want %d", len(args), rows.Err(), total)
+	if rows.Err() != nil || len(args) != total+1 {
+		t.Fatalf("%d jobs (%v), want %d", len(args), rows.Err(), total+1)
 	}
 	for _, a := range args {
 		if strings.Contains(a, userKey) || strings.Contains(a, w.fake.Token) || strings.Contains(a, w.env["APP_MASTER_KEY"]) {

@@ -16,8 +16,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/tzurot-go/tzurot/host/internal/app"
 	"github.com/tzurot-go/tzurot/host/internal/discordfake"
+	"github.com/tzurot-go/tzurot/host/internal/pgtest"
 	"github.com/tzurot-go/tzurot/host/internal/store"
 	"github.com/tzurot-go/tzurot/sdk/plugintest"
 )
@@ -153,7 +156,8 @@ func slowProvider(t *testing.T, pause time.Duration) *provider {
 // workers on one database and the fake Discord. The first worker is killed with SIGKILL in the
 // middle of a burst (two more take over), then the gateway is killed with messages still queued: every message still gets
 // exactly one reply, in order in each channel, and each reply's usage is counted once; a
-// personality deleted while its message waited stays silent; the job arguments hold no key.
+// personality deleted while its message waited stays silent; PostgreSQL dropping every
+// connection during the second burst loses and doubles nothing; the job arguments hold no key.
 func TestGatewayAndWorkersAnswerEveryMessageOnceInOrder(t *testing.T) {
 	bin, err := buildOnce()
 	if err != nil {
@@ -224,6 +228,9 @@ func TestGatewayAndWorkersAnswerEveryMessageOnceInOrder(t *testing.T) {
 
 	// Round 1: the gateway queues a burst and is killed before the workers can have answered it;
 	// Faun, asked last in channel 0 (so its job waits behind four replies), is deleted meanwhile.
+	// PostgreSQL drops every connection of every process three times meanwhile, as a restart
+	// does.
+	restarts := w.restartDatabase(3, 500*time.Millisecond)
 	send(1)
 	post(channels[0], "@Faun are you there?")
 	total := 2 * perChannel * len(channels)
@@ -231,6 +238,7 @@ func TestGatewayAndWorkersAnswerEveryMessageOnceInOrder(t *testing.T) {
 	if err := gateway.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
+	<-restarts
 	if ok, err := w.store.DeletePersonality(context.Background(), faun); err != nil || !ok {
 		t.Fatalf("delete Faun: %v %v", ok, err)
 	}
@@ -240,7 +248,8 @@ func TestGatewayAndWorkersAnswerEveryMessageOnceInOrder(t *testing.T) {
 		for _, ch := range channels {
 			n += len(w.webhookReplies(ch.ID))
 		}
-		return n >= total && w.count(`SELECT count(*) FROM incoming_messages WHERE done_at IS NULL`) == 0
+		return n >= total && w.count(`SELECT count(*) FROM incoming_messages WHERE done_at IS NULL`) == 0 &&
+			w.count(`SELECT count(*) FROM river_job WHERE finalized_at IS NULL`) == 0
 	})
 	for c, ch := range channels {
 		var got []string
@@ -295,13 +304,44 @@ func TestGatewayAndWorkersAnswerEveryMessageOnceInOrder(t *testing.T) {
 	w.fake.AssertNoViolations(t)
 }
 
+// restartDatabase terminates every connection to the test database (all processes') waves
+// times, pause apart, as a PostgreSQL restart does; the channel closes when it is done.
+func (w *world) restartDatabase(waves int, pause time.Duration) <-chan struct{} {
+	done := make(chan struct{})
+	db := w.store.Pool().Config().ConnConfig.Database
+	go func() {
+		defer close(done)
+		admin, err := pgx.Connect(context.Background(), pgtest.AdminURL())
+		if err != nil {
+			w.t.Errorf("connect as admin: %v", err)
+			return
+		}
+		defer admin.Close(context.Background())
+		for i := 0; i < waves; i++ {
+			time.Sleep(pause)
+			if _, err := admin.Exec(context.Background(), `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+				WHERE datname = $1 AND pid <> pg_backend_pid()`, db); err != nil {
+				w.t.Errorf("terminate backends: %v", err)
+				return
+			}
+		}
+	}()
+	return done
+}
+
+// count runs a count query, trying again while connections are being dropped.
 func (w *world) count(query string) int {
 	w.t.Helper()
-	var n int
-	if err := w.store.Pool().QueryRow(context.Background(), query).Scan(&n); err != nil {
-		w.t.Fatal(err)
+	var err error
+	for try := 0; try < 50; try++ {
+		var n int
+		if err = w.store.Pool().QueryRow(context.Background(), query).Scan(&n); err == nil {
+			return n
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
-	return n
+	w.t.Fatal(err)
+	return 0
 }
 
 func (w *world) webhookReplies(channelID string) []discordfake.Message {

@@ -182,9 +182,10 @@ func (s *dbSampler) sample(ctx context.Context, initial bool) {
 // finish stops sampling and returns the CPU time of the backends and of
 // the background processes during the run.
 func (s *dbSampler) finish(ctx context.Context) (backends, background time.Duration, n int, ok bool) {
-	s.sample(ctx, false)
+	// The sampling goroutine owns the connection until it has stopped.
 	close(s.stop)
 	<-s.done
+	s.sample(ctx, false)
 	_ = s.conn.Close(ctx)
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -13,8 +13,10 @@ TEST_FLAGS ?= -race -count=1 -timeout 20m
 
 all: build plugins
 
+# -buildvcs=auto: `tzurot version` names the commit in a git checkout, and a
+# build outside one (a Docker context without .git) still works.
 build:
-	$(GO) build -o $(BIN) ./host/cmd/tzurot
+	$(GO) build -buildvcs=auto -o $(BIN) ./host/cmd/tzurot
 
 plugins: $(PLUGIN_WASMS)
 

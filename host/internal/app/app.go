@@ -15,10 +15,12 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/tzurot-go/tzurot/host/internal/cache"
 	"github.com/tzurot-go/tzurot/host/internal/chat"
 	"github.com/tzurot-go/tzurot/host/internal/commands"
 	"github.com/tzurot-go/tzurot/host/internal/discord"
 	"github.com/tzurot-go/tzurot/host/internal/logging"
+	"github.com/tzurot-go/tzurot/host/internal/message"
 	"github.com/tzurot-go/tzurot/host/internal/metrics"
 	"github.com/tzurot-go/tzurot/host/internal/plugin"
 	"github.com/tzurot-go/tzurot/host/internal/ratelimit"
@@ -165,8 +167,14 @@ type App struct {
 	MetricsAddr net.Addr
 
 	pool, fastPool *pgxpool.Pool
-	shutdownOnce   sync.Once
-	shutdownErr    error
+	// Cache is the store's invalidation listener (one LISTEN connection);
+	// stopCache ends it, cacheDone is closed when it has.
+	Cache     *cache.Listener
+	stopCache context.CancelFunc
+	cacheDone chan struct{}
+
+	shutdownOnce sync.Once
+	shutdownErr  error
 }
 
 // messageRelay and eventRelay let the bot be built before the pipeline and
@@ -176,7 +184,7 @@ type messageRelay struct {
 	h  discord.Handler
 }
 
-func (r *messageRelay) HandleMessage(ctx context.Context, m discord.IncomingMessage) {
+func (r *messageRelay) HandleMessage(ctx context.Context, m message.Message) {
 	r.mu.RLock()
 	h := r.h
 	r.mu.RUnlock()
@@ -229,6 +237,17 @@ func start(ctx context.Context, cfg Config, v *vault.Vault, logger *slog.Logger,
 
 	cfg.Metrics.DatabasePools(map[string]*pgxpool.Pool{"main": a.pool, "ratelimit": a.fastPool})
 	a.Store = store.New(a.pool, v, logger)
+	// Users, personalities and sealed keys are cached in memory; every
+	// change, by any process, drops its entries through LISTEN/NOTIFY
+	// (docs/pipeline.md, Caches). Until the listener is connected the store
+	// reads the database every time.
+	a.Cache = cache.NewListener(a.pool.Config().ConnConfig, logger, a.Store.EnableCache(cfg.CacheEntries))
+	cctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	a.stopCache, a.cacheDone = stop, make(chan struct{})
+	go func() {
+		defer close(a.cacheDone)
+		a.Cache.Run(cctx)
+	}()
 	a.Limiter = ratelimit.New(store.New(a.fastPool, nil, logger), cfg.Limits)
 
 	pcfgPlugins, err := plugin.LoadConfig(cfg.PluginsFile)
@@ -261,7 +280,7 @@ func start(ctx context.Context, cfg Config, v *vault.Vault, logger *slog.Logger,
 	chatCfg.BotUserID = a.Bot.ApplicationID()
 	sender := a.Bot.NewSender(newWebhookStore(a.Store, chat.DefaultRetryPolicy(), logger))
 	if a.Pipeline, err = chat.New(ctx, chat.Deps{
-		Store: a.Store, Plugins: a.Plugins, Sender: sender, Reader: chat.RESTReader{Client: a.Bot.Client()},
+		Store: a.Store, Plugins: a.Plugins, Sender: sender, Reader: a.Bot.Reader(),
 		Limiter: a.Limiter, Keys: keys, Logger: logger,
 		Voice: chat.HostVoice{Host: a.Plugins}, Download: a.Bot.Download,
 		// The agent loop: tools of plugins granted "tool", each personality's
@@ -392,6 +411,10 @@ func (a *App) closeAll(ctx context.Context) error {
 	}
 	if a.Plugins != nil {
 		run(a.Plugins.Close)
+	}
+	if a.stopCache != nil {
+		a.stopCache()
+		<-a.cacheDone
 	}
 	if a.fastPool != nil {
 		a.fastPool.Close()

@@ -69,7 +69,10 @@ type Config struct {
 	// Workers bounds the Discord events handled at once.
 	Workers int
 	// DBMaxConns bounds the main database pool.
-	DBMaxConns      int32
+	DBMaxConns int32
+	// CacheEntries bounds each of the store's in-memory caches (0:
+	// store.DefaultCacheEntries).
+	CacheEntries    int
 	ShutdownTimeout time.Duration
 	// MetricsAddr, when set, serves /metrics, /healthz and /readyz there
 	// (docs/operations.md).

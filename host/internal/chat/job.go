@@ -9,20 +9,20 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/tzurot-go/tzurot/host/internal/chunk"
-	"github.com/tzurot-go/tzurot/host/internal/discord"
 	"github.com/tzurot-go/tzurot/host/internal/plugin"
 	"github.com/tzurot-go/tzurot/host/internal/ratelimit"
 	"github.com/tzurot-go/tzurot/host/internal/store"
 	"github.com/tzurot-go/tzurot/host/internal/trigger"
 	"github.com/tzurot-go/tzurot/sdk/abi"
-	"golang.org/x/sync/errgroup"
 )
 
 // job is one personality answering one message.
 type job struct {
 	p       *Pipeline
-	msg     discord.IncomingMessage
+	msg     Message
 	trig    trigger.Trigger
 	content string
 	ref     string
@@ -41,6 +41,12 @@ type job struct {
 	transcript string
 	// files are what tools attached (agent.go), posted with the reply.
 	files []ToolFile
+	// ledger, for a reply run by a job, keeps a retried job from posting it
+	// twice (nil in a single process).
+	ledger Ledger
+	// live is the reply shown while it is written (live.go); nil when it
+	// is posted whole.
+	live *liveText
 }
 
 // run answers the message in three steps: load what the reply needs, take
@@ -48,6 +54,21 @@ type job struct {
 // succeeded, so a reply that cannot even start (a deleted personality, the
 // database gone) never spends the user's budget.
 func (j *job) run(ctx context.Context) {
+	if j.ledger != nil {
+		// A retried job: the reply an earlier attempt posted (or died
+		// posting) is not made again, so it is neither posted nor metered
+		// twice.
+		done, err := j.ledger.Posted(ctx, j.stats.RequestID)
+		if err != nil {
+			j.fail(ctx, botFailure(codeDatabase, fmt.Errorf("read the reply's delivery record: %w", err)))
+			return
+		}
+		if done {
+			j.log.Info("reply already posted by an earlier attempt; not posted again")
+			j.stats.Err = errAlreadyPosted
+			return
+		}
+	}
 	if !j.load(ctx) {
 		return
 	}
@@ -201,12 +222,23 @@ func (j *job) reply(ctx context.Context) {
 		RequestID:     j.stats.RequestID,
 	})
 	start := time.Now()
+	j.live = j.startLive(ctx)
+	if j.live != nil {
+		defer j.live.live.Stop()
+	}
 	// The agent loop (agent.go): one chat call when no tool is offered.
-	loop, err := j.converse(callCtx, j.tools(ctx), req, func(ctx context.Context, req abi.ChatRequest) (abi.ChatResponse, []abi.Usage, error) {
+	loop, err := j.converse(callCtx, j.tools(ctx), req, j.live.liveChat(func(ctx context.Context, req abi.ChatRequest) (abi.ChatResponse, []abi.Usage, error) {
 		return p.plugins.Chat(ctx, pluginName, req)
-	})
+	}))
 	resp, usage := loop.resp, loop.usage
 	j.stats.PluginTime = time.Since(start)
+	if err != nil && j.live != nil {
+		j.live.live.Stop()
+		if j.live.live.Shown() {
+			j.streamCut(ctx, j.live, req, usage, err)
+			return
+		}
+	}
 	if err != nil {
 		if len(usage) > 0 {
 			// Earlier steps of the loop were done (and may have been billed).
@@ -263,8 +295,19 @@ func (j *job) callFailed(ctx context.Context, err error) {
 
 // deliver posts the reply and records it with what became of it.
 func (j *job) deliver(ctx context.Context, text string, resp abi.ChatResponse, usage []abi.Usage, speech *speechPlan) {
+	switch post, err := j.claim(ctx); {
+	case err != nil:
+		j.record(ctx, nil, resp, usage, store.DeliveryLost)
+		j.fail(ctx, botFailure(codeDatabase, fmt.Errorf("claim the reply's delivery record: %w", err)))
+		return
+	case !post:
+		// An earlier attempt was posting it when it died: count the call
+		// (once: usage rows are keyed by the request id) and post nothing.
+		j.record(ctx, nil, resp, usage, store.DeliveryPosted)
+		return
+	}
 	var (
-		last  discord.LastPart
+		last  LastPart
 		voice speechResult
 	)
 	var spoken <-chan speechResult
@@ -283,6 +326,7 @@ func (j *job) deliver(ctx context.Context, text string, resp abi.ChatResponse, u
 		}
 	}
 	ids, err := j.post(ctx, text, last)
+	j.finish(ctx, ids)
 	switch {
 	case speech != nil && voice.received:
 		j.recordSpeech(ctx, voice)
@@ -311,6 +355,43 @@ func (j *job) deliver(ctx context.Context, text string, resp abi.ChatResponse, u
 	j.record(ctx, ids, resp, usage, delivery)
 	j.log.Debug("replied", slog.Int("parts", len(ids)), slog.Duration("plugin_time", j.stats.PluginTime),
 		slog.Duration("overhead", j.stats.Overhead()))
+}
+
+// errAlreadyPosted is a job's stats.Err when its reply was out before.
+var errAlreadyPosted = errors.New("the reply was posted by an earlier attempt of its job")
+
+// claim records, for a reply run by a job, that it is about to be posted,
+// and reports whether to post. An earlier attempt that claimed it died while
+// posting (the reply may be in the channel): nothing is posted rather than
+// risk a double.
+func (j *job) claim(ctx context.Context) (bool, error) {
+	if j.ledger == nil {
+		return true, nil
+	}
+	ok, err := retry2(ctx, j.p.cfg.Retry, func(ctx context.Context) (bool, error) {
+		return j.ledger.Claim(ctx, j.stats.RequestID, j.msg.ChannelID)
+	})
+	if err != nil {
+		return false, err
+	}
+	if !ok {
+		j.log.Warn("an earlier attempt of this reply's job died while posting it; not posted again")
+		j.stats.Err = errAlreadyPosted
+	}
+	return ok, nil
+}
+
+// finish records the posted message ids in the delivery record.
+func (j *job) finish(ctx context.Context, ids []string) {
+	if j.ledger == nil {
+		return
+	}
+	if _, err := retry2(context.WithoutCancel(ctx), j.p.cfg.Retry, func(ctx context.Context) (struct{}, error) {
+		return struct{}{}, j.ledger.Finish(ctx, j.stats.RequestID, ids)
+	}); err != nil {
+		// The claim stays: a retry still posts nothing.
+		j.log.Warn("cannot finish the reply's delivery record", slog.Any("err", err))
+	}
 }
 
 // pluginFor finds the status of the loaded plugin entry that serves
@@ -393,7 +474,7 @@ func (j *job) references(ctx context.Context) []reference {
 		if r.Author.ID == "" && r.Content == "" {
 			refs = append(refs, reference{note: "the message being replied to could not be read (deleted, or in a channel the bot cannot see)"})
 		} else {
-			refs = append(refs, reference{how: "replied to", msg: discord.IncomingMessage{ID: r.ID, ChannelID: r.ChannelID, Author: r.Author, WebhookID: r.WebhookID, Content: r.Content}})
+			refs = append(refs, reference{how: "replied to", msg: Message{ID: r.ID, ChannelID: r.ChannelID, Author: r.Author, WebhookID: r.WebhookID, Content: r.Content}})
 		}
 	}
 	for _, l := range findLinks(msg.Content, limit) {
@@ -427,7 +508,7 @@ func (j *job) references(ctx context.Context) []reference {
 
 // post sends the reply: through the channel webhook as the personality in a
 // server, as the bot (with the personality's name) in DMs.
-func (j *job) post(ctx context.Context, text string, last discord.LastPart) ([]string, error) {
+func (j *job) post(ctx context.Context, text string, last LastPart) ([]string, error) {
 	// Files from tools take the last part; a spoken reply's audio does not
 	// join them (docs/tools.md).
 	if ids, ok, err := j.postFiles(ctx, text); ok {
@@ -436,6 +517,11 @@ func (j *job) post(ctx context.Context, text string, last discord.LastPart) ([]s
 	j.stats.Sending = time.Now()
 	pers := j.personality
 	name := personalityName(*pers)
+	if j.live != nil {
+		// The parts shown so far are edited to say exactly text; new parts
+		// are posted; the last carries the audio.
+		return j.live.live.Finish(ctx, text, last)
+	}
 	if j.msg.IsDM() {
 		if last != nil {
 			return j.p.sender.ReplyWith(ctx, j.msg.ChannelID, j.msg.ID, dmPrefix(name)+text, last)
@@ -453,11 +539,11 @@ func (j *job) post(ctx context.Context, text string, last discord.LastPart) ([]s
 // through the gateway.
 func (j *job) remember(ids []string, text string) {
 	name := personalityName(*j.personality)
-	author := discord.User{Username: name, DisplayName: name}
+	author := Author{Username: name, DisplayName: name}
 	webhook := "self"
 	if j.msg.IsDM() {
 		text = dmPrefix(name) + text
-		author, webhook = discord.User{ID: j.p.cfg.BotUserID, Username: name, Bot: true}, ""
+		author, webhook = Author{ID: j.p.cfg.BotUserID, Username: name, Bot: true}, ""
 	}
 	parts := nonBlank(chunk.Split(text))
 	for i, id := range ids {
@@ -467,7 +553,7 @@ func (j *job) remember(ids []string, text string) {
 		} else if i > 0 {
 			content = ""
 		}
-		j.p.history.observe(discord.IncomingMessage{ID: id, ChannelID: j.msg.ChannelID, GuildID: j.msg.GuildID,
+		j.p.history.observe(Message{ID: id, ChannelID: j.msg.ChannelID, GuildID: j.msg.GuildID,
 			Author: author, WebhookID: webhook, Content: content, CreatedAt: time.Now()})
 	}
 }

@@ -31,7 +31,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/tzurot-go/tzurot/host/internal/discord"
 	"github.com/tzurot-go/tzurot/host/internal/metrics"
 	"github.com/tzurot-go/tzurot/host/internal/plugin"
 	"github.com/tzurot-go/tzurot/host/internal/ratelimit"
@@ -51,9 +50,9 @@ type Sender interface {
 	SendAsPersonality(ctx context.Context, channelID, threadParentID, name, avatarURL, text string) ([]string, error)
 	// SendAsPersonalityWith and ReplyWith attach what last returns (a
 	// spoken reply's audio, or the notice replacing it) to the last part.
-	SendAsPersonalityWith(ctx context.Context, channelID, threadParentID, name, avatarURL, text string, last discord.LastPart) ([]string, error)
+	SendAsPersonalityWith(ctx context.Context, channelID, threadParentID, name, avatarURL, text string, last LastPart) ([]string, error)
 	Reply(ctx context.Context, channelID, replyToID, text string) ([]string, error)
-	ReplyWith(ctx context.Context, channelID, replyToID, text string, last discord.LastPart) ([]string, error)
+	ReplyWith(ctx context.Context, channelID, replyToID, text string, last LastPart) ([]string, error)
 	NotifyUser(ctx context.Context, userID, text string) ([]string, error)
 	SendTyping(ctx context.Context, channelID string) (stop func())
 }
@@ -215,6 +214,10 @@ type Deps struct {
 	// Without both it is never offered.
 	Images   ImageConfigs
 	ImageGen ImageGenerator
+	// Dispatch, when set, hands every message that triggers a personality
+	// to a worker process instead of answering it here (serve --role
+	// gateway; docs/scaling.md). Nil answers in this process.
+	Dispatch Dispatcher
 }
 
 // ReplyStats describes one reply attempt.
@@ -281,6 +284,7 @@ type Pipeline struct {
 	images   ImageConfigs
 	metrics  *metrics.Metrics
 	imageGen ImageGenerator
+	dispatch Dispatcher
 
 	stopPoll context.CancelFunc
 	wg       sync.WaitGroup
@@ -301,7 +305,7 @@ func New(ctx context.Context, d Deps, cfg Config) (*Pipeline, error) {
 	p := &Pipeline{cfg: cfg, store: d.Store, plugins: d.Plugins, sender: d.Sender, limiter: d.Limiter, keys: d.Keys,
 		voice: d.Voice, download: d.Download, log: log,
 		toolHost: d.Tools, grants: d.ToolGrants, channels: d.Channels,
-		images: d.Images, imageGen: d.ImageGen}
+		images: d.Images, imageGen: d.ImageGen, dispatch: d.Dispatch}
 	p.mentions = &mentions{src: d.Store, index: trigger.NewAliasIndex(), log: log, retry: cfg.Retry}
 	if err := p.mentions.refresh(ctx, true); err != nil {
 		return nil, fmt.Errorf("chat: %w", err)
@@ -356,8 +360,9 @@ func (p *Pipeline) Close(ctx context.Context) error {
 
 // HandleMessage implements discord.Handler: it answers msg if it triggers
 // any personality. It never panics and never returns an error: every
-// failure is answered in the channel and logged.
-func (p *Pipeline) HandleMessage(ctx context.Context, msg discord.IncomingMessage) {
+// failure is answered in the channel and logged. With a Dispatcher (a
+// gateway process) the answer is handed to a worker instead (Deps.Dispatch).
+func (p *Pipeline) HandleMessage(ctx context.Context, msg Message) {
 	received := time.Now()
 	defer func() {
 		if r := recover(); r != nil {
@@ -365,16 +370,67 @@ func (p *Pipeline) HandleMessage(ctx context.Context, msg discord.IncomingMessag
 				slog.String("panic", fmt.Sprint(r)), slog.String("stack", string(debug.Stack())))
 		}
 	}()
+	plan, ok := p.Plan(ctx, msg)
+	if !ok {
+		return
+	}
+	plan.Received = received
+	if p.dispatch != nil {
+		if err := p.dispatch.Dispatch(ctx, plan); err != nil {
+			// Not handed over (the database is away past the retries): answer
+			// here rather than drop the message silently.
+			p.log.Error("cannot hand the message to a worker; answering it here", slog.String("message_id", msg.ID), slog.Any("err", err))
+			p.Answer(ctx, plan, nil)
+		}
+		return
+	}
+	p.Answer(ctx, plan, nil)
+}
+
+// Plan is what answering one message takes: the message snapshot, who
+// answers it and what they answer (mentions stripped). It holds no secret,
+// so a gateway process can hand it to a worker as a job's arguments.
+type Plan struct {
+	Message  Message           `json:"message"`
+	Triggers []trigger.Trigger `json:"triggers"`
+	Content  string            `json:"content"`
+	// Received is when the gateway got the message.
+	Received time.Time `json:"received"`
+}
+
+// Dispatcher hands a plan to a worker process (a River job inserted with
+// the row recording the message). Nil answers in this process.
+type Dispatcher interface {
+	Dispatch(ctx context.Context, plan Plan) error
+}
+
+// Ledger records which replies were posted, so a job retried after a crash
+// never posts a reply twice. Request ids are the pipeline's (message id and
+// personality id).
+type Ledger interface {
+	// Posted reports whether requestID was claimed before (by an earlier
+	// attempt): its reply is out, or its attempt died while posting it.
+	Posted(ctx context.Context, requestID string) (bool, error)
+	// Claim records that requestID is about to be posted; false means an
+	// earlier attempt claimed it and nothing may be posted.
+	Claim(ctx context.Context, requestID, channelID string) (bool, error)
+	// Finish records the posted message ids.
+	Finish(ctx context.Context, requestID string, messageIDs []string) error
+}
+
+// Plan decides whether msg is answered and by whom. It observes msg for the
+// channel history either way.
+func (p *Pipeline) Plan(ctx context.Context, msg Message) (Plan, bool) {
 	p.history.observe(msg)
 	if msg.Author.Bot || msg.WebhookID != "" {
-		return
+		return Plan{}, false
 	}
 	dec, err := p.detector.Decide(ctx, msg)
 	if err != nil {
 		p.log.Warn("some trigger lookups failed", slog.String("message_id", msg.ID), slog.Any("err", err))
 	}
 	if len(dec.Triggers) == 0 {
-		return
+		return Plan{}, false
 	}
 	content := strings.TrimSpace(dec.Content)
 	if content == "" && len(msg.Attachments) == 0 {
@@ -385,26 +441,52 @@ func (p *Pipeline) HandleMessage(ctx context.Context, msg discord.IncomingMessag
 		if !mentioned {
 			// Nothing to answer: an empty message (a sticker, an embed) in
 			// an active channel, or an empty reply.
-			return
+			return Plan{}, false
 		}
 		content = mentionOnlyText
 	}
+	return Plan{Message: msg, Triggers: dec.Triggers, Content: content, Received: time.Now()}, true
+}
+
+// Answer runs every reply of plan in turn. With a ledger (a worker running
+// a job) a reply already posted by an earlier attempt is skipped, and a
+// reply is claimed before it is posted.
+func (p *Pipeline) Answer(ctx context.Context, plan Plan, ledger Ledger) {
+	if plan.Received.IsZero() {
+		plan.Received = time.Now()
+	}
 	// One transcription serves every personality that answers the message.
-	rec := recording(msg)
-	for _, t := range dec.Triggers {
-		p.replySafely(ctx, msg, t, content, received, rec)
+	rec := recording(plan.Message)
+	for _, t := range plan.Triggers {
+		p.replySafely(ctx, plan.Message, t, plan.Content, plan.Received, rec, ledger)
+	}
+}
+
+// RequestID is the id of the reply personalityID gives to messageID: the key
+// of its usage rows and of its delivery record.
+func RequestID(messageID string, personalityID int64) string {
+	return messageID + "-" + strconv.FormatInt(personalityID, 10)
+}
+
+// FailPlan answers every reply of plan with the bot's error message and its
+// reference id, without trying again: a job that kept failing before it
+// could answer (its retries are used up).
+func (p *Pipeline) FailPlan(ctx context.Context, plan Plan, cause error, ledger Ledger) {
+	for _, t := range plan.Triggers {
+		j := p.newJob(plan.Message, t, plan.Content, plan.Received, nil, ledger)
+		if ledger != nil {
+			if done, err := ledger.Posted(ctx, j.stats.RequestID); err == nil && done {
+				continue
+			}
+		}
+		j.fail(ctx, botFailure(codeGaveUp, cause))
+		p.metrics.Reply(j.stats.Plugin, j.stats.outcome(), 0, 0)
 	}
 }
 
 // replySafely runs one reply, turning a panic into an answered failure.
-func (p *Pipeline) replySafely(ctx context.Context, msg discord.IncomingMessage, t trigger.Trigger, content string, received time.Time, rec *heard) {
-	j := &job{p: p, msg: msg, trig: t, content: content, heard: rec,
-		stats: ReplyStats{Received: received, PersonalityID: t.PersonalityID}}
-	j.stats.RequestID = msg.ID + "-" + strconv.FormatInt(t.PersonalityID, 10)
-	j.ref = RefID(j.stats.RequestID)
-	j.log = p.log.With(slog.String("request_id", j.stats.RequestID), slog.String("ref", j.ref),
-		slog.Int64("personality_id", t.PersonalityID), slog.String("user_id", msg.Author.ID),
-		slog.String("channel_id", msg.ChannelID))
+func (p *Pipeline) replySafely(ctx context.Context, msg Message, t trigger.Trigger, content string, received time.Time, rec *heard, ledger Ledger) {
+	j := p.newJob(msg, t, content, received, rec, ledger)
 	defer func() {
 		if r := recover(); r != nil {
 			j.log.Error("reply panicked", slog.String("panic", fmt.Sprint(r)), slog.String("stack", string(debug.Stack())))
@@ -422,4 +504,15 @@ func (p *Pipeline) replySafely(ctx context.Context, msg discord.IncomingMessage,
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.ReplyTimeout)
 	defer cancel()
 	j.run(ctx)
+}
+
+func (p *Pipeline) newJob(msg Message, t trigger.Trigger, content string, received time.Time, rec *heard, ledger Ledger) *job {
+	j := &job{p: p, msg: msg, trig: t, content: content, heard: rec, ledger: ledger,
+		stats: ReplyStats{Received: received, PersonalityID: t.PersonalityID}}
+	j.stats.RequestID = RequestID(msg.ID, t.PersonalityID)
+	j.ref = RefID(j.stats.RequestID)
+	j.log = p.log.With(slog.String("request_id", j.stats.RequestID), slog.String("ref", j.ref),
+		slog.Int64("personality_id", t.PersonalityID), slog.String("user_id", msg.Author.ID),
+		slog.String("channel_id", msg.ChannelID))
+	return j
 }

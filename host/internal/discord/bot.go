@@ -1,7 +1,7 @@
 // Package discord connects the host to Discord through disgo v0.19.6.
 //
 // A Bot receives messages (gateway mode) and interactions (gateway or HTTP-interactions mode),
-// turns each message into an IncomingMessage and hands it to a Handler on a worker goroutine, and
+// turns each message into a message.Message (the pipeline's own type) and hands it to a Handler on a worker goroutine, and
 // a Sender posts replies as personalities through channel webhooks. Shutdown closes things in the
 // only order that cannot hang: stop intake (gateway, HTTP endpoint), drain the handlers, then
 // close the REST client with a deadline. disgo's own REST rate limiter hangs in Close and races
@@ -28,6 +28,7 @@ import (
 	"github.com/disgoorg/disgo/rest"
 	"github.com/disgoorg/snowflake/v2"
 
+	"github.com/tzurot-go/tzurot/host/internal/message"
 	"github.com/tzurot-go/tzurot/host/internal/metrics"
 )
 
@@ -74,6 +75,7 @@ type config struct {
 	now            func() time.Time
 	typingInterval time.Duration
 	sendRetry      SendRetry
+	live           LiveEdits
 }
 
 // Option configures New.
@@ -132,6 +134,9 @@ func WithoutGateway() Option { return func(c *config) { c.noGateway = true } }
 // (default DefaultSendRetry).
 func WithSendRetry(r SendRetry) Option { return func(c *config) { c.sendRetry = r } }
 
+// WithLiveEdits sets how live replies pace their edits (see LiveEdits; default DefaultLiveEdits).
+func WithLiveEdits(l LiveEdits) Option { return func(c *config) { c.live = l } }
+
 // WithDownloadHosts sets the hosts Download may fetch from (default Discord's CDN hosts).
 func WithDownloadHosts(hosts ...string) Option { return func(c *config) { c.downloadHosts = hosts } }
 
@@ -189,6 +194,7 @@ func New(token string, h Handler, opts ...Option) (*Bot, error) {
 		now:            time.Now,
 		typingInterval: 8 * time.Second,
 		sendRetry:      DefaultSendRetry(),
+		live:           DefaultLiveEdits(),
 	}
 	for _, o := range opts {
 		o(&cfg)
@@ -303,8 +309,8 @@ func (b *Bot) OnEvent(e bot.Event) {
 
 // convert builds the project's view of a message. It may call REST (thread parent, replied-to
 // message) and so runs on a worker.
-func (b *Bot) convert(ctx context.Context, m discord.Message, guildID *snowflake.ID) IncomingMessage {
-	in := IncomingMessage{
+func (b *Bot) convert(ctx context.Context, m discord.Message, guildID *snowflake.ID) message.Message {
+	in := message.Message{
 		ID:        m.ID.String(),
 		ChannelID: m.ChannelID.String(),
 		Author:    userOf(m.Author, m.Member),
@@ -331,8 +337,8 @@ func (b *Bot) convert(ctx context.Context, m discord.Message, guildID *snowflake
 	return in
 }
 
-func userOf(u discord.User, member *discord.Member) User {
-	out := User{ID: u.ID.String(), Username: u.Username, DisplayName: u.Username, Bot: u.Bot || u.System}
+func userOf(u discord.User, member *discord.Member) message.Author {
+	out := message.Author{ID: u.ID.String(), Username: u.Username, DisplayName: u.Username, Bot: u.Bot || u.System}
 	if u.GlobalName != nil && *u.GlobalName != "" {
 		out.DisplayName = *u.GlobalName
 	}
@@ -370,12 +376,12 @@ func (b *Bot) threadParent(ctx context.Context, channelID snowflake.ID) string {
 // referenced describes the message m replies to. Discord usually includes it; when it does not,
 // one REST call fetches it, and if the bot cannot read it (deleted, or no access) only its id is
 // known.
-func (b *Bot) referenced(ctx context.Context, m discord.Message, ref discord.MessageReference) *ReferencedMessage {
+func (b *Bot) referenced(ctx context.Context, m discord.Message, ref discord.MessageReference) *message.Reference {
 	channelID := m.ChannelID
 	if ref.ChannelID != nil {
 		channelID = *ref.ChannelID
 	}
-	out := &ReferencedMessage{ID: ref.MessageID.String(), ChannelID: channelID.String()}
+	out := &message.Reference{ID: ref.MessageID.String(), ChannelID: channelID.String()}
 	rm := m.ReferencedMessage
 	if rm == nil {
 		got, err := b.client.Rest.GetMessage(channelID, *ref.MessageID, rest.WithCtx(ctx))

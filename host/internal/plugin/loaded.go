@@ -23,16 +23,19 @@ import (
 // with its pool. Everything in it is fixed for its lifetime; a reload
 // builds new ones.
 type loaded struct {
-	cfg      PluginConfig
-	sha256   string
-	desc     abi.Description
-	rules    *paramschema.Rules // nil: the plugin declares no parameter rules
-	exports  []string           // sorted
-	log      *slog.Logger
-	keys     KeySource
-	http     *httpPolicy
-	compiled *extism.CompiledPlugin
-	pool     *pool
+	cfg     PluginConfig
+	sha256  string
+	desc    abi.Description
+	rules   *paramschema.Rules // nil: the plugin declares no parameter rules
+	exports []string           // sorted
+	// bulkInput: the plugin exports abi.BulkInputExport, so its input is
+	// not copied into Extism kernel memory (it reads blob abi.InputBlob).
+	bulkInput bool
+	log       *slog.Logger
+	keys      KeySource
+	http      *httpPolicy
+	compiled  *extism.CompiledPlugin
+	pool      *pool
 	// voiceSchema is the compiled Description.VoiceSchema, nil when the
 	// plugin declares none.
 	voiceSchema *jsonschema.Schema
@@ -138,6 +141,7 @@ func callResult(err error) string {
 
 func (l *loaded) run(ctx context.Context, export string, input []byte) ([]byte, *callState, error) {
 	st := newCallState(ctx, l)
+	st.input = input
 	if err := ctx.Err(); err != nil {
 		// Do not spend (and then discard) an instance on a call already over.
 		return nil, st, &callError{l.classifyTrap(ctx, false, "", ""), err}
@@ -159,7 +163,7 @@ func (l *loaded) run(ctx context.Context, export string, input []byte) ([]byte, 
 	st.inst = inst
 
 	cctx, cancel := context.WithTimeout(withState(ctx, st), l.cfg.Limits.CallTimeout)
-	rc, out, callErr := inst.call(cctx, export, input)
+	rc, out, callErr := inst.call(cctx, st, export, input, l.bulkInput)
 	callTimedOut := errors.Is(cctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil
 	cancel()
 	st.finish()
@@ -168,7 +172,7 @@ func (l *loaded) run(ctx context.Context, export string, input []byte) ([]byte, 
 	if callErr != nil {
 		// Extism reports a plugin's own error (error_set + non-zero return)
 		// and a trap the same way; the kernel still holds the former.
-		typed = inst.plugin.GetError()
+		typed = inst.errorText(ctx)
 	}
 	stdio := inst.stdioText()
 	inst.flushStdio(ctx, l.log, st)

@@ -38,6 +38,7 @@ var requiredExports = map[string]string{
 	abi.CapVoiceClone:  abi.CloneVoiceExport,
 	abi.CapTranscribe:  abi.TranscribeExport,
 	abi.CapModels:      abi.ModelsExport,
+	abi.CapEmbed:       abi.EmbedExport,
 	abi.CapTool:        abi.InvokeExport,
 	abi.CapImage:       abi.GenerateImageExport,
 }
@@ -47,8 +48,9 @@ var requiredExports = map[string]string{
 // capability not granted). llm.models only reads a provider's model list
 // and is never paid, and the provider plugins began to request it after
 // deployments had written their plugins.toml: refusing the plugin would
-// turn a new nicety into a chat outage on upgrade.
-var optionalCapabilities = map[string]bool{abi.CapModels: true}
+// turn a new nicety into a chat outage on upgrade. llm.embed came the same
+// way (memory search works without it, on full text).
+var optionalCapabilities = map[string]bool{abi.CapModels: true, abi.CapEmbed: true}
 
 // ungrantedOptional lists the optional capabilities d requests that pc
 // does not grant, for a log line at load.
@@ -185,6 +187,9 @@ func (ld *loader) load(ctx context.Context, pc PluginConfig) (*loaded, error) {
 		inst.close()
 		return nil, ld.refuse(pc.Name, "it does not export %s", abi.DescribeExport)
 	}
+	// A plugin that reads its input through the bulk path gets none in
+	// Extism's kernel memory (one copy and two kernel calls fewer).
+	_, l.bulkInput = exports[abi.BulkInputExport]
 	// The probe instance becomes the pool's first warm instance.
 	l.pool.permits <- struct{}{}
 	l.pool.put(inst, true)

@@ -84,6 +84,11 @@ type Personality struct {
 	CreatedAt              time.Time
 	UpdatedAt              time.Time
 	V2ID                   *string
+	MemoryLanguage         string
+	MemoryBudgetTokens     int32
+	MemoryFormationEnabled bool
+	MemoryEveryN           int32
+	StreamReplies          *bool
 }
 
 type PersonalityAlias struct {
@@ -128,6 +133,13 @@ type PersonalityMemory struct {
 	Source           json.RawMessage
 	CreatedAt        time.Time
 	UpdatedAt        time.Time
+	Language         interface{}
+	Importance       float32
+	AboutUserIds     []int64
+	PresentUserIds   []int64
+	IsDm             bool
+	FormedBy         string
+	Tsv              interface{}
 }
 
 type PersonalityStory struct {
@@ -141,6 +153,11 @@ type PersonalityStory struct {
 	Source        json.RawMessage
 	CreatedAt     time.Time
 	UpdatedAt     time.Time
+	Keys          []string
+	AlwaysOn      bool
+	Priority      int32
+	Language      interface{}
+	Tsv           interface{}
 }
 
 type PersonalityTool struct {
@@ -230,11 +247,21 @@ type UserApiKey struct {
 	UpdatedAt   time.Time
 }
 
-type UserPreference struct {
+type UserPersona struct {
+	ID            int64
 	UserID        int64
-	VoiceEnabled  *bool
-	ShowReasoning *bool
+	PersonalityID *int64
+	Content       string
+	CreatedAt     time.Time
 	UpdatedAt     time.Time
+}
+
+type UserPreference struct {
+	UserID                 int64
+	VoiceEnabled           *bool
+	ShowReasoning          *bool
+	UpdatedAt              time.Time
+	MemoryFormationEnabled *bool
 }
 
 type VoiceConfig struct {

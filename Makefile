@@ -9,7 +9,7 @@ PLUGIN_WASMS := $(foreach d,$(PLUGIN_DIRS),$(d)$(notdir $(patsubst %/,%,$(d))).w
 TEST_PKGS := ./host/... ./internal/... ./sdk/... ./plugins/... ./examples/...
 TEST_FLAGS ?= -race -count=1 -timeout 20m
 
-.PHONY: all build plugins dist examples run test vet fmt bench sqlc db clean
+.PHONY: all build plugins dist examples run doctor test vet fmt bench sqlc db clean
 
 all: build plugins
 
@@ -49,6 +49,13 @@ run: build plugins
 	@set -a; [ ! -f .env ] || . ./.env; set +a; \
 	export DATABASE_URL="$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/tzurot?sslmode=disable}"; \
 	exec ./$(BIN) serve
+
+# make doctor: check the setup (settings, database, plugins, Discord, DNS)
+# with the same environment make run uses (.env and the default database).
+doctor: build
+	@set -a; [ ! -f .env ] || . ./.env; set +a; \
+	export DATABASE_URL="$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/tzurot?sslmode=disable}"; \
+	./$(BIN) doctor
 
 test: plugins examples
 	$(GO) vet $(TEST_PKGS)

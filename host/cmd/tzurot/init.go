@@ -19,7 +19,7 @@ const initUsage = `usage: tzurot init [--file .env]
 Writes a .env for a first run: a fresh APP_MASTER_KEY, the local database,
 and placeholders for what only you can fill in (the bot token, your Discord
 user id). Never overwrites an existing file. Then: put the bot token in it
-and run ./bin/tzurot doctor.`
+and run make doctor.`
 
 // envTemplate is the .env init writes; %s is the master key. Empty values
 // are placeholders doctor lists as missing until they are filled in.
@@ -89,7 +89,7 @@ func initEnv(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "wrote %s (readable by you only) with a fresh APP_MASTER_KEY.\n"+
 		"Next:\n  1. put the bot token in DISCORD_TOKEN there (and your Discord user id in TZUROT_OWNER_IDS)\n"+
-		"  2. ./bin/tzurot doctor     (checks everything and says what to fix)\n"+
+		"  2. make doctor     (loads .env, checks everything and says what to fix)\n"+
 		"  3. make run\n", *path)
 	return nil
 }

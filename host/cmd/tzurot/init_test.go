@@ -38,7 +38,7 @@ func TestInitWritesEnvOnceAndNeverOverwrites(t *testing.T) {
 	if err := initEnv([]string{"--file", path}, &out, &errOut); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out.String(), "tzurot doctor") || !strings.Contains(out.String(), "DISCORD_TOKEN") {
+	if !strings.Contains(out.String(), "make doctor") || !strings.Contains(out.String(), "DISCORD_TOKEN") {
 		t.Errorf("init does not say what to do next:\n%s", out.String())
 	}
 	st, err := os.Stat(path)

@@ -20,6 +20,7 @@ import (
 	"github.com/tzurot-go/tzurot/host/internal/commands"
 	"github.com/tzurot-go/tzurot/host/internal/discord"
 	"github.com/tzurot-go/tzurot/host/internal/logging"
+	"github.com/tzurot-go/tzurot/host/internal/memory"
 	"github.com/tzurot-go/tzurot/host/internal/message"
 	"github.com/tzurot-go/tzurot/host/internal/metrics"
 	"github.com/tzurot-go/tzurot/host/internal/plugin"
@@ -160,6 +161,9 @@ type App struct {
 	Pipeline *chat.Pipeline
 	Commands *commands.Commands
 	Limiter  *ratelimit.Limiter
+	// Memory is what personalities remember and know (retrieval for every
+	// reply; full text unless a vector searcher is added).
+	Memory *memory.Store
 	// InteractionsAddr is where HTTP interactions are served (nil if not).
 	InteractionsAddr net.Addr
 	// MetricsAddr is where /metrics, /healthz and /readyz are served (nil
@@ -248,6 +252,7 @@ func start(ctx context.Context, cfg Config, v *vault.Vault, logger *slog.Logger,
 		defer close(a.cacheDone)
 		a.Cache.Run(cctx)
 	}()
+	a.Memory = memory.New(a.pool, nil)
 	a.Limiter = ratelimit.New(store.New(a.fastPool, nil, logger), cfg.Limits)
 
 	pcfgPlugins, err := plugin.LoadConfig(cfg.PluginsFile)
@@ -287,6 +292,8 @@ func start(ctx context.Context, cfg Config, v *vault.Vault, logger *slog.Logger,
 		// grants from personality_tools (deny by default).
 		Tools: &chat.PluginTools{Host: a.Plugins}, ToolGrants: a.Store,
 		Images: a.Store, ImageGen: &chat.PluginImages{Host: a.Plugins},
+		// Memories, knowledge, personas and examples in every reply.
+		Memory: a.Memory,
 		// Tools may make adult content only in age-restricted channels.
 		Channels: a.Bot,
 		Metrics:  cfg.Metrics,

@@ -2,7 +2,7 @@ package chat
 
 // Streamed replies (docs/pipeline.md, "Streamed replies"): while a provider
 // streams, the personality's webhook message appears with the first words
-// and is edited as text arrives; discord.LiveReply does the pacing and the
+// and is edited as text arrives; the adapter's message.LiveReply does the pacing and the
 // splitting, this file decides when a reply streams and what it shows.
 
 import (
@@ -13,22 +13,22 @@ import (
 	"sync"
 	"time"
 
-	"github.com/tzurot-go/tzurot/host/internal/discord"
+	"github.com/tzurot-go/tzurot/host/internal/message"
 	"github.com/tzurot-go/tzurot/host/internal/plugin"
 	"github.com/tzurot-go/tzurot/host/internal/store"
 	"github.com/tzurot-go/tzurot/sdk/abi"
 )
 
-// LiveSender starts live replies; *discord.Sender implements it. A Sender
+// LiveSender starts live replies; the Discord adapter's Sender implements it. A Sender
 // without it posts every reply once, whole.
 type LiveSender interface {
-	StartLive(ctx context.Context, channelID, threadParentID, name, avatarURL string) (*discord.LiveReply, error)
+	StartLive(ctx context.Context, channelID, threadParentID, name, avatarURL string) (message.LiveReply, error)
 }
 
 // liveText is the text a live reply shows: what the final call emitted so
 // far, after a fixed prefix (the quoted transcript of a voice message).
 type liveText struct {
-	live   *discord.LiveReply
+	live   message.LiveReply
 	prefix string
 	mu     sync.Mutex
 	b      strings.Builder

@@ -125,7 +125,7 @@ type livePart struct {
 // StartLive begins a live reply as a personality in channelID (for a thread: the thread, with
 // its parent as threadParentID). Nothing is posted until the first Update. ctx bounds the live
 // edits (not Finish, which takes its own).
-func (s *Sender) StartLive(ctx context.Context, channelID, threadParentID, name, avatarURL string) (*LiveReply, error) {
+func (s *Sender) StartLive(ctx context.Context, channelID, threadParentID, name, avatarURL string) (message.LiveReply, error) {
 	r := &LiveReply{s: s, channelID: channelID, hookChannel: channelID, interval: s.b.cfg.live.Interval,
 		log:  s.b.log.With(slog.String("channel_id", channelID)),
 		kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}

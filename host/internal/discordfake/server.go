@@ -84,12 +84,12 @@ type Server struct {
 	followUps   map[string][]*Message // interaction token -> follow-ups
 	commandPuts [][]byte
 	uploadLimit int64                  // bytes of files one request may carry (WithUploadLimit)
-	appFlags    *int                   // GET /applications/@me flags; nil: AppFlagMessageContent
-	guildPerms  map[string]uint64      // bot permissions per guild (identity.go)
 	hookLimit   hookLimit              // per-webhook rate limit (WithWebhookRateLimit); zero: none
 	hookCalls   map[string][]time.Time // webhook id -> times of its requests within the window
 	hook429s    int                    // requests refused by the per-webhook limit
 	edits       map[string][]Edit      // message id -> its edits, in order
+	appFlags    *int                   // GET /applications/@me flags; nil: AppFlagMessageContent
+	guildPerms  map[string]uint64      // bot permissions per guild (identity.go)
 
 	bodies          []MessageBody // every body that created or edited a message (mentions.go)
 	mentionProblems []string

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tzurot-go/tzurot/host/internal/app"
@@ -253,6 +254,13 @@ func checkDatabase(d *doctorRun) {
 		if err != nil {
 			pool.Close()
 		}
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "3D000" { // invalid_catalog_name
+		d.dbProblem = "the database does not exist yet"
+		d.fail("database", fmt.Sprintf("PostgreSQL at %s answers, but the database %q does not exist yet", where, poolCfg.ConnConfig.Database),
+			"run `./bin/tzurot migrate up` (or `make run`): it creates the database and applies the migrations; with a restricted user, `createdb -O <user> "+poolCfg.ConnConfig.Database+"` first")
+		return
 	}
 	if err != nil {
 		d.dbProblem = "the database does not answer"

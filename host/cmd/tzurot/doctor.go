@@ -66,6 +66,7 @@ func doctorChecks() []doctorCheck {
 // fakes.
 type doctorOptions struct {
 	getenv     func(string) string
+	environ    func() []string // for TZUROT_FALLBACK_KEY_<SLOT>; os.Environ
 	stdout     io.Writer
 	stderr     io.Writer
 	discordURL string
@@ -119,6 +120,9 @@ func doctor(ctx context.Context, args []string, getenv func(string) string, stdo
 }
 
 func doctorWith(ctx context.Context, args []string, o doctorOptions) error {
+	if o.environ == nil {
+		o.environ = os.Environ
+	}
 	if o.discordURL == "" {
 		o.discordURL = DiscordAPI
 	}
@@ -200,7 +204,7 @@ func checkEnv(d *doctorRun) {
 		return
 	}
 	// The secrets it finds are not printed; observe is not needed.
-	if _, err := app.ConfigFromEnv(d.o.getenv, os.Environ(), nil); err != nil {
+	if _, err := app.ConfigFromEnv(d.o.getenv, d.o.environ(), nil); err != nil {
 		d.fail("env", "a setting is not valid", err.Error())
 		return
 	}

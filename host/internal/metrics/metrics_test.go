@@ -111,3 +111,36 @@ func TestReplyAndUsage(t *testing.T) {
 		t.Errorf("zero reasoning tokens or an unsent reply's latency recorded:\n%s", body)
 	}
 }
+
+// BenchmarkReplyHooks is what metrics add to one reply: the reply, one
+// plugin call, one usage row and three Discord REST answers (typing,
+// webhook post, and one more).
+func BenchmarkReplyHooks(b *testing.B) {
+	m := metrics.New(prometheus.NewRegistry())
+	b.ReportAllocs()
+	for b.Loop() {
+		m.PluginCall("openrouter", "chat", metrics.CallOK, 800*time.Millisecond)
+		m.Usage("openrouter", "text", 1200, 300, 0)
+		m.DiscordREST("POST", 204, "")
+		m.DiscordREST("POST", 200, "")
+		m.DiscordREST("GET", 200, "")
+		m.Reply("openrouter", "posted", time.Second, 2*time.Millisecond)
+	}
+}
+
+// BenchmarkScrape is one /metrics scrape of a registry with a few plugins'
+// and outcomes' series.
+func BenchmarkScrape(b *testing.B) {
+	m := metrics.New(prometheus.NewRegistry())
+	for _, p := range []string{"openai", "openrouter", "anthropic", "clock"} {
+		m.PluginCall(p, "chat", metrics.CallOK, time.Second)
+		m.Reply(p, "posted", time.Second, time.Millisecond)
+		m.Usage(p, "text", 10, 2, 0)
+	}
+	req := httptest.NewRequest("GET", "/metrics", nil)
+	h := m.Handler()
+	b.ReportAllocs()
+	for b.Loop() {
+		h.ServeHTTP(httptest.NewRecorder(), req)
+	}
+}

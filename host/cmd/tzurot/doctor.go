@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tzurot-go/tzurot/host/internal/app"
@@ -65,6 +66,7 @@ func doctorChecks() []doctorCheck {
 // fakes.
 type doctorOptions struct {
 	getenv     func(string) string
+	environ    func() []string // for TZUROT_FALLBACK_KEY_<SLOT>; os.Environ
 	stdout     io.Writer
 	stderr     io.Writer
 	discordURL string
@@ -118,6 +120,9 @@ func doctor(ctx context.Context, args []string, getenv func(string) string, stdo
 }
 
 func doctorWith(ctx context.Context, args []string, o doctorOptions) error {
+	if o.environ == nil {
+		o.environ = os.Environ
+	}
 	if o.discordURL == "" {
 		o.discordURL = DiscordAPI
 	}
@@ -199,7 +204,7 @@ func checkEnv(d *doctorRun) {
 		return
 	}
 	// The secrets it finds are not printed; observe is not needed.
-	if _, err := app.ConfigFromEnv(d.o.getenv, os.Environ(), nil); err != nil {
+	if _, err := app.ConfigFromEnv(d.o.getenv, d.o.environ(), nil); err != nil {
 		d.fail("env", "a setting is not valid", err.Error())
 		return
 	}
@@ -253,6 +258,13 @@ func checkDatabase(d *doctorRun) {
 		if err != nil {
 			pool.Close()
 		}
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "3D000" { // invalid_catalog_name
+		d.dbProblem = "the database does not exist yet"
+		d.fail("database", fmt.Sprintf("PostgreSQL at %s answers, but the database %q does not exist yet", where, poolCfg.ConnConfig.Database),
+			"run `./bin/tzurot migrate up` (or `make run`): it creates the database and applies the migrations; with a restricted user, `createdb -O <user> "+poolCfg.ConnConfig.Database+"` first")
+		return
 	}
 	if err != nil {
 		d.dbProblem = "the database does not answer"

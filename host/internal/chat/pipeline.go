@@ -495,6 +495,7 @@ func (p *Pipeline) FailPlan(ctx context.Context, plan Plan, cause error, ledger 
 			}
 		}
 		j.fail(ctx, botFailure(codeGaveUp, cause))
+		p.metrics.Reply(j.stats.Plugin, j.stats.outcome(), 0, 0)
 	}
 }
 

@@ -36,8 +36,9 @@ named, runs them all. Exit status 1 when a check fails (warnings do not).
 checks:
 `
 
-// DiscordAPI is Discord's REST base URL; doctor's tests point it at the
-// fake Discord, as serve's point disgo at it.
+// DiscordAPI is Discord's REST base URL, used unless
+// TZUROT_DISCORD_REST_URL names another (as for serve); doctor's tests
+// point it at the fake Discord.
 const DiscordAPI = "https://discord.com/api/v10"
 
 // doctorCheck is one check of `tzurot doctor`.
@@ -122,6 +123,10 @@ func doctor(ctx context.Context, args []string, getenv func(string) string, stdo
 func doctorWith(ctx context.Context, args []string, o doctorOptions) error {
 	if o.environ == nil {
 		o.environ = os.Environ
+	}
+	if o.discordURL == "" {
+		// The base serve uses: TZUROT_DISCORD_REST_URL (a proxy), else Discord's.
+		o.discordURL = strings.TrimSpace(o.getenv(app.EnvDiscordRESTURL))
 	}
 	if o.discordURL == "" {
 		o.discordURL = DiscordAPI

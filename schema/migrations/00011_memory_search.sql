@@ -108,9 +108,12 @@ ALTER TABLE personality_memories
     ADD CONSTRAINT personality_memories_content_length CHECK (char_length(content) <= 16000),
     ADD COLUMN tsv tsvector GENERATED ALWAYS AS (to_tsvector(language, content)) STORED;
 
-CREATE INDEX personality_memories_tsv_idx ON personality_memories USING gin (tsv);
-CREATE INDEX personality_memories_about_idx ON personality_memories USING gin (about_user_ids);
-CREATE INDEX personality_memories_present_idx ON personality_memories USING gin (present_user_ids);
+-- fastupdate off: memories are written seldom and searched on every
+-- reply; a GIN pending list would be scanned linearly by every search
+-- until the next vacuum.
+CREATE INDEX personality_memories_tsv_idx ON personality_memories USING gin (tsv) WITH (fastupdate = off);
+CREATE INDEX personality_memories_about_idx ON personality_memories USING gin (about_user_ids) WITH (fastupdate = off);
+CREATE INDEX personality_memories_present_idx ON personality_memories USING gin (present_user_ids) WITH (fastupdate = off);
 -- Recency: the retrieval's "latest memories about this user" and /memory list.
 CREATE INDEX personality_memories_recent_idx ON personality_memories
     (personality_id, (coalesce(remembered_at, created_at)) DESC, id DESC);
@@ -188,7 +191,7 @@ ALTER TABLE personality_stories
     -- more than 1 MB of lexemes, and lore that long is not one entry.
     ADD COLUMN tsv tsvector GENERATED ALWAYS AS (
         setweight(to_tsvector(language, title), 'A') || setweight(to_tsvector(language, left(content, 100000)), 'B')) STORED;
-CREATE INDEX personality_stories_tsv_idx ON personality_stories USING gin (tsv);
+CREATE INDEX personality_stories_tsv_idx ON personality_stories USING gin (tsv) WITH (fastupdate = off);
 
 -- +goose StatementBegin
 CREATE FUNCTION tzurot_story_fill() RETURNS trigger
@@ -237,6 +240,7 @@ DROP INDEX personality_memories_present_idx;
 DROP INDEX personality_memories_about_idx;
 DROP INDEX personality_memories_tsv_idx;
 ALTER TABLE personality_memories
+    DROP CONSTRAINT personality_memories_content_length,
     DROP COLUMN tsv, DROP COLUMN formed_by, DROP COLUMN is_dm, DROP COLUMN present_user_ids,
     DROP COLUMN about_user_ids, DROP COLUMN importance, DROP COLUMN language;
 DROP FUNCTION tzurot_memory_language(bigint, text);

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/tzurot-go/tzurot/host/internal/chunk"
+	"github.com/tzurot-go/tzurot/host/internal/memory"
 	"github.com/tzurot-go/tzurot/host/internal/plugin"
 	"github.com/tzurot-go/tzurot/host/internal/ratelimit"
 	"github.com/tzurot-go/tzurot/host/internal/store"
@@ -41,6 +42,10 @@ type job struct {
 	transcript string
 	// files are what tools attached (agent.go), posted with the reply.
 	files []ToolFile
+	// memory is what retrieval found for this reply (empty without one);
+	// memoryCh delivers it while the retrieval runs.
+	memory   memory.Blocks
+	memoryCh chan memory.Blocks
 	// ledger, for a reply run by a job, keeps a retried job from posting it
 	// twice (nil in a single process).
 	ledger Ledger
@@ -93,6 +98,14 @@ func (j *job) load(ctx context.Context) bool {
 		pers store.Personality
 	)
 	knownID, known := p.userIDs.get(msg.Author.ID)
+	// Memory retrieval needs the user's id: for a user seen before it
+	// starts now, beside both reads, otherwise as soon as the user row is
+	// there. It runs on while the rate limit, transcription and key steps
+	// go on; only the prompt waits for it (request), so it never adds a
+	// round trip of its own.
+	if known {
+		j.startRetrieve(ctx, knownID)
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		u, err := retry2(gctx, p.cfg.Retry, func(ctx context.Context) (store.User, error) {
@@ -115,6 +128,7 @@ func (j *job) load(ctx context.Context) bool {
 		j.user = user
 		p.userIDs.put(msg.Author.ID, user.ID)
 		if !known || knownID != user.ID {
+			j.startRetrieve(ctx, user.ID)
 			pers, err = j.loadPersonality(ctx, user.ID)
 		}
 	}
@@ -132,6 +146,59 @@ func (j *job) load(ctx context.Context) bool {
 	}
 	j.personality = &pers
 	return true
+}
+
+// startRetrieve begins reading the personality's memory for userID; the
+// prompt collects it with memoryBlocks. A later start replaces an earlier
+// one (whose result, on a buffered channel, is dropped).
+func (j *job) startRetrieve(ctx context.Context, userID int64) {
+	if j.p.memory == nil {
+		return
+	}
+	ch := make(chan memory.Blocks, 1)
+	j.memoryCh = ch
+	go func() { ch <- j.retrieve(ctx, userID) }()
+}
+
+// memoryBlocks waits for the retrieval startRetrieve began (once).
+func (j *job) memoryBlocks() memory.Blocks {
+	if j.memoryCh != nil {
+		j.memory = <-j.memoryCh
+		j.memoryCh = nil
+	}
+	return j.memory
+}
+
+// memoryHistory is how many cached channel messages the memory search
+// reads besides the message itself.
+const memoryHistory = 10
+
+// retrieve finds the personality's memories, knowledge, the user's persona
+// and examples for this reply. Memory is a nicety: a failure is logged and
+// the reply goes on without it.
+func (j *job) retrieve(ctx context.Context, userID int64) memory.Blocks {
+	p, msg := j.p, j.msg
+	if p.memory == nil {
+		return memory.Blocks{}
+	}
+	var text strings.Builder
+	for _, h := range p.history.peek(msg.ChannelID, msg.ID, memoryHistory) {
+		text.WriteString(h.Content)
+		text.WriteString("\n")
+	}
+	text.WriteString(j.content)
+	b, err := p.memory.Retrieve(ctx, memory.Query{
+		PersonalityID: j.trig.PersonalityID, UserID: userID,
+		ChannelID: msg.ChannelID, GuildID: msg.GuildID, IsDM: msg.IsDM(),
+		Text: text.String(),
+	})
+	if err != nil {
+		if ctx.Err() == nil {
+			j.log.Warn("cannot read the personality's memory; answering without it", slog.Any("err", err))
+		}
+		return memory.Blocks{}
+	}
+	return b
 }
 
 func (j *job) loadPersonality(ctx context.Context, userID int64) (store.Personality, error) {
@@ -353,6 +420,7 @@ func (j *job) deliver(ctx context.Context, text string, resp abi.ChatResponse, u
 	}
 	j.remember(ids, text)
 	j.record(ctx, ids, resp, usage, delivery)
+	j.notifyExchange(resp.Content)
 	j.log.Debug("replied", slog.Int("parts", len(ids)), slog.Duration("plugin_time", j.stats.PluginTime),
 		slog.Duration("overhead", j.stats.Overhead()))
 }
@@ -398,29 +466,7 @@ func (j *job) finish(ctx context.Context, ids []string) {
 // provider: the entry of that name, else the first entry whose key slot is
 // that provider.
 func (p *Pipeline) pluginFor(provider string) (plugin.PluginStatus, bool) {
-	status := p.plugins.Status()
-	chat := func(st plugin.PluginStatus) bool {
-		if st.State != plugin.StateLoaded {
-			return false
-		}
-		for _, c := range st.Capabilities {
-			if c == abi.CapChat {
-				return true
-			}
-		}
-		return false
-	}
-	for _, st := range status {
-		if st.Name == provider && chat(st) {
-			return st, true
-		}
-	}
-	for _, st := range status {
-		if st.KeySlot == provider && chat(st) {
-			return st, true
-		}
-	}
-	return plugin.PluginStatus{}, false
+	return ChatPluginFor(p.plugins.Status(), provider)
 }
 
 // request builds the chat request: prompt, history, references.
@@ -445,6 +491,7 @@ func (j *job) request(ctx context.Context, model string) (abi.ChatRequest, error
 		history:     hist,
 		refs:        j.references(ctx),
 		budget:      budget,
+		memory:      j.memoryBlocks(),
 	}
 	req := abi.ChatRequest{
 		Model:              model,

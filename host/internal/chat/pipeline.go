@@ -31,6 +31,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tzurot-go/tzurot/host/internal/memory"
 	"github.com/tzurot-go/tzurot/host/internal/metrics"
 	"github.com/tzurot-go/tzurot/host/internal/plugin"
 	"github.com/tzurot-go/tzurot/host/internal/ratelimit"
@@ -218,6 +219,17 @@ type Deps struct {
 	// to a worker process instead of answering it here (serve --role
 	// gateway; docs/scaling.md). Nil answers in this process.
 	Dispatch Dispatcher
+	// Exchanges hears about every posted reply (memory formation); nil
+	// means nobody listens.
+	Exchanges ExchangeSink
+	// Memory finds what a personality remembers and knows for a reply
+	// (*memory.Store); nil means replies use no memory.
+	Memory Memory
+}
+
+// Memory is retrieval for one reply (host/internal/memory).
+type Memory interface {
+	Retrieve(ctx context.Context, q memory.Query) (memory.Blocks, error)
 }
 
 // ReplyStats describes one reply attempt.
@@ -269,6 +281,7 @@ type Pipeline struct {
 	limiter  *ratelimit.Limiter
 	keys     *KeySource
 	voice    Voice
+	memory   Memory
 	download Downloader
 	log      *slog.Logger
 	detector *trigger.Detector
@@ -285,6 +298,8 @@ type Pipeline struct {
 	metrics  *metrics.Metrics
 	imageGen ImageGenerator
 	dispatch Dispatcher
+	// exchanges hears about posted replies (exchange.go); nil for none.
+	exchanges ExchangeSink
 
 	stopPoll context.CancelFunc
 	wg       sync.WaitGroup
@@ -303,9 +318,9 @@ func New(ctx context.Context, d Deps, cfg Config) (*Pipeline, error) {
 	}
 	log = log.With("component", "chat")
 	p := &Pipeline{cfg: cfg, store: d.Store, plugins: d.Plugins, sender: d.Sender, limiter: d.Limiter, keys: d.Keys,
-		voice: d.Voice, download: d.Download, log: log,
+		voice: d.Voice, memory: d.Memory, download: d.Download, log: log,
 		toolHost: d.Tools, grants: d.ToolGrants, channels: d.Channels,
-		images: d.Images, imageGen: d.ImageGen, dispatch: d.Dispatch}
+		images: d.Images, imageGen: d.ImageGen, dispatch: d.Dispatch, exchanges: d.Exchanges}
 	p.mentions = &mentions{src: d.Store, index: trigger.NewAliasIndex(), log: log, retry: cfg.Retry}
 	if err := p.mentions.refresh(ctx, true); err != nil {
 		return nil, fmt.Errorf("chat: %w", err)

@@ -78,21 +78,21 @@ const (
 	maxExamples  = 3
 	// maxSearchWords is how many distinct words of the conversation the
 	// search uses (the newest ones).
-	maxSearchWords = 48
+	maxSearchWords = 24
 	// maxKeyText is how much of the conversation (its end, in runes)
 	// knowledge keys are looked for in.
 	maxKeyText = 4000
 	// candidateCap bounds the rows the full-text ranking reads: a word
 	// found in most of 100k memories must not cost a ranking of all of
 	// them. The GIN index yields the capped set; ranking picks from it.
-	candidateCap = 2000
+	candidateCap = 200
 )
 
 // retrieveSQL is retrieval's one statement. Rows are (kind, id, a, b,
 // score, flag, n, keys, at): kind 'm' matched memory, 'r' recent memory,
 // 'k' knowledge, 'p' persona, 'e' example, 'b' the budget.
 //
-// Memory score: ts_rank_cd(tsv, query) × (0.5 + importance) × recency,
+// Memory score: ts_rank(tsv, query) × (0.5 + importance) × recency,
 // recency = 0.3 + 0.7 × 0.5^(age in days / 180): relevance first, a
 // memory's weight and its age adjusting it, old memories never vanishing.
 var retrieveSQL = `
@@ -109,7 +109,7 @@ cand AS (
 ),
 matched AS (
     SELECT c.id, c.content, c.at,
-           ts_rank_cd(c.tsv, pers.tsq) * (0.5 + c.importance)
+           ts_rank(c.tsv, pers.tsq) * (0.5 + c.importance)
              * (0.3 + 0.7 * power(0.5, extract(epoch FROM (now() - c.at)) / 86400.0 / 180.0)) AS score
     FROM cand c, pers
     ORDER BY score DESC, c.id DESC

@@ -7,7 +7,7 @@ PLUGIN_DIRS := $(wildcard plugins/*/)
 PLUGIN_WASMS := $(foreach d,$(PLUGIN_DIRS),$(d)$(notdir $(patsubst %/,%,$(d))).wasm)
 # Race detector on host-side packages (plugins themselves build only for wasip1).
 TEST_PKGS := ./host/... ./internal/... ./sdk/... ./plugins/... ./examples/...
-TEST_FLAGS ?= -race -count=1 -timeout 20m
+TEST_FLAGS ?= -race -count=1 -timeout 45m
 
 .PHONY: all build plugins dist examples run doctor test vet fmt bench sqlc db clean
 

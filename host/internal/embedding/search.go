@@ -219,13 +219,18 @@ WHERE personality_id = $1 AND model = $2 AND created_at >= $3`, personality, mod
 }
 
 // memorySQL reads the memories among @ids that the user may see
-// (memory.VisibleSQL, the one privacy rule).
+// (memory.VisibleSQL, the one privacy rule). The rows are fetched by
+// primary key first (a MATERIALIZED CTE the rule cannot be pushed into):
+// with stale statistics after a large import the planner otherwise
+// combined the GIN indexes of the rule, reading every row of the
+// personality (1.5 s instead of 7 ms with 100k memories).
 var memorySQL = `
+WITH m AS MATERIALIZED (SELECT * FROM personality_memories WHERE id = ANY(@ids))
 SELECT m.id, m.personality_id, m.content, m.importance, m.about_user_ids, m.present_user_ids, m.is_dm,
        coalesce(m.discord_channel_id, ''), coalesce(m.discord_guild_id, ''), m.formed_by,
        coalesce(m.remembered_at, m.created_at)
-FROM personality_memories m
-WHERE m.personality_id = @personality AND m.id = ANY(@ids) AND ` + memory.VisibleSQL
+FROM m
+WHERE m.personality_id = @personality AND ` + memory.VisibleSQL
 
 // visibleSQL lists every memory of @personality the user may see: the
 // candidates when the best vectors overall belong to others.

@@ -78,14 +78,18 @@ func NewProvider(db *sql.DB, logger *slog.Logger) (*goose.Provider, error) {
 }
 
 // Migrate applies every pending migration to the database at dsn and logs
-// what it applied. It is what `tzurot serve` and `tzurot migrate up` run.
+// what it applied, then River's job queue migrations (MigrateRiver) under the same lock. It is
+// what `tzurot serve` and `tzurot migrate up` run.
 func Migrate(ctx context.Context, dsn string, logger *slog.Logger) error {
 	db, err := Open(dsn)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	return MigrateDB(ctx, db, logger)
+	if err := MigrateDB(ctx, db, logger); err != nil {
+		return err
+	}
+	return MigrateRiver(ctx, dsn, logger)
 }
 
 // MigrateDB is Migrate over an open handle.

@@ -14,6 +14,7 @@ import (
 	"github.com/tzurot-go/tzurot/host/internal/chat"
 	"github.com/tzurot-go/tzurot/host/internal/commands"
 	"github.com/tzurot-go/tzurot/host/internal/config"
+	"github.com/tzurot-go/tzurot/host/internal/metrics"
 	"github.com/tzurot-go/tzurot/host/internal/ratelimit"
 )
 
@@ -47,6 +48,7 @@ const (
 	EnvEmbedDimensions    = "TZUROT_EMBED_DIMENSIONS"
 	EnvMemoryIdle         = "TZUROT_MEMORY_IDLE"
 	EnvMemoryFormation    = "TZUROT_MEMORY_FORMATION"
+	EnvMetricsAddr        = "TZUROT_METRICS_ADDR"
 	DefaultPluginsFile    = "plugins.toml"
 	DefaultInteractions   = "/interactions"
 	DefaultShutdown       = 30 * time.Second
@@ -72,8 +74,17 @@ type Config struct {
 	// Workers bounds the Discord events handled at once.
 	Workers int
 	// DBMaxConns bounds the main database pool.
-	DBMaxConns      int32
+	DBMaxConns int32
+	// CacheEntries bounds each of the store's in-memory caches (0:
+	// store.DefaultCacheEntries).
+	CacheEntries    int
 	ShutdownTimeout time.Duration
+	// MetricsAddr, when set, serves /metrics, /healthz and /readyz there
+	// (docs/operations.md).
+	MetricsAddr string
+	// Metrics is not read from the environment: Serve makes it when
+	// MetricsAddr is set; nil counts nothing.
+	Metrics *metrics.Metrics
 
 	Chat     chat.Config
 	Limits   ratelimit.Settings
@@ -115,7 +126,7 @@ func ConfigFromEnv(getenv func(string) string, environ []string, observe func(st
 	}
 	c.DiscordToken = strings.TrimSpace(getenv(EnvDiscordToken))
 	if c.DiscordToken == "" {
-		return Config{}, fmt.Errorf("%s is not set: copy the bot token from the Bot page of your application at https://discord.com/developers/applications", EnvDiscordToken)
+		return Config{}, ErrNoDiscordToken
 	}
 	if observe != nil {
 		observe(c.DiscordToken)
@@ -132,6 +143,7 @@ func ConfigFromEnv(getenv func(string) string, environ []string, observe func(st
 		return Config{}, err
 	}
 	c.InteractionsAddr = strings.TrimSpace(getenv(EnvInteractionsAddr))
+	c.MetricsAddr = strings.TrimSpace(getenv(EnvMetricsAddr))
 	c.PublicKey = strings.TrimSpace(getenv(EnvDiscordPublicKey))
 	if p := strings.TrimSpace(getenv(EnvInteractionsPath)); p != "" {
 		if !strings.HasPrefix(p, "/") {

@@ -19,7 +19,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tzurot-go/tzurot/host/internal/discord"
 	"github.com/tzurot-go/tzurot/host/internal/store"
 	"github.com/tzurot-go/tzurot/sdk/abi"
 )
@@ -426,7 +425,7 @@ func printableName(s string) string {
 // FileSender posts a personality's reply with files (*discord.Sender does):
 // files over limit are left off with a notice line in the text.
 type FileSender interface {
-	SendFilesAsPersonality(ctx context.Context, channelID, threadParentID, name, avatarURL, text string, files []discord.File, limit int64) ([]string, error)
+	SendFilesAsPersonality(ctx context.Context, channelID, threadParentID, name, avatarURL, text string, files []File, limit int64) ([]string, error)
 }
 
 // postFiles posts the reply with the files tools attached. It reports
@@ -449,12 +448,24 @@ func (j *job) postFiles(ctx context.Context, text string) ([]string, bool, error
 		ids, err := j.post(ctx, text, nil)
 		return ids, true, err
 	}
-	files := make([]discord.File, len(j.files))
+	files := make([]File, len(j.files))
 	for i, f := range j.files {
-		files[i] = discord.File{Name: f.Filename, Data: f.Data}
+		files[i] = File{Name: f.Filename, Data: f.Data}
 	}
 	j.stats.Sending = time.Now()
 	pers := j.personality
+	if j.live != nil {
+		if j.live.live.Stop(); j.live.live.Shown() {
+			// The words are already in the channel: finish them, then the
+			// files follow in a message of their own.
+			ids, err := j.live.live.Finish(ctx, text, nil)
+			if err != nil {
+				return ids, true, err
+			}
+			more, err := fs.SendFilesAsPersonality(ctx, j.msg.ChannelID, j.msg.ThreadParentID, personalityName(*pers), pers.AvatarURL, "", files, j.p.cfg.UploadLimit)
+			return append(ids, more...), true, err
+		}
+	}
 	ids, err := fs.SendFilesAsPersonality(ctx, j.msg.ChannelID, j.msg.ThreadParentID, personalityName(*pers), pers.AvatarURL, text, files, j.p.cfg.UploadLimit)
 	return ids, true, err
 }

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tzurot-go/tzurot/host/internal/discord"
+	"github.com/tzurot-go/tzurot/host/internal/message"
 	"github.com/tzurot-go/tzurot/host/internal/paramschema"
 
 	"github.com/tzurot-go/tzurot/sdk/abi"
@@ -74,13 +74,16 @@ const (
 	// codeDiscordDown: Discord kept failing (5xx, network, 429) past the
 	// sender's retries; the reply is lost.
 	codeDiscordDown = "discord_unavailable"
+	// codeGaveUp: a worker's job kept failing before it could answer and
+	// its retries are used up (docs/scaling.md).
+	codeGaveUp = "job_gave_up"
 )
 
 // sendFailure explains a reply that was written but could not be posted,
 // naming what really happened: Discord failing is not a permission problem.
 func sendFailure(err error) failure {
 	f := failure{code: codeSend, cause: err, forUser: "Your reply was written but is lost: " + deliveryCause(err) + "."}
-	if errors.Is(err, discord.ErrDiscordUnavailable) {
+	if errors.Is(err, message.ErrUnavailable) {
 		f.code = codeDiscordDown
 		f.forUser += " The provider's answer still counts in `/usage`. Please send your message again."
 	}
@@ -89,13 +92,13 @@ func sendFailure(err error) failure {
 
 // deliveryCause says in words why Discord did not take a post.
 func deliveryCause(err error) string {
-	var de *discord.DeliveryError
+	var de *message.DeliveryError
 	switch {
 	case errors.As(err, &de):
 		return fmt.Sprintf("Discord kept failing while the bot posted it (%s; %d tries over %s)", de.Cause, de.Attempts, de.Elapsed.Round(time.Second))
-	case errors.Is(err, discord.ErrNoWebhookPermission):
+	case errors.Is(err, message.ErrNoWebhookPermission):
 		return "the bot needs the Manage Webhooks permission in that channel to speak as a personality (ask a server admin to grant it)"
-	case errors.Is(err, discord.ErrNoChannelAccess):
+	case errors.Is(err, message.ErrNoChannelAccess):
 		return "the bot cannot see or post in that channel (check its permissions there)"
 	}
 	return "Discord refused to post it (the bot's log has the details under the reference)"

@@ -3,12 +3,9 @@ package chat
 import (
 	"container/list"
 	"context"
-	"errors"
 	"slices"
 	"sync"
 	"time"
-
-	"github.com/tzurot-go/tzurot/host/internal/discord"
 )
 
 // Reader reads messages from Discord's REST API. The app implements it over
@@ -16,14 +13,11 @@ import (
 type Reader interface {
 	// RecentMessages returns up to limit messages of channelID sent before
 	// the message beforeID, oldest first.
-	RecentMessages(ctx context.Context, channelID, beforeID string, limit int) ([]discord.IncomingMessage, error)
+	RecentMessages(ctx context.Context, channelID, beforeID string, limit int) ([]Message, error)
 	// Message returns one message. It returns an error matching ErrNoAccess
 	// when the bot cannot read the channel (or the message is gone).
-	Message(ctx context.Context, channelID, messageID string) (discord.IncomingMessage, error)
+	Message(ctx context.Context, channelID, messageID string) (Message, error)
 }
-
-// ErrNoAccess means the bot may not read a channel or message.
-var ErrNoAccess = errors.New("the bot cannot read that channel or message")
 
 // history keeps the last messages of recently active channels in memory so
 // a reply costs no REST call for its context (Discord allows only a few
@@ -45,8 +39,8 @@ type history struct {
 
 type channelLog struct {
 	id       string
-	msgs     []discord.IncomingMessage // oldest first, at most perChannel
-	seededAt time.Time                 // zero until seeded
+	msgs     []Message // oldest first, at most perChannel
+	seededAt time.Time // zero until seeded
 }
 
 func newHistory(r Reader, perChannel, maxChannels int, ttl time.Duration) *history {
@@ -57,7 +51,7 @@ func newHistory(r Reader, perChannel, maxChannels int, ttl time.Duration) *histo
 // observe records a message the bot saw. Messages of channels nobody asked
 // about are kept too (few, bounded), so a seed taken while they arrived does
 // not miss them.
-func (h *history) observe(m discord.IncomingMessage) {
+func (h *history) observe(m Message) {
 	if h.perChannel <= 0 {
 		return
 	}
@@ -88,7 +82,7 @@ func (h *history) channel(id string) *channelLog {
 // oldest first, without any I/O (nil when the channel is not cached). The
 // memory search reads the conversation with it, at the same time as the
 // first database reads, before the history proper is loaded.
-func (h *history) peek(channelID, beforeID string, n int) []discord.IncomingMessage {
+func (h *history) peek(channelID, beforeID string, n int) []Message {
 	if n <= 0 {
 		return nil
 	}
@@ -103,7 +97,7 @@ func (h *history) peek(channelID, beforeID string, n int) []discord.IncomingMess
 
 // before returns up to n messages of the channel older than beforeID,
 // oldest first, seeding the channel from REST when needed.
-func (h *history) before(ctx context.Context, channelID, beforeID string, n int) ([]discord.IncomingMessage, error) {
+func (h *history) before(ctx context.Context, channelID, beforeID string, n int) ([]Message, error) {
 	if n <= 0 {
 		return nil, nil
 	}
@@ -111,7 +105,7 @@ func (h *history) before(ctx context.Context, channelID, beforeID string, n int)
 		h.mu.Lock()
 		c := h.channel(channelID)
 		fresh := !c.seededAt.IsZero() && h.now().Sub(c.seededAt) < h.ttl
-		var out []discord.IncomingMessage
+		var out []Message
 		if fresh {
 			out = olderThan(c.msgs, beforeID, n)
 		}
@@ -139,8 +133,8 @@ func (h *history) before(ctx context.Context, channelID, beforeID string, n int)
 		}
 	}
 	merged := append(slices.Clone(fetched), kept...)
-	slices.SortStableFunc(merged, func(a, b discord.IncomingMessage) int { return compareIDs(a.ID, b.ID) })
-	merged = slices.CompactFunc(merged, func(a, b discord.IncomingMessage) bool { return a.ID == b.ID })
+	slices.SortStableFunc(merged, func(a, b Message) int { return compareIDs(a.ID, b.ID) })
+	merged = slices.CompactFunc(merged, func(a, b Message) bool { return a.ID == b.ID })
 	out := olderThan(merged, beforeID, n)
 	c.msgs = slices.Clip(tail(merged, h.perChannel))
 	c.seededAt = h.now()
@@ -151,15 +145,15 @@ func (h *history) before(ctx context.Context, channelID, beforeID string, n int)
 // order), replacing a message with the same id, keeping at most limit (the
 // oldest go). Messages usually arrive newest last, so this is an append
 // that shifts the window in place, without allocating once the log is full.
-func insertByID(msgs []discord.IncomingMessage, m discord.IncomingMessage, limit int) []discord.IncomingMessage {
-	i, found := slices.BinarySearchFunc(msgs, m.ID, func(x discord.IncomingMessage, id string) int { return compareIDs(x.ID, id) })
+func insertByID(msgs []Message, m Message, limit int) []Message {
+	i, found := slices.BinarySearchFunc(msgs, m.ID, func(x Message, id string) int { return compareIDs(x.ID, id) })
 	if found {
 		msgs[i] = m
 		return msgs
 	}
 	if len(msgs) < limit {
 		if cap(msgs) < limit {
-			grown := make([]discord.IncomingMessage, len(msgs), limit)
+			grown := make([]Message, len(msgs), limit)
 			copy(grown, msgs)
 			msgs = grown
 		}
@@ -174,10 +168,10 @@ func insertByID(msgs []discord.IncomingMessage, m discord.IncomingMessage, limit
 	return msgs
 }
 
-func olderThan(msgs []discord.IncomingMessage, beforeID string, n int) []discord.IncomingMessage {
+func olderThan(msgs []Message, beforeID string, n int) []Message {
 	end := len(msgs)
 	if beforeID != "" {
-		end, _ = slices.BinarySearchFunc(msgs, beforeID, func(x discord.IncomingMessage, id string) int { return compareIDs(x.ID, id) })
+		end, _ = slices.BinarySearchFunc(msgs, beforeID, func(x Message, id string) int { return compareIDs(x.ID, id) })
 	}
 	return slices.Clone(tail(msgs[:end], n))
 }

@@ -6,15 +6,13 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/tzurot-go/tzurot/host/internal/discord"
 )
 
-func msg(id int) discord.IncomingMessage {
-	return discord.IncomingMessage{ID: strconv.Itoa(1000 + id), ChannelID: "1", Content: "m" + strconv.Itoa(id)}
+func msg(id int) Message {
+	return Message{ID: strconv.Itoa(1000 + id), ChannelID: "1", Content: "m" + strconv.Itoa(id)}
 }
 
-func contents(ms []discord.IncomingMessage) string {
+func contents(ms []Message) string {
 	var out []string
 	for _, m := range ms {
 		out = append(out, m.Content)
@@ -23,7 +21,7 @@ func contents(ms []discord.IncomingMessage) string {
 }
 
 func TestInsertByIDKeepsTheNewestInOrder(t *testing.T) {
-	var log []discord.IncomingMessage
+	var log []Message
 	for _, i := range []int{1, 2, 3, 5, 4, 6} { // 4 arrives late
 		log = insertByID(log, msg(i), 4)
 	}
@@ -53,12 +51,12 @@ func TestInsertByIDKeepsTheNewestInOrder(t *testing.T) {
 
 // pageReader is Discord's message history for one channel.
 type pageReader struct {
-	msgs   []discord.IncomingMessage
+	msgs   []Message
 	calls  int
 	during func() // runs while "the request is in flight"
 }
 
-func (r *pageReader) RecentMessages(_ context.Context, _, beforeID string, limit int) ([]discord.IncomingMessage, error) {
+func (r *pageReader) RecentMessages(_ context.Context, _, beforeID string, limit int) ([]Message, error) {
 	r.calls++
 	if r.during != nil {
 		r.during()
@@ -66,13 +64,13 @@ func (r *pageReader) RecentMessages(_ context.Context, _, beforeID string, limit
 	return olderThan(r.msgs, beforeID, limit), nil
 }
 
-func (r *pageReader) Message(context.Context, string, string) (discord.IncomingMessage, error) {
-	return discord.IncomingMessage{}, ErrNoAccess
+func (r *pageReader) Message(context.Context, string, string) (Message, error) {
+	return Message{}, ErrNoAccess
 }
 
 func TestHistorySeedsOnceThenFollowsTheChannel(t *testing.T) {
 	// Discord has m1..m5; m5 is the message being answered.
-	r := &pageReader{msgs: []discord.IncomingMessage{msg(1), msg(2), msg(3), msg(4), msg(5)}}
+	r := &pageReader{msgs: []Message{msg(1), msg(2), msg(3), msg(4), msg(5)}}
 	h := newHistory(r, 5, 10, time.Hour)
 	h.observe(msg(5))
 	// m6 arrives while the seed is being fetched: it must not be lost.

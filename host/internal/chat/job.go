@@ -9,21 +9,21 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/tzurot-go/tzurot/host/internal/chunk"
-	"github.com/tzurot-go/tzurot/host/internal/discord"
 	"github.com/tzurot-go/tzurot/host/internal/memory"
 	"github.com/tzurot-go/tzurot/host/internal/plugin"
 	"github.com/tzurot-go/tzurot/host/internal/ratelimit"
 	"github.com/tzurot-go/tzurot/host/internal/store"
 	"github.com/tzurot-go/tzurot/host/internal/trigger"
 	"github.com/tzurot-go/tzurot/sdk/abi"
-	"golang.org/x/sync/errgroup"
 )
 
 // job is one personality answering one message.
 type job struct {
 	p       *Pipeline
-	msg     discord.IncomingMessage
+	msg     Message
 	trig    trigger.Trigger
 	content string
 	ref     string
@@ -42,8 +42,16 @@ type job struct {
 	transcript string
 	// files are what tools attached (agent.go), posted with the reply.
 	files []ToolFile
-	// memory is what retrieval found for this reply (empty without one).
-	memory memory.Blocks
+	// memory is what retrieval found for this reply (empty without one);
+	// memoryCh delivers it while the retrieval runs.
+	memory   memory.Blocks
+	memoryCh chan memory.Blocks
+	// ledger, for a reply run by a job, keeps a retried job from posting it
+	// twice (nil in a single process).
+	ledger Ledger
+	// live is the reply shown while it is written (live.go); nil when it
+	// is posted whole.
+	live *liveText
 }
 
 // run answers the message in three steps: load what the reply needs, take
@@ -51,6 +59,21 @@ type job struct {
 // succeeded, so a reply that cannot even start (a deleted personality, the
 // database gone) never spends the user's budget.
 func (j *job) run(ctx context.Context) {
+	if j.ledger != nil {
+		// A retried job: the reply an earlier attempt posted (or died
+		// posting) is not made again, so it is neither posted nor metered
+		// twice.
+		done, err := j.ledger.Posted(ctx, j.stats.RequestID)
+		if err != nil {
+			j.fail(ctx, botFailure(codeDatabase, fmt.Errorf("read the reply's delivery record: %w", err)))
+			return
+		}
+		if done {
+			j.log.Info("reply already posted by an earlier attempt; not posted again")
+			j.stats.Err = errAlreadyPosted
+			return
+		}
+	}
 	if !j.load(ctx) {
 		return
 	}
@@ -75,10 +98,14 @@ func (j *job) load(ctx context.Context) bool {
 		pers store.Personality
 	)
 	knownID, known := p.userIDs.get(msg.Author.ID)
-	// Memory retrieval needs the user's id: for a user seen before it runs
-	// beside both reads, otherwise beside the personality read that waits
-	// for the user row. Either way it adds no round trip of its own.
-	var mem memory.Blocks
+	// Memory retrieval needs the user's id: for a user seen before it
+	// starts now, beside both reads, otherwise as soon as the user row is
+	// there. It runs on while the rate limit, transcription and key steps
+	// go on; only the prompt waits for it (request), so it never adds a
+	// round trip of its own.
+	if known {
+		j.startRetrieve(ctx, knownID)
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		u, err := retry2(gctx, p.cfg.Retry, func(ctx context.Context) (store.User, error) {
@@ -95,26 +122,14 @@ func (j *job) load(ctx context.Context) bool {
 			pers, err = j.loadPersonality(gctx, knownID)
 			return err
 		})
-		g.Go(func() error {
-			mem = j.retrieve(gctx, knownID)
-			return nil
-		})
 	}
 	err := g.Wait()
 	if err == nil {
 		j.user = user
 		p.userIDs.put(msg.Author.ID, user.ID)
 		if !known || knownID != user.ID {
-			g2, gctx2 := errgroup.WithContext(ctx)
-			g2.Go(func() (err error) {
-				pers, err = j.loadPersonality(gctx2, user.ID)
-				return err
-			})
-			g2.Go(func() error {
-				mem = j.retrieve(gctx2, user.ID)
-				return nil
-			})
-			err = g2.Wait()
+			j.startRetrieve(ctx, user.ID)
+			pers, err = j.loadPersonality(ctx, user.ID)
 		}
 	}
 	switch {
@@ -123,15 +138,35 @@ func (j *job) load(ctx context.Context) bool {
 		// it and stay silent, as for any name that is not a personality.
 		p.mentions.index.DeletePersonality(j.trig.PersonalityID)
 		j.log.Info("triggered personality no longer exists; ignored", slog.String("reason", j.trig.Reason.String()))
-		j.stats.Err = err
+		j.stats.Err, j.stats.Outcome = err, "ignored"
 		return false
 	case err != nil:
 		j.fail(ctx, botFailure(codeDatabase, err))
 		return false
 	}
 	j.personality = &pers
-	j.memory = mem
 	return true
+}
+
+// startRetrieve begins reading the personality's memory for userID; the
+// prompt collects it with memoryBlocks. A later start replaces an earlier
+// one (whose result, on a buffered channel, is dropped).
+func (j *job) startRetrieve(ctx context.Context, userID int64) {
+	if j.p.memory == nil {
+		return
+	}
+	ch := make(chan memory.Blocks, 1)
+	j.memoryCh = ch
+	go func() { ch <- j.retrieve(ctx, userID) }()
+}
+
+// memoryBlocks waits for the retrieval startRetrieve began (once).
+func (j *job) memoryBlocks() memory.Blocks {
+	if j.memoryCh != nil {
+		j.memory = <-j.memoryCh
+		j.memoryCh = nil
+	}
+	return j.memory
 }
 
 // memoryHistory is how many cached channel messages the memory search
@@ -195,7 +230,8 @@ func (j *job) admit(ctx context.Context) bool {
 	if v.Allowed {
 		return true
 	}
-	j.stats.Err = fmt.Errorf("rate limited (%s)", v.Scope)
+	j.stats.Err, j.stats.Outcome = fmt.Errorf("rate limited (%s)", v.Scope), "rate_limited"
+	p.metrics.RateLimited(v.Scope)
 	j.log.Info("rate limited", slog.String("scope", v.Scope), slog.Duration("retry_after", v.RetryAfter))
 	if p.notices.allow("rate:"+msg.Author.ID, max(v.RetryAfter, 10*time.Second)) {
 		if _, err := p.sender.Reply(ctx, msg.ChannelID, msg.ID, v.Message()); err != nil {
@@ -223,6 +259,7 @@ func (j *job) reply(ctx context.Context) {
 		return
 	}
 	pluginName, slot := st.Name, st.KeySlot
+	j.stats.Plugin = pluginName
 	// The stored parameters were checked when they were saved, but against
 	// the plugin of that day: an upgrade may have tightened its rules, and
 	// imported personalities were never checked. A call the provider would
@@ -252,12 +289,23 @@ func (j *job) reply(ctx context.Context) {
 		RequestID:     j.stats.RequestID,
 	})
 	start := time.Now()
+	j.live = j.startLive(ctx)
+	if j.live != nil {
+		defer j.live.live.Stop()
+	}
 	// The agent loop (agent.go): one chat call when no tool is offered.
-	loop, err := j.converse(callCtx, j.tools(ctx), req, func(ctx context.Context, req abi.ChatRequest) (abi.ChatResponse, []abi.Usage, error) {
+	loop, err := j.converse(callCtx, j.tools(ctx), req, j.live.liveChat(func(ctx context.Context, req abi.ChatRequest) (abi.ChatResponse, []abi.Usage, error) {
 		return p.plugins.Chat(ctx, pluginName, req)
-	})
+	}))
 	resp, usage := loop.resp, loop.usage
 	j.stats.PluginTime = time.Since(start)
+	if err != nil && j.live != nil {
+		j.live.live.Stop()
+		if j.live.live.Shown() {
+			j.streamCut(ctx, j.live, req, usage, err)
+			return
+		}
+	}
 	if err != nil {
 		if len(usage) > 0 {
 			// Earlier steps of the loop were done (and may have been billed).
@@ -314,8 +362,19 @@ func (j *job) callFailed(ctx context.Context, err error) {
 
 // deliver posts the reply and records it with what became of it.
 func (j *job) deliver(ctx context.Context, text string, resp abi.ChatResponse, usage []abi.Usage, speech *speechPlan) {
+	switch post, err := j.claim(ctx); {
+	case err != nil:
+		j.record(ctx, nil, resp, usage, store.DeliveryLost)
+		j.fail(ctx, botFailure(codeDatabase, fmt.Errorf("claim the reply's delivery record: %w", err)))
+		return
+	case !post:
+		// An earlier attempt was posting it when it died: count the call
+		// (once: usage rows are keyed by the request id) and post nothing.
+		j.record(ctx, nil, resp, usage, store.DeliveryPosted)
+		return
+	}
 	var (
-		last  discord.LastPart
+		last  LastPart
 		voice speechResult
 	)
 	var spoken <-chan speechResult
@@ -334,6 +393,7 @@ func (j *job) deliver(ctx context.Context, text string, resp abi.ChatResponse, u
 		}
 	}
 	ids, err := j.post(ctx, text, last)
+	j.finish(ctx, ids)
 	switch {
 	case speech != nil && voice.received:
 		j.recordSpeech(ctx, voice)
@@ -349,7 +409,7 @@ func (j *job) deliver(ctx context.Context, text string, resp abi.ChatResponse, u
 	}
 	delivery := store.DeliveryPosted
 	if err != nil {
-		delivery = store.DeliveryPartial
+		delivery, j.stats.Outcome = store.DeliveryPartial, "partial"
 		j.log.Warn("part of the reply could not be posted", slog.Int("posted_parts", len(ids)), slog.Any("err", err))
 		parts := len(nonBlank(chunk.Split(text)))
 		dm := fmt.Sprintf("%s could not post all of its reply to your message (ref: %s): %d of %d parts are in the channel; the rest is lost because %s.",
@@ -363,6 +423,43 @@ func (j *job) deliver(ctx context.Context, text string, resp abi.ChatResponse, u
 	j.notifyExchange(resp.Content)
 	j.log.Debug("replied", slog.Int("parts", len(ids)), slog.Duration("plugin_time", j.stats.PluginTime),
 		slog.Duration("overhead", j.stats.Overhead()))
+}
+
+// errAlreadyPosted is a job's stats.Err when its reply was out before.
+var errAlreadyPosted = errors.New("the reply was posted by an earlier attempt of its job")
+
+// claim records, for a reply run by a job, that it is about to be posted,
+// and reports whether to post. An earlier attempt that claimed it died while
+// posting (the reply may be in the channel): nothing is posted rather than
+// risk a double.
+func (j *job) claim(ctx context.Context) (bool, error) {
+	if j.ledger == nil {
+		return true, nil
+	}
+	ok, err := retry2(ctx, j.p.cfg.Retry, func(ctx context.Context) (bool, error) {
+		return j.ledger.Claim(ctx, j.stats.RequestID, j.msg.ChannelID)
+	})
+	if err != nil {
+		return false, err
+	}
+	if !ok {
+		j.log.Warn("an earlier attempt of this reply's job died while posting it; not posted again")
+		j.stats.Err = errAlreadyPosted
+	}
+	return ok, nil
+}
+
+// finish records the posted message ids in the delivery record.
+func (j *job) finish(ctx context.Context, ids []string) {
+	if j.ledger == nil {
+		return
+	}
+	if _, err := retry2(context.WithoutCancel(ctx), j.p.cfg.Retry, func(ctx context.Context) (struct{}, error) {
+		return struct{}{}, j.ledger.Finish(ctx, j.stats.RequestID, ids)
+	}); err != nil {
+		// The claim stays: a retry still posts nothing.
+		j.log.Warn("cannot finish the reply's delivery record", slog.Any("err", err))
+	}
 }
 
 // pluginFor finds the status of the loaded plugin entry that serves
@@ -394,7 +491,7 @@ func (j *job) request(ctx context.Context, model string) (abi.ChatRequest, error
 		history:     hist,
 		refs:        j.references(ctx),
 		budget:      budget,
-		memory:      j.memory,
+		memory:      j.memoryBlocks(),
 	}
 	req := abi.ChatRequest{
 		Model:              model,
@@ -424,7 +521,7 @@ func (j *job) references(ctx context.Context) []reference {
 		if r.Author.ID == "" && r.Content == "" {
 			refs = append(refs, reference{note: "the message being replied to could not be read (deleted, or in a channel the bot cannot see)"})
 		} else {
-			refs = append(refs, reference{how: "replied to", msg: discord.IncomingMessage{ID: r.ID, ChannelID: r.ChannelID, Author: r.Author, WebhookID: r.WebhookID, Content: r.Content}})
+			refs = append(refs, reference{how: "replied to", msg: Message{ID: r.ID, ChannelID: r.ChannelID, Author: r.Author, WebhookID: r.WebhookID, Content: r.Content}})
 		}
 	}
 	for _, l := range findLinks(msg.Content, limit) {
@@ -458,7 +555,7 @@ func (j *job) references(ctx context.Context) []reference {
 
 // post sends the reply: through the channel webhook as the personality in a
 // server, as the bot (with the personality's name) in DMs.
-func (j *job) post(ctx context.Context, text string, last discord.LastPart) ([]string, error) {
+func (j *job) post(ctx context.Context, text string, last LastPart) ([]string, error) {
 	// Files from tools take the last part; a spoken reply's audio does not
 	// join them (docs/tools.md).
 	if ids, ok, err := j.postFiles(ctx, text); ok {
@@ -467,6 +564,11 @@ func (j *job) post(ctx context.Context, text string, last discord.LastPart) ([]s
 	j.stats.Sending = time.Now()
 	pers := j.personality
 	name := personalityName(*pers)
+	if j.live != nil {
+		// The parts shown so far are edited to say exactly text; new parts
+		// are posted; the last carries the audio.
+		return j.live.live.Finish(ctx, text, last)
+	}
 	if j.msg.IsDM() {
 		if last != nil {
 			return j.p.sender.ReplyWith(ctx, j.msg.ChannelID, j.msg.ID, dmPrefix(name)+text, last)
@@ -484,11 +586,11 @@ func (j *job) post(ctx context.Context, text string, last discord.LastPart) ([]s
 // through the gateway.
 func (j *job) remember(ids []string, text string) {
 	name := personalityName(*j.personality)
-	author := discord.User{Username: name, DisplayName: name}
+	author := Author{Username: name, DisplayName: name}
 	webhook := "self"
 	if j.msg.IsDM() {
 		text = dmPrefix(name) + text
-		author, webhook = discord.User{ID: j.p.cfg.BotUserID, Username: name, Bot: true}, ""
+		author, webhook = Author{ID: j.p.cfg.BotUserID, Username: name, Bot: true}, ""
 	}
 	parts := nonBlank(chunk.Split(text))
 	for i, id := range ids {
@@ -498,7 +600,7 @@ func (j *job) remember(ids []string, text string) {
 		} else if i > 0 {
 			content = ""
 		}
-		j.p.history.observe(discord.IncomingMessage{ID: id, ChannelID: j.msg.ChannelID, GuildID: j.msg.GuildID,
+		j.p.history.observe(Message{ID: id, ChannelID: j.msg.ChannelID, GuildID: j.msg.GuildID,
 			Author: author, WebhookID: webhook, Content: content, CreatedAt: time.Now()})
 	}
 }
@@ -590,7 +692,7 @@ func (j *job) usageRows(reqID string, usage []abi.Usage, kind, provider string, 
 // noKey tells the user how to add a key (in a DM; in the channel when DMs
 // are closed), at most once a minute per user and provider.
 func (j *job) noKey(ctx context.Context, err error) {
-	j.stats.Err = err
+	j.stats.Err, j.stats.Outcome = err, "no_key"
 	j.log.Info("no API key for the provider", slog.String("provider", j.provider))
 	if !j.p.notices.allow("nokey:"+j.msg.Author.ID+":"+j.provider, time.Minute) {
 		return
@@ -608,7 +710,7 @@ func (j *job) noKey(ctx context.Context, err error) {
 // reference in the channel, the cause in the log, and the cause in a DM to
 // the user when it concerns their own key or request.
 func (j *job) fail(ctx context.Context, f failure) {
-	j.stats.Err = f.cause
+	j.stats.Err, j.stats.Outcome = f.cause, f.code
 	if ctx.Err() != nil {
 		// The reply timed out or shutdown gave up on it: still answer.
 		var cancel context.CancelFunc

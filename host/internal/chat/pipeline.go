@@ -31,8 +31,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/tzurot-go/tzurot/host/internal/discord"
 	"github.com/tzurot-go/tzurot/host/internal/memory"
+	"github.com/tzurot-go/tzurot/host/internal/metrics"
 	"github.com/tzurot-go/tzurot/host/internal/plugin"
 	"github.com/tzurot-go/tzurot/host/internal/ratelimit"
 	"github.com/tzurot-go/tzurot/host/internal/store"
@@ -51,9 +51,9 @@ type Sender interface {
 	SendAsPersonality(ctx context.Context, channelID, threadParentID, name, avatarURL, text string) ([]string, error)
 	// SendAsPersonalityWith and ReplyWith attach what last returns (a
 	// spoken reply's audio, or the notice replacing it) to the last part.
-	SendAsPersonalityWith(ctx context.Context, channelID, threadParentID, name, avatarURL, text string, last discord.LastPart) ([]string, error)
+	SendAsPersonalityWith(ctx context.Context, channelID, threadParentID, name, avatarURL, text string, last LastPart) ([]string, error)
 	Reply(ctx context.Context, channelID, replyToID, text string) ([]string, error)
-	ReplyWith(ctx context.Context, channelID, replyToID, text string, last discord.LastPart) ([]string, error)
+	ReplyWith(ctx context.Context, channelID, replyToID, text string, last LastPart) ([]string, error)
 	NotifyUser(ctx context.Context, userID, text string) ([]string, error)
 	SendTyping(ctx context.Context, channelID string) (stop func())
 }
@@ -200,6 +200,9 @@ type Deps struct {
 	Voice Voice
 	// Download fetches attachments for transcription ((*discord.Bot).Download).
 	Download Downloader
+	// Metrics counts replies, their latency, rate-limit refusals and usage
+	// tokens; nil counts nothing.
+	Metrics *metrics.Metrics
 	// Tools runs tool plugins (PluginTools adapts *plugin.Host); ToolGrants
 	// says which tools each personality may call; Channels tells
 	// age-restricted channels apart. Without Tools and ToolGrants no reply
@@ -215,6 +218,10 @@ type Deps struct {
 	// Exchanges hears about every posted reply (memory formation); nil
 	// means nobody listens.
 	Exchanges ExchangeSink
+	// Dispatch, when set, hands every message that triggers a personality
+	// to a worker process instead of answering it here (serve --role
+	// gateway; docs/scaling.md). Nil answers in this process.
+	Dispatch Dispatcher
 	// Memory finds what a personality remembers and knows for a reply
 	// (*memory.Store); nil means replies use no memory.
 	Memory Memory
@@ -237,6 +244,23 @@ type ReplyStats struct {
 	PluginTime time.Duration
 	// Err is nil for a reply that was posted.
 	Err error
+	// Plugin is the provider plugin entry asked ("" if none was reached).
+	Plugin string
+	// Outcome is "posted", "partial", or why there was no reply: a failure
+	// code (failure.go, the provider's error code), "rate_limited",
+	// "no_key", "ignored". A bounded set: it is a metrics label.
+	Outcome string
+}
+
+// outcome is Outcome, or what Err says when no step named one.
+func (s ReplyStats) outcome() string {
+	switch {
+	case s.Outcome != "":
+		return s.Outcome
+	case s.Err != nil:
+		return "failed"
+	}
+	return "posted"
 }
 
 // Overhead is the host's own time for a reply: message in to reply out,
@@ -271,9 +295,11 @@ type Pipeline struct {
 	grants   ToolGrants
 	channels ChannelInfo
 	images   ImageConfigs
+	metrics  *metrics.Metrics
 	imageGen ImageGenerator
 	// exchanges hears about posted replies (exchange.go); nil for none.
 	exchanges ExchangeSink
+	dispatch  Dispatcher
 
 	stopPoll context.CancelFunc
 	wg       sync.WaitGroup
@@ -294,7 +320,7 @@ func New(ctx context.Context, d Deps, cfg Config) (*Pipeline, error) {
 	p := &Pipeline{cfg: cfg, store: d.Store, plugins: d.Plugins, sender: d.Sender, limiter: d.Limiter, keys: d.Keys,
 		voice: d.Voice, memory: d.Memory, download: d.Download, log: log,
 		toolHost: d.Tools, grants: d.ToolGrants, channels: d.Channels,
-		images: d.Images, imageGen: d.ImageGen, exchanges: d.Exchanges}
+		images: d.Images, imageGen: d.ImageGen, exchanges: d.Exchanges, dispatch: d.Dispatch}
 	p.mentions = &mentions{src: d.Store, index: trigger.NewAliasIndex(), log: log, retry: cfg.Retry}
 	if err := p.mentions.refresh(ctx, true); err != nil {
 		return nil, fmt.Errorf("chat: %w", err)
@@ -313,6 +339,7 @@ func New(ctx context.Context, d Deps, cfg Config) (*Pipeline, error) {
 	p.detector = det
 	p.history = newHistory(d.Reader, max(cfg.HistoryMessages, 0), cfg.HistoryChannels, cfg.HistoryTTL)
 	p.recorder = newRecorder(d.Store, log, cfg.Retry, cfg.RecordBatch, cfg.MaxSpool)
+	p.metrics, p.recorder.metrics = d.Metrics, d.Metrics
 	pollCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	p.stopPoll = cancel
 	if cfg.MentionPoll > 0 {
@@ -348,8 +375,9 @@ func (p *Pipeline) Close(ctx context.Context) error {
 
 // HandleMessage implements discord.Handler: it answers msg if it triggers
 // any personality. It never panics and never returns an error: every
-// failure is answered in the channel and logged.
-func (p *Pipeline) HandleMessage(ctx context.Context, msg discord.IncomingMessage) {
+// failure is answered in the channel and logged. With a Dispatcher (a
+// gateway process) the answer is handed to a worker instead (Deps.Dispatch).
+func (p *Pipeline) HandleMessage(ctx context.Context, msg Message) {
 	received := time.Now()
 	defer func() {
 		if r := recover(); r != nil {
@@ -357,16 +385,67 @@ func (p *Pipeline) HandleMessage(ctx context.Context, msg discord.IncomingMessag
 				slog.String("panic", fmt.Sprint(r)), slog.String("stack", string(debug.Stack())))
 		}
 	}()
+	plan, ok := p.Plan(ctx, msg)
+	if !ok {
+		return
+	}
+	plan.Received = received
+	if p.dispatch != nil {
+		if err := p.dispatch.Dispatch(ctx, plan); err != nil {
+			// Not handed over (the database is away past the retries): answer
+			// here rather than drop the message silently.
+			p.log.Error("cannot hand the message to a worker; answering it here", slog.String("message_id", msg.ID), slog.Any("err", err))
+			p.Answer(ctx, plan, nil)
+		}
+		return
+	}
+	p.Answer(ctx, plan, nil)
+}
+
+// Plan is what answering one message takes: the message snapshot, who
+// answers it and what they answer (mentions stripped). It holds no secret,
+// so a gateway process can hand it to a worker as a job's arguments.
+type Plan struct {
+	Message  Message           `json:"message"`
+	Triggers []trigger.Trigger `json:"triggers"`
+	Content  string            `json:"content"`
+	// Received is when the gateway got the message.
+	Received time.Time `json:"received"`
+}
+
+// Dispatcher hands a plan to a worker process (a River job inserted with
+// the row recording the message). Nil answers in this process.
+type Dispatcher interface {
+	Dispatch(ctx context.Context, plan Plan) error
+}
+
+// Ledger records which replies were posted, so a job retried after a crash
+// never posts a reply twice. Request ids are the pipeline's (message id and
+// personality id).
+type Ledger interface {
+	// Posted reports whether requestID was claimed before (by an earlier
+	// attempt): its reply is out, or its attempt died while posting it.
+	Posted(ctx context.Context, requestID string) (bool, error)
+	// Claim records that requestID is about to be posted; false means an
+	// earlier attempt claimed it and nothing may be posted.
+	Claim(ctx context.Context, requestID, channelID string) (bool, error)
+	// Finish records the posted message ids.
+	Finish(ctx context.Context, requestID string, messageIDs []string) error
+}
+
+// Plan decides whether msg is answered and by whom. It observes msg for the
+// channel history either way.
+func (p *Pipeline) Plan(ctx context.Context, msg Message) (Plan, bool) {
 	p.history.observe(msg)
 	if msg.Author.Bot || msg.WebhookID != "" {
-		return
+		return Plan{}, false
 	}
 	dec, err := p.detector.Decide(ctx, msg)
 	if err != nil {
 		p.log.Warn("some trigger lookups failed", slog.String("message_id", msg.ID), slog.Any("err", err))
 	}
 	if len(dec.Triggers) == 0 {
-		return
+		return Plan{}, false
 	}
 	content := strings.TrimSpace(dec.Content)
 	if content == "" && len(msg.Attachments) == 0 {
@@ -377,30 +456,60 @@ func (p *Pipeline) HandleMessage(ctx context.Context, msg discord.IncomingMessag
 		if !mentioned {
 			// Nothing to answer: an empty message (a sticker, an embed) in
 			// an active channel, or an empty reply.
-			return
+			return Plan{}, false
 		}
 		content = mentionOnlyText
 	}
+	return Plan{Message: msg, Triggers: dec.Triggers, Content: content, Received: time.Now()}, true
+}
+
+// Answer runs every reply of plan in turn. With a ledger (a worker running
+// a job) a reply already posted by an earlier attempt is skipped, and a
+// reply is claimed before it is posted.
+func (p *Pipeline) Answer(ctx context.Context, plan Plan, ledger Ledger) {
+	if plan.Received.IsZero() {
+		plan.Received = time.Now()
+	}
 	// One transcription serves every personality that answers the message.
-	rec := recording(msg)
-	for _, t := range dec.Triggers {
-		p.replySafely(ctx, msg, t, content, received, rec)
+	rec := recording(plan.Message)
+	for _, t := range plan.Triggers {
+		p.replySafely(ctx, plan.Message, t, plan.Content, plan.Received, rec, ledger)
+	}
+}
+
+// RequestID is the id of the reply personalityID gives to messageID: the key
+// of its usage rows and of its delivery record.
+func RequestID(messageID string, personalityID int64) string {
+	return messageID + "-" + strconv.FormatInt(personalityID, 10)
+}
+
+// FailPlan answers every reply of plan with the bot's error message and its
+// reference id, without trying again: a job that kept failing before it
+// could answer (its retries are used up).
+func (p *Pipeline) FailPlan(ctx context.Context, plan Plan, cause error, ledger Ledger) {
+	for _, t := range plan.Triggers {
+		j := p.newJob(plan.Message, t, plan.Content, plan.Received, nil, ledger)
+		if ledger != nil {
+			if done, err := ledger.Posted(ctx, j.stats.RequestID); err == nil && done {
+				continue
+			}
+		}
+		j.fail(ctx, botFailure(codeGaveUp, cause))
 	}
 }
 
 // replySafely runs one reply, turning a panic into an answered failure.
-func (p *Pipeline) replySafely(ctx context.Context, msg discord.IncomingMessage, t trigger.Trigger, content string, received time.Time, rec *heard) {
-	j := &job{p: p, msg: msg, trig: t, content: content, heard: rec,
-		stats: ReplyStats{Received: received, PersonalityID: t.PersonalityID}}
-	j.stats.RequestID = msg.ID + "-" + strconv.FormatInt(t.PersonalityID, 10)
-	j.ref = RefID(j.stats.RequestID)
-	j.log = p.log.With(slog.String("request_id", j.stats.RequestID), slog.String("ref", j.ref),
-		slog.Int64("personality_id", t.PersonalityID), slog.String("user_id", msg.Author.ID),
-		slog.String("channel_id", msg.ChannelID))
+func (p *Pipeline) replySafely(ctx context.Context, msg Message, t trigger.Trigger, content string, received time.Time, rec *heard, ledger Ledger) {
+	j := p.newJob(msg, t, content, received, rec, ledger)
 	defer func() {
 		if r := recover(); r != nil {
 			j.log.Error("reply panicked", slog.String("panic", fmt.Sprint(r)), slog.String("stack", string(debug.Stack())))
 			j.fail(context.WithoutCancel(ctx), botFailure(codePanic, fmt.Errorf("panic: %v", r)))
+		}
+		if !j.stats.Sending.IsZero() {
+			p.metrics.Reply(j.stats.Plugin, j.stats.outcome(), j.stats.Sending.Sub(j.stats.Received), j.stats.Overhead())
+		} else {
+			p.metrics.Reply(j.stats.Plugin, j.stats.outcome(), 0, 0)
 		}
 		if p.cfg.OnReply != nil {
 			p.cfg.OnReply(j.stats)
@@ -409,4 +518,15 @@ func (p *Pipeline) replySafely(ctx context.Context, msg discord.IncomingMessage,
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.ReplyTimeout)
 	defer cancel()
 	j.run(ctx)
+}
+
+func (p *Pipeline) newJob(msg Message, t trigger.Trigger, content string, received time.Time, rec *heard, ledger Ledger) *job {
+	j := &job{p: p, msg: msg, trig: t, content: content, heard: rec, ledger: ledger,
+		stats: ReplyStats{Received: received, PersonalityID: t.PersonalityID}}
+	j.stats.RequestID = RequestID(msg.ID, t.PersonalityID)
+	j.ref = RefID(j.stats.RequestID)
+	j.log = p.log.With(slog.String("request_id", j.stats.RequestID), slog.String("ref", j.ref),
+		slog.Int64("personality_id", t.PersonalityID), slog.String("user_id", msg.Author.ID),
+		slog.String("channel_id", msg.ChannelID))
+	return j
 }

@@ -7,7 +7,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/tzurot-go/tzurot/host/internal/discord"
 	"github.com/tzurot-go/tzurot/host/internal/memory"
 	"github.com/tzurot-go/tzurot/host/internal/store"
 	"github.com/tzurot-go/tzurot/sdk/abi"
@@ -64,7 +63,7 @@ func findLinks(text string, max int) []link {
 // reference is a message the user pointed at (a reply or a link).
 type reference struct {
 	how  string // "replied to", "linked"
-	msg  discord.IncomingMessage
+	msg  Message
 	note string // set instead of msg when it could not be read
 }
 
@@ -72,10 +71,10 @@ type reference struct {
 type promptInput struct {
 	personality store.Personality
 	user        store.User
-	msg         discord.IncomingMessage
+	msg         Message
 	content     string // the message text, mentions stripped
 	now         time.Time
-	history     []discord.IncomingMessage // oldest first
+	history     []Message // oldest first
 	refs        []reference
 	budget      int // tokens for the whole prompt
 	// memory is what the personality remembers and knows for this reply,
@@ -150,7 +149,7 @@ func birthday(p store.Personality) string {
 
 // describeAttachments lists attachments by type, name and URL: the model
 // cannot open them, but knows they are there.
-func describeAttachments(atts []discord.Attachment) string {
+func describeAttachments(atts []Attachment) string {
 	var b strings.Builder
 	for _, a := range atts {
 		kind := a.ContentType
@@ -172,7 +171,7 @@ func truncateRunes(s string, n int) string {
 
 // isOwnMessage reports whether a history message was posted by this
 // personality (through a webhook under its name, or as the bot in DMs).
-func isOwnMessage(m discord.IncomingMessage, name, botUserID string, dm bool) bool {
+func isOwnMessage(m Message, name, botUserID string, dm bool) bool {
 	if m.WebhookID != "" {
 		return m.Author.Username == name || m.Author.DisplayName == name
 	}
@@ -180,7 +179,7 @@ func isOwnMessage(m discord.IncomingMessage, name, botUserID string, dm bool) bo
 }
 
 // speaker is how a message's author is named in the context.
-func speaker(u discord.User) string {
+func speaker(u Author) string {
 	if u.DisplayName != "" {
 		return u.DisplayName
 	}

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/tzurot-go/tzurot/host/internal/audio"
-	"github.com/tzurot-go/tzurot/host/internal/discord"
+	"github.com/tzurot-go/tzurot/host/internal/message"
 	"github.com/tzurot-go/tzurot/host/internal/plugin"
 	"github.com/tzurot-go/tzurot/host/internal/store"
 	"github.com/tzurot-go/tzurot/sdk/abi"
@@ -25,7 +25,7 @@ type Downloader func(ctx context.Context, url string) (data []byte, contentType 
 // however many personalities answer it (the jobs of one message run one
 // after another), and paid for by the first that needs it.
 type heard struct {
-	att  discord.Attachment
+	att  Attachment
 	done bool
 	// text is the transcript; reason, when text is "", says in a few words
 	// why there is none (shown to the user once).
@@ -35,7 +35,7 @@ type heard struct {
 
 // recording finds what to transcribe in msg: a voice message's recording,
 // else the first audio attachment. nil when there is none.
-func recording(msg discord.IncomingMessage) *heard {
+func recording(msg Message) *heard {
 	for _, a := range msg.Attachments {
 		if (msg.VoiceMessage && len(msg.Attachments) == 1) || a.IsAudio() {
 			return &heard{att: a}
@@ -79,7 +79,7 @@ func (j *job) listen(ctx context.Context) bool {
 	} else {
 		j.content = c + "\n\n" + h.text
 	}
-	j.msg.Attachments = slices.DeleteFunc(slices.Clone(j.msg.Attachments), func(a discord.Attachment) bool { return a.ID == h.att.ID })
+	j.msg.Attachments = slices.DeleteFunc(slices.Clone(j.msg.Attachments), func(a Attachment) bool { return a.ID == h.att.ID })
 	j.transcript = h.text
 	// The channel history (the next replies' context) has what was said,
 	// not an empty message with a file.
@@ -91,7 +91,7 @@ func (j *job) listen(ctx context.Context) bool {
 
 // transcribe downloads, checks and transcribes the recording. It returns the
 // transcript, or "" and the reason in the user's words.
-func (j *job) transcribe(ctx context.Context, att discord.Attachment) (text, reason string) {
+func (j *job) transcribe(ctx context.Context, att Attachment) (text, reason string) {
 	p := j.p
 	name, slot, ok := p.transcriber()
 	if !ok {
@@ -114,7 +114,7 @@ func (j *job) transcribe(ctx context.Context, att discord.Attachment) (text, rea
 	data, _, err := p.download(ctx, att.URL)
 	if err != nil {
 		j.log.Info("cannot download the voice message", slog.Any("err", err))
-		if errors.Is(err, discord.ErrDownloadTooLarge) {
+		if errors.Is(err, message.ErrDownloadTooLarge) {
 			return "", "the recording is too large"
 		}
 		return "", "the recording could not be downloaded from Discord"

@@ -11,7 +11,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/tzurot-go/tzurot/host/internal/discord"
 	"github.com/tzurot-go/tzurot/host/internal/plugin"
 	"github.com/tzurot-go/tzurot/host/internal/store"
 	"github.com/tzurot-go/tzurot/sdk/abi"
@@ -191,7 +190,7 @@ type speechResult struct {
 	note string
 	// file is what was handed to the sender; file.Attached says whether
 	// the audio reached Discord.
-	file *discord.File
+	file *File
 	// received is true once the call's result was taken from its channel.
 	received bool
 }
@@ -345,7 +344,7 @@ func speakable(text string, max int) string {
 
 // audioFile names the reply's audio after the personality, with the
 // extension of its type (Discord clients choose the player by it).
-func audioFile(name string, s Speech) *discord.File {
+func audioFile(name string, s Speech) *File {
 	ext := ".mp3"
 	switch strings.ToLower(strings.TrimSpace(strings.Split(s.MimeType, ";")[0])) {
 	case "audio/ogg", "audio/opus":
@@ -374,14 +373,14 @@ func audioFile(name string, s Speech) *discord.File {
 	if len(base) > 40 {
 		base = base[:40]
 	}
-	return &discord.File{Name: base + ext, Data: s.Audio, TooLargeNote: voiceTooLargeNote}
+	return &File{Name: base + ext, Data: s.Audio, TooLargeNote: voiceTooLargeNote}
 }
 
 // lastPart is the sender's callback for a spoken reply: it waits for the
 // speech call (bounded by its timeout) and hands over the audio, or the
 // notice that replaces it.
-func (j *job) lastPart(result <-chan speechResult, got *speechResult) discord.LastPart {
-	return func(ctx context.Context) (*discord.File, string) {
+func (j *job) lastPart(result <-chan speechResult, got *speechResult) LastPart {
+	return func(ctx context.Context) (*File, string) {
 		select {
 		case r := <-result:
 			*got = r

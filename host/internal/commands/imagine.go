@@ -17,6 +17,7 @@ import (
 	"github.com/disgoorg/disgo/rest"
 
 	hostdiscord "github.com/tzurot-go/tzurot/host/internal/discord"
+	"github.com/tzurot-go/tzurot/host/internal/message"
 	"github.com/tzurot-go/tzurot/host/internal/plugin"
 	"github.com/tzurot-go/tzurot/host/internal/store"
 	"github.com/tzurot-go/tzurot/sdk/abi"
@@ -41,7 +42,7 @@ type ImageHost interface {
 
 // ImagePoster posts images as a personality; *discord.Sender implements it.
 type ImagePoster interface {
-	SendFilesAsPersonality(ctx context.Context, channelID, threadParentID, name, avatarURL, text string, files []hostdiscord.File, limit int64) ([]string, error)
+	SendFilesAsPersonality(ctx context.Context, channelID, threadParentID, name, avatarURL, text string, files []message.File, limit int64) ([]string, error)
 }
 
 // ImageDeps are what /imagine, /personality image and /personality tools
@@ -245,9 +246,9 @@ func (c *Commands) imagine(ctx context.Context, e *handler.CommandEvent, r *repl
 		return imageFailure(st, genErr)
 	}
 
-	files := make([]hostdiscord.File, 0, len(res.Images))
+	files := make([]message.File, 0, len(res.Images))
 	for i, img := range res.Images {
-		files = append(files, hostdiscord.File{Name: fmt.Sprintf("image-%d.%s", i+1, imageExt(img.MimeType)), Data: img.Data})
+		files = append(files, message.File{Name: fmt.Sprintf("image-%d.%s", i+1, imageExt(img.MimeType)), Data: img.Data})
 	}
 	limit := int64(e.AttachmentSizeLimit())
 	caption := "*" + truncate(strings.ReplaceAll(prompt, "*", ""), 1500) + "*"

@@ -23,6 +23,7 @@ import (
 	"github.com/tzurot-go/tzurot/host/internal/commands"
 	hostdiscord "github.com/tzurot-go/tzurot/host/internal/discord"
 	"github.com/tzurot-go/tzurot/host/internal/discordfake"
+	"github.com/tzurot-go/tzurot/host/internal/message"
 	"github.com/tzurot-go/tzurot/host/internal/plugin"
 	"github.com/tzurot-go/tzurot/sdk/plugintest"
 )
@@ -141,7 +142,7 @@ func (f *fakeImagesAPI) lastBody() map[string]any {
 // sender posts to exists.
 type lazyPoster struct{ s *hostdiscord.Sender }
 
-func (p *lazyPoster) SendFilesAsPersonality(ctx context.Context, channelID, threadParentID, name, avatarURL, text string, files []hostdiscord.File, limit int64) ([]string, error) {
+func (p *lazyPoster) SendFilesAsPersonality(ctx context.Context, channelID, threadParentID, name, avatarURL, text string, files []message.File, limit int64) ([]string, error) {
 	return p.s.SendFilesAsPersonality(ctx, channelID, threadParentID, name, avatarURL, text, files, limit)
 }
 
@@ -187,7 +188,7 @@ default_model = "gpt-image-1"
 			t.Fatalf("images plugin not loaded: %s", st.Reason)
 		}
 	}
-	b, err := hostdiscord.New(e.discord.Token, hostdiscord.HandlerFunc(func(context.Context, hostdiscord.IncomingMessage) {}),
+	b, err := hostdiscord.New(e.discord.Token, hostdiscord.HandlerFunc(func(context.Context, message.Message) {}),
 		hostdiscord.WithRESTURL(e.discord.RESTURL()), hostdiscord.WithLogger(slog.New(slog.DiscardHandler)))
 	if err != nil {
 		t.Fatal(err)

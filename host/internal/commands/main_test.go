@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/tzurot-go/tzurot/host/internal/logtest"
+	"github.com/tzurot-go/tzurot/host/internal/message"
 
 	"github.com/disgoorg/disgo"
 	"github.com/disgoorg/disgo/bot"
@@ -176,7 +177,7 @@ func newFakeOpenAI(t *testing.T) *fakeOpenAI {
 // attachment download is used.
 type noMessages struct{}
 
-func (noMessages) HandleMessage(context.Context, tzdiscord.IncomingMessage) {}
+func (noMessages) HandleMessage(context.Context, message.Message) {}
 
 // syncBuffer collects log output across goroutines.
 type syncBuffer = logtest.Buffer

@@ -14,7 +14,7 @@ import (
 	"github.com/disgoorg/disgo/handler"
 
 	"github.com/tzurot-go/tzurot/host/internal/audio"
-	tzdiscord "github.com/tzurot-go/tzurot/host/internal/discord"
+	"github.com/tzurot-go/tzurot/host/internal/message"
 	"github.com/tzurot-go/tzurot/host/internal/plugin"
 	"github.com/tzurot-go/tzurot/host/internal/store"
 	"github.com/tzurot-go/tzurot/sdk/abi"
@@ -246,7 +246,7 @@ func (c *Commands) sampleUpload(ctx context.Context, e *handler.CommandEvent, r 
 	}
 	data, _, err := c.download(ctx, att.URL, store.MaxVoiceSampleBytes)
 	if err != nil {
-		if errors.Is(err, tzdiscord.ErrDownloadTooLarge) {
+		if errors.Is(err, message.ErrDownloadTooLarge) {
 			return sayf("`%s` is larger than 10 MB (Discord said otherwise); a voice sample may be at most 10 MB. Nothing was stored.", name)
 		}
 		c.log.WarnContext(ctx, "voice sample download failed", "personality_id", p.ID, "err", err)

@@ -1,7 +1,7 @@
 // Package discord connects the host to Discord through disgo v0.19.6.
 //
 // A Bot receives messages (gateway mode) and interactions (gateway or HTTP-interactions mode),
-// turns each message into an IncomingMessage and hands it to a Handler on a worker goroutine, and
+// turns each message into a message.Message (the pipeline's own type) and hands it to a Handler on a worker goroutine, and
 // a Sender posts replies as personalities through channel webhooks. Shutdown closes things in the
 // only order that cannot hang: stop intake (gateway, HTTP endpoint), drain the handlers, then
 // close the REST client with a deadline. disgo's own REST rate limiter hangs in Close and races
@@ -27,6 +27,9 @@ import (
 	"github.com/disgoorg/disgo/gateway"
 	"github.com/disgoorg/disgo/rest"
 	"github.com/disgoorg/snowflake/v2"
+
+	"github.com/tzurot-go/tzurot/host/internal/message"
+	"github.com/tzurot-go/tzurot/host/internal/metrics"
 )
 
 // Intents the bot identifies with: guild list and channels (thread parents), guild and DM
@@ -59,6 +62,7 @@ type config struct {
 	compression    Compression
 	logger         *slog.Logger
 	httpClient     *http.Client
+	metrics        *metrics.Metrics
 	workers        int
 	maxPending     int
 	interactions   bot.EventListener
@@ -71,6 +75,7 @@ type config struct {
 	now            func() time.Time
 	typingInterval time.Duration
 	sendRetry      SendRetry
+	live           LiveEdits
 }
 
 // Option configures New.
@@ -93,6 +98,10 @@ func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l }
 
 // WithHTTPClient sets the HTTP client for REST calls and attachment downloads.
 func WithHTTPClient(hc *http.Client) Option { return func(c *config) { c.httpClient = hc } }
+
+// WithMetrics counts REST calls and 429s (downloads from the CDN are not
+// counted).
+func WithMetrics(m *metrics.Metrics) Option { return func(c *config) { c.metrics = m } }
 
 // WithWorkers caps how many handlers run at once (default 32).
 func WithWorkers(n int) Option { return func(c *config) { c.workers = n } }
@@ -124,6 +133,9 @@ func WithoutGateway() Option { return func(c *config) { c.noGateway = true } }
 // WithSendRetry bounds how a personality's post is retried when Discord fails transiently
 // (default DefaultSendRetry).
 func WithSendRetry(r SendRetry) Option { return func(c *config) { c.sendRetry = r } }
+
+// WithLiveEdits sets how live replies pace their edits (see LiveEdits; default DefaultLiveEdits).
+func WithLiveEdits(l LiveEdits) Option { return func(c *config) { c.live = l } }
 
 // WithDownloadHosts sets the hosts Download may fetch from (default Discord's CDN hosts).
 func WithDownloadHosts(hosts ...string) Option { return func(c *config) { c.downloadHosts = hosts } }
@@ -182,6 +194,7 @@ func New(token string, h Handler, opts ...Option) (*Bot, error) {
 		now:            time.Now,
 		typingInterval: 8 * time.Second,
 		sendRetry:      DefaultSendRetry(),
+		live:           DefaultLiveEdits(),
 	}
 	for _, o := range opts {
 		o(&cfg)
@@ -199,7 +212,13 @@ func New(token string, h Handler, opts ...Option) (*Bot, error) {
 
 	// disgo logs request URLs (webhook tokens), bodies and IDENTIFY (the bot token) at debug.
 	disgoLog := slog.New(redactingHandler{next: cfg.logger.Handler(), r: b.redact})
-	restOpts := []rest.ClientConfigOpt{rest.WithHTTPClient(cfg.httpClient), rest.WithRateLimiter(newRateLimiter(disgoLog))}
+	restClient := cfg.httpClient
+	if cfg.metrics != nil {
+		c := *restClient
+		c.Transport = cfg.metrics.Transport(c.Transport)
+		restClient = &c
+	}
+	restOpts := []rest.ClientConfigOpt{rest.WithHTTPClient(restClient), rest.WithRateLimiter(newRateLimiter(disgoLog))}
 	if cfg.restURL != "" {
 		restOpts = append(restOpts, rest.WithURL(cfg.restURL))
 	}
@@ -253,6 +272,12 @@ func (b *Bot) Client() *bot.Client { return b.client }
 // ApplicationID is the bot's application id (also its user id).
 func (b *Bot) ApplicationID() string { return b.client.ApplicationID.String() }
 
+// GatewayReady reports whether the gateway connection is up (READY
+// received and not since lost).
+func (b *Bot) GatewayReady() bool {
+	return b.client.Gateway != nil && b.client.Gateway.Status() == gateway.StatusReady
+}
+
 // Open connects the gateway and returns once Discord has sent READY.
 func (b *Bot) Open(ctx context.Context) error {
 	if b.cfg.noGateway {
@@ -284,8 +309,8 @@ func (b *Bot) OnEvent(e bot.Event) {
 
 // convert builds the project's view of a message. It may call REST (thread parent, replied-to
 // message) and so runs on a worker.
-func (b *Bot) convert(ctx context.Context, m discord.Message, guildID *snowflake.ID) IncomingMessage {
-	in := IncomingMessage{
+func (b *Bot) convert(ctx context.Context, m discord.Message, guildID *snowflake.ID) message.Message {
+	in := message.Message{
 		ID:        m.ID.String(),
 		ChannelID: m.ChannelID.String(),
 		Author:    userOf(m.Author, m.Member),
@@ -312,8 +337,8 @@ func (b *Bot) convert(ctx context.Context, m discord.Message, guildID *snowflake
 	return in
 }
 
-func userOf(u discord.User, member *discord.Member) User {
-	out := User{ID: u.ID.String(), Username: u.Username, DisplayName: u.Username, Bot: u.Bot || u.System}
+func userOf(u discord.User, member *discord.Member) message.Author {
+	out := message.Author{ID: u.ID.String(), Username: u.Username, DisplayName: u.Username, Bot: u.Bot || u.System}
 	if u.GlobalName != nil && *u.GlobalName != "" {
 		out.DisplayName = *u.GlobalName
 	}
@@ -351,12 +376,12 @@ func (b *Bot) threadParent(ctx context.Context, channelID snowflake.ID) string {
 // referenced describes the message m replies to. Discord usually includes it; when it does not,
 // one REST call fetches it, and if the bot cannot read it (deleted, or no access) only its id is
 // known.
-func (b *Bot) referenced(ctx context.Context, m discord.Message, ref discord.MessageReference) *ReferencedMessage {
+func (b *Bot) referenced(ctx context.Context, m discord.Message, ref discord.MessageReference) *message.Reference {
 	channelID := m.ChannelID
 	if ref.ChannelID != nil {
 		channelID = *ref.ChannelID
 	}
-	out := &ReferencedMessage{ID: ref.MessageID.String(), ChannelID: channelID.String()}
+	out := &message.Reference{ID: ref.MessageID.String(), ChannelID: channelID.String()}
 	rm := m.ReferencedMessage
 	if rm == nil {
 		got, err := b.client.Rest.GetMessage(channelID, *ref.MessageID, rest.WithCtx(ctx))

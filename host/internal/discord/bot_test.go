@@ -8,13 +8,14 @@ import (
 	"time"
 
 	"github.com/tzurot-go/tzurot/host/internal/discordfake"
+	"github.com/tzurot-go/tzurot/host/internal/message"
 )
 
 const guildID = "500000000000000001"
 
 var alice = discordfake.User{ID: "600000000000000001", Username: "alice", GlobalName: "Alice A."}
 
-func TestGuildMessageBecomesIncomingMessage(t *testing.T) {
+func TestGuildMessageBecomesAPipelineMessage(t *testing.T) {
 	rec := newRecorder()
 	tb := newTestBot(t, rec)
 	ch := tb.fake.AddTextChannel(guildID)
@@ -136,7 +137,7 @@ func TestReplyReference(t *testing.T) {
 func TestHandlersDoNotBlockDelivery(t *testing.T) {
 	release := make(chan struct{})
 	var started atomic.Int32
-	h := HandlerFunc(func(ctx context.Context, m IncomingMessage) {
+	h := HandlerFunc(func(ctx context.Context, m message.Message) {
 		started.Add(1)
 		select {
 		case <-release:
@@ -157,7 +158,7 @@ func TestHandlersDoNotBlockDelivery(t *testing.T) {
 func TestOverflowingEventsAreDropped(t *testing.T) {
 	release := make(chan struct{})
 	var handled atomic.Int32
-	h := HandlerFunc(func(ctx context.Context, m IncomingMessage) {
+	h := HandlerFunc(func(ctx context.Context, m message.Message) {
 		<-release
 		handled.Add(1)
 	})
@@ -189,7 +190,7 @@ func TestShutdownDrainsHandlers(t *testing.T) {
 	var sendErr error
 	var calls atomic.Int32
 	done := make(chan struct{})
-	h := HandlerFunc(func(ctx context.Context, m IncomingMessage) {
+	h := HandlerFunc(func(ctx context.Context, m message.Message) {
 		if calls.Add(1) > 1 {
 			return
 		}
@@ -246,7 +247,7 @@ func TestShutdownDrainsHandlers(t *testing.T) {
 
 func TestShutdownDeadlineCancelsStuckHandlers(t *testing.T) {
 	started, sawCancel := make(chan struct{}), make(chan struct{})
-	h := HandlerFunc(func(ctx context.Context, m IncomingMessage) {
+	h := HandlerFunc(func(ctx context.Context, m message.Message) {
 		close(started)
 		<-ctx.Done()
 		close(sawCancel)
@@ -267,7 +268,7 @@ func TestShutdownDeadlineCancelsStuckHandlers(t *testing.T) {
 
 func TestPanickingHandlerDoesNotKillTheBot(t *testing.T) {
 	got := make(chan string, 2)
-	h := HandlerFunc(func(ctx context.Context, m IncomingMessage) {
+	h := HandlerFunc(func(ctx context.Context, m message.Message) {
 		if m.Content == "first" {
 			panic("boom")
 		}
@@ -292,7 +293,7 @@ func TestPanickingHandlerDoesNotKillTheBot(t *testing.T) {
 
 func TestNewRejectsBadInput(t *testing.T) {
 	fake := discordfake.New(t)
-	h := HandlerFunc(func(context.Context, IncomingMessage) {})
+	h := HandlerFunc(func(context.Context, message.Message) {})
 	cases := []struct {
 		name  string
 		token string

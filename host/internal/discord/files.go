@@ -13,6 +13,7 @@ import (
 	"github.com/disgoorg/disgo/rest"
 
 	"github.com/tzurot-go/tzurot/host/internal/chunk"
+	"github.com/tzurot-go/tzurot/host/internal/message"
 )
 
 // DefaultMaxUpload is the largest file the bot attaches to a message: Discord's upload limit for
@@ -24,22 +25,8 @@ const DefaultMaxUpload = 10 << 20
 // (sent with HTTP 413).
 const codeRequestEntityTooLarge = 40005
 
-// File is a file to attach to a message (a personality's spoken reply, say).
-type File struct {
-	// Name is the file name Discord shows (its extension tells clients how to play it, e.g.
-	// "reply.mp3").
-	Name string
-	Data []byte
-	// TooLargeNote replaces the file when it is over the channel's upload limit (checked before
-	// posting against WithMaxUpload, and again if Discord refuses it with 413/40005).
-	TooLargeNote string
-	// Attached is set by the sender once a message carrying the file was
-	// posted (false when it was replaced by its note).
-	Attached bool
-}
-
 // disgoFiles returns the files as disgo uploads them, each with a fresh reader.
-func disgoFiles(files []*File) []*discord.File {
+func disgoFiles(files []*message.File) []*discord.File {
 	out := make([]*discord.File, len(files))
 	for i, f := range files {
 		out[i] = discord.NewFile(f.Name, "", bytes.NewReader(f.Data))
@@ -48,7 +35,7 @@ func disgoFiles(files []*File) []*discord.File {
 }
 
 // totalBytes is the size of files together (for logs).
-func totalBytes(files []*File) int {
+func totalBytes(files []*message.File) int {
 	n := 0
 	for _, f := range files {
 		n += len(f.Data)
@@ -56,26 +43,19 @@ func totalBytes(files []*File) int {
 	return n
 }
 
-// LastPart supplies what goes with the last part of a reply. It is called after every part
-// before the last one was posted, so it may wait (for speech, say) without delaying them. A nil
-// file posts the last part without one; a note (e.g. "(The voice could not be made this time:
-// ...)") goes on its own line after the last part's text, or as a message of its own when the
-// part has no room for it.
-type LastPart func(ctx context.Context) (file *File, note string)
-
 // lastPart is what goes with the last part of a message: a resolved LastPart (one file), or
 // the files of SendFilesAsPersonality.
 type lastPart struct {
-	files []*File
+	files []*message.File
 	note  string
 }
 
 // resolveLast asks last for the file and note and applies the upload limit.
-func (s *Sender) resolveLast(ctx context.Context, last LastPart) *lastPart {
+func (s *Sender) resolveLast(ctx context.Context, last message.LastPart) *lastPart {
 	f, note := last(ctx)
 	t := &lastPart{note: strings.TrimSpace(note)}
 	if f != nil {
-		t.files = []*File{f}
+		t.files = []*message.File{f}
 	}
 	if f != nil && (len(f.Data) == 0 || int64(len(f.Data)) > s.b.cfg.maxUpload) {
 		if len(f.Data) > 0 {

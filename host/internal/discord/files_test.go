@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/tzurot-go/tzurot/host/internal/discordfake"
+	"github.com/tzurot-go/tzurot/host/internal/message"
 )
 
 // mp3 is a few bytes that start like an MP3 frame; the fake does not decode audio.
@@ -21,10 +22,10 @@ func TestAudioGoesWithTheLastPartOnly(t *testing.T) {
 	text := strings.Repeat("A long sentence to split. ", 120) // over 2,000 characters
 	asked := 0
 	postedBeforeAsk := 0
-	ids, err := s.SendAsPersonalityWith(context.Background(), ch.ID, "", "Bambi", "", text, func(context.Context) (*File, string) {
+	ids, err := s.SendAsPersonalityWith(context.Background(), ch.ID, "", "Bambi", "", text, func(context.Context) (*message.File, string) {
 		asked++
 		postedBeforeAsk = len(tb.fake.Messages(ch.ID))
-		return &File{Name: "bambi.mp3", Data: mp3, TooLargeNote: tooLargeNote}, ""
+		return &message.File{Name: "bambi.mp3", Data: mp3, TooLargeNote: tooLargeNote}, ""
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -63,7 +64,7 @@ func TestNoteGoesAfterTheLastPart(t *testing.T) {
 	s := tb.NewSender(NewMemoryWebhookStore())
 	ch := tb.fake.AddTextChannel(guildID)
 	note := "(The voice could not be made this time: the voice service failed.)"
-	if _, err := s.SendAsPersonalityWith(context.Background(), ch.ID, "", "Bambi", "", "Short reply.", func(context.Context) (*File, string) {
+	if _, err := s.SendAsPersonalityWith(context.Background(), ch.ID, "", "Bambi", "", "Short reply.", func(context.Context) (*message.File, string) {
 		return nil, note
 	}); err != nil {
 		t.Fatal(err)
@@ -74,7 +75,7 @@ func TestNoteGoesAfterTheLastPart(t *testing.T) {
 	}
 	// A last part with no room left: the note becomes a message of its own.
 	full := strings.Repeat("x", 1990)
-	if _, err := s.SendAsPersonalityWith(context.Background(), ch.ID, "", "Bambi", "", full, func(context.Context) (*File, string) {
+	if _, err := s.SendAsPersonalityWith(context.Background(), ch.ID, "", "Bambi", "", full, func(context.Context) (*message.File, string) {
 		return nil, note
 	}); err != nil {
 		t.Fatal(err)
@@ -90,8 +91,8 @@ func TestAudioOverTheUploadLimitBecomesANotice(t *testing.T) {
 	tb := newTestBot(t, nopHandler(), WithMaxUpload(1000))
 	s := tb.NewSender(NewMemoryWebhookStore())
 	ch := tb.fake.AddTextChannel(guildID)
-	if _, err := s.SendAsPersonalityWith(context.Background(), ch.ID, "", "Bambi", "", "Hello.", func(context.Context) (*File, string) {
-		return &File{Name: "bambi.mp3", Data: mp3, TooLargeNote: tooLargeNote}, ""
+	if _, err := s.SendAsPersonalityWith(context.Background(), ch.ID, "", "Bambi", "", "Hello.", func(context.Context) (*message.File, string) {
+		return &message.File{Name: "bambi.mp3", Data: mp3, TooLargeNote: tooLargeNote}, ""
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -111,8 +112,8 @@ func TestDiscordRefusingTheFileAsTooLargeStillDeliversTheText(t *testing.T) {
 	tb.fake.SetUploadLimit(1000) // the channel allows less than the bot assumed
 	s := tb.NewSender(NewMemoryWebhookStore())
 	ch := tb.fake.AddTextChannel(guildID)
-	ids, err := s.SendAsPersonalityWith(context.Background(), ch.ID, "", "Bambi", "", "Hello.", func(context.Context) (*File, string) {
-		return &File{Name: "bambi.mp3", Data: mp3, TooLargeNote: tooLargeNote}, ""
+	ids, err := s.SendAsPersonalityWith(context.Background(), ch.ID, "", "Bambi", "", "Hello.", func(context.Context) (*message.File, string) {
+		return &message.File{Name: "bambi.mp3", Data: mp3, TooLargeNote: tooLargeNote}, ""
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -131,8 +132,8 @@ func TestReplyWithAttachesTheFileInDMs(t *testing.T) {
 	tb := newTestBot(t, nopHandler())
 	s := tb.NewSender(NewMemoryWebhookStore())
 	dm := tb.fake.AddChannel(discordfake.Channel{Type: discordfake.ChannelDM, Recipient: "700000000000000009"})
-	ids, err := s.ReplyWith(context.Background(), dm.ID, "", "**Bambi:** hi", func(context.Context) (*File, string) {
-		return &File{Name: "bambi.mp3", Data: mp3}, ""
+	ids, err := s.ReplyWith(context.Background(), dm.ID, "", "**Bambi:** hi", func(context.Context) (*message.File, string) {
+		return &message.File{Name: "bambi.mp3", Data: mp3}, ""
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -145,8 +146,8 @@ func TestReplyWithAttachesTheFileInDMs(t *testing.T) {
 }
 
 func TestVoiceMessageIsRecognised(t *testing.T) {
-	got := make(chan IncomingMessage, 1)
-	tb := newTestBot(t, HandlerFunc(func(_ context.Context, m IncomingMessage) { got <- m }))
+	got := make(chan message.Message, 1)
+	tb := newTestBot(t, HandlerFunc(func(_ context.Context, m message.Message) { got <- m }))
 	ch := tb.fake.AddTextChannel(guildID)
 	att := tb.fake.VoiceMessage([]byte("OggS fake opus"), 3.5)
 	tb.inject(t, tb.fake.UserMessage(discordfake.MessageSpec{ChannelID: ch.ID, GuildID: guildID,

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/tzurot-go/tzurot/host/internal/discordfake"
+	"github.com/tzurot-go/tzurot/host/internal/message"
 )
 
 func TestGatewayEndToEnd(t *testing.T) {
@@ -27,7 +28,7 @@ func TestGatewayEndToEnd(t *testing.T) {
 			fake := discordfake.New(t)
 			var sender *Sender
 			replied := make(chan []string, 1)
-			h := HandlerFunc(func(ctx context.Context, m IncomingMessage) {
+			h := HandlerFunc(func(ctx context.Context, m message.Message) {
 				stop := sender.SendTyping(ctx, m.ChannelID)
 				ids, err := sender.SendAsPersonality(ctx, m.ChannelID, m.ThreadParentID, "Bambi", "", "you said: "+m.Content)
 				stop()

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tzurot-go/tzurot/host/internal/logtest"
+	"github.com/tzurot-go/tzurot/host/internal/message"
 
 	"github.com/disgoorg/disgo/gateway"
 
@@ -24,13 +25,13 @@ type logBuffer = logtest.Buffer
 // recorder is a Handler that keeps the messages it receives.
 type recorder struct {
 	mu   sync.Mutex
-	msgs []IncomingMessage
-	got  chan IncomingMessage
+	msgs []message.Message
+	got  chan message.Message
 }
 
-func newRecorder() *recorder { return &recorder{got: make(chan IncomingMessage, 100)} }
+func newRecorder() *recorder { return &recorder{got: make(chan message.Message, 100)} }
 
-func (r *recorder) HandleMessage(_ context.Context, m IncomingMessage) {
+func (r *recorder) HandleMessage(_ context.Context, m message.Message) {
 	r.mu.Lock()
 	r.msgs = append(r.msgs, m)
 	r.mu.Unlock()
@@ -38,7 +39,7 @@ func (r *recorder) HandleMessage(_ context.Context, m IncomingMessage) {
 }
 
 // next waits for the next handled message. The deadline only guards against a hung test.
-func (r *recorder) next(t *testing.T) IncomingMessage {
+func (r *recorder) next(t *testing.T) message.Message {
 	t.Helper()
 	select {
 	case m := <-r.got:
@@ -46,7 +47,7 @@ func (r *recorder) next(t *testing.T) IncomingMessage {
 	case <-time.After(10 * time.Second):
 		t.Fatal("no message reached the handler")
 	}
-	return IncomingMessage{}
+	return message.Message{}
 }
 
 type testBot struct {

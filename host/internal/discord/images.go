@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"strings"
+
+	"github.com/tzurot-go/tzurot/host/internal/message"
 )
 
 // DefaultUploadLimit is Discord's upload limit for a server without boosts: 10 MiB of files per
@@ -17,7 +19,7 @@ const maxFilesPerMessage = 10
 // most 10) and notices for the rest, one line each, in words for the channel ("image-2.png
 // (12.3 MiB) is over this server's 10 MiB upload limit, so it is not attached."). limit <= 0
 // means DefaultUploadLimit.
-func FitFiles(files []File, limit int64) (fit []File, notices []string) {
+func FitFiles(files []message.File, limit int64) (fit []message.File, notices []string) {
 	if limit <= 0 {
 		limit = DefaultUploadLimit
 	}
@@ -49,7 +51,7 @@ func mib(n int64) string {
 // too large (413, code 40005), the text goes out with a notice instead of the files. text may be
 // empty when there are files. Mentions follow SendAsPersonality: users only, never @everyone or
 // roles. A failed post is retried with the whole files again.
-func (s *Sender) SendFilesAsPersonality(ctx context.Context, channelID, threadParentID, name, avatarURL, text string, files []File, limit int64) ([]string, error) {
+func (s *Sender) SendFilesAsPersonality(ctx context.Context, channelID, threadParentID, name, avatarURL, text string, files []message.File, limit int64) ([]string, error) {
 	fit, notices := FitFiles(files, limit)
 	tail := &lastPart{note: strings.Join(notices, "\n")}
 	for i := range fit {

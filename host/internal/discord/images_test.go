@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/tzurot-go/tzurot/host/internal/discordfake"
+	"github.com/tzurot-go/tzurot/host/internal/message"
 )
 
 // pngBytes is a PNG signature and header followed by filler: what a user's client would show
@@ -29,7 +30,7 @@ func TestSendFilesAsPersonalityAttachesTheImage(t *testing.T) {
 	img := pngBytes(4096)
 
 	ids, err := s.SendFilesAsPersonality(context.Background(), ch.ID, "", "Painter", "", "Here is your cat.",
-		[]File{{Name: "image-1.png", Data: img}}, 0)
+		[]message.File{{Name: "image-1.png", Data: img}}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,11 +65,11 @@ func TestSendFilesAsPersonalityImageAloneAndLongText(t *testing.T) {
 	ch := tb.fake.AddTextChannel(guildID)
 	ctx := context.Background()
 
-	if _, err := s.SendFilesAsPersonality(ctx, ch.ID, "", "Painter", "", "", []File{{Name: "a.png", Data: pngBytes(100)}}, 0); err != nil {
+	if _, err := s.SendFilesAsPersonality(ctx, ch.ID, "", "Painter", "", "", []message.File{{Name: "a.png", Data: pngBytes(100)}}, 0); err != nil {
 		t.Fatalf("an image without words: %v", err)
 	}
 	long := strings.Repeat("word ", 700) // two messages
-	ids, err := s.SendFilesAsPersonality(ctx, ch.ID, "", "Painter", "", long, []File{{Name: "b.png", Data: pngBytes(100)}}, 0)
+	ids, err := s.SendFilesAsPersonality(ctx, ch.ID, "", "Painter", "", long, []message.File{{Name: "b.png", Data: pngBytes(100)}}, 0)
 	if err != nil || len(ids) != 2 {
 		t.Fatalf("long text: ids %v, %v", ids, err)
 	}
@@ -86,7 +87,7 @@ func TestSendFilesAsPersonalityOverUploadLimitPostsANotice(t *testing.T) {
 	small := pngBytes(2048)
 
 	_, err := s.SendFilesAsPersonality(context.Background(), ch.ID, "", "Painter", "", "Two cats.",
-		[]File{{Name: "big.png", Data: big}, {Name: "small.png", Data: small}}, 0)
+		[]message.File{{Name: "big.png", Data: big}, {Name: "small.png", Data: small}}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +110,7 @@ func TestSendFilesAsPersonalityRefusedUploadStillDeliversTheText(t *testing.T) {
 	tb := newTestBotWith(t, fake, nopHandler())
 	s := tb.NewSender(NewMemoryWebhookStore())
 	ch := tb.fake.AddTextChannel(guildID)
-	if _, err := s.SendFilesAsPersonality(context.Background(), ch.ID, "", "Painter", "", "x", []File{{Name: "a.png", Data: pngBytes(5000)}}, 0); err != nil {
+	if _, err := s.SendFilesAsPersonality(context.Background(), ch.ID, "", "Painter", "", "x", []message.File{{Name: "a.png", Data: pngBytes(5000)}}, 0); err != nil {
 		t.Fatal(err)
 	}
 	msgs := tb.fake.Messages(ch.ID)
@@ -130,7 +131,7 @@ func TestSendFilesAsPersonalityRetrySendsTheWholeFileAgain(t *testing.T) {
 	}
 	tb.fake.FailNext(discordfake.RouteExecuteWebhook, 1, discordfake.Failure{Status: http.StatusBadGateway})
 	img := pngBytes(3000)
-	if _, err := s.SendFilesAsPersonality(ctx, ch.ID, "", "Painter", "", "again", []File{{Name: "a.png", Data: img}}, 0); err != nil {
+	if _, err := s.SendFilesAsPersonality(ctx, ch.ID, "", "Painter", "", "again", []message.File{{Name: "a.png", Data: img}}, 0); err != nil {
 		t.Fatal(err)
 	}
 	msgs := tb.fake.Messages(ch.ID)
@@ -140,7 +141,7 @@ func TestSendFilesAsPersonalityRetrySendsTheWholeFileAgain(t *testing.T) {
 }
 
 func TestFitFilesCountsTheMessageTotal(t *testing.T) {
-	files := []File{{Name: "a.png", Data: make([]byte, 600)}, {Name: "b.png", Data: make([]byte, 600)}, {Name: "c.png", Data: make([]byte, 300)}}
+	files := []message.File{{Name: "a.png", Data: make([]byte, 600)}, {Name: "b.png", Data: make([]byte, 600)}, {Name: "c.png", Data: make([]byte, 300)}}
 	fit, notices := FitFiles(files, 1000)
 	if len(fit) != 2 || fit[0].Name != "a.png" || fit[1].Name != "c.png" {
 		t.Fatalf("fit %v", fit)

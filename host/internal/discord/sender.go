@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/tzurot-go/tzurot/host/internal/chunk"
+	"github.com/tzurot-go/tzurot/host/internal/message"
 )
 
 // Discord JSON error codes the sender reacts to.
@@ -34,10 +35,6 @@ const (
 var (
 	// ErrEmptyReply means the text had nothing to post.
 	ErrEmptyReply = errors.New("the reply is empty")
-	// ErrNoWebhookPermission means the bot lacks Manage Webhooks in the channel.
-	ErrNoWebhookPermission = errors.New("the bot needs the Manage Webhooks permission in this channel to speak as a personality")
-	// ErrNoChannelAccess means the bot cannot see or post in the channel.
-	ErrNoChannelAccess = errors.New("the bot cannot see or post in this channel")
 	// ErrDMsClosed means the user does not accept direct messages from the bot.
 	ErrDMsClosed = errors.New("the user does not accept direct messages from the bot")
 )
@@ -53,11 +50,12 @@ type Sender struct {
 	store       WebhookStore
 	webhookName string
 	lookups     singleflight.Group // one webhook lookup/creation per channel at a time
+	pace        *webhookPacer      // live replies' requests per webhook (live.go)
 }
 
 // NewSender returns a Sender that caches channel webhooks in store.
 func (b *Bot) NewSender(store WebhookStore) *Sender {
-	return &Sender{b: b, store: store, webhookName: DefaultWebhookName}
+	return &Sender{b: b, store: store, webhookName: DefaultWebhookName, pace: newWebhookPacer(b.cfg.live)}
 }
 
 func (s *Sender) restErr(err error) error { return s.b.redact.Error(err) }
@@ -76,7 +74,7 @@ func (s *Sender) SendAsPersonality(ctx context.Context, channelID, threadParentI
 // SendAsPersonalityWith is SendAsPersonality with something attached to the last part: last is
 // called once every part before it is posted (so it may wait, for speech say, without delaying
 // them) and its File goes with the last part, its Note after the last part's text (see LastPart).
-func (s *Sender) SendAsPersonalityWith(ctx context.Context, channelID, threadParentID, name, avatarURL, text string, last LastPart) ([]string, error) {
+func (s *Sender) SendAsPersonalityWith(ctx context.Context, channelID, threadParentID, name, avatarURL, text string, last message.LastPart) ([]string, error) {
 	var resolve func(context.Context) *lastPart
 	if last != nil {
 		resolve = func(ctx context.Context) *lastPart { return s.resolveLast(ctx, last) }
@@ -124,7 +122,7 @@ func (s *Sender) sendAsPersonality(ctx context.Context, channelID, threadParentI
 			tail = resolve(ctx)
 			parts = append(parts[:i], tail.parts(parts[i])...)
 		}
-		var files []*File
+		var files []*message.File
 		if tail != nil && i == len(parts)-1 {
 			files = tail.files
 		}
@@ -162,7 +160,7 @@ func (s *Sender) sendAsPersonality(ctx context.Context, channelID, threadParentI
 	return ids, nil
 }
 
-func (s *Sender) execute(ctx context.Context, hook Webhook, msg discord.WebhookMessageCreate, files []*File, threadID snowflake.ID) (*discord.Message, error) {
+func (s *Sender) execute(ctx context.Context, hook Webhook, msg discord.WebhookMessageCreate, files []*message.File, threadID snowflake.ID) (*discord.Message, error) {
 	id, err := snowflake.Parse(hook.ID)
 	if err != nil {
 		return nil, fmt.Errorf("stored webhook id %q is not a Discord id: %w", hook.ID, err)
@@ -233,9 +231,9 @@ func (s *Sender) findOrCreate(ctx context.Context, channelID string) (Webhook, e
 func (s *Sender) explain(err error) error {
 	switch {
 	case isDiscordError(err, codeMissingPermissions):
-		return fmt.Errorf("%w: %w", ErrNoWebhookPermission, err)
+		return fmt.Errorf("%w: %w", message.ErrNoWebhookPermission, err)
 	case isDiscordError(err, codeMissingAccess), isDiscordError(err, codeUnknownChannel):
-		return fmt.Errorf("%w: %w", ErrNoChannelAccess, err)
+		return fmt.Errorf("%w: %w", message.ErrNoChannelAccess, err)
 	case isDiscordError(err, codeCannotDMUser):
 		return fmt.Errorf("%w: %w", ErrDMsClosed, err)
 	}
@@ -260,7 +258,7 @@ func (s *Sender) Reply(ctx context.Context, channelID, replyToID, text string) (
 }
 
 // ReplyWith is Reply with something attached to the last part (see SendAsPersonalityWith).
-func (s *Sender) ReplyWith(ctx context.Context, channelID, replyToID, text string, last LastPart) ([]string, error) {
+func (s *Sender) ReplyWith(ctx context.Context, channelID, replyToID, text string, last message.LastPart) ([]string, error) {
 	ch, err := snowflake.Parse(channelID)
 	if err != nil {
 		return nil, fmt.Errorf("channel id %q is not a Discord id: %w", channelID, err)
@@ -274,7 +272,7 @@ func (s *Sender) ReplyWith(ctx context.Context, channelID, replyToID, text strin
 	return s.postAsBot(ctx, ch, ref, text, last)
 }
 
-func (s *Sender) postAsBot(ctx context.Context, ch, replyTo snowflake.ID, text string, last LastPart) ([]string, error) {
+func (s *Sender) postAsBot(ctx context.Context, ch, replyTo snowflake.ID, text string, last message.LastPart) ([]string, error) {
 	parts := nonBlank(chunk.Split(text))
 	if len(parts) == 0 {
 		return nil, ErrEmptyReply
@@ -288,7 +286,7 @@ func (s *Sender) postAsBot(ctx context.Context, ch, replyTo snowflake.ID, text s
 			tail = s.resolveLast(ctx, last)
 			parts = append(parts[:i], tail.parts(parts[i])...)
 		}
-		var files []*File
+		var files []*message.File
 		if tail != nil && i == len(parts)-1 {
 			files = tail.files
 		}
@@ -387,9 +385,6 @@ func (b *Bot) Download(ctx context.Context, rawURL string) ([]byte, string, erro
 	return b.DownloadAtMost(ctx, rawURL, b.cfg.maxDownload)
 }
 
-// ErrDownloadTooLarge is DownloadAtMost's error for a file over its cap (errors.Is).
-var ErrDownloadTooLarge = errors.New("attachment too large")
-
 // DownloadAtMost is Download with its own cap, for callers whose limit is not the message
 // attachments' (voice samples may be 10 MB). It stops reading at max+1 bytes, so a file that
 // lies about its size costs at most that much.
@@ -420,14 +415,14 @@ func (b *Bot) DownloadAtMost(ctx context.Context, rawURL string, max int64) ([]b
 		return nil, "", fmt.Errorf("download attachment: Discord's CDN answered %s (the link may have expired)", resp.Status)
 	}
 	if resp.ContentLength > max {
-		return nil, "", fmt.Errorf("%w: it is larger than %d MiB", ErrDownloadTooLarge, max>>20)
+		return nil, "", fmt.Errorf("%w: it is larger than %d MiB", message.ErrDownloadTooLarge, max>>20)
 	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, max+1))
 	if err != nil {
 		return nil, "", fmt.Errorf("download attachment: %w", err)
 	}
 	if int64(len(data)) > max {
-		return nil, "", fmt.Errorf("%w: it is larger than %d MiB", ErrDownloadTooLarge, max>>20)
+		return nil, "", fmt.Errorf("%w: it is larger than %d MiB", message.ErrDownloadTooLarge, max>>20)
 	}
 	return data, resp.Header.Get("Content-Type"), nil
 }

@@ -13,9 +13,10 @@ import (
 	"unicode/utf8"
 
 	"github.com/tzurot-go/tzurot/host/internal/discordfake"
+	"github.com/tzurot-go/tzurot/host/internal/message"
 )
 
-func nopHandler() Handler { return HandlerFunc(func(context.Context, IncomingMessage) {}) }
+func nopHandler() Handler { return HandlerFunc(func(context.Context, message.Message) {}) }
 
 func TestSendAsPersonalityCreatesThenReusesWebhook(t *testing.T) {
 	tb := newTestBot(t, nopHandler())
@@ -221,7 +222,7 @@ func TestSendAsPersonalityErrors(t *testing.T) {
 		tb := newTestBot(t, nopHandler())
 		ch := tb.fake.AddChannel(discordfake.Channel{GuildID: guildID, NoManageWebhooks: true})
 		_, err := tb.NewSender(NewMemoryWebhookStore()).SendAsPersonality(ctx, ch.ID, "", "Bambi", "", "hi")
-		if !errors.Is(err, ErrNoWebhookPermission) || !strings.Contains(err.Error(), "Manage Webhooks") {
+		if !errors.Is(err, message.ErrNoWebhookPermission) || !strings.Contains(err.Error(), "Manage Webhooks") {
 			t.Fatalf("err %v", err)
 		}
 	})
@@ -377,7 +378,7 @@ func TestDownloadAttachment(t *testing.T) {
 		t.Fatalf("data %q type %q err %v", data, ctype, err)
 	}
 	big := tb.fake.AddCDNFile("big.bin", "application/octet-stream", make([]byte, 17))
-	if _, _, err := tb.Download(ctx, big.URL); !errors.Is(err, ErrDownloadTooLarge) || !strings.Contains(err.Error(), "larger than") {
+	if _, _, err := tb.Download(ctx, big.URL); !errors.Is(err, message.ErrDownloadTooLarge) || !strings.Contains(err.Error(), "larger than") {
 		t.Errorf("oversized download: %v", err)
 	}
 	// A caller with its own cap (voice samples: 10 MB) gets the file the
@@ -385,7 +386,7 @@ func TestDownloadAttachment(t *testing.T) {
 	if data, _, err := tb.DownloadAtMost(ctx, big.URL, 17); err != nil || len(data) != 17 {
 		t.Errorf("DownloadAtMost(17) of 17 bytes: %d bytes, %v", len(data), err)
 	}
-	if _, _, err := tb.DownloadAtMost(ctx, big.URL, 10); !errors.Is(err, ErrDownloadTooLarge) {
+	if _, _, err := tb.DownloadAtMost(ctx, big.URL, 10); !errors.Is(err, message.ErrDownloadTooLarge) {
 		t.Errorf("DownloadAtMost(10) of 17 bytes: %v", err)
 	}
 	if _, _, err := tb.Download(ctx, "http://169.254.169.254/latest/meta-data"); err == nil || !strings.Contains(err.Error(), "not a Discord CDN host") {
@@ -507,14 +508,14 @@ func TestPostGivenUpNamesTheCause(t *testing.T) {
 	}
 	tb.fake.FailNext(discordfake.RouteExecuteWebhook, 100000, discordfake.Failure{Status: 500})
 	_, err := s.SendAsPersonality(ctx, ch.ID, "", "Bambi", "", "lost reply")
-	var de *DeliveryError
-	if !errors.Is(err, ErrDiscordUnavailable) || !errors.As(err, &de) {
-		t.Fatalf("err %v, want a DeliveryError", err)
+	var de *message.DeliveryError
+	if !errors.Is(err, message.ErrUnavailable) || !errors.As(err, &de) {
+		t.Fatalf("err %v, want a message.DeliveryError", err)
 	}
 	if !strings.Contains(de.Cause, "HTTP 500 Internal Server Error") || de.Attempts < 2 {
 		t.Errorf("cause %q after %d attempts", de.Cause, de.Attempts)
 	}
-	if errors.Is(err, ErrNoWebhookPermission) || errors.Is(err, ErrNoChannelAccess) {
+	if errors.Is(err, message.ErrNoWebhookPermission) || errors.Is(err, message.ErrNoChannelAccess) {
 		t.Errorf("a 500 is reported as a permission problem: %v", err)
 	}
 	for _, m := range tb.fake.Messages(ch.ID) {

@@ -14,6 +14,8 @@ import (
 	"github.com/disgoorg/disgo/discord"
 	"github.com/disgoorg/disgo/rest"
 	"github.com/disgoorg/snowflake/v2"
+
+	"github.com/tzurot-go/tzurot/host/internal/message"
 )
 
 // SendRetry bounds how a personality's post is retried when Discord fails transiently: a 5xx, a
@@ -28,28 +30,6 @@ type SendRetry struct {
 func DefaultSendRetry() SendRetry {
 	return SendRetry{Initial: 250 * time.Millisecond, Max: 4 * time.Second, Total: 30 * time.Second}
 }
-
-// ErrDiscordUnavailable means Discord kept failing (5xx, network errors, rate limits) for the
-// whole retry budget. Errors returned for it are *DeliveryError.
-var ErrDiscordUnavailable = errors.New("Discord kept failing")
-
-// DeliveryError is a post given up after transient failures. Cause says in words what Discord
-// last did ("Discord answered HTTP 500 Internal Server Error").
-type DeliveryError struct {
-	Cause    string
-	Attempts int
-	Elapsed  time.Duration
-	Err      error
-}
-
-func (e *DeliveryError) Error() string {
-	return fmt.Sprintf("%s; gave up after %d attempts over %s: %v", e.Cause, e.Attempts, e.Elapsed.Round(time.Millisecond), e.Err)
-}
-
-func (e *DeliveryError) Unwrap() error { return e.Err }
-
-// Is makes errors.Is(err, ErrDiscordUnavailable) true.
-func (e *DeliveryError) Is(target error) bool { return target == ErrDiscordUnavailable }
 
 // postClockSkew is how far Discord's clock may be behind ours: a message of ours found when
 // reading the channel back must be newer than the first attempt less this.
@@ -97,7 +77,7 @@ func classifySend(err error) (sendFault, string) {
 // if Discord did post it, so a reply is never posted twice where Discord lets the bot tell. When
 // the channel cannot be read, it posts again: a duplicate is better than a lost reply.
 // postChannel is where the message lands (the thread, for a thread).
-func (s *Sender) executeReliably(ctx context.Context, hook Webhook, msg discord.WebhookMessageCreate, files []*File, threadID snowflake.ID, postChannel string) (*discord.Message, error) {
+func (s *Sender) executeReliably(ctx context.Context, hook Webhook, msg discord.WebhookMessageCreate, files []*message.File, threadID snowflake.ID, postChannel string) (*discord.Message, error) {
 	cfg := s.b.cfg.sendRetry
 	start := time.Now()
 	floor := snowflake.New(start.Add(-postClockSkew))
@@ -173,7 +153,7 @@ func (s *Sender) executeReliably(ctx context.Context, hook Webhook, msg discord.
 			return m, nil
 		}
 	}
-	return nil, &DeliveryError{Cause: cause, Attempts: attempts, Elapsed: time.Since(start), Err: lastErr}
+	return nil, &message.DeliveryError{Cause: cause, Attempts: attempts, Elapsed: time.Since(start), Err: lastErr}
 }
 
 // findPosted looks among the channel's newest messages for msg posted by the webhook (same
@@ -206,7 +186,7 @@ func (s *Sender) findPosted(ctx context.Context, channelID string, hook Webhook,
 // createReliably posts msg as the bot, retrying transient failures within the SendRetry budget.
 // Here Discord does let the bot tell: the message carries a random nonce with enforce_nonce, so
 // a retry of a message Discord already created returns that message instead of a second one.
-func (s *Sender) createReliably(ctx context.Context, ch snowflake.ID, msg discord.MessageCreate, files []*File) (*discord.Message, error) {
+func (s *Sender) createReliably(ctx context.Context, ch snowflake.ID, msg discord.MessageCreate, files []*message.File) (*discord.Message, error) {
 	cfg := s.b.cfg.sendRetry
 	msg.Nonce, msg.EnforceNonce = newNonce(), true
 	start := time.Now()
@@ -233,7 +213,7 @@ func (s *Sender) createReliably(ctx context.Context, ch snowflake.ID, msg discor
 			return nil, err
 		}
 		if time.Now().Add(wait).After(deadline) {
-			return nil, &DeliveryError{Cause: why, Attempts: attempts, Elapsed: time.Since(start), Err: err}
+			return nil, &message.DeliveryError{Cause: why, Attempts: attempts, Elapsed: time.Since(start), Err: err}
 		}
 		s.b.log.Warn("Discord failed transiently; retrying the post", slog.String("channel_id", ch.String()),
 			slog.Int("attempt", attempts), slog.Duration("wait", wait), slog.Any("err", err))

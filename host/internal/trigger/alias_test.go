@@ -9,7 +9,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/tzurot-go/tzurot/host/internal/discord"
+	"github.com/tzurot-go/tzurot/host/internal/message"
 )
 
 func TestAliasIndexChanges(t *testing.T) {
@@ -307,7 +307,7 @@ func BenchmarkDecide(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	msg := discord.IncomingMessage{ID: "1", ChannelID: "c", GuildID: "g", Author: discord.User{ID: "u"},
+	msg := message.Message{ID: "1", ChannelID: "c", GuildID: "g", Author: message.Author{ID: "u"},
 		Content: "@bambi prime I was thinking about what you said yesterday, and honestly I still do not agree with the part about the weather. Can we talk about it again later today?"}
 	ctx := context.Background()
 	b.ReportAllocs()
@@ -361,7 +361,7 @@ func FuzzFindMentions(f *testing.F) {
 			}
 			prev = m.End
 		}
-		dec, err := d.Decide(context.Background(), discord.IncomingMessage{GuildID: "g", Content: text})
+		dec, err := d.Decide(context.Background(), message.Message{GuildID: "g", Content: text})
 		if err != nil {
 			t.Fatal(err)
 		}

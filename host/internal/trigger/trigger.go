@@ -21,7 +21,7 @@ import (
 	"strings"
 	"unicode"
 
-	"github.com/tzurot-go/tzurot/host/internal/discord"
+	"github.com/tzurot-go/tzurot/host/internal/message"
 )
 
 // DefaultMaxPersonalities caps how many personalities answer one message.
@@ -118,7 +118,7 @@ func New(cfg Config) (*Detector, error) {
 
 // Decide returns who answers msg. A failed lookup does not stop the other rules: Decide returns
 // what it could decide together with the error, so the caller can answer and still log it.
-func (d *Detector) Decide(ctx context.Context, msg discord.IncomingMessage) (Decision, error) {
+func (d *Detector) Decide(ctx context.Context, msg message.Message) (Decision, error) {
 	dec := Decision{Content: msg.Content}
 	if msg.Author.Bot || msg.WebhookID != "" {
 		return dec, nil
@@ -193,7 +193,7 @@ func (d *Detector) Decide(ctx context.Context, msg discord.IncomingMessage) (Dec
 // maybePersonality reports whether a replied-to message could be a personality's, so ordinary
 // replies between users cost no lookup: personalities post through webhooks, or as the bot itself
 // in DMs. When Discord did not say who wrote it, look it up.
-func (d *Detector) maybePersonality(ref *discord.ReferencedMessage) bool {
+func (d *Detector) maybePersonality(ref *message.Reference) bool {
 	return ref.WebhookID != "" || ref.Author.ID == "" || (d.cfg.BotUserID != "" && ref.Author.ID == d.cfg.BotUserID)
 }
 

@@ -7,7 +7,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/tzurot-go/tzurot/host/internal/discord"
+	"github.com/tzurot-go/tzurot/host/internal/message"
 )
 
 // lookups is an in-memory stand-in for the store's lookup tables. It counts queries so tests can
@@ -80,10 +80,10 @@ func newDetector(t *testing.T, l *lookups, max int) *Detector {
 	return d
 }
 
-func guildMsg(content string) discord.IncomingMessage {
-	return discord.IncomingMessage{
+func guildMsg(content string) message.Message {
+	return message.Message{
 		ID: "1", ChannelID: "c1", GuildID: "g1", Content: content,
-		Author: discord.User{ID: "u1", Username: "alice"},
+		Author: message.Author{ID: "u1", Username: "alice"},
 	}
 }
 
@@ -153,7 +153,7 @@ func TestReplyToPersonality(t *testing.T) {
 	l := &lookups{owners: map[string]int64{"m-posted": pRose}}
 	d := newDetector(t, l, 0)
 	msg := guildMsg("and what about you?")
-	msg.Reference = &discord.ReferencedMessage{ID: "m-posted", WebhookID: "wh1", Author: discord.User{ID: "wh1", Bot: true}}
+	msg.Reference = &message.Reference{ID: "m-posted", WebhookID: "wh1", Author: message.Author{ID: "wh1", Bot: true}}
 	dec, err := d.Decide(context.Background(), msg)
 	if err != nil {
 		t.Fatal(err)
@@ -172,7 +172,7 @@ func TestReplyToPersonality(t *testing.T) {
 	// Replying to a user's message costs no lookup and triggers nobody.
 	l.queries = 0
 	msg.Content = "I agree"
-	msg.Reference = &discord.ReferencedMessage{ID: "m-user", Author: discord.User{ID: "u2", Username: "bob"}}
+	msg.Reference = &message.Reference{ID: "m-user", Author: message.Author{ID: "u2", Username: "bob"}}
 	dec, _ = d.Decide(context.Background(), msg)
 	if len(dec.Triggers) != 0 {
 		t.Fatalf("reply to a user triggered %v", ids(dec))
@@ -185,9 +185,9 @@ func TestReplyToPersonality(t *testing.T) {
 func TestReplyToBotMessageInDM(t *testing.T) {
 	l := &lookups{owners: map[string]int64{"m-bot": pLilith}, dms: map[string]int64{"u1": pRose}}
 	d := newDetector(t, l, 0)
-	msg := discord.IncomingMessage{ID: "2", ChannelID: "dm1", Content: "go on",
-		Author:    discord.User{ID: "u1"},
-		Reference: &discord.ReferencedMessage{ID: "m-bot", Author: discord.User{ID: botID, Bot: true}}}
+	msg := message.Message{ID: "2", ChannelID: "dm1", Content: "go on",
+		Author:    message.Author{ID: "u1"},
+		Reference: &message.Reference{ID: "m-bot", Author: message.Author{ID: botID, Bot: true}}}
 	dec, _ := d.Decide(context.Background(), msg)
 	if got := ids(dec); !reflect.DeepEqual(got, []string{"p-lilith/reply"}) {
 		t.Fatalf("triggers %v, want lilith by reply (not the DM's last personality)", got)
@@ -229,7 +229,7 @@ func TestActiveChannel(t *testing.T) {
 func TestDMContinuesWithLastPersonality(t *testing.T) {
 	l := &lookups{dms: map[string]int64{"u1": pZoe}, channels: map[string]int64{"dm1": pRose}}
 	d := newDetector(t, l, 0)
-	msg := discord.IncomingMessage{ID: "3", ChannelID: "dm1", Content: "and then?", Author: discord.User{ID: "u1"}}
+	msg := message.Message{ID: "3", ChannelID: "dm1", Content: "and then?", Author: message.Author{ID: "u1"}}
 	dec, _ := d.Decide(context.Background(), msg)
 	if got := ids(dec); !reflect.DeepEqual(got, []string{"p-zoe/direct message"}) {
 		t.Fatalf("triggers %v", got)
@@ -254,8 +254,8 @@ func TestBotsAndWebhooksAreIgnored(t *testing.T) {
 	bot.Author.Bot = true
 	hook := guildMsg("@bambi hello")
 	hook.WebhookID = "wh-own"
-	hook.Reference = &discord.ReferencedMessage{ID: "m", WebhookID: "wh-own"}
-	for _, msg := range []discord.IncomingMessage{bot, hook} {
+	hook.Reference = &message.Reference{ID: "m", WebhookID: "wh-own"}
+	for _, msg := range []message.Message{bot, hook} {
 		dec, err := d.Decide(context.Background(), msg)
 		if err != nil || len(dec.Triggers) != 0 {
 			t.Errorf("bot %v webhook %q: triggers %v err %v, want none", msg.Author.Bot, msg.WebhookID, ids(dec), err)
@@ -274,7 +274,7 @@ func TestLookupErrorDoesNotHideMentions(t *testing.T) {
 	l := &lookups{err: boom}
 	d := newDetector(t, l, 0)
 	msg := guildMsg("@rose still there?")
-	msg.Reference = &discord.ReferencedMessage{ID: "m1", WebhookID: "wh"}
+	msg.Reference = &message.Reference{ID: "m1", WebhookID: "wh"}
 	dec, err := d.Decide(context.Background(), msg)
 	if !errors.Is(err, boom) {
 		t.Fatalf("error %v, want the lookup error", err)

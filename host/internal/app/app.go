@@ -27,6 +27,7 @@ import (
 	"github.com/tzurot-go/tzurot/host/internal/message"
 	"github.com/tzurot-go/tzurot/host/internal/metrics"
 	"github.com/tzurot-go/tzurot/host/internal/plugin"
+	"github.com/tzurot-go/tzurot/host/internal/queue"
 	"github.com/tzurot-go/tzurot/host/internal/ratelimit"
 	"github.com/tzurot-go/tzurot/host/internal/redact"
 	"github.com/tzurot-go/tzurot/host/internal/store"
@@ -135,7 +136,7 @@ func Serve(ctx context.Context, opts Options) error {
 	if opts.Started != nil {
 		opts.Started(a)
 	}
-	logger.Info("tzurot is running", slog.Bool("gateway", cfg.Gateway), slog.String("interactions", cfg.InteractionsAddr))
+	logger.Info("tzurot is running", slog.String("role", string(cfg.Role)), slog.Bool("gateway", cfg.Gateway), slog.String("interactions", cfg.InteractionsAddr))
 	for done := false; !done; {
 		select {
 		case <-ctx.Done():
@@ -175,6 +176,8 @@ type App struct {
 	Former         *former.Former
 	stopBackground context.CancelFunc
 	background     sync.WaitGroup
+	// Queue joins gateway and worker processes (nil for --role all).
+	Queue *queue.Queue
 	// InteractionsAddr is where HTTP interactions are served (nil if not).
 	InteractionsAddr net.Addr
 	// MetricsAddr is where /metrics, /healthz and /readyz are served (nil
@@ -273,11 +276,17 @@ func start(ctx context.Context, cfg Config, v *vault.Vault, logger *slog.Logger,
 	if a.Plugins, err = plugin.NewHost(ctx, plugin.Options{Config: pcfgPlugins, Keys: keys, Logger: logger, Metrics: cfg.Metrics}); err != nil {
 		return nil, err
 	}
+	if cfg.Metrics != nil {
+		cfg.Metrics.PluginPools(a.Plugins.PoolStats)
+	}
 	if err := a.startMemory(cfg, pcfgPlugins, logger); err != nil {
 		return nil, err
 	}
-	if cfg.Metrics != nil {
-		cfg.Metrics.PluginPools(a.Plugins.PoolStats)
+
+	if cfg.Role == RoleGateway {
+		if a.Queue, err = queue.NewGateway(a.pool, cfg.Queue, logger); err != nil {
+			return nil, err
+		}
 	}
 
 	msgs, events := &messageRelay{}, &eventRelay{}
@@ -288,6 +297,13 @@ func start(ctx context.Context, cfg Config, v *vault.Vault, logger *slog.Logger,
 	}
 	if !cfg.Gateway {
 		opts = append(opts, discord.WithoutGateway())
+	}
+	if cfg.Role == RoleGateway {
+		// Recorded in arrival order, so the workers answer in that order.
+		opts = append(opts, discord.WithChannelOrder())
+	}
+	if cfg.DiscordRESTURL != "" {
+		opts = append(opts, discord.WithRESTURL(cfg.DiscordRESTURL))
 	}
 	opts = append(opts, discordOpts...)
 	if a.Bot, err = discord.New(cfg.DiscordToken, msgs, opts...); err != nil {
@@ -311,8 +327,15 @@ func start(ctx context.Context, cfg Config, v *vault.Vault, logger *slog.Logger,
 		// Tools may make adult content only in age-restricted channels.
 		Channels: a.Bot,
 		Metrics:  cfg.Metrics,
+		// A gateway hands every triggered message to the workers.
+		Dispatch: dispatcher(a.Queue),
 	}, chatCfg); err != nil {
 		return nil, err
+	}
+	if cfg.Role == RoleWorker {
+		if a.Queue, err = queue.NewWorker(a.pool, a.Pipeline, cfg.Queue, logger); err != nil {
+			return nil, err
+		}
 	}
 
 	fallback := cfg.Chat.Fallback
@@ -336,8 +359,11 @@ func start(ctx context.Context, cfg Config, v *vault.Vault, logger *slog.Logger,
 	events.l = a.Commands.Router()
 	events.mu.Unlock()
 
-	if err := a.Commands.Register(a.Bot.Client(), cfg.Commands.DevGuildID); err != nil {
-		return nil, err
+	if cfg.Role != RoleWorker {
+		// Slash commands belong to the processes that receive them.
+		if err := a.Commands.Register(a.Bot.Client(), cfg.Commands.DevGuildID); err != nil {
+			return nil, err
+		}
 	}
 	if cfg.InteractionsAddr != "" {
 		if a.InteractionsAddr, err = a.Bot.ServeInteractions(cfg.InteractionsAddr, cfg.InteractionsPath); err != nil {
@@ -346,6 +372,11 @@ func start(ctx context.Context, cfg Config, v *vault.Vault, logger *slog.Logger,
 	}
 	if cfg.Gateway && connect {
 		if err := a.Bot.Open(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if a.Queue != nil {
+		if err := a.Queue.Start(ctx); err != nil {
 			return nil, err
 		}
 	}
@@ -395,6 +426,16 @@ func exchangeSink(f *former.Former) chat.ExchangeSink {
 	return f
 }
 
+// dispatcher is q as the pipeline's Dispatcher, or nil (answer in this
+// process) when there is no queue: a nil *Queue must not become a non-nil
+// interface.
+func dispatcher(q *queue.Queue) chat.Dispatcher {
+	if q == nil {
+		return nil
+	}
+	return q
+}
+
 // newPool opens a pool on dsn. asyncCommit makes its commits not wait for
 // the WAL flush (synchronous_commit=off).
 func newPool(ctx context.Context, dsn string, maxConns int32, asyncCommit bool) (*pgxpool.Pool, error) {
@@ -434,12 +475,14 @@ func (a *App) ReloadPlugins(ctx context.Context) error {
 //
 //  1. slash commands stop taking new interactions and finish the running
 //     ones (they still need Discord's REST API);
-//  2. the bot stops intake (HTTP endpoint, gateway), waits for the message
+//  2. a worker's job queue stops taking jobs and waits for the running
+//     ones (cut off at the deadline, they go back to the queue);
+//  3. the bot stops intake (HTTP endpoint, gateway), waits for the message
 //     handlers (replies in progress are posted), stops typing indicators
 //     and closes its REST client;
-//  3. the pipeline writes the last usage rows and message ids;
-//  4. the plugin host waits for calls and frees the compiled plugins;
-//  5. the database pools close.
+//  4. the pipeline writes the last usage rows and message ids;
+//  5. the plugin host waits for calls and frees the compiled plugins;
+//  6. the database pools close.
 //
 // Calling it twice is harmless.
 func (a *App) Shutdown(ctx context.Context) error {
@@ -466,6 +509,11 @@ func (a *App) closeAll(ctx context.Context) error {
 	}
 	if a.Commands != nil {
 		run(a.Commands.Close)
+	}
+	if a.Queue != nil {
+		// Running jobs finish (they still post through the bot); jobs cut
+		// off at the deadline go back to the queue for another worker.
+		run(a.Queue.Stop)
 	}
 	if a.Bot != nil {
 		run(a.Bot.Shutdown)

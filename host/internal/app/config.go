@@ -15,6 +15,7 @@ import (
 	"github.com/tzurot-go/tzurot/host/internal/commands"
 	"github.com/tzurot-go/tzurot/host/internal/config"
 	"github.com/tzurot-go/tzurot/host/internal/metrics"
+	"github.com/tzurot-go/tzurot/host/internal/queue"
 	"github.com/tzurot-go/tzurot/host/internal/ratelimit"
 )
 
@@ -43,12 +44,18 @@ const (
 	EnvStreamReplies      = "TZUROT_STREAM_REPLIES"
 	EnvSpeechTimeout      = "TZUROT_SPEECH_TIMEOUT"
 	EnvTranscribePlugin   = "TZUROT_TRANSCRIBE_PLUGIN"
+	EnvMetricsAddr        = "TZUROT_METRICS_ADDR"
 	EnvEmbedPlugin        = "TZUROT_EMBED_PLUGIN"
 	EnvEmbedModel         = "TZUROT_EMBED_MODEL"
 	EnvEmbedDimensions    = "TZUROT_EMBED_DIMENSIONS"
 	EnvMemoryIdle         = "TZUROT_MEMORY_IDLE"
 	EnvMemoryFormation    = "TZUROT_MEMORY_FORMATION"
-	EnvMetricsAddr        = "TZUROT_METRICS_ADDR"
+	EnvRole               = "TZUROT_ROLE"
+	EnvDiscordRESTURL     = "TZUROT_DISCORD_REST_URL"
+	EnvJobTimeout         = "TZUROT_JOB_TIMEOUT"
+	EnvJobRescue          = "TZUROT_JOB_RESCUE_AFTER"
+	EnvJobAttempts        = "TZUROT_JOB_ATTEMPTS"
+	EnvJobWorkers         = "TZUROT_JOB_WORKERS"
 	DefaultPluginsFile    = "plugins.toml"
 	DefaultInteractions   = "/interactions"
 	DefaultShutdown       = 30 * time.Second
@@ -56,6 +63,27 @@ const (
 	DefaultDBMaxConns     = 16
 	defaultRateLimitConns = 4
 )
+
+// Role is what a serve process does (docs/scaling.md).
+type Role string
+
+// The roles. RoleAll is one process doing everything, with no job queue: the default.
+const (
+	RoleAll     Role = "all"
+	RoleGateway Role = "gateway"
+	RoleWorker  Role = "worker"
+)
+
+// ParseRole checks a --role / TZUROT_ROLE value ("" is RoleAll).
+func ParseRole(s string) (Role, error) {
+	switch r := Role(strings.ToLower(strings.TrimSpace(s))); r {
+	case "":
+		return RoleAll, nil
+	case RoleAll, RoleGateway, RoleWorker:
+		return r, nil
+	}
+	return "", fmt.Errorf("role %q is not one of all, gateway, worker (all: one process does everything; gateway: holds the Discord connection and queues replies; worker: writes and posts the queued replies)", s)
+}
 
 // Config is everything serve needs from the environment, parsed and checked.
 // Secrets in it (the bot token, fallback keys) must never be logged.
@@ -85,6 +113,14 @@ type Config struct {
 	// Metrics is not read from the environment: Serve makes it when
 	// MetricsAddr is set; nil counts nothing.
 	Metrics *metrics.Metrics
+
+	// DiscordRESTURL replaces Discord's REST base URL (a proxy, or a fake
+	// Discord in tests that run the real binary). Empty means Discord.
+	DiscordRESTURL string
+	// Role is all (one process), gateway or worker (TZUROT_ROLE, serve --role).
+	Role Role
+	// Queue tunes the reply jobs of the gateway and worker roles.
+	Queue queue.Config
 
 	Chat     chat.Config
 	Limits   ratelimit.Settings
@@ -144,6 +180,12 @@ func ConfigFromEnv(getenv func(string) string, environ []string, observe func(st
 	}
 	c.InteractionsAddr = strings.TrimSpace(getenv(EnvInteractionsAddr))
 	c.MetricsAddr = strings.TrimSpace(getenv(EnvMetricsAddr))
+	if u := strings.TrimSpace(getenv(EnvDiscordRESTURL)); u != "" {
+		if !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
+			return Config{}, fmt.Errorf("%s=%q must be an http(s) URL such as https://discord.com/api/v10", EnvDiscordRESTURL, u)
+		}
+		c.DiscordRESTURL = u
+	}
 	c.PublicKey = strings.TrimSpace(getenv(EnvDiscordPublicKey))
 	if p := strings.TrimSpace(getenv(EnvInteractionsPath)); p != "" {
 		if !strings.HasPrefix(p, "/") {
@@ -154,7 +196,15 @@ func ConfigFromEnv(getenv func(string) string, environ []string, observe func(st
 	if c.InteractionsAddr != "" && c.PublicKey == "" {
 		return Config{}, fmt.Errorf("%s is set but %s is not: copy the Public Key from the General Information page of your application", EnvInteractionsAddr, EnvDiscordPublicKey)
 	}
-	if !c.Gateway && c.InteractionsAddr == "" {
+	if c.Role, err = ParseRole(getenv(EnvRole)); err != nil {
+		return Config{}, fmt.Errorf("%s: %w", EnvRole, err)
+	}
+	if c.Role == RoleWorker {
+		// A worker holds no Discord connection: it runs queued replies and
+		// posts them over REST (webhooks).
+		c.Gateway, c.InteractionsAddr = false, ""
+	}
+	if !c.Gateway && c.InteractionsAddr == "" && c.Role != RoleWorker {
 		return Config{}, fmt.Errorf("%s=off leaves the bot deaf: set %s (and %s) to take commands over HTTP, or turn the gateway on", EnvGateway, EnvInteractionsAddr, EnvDiscordPublicKey)
 	}
 
@@ -168,6 +218,8 @@ func ConfigFromEnv(getenv func(string) string, environ []string, observe func(st
 		{EnvContextTokens, &c.Chat.ContextTokens, 256, "the token budget of a reply's context"},
 		{EnvMaxPersonalities, &c.Chat.MaxPersonalities, 1, "personalities answering one message"},
 		{EnvWorkers, &c.Workers, 1, "Discord events handled at once"},
+		{EnvJobAttempts, &c.Queue.MaxAttempts, 1, "how often a failing reply job is tried"},
+		{EnvJobWorkers, &c.Queue.Workers, 1, "reply jobs one worker process runs at once"},
 	}
 	for _, f := range ints {
 		raw := strings.TrimSpace(getenv(f.name))
@@ -197,6 +249,8 @@ func ConfigFromEnv(getenv func(string) string, environ []string, observe func(st
 		{EnvMentionPoll, &c.Chat.MentionPoll, time.Second},
 		{EnvSpeechTimeout, &c.Chat.SpeechTimeout, time.Second},
 		{EnvMemoryIdle, &c.Memory.Idle, time.Second},
+		{EnvJobTimeout, &c.Queue.JobTimeout, time.Second},
+		{EnvJobRescue, &c.Queue.RescueAfter, time.Second},
 	}
 	for _, f := range durations {
 		raw := strings.TrimSpace(getenv(f.name))
@@ -232,6 +286,13 @@ func ConfigFromEnv(getenv func(string) string, environ []string, observe func(st
 		return Config{}, err
 	}
 
+	jobTimeout := c.Queue.JobTimeout
+	if jobTimeout == 0 {
+		jobTimeout = queue.DefaultJobTimeout
+	}
+	if c.Queue.RescueAfter > 0 && c.Queue.RescueAfter < jobTimeout {
+		return Config{}, fmt.Errorf("%s=%s must be at least the job timeout (%s): a job still running would be run a second time", EnvJobRescue, c.Queue.RescueAfter, jobTimeout)
+	}
 	if c.Limits, err = ratelimit.SettingsFromEnv(getenv); err != nil {
 		return Config{}, err
 	}

@@ -37,6 +37,7 @@ func dataLines(d store.UserData) (gone, kept []string) {
 		gone = append(gone, "- which personality you last talked to in DMs")
 	}
 	add(&gone, d.RateLimitCounters, "rate-limit counter", "rate-limit counters")
+	add(&gone, d.Jobs, "queued or recent reply job holding your message", "queued or recent reply jobs holding your messages (one still waiting is not answered)")
 	add(&gone, d.PresentIn, "mention of you in other people's memories of a shared conversation (your id is taken out; their memory stays)",
 		"mentions of you in other people's memories of shared conversations (your id is taken out; their memories stay)")
 	add(&kept, d.UsageRows, "usage record (kept for the bot's accounting, without anything that says it was you)",

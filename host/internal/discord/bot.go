@@ -76,6 +76,7 @@ type config struct {
 	typingInterval time.Duration
 	sendRetry      SendRetry
 	live           LiveEdits
+	channelOrder   bool
 }
 
 // Option configures New.
@@ -148,6 +149,13 @@ func WithMaxDownload(n int64) Option { return func(c *config) { c.maxDownload = 
 // Discord's limit for servers without boosts). A larger file is replaced by its notice.
 func WithMaxUpload(n int64) Option { return func(c *config) { c.maxUpload = n } }
 
+// WithChannelOrder hands a channel's messages to the handler one after another, in the order
+// the gateway delivered them (messages of different channels still run side by side). A gateway
+// process that queues replies for workers needs it: the queue orders a channel's replies by the
+// order the messages were recorded, so they must be recorded in the order they arrived. A single
+// process does not (it would serialise a busy channel's replies).
+func WithChannelOrder() Option { return func(c *config) { c.channelOrder = true } }
+
 // WithTypingInterval sets how often SendTyping renews the indicator (default 8 s; Discord shows
 // it for about 10 s).
 func WithTypingInterval(d time.Duration) Option { return func(c *config) { c.typingInterval = d } }
@@ -164,6 +172,11 @@ type Bot struct {
 	ctx         context.Context // cancelled when shutdown gives up on handlers
 	cancel      context.CancelFunc
 	interaction http.Handler // nil unless WithHTTPInteractions
+
+	// order chains each channel's message handlers (WithChannelOrder): the
+	// channel's last submitted handler closes its channel when done.
+	orderMu sync.Mutex
+	order   map[string]chan struct{}
 
 	mu       sync.Mutex
 	httpSrv  *http.Server
@@ -203,7 +216,7 @@ func New(token string, h Handler, opts ...Option) (*Bot, error) {
 		return nil, fmt.Errorf("discord: workers (%d) and max pending events (%d) must be at least 1", cfg.workers, cfg.maxPending)
 	}
 	if cfg.httpClient == nil {
-		cfg.httpClient = &http.Client{Timeout: 30 * time.Second}
+		cfg.httpClient = &http.Client{Timeout: 30 * time.Second, Transport: restTransport(cfg.workers)}
 	}
 
 	b := &Bot{cfg: cfg, log: cfg.logger, redact: redactor{botToken: token}, handler: h, closed: make(chan struct{})}
@@ -296,9 +309,36 @@ func (b *Bot) OnEvent(e bot.Event) {
 	switch ev := e.(type) {
 	case *events.MessageCreate:
 		msg, guildID := ev.Message, ev.GuildID
-		b.pool.submit("message", func(ctx context.Context) {
+		if !b.cfg.channelOrder {
+			b.pool.submit("message", func(ctx context.Context) {
+				b.handler.HandleMessage(ctx, b.convert(ctx, msg, guildID))
+			})
+			return
+		}
+		// On the read loop, so in the order Discord delivered them.
+		ch := msg.ChannelID.String()
+		mine := make(chan struct{})
+		b.orderMu.Lock()
+		if b.order == nil {
+			b.order = map[string]chan struct{}{}
+		}
+		prev := b.order[ch]
+		b.order[ch] = mine
+		b.orderMu.Unlock()
+		done := func() {
+			close(mine)
+			b.orderMu.Lock()
+			if b.order[ch] == mine {
+				delete(b.order, ch)
+			}
+			b.orderMu.Unlock()
+		}
+		if !b.pool.submitAfter("message", prev, func(ctx context.Context) {
+			defer done()
 			b.handler.HandleMessage(ctx, b.convert(ctx, msg, guildID))
-		})
+		}) {
+			done()
+		}
 	case *events.InteractionCreate:
 		if b.cfg.interactions == nil {
 			return
@@ -488,4 +528,19 @@ func (b *Bot) Shutdown(ctx context.Context) error {
 	b.client.Close(closeCtx)
 	b.log.Info("disconnected from Discord")
 	return errors.Join(errs...)
+}
+
+// restTransport is the REST client's transport: keep-alive, HTTP/2 where
+// Discord offers it (over TLS), and as many idle connections kept per host
+// as there are workers that may call Discord at once. Go's default keeps
+// two: under load every other call opened a new connection and closed it
+// again (thousands of sockets in TIME_WAIT after a few thousand replies,
+// and a TLS handshake each time against the real API).
+func restTransport(workers int) *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.ForceAttemptHTTP2 = true
+	t.MaxIdleConnsPerHost = max(workers, 2)
+	t.MaxIdleConns = max(2*workers, 100)
+	t.IdleConnTimeout = 90 * time.Second
+	return t
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/tzurot-go/tzurot/host/internal/cache"
 )
 
 // UserData counts what a user's "delete my data" removes (before: what it
@@ -49,6 +51,28 @@ type UserData struct {
 	// OwnedPersonalities stay, without an owner (the bot's owners manage
 	// them); the user can delete them first with /personality delete.
 	OwnedPersonalities int64
+	// Jobs are River reply jobs whose arguments hold the user's Discord id
+	// (their messages, or messages mentioning them): waiting ones (their
+	// reply is dropped) and finished ones River keeps for a while. A job
+	// running at that moment is left to finish; River prunes it later.
+	Jobs int64
+}
+
+// userJobs selects the River jobs whose arguments name the Discord user
+// ($1), except the ones a worker is running. A job's args are a message
+// snapshot (queue.ReplyArgs): the author's id, mentions, the text. The id is
+// matched as a whole JSON string, so another number containing it does not
+// match.
+const userJobs = `FROM river_job WHERE state <> 'running' AND args::text LIKE '%"' || $1::text || '"%'`
+
+// riverJobs reports whether River's job table exists (schema.Migrate
+// creates it; a database migrated by goose alone has none).
+func riverJobs(ctx context.Context, q interface {
+	QueryRow(context.Context, string, ...any) pgx.Row
+}) (bool, error) {
+	var ok bool
+	err := q.QueryRow(ctx, `SELECT to_regclass('river_job') IS NOT NULL`).Scan(&ok)
+	return ok, err
 }
 
 // userDataCounts reads every count of UserData for the user in one
@@ -88,12 +112,15 @@ func (s *Store) UserDataSummary(ctx context.Context, discordID string) (UserData
 	var uid int64
 	err := s.pool.QueryRow(ctx, `SELECT id FROM users WHERE discord_id = $1`, discordID).Scan(&uid)
 	if errors.Is(err, pgx.ErrNoRows) {
-		var counters int64
-		err = s.pool.QueryRow(ctx, `SELECT count(*) FROM rate_limit_counters WHERE scope LIKE 'user-%' AND key = $1`, discordID).Scan(&counters)
+		var d UserData
+		err = s.pool.QueryRow(ctx, `SELECT count(*) FROM rate_limit_counters WHERE scope LIKE 'user-%' AND key = $1`, discordID).Scan(&d.RateLimitCounters)
+		if err == nil {
+			d.Jobs, err = countJobs(ctx, s.pool, discordID)
+		}
 		if err != nil {
 			return UserData{}, fmt.Errorf("count user data: %w", mapError(err))
 		}
-		return UserData{RateLimitCounters: counters}, nil
+		return d, nil
 	}
 	if err != nil {
 		return UserData{}, fmt.Errorf("find user: %w", mapError(err))
@@ -102,7 +129,22 @@ func (s *Store) UserDataSummary(ctx context.Context, discordID string) (UserData
 	if err != nil {
 		return UserData{}, fmt.Errorf("count user data: %w", mapError(err))
 	}
+	if d.Jobs, err = countJobs(ctx, s.pool, discordID); err != nil {
+		return UserData{}, fmt.Errorf("count user data: %w", mapError(err))
+	}
 	return d, nil
+}
+
+func countJobs(ctx context.Context, q interface {
+	QueryRow(context.Context, string, ...any) pgx.Row
+}, discordID string) (int64, error) {
+	ok, err := riverJobs(ctx, q)
+	if err != nil || !ok {
+		return 0, err
+	}
+	var n int64
+	err = q.QueryRow(ctx, `SELECT count(*) `+userJobs, discordID).Scan(&n)
+	return n, err
 }
 
 // DeleteUserData removes everything the bot keeps about a Discord user, in
@@ -113,7 +155,9 @@ func (s *Store) UserDataSummary(ctx context.Context, discordID string) (UserData
 //     removed from the present_user_ids of other memories (the conversation
 //     stays the other people's memory, no longer linked to this user);
 //   - usage records stay for the deployment's accounting, their user_id set
-//     to NULL (anonymous); rate-limit windows keyed by the Discord id go;
+//     to NULL (anonymous); rate-limit windows keyed by the Discord id go,
+//     and so do River reply jobs holding the user's messages (all but a job
+//     running at that moment);
 //   - the users row is deleted, and with it (foreign keys, ON DELETE
 //     CASCADE) keys, preferences, personas, personalizations, per-user model
 //     settings and personality settings, stored reasoning and the DM
@@ -128,22 +172,38 @@ func (s *Store) DeleteUserData(ctx context.Context, discordID string) (UserData,
 		return UserData{}, err
 	}
 	var d UserData
+	var uid int64
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		// Locking the user row makes a concurrent first contact (which
 		// inserts with ON CONFLICT) wait, and two deletions take turns.
-		var uid int64
 		err := tx.QueryRow(ctx, `SELECT id FROM users WHERE discord_id = $1 FOR UPDATE`, discordID).Scan(&uid)
-		if errors.Is(err, pgx.ErrNoRows) {
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
 			d = UserData{}
-			tag, err := tx.Exec(ctx, `DELETE FROM rate_limit_counters WHERE scope LIKE 'user-%' AND key = $1`, discordID)
-			d.RateLimitCounters = tag.RowsAffected()
+		case err != nil:
 			return err
+		default:
+			if d, err = scanUserData(tx.QueryRow(ctx, userDataCounts, uid, discordID)); err != nil {
+				return err
+			}
 		}
+		// Keyed by the Discord id: these can exist without a users row.
+		tag, err := tx.Exec(ctx, `DELETE FROM rate_limit_counters WHERE scope LIKE 'user-%' AND key = $1`, discordID)
 		if err != nil {
 			return err
 		}
-		if d, err = scanUserData(tx.QueryRow(ctx, userDataCounts, uid, discordID)); err != nil {
+		d.RateLimitCounters = tag.RowsAffected()
+		if ok, err := riverJobs(ctx, tx); err != nil {
 			return err
+		} else if ok {
+			tag, err := tx.Exec(ctx, `DELETE `+userJobs, discordID)
+			if err != nil {
+				return err
+			}
+			d.Jobs = tag.RowsAffected()
+		}
+		if !d.Known {
+			return nil
 		}
 		for _, stmt := range []string{
 			`DELETE FROM personality_memories WHERE about_user_ids @> ARRAY[$1::bigint]`,
@@ -156,11 +216,15 @@ func (s *Store) DeleteUserData(ctx context.Context, discordID string) (UserData,
 				return err
 			}
 		}
-		_, err = tx.Exec(ctx, `DELETE FROM rate_limit_counters WHERE scope LIKE 'user-%' AND key = $1`, discordID)
-		return err
+		return nil
 	})
 	if err != nil {
 		return UserData{}, fmt.Errorf("delete user data: %w", mapError(err))
+	}
+	if uid != 0 {
+		// The notifications do the same in every other process.
+		s.changed(cache.KindUser, uid)
+		s.changed(cache.KindKeys, uid)
 	}
 	return d, nil
 }

@@ -188,6 +188,24 @@ func TestDeleteUserDataLeavesNoTrace(t *testing.T) {
 	             ($1, 'tzurot', 'bob won at chess while alice watched', 'summary', false, ARRAY[$3::bigint], ARRAY[$2::bigint, $3::bigint])`,
 		pb, a.ID, b.ID)
 	exec(`INSERT INTO rate_limit_counters (scope, key, window_start, used) VALUES ('guild-rpm', '700000000000000001', now(), 3)`)
+	// River reply jobs (queue.ReplyArgs: a message snapshot): Alice's,
+	// finished and waiting, one running (left to finish), Bob's mentioning
+	// her, and Bob's own.
+	job := func(state, author, mention string) {
+		t.Helper()
+		args := fmt.Sprintf(`{"plan":{"message":{"id":"%s","channel_id":"710000000000000001","author":{"id":"%s"},"content":"hello",
+			"mentions":[{"id":"%s"}]}},"seq":1}`, snowflake(), author, mention)
+		finalized := "NULL"
+		if state == "completed" {
+			finalized = "now()"
+		}
+		exec(`INSERT INTO river_job (state, max_attempts, args, kind, finalized_at) VALUES ($1, 3, $2, 'reply', `+finalized+`)`, state, args)
+	}
+	job("completed", alice, "1")
+	job("available", alice, "1")
+	job("running", alice, "1")
+	job("completed", bob, alice)
+	job("completed", bob, "1")
 
 	// Find every column that can hold a user.
 	cols := schemaColumns(t, pool)
@@ -238,7 +256,7 @@ func TestDeleteUserDataLeavesNoTrace(t *testing.T) {
 	}
 	want := store.UserData{Known: true, Keys: 1, Memories: 2, PresentIn: 1, Personas: 2, Personalizations: 1, ModelOverrides: 1,
 		Reasoning: 1, PersonalitySettings: 1, Preferences: 1, DMSession: 1, RateLimitCounters: 2, UsageRows: 3, Activations: 1,
-		RepliesAsked: 1, OwnedPersonalities: 1}
+		RepliesAsked: 1, OwnedPersonalities: 1, Jobs: 3}
 	if got != want || summary != want {
 		t.Errorf("deleted %+v\nsummary  %+v\nwant     %+v", got, summary, want)
 	}
@@ -269,6 +287,9 @@ func TestDeleteUserDataLeavesNoTrace(t *testing.T) {
 		if err := pool.QueryRow(ctx, q, alice).Scan(&n); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
+		if c.String() == "river_job.args" && n == 1 {
+			continue // the job a worker is running: it finishes, and River prunes it
+		}
 		if n != 0 {
 			t.Errorf("%s still contains the deleted user's Discord id in %d rows", c, n)
 		}
@@ -296,6 +317,19 @@ func TestDeleteUserDataLeavesNoTrace(t *testing.T) {
 	if err := pool.QueryRow(ctx, `SELECT present_user_ids FROM personality_memories WHERE content LIKE 'bob won%'`).Scan(&present); err != nil ||
 		len(present) != 1 || present[0] != b.ID {
 		t.Errorf("Bob's memory with Alice present: present_user_ids %v, %v", present, err)
+	}
+	var jobs []string
+	rows, err := pool.Query(ctx, `SELECT state::text || ' ' || (args->'plan'->'message'->'author'->>'id') FROM river_job ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var j string
+		_ = rows.Scan(&j)
+		jobs = append(jobs, j)
+	}
+	if fmt.Sprint(jobs) != fmt.Sprint([]string{"running " + alice, "completed " + bob}) {
+		t.Errorf("jobs left: %q, want Alice's running one and Bob's own", jobs)
 	}
 	var guild int64
 	if err := pool.QueryRow(ctx, `SELECT count(*) FROM rate_limit_counters WHERE scope = 'guild-rpm'`).Scan(&guild); err != nil || guild != 1 {

@@ -20,9 +20,10 @@
 // text for that user and the personality.
 //
 // Switches: personalities.memory_formation_enabled off forms nothing for
-// that personality; user_preferences.memory_formation_enabled = false
-// keeps that user's messages out of every summary (the model never sees
-// them) and no memory is about them.
+// that personality; a user whose own switch is off (for this personality
+// in user_personality_settings, else globally in user_preferences) has
+// their messages kept out of the summary (the model never sees them) and
+// no memory is about them.
 package former
 
 import (
@@ -288,7 +289,13 @@ func (f *Former) settings(ctx context.Context, personality int64, users []int64)
 	if err != nil {
 		return s, fmt.Errorf("read memory settings: %w", err)
 	}
-	rows, err := f.pool.Query(ctx, `SELECT user_id FROM user_preferences WHERE user_id = ANY($1) AND memory_formation_enabled = false`, users)
+	// The most specific setting that is not NULL wins (store.MemoryFormationAllowed's
+	// rule): the user's for this personality, else their global one, else on.
+	rows, err := f.pool.Query(ctx, `
+SELECT u.id FROM unnest($1::bigint[]) AS u (id)
+LEFT JOIN user_preferences up ON up.user_id = u.id
+LEFT JOIN user_personality_settings ups ON ups.user_id = u.id AND ups.personality_id = $2
+WHERE coalesce(ups.memory_formation_enabled, up.memory_formation_enabled, true) = false`, users, personality)
 	if err != nil {
 		return s, fmt.Errorf("read memory opt-outs: %w", err)
 	}

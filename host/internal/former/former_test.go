@@ -320,3 +320,20 @@ func TestFormationEveryN(t *testing.T) {
 		t.Fatalf("%d summaries after two exchanges, want 1", w.api.Count()-before)
 	}
 }
+
+// TestFormationPerPersonalityOptOut: a user's switch for this personality
+// wins over their global one, both ways.
+func TestFormationPerPersonalityOptOut(t *testing.T) {
+	w := newWorld(t, summary)
+	w.exec(`INSERT INTO user_personality_settings (user_id, personality_id, memory_formation_enabled) VALUES ($1, $2, false)`, w.alice, w.personality)
+	w.say(w.alice, aliceSnow, "alice", "I adopted a grey cat", "Lovely.")
+	if res := w.quiet(); len(res) != 1 || res[0].Skipped != "everyone in the conversation opted out" || w.api.Count() != 0 {
+		t.Fatalf("off for this personality: %+v, %d calls", res, w.api.Count())
+	}
+	w.exec(`INSERT INTO user_preferences (user_id, memory_formation_enabled) VALUES ($1, false)`, w.alice)
+	w.exec(`UPDATE user_personality_settings SET memory_formation_enabled = true WHERE user_id = $1`, w.alice)
+	w.say(w.alice, aliceSnow, "alice", "I adopted a grey cat", "Lovely.")
+	if res := w.quiet(); len(res) != 1 || res[0].Err != nil || len(res[0].Stored) != 1 {
+		t.Fatalf("on for this personality, off globally: %+v", res)
+	}
+}

@@ -1,0 +1,127 @@
+package embedding
+
+import (
+	"context"
+	"log/slog"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tzurot-go/tzurot/host/internal/memory"
+	"github.com/tzurot-go/tzurot/host/internal/pgtest"
+	"github.com/tzurot-go/tzurot/host/internal/store"
+)
+
+const benchMemories = 100_000
+
+// BenchmarkVectorSearch is retrieval's vector path with 100k memories of
+// one personality, all visible to the user: the scan of the loaded
+// vectors, the best 80 through PostgreSQL with the privacy rule, the best
+// 10 back. The query embedding (a plugin call) is not included: it is the
+// provider's time. Each iteration is one search; p50 and p99 are reported.
+//
+//	go test -run '^$' -bench BenchmarkVectorSearch -benchtime 200x ./host/internal/embedding/
+func BenchmarkVectorSearch(b *testing.B) {
+	for _, dims := range []int{256, 1536} {
+		b.Run(map[int]string{256: "dims=256", 1536: "dims=1536"}[dims], func(b *testing.B) {
+			ctx := context.Background()
+			pool := pgtest.New(b)
+			var user, pers int64
+			if err := pool.QueryRow(ctx, `INSERT INTO users (discord_id) VALUES ('700000000000000001') RETURNING id`).Scan(&user); err != nil {
+				b.Fatal(err)
+			}
+			if err := pool.QueryRow(ctx, `INSERT INTO personalities (slug, name) VALUES ('luna', 'Luna') RETURNING id`).Scan(&pers); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := pool.Exec(ctx, `
+INSERT INTO personality_memories (personality_id, source_system, content, about_user_ids, present_user_ids, is_dm, discord_guild_id, formed_by)
+SELECT $1, 'bench', 'memory ' || g || ' about ' || (ARRAY['cats','chess','music','travel'])[g % 4 + 1], ARRAY[$2::bigint], ARRAY[$2::bigint], false, $3, 'summary'
+FROM generate_series(1, $4) g`, pers, user, guild, benchMemories); err != nil {
+				b.Fatal(err)
+			}
+			rows, err := pool.Query(ctx, `SELECT id FROM personality_memories WHERE personality_id = $1`, pers)
+			if err != nil {
+				b.Fatal(err)
+			}
+			ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+			if err != nil {
+				b.Fatal(err)
+			}
+			rng := rand.New(rand.NewPCG(1, 2))
+			vec := func() []float32 {
+				v := make([]float32, dims)
+				for i := range v {
+					v[i] = float32(rng.NormFloat64())
+				}
+				return v
+			}
+			if _, err := pool.CopyFrom(ctx, pgx.Identifier{"memory_embeddings"}, []string{"memory_id", "personality_id", "model", "dims", "vector"},
+				pgx.CopyFromSlice(len(ids), func(i int) ([]any, error) {
+					return []any{ids[i], pers, "bench-model", dims, encode(vec())}, nil
+				})); err != nil {
+				b.Fatal(err)
+			}
+			s := New(pool, nil, store.New(pool, nil, nil), Config{Plugin: "none", Model: "bench-model"}, slog.New(slog.DiscardHandler))
+			start := time.Now()
+			set, err := s.set(ctx, pers, "bench-model")
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(float64(time.Since(start).Milliseconds()), "load-ms")
+			q := memory.Query{PersonalityID: pers, UserID: user, GuildID: guild}
+			queries := make([][]float32, 64)
+			for i := range queries {
+				queries[i] = vec()
+				normalise(queries[i])
+			}
+			times := make([]time.Duration, 0, b.N)
+			b.ResetTimer()
+			for i := range b.N {
+				t0 := time.Now()
+				got, err := s.rank(ctx, set, q, queries[i%len(queries)], 10)
+				times = append(times, time.Since(t0))
+				if err != nil || len(got) != 10 {
+					b.Fatalf("%d results, %v", len(got), err)
+				}
+			}
+			b.StopTimer()
+			slices.Sort(times)
+			ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+			b.ReportMetric(ms(times[len(times)/2]), "p50-ms")
+			b.ReportMetric(ms(times[len(times)*99/100]), "p99-ms")
+		})
+	}
+}
+
+// BenchmarkScan is the in-memory part alone: the best 80 of 100k vectors.
+//
+//	go test -run '^$' -bench BenchmarkScan ./host/internal/embedding/
+func BenchmarkScan(b *testing.B) {
+	for _, dims := range []int{256, 1536} {
+		b.Run(map[int]string{256: "dims=256", 1536: "dims=1536"}[dims], func(b *testing.B) {
+			rng := rand.New(rand.NewPCG(3, 4))
+			set := &vectorSet{index: map[int64]int{}}
+			v := make([]float32, dims)
+			for id := range int64(benchMemories) {
+				for i := range v {
+					v[i] = float32(rng.NormFloat64())
+				}
+				set.add(id, v)
+			}
+			q := make([]float32, dims)
+			for i := range q {
+				q[i] = float32(rng.NormFloat64())
+			}
+			normalise(q)
+			b.ResetTimer()
+			for range b.N {
+				if len(set.top(q, 80, nil)) != 80 {
+					b.Fatal("short")
+				}
+			}
+		})
+	}
+}

@@ -149,6 +149,25 @@ func TestMemoryCommands(t *testing.T) {
 		mustSay(t, e.slash(carol, "memory", sub("list")), "No personality remembers anything about you.")
 	})
 
+	t.Run("counting stops past 10000", func(t *testing.T) {
+		e := e.in(t)
+		dave := e.user()
+		did := e.internalID(dave)
+		if _, err := e.store.Pool().Exec(ctx, `
+INSERT INTO personality_memories (personality_id, source_system, content, formed_by, is_dm, about_user_ids, present_user_ids, remembered_at)
+SELECT $1, 'tzurot', 'Dave memory ' || g, 'summary', true, ARRAY[$2::bigint], ARRAY[$2::bigint], $3::timestamptz - make_interval(mins => g)
+FROM generate_series(1, 10005) g`, lil, did, e.now); err != nil {
+			t.Fatal(err)
+		}
+		mustSay(t, e.slash(dave, "memory", sub("list")), "Memories about you: more than 10000, newest first (page 1 of 1000 or more)", "Dave memory 1\n")
+		a := e.slash(dave, "memory", sub("list", integer("page", 1001)))
+		mustSay(t, a, "(page 1001 of 1000 or more)", "Dave memory 10005")
+		mustSay(t, e.slash(dave, "memory", sub("list", integer("page", 1002))), "only 1000 or more pages")
+		if _, err := e.store.Pool().Exec(ctx, `DELETE FROM personality_memories WHERE about_user_ids = ARRAY[$1::bigint]`, did); err != nil {
+			t.Fatal(err)
+		}
+	})
+
 	t.Run("search is words only", func(t *testing.T) {
 		e := e.in(t)
 		before := e.snapshot()

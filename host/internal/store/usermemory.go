@@ -112,26 +112,47 @@ func (s *Store) SearchMemoriesAbout(ctx context.Context, userID, personalityID i
 	if n := len([]rune(text)); n > MaxMemorySearchRunes {
 		return nil, fmt.Errorf("%w: a search is at most %d characters (this one has %d)", ErrInvalidInput, MaxMemorySearchRunes, n)
 	}
-	// One tsquery per text search configuration in use (each memory is
-	// indexed in its own), so the tsv GIN index finds the matches; the
-	// user's rows among them are then ranked.
+	// Each memory is indexed in its own text search configuration, so the
+	// words are parsed in every configuration in use; the queries are ORed
+	// into one constant tsquery, which the tsv GIN index can serve (a query
+	// computed per row cannot use it). The tsquery text comes from
+	// PostgreSQL itself and goes back as a bound parameter.
+	var queries []string
 	rows, err := s.pool.Query(ctx, `
-WITH q AS (
-    SELECT l.cfg, websearch_to_tsquery(l.cfg, $3) AS tsq
-    FROM (SELECT DISTINCT memory_language::regconfig AS cfg FROM personalities UNION SELECT 'simple'::regconfig) l
-)
-SELECT `+userMemoryColumns+`
-FROM q JOIN personality_memories m ON m.tsv @@ q.tsq AND m.language = q.cfg
-JOIN personalities p ON p.id = m.personality_id
-WHERE m.about_user_ids @> ARRAY[$1::bigint] AND ($2::bigint = 0 OR m.personality_id = $2)
-ORDER BY ts_rank_cd(m.tsv, q.tsq) DESC, coalesce(m.remembered_at, m.created_at) DESC, m.id DESC
-LIMIT $4`, userID, personalityID, text, limit)
+SELECT DISTINCT websearch_to_tsquery(l.cfg, $1)::text
+FROM (SELECT DISTINCT memory_language::regconfig AS cfg FROM personalities UNION SELECT 'simple'::regconfig) l`, text)
 	if err != nil {
 		return nil, fmt.Errorf("search memories: %w", mapError(err))
 	}
-	list, err := scanUserMemories(rows)
-	if err != nil {
+	for rows.Next() {
+		var q string
+		if err := rows.Scan(&q); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("search memories: %w", mapError(err))
+		}
+		if q != "" { // only stop words or symbols in this configuration
+			queries = append(queries, "("+q+")")
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("search memories: %w", mapError(err))
+	}
+	var list []UserMemory
+	if len(queries) > 0 {
+		rows, err = s.pool.Query(ctx, `
+SELECT `+userMemoryColumns+`
+FROM personality_memories m JOIN personalities p ON p.id = m.personality_id
+WHERE m.about_user_ids @> ARRAY[$1::bigint] AND ($2::bigint = 0 OR m.personality_id = $2)
+  AND m.tsv @@ $3::tsquery
+ORDER BY ts_rank_cd(m.tsv, $3::tsquery) DESC, coalesce(m.remembered_at, m.created_at) DESC, m.id DESC
+LIMIT $4`, userID, personalityID, strings.Join(queries, " | "), limit)
+		if err != nil {
+			return nil, fmt.Errorf("search memories: %w", mapError(err))
+		}
+		if list, err = scanUserMemories(rows); err != nil {
+			return nil, fmt.Errorf("search memories: %w", mapError(err))
+		}
 	}
 	if len(list) > 0 {
 		return list, nil

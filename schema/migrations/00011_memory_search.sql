@@ -240,6 +240,7 @@ DROP INDEX personality_memories_present_idx;
 DROP INDEX personality_memories_about_idx;
 DROP INDEX personality_memories_tsv_idx;
 ALTER TABLE personality_memories
+    DROP CONSTRAINT personality_memories_content_length,
     DROP COLUMN tsv, DROP COLUMN formed_by, DROP COLUMN is_dm, DROP COLUMN present_user_ids,
     DROP COLUMN about_user_ids, DROP COLUMN importance, DROP COLUMN language;
 DROP FUNCTION tzurot_memory_language(bigint, text);

@@ -44,6 +44,7 @@ func bench(ctx context.Context, args []string, getenv func(string) string, stdou
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	memProfile := fs.String("memprofile", "", "write an allocation profile of the run to this file")
 	verbose := fs.Bool("v", false, "log warnings to stderr")
+	workers := fs.Int("workers", 0, "worker processes (serve --role worker, this binary) behind an in-process gateway; 0 runs the single-process path")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
@@ -59,6 +60,27 @@ func bench(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	opts := app.BenchOptions{Messages: *n, Concurrency: *conc, DatabaseURL: *dsn, PluginWasm: *wasm,
 		PluginPool: *pool, Users: *users, Channels: *channels, Logger: logger}
+	if *workers > 0 {
+		bin, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("bench: find this binary to start workers: %w", err)
+		}
+		res, err := app.BenchWorkers(ctx, opts, *workers, bin)
+		if err != nil {
+			return err
+		}
+		ms := func(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }
+		fmt.Fprintf(stdout, "messages            %d through 1 gateway and %d worker processes on %d CPUs\n", res.Messages, res.Workers, runtime.NumCPU())
+		fmt.Fprintf(stdout, "elapsed             %s\n", res.Elapsed.Round(time.Millisecond))
+		fmt.Fprintf(stdout, "replies/s           %.0f (posted, delivery record finished)\n", res.RepliesPerSecond)
+		fmt.Fprintf(stdout, "queue latency       p50 %s  p99 %s  (job inserted -> the attempt that answered it starts; channel order included)\n", ms(res.QueueP50), ms(res.QueueP99))
+		fmt.Fprintf(stdout, "event -> posted     p50 %s  p99 %s\n", ms(res.EventToPostP50), ms(res.EventToPostP99))
+		fmt.Fprintf(stdout, "recorded            %d usage rows\n", res.UsageRows)
+		if res.UsageRows != int64(res.Messages) {
+			return fmt.Errorf("%d usage rows for %d messages (run with -v to see why)", res.UsageRows, res.Messages)
+		}
+		return nil
+	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		if err != nil {
@@ -101,6 +123,19 @@ func bench(ctx context.Context, args []string, getenv func(string) string, stdou
 	fmt.Fprintf(stdout, "memory              RSS %s (peak %s), heap in use %s, %d bytes allocated per reply\n",
 		mib(res.RSSBytes), mib(res.PeakRSSBytes), mib(res.HeapInuseBytes), res.AllocBytesPerReply)
 	fmt.Fprintf(stdout, "recorded            %d usage rows, %d message ids\n", res.UsageRows, res.MappedMessages)
+	m := res.Machine
+	perReply := func(d time.Duration) string { return ms(res.CPUPerReply(d)) }
+	fmt.Fprintf(stdout, "machine             %d CPUs (GOMAXPROCS %d), load average %s before, %s after\n", m.CPUs, res.CPUs, m.LoadBefore, m.LoadAfter)
+	fmt.Fprintf(stdout, "versions            %s, PostgreSQL %s\n", m.GoVersion, m.PostgreSQL)
+	fmt.Fprintf(stdout, "CPU per reply       bench process %s (host and both fakes, %s in all)\n", perReply(m.ProcessCPU), m.ProcessCPU.Round(time.Millisecond))
+	if m.DatabaseCPUMeasured {
+		fmt.Fprintf(stdout, "                    database %s (%d backends of the bench database, %s in all) + %s shared background (WAL writer, checkpointer, ...)\n",
+			perReply(m.DatabaseCPU), m.DatabaseBackendsMeasured, m.DatabaseCPU.Round(time.Millisecond), perReply(m.DatabaseBackgroundCPU))
+		fmt.Fprintf(stdout, "                    host + database %s\n", perReply(m.ProcessCPU+m.DatabaseCPU+m.DatabaseBackgroundCPU))
+	} else {
+		fmt.Fprintf(stdout, "                    database: not measured (its processes' /proc is not readable from here)\n")
+	}
+	fmt.Fprintf(stdout, "TIME_WAIT sockets   %d before, %d after (to or from the fakes' ports)\n", m.TimeWaitBefore, m.TimeWaitAfter)
 	if res.Failed > 0 || res.UsageRows != int64(res.Messages-res.Failed) {
 		return fmt.Errorf("%d replies failed or were not recorded (run with -v to see why)", res.Failed)
 	}

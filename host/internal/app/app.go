@@ -8,24 +8,32 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/disgoorg/disgo/bot"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tzurot-go/tzurot/host/internal/cache"
 	"github.com/tzurot-go/tzurot/host/internal/chat"
 	"github.com/tzurot-go/tzurot/host/internal/commands"
 	"github.com/tzurot-go/tzurot/host/internal/discord"
+	"github.com/tzurot-go/tzurot/host/internal/embedding"
+	"github.com/tzurot-go/tzurot/host/internal/former"
 	"github.com/tzurot-go/tzurot/host/internal/logging"
+	"github.com/tzurot-go/tzurot/host/internal/memory"
 	"github.com/tzurot-go/tzurot/host/internal/message"
+	"github.com/tzurot-go/tzurot/host/internal/metrics"
 	"github.com/tzurot-go/tzurot/host/internal/plugin"
+	"github.com/tzurot-go/tzurot/host/internal/queue"
 	"github.com/tzurot-go/tzurot/host/internal/ratelimit"
 	"github.com/tzurot-go/tzurot/host/internal/redact"
 	"github.com/tzurot-go/tzurot/host/internal/store"
 	"github.com/tzurot-go/tzurot/host/internal/vault"
 	"github.com/tzurot-go/tzurot/schema"
+	"github.com/tzurot-go/tzurot/sdk/abi"
 )
 
 // Options adapt Serve to its caller. The zero value serves the real
@@ -76,6 +84,11 @@ func Serve(ctx context.Context, opts Options) error {
 			return err
 		}
 	}
+	// Every missing setting at once, with the way out, rather than one per
+	// start (the same list as `tzurot doctor`).
+	if missing := MissingSettings(opts.Getenv); len(missing) > 0 {
+		return &MissingError{Missing: missing}
+	}
 	// Fail closed: no master key, no bot (users' keys must never be stored
 	// unprotected). Every key the vault opens is registered for redaction.
 	v, err := vault.FromEnv(opts.Getenv, vault.WithObserver(opts.Secrets.Observe))
@@ -85,6 +98,22 @@ func Serve(ctx context.Context, opts Options) error {
 	cfg, err := ConfigFromEnv(opts.Getenv, opts.Environ(), opts.Secrets.Observe)
 	if err != nil {
 		return err
+	}
+	// The metrics address is taken before anything slow, so a port in use
+	// fails the start at once; /readyz says "starting" until the bot is up.
+	var msrv *metrics.Server
+	if cfg.MetricsAddr != "" {
+		cfg.Metrics = metrics.New(prometheus.NewRegistry())
+		if msrv, err = metrics.Listen(cfg.MetricsAddr, cfg.Metrics); err != nil {
+			return fmt.Errorf("%s: %w", EnvMetricsAddr, err)
+		}
+		defer func() {
+			// Last: a scrape during shutdown still gets an answer.
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			_ = msrv.Close(cctx)
+		}()
+		logger.Info("serving metrics and health", slog.String("addr", msrv.Addr().String()))
 	}
 	// A fresh machine has no database yet: create it rather than make the
 	// self-hoster run createdb first.
@@ -100,10 +129,14 @@ func Serve(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
+	if msrv != nil {
+		a.MetricsAddr = msrv.Addr()
+		msrv.SetReady(a.Ready)
+	}
 	if opts.Started != nil {
 		opts.Started(a)
 	}
-	logger.Info("tzurot is running", slog.Bool("gateway", cfg.Gateway), slog.String("interactions", cfg.InteractionsAddr))
+	logger.Info("tzurot is running", slog.String("role", string(cfg.Role)), slog.Bool("gateway", cfg.Gateway), slog.String("interactions", cfg.InteractionsAddr))
 	for done := false; !done; {
 		select {
 		case <-ctx.Done():
@@ -115,6 +148,9 @@ func Serve(ctx context.Context, opts Options) error {
 		}
 	}
 	logger.Info("shutting down", slog.Duration("deadline", cfg.ShutdownTimeout))
+	if msrv != nil {
+		msrv.Stopping()
+	}
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
 	defer cancel()
 	return a.Shutdown(sctx)
@@ -130,8 +166,23 @@ type App struct {
 	Pipeline *chat.Pipeline
 	Commands *commands.Commands
 	Limiter  *ratelimit.Limiter
+	// Memory is what personalities remember and know (retrieval for every
+	// reply; full text unless a vector searcher is added).
+	Memory *memory.Store
+	// Embeddings searches memories by meaning (nil without
+	// TZUROT_EMBED_PLUGIN); Former forms new memories (nil when
+	// TZUROT_MEMORY_FORMATION is off). Both work in the background.
+	Embeddings     *embedding.Service
+	Former         *former.Former
+	stopBackground context.CancelFunc
+	background     sync.WaitGroup
+	// Queue joins gateway and worker processes (nil for --role all).
+	Queue *queue.Queue
 	// InteractionsAddr is where HTTP interactions are served (nil if not).
 	InteractionsAddr net.Addr
+	// MetricsAddr is where /metrics, /healthz and /readyz are served (nil
+	// if not; set by Serve).
+	MetricsAddr net.Addr
 
 	pool, fastPool *pgxpool.Pool
 	// Cache is the store's invalidation listener (one LISTEN connection);
@@ -202,6 +253,7 @@ func start(ctx context.Context, cfg Config, v *vault.Vault, logger *slog.Logger,
 		return nil, err
 	}
 
+	cfg.Metrics.DatabasePools(map[string]*pgxpool.Pool{"main": a.pool, "ratelimit": a.fastPool})
 	a.Store = store.New(a.pool, v, logger)
 	// Users, personalities and sealed keys are cached in memory; every
 	// change, by any process, drops its entries through LISTEN/NOTIFY
@@ -221,17 +273,37 @@ func start(ctx context.Context, cfg Config, v *vault.Vault, logger *slog.Logger,
 		return nil, fmt.Errorf("read %s (set %s to use another file): %w", cfg.PluginsFile, EnvPlugins, err)
 	}
 	keys := &chat.KeySource{Own: a.Store, Fallback: cfg.Chat.Fallback}
-	if a.Plugins, err = plugin.NewHost(ctx, plugin.Options{Config: pcfgPlugins, Keys: keys, Logger: logger}); err != nil {
+	if a.Plugins, err = plugin.NewHost(ctx, plugin.Options{Config: pcfgPlugins, Keys: keys, Logger: logger, Metrics: cfg.Metrics}); err != nil {
+		return nil, err
+	}
+	if cfg.Metrics != nil {
+		cfg.Metrics.PluginPools(a.Plugins.PoolStats)
+	}
+	if err := a.startMemory(cfg, pcfgPlugins, logger); err != nil {
 		return nil, err
 	}
 
+	if cfg.Role == RoleGateway {
+		if a.Queue, err = queue.NewGateway(a.pool, cfg.Queue, logger); err != nil {
+			return nil, err
+		}
+	}
+
 	msgs, events := &messageRelay{}, &eventRelay{}
-	opts := []discord.Option{discord.WithLogger(logger), discord.WithWorkers(cfg.Workers), discord.WithInteractionListener(events)}
+	opts := []discord.Option{discord.WithLogger(logger), discord.WithWorkers(cfg.Workers), discord.WithInteractionListener(events),
+		discord.WithMetrics(cfg.Metrics)}
 	if cfg.PublicKey != "" {
 		opts = append(opts, discord.WithHTTPInteractions(cfg.PublicKey))
 	}
 	if !cfg.Gateway {
 		opts = append(opts, discord.WithoutGateway())
+	}
+	if cfg.Role == RoleGateway {
+		// Recorded in arrival order, so the workers answer in that order.
+		opts = append(opts, discord.WithChannelOrder())
+	}
+	if cfg.DiscordRESTURL != "" {
+		opts = append(opts, discord.WithRESTURL(cfg.DiscordRESTURL))
 	}
 	opts = append(opts, discordOpts...)
 	if a.Bot, err = discord.New(cfg.DiscordToken, msgs, opts...); err != nil {
@@ -249,10 +321,21 @@ func start(ctx context.Context, cfg Config, v *vault.Vault, logger *slog.Logger,
 		// grants from personality_tools (deny by default).
 		Tools: &chat.PluginTools{Host: a.Plugins}, ToolGrants: a.Store,
 		Images: a.Store, ImageGen: &chat.PluginImages{Host: a.Plugins},
+		// Memories, knowledge, personas and examples in every reply; every
+		// posted reply is told to memory formation.
+		Memory: a.Memory, Exchanges: exchangeSink(a.Former),
 		// Tools may make adult content only in age-restricted channels.
 		Channels: a.Bot,
+		Metrics:  cfg.Metrics,
+		// A gateway hands every triggered message to the workers.
+		Dispatch: dispatcher(a.Queue),
 	}, chatCfg); err != nil {
 		return nil, err
+	}
+	if cfg.Role == RoleWorker {
+		if a.Queue, err = queue.NewWorker(a.pool, a.Pipeline, cfg.Queue, logger); err != nil {
+			return nil, err
+		}
 	}
 
 	fallback := cfg.Chat.Fallback
@@ -276,8 +359,11 @@ func start(ctx context.Context, cfg Config, v *vault.Vault, logger *slog.Logger,
 	events.l = a.Commands.Router()
 	events.mu.Unlock()
 
-	if err := a.Commands.Register(a.Bot.Client(), cfg.Commands.DevGuildID); err != nil {
-		return nil, err
+	if cfg.Role != RoleWorker {
+		// Slash commands belong to the processes that receive them.
+		if err := a.Commands.Register(a.Bot.Client(), cfg.Commands.DevGuildID); err != nil {
+			return nil, err
+		}
 	}
 	if cfg.InteractionsAddr != "" {
 		if a.InteractionsAddr, err = a.Bot.ServeInteractions(cfg.InteractionsAddr, cfg.InteractionsPath); err != nil {
@@ -289,7 +375,65 @@ func start(ctx context.Context, cfg Config, v *vault.Vault, logger *slog.Logger,
 			return nil, err
 		}
 	}
+	if a.Queue != nil {
+		if err := a.Queue.Start(ctx); err != nil {
+			return nil, err
+		}
+	}
 	return a, nil
+}
+
+// startMemory builds memory retrieval with its upgrades: the embedding
+// search and backfill when TZUROT_EMBED_PLUGIN names an entry granted
+// llm.embed, and memory formation unless TZUROT_MEMORY_FORMATION is off.
+// Their goroutines stop in Shutdown before the plugin host closes.
+func (a *App) startMemory(cfg Config, plugins *plugin.Config, logger *slog.Logger) error {
+	bg, cancel := context.WithCancel(context.Background())
+	a.stopBackground = cancel
+	mc := cfg.Memory
+	var vs memory.VectorSearcher
+	if mc.EmbedPlugin != "" {
+		pc, ok := plugins.Plugins[mc.EmbedPlugin]
+		if !ok || !slices.Contains(pc.Capabilities, abi.CapEmbed) {
+			return fmt.Errorf("%s=%q must name a plugins.toml entry whose capabilities include %q", EnvEmbedPlugin, mc.EmbedPlugin, abi.CapEmbed)
+		}
+		a.Embeddings = embedding.New(a.pool, a.Plugins, a.Store, embedding.Config{
+			Plugin: mc.EmbedPlugin, Model: mc.EmbedModel, Dimensions: mc.EmbedDimensions}, logger)
+		vs = a.Embeddings
+		a.background.Add(1)
+		go func() { defer a.background.Done(); a.Embeddings.Run(bg) }()
+	}
+	a.Memory = memory.New(a.pool, vs)
+	if mc.Formation {
+		fc := former.Config{Idle: mc.Idle, DefaultProvider: cfg.Chat.DefaultProvider, DefaultModel: cfg.Chat.DefaultModel,
+			Fallback: cfg.Chat.Fallback}
+		if a.Embeddings != nil {
+			fc.Stored = a.Embeddings.Kick
+		}
+		a.Former = former.New(a.pool, a.Plugins, a.Store, a.Memory, fc, logger)
+		a.background.Add(1)
+		go func() { defer a.background.Done(); a.Former.Run(bg) }()
+	}
+	return nil
+}
+
+// exchangeSink is f as the pipeline's sink, nil (no interface holding a
+// nil pointer) when formation is off.
+func exchangeSink(f *former.Former) chat.ExchangeSink {
+	if f == nil {
+		return nil
+	}
+	return f
+}
+
+// dispatcher is q as the pipeline's Dispatcher, or nil (answer in this
+// process) when there is no queue: a nil *Queue must not become a non-nil
+// interface.
+func dispatcher(q *queue.Queue) chat.Dispatcher {
+	if q == nil {
+		return nil
+	}
+	return q
 }
 
 // newPool opens a pool on dsn. asyncCommit makes its commits not wait for
@@ -331,12 +475,14 @@ func (a *App) ReloadPlugins(ctx context.Context) error {
 //
 //  1. slash commands stop taking new interactions and finish the running
 //     ones (they still need Discord's REST API);
-//  2. the bot stops intake (HTTP endpoint, gateway), waits for the message
+//  2. a worker's job queue stops taking jobs and waits for the running
+//     ones (cut off at the deadline, they go back to the queue);
+//  3. the bot stops intake (HTTP endpoint, gateway), waits for the message
 //     handlers (replies in progress are posted), stops typing indicators
 //     and closes its REST client;
-//  3. the pipeline writes the last usage rows and message ids;
-//  4. the plugin host waits for calls and frees the compiled plugins;
-//  5. the database pools close.
+//  4. the pipeline writes the last usage rows and message ids;
+//  5. the plugin host waits for calls and frees the compiled plugins;
+//  6. the database pools close.
 //
 // Calling it twice is harmless.
 func (a *App) Shutdown(ctx context.Context) error {
@@ -364,11 +510,21 @@ func (a *App) closeAll(ctx context.Context) error {
 	if a.Commands != nil {
 		run(a.Commands.Close)
 	}
+	if a.Queue != nil {
+		// Running jobs finish (they still post through the bot); jobs cut
+		// off at the deadline go back to the queue for another worker.
+		run(a.Queue.Stop)
+	}
 	if a.Bot != nil {
 		run(a.Bot.Shutdown)
 	}
 	if a.Pipeline != nil {
 		run(a.Pipeline.Close)
+	}
+	// Background memory work stops before the plugins it calls.
+	if a.stopBackground != nil {
+		a.stopBackground()
+		a.background.Wait()
 	}
 	if a.Plugins != nil {
 		run(a.Plugins.Close)

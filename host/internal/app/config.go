@@ -14,6 +14,8 @@ import (
 	"github.com/tzurot-go/tzurot/host/internal/chat"
 	"github.com/tzurot-go/tzurot/host/internal/commands"
 	"github.com/tzurot-go/tzurot/host/internal/config"
+	"github.com/tzurot-go/tzurot/host/internal/metrics"
+	"github.com/tzurot-go/tzurot/host/internal/queue"
 	"github.com/tzurot-go/tzurot/host/internal/ratelimit"
 )
 
@@ -42,6 +44,18 @@ const (
 	EnvStreamReplies      = "TZUROT_STREAM_REPLIES"
 	EnvSpeechTimeout      = "TZUROT_SPEECH_TIMEOUT"
 	EnvTranscribePlugin   = "TZUROT_TRANSCRIBE_PLUGIN"
+	EnvMetricsAddr        = "TZUROT_METRICS_ADDR"
+	EnvEmbedPlugin        = "TZUROT_EMBED_PLUGIN"
+	EnvEmbedModel         = "TZUROT_EMBED_MODEL"
+	EnvEmbedDimensions    = "TZUROT_EMBED_DIMENSIONS"
+	EnvMemoryIdle         = "TZUROT_MEMORY_IDLE"
+	EnvMemoryFormation    = "TZUROT_MEMORY_FORMATION"
+	EnvRole               = "TZUROT_ROLE"
+	EnvDiscordRESTURL     = "TZUROT_DISCORD_REST_URL"
+	EnvJobTimeout         = "TZUROT_JOB_TIMEOUT"
+	EnvJobRescue          = "TZUROT_JOB_RESCUE_AFTER"
+	EnvJobAttempts        = "TZUROT_JOB_ATTEMPTS"
+	EnvJobWorkers         = "TZUROT_JOB_WORKERS"
 	DefaultPluginsFile    = "plugins.toml"
 	DefaultInteractions   = "/interactions"
 	DefaultShutdown       = 30 * time.Second
@@ -49,6 +63,27 @@ const (
 	DefaultDBMaxConns     = 16
 	defaultRateLimitConns = 4
 )
+
+// Role is what a serve process does (docs/scaling.md).
+type Role string
+
+// The roles. RoleAll is one process doing everything, with no job queue: the default.
+const (
+	RoleAll     Role = "all"
+	RoleGateway Role = "gateway"
+	RoleWorker  Role = "worker"
+)
+
+// ParseRole checks a --role / TZUROT_ROLE value ("" is RoleAll).
+func ParseRole(s string) (Role, error) {
+	switch r := Role(strings.ToLower(strings.TrimSpace(s))); r {
+	case "":
+		return RoleAll, nil
+	case RoleAll, RoleGateway, RoleWorker:
+		return r, nil
+	}
+	return "", fmt.Errorf("role %q is not one of all, gateway, worker (all: one process does everything; gateway: holds the Discord connection and queues replies; worker: writes and posts the queued replies)", s)
+}
 
 // Config is everything serve needs from the environment, parsed and checked.
 // Secrets in it (the bot token, fallback keys) must never be logged.
@@ -72,6 +107,20 @@ type Config struct {
 	// store.DefaultCacheEntries).
 	CacheEntries    int
 	ShutdownTimeout time.Duration
+	// MetricsAddr, when set, serves /metrics, /healthz and /readyz there
+	// (docs/operations.md).
+	MetricsAddr string
+	// Metrics is not read from the environment: Serve makes it when
+	// MetricsAddr is set; nil counts nothing.
+	Metrics *metrics.Metrics
+
+	// DiscordRESTURL replaces Discord's REST base URL (a proxy, or a fake
+	// Discord in tests that run the real binary). Empty means Discord.
+	DiscordRESTURL string
+	// Role is all (one process), gateway or worker (TZUROT_ROLE, serve --role).
+	Role Role
+	// Queue tunes the reply jobs of the gateway and worker roles.
+	Queue queue.Config
 
 	Chat     chat.Config
 	Limits   ratelimit.Settings
@@ -79,6 +128,23 @@ type Config struct {
 	// Images is TZUROT_IMAGE_PLUGIN and TZUROT_IMAGES (docs/images.md);
 	// start fills in the plugin host and the sender.
 	Images commands.ImageDeps
+	// Memory is the embedding and formation setup (docs/pipeline.md,
+	// "Memory embeddings" and "Forming memories").
+	Memory MemoryConfig
+}
+
+// MemoryConfig is TZUROT_EMBED_* and TZUROT_MEMORY_*.
+type MemoryConfig struct {
+	// EmbedPlugin is the plugins.toml entry granted llm.embed that embeds
+	// memories; "" leaves memory search full text only.
+	EmbedPlugin     string
+	EmbedModel      string
+	EmbedDimensions int
+	// Formation forms memories from conversations (default on; each
+	// personality and user can still turn it off).
+	Formation bool
+	// Idle is how long a conversation is quiet before it is summarised.
+	Idle time.Duration
 }
 
 // ConfigFromEnv reads and checks the configuration. environ is os.Environ
@@ -96,7 +162,7 @@ func ConfigFromEnv(getenv func(string) string, environ []string, observe func(st
 	}
 	c.DiscordToken = strings.TrimSpace(getenv(EnvDiscordToken))
 	if c.DiscordToken == "" {
-		return Config{}, fmt.Errorf("%s is not set: copy the bot token from the Bot page of your application at https://discord.com/developers/applications", EnvDiscordToken)
+		return Config{}, ErrNoDiscordToken
 	}
 	if observe != nil {
 		observe(c.DiscordToken)
@@ -113,6 +179,13 @@ func ConfigFromEnv(getenv func(string) string, environ []string, observe func(st
 		return Config{}, err
 	}
 	c.InteractionsAddr = strings.TrimSpace(getenv(EnvInteractionsAddr))
+	c.MetricsAddr = strings.TrimSpace(getenv(EnvMetricsAddr))
+	if u := strings.TrimSpace(getenv(EnvDiscordRESTURL)); u != "" {
+		if !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
+			return Config{}, fmt.Errorf("%s=%q must be an http(s) URL such as https://discord.com/api/v10", EnvDiscordRESTURL, u)
+		}
+		c.DiscordRESTURL = u
+	}
 	c.PublicKey = strings.TrimSpace(getenv(EnvDiscordPublicKey))
 	if p := strings.TrimSpace(getenv(EnvInteractionsPath)); p != "" {
 		if !strings.HasPrefix(p, "/") {
@@ -123,7 +196,15 @@ func ConfigFromEnv(getenv func(string) string, environ []string, observe func(st
 	if c.InteractionsAddr != "" && c.PublicKey == "" {
 		return Config{}, fmt.Errorf("%s is set but %s is not: copy the Public Key from the General Information page of your application", EnvInteractionsAddr, EnvDiscordPublicKey)
 	}
-	if !c.Gateway && c.InteractionsAddr == "" {
+	if c.Role, err = ParseRole(getenv(EnvRole)); err != nil {
+		return Config{}, fmt.Errorf("%s: %w", EnvRole, err)
+	}
+	if c.Role == RoleWorker {
+		// A worker holds no Discord connection: it runs queued replies and
+		// posts them over REST (webhooks).
+		c.Gateway, c.InteractionsAddr = false, ""
+	}
+	if !c.Gateway && c.InteractionsAddr == "" && c.Role != RoleWorker {
 		return Config{}, fmt.Errorf("%s=off leaves the bot deaf: set %s (and %s) to take commands over HTTP, or turn the gateway on", EnvGateway, EnvInteractionsAddr, EnvDiscordPublicKey)
 	}
 
@@ -137,6 +218,8 @@ func ConfigFromEnv(getenv func(string) string, environ []string, observe func(st
 		{EnvContextTokens, &c.Chat.ContextTokens, 256, "the token budget of a reply's context"},
 		{EnvMaxPersonalities, &c.Chat.MaxPersonalities, 1, "personalities answering one message"},
 		{EnvWorkers, &c.Workers, 1, "Discord events handled at once"},
+		{EnvJobAttempts, &c.Queue.MaxAttempts, 1, "how often a failing reply job is tried"},
+		{EnvJobWorkers, &c.Queue.Workers, 1, "reply jobs one worker process runs at once"},
 	}
 	for _, f := range ints {
 		raw := strings.TrimSpace(getenv(f.name))
@@ -165,6 +248,9 @@ func ConfigFromEnv(getenv func(string) string, environ []string, observe func(st
 		{EnvShutdownTimeout, &c.ShutdownTimeout, time.Second},
 		{EnvMentionPoll, &c.Chat.MentionPoll, time.Second},
 		{EnvSpeechTimeout, &c.Chat.SpeechTimeout, time.Second},
+		{EnvMemoryIdle, &c.Memory.Idle, time.Second},
+		{EnvJobTimeout, &c.Queue.JobTimeout, time.Second},
+		{EnvJobRescue, &c.Queue.RescueAfter, time.Second},
 	}
 	for _, f := range durations {
 		raw := strings.TrimSpace(getenv(f.name))
@@ -187,7 +273,26 @@ func ConfigFromEnv(getenv func(string) string, environ []string, observe func(st
 	c.Chat.DefaultProvider = strings.TrimSpace(getenv(EnvDefaultProvider))
 	c.Chat.DefaultModel = strings.TrimSpace(getenv(EnvDefaultModel))
 	c.Chat.TranscribePlugin = strings.TrimSpace(getenv(EnvTranscribePlugin))
+	c.Memory.EmbedPlugin = strings.TrimSpace(getenv(EnvEmbedPlugin))
+	c.Memory.EmbedModel = strings.TrimSpace(getenv(EnvEmbedModel))
+	if raw := strings.TrimSpace(getenv(EnvEmbedDimensions)); raw != "" {
+		n, err := strconv.Atoi(raw)
+		if err != nil || n < 1 || n > 8192 {
+			return Config{}, fmt.Errorf("%s=%q must be a whole number from 1 to 8192 (the length of the vectors asked for; leave it unset for the model's own)", EnvEmbedDimensions, raw)
+		}
+		c.Memory.EmbedDimensions = n
+	}
+	if c.Memory.Formation, err = parseBool(getenv, EnvMemoryFormation, true); err != nil {
+		return Config{}, err
+	}
 
+	jobTimeout := c.Queue.JobTimeout
+	if jobTimeout == 0 {
+		jobTimeout = queue.DefaultJobTimeout
+	}
+	if c.Queue.RescueAfter > 0 && c.Queue.RescueAfter < jobTimeout {
+		return Config{}, fmt.Errorf("%s=%s must be at least the job timeout (%s): a job still running would be run a second time", EnvJobRescue, c.Queue.RescueAfter, jobTimeout)
+	}
 	if c.Limits, err = ratelimit.SettingsFromEnv(getenv); err != nil {
 		return Config{}, err
 	}

@@ -118,7 +118,7 @@ type fakeProvider struct {
 	reasoning string
 }
 
-func newFakeProvider(t *testing.T) *fakeProvider {
+func newFakeProvider(t testing.TB) *fakeProvider {
 	f := &fakeProvider{}
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(f.srv.Close)
@@ -229,7 +229,7 @@ const (
 )
 
 type harness struct {
-	t        *testing.T
+	t        testing.TB
 	ctx      context.Context
 	fake     *discordfake.Server
 	bot      *discord.Bot
@@ -269,6 +269,9 @@ type harnessOptions struct {
 	// poolConns sizes that pool (default 1, which makes round trips
 	// countable one reply at a time).
 	poolConns int32
+	// fake and bot add options to the fake Discord and the bot.
+	fake []discordfake.Option
+	bot  []discord.Option
 }
 
 const defaultPluginsTOML = `
@@ -316,20 +319,20 @@ func (f *forward) HandleMessage(ctx context.Context, m chat.Message) {
 	f.done <- m.ID
 }
 
-func newHarness(t *testing.T, o harnessOptions) *harness {
+func newHarness(t testing.TB, o harnessOptions) *harness {
 	t.Helper()
 	ctx := context.Background()
 	h := &harness{t: t, ctx: ctx, logs: &logBuffer{}, handled: make(chan string, 1000), replies: make(chan chat.ReplyStats, 1000)}
 	logger := slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 
-	h.fake = discordfake.New(t)
+	h.fake = discordfake.New(t, o.fake...)
 	h.channel = h.fake.AddTextChannel(guildID)
 	fw := &forward{done: h.handled}
 	u := strings.TrimPrefix(h.fake.URL, "http://")
-	b, err := discord.New(h.fake.Token, fw, discord.WithRESTURL(h.fake.RESTURL()),
+	b, err := discord.New(h.fake.Token, fw, append([]discord.Option{discord.WithRESTURL(h.fake.RESTURL()),
 		discord.WithCompression(discord.CompressionNone), discord.WithLogger(logger), discord.WithDownloadHosts(u),
 		// Discord failures are retried quickly here; the waits are pacing, not assertions.
-		discord.WithSendRetry(discord.SendRetry{Initial: time.Millisecond, Max: 5 * time.Millisecond, Total: 500 * time.Millisecond}))
+		discord.WithSendRetry(discord.SendRetry{Initial: time.Millisecond, Max: 5 * time.Millisecond, Total: 500 * time.Millisecond})}, o.bot...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,6 +29,7 @@ import (
 	"github.com/disgoorg/snowflake/v2"
 
 	"github.com/tzurot-go/tzurot/host/internal/message"
+	"github.com/tzurot-go/tzurot/host/internal/metrics"
 )
 
 // Intents the bot identifies with: guild list and channels (thread parents), guild and DM
@@ -61,6 +62,7 @@ type config struct {
 	compression    Compression
 	logger         *slog.Logger
 	httpClient     *http.Client
+	metrics        *metrics.Metrics
 	workers        int
 	maxPending     int
 	interactions   bot.EventListener
@@ -73,6 +75,8 @@ type config struct {
 	now            func() time.Time
 	typingInterval time.Duration
 	sendRetry      SendRetry
+	live           LiveEdits
+	channelOrder   bool
 }
 
 // Option configures New.
@@ -95,6 +99,10 @@ func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l }
 
 // WithHTTPClient sets the HTTP client for REST calls and attachment downloads.
 func WithHTTPClient(hc *http.Client) Option { return func(c *config) { c.httpClient = hc } }
+
+// WithMetrics counts REST calls and 429s (downloads from the CDN are not
+// counted).
+func WithMetrics(m *metrics.Metrics) Option { return func(c *config) { c.metrics = m } }
 
 // WithWorkers caps how many handlers run at once (default 32).
 func WithWorkers(n int) Option { return func(c *config) { c.workers = n } }
@@ -127,6 +135,9 @@ func WithoutGateway() Option { return func(c *config) { c.noGateway = true } }
 // (default DefaultSendRetry).
 func WithSendRetry(r SendRetry) Option { return func(c *config) { c.sendRetry = r } }
 
+// WithLiveEdits sets how live replies pace their edits (see LiveEdits; default DefaultLiveEdits).
+func WithLiveEdits(l LiveEdits) Option { return func(c *config) { c.live = l } }
+
 // WithDownloadHosts sets the hosts Download may fetch from (default Discord's CDN hosts).
 func WithDownloadHosts(hosts ...string) Option { return func(c *config) { c.downloadHosts = hosts } }
 
@@ -137,6 +148,13 @@ func WithMaxDownload(n int64) Option { return func(c *config) { c.maxDownload = 
 // WithMaxUpload sets the largest file the bot attaches to a message (default DefaultMaxUpload,
 // Discord's limit for servers without boosts). A larger file is replaced by its notice.
 func WithMaxUpload(n int64) Option { return func(c *config) { c.maxUpload = n } }
+
+// WithChannelOrder hands a channel's messages to the handler one after another, in the order
+// the gateway delivered them (messages of different channels still run side by side). A gateway
+// process that queues replies for workers needs it: the queue orders a channel's replies by the
+// order the messages were recorded, so they must be recorded in the order they arrived. A single
+// process does not (it would serialise a busy channel's replies).
+func WithChannelOrder() Option { return func(c *config) { c.channelOrder = true } }
 
 // WithTypingInterval sets how often SendTyping renews the indicator (default 8 s; Discord shows
 // it for about 10 s).
@@ -154,6 +172,11 @@ type Bot struct {
 	ctx         context.Context // cancelled when shutdown gives up on handlers
 	cancel      context.CancelFunc
 	interaction http.Handler // nil unless WithHTTPInteractions
+
+	// order chains each channel's message handlers (WithChannelOrder): the
+	// channel's last submitted handler closes its channel when done.
+	orderMu sync.Mutex
+	order   map[string]chan struct{}
 
 	mu       sync.Mutex
 	httpSrv  *http.Server
@@ -184,6 +207,7 @@ func New(token string, h Handler, opts ...Option) (*Bot, error) {
 		now:            time.Now,
 		typingInterval: 8 * time.Second,
 		sendRetry:      DefaultSendRetry(),
+		live:           DefaultLiveEdits(),
 	}
 	for _, o := range opts {
 		o(&cfg)
@@ -192,7 +216,7 @@ func New(token string, h Handler, opts ...Option) (*Bot, error) {
 		return nil, fmt.Errorf("discord: workers (%d) and max pending events (%d) must be at least 1", cfg.workers, cfg.maxPending)
 	}
 	if cfg.httpClient == nil {
-		cfg.httpClient = &http.Client{Timeout: 30 * time.Second}
+		cfg.httpClient = &http.Client{Timeout: 30 * time.Second, Transport: restTransport(cfg.workers)}
 	}
 
 	b := &Bot{cfg: cfg, log: cfg.logger, redact: redactor{botToken: token}, handler: h, closed: make(chan struct{})}
@@ -201,7 +225,13 @@ func New(token string, h Handler, opts ...Option) (*Bot, error) {
 
 	// disgo logs request URLs (webhook tokens), bodies and IDENTIFY (the bot token) at debug.
 	disgoLog := slog.New(redactingHandler{next: cfg.logger.Handler(), r: b.redact})
-	restOpts := []rest.ClientConfigOpt{rest.WithHTTPClient(cfg.httpClient), rest.WithRateLimiter(newRateLimiter(disgoLog))}
+	restClient := cfg.httpClient
+	if cfg.metrics != nil {
+		c := *restClient
+		c.Transport = cfg.metrics.Transport(c.Transport)
+		restClient = &c
+	}
+	restOpts := []rest.ClientConfigOpt{rest.WithHTTPClient(restClient), rest.WithRateLimiter(newRateLimiter(disgoLog))}
 	if cfg.restURL != "" {
 		restOpts = append(restOpts, rest.WithURL(cfg.restURL))
 	}
@@ -255,6 +285,12 @@ func (b *Bot) Client() *bot.Client { return b.client }
 // ApplicationID is the bot's application id (also its user id).
 func (b *Bot) ApplicationID() string { return b.client.ApplicationID.String() }
 
+// GatewayReady reports whether the gateway connection is up (READY
+// received and not since lost).
+func (b *Bot) GatewayReady() bool {
+	return b.client.Gateway != nil && b.client.Gateway.Status() == gateway.StatusReady
+}
+
 // Open connects the gateway and returns once Discord has sent READY.
 func (b *Bot) Open(ctx context.Context) error {
 	if b.cfg.noGateway {
@@ -273,9 +309,36 @@ func (b *Bot) OnEvent(e bot.Event) {
 	switch ev := e.(type) {
 	case *events.MessageCreate:
 		msg, guildID := ev.Message, ev.GuildID
-		b.pool.submit("message", func(ctx context.Context) {
+		if !b.cfg.channelOrder {
+			b.pool.submit("message", func(ctx context.Context) {
+				b.handler.HandleMessage(ctx, b.convert(ctx, msg, guildID))
+			})
+			return
+		}
+		// On the read loop, so in the order Discord delivered them.
+		ch := msg.ChannelID.String()
+		mine := make(chan struct{})
+		b.orderMu.Lock()
+		if b.order == nil {
+			b.order = map[string]chan struct{}{}
+		}
+		prev := b.order[ch]
+		b.order[ch] = mine
+		b.orderMu.Unlock()
+		done := func() {
+			close(mine)
+			b.orderMu.Lock()
+			if b.order[ch] == mine {
+				delete(b.order, ch)
+			}
+			b.orderMu.Unlock()
+		}
+		if !b.pool.submitAfter("message", prev, func(ctx context.Context) {
+			defer done()
 			b.handler.HandleMessage(ctx, b.convert(ctx, msg, guildID))
-		})
+		}) {
+			done()
+		}
 	case *events.InteractionCreate:
 		if b.cfg.interactions == nil {
 			return
@@ -465,4 +528,19 @@ func (b *Bot) Shutdown(ctx context.Context) error {
 	b.client.Close(closeCtx)
 	b.log.Info("disconnected from Discord")
 	return errors.Join(errs...)
+}
+
+// restTransport is the REST client's transport: keep-alive, HTTP/2 where
+// Discord offers it (over TLS), and as many idle connections kept per host
+// as there are workers that may call Discord at once. Go's default keeps
+// two: under load every other call opened a new connection and closed it
+// again (thousands of sockets in TIME_WAIT after a few thousand replies,
+// and a TLS handshake each time against the real API).
+func restTransport(workers int) *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.ForceAttemptHTTP2 = true
+	t.MaxIdleConnsPerHost = max(workers, 2)
+	t.MaxIdleConns = max(2*workers, 100)
+	t.IdleConnTimeout = 90 * time.Second
+	return t
 }

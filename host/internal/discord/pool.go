@@ -37,6 +37,13 @@ func newPool(ctx context.Context, log *slog.Logger, workers, maxPending int) *po
 // submit runs f on a worker. It never blocks; it returns false when the event was dropped
 // (pool closed or too many pending).
 func (p *pool) submit(what string, f func(ctx context.Context)) bool {
+	return p.submitAfter(what, nil, f)
+}
+
+// submitAfter is submit, but f waits for after to be closed (or the pool's context to end)
+// before it takes a worker slot: events chained this way run one after another in submission
+// order, and a waiting event never holds a slot its predecessor needs.
+func (p *pool) submitAfter(what string, after <-chan struct{}, f func(ctx context.Context)) bool {
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
@@ -60,6 +67,13 @@ func (p *pool) submit(what string, f func(ctx context.Context)) bool {
 			p.mu.Unlock()
 			p.wg.Done()
 		}()
+		if after != nil {
+			select {
+			case <-after:
+			case <-p.ctx.Done():
+				return
+			}
+		}
 		select {
 		case p.sem <- struct{}{}:
 		case <-p.ctx.Done():

@@ -27,12 +27,14 @@ package discordfake
 import (
 	"encoding/base64"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -63,6 +65,8 @@ type Server struct {
 	Token string
 
 	srv *httptest.Server
+	// conns counts the TCP connections the server accepted (Connections).
+	conns atomic.Int64
 
 	mu          sync.Mutex
 	nextID      uint64
@@ -83,7 +87,13 @@ type Server struct {
 	originals   map[string]*Message   // interaction token -> @original
 	followUps   map[string][]*Message // interaction token -> follow-ups
 	commandPuts [][]byte
-	uploadLimit int64 // bytes of files one request may carry (WithUploadLimit)
+	uploadLimit int64                  // bytes of files one request may carry (WithUploadLimit)
+	hookLimit   hookLimit              // per-webhook rate limit (WithWebhookRateLimit); zero: none
+	hookCalls   map[string][]time.Time // webhook id -> times of its requests within the window
+	hook429s    int                    // requests refused by the per-webhook limit
+	edits       map[string][]Edit      // message id -> its edits, in order
+	appFlags    *int                   // GET /applications/@me flags; nil: AppFlagMessageContent
+	guildPerms  map[string]uint64      // bot permissions per guild (identity.go)
 
 	bodies          []MessageBody // every body that created or edited a message (mentions.go)
 	mentionProblems []string
@@ -160,7 +170,13 @@ func Start(opts ...Option) *Server {
 	mux := http.NewServeMux()
 	s.routes(mux)
 	mux.HandleFunc("GET /gateway", s.gw.serve)
-	s.srv = httptest.NewServer(mux)
+	s.srv = httptest.NewUnstartedServer(mux)
+	s.srv.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			s.conns.Add(1)
+		}
+	}
+	s.srv.Start()
 	s.URL = s.srv.URL
 	return s
 }
@@ -170,6 +186,11 @@ func (s *Server) Close() {
 	s.gw.closeAll()
 	s.srv.Close()
 }
+
+// Connections returns how many TCP connections clients opened to the fake
+// (REST, CDN and gateway together): a client that reuses its connections
+// opens few however many requests it makes.
+func (s *Server) Connections() int64 { return s.conns.Load() }
 
 // RESTURL is the base URL to give disgo's rest.WithURL.
 func (s *Server) RESTURL() string { return s.URL + "/api/v10" }
@@ -300,6 +321,9 @@ type Message struct {
 	Files           []File
 	Attachments     []Attachment
 	CreatedAt       time.Time
+	// EditedAt is when the message was last edited (zero if never), as Discord's
+	// edited_timestamp.
+	EditedAt time.Time
 }
 
 // File is an uploaded file of a multipart request.
@@ -512,6 +536,8 @@ type Request struct {
 	Body        []byte
 	PayloadJSON []byte
 	Files       []File
+	// At is when the fake received the request (for timelines such as time to first text).
+	At time.Time
 }
 
 // Requests returns every REST request so far.

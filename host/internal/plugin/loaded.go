@@ -8,11 +8,13 @@ import (
 	"log/slog"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	extism "github.com/extism/go-sdk"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/tetratelabs/wazero/sys"
 
+	"github.com/tzurot-go/tzurot/host/internal/metrics"
 	"github.com/tzurot-go/tzurot/host/internal/paramschema"
 	"github.com/tzurot-go/tzurot/sdk/abi"
 )
@@ -33,6 +35,7 @@ type loaded struct {
 	keys      KeySource
 	http      *httpPolicy
 	compiled  *extism.CompiledPlugin
+	shared    *sharedCompiled // owns compiled, shared with entries of the same file
 	pool      *pool
 	// voiceSchema is the compiled Description.VoiceSchema, nil when the
 	// plugin declares none.
@@ -44,8 +47,9 @@ type loaded struct {
 	// parameters schemas (tools.go); empty unless it is granted "tool".
 	tools map[string]*toolDef
 
-	calls  atomic.Uint64
-	errors atomic.Uint64
+	calls   atomic.Uint64
+	errors  atomic.Uint64
+	metrics *metrics.Metrics // nil: not counted
 }
 
 // recycleBytes is the linear memory size past which an instance is closed
@@ -65,8 +69,8 @@ func (l *loaded) close() {
 	if l.pool != nil {
 		l.pool.close()
 	}
-	if l.compiled != nil {
-		_ = l.compiled.Close(context.Background())
+	if l.shared != nil {
+		l.shared.release()
 	}
 	l.http.close()
 }
@@ -110,13 +114,30 @@ func guestExit(inst *instance, callErr error) (uint32, bool) {
 // call runs one export on a pooled instance with a fresh call state.
 func (l *loaded) call(ctx context.Context, export string, input []byte) ([]byte, *callState, error) {
 	l.calls.Add(1)
+	start := time.Now()
 	out, st, err := l.run(ctx, export, input)
+	l.metrics.PluginCall(l.cfg.Name, export, callResult(err), time.Since(start))
 	if err != nil {
 		l.errors.Add(1)
 		// The ABI promises callers only its own codes.
 		onlyKnownCode(err)
 	}
 	return out, st, err
+}
+
+// callResult sorts a call's outcome for the metrics: the plugin's own
+// error, a timeout, or any other failure the host caught (a trap).
+func callResult(err error) string {
+	var ce *callError
+	switch {
+	case err == nil:
+		return metrics.CallOK
+	case !errors.As(err, &ce):
+		return metrics.CallError
+	case ce.e.Code == abi.ErrTimeout:
+		return metrics.CallTimeout
+	}
+	return metrics.CallTrap
 }
 
 func (l *loaded) run(ctx context.Context, export string, input []byte) ([]byte, *callState, error) {

@@ -42,7 +42,11 @@ const (
 	DefaultJobTimeout  = 5 * time.Minute
 	DefaultMaxAttempts = 5
 	DefaultWorkers     = 32
-	DefaultOrderSnooze = 200 * time.Millisecond
+	DefaultOrderSnooze = 100 * time.Millisecond
+	// fetchPoll is how often a worker looks for jobs that became available without a
+	// notification: a snoozed job (River's default of one second would add up to a second to
+	// every reply waiting for its channel's previous one).
+	fetchPoll = 100 * time.Millisecond
 	// DefaultOrderWait bounds how long a pending earlier message holds a channel's later ones:
 	// longer than a job's whole retry budget is ever expected to take.
 	DefaultOrderWait = 30 * time.Minute
@@ -151,6 +155,8 @@ func NewWorker(pool *pgxpool.Pool, a Answerer, cfg Config, log *slog.Logger) (*Q
 		JobTimeout:           cfg.JobTimeout,
 		RescueStuckJobsAfter: cfg.RescueAfter,
 		MaxAttempts:          cfg.MaxAttempts,
+		FetchCooldown:        fetchPoll / 2,
+		FetchPollInterval:    fetchPoll,
 	}
 	if cfg.RetryBase > 0 {
 		rc.RetryPolicy = &linearRetry{base: cfg.RetryBase}

@@ -43,6 +43,14 @@ type ImageConfig struct {
 	UpdatedAt     time.Time
 }
 
+type IncomingMessage struct {
+	MessageID  string
+	ChannelID  string
+	Seq        int64
+	ReceivedAt time.Time
+	DoneAt     *time.Time
+}
+
 type LlmConfig struct {
 	ID                    int64
 	PersonalityID         int64
@@ -54,6 +62,15 @@ type LlmConfig struct {
 	ContextWindowTokens   int32
 	CreatedAt             time.Time
 	UpdatedAt             time.Time
+}
+
+type MemoryEmbedding struct {
+	MemoryID      int64
+	PersonalityID int64
+	Model         string
+	Dims          int32
+	Vector        []byte
+	CreatedAt     time.Time
 }
 
 type Personality struct {
@@ -88,6 +105,7 @@ type Personality struct {
 	MemoryBudgetTokens     int32
 	MemoryFormationEnabled bool
 	MemoryEveryN           int32
+	StreamReplies          *bool
 }
 
 type PersonalityAlias struct {
@@ -196,6 +214,15 @@ type RateLimitCounter struct {
 	Used        int64
 }
 
+type ReplyDelivery struct {
+	RequestID  string
+	ChannelID  string
+	State      string
+	MessageIds []string
+	ClaimedAt  time.Time
+	FinishedAt *time.Time
+}
+
 type ReplyReasoning struct {
 	RequestID     string
 	UserID        int64
@@ -253,6 +280,14 @@ type UserPersona struct {
 	Content       string
 	CreatedAt     time.Time
 	UpdatedAt     time.Time
+}
+
+type UserPersonalitySetting struct {
+	UserID                 int64
+	PersonalityID          int64
+	MemoryFormationEnabled *bool
+	CreatedAt              time.Time
+	UpdatedAt              time.Time
 }
 
 type UserPreference struct {

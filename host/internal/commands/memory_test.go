@@ -100,11 +100,34 @@ func (e *env) click(u discordfake.User, customID string) answer {
 	}
 	a := answer{Type: got[0].Type, Content: got[0].Content}
 	_ = json.Unmarshal([]byte(got[0].Data), &a.Data)
-	if a.Type != 7 {
-		e.t.Fatalf("the click was answered with type %d, want 7 (update the message): %+v", a.Type, got[0])
-	}
-	if comps, ok := a.Data["components"].([]any); !ok || len(comps) != 0 {
-		e.t.Errorf("the answered question keeps its buttons: %v", a.Data["components"])
+	switch a.Type {
+	case 7: // answered at once (a refusal, Cancel): the message is replaced
+		if comps, ok := a.Data["components"].([]any); !ok || len(comps) != 0 {
+			e.t.Errorf("the answered question keeps its buttons: %v", a.Data["components"])
+		}
+	case 6: // acknowledged, then the message edited with the outcome
+		m, ok := e.discord.Original(in.Token)
+		if !ok || m.Content == "" {
+			e.t.Fatal("an acknowledged click was never answered")
+		}
+		a.Content = m.Content
+		var edits int
+		for _, r := range e.discord.RequestsTo(discordfake.RouteEditOriginal) {
+			var body struct {
+				Components *[]any `json:"components"`
+			}
+			if strings.Contains(r.Path, in.Token) && json.Unmarshal(r.PayloadJSON, &body) == nil {
+				edits++
+				if body.Components == nil || len(*body.Components) != 0 {
+					e.t.Errorf("the answered question keeps its buttons: %s", r.PayloadJSON)
+				}
+			}
+		}
+		if edits != 1 {
+			e.t.Errorf("%d edits of the clicked message, want 1", edits)
+		}
+	default:
+		e.t.Fatalf("the click was answered with type %d, want 7 (update) or 6 (acknowledge, then edit): %+v", a.Type, got[0])
 	}
 	return a
 }

@@ -20,9 +20,10 @@
 // text for that user and the personality.
 //
 // Switches: personalities.memory_formation_enabled off forms nothing for
-// that personality; user_preferences.memory_formation_enabled = false
-// keeps that user's messages out of every summary (the model never sees
-// them) and no memory is about them.
+// that personality; a user who turned formation off (for this personality
+// in user_personality_settings, else for all in user_preferences) has their
+// messages kept out of the summary (the model never sees them) and no
+// memory is about them.
 package former
 
 import (
@@ -288,7 +289,14 @@ func (f *Former) settings(ctx context.Context, personality int64, users []int64)
 	if err != nil {
 		return s, fmt.Errorf("read memory settings: %w", err)
 	}
-	rows, err := f.pool.Query(ctx, `SELECT user_id FROM user_preferences WHERE user_id = ANY($1) AND memory_formation_enabled = false`, users)
+	// A user's choice for this personality (/memory formation … personality,
+	// user_personality_settings) wins over their choice for all
+	// (user_preferences); the rule is store.MemoryFormation.Allowed's.
+	rows, err := f.pool.Query(ctx, `
+SELECT u.id FROM unnest($1::bigint[]) u(id)
+LEFT JOIN user_preferences p ON p.user_id = u.id
+LEFT JOIN user_personality_settings s ON s.user_id = u.id AND s.personality_id = $2
+WHERE NOT coalesce(s.memory_formation_enabled, p.memory_formation_enabled, true)`, users, personality)
 	if err != nil {
 		return s, fmt.Errorf("read memory opt-outs: %w", err)
 	}

@@ -103,23 +103,33 @@ type compileKey struct {
 }
 
 // sharedCompiled is a compiled module used by one or more entries; the
-// last entry to close closes it.
+// last entry to close closes it. An entry refused after compiling (its
+// describe did not pass) closes its use at once, so a module may close
+// while the load goes on: the next entry of the same file then compiles it
+// again (closed).
 type sharedCompiled struct {
 	compiled *extism.CompiledPlugin
 	mu       sync.Mutex
 	users    int
+	closed   bool
 }
 
-func (c *sharedCompiled) acquire() {
+// acquire adds a user, or reports false when the module is already closed.
+func (c *sharedCompiled) acquire() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.closed {
+		return false
+	}
 	c.users++
+	return true
 }
 
 func (c *sharedCompiled) release() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.users--; c.users == 0 {
+		c.closed = true
 		_ = c.compiled.Close(context.Background())
 	}
 }
@@ -133,8 +143,7 @@ func (c *sharedCompiled) release() {
 func (ld *loader) compile(ctx context.Context, pc PluginConfig, data []byte) (*sharedCompiled, error) {
 	key := compileKey{pc.Path, pc.Limits.MemoryMiB}
 	ld.mu.Lock()
-	if c, ok := ld.compiled[key]; ok {
-		c.acquire()
+	if c, ok := ld.compiled[key]; ok && c.acquire() {
 		ld.mu.Unlock()
 		return c, nil
 	}
@@ -156,10 +165,9 @@ func (ld *loader) compile(ctx context.Context, pc PluginConfig, data []byte) (*s
 	}
 	ld.mu.Lock()
 	defer ld.mu.Unlock()
-	if c, ok := ld.compiled[key]; ok {
+	if c, ok := ld.compiled[key]; ok && c.acquire() {
 		// Two entries compiled it at once (Host.load avoids that): keep one.
 		_ = compiled.Close(context.Background())
-		c.acquire()
 		return c, nil
 	}
 	c := &sharedCompiled{compiled: compiled, users: 1}

@@ -13,6 +13,12 @@
 --
 -- Rows go with the user and with the personality (ON DELETE CASCADE);
 -- /privacy delete-my-data deletes them through the users row.
+--
+-- personality_memories_recency_idx: /memory list without a personality
+-- pages through a user's memories newest first across all personalities;
+-- for a user most memories are about (an imported personality's owner), the
+-- planner walks this index instead of sorting every row. With a personality,
+-- migration 11's personality_memories_recent_idx serves.
 
 -- +goose Up
 CREATE TABLE user_personality_settings (
@@ -27,5 +33,9 @@ CREATE INDEX user_personality_settings_personality_idx ON user_personality_setti
 CREATE TRIGGER user_personality_settings_touch BEFORE UPDATE ON user_personality_settings
     FOR EACH ROW EXECUTE FUNCTION tzurot_touch_updated_at();
 
+CREATE INDEX personality_memories_recency_idx ON personality_memories
+    ((coalesce(remembered_at, created_at)) DESC, id DESC);
+
 -- +goose Down
+DROP INDEX personality_memories_recency_idx;
 DROP TABLE user_personality_settings;

@@ -2,9 +2,12 @@
 // modal, checked with the provider's plugin before they are stored),
 // /timezone, /usage (with a PNG chart), /personality (create, edit, avatar,
 // aliases, model and its parameters, voice, voice samples and cloning,
-// channel activation, delete), /voice (the user's voice override), /admin
-// (global usage, plugins, rate limits; bot owners only) and the message
-// command "Show reasoning" (a reply's stored reasoning, to its asker only).
+// channel activation, delete, knowledge), /voice (the user's voice
+// override), /memory and /persona (what personalities remember about and are
+// told about the user, theirs to read and delete), /privacy delete-my-data,
+// /admin (global usage, plugins, rate limits; bot owners only) and the
+// message command "Show reasoning" (a reply's stored reasoning, to its asker
+// only). Deleting for good asks first, with buttons (confirm.go).
 //
 // It is built on disgo's handler.Mux and needs nothing from the gateway: the
 // same Commands serves gateway events and HTTP interactions. Every handler

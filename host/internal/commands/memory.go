@@ -221,21 +221,28 @@ func (c *Commands) memoryList(ctx context.Context, e *handler.CommandEvent, r *r
 		}
 		return r.Send("No personality remembers anything about you.")
 	}
-	pages := int((total + memoryPage - 1) / memoryPage)
-	if page > pages {
-		return sayf("There %s only %d page%s of memories about you.", plural(pages, "is", "are"), pages, plural(pages, "", "s"))
+	// Counting stops past store.MaxMemoryCount: then the number of pages is
+	// "at least", and a page past the end is found empty.
+	capped := total > store.MaxMemoryCount
+	pages := int((min(total, store.MaxMemoryCount) + memoryPage - 1) / memoryPage)
+	count, of := fmt.Sprint(total), fmt.Sprint(pages)
+	if capped {
+		count, of = fmt.Sprintf("more than %d", store.MaxMemoryCount), fmt.Sprintf("%d or more", pages)
+	}
+	if (page > pages && !capped) || len(list) == 0 {
+		return sayf("There %s only %s page%s of memories about you.", plural(pages, "is", "are"), of, plural(pages, "", "s"))
 	}
 	var b strings.Builder
 	who := "Memories about you"
 	if pid != 0 {
 		who = fmt.Sprintf("What **%s** remembers about you", pname)
 	}
-	fmt.Fprintf(&b, "%s: %d, newest first (page %d of %d).\n", who, total, page, pages)
+	fmt.Fprintf(&b, "%s: %s, newest first (page %d of %s).\n", who, count, page, of)
 	for _, m := range list {
 		b.WriteString(memoryLine(m, u.Location, memoryLineRunes))
 		b.WriteByte('\n')
 	}
-	if page < pages {
+	if page < pages || capped {
 		fmt.Fprintf(&b, "More: `/memory list page:%d`. ", page+1)
 	}
 	b.WriteString("Forget one: `/memory forget id:<#>`.")

@@ -100,11 +100,34 @@ func (e *env) click(u discordfake.User, customID string) answer {
 	}
 	a := answer{Type: got[0].Type, Content: got[0].Content}
 	_ = json.Unmarshal([]byte(got[0].Data), &a.Data)
-	if a.Type != 7 {
-		e.t.Fatalf("the click was answered with type %d, want 7 (update the message): %+v", a.Type, got[0])
-	}
-	if comps, ok := a.Data["components"].([]any); !ok || len(comps) != 0 {
-		e.t.Errorf("the answered question keeps its buttons: %v", a.Data["components"])
+	switch a.Type {
+	case 7: // answered at once (a refusal, Cancel): the message is replaced
+		if comps, ok := a.Data["components"].([]any); !ok || len(comps) != 0 {
+			e.t.Errorf("the answered question keeps its buttons: %v", a.Data["components"])
+		}
+	case 6: // acknowledged, then the message edited with the outcome
+		m, ok := e.discord.Original(in.Token)
+		if !ok || m.Content == "" {
+			e.t.Fatal("an acknowledged click was never answered")
+		}
+		a.Content = m.Content
+		var edits int
+		for _, r := range e.discord.RequestsTo(discordfake.RouteEditOriginal) {
+			var body struct {
+				Components *[]any `json:"components"`
+			}
+			if strings.Contains(r.Path, in.Token) && json.Unmarshal(r.PayloadJSON, &body) == nil {
+				edits++
+				if body.Components == nil || len(*body.Components) != 0 {
+					e.t.Errorf("the answered question keeps its buttons: %s", r.PayloadJSON)
+				}
+			}
+		}
+		if edits != 1 {
+			e.t.Errorf("%d edits of the clicked message, want 1", edits)
+		}
+	default:
+		e.t.Fatalf("the click was answered with type %d, want 7 (update) or 6 (acknowledge, then edit): %+v", a.Type, got[0])
 	}
 	return a
 }
@@ -147,6 +170,25 @@ func TestMemoryCommands(t *testing.T) {
 		a = e.slash(alice, "memory", sub("list", str("personality", "lilith")))
 		mustSay(t, a, "What **Lilith** remembers about you: 1", fmt.Sprintf("`#%d`", cello))
 		mustSay(t, e.slash(carol, "memory", sub("list")), "No personality remembers anything about you.")
+	})
+
+	t.Run("counting stops past 10000", func(t *testing.T) {
+		e := e.in(t)
+		dave := e.user()
+		did := e.internalID(dave)
+		if _, err := e.store.Pool().Exec(ctx, `
+INSERT INTO personality_memories (personality_id, source_system, content, formed_by, is_dm, about_user_ids, present_user_ids, remembered_at)
+SELECT $1, 'tzurot', 'Dave memory ' || g, 'summary', true, ARRAY[$2::bigint], ARRAY[$2::bigint], $3::timestamptz - make_interval(mins => g)
+FROM generate_series(1, 10005) g`, lil, did, e.now); err != nil {
+			t.Fatal(err)
+		}
+		mustSay(t, e.slash(dave, "memory", sub("list")), "Memories about you: more than 10000, newest first (page 1 of 1000 or more)", "Dave memory 1\n")
+		a := e.slash(dave, "memory", sub("list", integer("page", 1001)))
+		mustSay(t, a, "(page 1001 of 1000 or more)", "Dave memory 10005")
+		mustSay(t, e.slash(dave, "memory", sub("list", integer("page", 1002))), "only 1000 or more pages")
+		if _, err := e.store.Pool().Exec(ctx, `DELETE FROM personality_memories WHERE about_user_ids = ARRAY[$1::bigint]`, did); err != nil {
+			t.Fatal(err)
+		}
 	})
 
 	t.Run("search is words only", func(t *testing.T) {

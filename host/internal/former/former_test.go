@@ -282,6 +282,28 @@ func TestFormationRespectsOptOut(t *testing.T) {
 	}
 }
 
+// TestFormationRespectsPerPersonalityChoice: a user's choice for one
+// personality wins over their choice for all (/memory formation).
+func TestFormationRespectsPerPersonalityChoice(t *testing.T) {
+	w := newWorld(t, summary)
+	w.exec(`INSERT INTO user_preferences (user_id, memory_formation_enabled) VALUES ($1, true)`, w.bob)
+	w.exec(`INSERT INTO user_personality_settings (user_id, personality_id, memory_formation_enabled) VALUES ($1, $2, false)`, w.bob, w.personality)
+	w.exec(`INSERT INTO user_preferences (user_id, memory_formation_enabled) VALUES ($1, false)`, w.alice)
+	w.exec(`INSERT INTO user_personality_settings (user_id, personality_id, memory_formation_enabled) VALUES ($1, $2, true)`, w.alice, w.personality)
+	w.say(w.bob, bobSnow, "bob", "my bank pin is bob-secret-words", "I won't tell anyone.")
+	w.say(w.alice, aliceSnow, "alice", "I adopted a grey cat", "Lovely.")
+	res := w.quiet()
+	if len(res) != 1 || res[0].Err != nil {
+		t.Fatalf("results %+v", res)
+	}
+	if body := fmt.Sprint(w.api.Last(t).Body["messages"]); strings.Contains(body, "bob-secret-words") {
+		t.Errorf("the user who turned formation off for this personality reached the summariser:\n%s", body)
+	}
+	if got := w.memories(); len(got) != 1 || !slices.Equal(got[0].about, []int64{w.alice}) {
+		t.Errorf("stored %+v, want one memory about alice (on for this personality, off for all)", got)
+	}
+}
+
 // TestFormationBadJSONAndNoKey: a model answering prose stores nothing
 // (the tokens it spent are still metered); a user with no key and no
 // fallback is skipped without a call.

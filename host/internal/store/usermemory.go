@@ -48,23 +48,42 @@ func scanUserMemories(rows pgx.Rows) ([]UserMemory, error) {
 	return out, rows.Err()
 }
 
+// MaxMemoryCount is where MemoriesAbout stops counting: a total above it
+// is reported as MaxMemoryCount+1 ("more than 10,000"), so a list costs the
+// same for a user with a million memories.
+const MaxMemoryCount = 10000
+
 // MemoriesAbout returns one page of the memories about userID, newest first
 // (for one personality, or all when personalityID is 0), and how many there
-// are in all.
+// are in all (counted up to MaxMemoryCount+1).
+//
+// The page walks a recency index (personality_memories_recent_idx with a
+// personality, personality_memories_recency_idx without) and keeps the
+// user's rows, or reads the user's rows from the about_user_ids index and
+// sorts them: the planner picks by how many rows are the user's.
 func (s *Store) MemoriesAbout(ctx context.Context, userID, personalityID int64, limit, offset int) ([]UserMemory, int64, error) {
+	filter := `m.about_user_ids @> ARRAY[$1::bigint]`
+	args := []any{userID}
+	if personalityID != 0 {
+		filter += ` AND m.personality_id = $2`
+		args = append(args, personalityID)
+	}
 	var total int64
-	err := s.pool.QueryRow(ctx, `
-SELECT count(*) FROM personality_memories m
-WHERE m.about_user_ids @> ARRAY[$1::bigint] AND ($2::bigint = 0 OR m.personality_id = $2)`, userID, personalityID).Scan(&total)
+	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM personality_memories m WHERE `+filter+
+		fmt.Sprintf(` LIMIT %d) c`, MaxMemoryCount+1), args...).Scan(&total)
 	if err != nil {
 		return nil, 0, fmt.Errorf("count memories: %w", mapError(err))
+	}
+	order := `coalesce(m.remembered_at, m.created_at) DESC, m.id DESC`
+	if personalityID != 0 {
+		order = `m.personality_id, ` + order // the shape of personality_memories_recent_idx
 	}
 	rows, err := s.pool.Query(ctx, `
 SELECT `+userMemoryColumns+`
 FROM personality_memories m JOIN personalities p ON p.id = m.personality_id
-WHERE m.about_user_ids @> ARRAY[$1::bigint] AND ($2::bigint = 0 OR m.personality_id = $2)
-ORDER BY coalesce(m.remembered_at, m.created_at) DESC, m.id DESC
-LIMIT $3 OFFSET $4`, userID, personalityID, limit, offset)
+WHERE `+filter+`
+ORDER BY `+order+fmt.Sprintf(`
+LIMIT %d OFFSET %d`, limit, offset), args...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("list memories: %w", mapError(err))
 	}
@@ -93,20 +112,47 @@ func (s *Store) SearchMemoriesAbout(ctx context.Context, userID, personalityID i
 	if n := len([]rune(text)); n > MaxMemorySearchRunes {
 		return nil, fmt.Errorf("%w: a search is at most %d characters (this one has %d)", ErrInvalidInput, MaxMemorySearchRunes, n)
 	}
+	// Each memory is indexed in its own text search configuration, so the
+	// words are parsed in every configuration in use; the queries are ORed
+	// into one constant tsquery, which the tsv GIN index can serve (a query
+	// computed per row cannot use it). The tsquery text comes from
+	// PostgreSQL itself and goes back as a bound parameter.
+	var queries []string
 	rows, err := s.pool.Query(ctx, `
-SELECT `+userMemoryColumns+`
-FROM personality_memories m JOIN personalities p ON p.id = m.personality_id,
-     LATERAL websearch_to_tsquery(m.language, $3) q
-WHERE m.about_user_ids @> ARRAY[$1::bigint] AND ($2::bigint = 0 OR m.personality_id = $2)
-  AND m.tsv @@ q
-ORDER BY ts_rank_cd(m.tsv, q) DESC, coalesce(m.remembered_at, m.created_at) DESC, m.id DESC
-LIMIT $4`, userID, personalityID, text, limit)
+SELECT DISTINCT websearch_to_tsquery(l.cfg, $1)::text
+FROM (SELECT DISTINCT memory_language::regconfig AS cfg FROM personalities UNION SELECT 'simple'::regconfig) l`, text)
 	if err != nil {
 		return nil, fmt.Errorf("search memories: %w", mapError(err))
 	}
-	list, err := scanUserMemories(rows)
-	if err != nil {
+	for rows.Next() {
+		var q string
+		if err := rows.Scan(&q); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("search memories: %w", mapError(err))
+		}
+		if q != "" { // only stop words or symbols in this configuration
+			queries = append(queries, "("+q+")")
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("search memories: %w", mapError(err))
+	}
+	var list []UserMemory
+	if len(queries) > 0 {
+		rows, err = s.pool.Query(ctx, `
+SELECT `+userMemoryColumns+`
+FROM personality_memories m JOIN personalities p ON p.id = m.personality_id
+WHERE m.about_user_ids @> ARRAY[$1::bigint] AND ($2::bigint = 0 OR m.personality_id = $2)
+  AND m.tsv @@ $3::tsquery
+ORDER BY ts_rank_cd(m.tsv, $3::tsquery) DESC, coalesce(m.remembered_at, m.created_at) DESC, m.id DESC
+LIMIT $4`, userID, personalityID, strings.Join(queries, " | "), limit)
+		if err != nil {
+			return nil, fmt.Errorf("search memories: %w", mapError(err))
+		}
+		if list, err = scanUserMemories(rows); err != nil {
+			return nil, fmt.Errorf("search memories: %w", mapError(err))
+		}
 	}
 	if len(list) > 0 {
 		return list, nil

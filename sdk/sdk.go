@@ -21,6 +21,16 @@ import (
 //go:wasmexport tzurot_abi_v1
 func abiMarker() int32 { return 0 }
 
+// bulkInputMarker tells the host that this plugin reads its input only
+// through the bulk path (sdk.Input and everything built on it use
+// kernel.Input), so the host need not also copy it into Extism's kernel
+// memory. A plugin built with the SDK must therefore not read Extism's
+// input itself (go-pdk's pdk.Input): it is empty on hosts that honour
+// this. The host never calls it.
+//
+//go:wasmexport tzurot_bulk_input
+func bulkInputMarker() int32 { return 0 }
+
 // Input decodes the call's JSON input into T. Empty input gives T's zero
 // value, so exports without input (describe) need no special case.
 //

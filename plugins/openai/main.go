@@ -41,7 +41,7 @@ func describe() int32 {
 		Name:             "openai",
 		Version:          version,
 		Summary:          "Chat with OpenAI, OpenRouter or a local OpenAI-compatible server (Ollama, vLLM, LM Studio).",
-		Capabilities:     []string{abi.CapChat, abi.CapValidateKey, abi.CapModels},
+		Capabilities:     []string{abi.CapChat, abi.CapValidateKey, abi.CapModels, abi.CapEmbed},
 		NeedsKey:         needsKey,
 		NeedsNetwork:     true,
 		ParametersSchema: json.RawMessage(parametersSchema),
@@ -210,6 +210,41 @@ func models() int32 {
 			return abi.ModelList{}, perr
 		}
 		return abi.ModelList{Models: list}, nil
+	})
+}
+
+// embed turns texts into vectors with POST {base_url}/embeddings (OpenAI,
+// OpenRouter, and local servers that offer it), base64-encoded where the
+// server takes it and decoded here. One request for all the inputs; its
+// usage (prompt_tokens) is recorded as kind embed.
+//
+//go:wasmexport embed
+func embed() int32 {
+	return sdk.Handle(func(req abi.EmbedRequest) (abi.EmbedResponse, error) {
+		s, err := config()
+		if err != nil {
+			return abi.EmbedResponse{}, err
+		}
+		if len(req.Inputs) == 0 {
+			return abi.EmbedResponse{}, sdk.Errorf(abi.ErrBadRequest, "there is no text to embed")
+		}
+		body, model, err := s.embedBody(req)
+		if err != nil {
+			return abi.EmbedResponse{}, sdk.Errorf(abi.ErrInternal, "encode request: %v", err)
+		}
+		r, err := sdk.HTTP(s.httpRequest("POST", "/embeddings", body))
+		if err != nil {
+			return abi.EmbedResponse{}, sdk.AsError(err)
+		}
+		if !r.OK() {
+			return abi.EmbedResponse{}, provider.OpenAIError(r.Status, r.Body, r.Headers["retry-after"])
+		}
+		resp, perr := parseEmbeddings(r.Body, len(req.Inputs), model)
+		if perr != nil {
+			return abi.EmbedResponse{}, perr
+		}
+		sdk.RecordSpentUsage(resp.Usage)
+		return resp, nil
 	})
 }
 

@@ -50,7 +50,7 @@ func TestDescribeAndParametersSchema(t *testing.T) {
 	}
 	d := h.Describe()
 	if d.ABI != abi.Version || d.Name != "openai" || !d.NeedsKey || !d.NeedsNetwork ||
-		strings.Join(d.Capabilities, ",") != "llm.chat,llm.validate_key,llm.models" {
+		strings.Join(d.Capabilities, ",") != "llm.chat,llm.validate_key,llm.models,llm.embed" {
 		t.Fatalf("describe = %+v", d)
 	}
 	local, _ := setup(t, "local", plugintest.Options{})

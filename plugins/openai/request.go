@@ -27,6 +27,9 @@ type settings struct {
 	UseAuth bool
 	// AppName and AppURL identify the app to OpenRouter (X-Title, HTTP-Referer).
 	AppName, AppURL string
+	// EmbedModel is embed's default model (embed_model); EmbedEncoding is
+	// encoding_format, base64 or float (embed_encoding; see embed.go).
+	EmbedModel, EmbedEncoding string
 }
 
 // newSettings reads the config through get (sdk.Config in the plugin).
@@ -58,6 +61,13 @@ func newSettings(get func(string) (string, bool)) (settings, error) {
 	}
 	s.AppName, _ = get("app_name")
 	s.AppURL, _ = get("app_url")
+	s.EmbedModel, _ = get("embed_model")
+	s.EmbedEncoding, _ = get("embed_encoding")
+	switch s.EmbedEncoding {
+	case "", encodingBase64, encodingFloat:
+	default:
+		return s, fmt.Errorf("plugin config embed_encoding %q is not one of base64, float", s.EmbedEncoding)
+	}
 	return s, nil
 }
 

@@ -90,7 +90,7 @@ const (
 
 // KnownCapabilities lists every capability this ABI version defines.
 func KnownCapabilities() []string {
-	return []string{CapChat, CapValidateKey, CapModels, CapSpeak, CapVoiceClone, CapTranscribe, CapImage, CapTool, CapTTS}
+	return []string{CapChat, CapValidateKey, CapModels, CapEmbed, CapSpeak, CapVoiceClone, CapTranscribe, CapImage, CapTool, CapTTS}
 }
 
 // Description is what a plugin says about itself (the describe export).
@@ -180,7 +180,7 @@ type ChatRequest struct {
 
 // Usage counts what one provider call consumed.
 type Usage struct {
-	Kind        string `json:"kind"` // text, voice, image
+	Kind        string `json:"kind"` // text, voice, image, embed
 	Model       string `json:"model,omitempty"`
 	InputTokens int64  `json:"input_tokens,omitempty"`
 	// OutputTokens is every token the model generated, its reasoning

@@ -259,14 +259,24 @@ func (h *Harness) call(export string, input any, seed [][]byte) Result {
 	if err != nil {
 		h.tb.Fatalf("instantiate plugin: %v", err)
 	}
-	c := &call{h: h, user: h.user, streams: map[int64]*openStream{}, blobs: map[int64][]byte{}, guest: h.shared.guest}
+	c := &call{h: h, user: h.user, streams: map[int64]*openStream{}, blobs: map[int64][]byte{}, guest: h.shared.guest, input: in}
 	for _, b := range seed {
 		c.seedBlob(b)
 	}
 	ctx := context.WithValue(context.Background(), callKey{}, c)
 	h.shared.stderr.Reset()
-	rc, out, err := inst.CallWithContext(ctx, export, in)
+	// As on the host, a plugin that reads its input through the bulk path
+	// only (it exports abi.BulkInputExport) finds Extism's input empty, so
+	// a plugin that says so but reads it anyway fails here too.
+	extismIn := in
+	if inst.FunctionExists(abi.BulkInputExport) {
+		extismIn = nil
+	}
+	rc, out, err := inst.CallWithContext(ctx, export, extismIn)
 	c.closeStreams()
+	if c.outputSet && err == nil {
+		out = c.output
+	}
 
 	res := Result{RC: rc, Output: out, Stderr: h.shared.stderr.String()}
 	c.mu.Lock()

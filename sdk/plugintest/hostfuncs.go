@@ -3,6 +3,7 @@ package plugintest
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"sync"
 	"unicode/utf8"
 
@@ -29,12 +30,22 @@ type call struct {
 	nextBlob   int64
 	blobBytes  int64 // of blobs the plugin created; the caller's do not count
 	guest      *linearMemory
+
+	// input is the call's input (blob abi.InputBlob); output is what the
+	// plugin set with output_write (outputSet), which replaces its Extism
+	// output, as on the host.
+	input     []byte
+	output    []byte
+	outputSet bool
 }
 
 // maxBlobs bounds the blobs one call may create, as on the real host.
 const maxBlobs = 64
 
 func (c *call) blob(h int64) ([]byte, bool) {
+	if h == abi.InputBlob {
+		return c.input, true
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	b, ok := c.blobs[h]
@@ -266,6 +277,20 @@ func (h *Harness) hostFunctions() []extism.HostFunction {
 					return
 				}
 				stack[0] = extism.EncodeI64(h)
+			}),
+		fn(abi.HostOutputWrite, []extism.ValueType{extism.ValueTypeI32, extism.ValueTypeI32}, i32,
+			func(_ context.Context, c *call, _ *extism.CurrentPlugin, stack []uint64) {
+				n := extism.DecodeU32(stack[1])
+				if int64(n) > h.opts.MaxResponseBytes {
+					panic(fmt.Sprintf("tzurot host: output of %d bytes is over the %d-byte limit", n, h.opts.MaxResponseBytes))
+				}
+				src, ok := c.guest.span(extism.DecodeU32(stack[0]), n)
+				if !ok {
+					stack[0] = extism.EncodeI32(-1)
+					return
+				}
+				c.output, c.outputSet = append([]byte(nil), src...), true
+				stack[0] = extism.EncodeI32(0)
 			}),
 		fn(abi.HostEmit, ptr, nil, func(_ context.Context, c *call, cp *extism.CurrentPlugin, stack []uint64) {
 			chunk := string(read(cp, stack[0]))

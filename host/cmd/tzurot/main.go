@@ -30,7 +30,7 @@ func commands() map[string]command {
 		"plugins": {"list, check and call plugins", runPlugins},
 		"import":  {"import personalities (shapes, v2)", runImport},
 		"bench":   {"drive messages through the full pipeline and measure", runBench},
-		"doctor":  {"look for problems in the database (names)", runDoctor},
+		"doctor":  {"check the setup: settings, database, plugins, Discord, DNS", runDoctor},
 	}
 }
 

@@ -13,12 +13,16 @@ import (
 
 	"github.com/disgoorg/disgo/bot"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/tzurot-go/tzurot/host/internal/cache"
 	"github.com/tzurot-go/tzurot/host/internal/chat"
 	"github.com/tzurot-go/tzurot/host/internal/commands"
 	"github.com/tzurot-go/tzurot/host/internal/discord"
 	"github.com/tzurot-go/tzurot/host/internal/logging"
+	"github.com/tzurot-go/tzurot/host/internal/memory"
 	"github.com/tzurot-go/tzurot/host/internal/message"
+	"github.com/tzurot-go/tzurot/host/internal/metrics"
 	"github.com/tzurot-go/tzurot/host/internal/plugin"
 	"github.com/tzurot-go/tzurot/host/internal/queue"
 	"github.com/tzurot-go/tzurot/host/internal/ratelimit"
@@ -76,6 +80,11 @@ func Serve(ctx context.Context, opts Options) error {
 			return err
 		}
 	}
+	// Every missing setting at once, with the way out, rather than one per
+	// start (the same list as `tzurot doctor`).
+	if missing := MissingSettings(opts.Getenv); len(missing) > 0 {
+		return &MissingError{Missing: missing}
+	}
 	// Fail closed: no master key, no bot (users' keys must never be stored
 	// unprotected). Every key the vault opens is registered for redaction.
 	v, err := vault.FromEnv(opts.Getenv, vault.WithObserver(opts.Secrets.Observe))
@@ -85,6 +94,22 @@ func Serve(ctx context.Context, opts Options) error {
 	cfg, err := ConfigFromEnv(opts.Getenv, opts.Environ(), opts.Secrets.Observe)
 	if err != nil {
 		return err
+	}
+	// The metrics address is taken before anything slow, so a port in use
+	// fails the start at once; /readyz says "starting" until the bot is up.
+	var msrv *metrics.Server
+	if cfg.MetricsAddr != "" {
+		cfg.Metrics = metrics.New(prometheus.NewRegistry())
+		if msrv, err = metrics.Listen(cfg.MetricsAddr, cfg.Metrics); err != nil {
+			return fmt.Errorf("%s: %w", EnvMetricsAddr, err)
+		}
+		defer func() {
+			// Last: a scrape during shutdown still gets an answer.
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			_ = msrv.Close(cctx)
+		}()
+		logger.Info("serving metrics and health", slog.String("addr", msrv.Addr().String()))
 	}
 	// A fresh machine has no database yet: create it rather than make the
 	// self-hoster run createdb first.
@@ -99,6 +124,10 @@ func Serve(ctx context.Context, opts Options) error {
 	a, err := start(ctx, cfg, v, logger, !opts.NoGatewayConnect, opts.Discord...)
 	if err != nil {
 		return err
+	}
+	if msrv != nil {
+		a.MetricsAddr = msrv.Addr()
+		msrv.SetReady(a.Ready)
 	}
 	if opts.Started != nil {
 		opts.Started(a)
@@ -115,6 +144,9 @@ func Serve(ctx context.Context, opts Options) error {
 		}
 	}
 	logger.Info("shutting down", slog.Duration("deadline", cfg.ShutdownTimeout))
+	if msrv != nil {
+		msrv.Stopping()
+	}
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
 	defer cancel()
 	return a.Shutdown(sctx)
@@ -132,12 +164,24 @@ type App struct {
 	Limiter  *ratelimit.Limiter
 	// Queue joins gateway and worker processes (nil for --role all).
 	Queue *queue.Queue
+	// Memory is what personalities remember and know (retrieval for every
+	// reply; full text unless a vector searcher is added).
+	Memory *memory.Store
 	// InteractionsAddr is where HTTP interactions are served (nil if not).
 	InteractionsAddr net.Addr
+	// MetricsAddr is where /metrics, /healthz and /readyz are served (nil
+	// if not; set by Serve).
+	MetricsAddr net.Addr
 
 	pool, fastPool *pgxpool.Pool
-	shutdownOnce   sync.Once
-	shutdownErr    error
+	// Cache is the store's invalidation listener (one LISTEN connection);
+	// stopCache ends it, cacheDone is closed when it has.
+	Cache     *cache.Listener
+	stopCache context.CancelFunc
+	cacheDone chan struct{}
+
+	shutdownOnce sync.Once
+	shutdownErr  error
 }
 
 // messageRelay and eventRelay let the bot be built before the pipeline and
@@ -198,7 +242,20 @@ func start(ctx context.Context, cfg Config, v *vault.Vault, logger *slog.Logger,
 		return nil, err
 	}
 
+	cfg.Metrics.DatabasePools(map[string]*pgxpool.Pool{"main": a.pool, "ratelimit": a.fastPool})
 	a.Store = store.New(a.pool, v, logger)
+	// Users, personalities and sealed keys are cached in memory; every
+	// change, by any process, drops its entries through LISTEN/NOTIFY
+	// (docs/pipeline.md, Caches). Until the listener is connected the store
+	// reads the database every time.
+	a.Cache = cache.NewListener(a.pool.Config().ConnConfig, logger, a.Store.EnableCache(cfg.CacheEntries))
+	cctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	a.stopCache, a.cacheDone = stop, make(chan struct{})
+	go func() {
+		defer close(a.cacheDone)
+		a.Cache.Run(cctx)
+	}()
+	a.Memory = memory.New(a.pool, nil)
 	a.Limiter = ratelimit.New(store.New(a.fastPool, nil, logger), cfg.Limits)
 
 	pcfgPlugins, err := plugin.LoadConfig(cfg.PluginsFile)
@@ -206,8 +263,11 @@ func start(ctx context.Context, cfg Config, v *vault.Vault, logger *slog.Logger,
 		return nil, fmt.Errorf("read %s (set %s to use another file): %w", cfg.PluginsFile, EnvPlugins, err)
 	}
 	keys := &chat.KeySource{Own: a.Store, Fallback: cfg.Chat.Fallback}
-	if a.Plugins, err = plugin.NewHost(ctx, plugin.Options{Config: pcfgPlugins, Keys: keys, Logger: logger}); err != nil {
+	if a.Plugins, err = plugin.NewHost(ctx, plugin.Options{Config: pcfgPlugins, Keys: keys, Logger: logger, Metrics: cfg.Metrics}); err != nil {
 		return nil, err
+	}
+	if cfg.Metrics != nil {
+		cfg.Metrics.PluginPools(a.Plugins.PoolStats)
 	}
 
 	if cfg.Role == RoleGateway {
@@ -217,7 +277,8 @@ func start(ctx context.Context, cfg Config, v *vault.Vault, logger *slog.Logger,
 	}
 
 	msgs, events := &messageRelay{}, &eventRelay{}
-	opts := []discord.Option{discord.WithLogger(logger), discord.WithWorkers(cfg.Workers), discord.WithInteractionListener(events)}
+	opts := []discord.Option{discord.WithLogger(logger), discord.WithWorkers(cfg.Workers), discord.WithInteractionListener(events),
+		discord.WithMetrics(cfg.Metrics)}
 	if cfg.PublicKey != "" {
 		opts = append(opts, discord.WithHTTPInteractions(cfg.PublicKey))
 	}
@@ -247,10 +308,13 @@ func start(ctx context.Context, cfg Config, v *vault.Vault, logger *slog.Logger,
 		// grants from personality_tools (deny by default).
 		Tools: &chat.PluginTools{Host: a.Plugins}, ToolGrants: a.Store,
 		Images: a.Store, ImageGen: &chat.PluginImages{Host: a.Plugins},
+		// Memories, knowledge, personas and examples in every reply.
+		Memory: a.Memory,
 		// Tools may make adult content only in age-restricted channels.
 		Channels: a.Bot,
 		// A gateway hands every triggered message to the workers.
 		Dispatch: dispatcher(a.Queue),
+		Metrics:  cfg.Metrics,
 	}, chatCfg); err != nil {
 		return nil, err
 	}
@@ -402,6 +466,10 @@ func (a *App) closeAll(ctx context.Context) error {
 	}
 	if a.Plugins != nil {
 		run(a.Plugins.Close)
+	}
+	if a.stopCache != nil {
+		a.stopCache()
+		<-a.cacheDone
 	}
 	if a.fastPool != nil {
 		a.fastPool.Close()

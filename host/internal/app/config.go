@@ -14,6 +14,7 @@ import (
 	"github.com/tzurot-go/tzurot/host/internal/chat"
 	"github.com/tzurot-go/tzurot/host/internal/commands"
 	"github.com/tzurot-go/tzurot/host/internal/config"
+	"github.com/tzurot-go/tzurot/host/internal/metrics"
 	"github.com/tzurot-go/tzurot/host/internal/queue"
 	"github.com/tzurot-go/tzurot/host/internal/ratelimit"
 )
@@ -49,6 +50,7 @@ const (
 	EnvJobRescue          = "TZUROT_JOB_RESCUE_AFTER"
 	EnvJobAttempts        = "TZUROT_JOB_ATTEMPTS"
 	EnvJobWorkers         = "TZUROT_JOB_WORKERS"
+	EnvMetricsAddr        = "TZUROT_METRICS_ADDR"
 	DefaultPluginsFile    = "plugins.toml"
 	DefaultInteractions   = "/interactions"
 	DefaultShutdown       = 30 * time.Second
@@ -95,8 +97,17 @@ type Config struct {
 	// Workers bounds the Discord events handled at once.
 	Workers int
 	// DBMaxConns bounds the main database pool.
-	DBMaxConns      int32
+	DBMaxConns int32
+	// CacheEntries bounds each of the store's in-memory caches (0:
+	// store.DefaultCacheEntries).
+	CacheEntries    int
 	ShutdownTimeout time.Duration
+	// MetricsAddr, when set, serves /metrics, /healthz and /readyz there
+	// (docs/operations.md).
+	MetricsAddr string
+	// Metrics is not read from the environment: Serve makes it when
+	// MetricsAddr is set; nil counts nothing.
+	Metrics *metrics.Metrics
 
 	// DiscordRESTURL replaces Discord's REST base URL (a proxy, or a fake
 	// Discord in tests that run the real binary). Empty means Discord.
@@ -129,7 +140,7 @@ func ConfigFromEnv(getenv func(string) string, environ []string, observe func(st
 	}
 	c.DiscordToken = strings.TrimSpace(getenv(EnvDiscordToken))
 	if c.DiscordToken == "" {
-		return Config{}, fmt.Errorf("%s is not set: copy the bot token from the Bot page of your application at https://discord.com/developers/applications", EnvDiscordToken)
+		return Config{}, ErrNoDiscordToken
 	}
 	if observe != nil {
 		observe(c.DiscordToken)
@@ -152,6 +163,7 @@ func ConfigFromEnv(getenv func(string) string, environ []string, observe func(st
 		}
 		c.DiscordRESTURL = u
 	}
+	c.MetricsAddr = strings.TrimSpace(getenv(EnvMetricsAddr))
 	c.PublicKey = strings.TrimSpace(getenv(EnvDiscordPublicKey))
 	if p := strings.TrimSpace(getenv(EnvInteractionsPath)); p != "" {
 		if !strings.HasPrefix(p, "/") {

@@ -454,6 +454,18 @@ func (j *job) postFiles(ctx context.Context, text string) ([]string, bool, error
 	}
 	j.stats.Sending = time.Now()
 	pers := j.personality
+	if j.live != nil {
+		if j.live.live.Stop(); j.live.live.Shown() {
+			// The words are already in the channel: finish them, then the
+			// files follow in a message of their own.
+			ids, err := j.live.live.Finish(ctx, text, nil)
+			if err != nil {
+				return ids, true, err
+			}
+			more, err := fs.SendFilesAsPersonality(ctx, j.msg.ChannelID, j.msg.ThreadParentID, personalityName(*pers), pers.AvatarURL, "", files, j.p.cfg.UploadLimit)
+			return append(ids, more...), true, err
+		}
+	}
 	ids, err := fs.SendFilesAsPersonality(ctx, j.msg.ChannelID, j.msg.ThreadParentID, personalityName(*pers), pers.AvatarURL, text, files, j.p.cfg.UploadLimit)
 	return ids, true, err
 }

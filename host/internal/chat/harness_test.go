@@ -20,6 +20,9 @@ import (
 
 	"github.com/disgoorg/disgo/gateway"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tzurot-go/tzurot/host/internal/cache"
 	"github.com/tzurot-go/tzurot/host/internal/chat"
 	"github.com/tzurot-go/tzurot/host/internal/discord"
 	"github.com/tzurot-go/tzurot/host/internal/discordfake"
@@ -115,7 +118,7 @@ type fakeProvider struct {
 	reasoning string
 }
 
-func newFakeProvider(t *testing.T) *fakeProvider {
+func newFakeProvider(t testing.TB) *fakeProvider {
 	f := &fakeProvider{}
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(f.srv.Close)
@@ -226,7 +229,7 @@ const (
 )
 
 type harness struct {
-	t        *testing.T
+	t        testing.TB
 	ctx      context.Context
 	fake     *discordfake.Server
 	bot      *discord.Bot
@@ -239,6 +242,13 @@ type harness struct {
 
 	handled chan string // ids of messages whose handling finished
 	replies chan chat.ReplyStats
+
+	// With harnessOptions.cached: the database, the round trips of the
+	// store's pool and the store's cache listener.
+	dsn      string
+	vault    *vault.Vault
+	trips    *pgtest.RoundTrips
+	listener *cache.Listener
 }
 
 type harnessOptions struct {
@@ -253,6 +263,15 @@ type harnessOptions struct {
 	// deps adjusts the pipeline's parts (tools, grants) once the plugin
 	// host runs.
 	deps func(*chat.Deps, *plugin.Host)
+	// cached runs the store with its in-memory caches and their listener,
+	// as serve does, on a one-connection pool whose round trips are counted.
+	cached bool
+	// poolConns sizes that pool (default 1, which makes round trips
+	// countable one reply at a time).
+	poolConns int32
+	// fake and bot add options to the fake Discord and the bot.
+	fake []discordfake.Option
+	bot  []discord.Option
 }
 
 const defaultPluginsTOML = `
@@ -300,20 +319,20 @@ func (f *forward) HandleMessage(ctx context.Context, m chat.Message) {
 	f.done <- m.ID
 }
 
-func newHarness(t *testing.T, o harnessOptions) *harness {
+func newHarness(t testing.TB, o harnessOptions) *harness {
 	t.Helper()
 	ctx := context.Background()
 	h := &harness{t: t, ctx: ctx, logs: &logBuffer{}, handled: make(chan string, 1000), replies: make(chan chat.ReplyStats, 1000)}
 	logger := slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 
-	h.fake = discordfake.New(t)
+	h.fake = discordfake.New(t, o.fake...)
 	h.channel = h.fake.AddTextChannel(guildID)
 	fw := &forward{done: h.handled}
 	u := strings.TrimPrefix(h.fake.URL, "http://")
-	b, err := discord.New(h.fake.Token, fw, discord.WithRESTURL(h.fake.RESTURL()),
+	b, err := discord.New(h.fake.Token, fw, append([]discord.Option{discord.WithRESTURL(h.fake.RESTURL()),
 		discord.WithCompression(discord.CompressionNone), discord.WithLogger(logger), discord.WithDownloadHosts(u),
 		// Discord failures are retried quickly here; the waits are pacing, not assertions.
-		discord.WithSendRetry(discord.SendRetry{Initial: time.Millisecond, Max: 5 * time.Millisecond, Total: 500 * time.Millisecond}))
+		discord.WithSendRetry(discord.SendRetry{Initial: time.Millisecond, Max: 5 * time.Millisecond, Total: 500 * time.Millisecond})}, o.bot...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -327,7 +346,26 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.store = store.New(pgtest.New(t), v, logger)
+	h.vault = v
+	if o.cached {
+		h.dsn = pgtest.DSN(t)
+		var pool *pgxpool.Pool
+		pool, h.trips = pgtest.PoolCountingRoundTrips(t, h.dsn, max(o.poolConns, 1))
+		h.store = store.New(pool, v, logger)
+		h.listener = cache.NewListener(pool.Config().ConnConfig, logger, h.store.EnableCache(0))
+		lctx, stop := context.WithCancel(ctx)
+		stopped := make(chan struct{})
+		go func() { defer close(stopped); h.listener.Run(lctx) }()
+		t.Cleanup(func() { stop(); <-stopped })
+		wctx, cancel := context.WithTimeout(ctx, time.Minute)
+		err := h.listener.WaitConnected(wctx)
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		h.store = store.New(pgtest.New(t), v, logger)
+	}
 
 	h.provider = newFakeProvider(t)
 	toml := o.pluginsTOML

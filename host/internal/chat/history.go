@@ -78,6 +78,23 @@ func (h *history) channel(id string) *channelLog {
 	return c
 }
 
+// peek returns up to n cached messages of the channel older than beforeID,
+// oldest first, without any I/O (nil when the channel is not cached). The
+// memory search reads the conversation with it, at the same time as the
+// first database reads, before the history proper is loaded.
+func (h *history) peek(channelID, beforeID string, n int) []Message {
+	if n <= 0 {
+		return nil
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	e, ok := h.channels[channelID]
+	if !ok {
+		return nil
+	}
+	return olderThan(e.Value.(*channelLog).msgs, beforeID, n)
+}
+
 // before returns up to n messages of the channel older than beforeID,
 // oldest first, seeding the channel from REST when needed.
 func (h *history) before(ctx context.Context, channelID, beforeID string, n int) ([]Message, error) {

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/tzurot-go/tzurot/host/internal/chunk"
+	"github.com/tzurot-go/tzurot/host/internal/memory"
 	"github.com/tzurot-go/tzurot/host/internal/plugin"
 	"github.com/tzurot-go/tzurot/host/internal/ratelimit"
 	"github.com/tzurot-go/tzurot/host/internal/store"
@@ -41,9 +42,16 @@ type job struct {
 	transcript string
 	// files are what tools attached (agent.go), posted with the reply.
 	files []ToolFile
+	// memory is what retrieval found for this reply (empty without one);
+	// memoryCh delivers it while the retrieval runs.
+	memory   memory.Blocks
+	memoryCh chan memory.Blocks
 	// ledger, for a reply run by a job, keeps a retried job from posting it
 	// twice (nil in a single process).
 	ledger Ledger
+	// live is the reply shown while it is written (live.go); nil when it
+	// is posted whole.
+	live *liveText
 }
 
 // run answers the message in three steps: load what the reply needs, take
@@ -90,6 +98,14 @@ func (j *job) load(ctx context.Context) bool {
 		pers store.Personality
 	)
 	knownID, known := p.userIDs.get(msg.Author.ID)
+	// Memory retrieval needs the user's id: for a user seen before it
+	// starts now, beside both reads, otherwise as soon as the user row is
+	// there. It runs on while the rate limit, transcription and key steps
+	// go on; only the prompt waits for it (request), so it never adds a
+	// round trip of its own.
+	if known {
+		j.startRetrieve(ctx, knownID)
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		u, err := retry2(gctx, p.cfg.Retry, func(ctx context.Context) (store.User, error) {
@@ -112,6 +128,7 @@ func (j *job) load(ctx context.Context) bool {
 		j.user = user
 		p.userIDs.put(msg.Author.ID, user.ID)
 		if !known || knownID != user.ID {
+			j.startRetrieve(ctx, user.ID)
 			pers, err = j.loadPersonality(ctx, user.ID)
 		}
 	}
@@ -121,7 +138,7 @@ func (j *job) load(ctx context.Context) bool {
 		// it and stay silent, as for any name that is not a personality.
 		p.mentions.index.DeletePersonality(j.trig.PersonalityID)
 		j.log.Info("triggered personality no longer exists; ignored", slog.String("reason", j.trig.Reason.String()))
-		j.stats.Err = err
+		j.stats.Err, j.stats.Outcome = err, "ignored"
 		return false
 	case err != nil:
 		j.fail(ctx, botFailure(codeDatabase, err))
@@ -129,6 +146,59 @@ func (j *job) load(ctx context.Context) bool {
 	}
 	j.personality = &pers
 	return true
+}
+
+// startRetrieve begins reading the personality's memory for userID; the
+// prompt collects it with memoryBlocks. A later start replaces an earlier
+// one (whose result, on a buffered channel, is dropped).
+func (j *job) startRetrieve(ctx context.Context, userID int64) {
+	if j.p.memory == nil {
+		return
+	}
+	ch := make(chan memory.Blocks, 1)
+	j.memoryCh = ch
+	go func() { ch <- j.retrieve(ctx, userID) }()
+}
+
+// memoryBlocks waits for the retrieval startRetrieve began (once).
+func (j *job) memoryBlocks() memory.Blocks {
+	if j.memoryCh != nil {
+		j.memory = <-j.memoryCh
+		j.memoryCh = nil
+	}
+	return j.memory
+}
+
+// memoryHistory is how many cached channel messages the memory search
+// reads besides the message itself.
+const memoryHistory = 10
+
+// retrieve finds the personality's memories, knowledge, the user's persona
+// and examples for this reply. Memory is a nicety: a failure is logged and
+// the reply goes on without it.
+func (j *job) retrieve(ctx context.Context, userID int64) memory.Blocks {
+	p, msg := j.p, j.msg
+	if p.memory == nil {
+		return memory.Blocks{}
+	}
+	var text strings.Builder
+	for _, h := range p.history.peek(msg.ChannelID, msg.ID, memoryHistory) {
+		text.WriteString(h.Content)
+		text.WriteString("\n")
+	}
+	text.WriteString(j.content)
+	b, err := p.memory.Retrieve(ctx, memory.Query{
+		PersonalityID: j.trig.PersonalityID, UserID: userID,
+		ChannelID: msg.ChannelID, GuildID: msg.GuildID, IsDM: msg.IsDM(),
+		Text: text.String(),
+	})
+	if err != nil {
+		if ctx.Err() == nil {
+			j.log.Warn("cannot read the personality's memory; answering without it", slog.Any("err", err))
+		}
+		return memory.Blocks{}
+	}
+	return b
 }
 
 func (j *job) loadPersonality(ctx context.Context, userID int64) (store.Personality, error) {
@@ -160,7 +230,8 @@ func (j *job) admit(ctx context.Context) bool {
 	if v.Allowed {
 		return true
 	}
-	j.stats.Err = fmt.Errorf("rate limited (%s)", v.Scope)
+	j.stats.Err, j.stats.Outcome = fmt.Errorf("rate limited (%s)", v.Scope), "rate_limited"
+	p.metrics.RateLimited(v.Scope)
 	j.log.Info("rate limited", slog.String("scope", v.Scope), slog.Duration("retry_after", v.RetryAfter))
 	if p.notices.allow("rate:"+msg.Author.ID, max(v.RetryAfter, 10*time.Second)) {
 		if _, err := p.sender.Reply(ctx, msg.ChannelID, msg.ID, v.Message()); err != nil {
@@ -188,6 +259,7 @@ func (j *job) reply(ctx context.Context) {
 		return
 	}
 	pluginName, slot := st.Name, st.KeySlot
+	j.stats.Plugin = pluginName
 	// The stored parameters were checked when they were saved, but against
 	// the plugin of that day: an upgrade may have tightened its rules, and
 	// imported personalities were never checked. A call the provider would
@@ -217,12 +289,23 @@ func (j *job) reply(ctx context.Context) {
 		RequestID:     j.stats.RequestID,
 	})
 	start := time.Now()
+	j.live = j.startLive(ctx)
+	if j.live != nil {
+		defer j.live.live.Stop()
+	}
 	// The agent loop (agent.go): one chat call when no tool is offered.
-	loop, err := j.converse(callCtx, j.tools(ctx), req, func(ctx context.Context, req abi.ChatRequest) (abi.ChatResponse, []abi.Usage, error) {
+	loop, err := j.converse(callCtx, j.tools(ctx), req, j.live.liveChat(func(ctx context.Context, req abi.ChatRequest) (abi.ChatResponse, []abi.Usage, error) {
 		return p.plugins.Chat(ctx, pluginName, req)
-	})
+	}))
 	resp, usage := loop.resp, loop.usage
 	j.stats.PluginTime = time.Since(start)
+	if err != nil && j.live != nil {
+		j.live.live.Stop()
+		if j.live.live.Shown() {
+			j.streamCut(ctx, j.live, req, usage, err)
+			return
+		}
+	}
 	if err != nil {
 		if len(usage) > 0 {
 			// Earlier steps of the loop were done (and may have been billed).
@@ -326,7 +409,7 @@ func (j *job) deliver(ctx context.Context, text string, resp abi.ChatResponse, u
 	}
 	delivery := store.DeliveryPosted
 	if err != nil {
-		delivery = store.DeliveryPartial
+		delivery, j.stats.Outcome = store.DeliveryPartial, "partial"
 		j.log.Warn("part of the reply could not be posted", slog.Int("posted_parts", len(ids)), slog.Any("err", err))
 		parts := len(nonBlank(chunk.Split(text)))
 		dm := fmt.Sprintf("%s could not post all of its reply to your message (ref: %s): %d of %d parts are in the channel; the rest is lost because %s.",
@@ -429,6 +512,7 @@ func (j *job) request(ctx context.Context, model string) (abi.ChatRequest, error
 		history:     hist,
 		refs:        j.references(ctx),
 		budget:      budget,
+		memory:      j.memoryBlocks(),
 	}
 	req := abi.ChatRequest{
 		Model:              model,
@@ -501,6 +585,11 @@ func (j *job) post(ctx context.Context, text string, last LastPart) ([]string, e
 	j.stats.Sending = time.Now()
 	pers := j.personality
 	name := personalityName(*pers)
+	if j.live != nil {
+		// The parts shown so far are edited to say exactly text; new parts
+		// are posted; the last carries the audio.
+		return j.live.live.Finish(ctx, text, last)
+	}
 	if j.msg.IsDM() {
 		if last != nil {
 			return j.p.sender.ReplyWith(ctx, j.msg.ChannelID, j.msg.ID, dmPrefix(name)+text, last)
@@ -624,7 +713,7 @@ func (j *job) usageRows(reqID string, usage []abi.Usage, kind, provider string, 
 // noKey tells the user how to add a key (in a DM; in the channel when DMs
 // are closed), at most once a minute per user and provider.
 func (j *job) noKey(ctx context.Context, err error) {
-	j.stats.Err = err
+	j.stats.Err, j.stats.Outcome = err, "no_key"
 	j.log.Info("no API key for the provider", slog.String("provider", j.provider))
 	if !j.p.notices.allow("nokey:"+j.msg.Author.ID+":"+j.provider, time.Minute) {
 		return
@@ -642,7 +731,7 @@ func (j *job) noKey(ctx context.Context, err error) {
 // reference in the channel, the cause in the log, and the cause in a DM to
 // the user when it concerns their own key or request.
 func (j *job) fail(ctx context.Context, f failure) {
-	j.stats.Err = f.cause
+	j.stats.Err, j.stats.Outcome = f.cause, f.code
 	if ctx.Err() != nil {
 		// The reply timed out or shutdown gave up on it: still answer.
 		var cancel context.CancelFunc

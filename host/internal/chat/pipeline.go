@@ -31,6 +31,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tzurot-go/tzurot/host/internal/memory"
+	"github.com/tzurot-go/tzurot/host/internal/metrics"
 	"github.com/tzurot-go/tzurot/host/internal/plugin"
 	"github.com/tzurot-go/tzurot/host/internal/ratelimit"
 	"github.com/tzurot-go/tzurot/host/internal/store"
@@ -198,6 +200,9 @@ type Deps struct {
 	Voice Voice
 	// Download fetches attachments for transcription ((*discord.Bot).Download).
 	Download Downloader
+	// Metrics counts replies, their latency, rate-limit refusals and usage
+	// tokens; nil counts nothing.
+	Metrics *metrics.Metrics
 	// Tools runs tool plugins (PluginTools adapts *plugin.Host); ToolGrants
 	// says which tools each personality may call; Channels tells
 	// age-restricted channels apart. Without Tools and ToolGrants no reply
@@ -214,6 +219,14 @@ type Deps struct {
 	// to a worker process instead of answering it here (serve --role
 	// gateway; docs/scaling.md). Nil answers in this process.
 	Dispatch Dispatcher
+	// Memory finds what a personality remembers and knows for a reply
+	// (*memory.Store); nil means replies use no memory.
+	Memory Memory
+}
+
+// Memory is retrieval for one reply (host/internal/memory).
+type Memory interface {
+	Retrieve(ctx context.Context, q memory.Query) (memory.Blocks, error)
 }
 
 // ReplyStats describes one reply attempt.
@@ -228,6 +241,23 @@ type ReplyStats struct {
 	PluginTime time.Duration
 	// Err is nil for a reply that was posted.
 	Err error
+	// Plugin is the provider plugin entry asked ("" if none was reached).
+	Plugin string
+	// Outcome is "posted", "partial", or why there was no reply: a failure
+	// code (failure.go, the provider's error code), "rate_limited",
+	// "no_key", "ignored". A bounded set: it is a metrics label.
+	Outcome string
+}
+
+// outcome is Outcome, or what Err says when no step named one.
+func (s ReplyStats) outcome() string {
+	switch {
+	case s.Outcome != "":
+		return s.Outcome
+	case s.Err != nil:
+		return "failed"
+	}
+	return "posted"
 }
 
 // Overhead is the host's own time for a reply: message in to reply out,
@@ -248,6 +278,7 @@ type Pipeline struct {
 	limiter  *ratelimit.Limiter
 	keys     *KeySource
 	voice    Voice
+	memory   Memory
 	download Downloader
 	log      *slog.Logger
 	detector *trigger.Detector
@@ -261,6 +292,7 @@ type Pipeline struct {
 	grants   ToolGrants
 	channels ChannelInfo
 	images   ImageConfigs
+	metrics  *metrics.Metrics
 	imageGen ImageGenerator
 	dispatch Dispatcher
 
@@ -281,7 +313,7 @@ func New(ctx context.Context, d Deps, cfg Config) (*Pipeline, error) {
 	}
 	log = log.With("component", "chat")
 	p := &Pipeline{cfg: cfg, store: d.Store, plugins: d.Plugins, sender: d.Sender, limiter: d.Limiter, keys: d.Keys,
-		voice: d.Voice, download: d.Download, log: log,
+		voice: d.Voice, memory: d.Memory, download: d.Download, log: log,
 		toolHost: d.Tools, grants: d.ToolGrants, channels: d.Channels,
 		images: d.Images, imageGen: d.ImageGen, dispatch: d.Dispatch}
 	p.mentions = &mentions{src: d.Store, index: trigger.NewAliasIndex(), log: log, retry: cfg.Retry}
@@ -302,6 +334,7 @@ func New(ctx context.Context, d Deps, cfg Config) (*Pipeline, error) {
 	p.detector = det
 	p.history = newHistory(d.Reader, max(cfg.HistoryMessages, 0), cfg.HistoryChannels, cfg.HistoryTTL)
 	p.recorder = newRecorder(d.Store, log, cfg.Retry, cfg.RecordBatch, cfg.MaxSpool)
+	p.metrics, p.recorder.metrics = d.Metrics, d.Metrics
 	pollCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	p.stopPoll = cancel
 	if cfg.MentionPoll > 0 {
@@ -467,6 +500,11 @@ func (p *Pipeline) replySafely(ctx context.Context, msg Message, t trigger.Trigg
 		if r := recover(); r != nil {
 			j.log.Error("reply panicked", slog.String("panic", fmt.Sprint(r)), slog.String("stack", string(debug.Stack())))
 			j.fail(context.WithoutCancel(ctx), botFailure(codePanic, fmt.Errorf("panic: %v", r)))
+		}
+		if !j.stats.Sending.IsZero() {
+			p.metrics.Reply(j.stats.Plugin, j.stats.outcome(), j.stats.Sending.Sub(j.stats.Received), j.stats.Overhead())
+		} else {
+			p.metrics.Reply(j.stats.Plugin, j.stats.outcome(), 0, 0)
 		}
 		if p.cfg.OnReply != nil {
 			p.cfg.OnReply(j.stats)

@@ -7,6 +7,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/tzurot-go/tzurot/host/internal/memory"
 	"github.com/tzurot-go/tzurot/host/internal/store"
 	"github.com/tzurot-go/tzurot/sdk/abi"
 )
@@ -76,6 +77,9 @@ type promptInput struct {
 	history     []Message // oldest first
 	refs        []reference
 	budget      int // tokens for the whole prompt
+	// memory is what the personality remembers and knows for this reply,
+	// already cut to its own budget (host/internal/memory).
+	memory memory.Blocks
 }
 
 // personalityName is the name a personality speaks under.
@@ -86,9 +90,10 @@ func personalityName(p store.Personality) string {
 	return p.Name
 }
 
-// systemPrompt is the personality's prompt fields and the current time in
-// the user's zone.
-func systemPrompt(p store.Personality, user store.User, userName string, now time.Time) string {
+// systemPrompt is the personality's prompt fields, what it remembers and
+// knows (memory, already rendered), and the current time in the user's
+// zone; the instructions about the conversation stay last.
+func systemPrompt(p store.Personality, user store.User, userName string, now time.Time, memory string) string {
 	var b strings.Builder
 	name := personalityName(p)
 	if s := strings.TrimSpace(p.SystemPrompt); s != "" {
@@ -115,6 +120,7 @@ func systemPrompt(p store.Personality, user store.User, userName string, now tim
 			fmt.Fprintf(&b, "\n\n## %s\n%s", f.label, v)
 		}
 	}
+	b.WriteString(memory)
 	loc := user.Location
 	if loc == nil {
 		loc = time.UTC
@@ -190,7 +196,7 @@ func speaker(u Author) string {
 func buildMessages(in promptInput, botUserID string) []abi.Message {
 	name := personalityName(in.personality)
 	userName := speaker(in.msg.Author)
-	system := systemPrompt(in.personality, in.user, userName, in.now)
+	system := systemPrompt(in.personality, in.user, userName, in.now, memorySections(in.memory, name, userName))
 
 	var last strings.Builder
 	fmt.Fprintf(&last, "%s: %s", userName, in.content)
@@ -251,3 +257,48 @@ func buildMessages(in promptInput, botUserID string) []abi.Message {
 	out = append(out, abi.Message{Role: abi.RoleUser, Content: last.String()})
 	return out
 }
+
+// memorySections renders retrieval's blocks for the system prompt, each
+// under its own heading so the model can tell what the user said about
+// themselves from what it knows and what it remembers. Empty blocks are
+// left out. Memory text is data, not instructions: each memory is one
+// quoted line (a newline in it cannot start a heading of its own).
+func memorySections(b memory.Blocks, name, userName string) string {
+	if b.Empty() {
+		return ""
+	}
+	var s strings.Builder
+	if b.Persona != nil {
+		fmt.Fprintf(&s, "\n\n## About the person you are talking to\nWhat %s says about themselves:\n%s", userName, strings.TrimSpace(b.Persona.Content))
+	}
+	if len(b.Knowledge) > 0 {
+		s.WriteString("\n\n## Things you know")
+		for _, k := range b.Knowledge {
+			if t := strings.TrimSpace(k.Title); t != "" {
+				fmt.Fprintf(&s, "\n### %s\n%s", oneLine(t), strings.TrimSpace(k.Content))
+			} else {
+				fmt.Fprintf(&s, "\n- %s", strings.TrimSpace(k.Content))
+			}
+		}
+	}
+	if len(b.Memories) > 0 {
+		fmt.Fprintf(&s, "\n\n## What you remember about %s\nFrom earlier conversations (most relevant first):", userName)
+		for _, m := range b.Memories {
+			if m.RememberedAt.IsZero() {
+				fmt.Fprintf(&s, "\n- %s", oneLine(m.Content))
+			} else {
+				fmt.Fprintf(&s, "\n- (%s) %s", m.RememberedAt.UTC().Format("2 Jan 2006"), oneLine(m.Content))
+			}
+		}
+	}
+	if len(b.Examples) > 0 {
+		fmt.Fprintf(&s, "\n\n## Example dialogue\nHow %s talks (examples, not part of this conversation):", name)
+		for _, e := range b.Examples {
+			fmt.Fprintf(&s, "\nUser: %s\n%s: %s", oneLine(e.User), name, oneLine(e.Character))
+		}
+	}
+	return s.String()
+}
+
+// oneLine folds whitespace runs (newlines included) into single spaces.
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

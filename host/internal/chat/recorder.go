@@ -11,6 +11,7 @@ import (
 
 	"github.com/cenkalti/backoff/v4"
 
+	"github.com/tzurot-go/tzurot/host/internal/metrics"
 	"github.com/tzurot-go/tzurot/host/internal/store"
 )
 
@@ -39,6 +40,7 @@ type ReplyWriter interface {
 // hand (docs/pipeline.md, "The database going away").
 type recorder struct {
 	w        ReplyWriter
+	metrics  *metrics.Metrics // counts usage tokens; nil: not counted
 	log      *slog.Logger
 	retry    RetryPolicy
 	maxBatch int
@@ -99,6 +101,9 @@ func newRecorder(w ReplyWriter, log *slog.Logger, retry RetryPolicy, maxBatch, m
 // Record queues rec and waits until it is written (or ctx ends, in which case
 // the write still happens in the background).
 func (r *recorder) Record(ctx context.Context, rec store.ReplyRecord) error {
+	for _, u := range rec.Usage {
+		r.metrics.Usage(u.Provider, u.Kind, int64(u.InputTokens), int64(u.OutputTokens), int64(u.ReasoningTokens))
+	}
 	p := &pendingRecord{rec: rec, ctx: context.WithoutCancel(ctx), done: make(chan error, 1)}
 	r.mu.Lock()
 	if r.closed {

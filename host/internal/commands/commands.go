@@ -301,6 +301,9 @@ type reply struct {
 	// DeferCreateMessage cannot say which mentions the answer allows.
 	respond  events.InteractionResponderFunc
 	deferred bool
+	// update, when set, answers a button click by replacing the message the
+	// button was on (its buttons removed) instead of sending a new one.
+	update func(discord.MessageUpdate) error
 }
 
 // responder is what command and modal events have in common.
@@ -332,6 +335,14 @@ func (r *reply) Defer() error {
 // Send shows content (and files) to the user.
 func (r *reply) Send(content string, files ...*discord.File) error {
 	content = truncate(content, 2000)
+	if r.update != nil {
+		upd := discord.NewMessageUpdate().WithContent(content).WithAllowedMentions(noMentions()).
+			ClearComponents() // no buttons left: the question was answered
+		if err := r.update(upd); err != nil {
+			return &sendError{fmt.Errorf("update interaction message: %w", err)}
+		}
+		return nil
+	}
 	if r.deferred {
 		upd := discord.NewMessageUpdate().WithContent(content).WithAllowedMentions(noMentions())
 		if len(files) > 0 {
@@ -483,6 +494,7 @@ func (c *Commands) routes() *handler.Mux {
 		r.Autocomplete("/tools", c.autocompleteImageOptions)
 	})
 	c.imageRoutes(m)
+	c.memoryRoutes(m)
 
 	m.Route("/voice", func(r handler.Router) {
 		r.Command("/enable", c.command("voice enable", c.voiceEnable))

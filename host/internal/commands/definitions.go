@@ -35,7 +35,7 @@ func Definitions() []discord.ApplicationCommandCreate {
 		}}
 	admin := discord.PermissionAdministrator
 
-	return imageDefinitions([]discord.ApplicationCommandCreate{
+	return memoryDefinitions(imageDefinitions([]discord.ApplicationCommandCreate{
 		discord.SlashCommandCreate{
 			Name: "wallet", Description: "Your API keys for the AI providers (only you see the replies)",
 			Contexts: contexts, IntegrationTypes: install,
@@ -77,7 +77,7 @@ func Definitions() []discord.ApplicationCommandCreate {
 						discord.ApplicationCommandOptionString{Name: "prompt", Description: "Who it is: the system prompt", MaxLength: ptr(6000)},
 						discord.ApplicationCommandOptionBool{Name: "public", Description: "Whether everyone may talk to it (default: no)"},
 					}},
-				discord.ApplicationCommandOptionSubCommand{Name: "edit", Description: "Change a personality's name, prompt, error message, birthday or visibility",
+				discord.ApplicationCommandOptionSubCommand{Name: "edit", Description: "Change a personality's name, prompt, error message, birthday, visibility or streaming",
 					Options: []discord.ApplicationCommandOption{
 						personality,
 						discord.ApplicationCommandOptionString{Name: "name", Description: "New name", MaxLength: ptr(100)},
@@ -86,6 +86,8 @@ func Definitions() []discord.ApplicationCommandCreate {
 						discord.ApplicationCommandOptionString{Name: "error_message", Description: "What it says when a reply fails (\"none\" for the default)", MaxLength: ptr(1000)},
 						discord.ApplicationCommandOptionString{Name: "birthday", Description: "MM-DD or YYYY-MM-DD (\"none\" to clear)", MaxLength: ptr(10)},
 						discord.ApplicationCommandOptionBool{Name: "public", Description: "Whether everyone may talk to it"},
+						discord.ApplicationCommandOptionString{Name: "stream", Description: "Show its replies while they are written (default: as the bot is set up)",
+							Choices: []discord.ApplicationCommandOptionChoiceString{{Name: "on", Value: "on"}, {Name: "off", Value: "off"}, {Name: "default", Value: "default"}}},
 					}},
 				discord.ApplicationCommandOptionSubCommand{Name: "avatar", Description: "Set the picture it posts with",
 					Options: []discord.ApplicationCommandOption{
@@ -190,5 +192,5 @@ func Definitions() []discord.ApplicationCommandCreate {
 					}},
 			},
 		},
-	})
+	}))
 }

@@ -302,8 +302,15 @@ func (c *Commands) personalityEdit(ctx context.Context, e *handler.CommandEvent,
 	if v, ok := d.OptBool("public"); ok {
 		patch.IsPublic, changed = &v, append(changed, "visibility")
 	}
+	if v, ok := d.OptString("stream"); ok {
+		choice, err := streamChoice(v)
+		if err != nil {
+			return err
+		}
+		patch.StreamReplies, changed = &choice, append(changed, "streaming")
+	}
 	if patch.Empty() {
-		return sayf("Give at least one thing to change (name, display_name, prompt, error_message, birthday or public).")
+		return sayf("Give at least one thing to change (name, display_name, prompt, error_message, birthday, public or stream).")
 	}
 	if err := c.store.UpdatePersonality(ctx, p.ID, patch); err != nil {
 		return c.nameRefused(ctx, e, p.ID, err, claims...)
@@ -561,4 +568,18 @@ func (c *Commands) autocompletePersonality(e *handler.AutocompleteEvent) error {
 		names[i], values[i] = p.Name+" ("+p.Slug+")", p.Slug
 	}
 	return e.AutocompleteResult(choices(names, values))
+}
+
+// streamChoice reads the stream option: on, off, or default (the
+// deployment's TZUROT_STREAM_REPLIES).
+func streamChoice(v string) (store.StreamChoice, error) {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "on":
+		return store.StreamOn, nil
+	case "off":
+		return store.StreamOff, nil
+	case "default":
+		return store.StreamDefault, nil
+	}
+	return 0, sayf("stream must be on, off or default, not %q.", v)
 }

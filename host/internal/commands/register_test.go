@@ -56,7 +56,7 @@ func TestRegisterOverwritesAllCommandsInOneRequest(t *testing.T) {
 			t.Errorf("/%s has no contexts", c["name"])
 		}
 	}
-	for _, want := range []string{"wallet", "timezone", "usage", "personality", "voice", "admin"} {
+	for _, want := range []string{"wallet", "timezone", "usage", "personality", "voice", "admin", "memory", "persona", "privacy"} {
 		if names[want] == nil {
 			t.Errorf("/%s is not registered", want)
 		}

@@ -29,6 +29,7 @@ import (
 	"github.com/disgoorg/snowflake/v2"
 
 	"github.com/tzurot-go/tzurot/host/internal/message"
+	"github.com/tzurot-go/tzurot/host/internal/metrics"
 )
 
 // Intents the bot identifies with: guild list and channels (thread parents), guild and DM
@@ -61,6 +62,7 @@ type config struct {
 	compression    Compression
 	logger         *slog.Logger
 	httpClient     *http.Client
+	metrics        *metrics.Metrics
 	workers        int
 	maxPending     int
 	interactions   bot.EventListener
@@ -74,6 +76,7 @@ type config struct {
 	typingInterval time.Duration
 	sendRetry      SendRetry
 	channelOrder   bool
+	live           LiveEdits
 }
 
 // Option configures New.
@@ -96,6 +99,10 @@ func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l }
 
 // WithHTTPClient sets the HTTP client for REST calls and attachment downloads.
 func WithHTTPClient(hc *http.Client) Option { return func(c *config) { c.httpClient = hc } }
+
+// WithMetrics counts REST calls and 429s (downloads from the CDN are not
+// counted).
+func WithMetrics(m *metrics.Metrics) Option { return func(c *config) { c.metrics = m } }
 
 // WithWorkers caps how many handlers run at once (default 32).
 func WithWorkers(n int) Option { return func(c *config) { c.workers = n } }
@@ -127,6 +134,9 @@ func WithoutGateway() Option { return func(c *config) { c.noGateway = true } }
 // WithSendRetry bounds how a personality's post is retried when Discord fails transiently
 // (default DefaultSendRetry).
 func WithSendRetry(r SendRetry) Option { return func(c *config) { c.sendRetry = r } }
+
+// WithLiveEdits sets how live replies pace their edits (see LiveEdits; default DefaultLiveEdits).
+func WithLiveEdits(l LiveEdits) Option { return func(c *config) { c.live = l } }
 
 // WithDownloadHosts sets the hosts Download may fetch from (default Discord's CDN hosts).
 func WithDownloadHosts(hosts ...string) Option { return func(c *config) { c.downloadHosts = hosts } }
@@ -197,6 +207,7 @@ func New(token string, h Handler, opts ...Option) (*Bot, error) {
 		now:            time.Now,
 		typingInterval: 8 * time.Second,
 		sendRetry:      DefaultSendRetry(),
+		live:           DefaultLiveEdits(),
 	}
 	for _, o := range opts {
 		o(&cfg)
@@ -214,7 +225,13 @@ func New(token string, h Handler, opts ...Option) (*Bot, error) {
 
 	// disgo logs request URLs (webhook tokens), bodies and IDENTIFY (the bot token) at debug.
 	disgoLog := slog.New(redactingHandler{next: cfg.logger.Handler(), r: b.redact})
-	restOpts := []rest.ClientConfigOpt{rest.WithHTTPClient(cfg.httpClient), rest.WithRateLimiter(newRateLimiter(disgoLog))}
+	restClient := cfg.httpClient
+	if cfg.metrics != nil {
+		c := *restClient
+		c.Transport = cfg.metrics.Transport(c.Transport)
+		restClient = &c
+	}
+	restOpts := []rest.ClientConfigOpt{rest.WithHTTPClient(restClient), rest.WithRateLimiter(newRateLimiter(disgoLog))}
 	if cfg.restURL != "" {
 		restOpts = append(restOpts, rest.WithURL(cfg.restURL))
 	}
@@ -267,6 +284,12 @@ func (b *Bot) Client() *bot.Client { return b.client }
 
 // ApplicationID is the bot's application id (also its user id).
 func (b *Bot) ApplicationID() string { return b.client.ApplicationID.String() }
+
+// GatewayReady reports whether the gateway connection is up (READY
+// received and not since lost).
+func (b *Bot) GatewayReady() bool {
+	return b.client.Gateway != nil && b.client.Gateway.Status() == gateway.StatusReady
+}
 
 // Open connects the gateway and returns once Discord has sent READY.
 func (b *Bot) Open(ctx context.Context) error {

@@ -50,11 +50,12 @@ type Sender struct {
 	store       WebhookStore
 	webhookName string
 	lookups     singleflight.Group // one webhook lookup/creation per channel at a time
+	pace        *webhookPacer      // live replies' requests per webhook (live.go)
 }
 
 // NewSender returns a Sender that caches channel webhooks in store.
 func (b *Bot) NewSender(store WebhookStore) *Sender {
-	return &Sender{b: b, store: store, webhookName: DefaultWebhookName}
+	return &Sender{b: b, store: store, webhookName: DefaultWebhookName, pace: newWebhookPacer(b.cfg.live)}
 }
 
 func (s *Sender) restErr(err error) error { return s.b.redact.Error(err) }

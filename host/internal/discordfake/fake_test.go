@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/disgoorg/disgo/discord"
 	"github.com/disgoorg/disgo/gateway"
@@ -382,5 +383,77 @@ func TestNewChecksEveryMessageBody(t *testing.T) {
 	}
 	if len(rec.errors) != 1 || !strings.Contains(rec.errors[0], "channel message) has no allowed_mentions") {
 		t.Fatalf("New reported %q, want one unsafe-mentions error for the first message", rec.errors)
+	}
+}
+
+func TestWebhookMessageEditsLikeDiscord(t *testing.T) {
+	f := discordfake.New(t)
+	ch := f.AddTextChannel("1")
+	thread := f.AddThread(ch)
+	hook := f.AddWebhook(discordfake.Webhook{ChannelID: ch.ID, GuildID: "1", Name: "Tzurot", ApplicationID: f.AppID})
+	base := f.RESTURL() + "/webhooks/" + hook.ID + "/" + hook.Token
+	mentions := `"allowed_mentions":{"parse":["users"]}`
+	var msg struct{ ID, Content string }
+	if r := call(t, "POST", base+"?wait=true&thread_id="+thread.ID, "", []byte(`{"content":"Once",`+mentions+`}`), "", &msg); r.StatusCode != 200 {
+		t.Fatalf("execute: %d", r.StatusCode)
+	}
+	edit := base + "/messages/" + msg.ID
+	var e apiError
+	// A thread message is found only with its thread_id, as on Discord.
+	if r := call(t, "PATCH", edit, "", []byte(`{"content":"Once upon",`+mentions+`}`), "", &e); r.StatusCode != 404 || e.Code != 10008 {
+		t.Errorf("edit without thread_id: %d %+v; want 404 Unknown Message", r.StatusCode, e)
+	}
+	// The token must match.
+	wrong := f.RESTURL() + "/webhooks/" + hook.ID + "/not-the-token/messages/" + msg.ID + "?thread_id=" + thread.ID
+	if r := call(t, "PATCH", wrong, "", []byte(`{"content":"x",`+mentions+`}`), "", &e); r.StatusCode != 401 || e.Code != 50027 {
+		t.Errorf("edit with a wrong token: %d %+v", r.StatusCode, e)
+	}
+	if r := call(t, "PATCH", edit+"?thread_id="+thread.ID, "", []byte(`{"content":"Once upon a time",`+mentions+`}`), "", &msg); r.StatusCode != 200 || msg.Content != "Once upon a time" {
+		t.Fatalf("edit: %d %+v", r.StatusCode, msg)
+	}
+	stored := f.Messages(thread.ID)
+	if len(stored) != 1 || stored[0].Content != "Once upon a time" || stored[0].EditedAt.IsZero() {
+		t.Fatalf("stored %+v", stored)
+	}
+	if edits := f.Edits(msg.ID); len(edits) != 1 || edits[0].Content != "Once upon a time" {
+		t.Fatalf("edits %+v", edits)
+	}
+	// Over 2,000 characters is refused (and a rule broken).
+	long, _ := json.Marshal(strings.Repeat("a", 2001))
+	if r := call(t, "PATCH", edit+"?thread_id="+thread.ID, "", []byte(`{"content":`+string(long)+`,`+mentions+`}`), "", nil); r.StatusCode != 400 {
+		t.Errorf("a 2,001-character edit: %d", r.StatusCode)
+	}
+	if v := f.Violations(); len(v) != 1 {
+		t.Errorf("violations %v; want the one for the long edit", v)
+	}
+	// Deleting it takes it out of the channel.
+	if r := call(t, "DELETE", edit+"?thread_id="+thread.ID, "", nil, "", nil); r.StatusCode != 204 || len(f.Messages(thread.ID)) != 0 {
+		t.Errorf("delete: %d, %d left", r.StatusCode, len(f.Messages(thread.ID)))
+	}
+}
+
+func TestWebhookRateLimitAnswers429WithHeaders(t *testing.T) {
+	f := discordfake.New(t, discordfake.WithWebhookRateLimit(2, time.Minute))
+	ch := f.AddTextChannel("1")
+	hook := f.AddWebhook(discordfake.Webhook{ChannelID: ch.ID, GuildID: "1", Name: "Tzurot", ApplicationID: f.AppID})
+	base := f.RESTURL() + "/webhooks/" + hook.ID + "/" + hook.Token + "?wait=true"
+	body := []byte(`{"content":"hi","allowed_mentions":{"parse":[]}}`)
+	r1 := call(t, "POST", base, "", body, "", nil)
+	if r1.StatusCode != 200 || r1.Header.Get("X-RateLimit-Limit") != "2" || r1.Header.Get("X-RateLimit-Remaining") != "1" {
+		t.Fatalf("first: %d %v", r1.StatusCode, r1.Header)
+	}
+	if r := call(t, "POST", base, "", body, "", nil); r.StatusCode != 200 || r.Header.Get("X-RateLimit-Remaining") != "0" {
+		t.Fatalf("second: %d %v", r.StatusCode, r.Header)
+	}
+	var e struct {
+		RetryAfter float64 `json:"retry_after"`
+		Global     bool
+	}
+	r := call(t, "POST", base, "", body, "", &e)
+	if r.StatusCode != 429 || r.Header.Get("Retry-After") == "" || r.Header.Get("X-RateLimit-Reset-After") == "" || e.RetryAfter <= 0 || e.Global {
+		t.Fatalf("third: %d %v %+v; want 429 with Retry-After and the body's retry_after", r.StatusCode, r.Header, e)
+	}
+	if f.WebhookRateLimited() != 1 || len(f.Messages(ch.ID)) != 2 {
+		t.Fatalf("refused %d, posted %d", f.WebhookRateLimited(), len(f.Messages(ch.ID)))
 	}
 }

@@ -292,6 +292,19 @@ func ModalSubmit(in InteractionSpec, customID string, fields map[string]string) 
 	return mustJSON(in.json(5, map[string]any{"custom_id": customID, "components": comps}))
 }
 
+// ButtonClick returns the data of an INTERACTION_CREATE for a click on a button (message
+// component type 2) whose custom id is customID, on message (the message carrying the button: for
+// an ephemeral answer, Discord sends it with flag 64 and the app as its author).
+func ButtonClick(in InteractionSpec, customID string, message MessageSpec) []byte {
+	msg := message.json()
+	if message.Flags == 0 {
+		msg["flags"] = 64
+	}
+	out := in.json(3, map[string]any{"custom_id": customID, "component_type": 2})
+	out["message"] = msg
+	return mustJSON(out)
+}
+
 func mustJSON(v any) []byte {
 	b, err := json.Marshal(v)
 	if err != nil {

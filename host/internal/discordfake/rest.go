@@ -35,6 +35,7 @@ const (
 	RouteExecuteWebhook      = "POST /webhooks/{id}/{token}" // also interaction follow-ups (id = application id)
 	RouteEditOriginal        = "PATCH /webhooks/{id}/{token}/messages/@original"
 	RouteEditWebhookMessage  = "PATCH /webhooks/{id}/{token}/messages/{message}"
+	RouteDeleteWebhookMsg    = "DELETE /webhooks/{id}/{token}/messages/{message}"
 	RouteDeleteWebhook       = "DELETE /webhooks/{id}"
 	RouteCreateDM            = "POST /users/@me/channels"
 	RouteCDN                 = "GET /cdn/{path...}" // outside /api/v10
@@ -70,8 +71,12 @@ func (s *Server) routes(mux *http.ServeMux) {
 	api(RouteExecuteWebhook, authNone, s.executeWebhook)
 	api(RouteEditOriginal, authNone, s.editOriginal)
 	api(RouteEditWebhookMessage, authNone, s.editWebhookMessage)
+	api(RouteDeleteWebhookMsg, authNone, s.deleteWebhookMessage)
 	api(RouteDeleteWebhook, authBot, s.deleteWebhook)
 	api(RouteCreateDM, authBot, s.createDM)
+	api(RouteGetMe, authBot, s.getMe)
+	api(RouteGetApplication, authBot, s.getApplication)
+	api(RouteGetMyGuilds, authBot, s.getMyGuilds)
 	mux.HandleFunc(RouteCDN, s.wrap(RouteCDN, authNone, s.getCDN))
 }
 
@@ -166,7 +171,7 @@ func readRequest(route string, r *http.Request) (*Request, error) {
 	}
 	rec := &Request{
 		Method: r.Method, Route: route, Path: r.URL.Path, Query: r.URL.RawQuery,
-		Header: r.Header.Clone(), Body: body, PayloadJSON: body,
+		Header: r.Header.Clone(), Body: body, PayloadJSON: body, At: time.Now(),
 	}
 	mediaType, params, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if mediaType != "multipart/form-data" {
@@ -636,19 +641,8 @@ func (s *Server) executeWebhook(w http.ResponseWriter, r *http.Request, rec *Req
 		return
 	}
 
-	s.mu.Lock()
-	wh, exists := s.webhooks[id]
-	var hook Webhook
-	if exists {
-		hook = *wh
-	}
-	s.mu.Unlock()
-	switch {
-	case !exists:
-		writeError(w, http.StatusNotFound, 10015, "Unknown Webhook")
-		return
-	case hook.Token != token:
-		writeError(w, http.StatusUnauthorized, 50027, "Invalid Webhook Token")
+	hook, ok := s.webhookFor(w, id, token)
+	if !ok || !s.webhookAllow(w, id) {
 		return
 	}
 	if !s.checkContent(w, RouteExecuteWebhook, p, len(rec.Files), false) {
@@ -725,25 +719,15 @@ func (s *Server) editWebhookMessage(w http.ResponseWriter, r *http.Request, rec 
 	if !ok || !s.checkContent(w, RouteEditWebhookMessage, p, len(rec.Files), true) {
 		return
 	}
-	id, msgID := r.PathValue("id"), r.PathValue("message")
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var found *Message
-	if id == s.AppID {
-		for _, m := range s.followUps[r.PathValue("token")] {
-			if m.ID == msgID {
-				found = m
-			}
-		}
-	} else {
-		for _, msgs := range s.messages {
-			for _, m := range msgs {
-				if m.ID == msgID && m.WebhookID == id {
-					found = m
-				}
-			}
+	id, token, msgID := r.PathValue("id"), r.PathValue("token"), r.PathValue("message")
+	if id != s.AppID {
+		if _, ok := s.webhookFor(w, id, token); !ok || !s.webhookAllow(w, id) {
+			return
 		}
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	found := s.webhookMessageLocked(id, token, msgID, r.URL.Query().Get("thread_id"))
 	if found == nil {
 		writeError(w, http.StatusNotFound, 10008, "Unknown Message")
 		return
@@ -754,9 +738,82 @@ func (s *Server) editWebhookMessage(w http.ResponseWriter, r *http.Request, rec 
 	if len(p.AllowedMentions) > 0 {
 		found.AllowedMentions = string(p.AllowedMentions)
 	}
+	// New files are added to the message's attachments (Discord keeps the old ones unless the
+	// edit's attachments array says otherwise; the bot never removes any).
+	for _, f := range rec.Files {
+		found.Files = append(found.Files, f)
+		found.Attachments = append(found.Attachments, s.addCDNFileLocked(f.Name, f.ContentType, f.Data))
+	}
+	found.EditedAt = time.Now()
 	applyMentions(found, "")
+	if s.edits == nil {
+		s.edits = map[string][]Edit{}
+	}
+	s.edits[found.ID] = append(s.edits[found.ID], Edit{Content: found.Content, Files: len(rec.Files), At: found.EditedAt})
 	cp := *found
 	writeJSON(w, http.StatusOK, s.messageJSONLocked(&cp))
+}
+
+// webhookMessageLocked finds a message the webhook id posted (or an interaction follow-up when
+// id is the application's). A message in a thread is found only with its thread_id, as on
+// Discord, which looks in the webhook's own channel otherwise.
+func (s *Server) webhookMessageLocked(id, token, msgID, threadID string) *Message {
+	if id == s.AppID {
+		for _, m := range s.followUps[token] {
+			if m.ID == msgID {
+				return m
+			}
+		}
+		return nil
+	}
+	for _, msgs := range s.messages {
+		for _, m := range msgs {
+			if m.ID == msgID && m.WebhookID == id && m.ThreadID == threadID {
+				return m
+			}
+		}
+	}
+	return nil
+}
+
+func (s *Server) deleteWebhookMessage(w http.ResponseWriter, r *http.Request, _ *Request) {
+	id, token, msgID := r.PathValue("id"), r.PathValue("token"), r.PathValue("message")
+	if _, ok := s.webhookFor(w, id, token); !ok || !s.webhookAllow(w, id) {
+		return
+	}
+	s.mu.Lock()
+	found := s.webhookMessageLocked(id, token, msgID, r.URL.Query().Get("thread_id"))
+	if found != nil {
+		msgs := s.messages[found.ChannelID]
+		s.messages[found.ChannelID] = slices.DeleteFunc(msgs, func(m *Message) bool { return m == found })
+	}
+	s.mu.Unlock()
+	if found == nil {
+		writeError(w, http.StatusNotFound, 10008, "Unknown Message")
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// webhookFor checks a webhook route's id and token as Discord does (10015 Unknown Webhook, 50027
+// Invalid Webhook Token) and returns the webhook.
+func (s *Server) webhookFor(w http.ResponseWriter, id, token string) (Webhook, bool) {
+	s.mu.Lock()
+	wh, exists := s.webhooks[id]
+	var hook Webhook
+	if exists {
+		hook = *wh
+	}
+	s.mu.Unlock()
+	switch {
+	case !exists:
+		writeError(w, http.StatusNotFound, 10015, "Unknown Webhook")
+		return hook, false
+	case hook.Token != token:
+		writeError(w, http.StatusUnauthorized, 50027, "Invalid Webhook Token")
+		return hook, false
+	}
+	return hook, true
 }
 
 func (s *Server) deleteWebhook(w http.ResponseWriter, r *http.Request, _ *Request) {
@@ -842,6 +899,9 @@ func (s *Server) messageJSONLocked(m *Message) map[string]any {
 		"timestamp": m.CreatedAt.UTC().Format(time.RFC3339Nano), "edited_timestamp": nil, "tts": false,
 		"mention_everyone": m.MentionEveryone, "mentions": mentions, "mention_roles": roles, "attachments": atts,
 		"embeds": []any{}, "pinned": false, "flags": m.Flags,
+	}
+	if !m.EditedAt.IsZero() {
+		out["edited_timestamp"] = m.EditedAt.UTC().Format(time.RFC3339Nano)
 	}
 	if m.ChannelID == "" {
 		// An interaction's @original: the callback does not say where it is, and disgo cannot

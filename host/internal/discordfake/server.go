@@ -83,7 +83,13 @@ type Server struct {
 	originals   map[string]*Message   // interaction token -> @original
 	followUps   map[string][]*Message // interaction token -> follow-ups
 	commandPuts [][]byte
-	uploadLimit int64 // bytes of files one request may carry (WithUploadLimit)
+	uploadLimit int64                  // bytes of files one request may carry (WithUploadLimit)
+	hookLimit   hookLimit              // per-webhook rate limit (WithWebhookRateLimit); zero: none
+	hookCalls   map[string][]time.Time // webhook id -> times of its requests within the window
+	hook429s    int                    // requests refused by the per-webhook limit
+	edits       map[string][]Edit      // message id -> its edits, in order
+	appFlags    *int                   // GET /applications/@me flags; nil: AppFlagMessageContent
+	guildPerms  map[string]uint64      // bot permissions per guild (identity.go)
 
 	bodies          []MessageBody // every body that created or edited a message (mentions.go)
 	mentionProblems []string
@@ -300,6 +306,9 @@ type Message struct {
 	Files           []File
 	Attachments     []Attachment
 	CreatedAt       time.Time
+	// EditedAt is when the message was last edited (zero if never), as Discord's
+	// edited_timestamp.
+	EditedAt time.Time
 }
 
 // File is an uploaded file of a multipart request.
@@ -512,6 +521,8 @@ type Request struct {
 	Body        []byte
 	PayloadJSON []byte
 	Files       []File
+	// At is when the fake received the request (for timelines such as time to first text).
+	At time.Time
 }
 
 // Requests returns every REST request so far.

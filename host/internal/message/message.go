@@ -147,3 +147,20 @@ func (e *DeliveryError) Unwrap() error { return e.Err }
 
 // Is makes errors.Is(err, ErrUnavailable) true.
 func (e *DeliveryError) Is(target error) bool { return target == ErrUnavailable }
+
+// LiveReply is a personality's reply shown while it is written: the first
+// text posts a message, later text edits it (the adapter paces the edits and
+// splits past Discord's length limit), and Finish makes the messages say
+// exactly the final text. The pipeline drives it; the Discord adapter
+// implements it, so the pipeline never needs the transport.
+type LiveReply interface {
+	// Update hands over the whole text so far; it never blocks.
+	Update(text string)
+	// Shown reports whether any text has been posted yet.
+	Shown() bool
+	// Stop ends the pacing loop without a final edit.
+	Stop()
+	// Finish posts or edits the final text (with last's file on the last
+	// part) and returns the ids of every message of the reply.
+	Finish(ctx context.Context, text string, last LastPart) ([]string, error)
+}

@@ -106,6 +106,13 @@ type callState struct {
 	blobBytes int64
 	blobCount int
 
+	// input is the call's input, which the plugin may read as blob
+	// abi.InputBlob; output is what it set with output_write (outputSet),
+	// which replaces its Extism output.
+	input     []byte
+	output    []byte
+	outputSet bool
+
 	emits emitBudget // see emit.go
 
 	keyLoaded bool

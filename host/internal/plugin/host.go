@@ -23,6 +23,7 @@ import (
 
 	"github.com/tetratelabs/wazero"
 
+	"github.com/tzurot-go/tzurot/host/internal/metrics"
 	"github.com/tzurot-go/tzurot/host/internal/paramschema"
 	"github.com/tzurot-go/tzurot/sdk/abi"
 )
@@ -41,6 +42,9 @@ type Options struct {
 	// MaxImageBytes caps each image an image plugin generates or a tool
 	// attaches; 0 means DefaultMaxImageBytes.
 	MaxImageBytes int64
+	// Metrics counts calls, traps, timeouts and pool waits per plugin; nil
+	// counts nothing.
+	Metrics *metrics.Metrics
 }
 
 // Host owns the loaded plugins. It is safe for concurrent use.
@@ -50,6 +54,7 @@ type Host struct {
 	cache     wazero.CompilationCache
 	maxSpeech int64
 	maxImage  int64
+	metrics   *metrics.Metrics
 
 	reloadMu sync.Mutex // one load at a time
 	current  atomic.Pointer[pluginSet]
@@ -160,7 +165,7 @@ func NewHost(ctx context.Context, opts Options) (*Host, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	h := &Host{log: log, keys: opts.Keys, maxSpeech: opts.MaxSpeechBytes}
+	h := &Host{log: log, keys: opts.Keys, maxSpeech: opts.MaxSpeechBytes, metrics: opts.Metrics}
 	if h.maxSpeech <= 0 {
 		h.maxSpeech = DefaultMaxSpeechBytes
 	}
@@ -192,7 +197,7 @@ func NewHost(ctx context.Context, opts Options) (*Host, error) {
 // (wazero would otherwise compile the same module twice at once); the rest
 // then load in parallel from the compilation cache.
 func (h *Host) load(ctx context.Context, cfg *Config) *pluginSet {
-	ld := &loader{cache: h.cache, keys: h.keys, log: h.log, files: make(map[string][]byte)}
+	ld := &loader{cache: h.cache, keys: h.keys, log: h.log, files: make(map[string][]byte), metrics: h.metrics}
 	names := cfg.Names()
 	status := make([]PluginStatus, len(names))
 	plugins := make([]*loaded, len(names))
@@ -342,6 +347,20 @@ func (h *Host) Status() []PluginStatus {
 		if l, ok := s.plugins[out[i].Name]; ok {
 			out[i].Calls, out[i].Errors = l.calls.Load(), l.errors.Load()
 		}
+	}
+	return out
+}
+
+// PoolStats reports each loaded plugin's instance pool: its size, the
+// instances serving a call and the warm ones waiting (for the metrics).
+func (h *Host) PoolStats() []metrics.PoolStat {
+	s := h.current.Load()
+	if s == nil {
+		return nil
+	}
+	out := make([]metrics.PoolStat, 0, len(s.plugins))
+	for name, l := range s.plugins {
+		out = append(out, metrics.PoolStat{Plugin: name, Size: l.cfg.Limits.PoolSize, InUse: l.pool.inUse(), Idle: l.pool.idleCount()})
 	}
 	return out
 }

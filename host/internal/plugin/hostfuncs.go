@@ -44,6 +44,8 @@ func (l *loaded) hostFunctions() []extism.HostFunction {
 			[]extism.ValueType{extism.ValueTypeI64, extism.ValueTypeI64, extism.ValueTypeI32, extism.ValueTypeI32}, i64),
 		extism.NewHostFunctionWithStack(abi.HostBlobCreate, l.hostBlobCreate,
 			[]extism.ValueType{extism.ValueTypeI32, extism.ValueTypeI32}, i64),
+		extism.NewHostFunctionWithStack(abi.HostOutputWrite, l.hostOutputWrite,
+			[]extism.ValueType{extism.ValueTypeI32, extism.ValueTypeI32}, i32),
 	}
 	for i := range fns {
 		fns[i].SetNamespace(abi.HostNamespace)
@@ -60,18 +62,55 @@ func (l *loaded) state(ctx context.Context) *callState {
 	return &callState{p: l, blobs: NewBlobs()}
 }
 
-// writeJSON returns v to the guest in kernel memory. A failed allocation
-// panics, which wazero turns into a trap of this call only.
-func writeJSON(cp *extism.CurrentPlugin, v any) uint64 {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic(err)
+// Kernel memory from host functions: through the instance's looked-up
+// kernel functions (kernel.go) when it has them, through go-sdk otherwise.
+
+func (st *callState) kernel() *fastKernel {
+	if st.inst != nil {
+		return st.inst.kern
 	}
-	off, err := cp.WriteBytes(b)
+	return nil
+}
+
+// readKernel copies the kernel block at off.
+func (st *callState) readKernel(ctx context.Context, cp *extism.CurrentPlugin, off uint64) ([]byte, error) {
+	if k := st.kernel(); k != nil {
+		return k.read(ctx, off)
+	}
+	return cp.ReadBytes(off)
+}
+
+// kernelLength is the length of the kernel block at off.
+func (st *callState) kernelLength(ctx context.Context, cp *extism.CurrentPlugin, off uint64) (uint64, error) {
+	if k := st.kernel(); k != nil {
+		return k.call1(ctx, k.length, off)
+	}
+	return cp.Length(off)
+}
+
+// writeKernel returns b to the guest in kernel memory. A failed allocation
+// panics, which wazero turns into a trap of this call only.
+func (st *callState) writeKernel(ctx context.Context, cp *extism.CurrentPlugin, b []byte) uint64 {
+	var off uint64
+	var err error
+	if k := st.kernel(); k != nil {
+		off, err = k.write(ctx, b)
+	} else {
+		off, err = cp.WriteBytes(b)
+	}
 	if err != nil {
 		panic(err)
 	}
 	return off
+}
+
+// writeJSON returns v to the guest in kernel memory (see writeKernel).
+func (st *callState) writeJSON(ctx context.Context, cp *extism.CurrentPlugin, v any) uint64 {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return st.writeKernel(ctx, cp, b)
 }
 
 func (l *loaded) hostAPIKey(ctx context.Context, cp *extism.CurrentPlugin, stack []uint64) {
@@ -79,10 +118,12 @@ func (l *loaded) hostAPIKey(ctx context.Context, cp *extism.CurrentPlugin, stack
 	var slot string
 	if stack[0] != 0 { // offset 0 means "my own slot", like ""
 		var err error
-		if slot, err = cp.ReadString(stack[0]); err != nil {
+		b, err := st.readKernel(ctx, cp, stack[0])
+		if err != nil {
 			stack[0] = 0
 			return
 		}
+		slot = string(b)
 	}
 	stack[0] = 0
 	if slot != "" && slot != l.cfg.KeySlot {
@@ -110,49 +151,45 @@ func (l *loaded) hostAPIKey(ctx context.Context, cp *extism.CurrentPlugin, stack
 		// The instance now holds this user's key: it serves no one else.
 		st.inst.owner = ownerOf(st.call)
 	}
-	off, err := cp.WriteString(key)
-	if err != nil {
-		panic(err)
-	}
-	stack[0] = off
+	stack[0] = st.writeKernel(ctx, cp, []byte(key))
 }
 
 func (l *loaded) hostHTTPRequest(ctx context.Context, cp *extism.CurrentPlugin, stack []uint64) {
 	st := l.state(ctx)
 	var req abi.HTTPRequest
-	b, err := cp.ReadBytes(stack[0])
+	b, err := st.readKernel(ctx, cp, stack[0])
 	if err == nil {
 		err = json.Unmarshal(b, &req)
 	}
 	if err != nil {
-		stack[0] = writeJSON(cp, abi.HTTPResponse{Error: &abi.Error{Code: abi.ErrBadRequest, Message: "http_request input is not an HTTPRequest JSON"}})
+		stack[0] = st.writeJSON(ctx, cp, abi.HTTPResponse{Error: &abi.Error{Code: abi.ErrBadRequest, Message: "http_request input is not an HTTPRequest JSON"}})
 		return
 	}
-	stack[0] = writeJSON(cp, l.http.do(ctx, st, req))
+	stack[0] = st.writeJSON(ctx, cp, l.http.do(ctx, st, req))
 }
 
 func (l *loaded) hostStreamOpen(ctx context.Context, cp *extism.CurrentPlugin, stack []uint64) {
 	st := l.state(ctx)
 	var req abi.HTTPRequest
-	b, err := cp.ReadBytes(stack[0])
+	b, err := st.readKernel(ctx, cp, stack[0])
 	if err == nil {
 		err = json.Unmarshal(b, &req)
 	}
 	if err != nil {
-		stack[0] = writeJSON(cp, abi.StreamOpenResult{Error: &abi.Error{Code: abi.ErrBadRequest, Message: "http_stream_open input is not an HTTPRequest JSON"}})
+		stack[0] = st.writeJSON(ctx, cp, abi.StreamOpenResult{Error: &abi.Error{Code: abi.ErrBadRequest, Message: "http_stream_open input is not an HTTPRequest JSON"}})
 		return
 	}
-	stack[0] = writeJSON(cp, l.http.openStream(ctx, st, req))
+	stack[0] = st.writeJSON(ctx, cp, l.http.openStream(ctx, st, req))
 }
 
 func (l *loaded) hostStreamNext(ctx context.Context, cp *extism.CurrentPlugin, stack []uint64) {
 	st := l.state(ctx)
 	s, ok := st.streams[int64(stack[0])]
 	if !ok {
-		stack[0] = writeJSON(cp, abi.StreamEvent{Error: &abi.Error{Code: abi.ErrBadRequest, Message: "no such stream handle"}})
+		stack[0] = st.writeJSON(ctx, cp, abi.StreamEvent{Error: &abi.Error{Code: abi.ErrBadRequest, Message: "no such stream handle"}})
 		return
 	}
-	stack[0] = writeJSON(cp, s.next(ctx, l.http))
+	stack[0] = st.writeJSON(ctx, cp, s.next(ctx, l.http))
 }
 
 func (l *loaded) hostStreamClose(ctx context.Context, _ *extism.CurrentPlugin, stack []uint64) {
@@ -167,7 +204,7 @@ func (l *loaded) hostStreamClose(ctx context.Context, _ *extism.CurrentPlugin, s
 func (l *loaded) hostRecordUsage(ctx context.Context, cp *extism.CurrentPlugin, stack []uint64) {
 	st := l.state(ctx)
 	var u abi.Usage
-	b, err := cp.ReadBytes(stack[0])
+	b, err := st.readKernel(ctx, cp, stack[0])
 	if err == nil {
 		err = json.Unmarshal(b, &u)
 	}
@@ -197,7 +234,7 @@ func (l *loaded) hostLog(ctx context.Context, cp *extism.CurrentPlugin, stack []
 	}
 	st.logLines++
 	var e abi.LogEntry
-	b, err := cp.ReadBytes(stack[0])
+	b, err := st.readKernel(ctx, cp, stack[0])
 	if err == nil {
 		err = json.Unmarshal(b, &e)
 	}
@@ -242,20 +279,20 @@ func (l *loaded) hostEmit(ctx context.Context, cp *extism.CurrentPlugin, stack [
 		return
 	}
 	// Check the size before copying anything out of kernel memory.
-	n, err := cp.Length(stack[0])
+	n, err := st.kernelLength(ctx, cp, stack[0])
 	if err != nil || n == 0 || !st.emits.admit(int64(n), l.cfg.Limits.MaxResponseBytes) {
 		return
 	}
-	text, err := cp.ReadString(stack[0])
-	if err != nil || text == "" {
+	text, err := st.readKernel(ctx, cp, stack[0])
+	if err != nil || len(text) == 0 {
 		return
 	}
-	st.emit(text)
+	st.emit(string(text))
 }
 
 func (l *loaded) hostBlobLen(ctx context.Context, _ *extism.CurrentPlugin, stack []uint64) {
 	st := l.state(ctx)
-	b, ok := st.blobs.Get(int64(stack[0]))
+	b, ok := st.blob(int64(stack[0]))
 	if !ok {
 		stack[0] = extism.EncodeI64(-1)
 		return
@@ -267,7 +304,7 @@ func (l *loaded) hostBlobRead(ctx context.Context, _ *extism.CurrentPlugin, stac
 	st := l.state(ctx)
 	h, off := int64(stack[0]), int64(stack[1])
 	dst, n := extism.DecodeU32(stack[2]), extism.DecodeU32(stack[3])
-	b, ok := st.blobs.Get(h)
+	b, ok := st.blob(h)
 	if !ok || off < 0 || st.inst == nil {
 		stack[0] = extism.EncodeI64(-1)
 		return
@@ -299,4 +336,36 @@ func (l *loaded) hostBlobCreate(ctx context.Context, _ *extism.CurrentPlugin, st
 	st.blobCount++
 	st.blobBytes += int64(n)
 	stack[0] = extism.EncodeI64(st.blobs.Put(append([]byte(nil), mem...)))
+}
+
+// blob returns blob h of the call; abi.InputBlob is the call's input.
+func (st *callState) blob(h int64) ([]byte, bool) {
+	if h == abi.InputBlob {
+		return st.input, true
+	}
+	return st.blobs.Get(h)
+}
+
+// hostOutputWrite sets the call's output from guest memory in one copy
+// (abi.HostOutputWrite). The size is checked before anything is copied,
+// exactly as output_set's (outputcap.go).
+func (l *loaded) hostOutputWrite(ctx context.Context, _ *extism.CurrentPlugin, stack []uint64) {
+	st := l.state(ctx)
+	src, n := extism.DecodeU32(stack[0]), extism.DecodeU32(stack[1])
+	if int64(n) > l.cfg.Limits.MaxResponseBytes {
+		st.outputCapped = true
+		panic(errOutputCapped{})
+	}
+	var mem []byte
+	ok := false
+	if st.inst != nil {
+		mem, ok = st.inst.guestMem.bytes(src, n)
+	}
+	if !ok {
+		stack[0] = extism.EncodeI32(-1)
+		return
+	}
+	st.output = append(st.output[:0], mem...)
+	st.outputSet = true
+	stack[0] = extism.EncodeI32(0)
 }

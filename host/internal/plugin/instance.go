@@ -38,6 +38,12 @@ type instance struct {
 	// then it serves that user only.
 	exposure exposure
 	owner    string
+	// kern is the instance's kernel with its functions looked up once
+	// (kernel.go); nil means every call goes through go-sdk.
+	kern *fastKernel
+	// initialized is set once go-sdk ran the instance's first call, which
+	// initialises the guest runtime.
+	initialized bool
 }
 
 // newInstance makes an instance with the settings every instance needs:
@@ -84,6 +90,7 @@ func newInstance(ctx context.Context, compiled *extism.CompiledPlugin) (*instanc
 		return nil, startFailure(parent, ctx, err)
 	}
 	inst.plugin = p
+	inst.kern = newFastKernel(p)
 	if inst.ended.Load() {
 		inst.close()
 		return nil, &startError{cause: errClosedItself, export: "start function"}

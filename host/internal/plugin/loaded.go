@@ -8,11 +8,13 @@ import (
 	"log/slog"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	extism "github.com/extism/go-sdk"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/tetratelabs/wazero/sys"
 
+	"github.com/tzurot-go/tzurot/host/internal/metrics"
 	"github.com/tzurot-go/tzurot/host/internal/paramschema"
 	"github.com/tzurot-go/tzurot/sdk/abi"
 )
@@ -21,16 +23,19 @@ import (
 // with its pool. Everything in it is fixed for its lifetime; a reload
 // builds new ones.
 type loaded struct {
-	cfg      PluginConfig
-	sha256   string
-	desc     abi.Description
-	rules    *paramschema.Rules // nil: the plugin declares no parameter rules
-	exports  []string           // sorted
-	log      *slog.Logger
-	keys     KeySource
-	http     *httpPolicy
-	compiled *extism.CompiledPlugin
-	pool     *pool
+	cfg     PluginConfig
+	sha256  string
+	desc    abi.Description
+	rules   *paramschema.Rules // nil: the plugin declares no parameter rules
+	exports []string           // sorted
+	// bulkInput: the plugin exports abi.BulkInputExport, so its input is
+	// not copied into Extism kernel memory (it reads blob abi.InputBlob).
+	bulkInput bool
+	log       *slog.Logger
+	keys      KeySource
+	http      *httpPolicy
+	compiled  *extism.CompiledPlugin
+	pool      *pool
 	// voiceSchema is the compiled Description.VoiceSchema, nil when the
 	// plugin declares none.
 	voiceSchema *jsonschema.Schema
@@ -41,8 +46,9 @@ type loaded struct {
 	// parameters schemas (tools.go); empty unless it is granted "tool".
 	tools map[string]*toolDef
 
-	calls  atomic.Uint64
-	errors atomic.Uint64
+	calls   atomic.Uint64
+	errors  atomic.Uint64
+	metrics *metrics.Metrics // nil: not counted
 }
 
 // recycleBytes is the linear memory size past which an instance is closed
@@ -107,7 +113,9 @@ func guestExit(inst *instance, callErr error) (uint32, bool) {
 // call runs one export on a pooled instance with a fresh call state.
 func (l *loaded) call(ctx context.Context, export string, input []byte) ([]byte, *callState, error) {
 	l.calls.Add(1)
+	start := time.Now()
 	out, st, err := l.run(ctx, export, input)
+	l.metrics.PluginCall(l.cfg.Name, export, callResult(err), time.Since(start))
 	if err != nil {
 		l.errors.Add(1)
 		// The ABI promises callers only its own codes.
@@ -116,8 +124,24 @@ func (l *loaded) call(ctx context.Context, export string, input []byte) ([]byte,
 	return out, st, err
 }
 
+// callResult sorts a call's outcome for the metrics: the plugin's own
+// error, a timeout, or any other failure the host caught (a trap).
+func callResult(err error) string {
+	var ce *callError
+	switch {
+	case err == nil:
+		return metrics.CallOK
+	case !errors.As(err, &ce):
+		return metrics.CallError
+	case ce.e.Code == abi.ErrTimeout:
+		return metrics.CallTimeout
+	}
+	return metrics.CallTrap
+}
+
 func (l *loaded) run(ctx context.Context, export string, input []byte) ([]byte, *callState, error) {
 	st := newCallState(ctx, l)
+	st.input = input
 	if err := ctx.Err(); err != nil {
 		// Do not spend (and then discard) an instance on a call already over.
 		return nil, st, &callError{l.classifyTrap(ctx, false, "", ""), err}
@@ -139,7 +163,7 @@ func (l *loaded) run(ctx context.Context, export string, input []byte) ([]byte, 
 	st.inst = inst
 
 	cctx, cancel := context.WithTimeout(withState(ctx, st), l.cfg.Limits.CallTimeout)
-	rc, out, callErr := inst.call(cctx, export, input)
+	rc, out, callErr := inst.call(cctx, st, export, input, l.bulkInput)
 	callTimedOut := errors.Is(cctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil
 	cancel()
 	st.finish()
@@ -148,7 +172,7 @@ func (l *loaded) run(ctx context.Context, export string, input []byte) ([]byte, 
 	if callErr != nil {
 		// Extism reports a plugin's own error (error_set + non-zero return)
 		// and a trap the same way; the kernel still holds the former.
-		typed = inst.plugin.GetError()
+		typed = inst.errorText(ctx)
 	}
 	stdio := inst.stdioText()
 	inst.flushStdio(ctx, l.log, st)

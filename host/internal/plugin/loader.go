@@ -21,6 +21,7 @@ import (
 	extism "github.com/extism/go-sdk"
 	"github.com/tetratelabs/wazero"
 
+	"github.com/tzurot-go/tzurot/host/internal/metrics"
 	"github.com/tzurot-go/tzurot/host/internal/paramschema"
 	"github.com/tzurot-go/tzurot/sdk/abi"
 )
@@ -37,6 +38,7 @@ var requiredExports = map[string]string{
 	abi.CapVoiceClone:  abi.CloneVoiceExport,
 	abi.CapTranscribe:  abi.TranscribeExport,
 	abi.CapModels:      abi.ModelsExport,
+	abi.CapEmbed:       abi.EmbedExport,
 	abi.CapTool:        abi.InvokeExport,
 	abi.CapImage:       abi.GenerateImageExport,
 }
@@ -46,8 +48,9 @@ var requiredExports = map[string]string{
 // capability not granted). llm.models only reads a provider's model list
 // and is never paid, and the provider plugins began to request it after
 // deployments had written their plugins.toml: refusing the plugin would
-// turn a new nicety into a chat outage on upgrade.
-var optionalCapabilities = map[string]bool{abi.CapModels: true}
+// turn a new nicety into a chat outage on upgrade. llm.embed came the same
+// way (memory search works without it, on full text).
+var optionalCapabilities = map[string]bool{abi.CapModels: true, abi.CapEmbed: true}
 
 // ungrantedOptional lists the optional capabilities d requests that pc
 // does not grant, for a log line at load.
@@ -70,6 +73,8 @@ type loader struct {
 	cache wazero.CompilationCache
 	keys  KeySource
 	log   *slog.Logger
+	// metrics is handed to each loaded plugin (nil: none).
+	metrics *metrics.Metrics
 
 	mu    sync.Mutex
 	files map[string][]byte
@@ -124,11 +129,12 @@ func (ld *loader) load(ctx context.Context, pc PluginConfig) (*loaded, error) {
 	}
 
 	l := &loaded{
-		cfg:    pc,
-		sha256: sumHex,
-		log:    ld.log.With("plugin", pc.Name),
-		keys:   ld.keys,
-		http:   newHTTPPolicy(pc),
+		cfg:     pc,
+		sha256:  sumHex,
+		log:     ld.log.With("plugin", pc.Name),
+		keys:    ld.keys,
+		http:    newHTTPPolicy(pc),
+		metrics: ld.metrics,
 	}
 	ok := false
 	defer func() {
@@ -154,6 +160,7 @@ func (ld *loader) load(ctx context.Context, pc PluginConfig) (*loaded, error) {
 	}
 	l.compiled = compiled
 	l.pool = newPool(compiled, pc.Limits.PoolSize)
+	l.pool.waited = func(d time.Duration) { ld.metrics.PoolWait(pc.Name, d) }
 
 	// Starting and describing share one bound: the plugin's call_timeout,
 	// at most probeTimeout. Each entry has its own, so a plugin whose start
@@ -180,6 +187,9 @@ func (ld *loader) load(ctx context.Context, pc PluginConfig) (*loaded, error) {
 		inst.close()
 		return nil, ld.refuse(pc.Name, "it does not export %s", abi.DescribeExport)
 	}
+	// A plugin that reads its input through the bulk path gets none in
+	// Extism's kernel memory (one copy and two kernel calls fewer).
+	_, l.bulkInput = exports[abi.BulkInputExport]
 	// The probe instance becomes the pool's first warm instance.
 	l.pool.permits <- struct{}{}
 	l.pool.put(inst, true)

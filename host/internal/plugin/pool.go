@@ -3,6 +3,7 @@ package plugin
 import (
 	"context"
 	"sync"
+	"time"
 
 	extism "github.com/extism/go-sdk"
 )
@@ -15,6 +16,9 @@ type pool struct {
 	compiled *extism.CompiledPlugin
 	permits  chan struct{}  // a token per live-or-being-used instance
 	idle     chan *instance // warm instances ready for a call
+	// waited, when set, is told how long a call waited for a free slot
+	// (only calls that found every slot taken).
+	waited func(time.Duration)
 
 	mu     sync.Mutex
 	closed bool
@@ -32,8 +36,16 @@ func newPool(compiled *extism.CompiledPlugin, size int) *pool {
 func (p *pool) get(ctx context.Context) (*instance, error) {
 	select {
 	case p.permits <- struct{}{}:
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	default:
+		start := time.Now()
+		select {
+		case p.permits <- struct{}{}:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		if p.waited != nil {
+			p.waited(time.Since(start))
+		}
 	}
 	select {
 	case inst := <-p.idle:
@@ -86,6 +98,9 @@ func (p *pool) close() {
 		}
 	}
 }
+
+// inUse is how many instances are serving a call (or starting for one).
+func (p *pool) inUse() int { return len(p.permits) }
 
 // idleCount is for tests and status: warm instances waiting.
 func (p *pool) idleCount() int { return len(p.idle) }

@@ -46,8 +46,32 @@ func (i *instance) runUnder(ctx context.Context) (restore func()) {
 }
 
 // call runs export under ctx: the call's deadline and cancellation stop the
-// guest whether it computes (wazero) or sleeps (nanosleep).
-func (i *instance) call(ctx context.Context, export string, input []byte) (uint32, []byte, error) {
+// guest whether it computes (wazero) or sleeps (nanosleep). The instance's
+// first call goes through go-sdk, which initialises the guest runtime
+// (_initialize and the like); later ones take the fast path (kernel.go).
+// bulkInput: the plugin reads its input as a blob only (abi.BulkInputExport).
+func (i *instance) call(ctx context.Context, st *callState, export string, input []byte, bulkInput bool) (uint32, []byte, error) {
 	defer i.runUnder(ctx)()
-	return i.plugin.CallWithContext(ctx, export, input)
+	if i.kern != nil && i.initialized {
+		return i.kern.call(ctx, i.plugin, st, export, input, bulkInput)
+	}
+	// A failed first call retires the instance, so whether or not go-sdk
+	// got to initialise it, the flag only matters for healthy instances.
+	i.initialized = true
+	if bulkInput {
+		input = nil // the plugin said it reads the input blob only
+	}
+	rc, out, err := i.plugin.CallWithContext(ctx, export, input)
+	if st.outputSet && err == nil {
+		out = st.output
+	}
+	return rc, out, err
+}
+
+// errorText is the error the plugin set in its last call, "" when none.
+func (i *instance) errorText(ctx context.Context) string {
+	if i.kern != nil {
+		return i.kern.errorText(ctx)
+	}
+	return i.plugin.GetErrorWithContext(ctx)
 }

@@ -26,9 +26,9 @@ var errTooManyUsageRows = fmt.Errorf("more than %d usage rows in one call", maxU
 // The provider and plugin fields are not checked: the host overwrites them.
 func checkUsage(u abi.Usage) error {
 	switch u.Kind {
-	case abi.UsageText, abi.UsageVoice, abi.UsageImage:
+	case abi.UsageText, abi.UsageVoice, abi.UsageImage, abi.UsageEmbed:
 	default:
-		return fmt.Errorf("kind %q is not text, voice or image", u.Kind)
+		return fmt.Errorf("kind %q is not text, voice, image or embed", u.Kind)
 	}
 	for _, c := range []struct {
 		name string

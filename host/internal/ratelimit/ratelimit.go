@@ -20,6 +20,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/tzurot-go/tzurot/host/internal/store"
 )
 
 // Environment variables read by SettingsFromEnv. 0 turns a limit off.
@@ -92,7 +94,10 @@ func SettingsFromEnv(getenv func(string) string) (Settings, error) {
 
 // Counters is where the counts live; *store.Store implements it.
 type Counters interface {
-	TakeRateLimit(ctx context.Context, now time.Time, scope, key string, window time.Duration, limit, cost int64) (allowed bool, retryAfter time.Duration, err error)
+	// TakeRateLimits takes from each budget in order in one statement, a
+	// budget only when every one before it had room; refused is the index
+	// of the first without room, or -1.
+	TakeRateLimits(ctx context.Context, now time.Time, takes []store.RateTake) (refused int, retryAfter time.Duration, err error)
 	ChargeRateLimit(ctx context.Context, now time.Time, scope, key string, window time.Duration, cost int64) error
 }
 
@@ -193,22 +198,30 @@ func (s Settings) checks(userID, guildID string) []check {
 // Admit takes one request from the user's (and, when guildID is not empty,
 // the guild's) budgets. Token budgets are only checked here: admitted means
 // at least one token is left (that token is taken and counted against the
-// reply's charge). Limits are taken one by one, the user's first: a user
-// over their own limit must not eat the guild's budget (taking them in
-// parallel would save a round trip but let one spammer lock a server out).
-// When a later one refuses, the earlier ones stay taken, which errs on the
-// side of the limit. now picks the windows (see the package comment).
+// reply's charge). Limits are taken in order, the user's first, in one
+// statement (one round trip): a later limit is taken only when every earlier
+// one had room, so a user over their own limit never eats the guild's
+// budget (one spammer cannot lock a server out). When a later one refuses,
+// the earlier ones stay taken, which errs on the side of the limit. now
+// picks the windows (see the package comment).
 func (l *Limiter) Admit(ctx context.Context, now time.Time, userID, guildID string) (Verdict, error) {
-	for _, c := range l.Settings().checks(userID, guildID) {
-		ok, retry, err := l.counters.TakeRateLimit(ctx, now, c.scope, c.key, c.window, c.limit, 1)
-		if err != nil {
-			return Verdict{}, fmt.Errorf("rate limit %s: %w", c.scope, err)
-		}
-		if !ok {
-			return Verdict{Scope: c.scope, Limit: c.limit, RetryAfter: retry}, nil
-		}
+	checks := l.Settings().checks(userID, guildID)
+	if len(checks) == 0 {
+		return Verdict{Allowed: true}, nil
 	}
-	return Verdict{Allowed: true}, nil
+	takes := make([]store.RateTake, len(checks))
+	for i, c := range checks {
+		takes[i] = store.RateTake{Scope: c.scope, Key: c.key, Window: c.window, Limit: c.limit, Cost: 1}
+	}
+	refused, retry, err := l.counters.TakeRateLimits(ctx, now, takes)
+	if err != nil {
+		return Verdict{}, fmt.Errorf("rate limit: %w", err)
+	}
+	if refused < 0 {
+		return Verdict{Allowed: true}, nil
+	}
+	c := checks[refused]
+	return Verdict{Scope: c.scope, Limit: c.limit, RetryAfter: retry}, nil
 }
 
 // Charge adds the tokens a reply used to the daily budgets of the day now

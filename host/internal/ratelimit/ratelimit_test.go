@@ -181,3 +181,38 @@ func TestWindowsFollowTheCallersClock(t *testing.T) {
 		t.Fatalf("after the day's budget: %+v %v", v, err)
 	}
 }
+
+// TestAUserOverTheirLimitDoesNotEatTheServers: the user's and the server's
+// limits are taken in one statement, but in order: a request the user's own
+// limit refuses takes nothing from the server's budget, so one spammer
+// cannot lock everyone else in the server out.
+func TestAUserOverTheirLimitDoesNotEatTheServers(t *testing.T) {
+	ctx := context.Background()
+	pool := pgtest.New(t)
+	l := ratelimit.New(store.New(pool, nil, nil), ratelimit.Settings{UserPerMinute: 2, GuildPerMinute: 3})
+	now := midMinute
+	for i := range 6 {
+		v, err := l.Admit(ctx, now, "4001", "9100")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := i < 2; v.Allowed != want || (!want && v.Scope != ratelimit.ScopeUserRPM) {
+			t.Fatalf("spammer's request %d: %+v, want allowed=%v (else refused by their own limit)", i, v, want)
+		}
+	}
+	// The server has one request left, which another member gets.
+	if v, err := l.Admit(ctx, now, "4002", "9100"); err != nil || !v.Allowed {
+		t.Fatalf("another member after the spammer: %+v %v", v, err)
+	}
+	v, err := l.Admit(ctx, now, "4002", "9100")
+	if err != nil || v.Allowed || v.Scope != ratelimit.ScopeGuildRPM || v.Limit != 3 || v.RetryAfter != 40*time.Second {
+		t.Fatalf("the member's second request: %+v %v, want refused by the server's limit of 3 for 40s", v, err)
+	}
+	var guildUsed int64
+	if err := pool.QueryRow(ctx, `SELECT used FROM rate_limit_counters WHERE scope = $1 AND key = '9100'`, ratelimit.ScopeGuildRPM).Scan(&guildUsed); err != nil {
+		t.Fatal(err)
+	}
+	if guildUsed != 3 {
+		t.Fatalf("the server's counter says %d, want 3 (the spammer's refused requests took nothing from it)", guildUsed)
+	}
+}

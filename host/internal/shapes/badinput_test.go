@@ -546,3 +546,34 @@ FROM personalities p LEFT JOIN users po ON po.id = p.owner_user_id WHERE p.slug 
 		t.Errorf("after handing it to 333: personality owner %s, personalization user %s; want 333 for both", p, u)
 	}
 }
+
+// TestOneMegabyteMemoryIsCutAndKeptWhole: the database takes at most
+// MaxMemoryRunes of a memory's text. A 1 MB memory in a backup is imported
+// cut, with a warning saying so, and its whole text stays in the row's
+// source; the import as a whole succeeds.
+func TestOneMegabyteMemoryIsCutAndKeptWhole(t *testing.T) {
+	pool := pgtest.New(t)
+	root := filepath.Join(t.TempDir(), "backups")
+	big := strings.Repeat("The lighthouse keeper counted waves. ", 1<<20/37)
+	writeJSON(t, filepath.Join(root, "keeper", "keeper.json"), map[string]any{"id": "00000000-0000-4000-8000-00000000beef", "name": "Keeper", "username": "keeper"})
+	writeJSON(t, filepath.Join(root, "keeper", "keeper_memories.json"), []any{
+		map[string]any{"id": "big", "result": big},
+		map[string]any{"id": "small", "result": "A short memory."},
+	})
+	sum, report := importShapes(t, pool, root, Options{})
+	if sum.Created != 1 || sum.Failed != 0 {
+		t.Fatalf("import failed:\n%s", report)
+	}
+	if _, ok := findIssue(sum.Issues, Warning, "keeper_memories.json", "memory big has", "the first 16000 are used", "whole text is kept"); !ok {
+		t.Fatalf("no warning about the cut:\n%s", report)
+	}
+	if n := queryInt(t, pool, `SELECT char_length(content) FROM personality_memories WHERE source_id = 'big'`); n != MaxMemoryRunes {
+		t.Fatalf("stored %d characters", n)
+	}
+	if n := queryInt(t, pool, `SELECT count(*) FROM personality_memories WHERE source_id = 'big' AND source->>'result' = $1`, big); n != 1 {
+		t.Fatal("the whole text is not in the source")
+	}
+	if n := queryInt(t, pool, `SELECT count(*) FROM personality_memories`); n != 2 {
+		t.Fatalf("%d memories imported, want 2", n)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"unicode/utf8"
 )
 
 // RecordCounts says what happened to the records of one kind.
@@ -77,6 +78,10 @@ type recordSpec struct {
 	headerKey string
 	convert   func(rc *recordContext, raw json.RawMessage) (recordRow, skipKind)
 }
+
+// MaxMemoryRunes is the longest memory text the database takes
+// (personality_memories_content_length, schema migration 11).
+const MaxMemoryRunes = 16000
 
 var recordSpecs = [numRecordKinds]*recordSpec{
 	Memories: {
@@ -268,12 +273,13 @@ func convertMemory(rc *recordContext, raw json.RawMessage) (recordRow, skipKind)
 	}
 	id := takeID(obj, raw, "id")
 	rc.checkShapeID(obj)
+	contentKey := "result"
 	content, _ := takeText(obj, "result")
 	if content == nil {
 		// Some exports call it summary or content.
 		for _, k := range []string{"summary", "content", "text"} {
 			if c, ok := takeText(obj, k); ok && c != nil {
-				content = c
+				content, contentKey = c, k
 				break
 			}
 		}
@@ -282,6 +288,15 @@ func convertMemory(rc *recordContext, raw json.RawMessage) (recordRow, skipKind)
 		empty := ""
 		content = &empty
 		rc.log.recordWarn(rc.file, rc.field("result"), "memory %s has no text; imported empty, its other fields are kept", id)
+	}
+	if n := utf8.RuneCountInString(*content); n > MaxMemoryRunes {
+		// The database holds at most MaxMemoryRunes of a memory's text
+		// (what search and prompts use); the whole text stays in the
+		// row's source under its own key, so nothing is lost.
+		obj[contentKey] = mustJSON(*content)
+		cut := string([]rune(*content)[:MaxMemoryRunes])
+		content = &cut
+		rc.log.recordWarn(rc.file, rc.field(contentKey), "memory %s has %d characters; the first %d are used in replies and search, the whole text is kept in the record's source", id, n, MaxMemoryRunes)
 	}
 	summaryType, _ := takeText(obj, "summary_type")
 	senders := takeStrings(obj, "senders")

@@ -100,7 +100,7 @@ var constraintMessages = map[string]string{
 	"llm_configs_max_referenced_messages_positive": "referenced messages must be between 1 and 100",
 	"llm_configs_context_window_positive":          "the context window must be positive",
 	"user_api_keys_provider_format":                "a provider name is lowercase letters, digits, '.', '_' or '-'",
-	"usage_logs_kind_check":                        "usage kind must be text, voice or image",
+	"usage_logs_kind_check":                        "usage kind must be text, voice, image or embed",
 	"usage_logs_counts_nonnegative":                "usage counts cannot be negative",
 	"voice_configs_provider_format":                "a provider name is lowercase letters, digits, '.', '_' or '-'",
 	"voice_samples_mime_type_audio":                "a voice sample must be audio (audio/mpeg, audio/wav, ...)",

@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/tzurot-go/tzurot/host/internal/cache"
 	"github.com/tzurot-go/tzurot/host/internal/store/query"
 )
 
@@ -86,6 +88,21 @@ func CheckToolName(name string) error {
 // ImageConfig returns the personality's image config; ok is false when it
 // has none.
 func (s *Store) ImageConfig(ctx context.Context, personalityID int64) (ImageConfig, bool, error) {
+	if s.cache == nil {
+		return s.loadImageConfig(ctx, personalityID)
+	}
+	if e, ok := s.cache.images.Get(personalityID); ok {
+		return e.c, e.ok, nil
+	}
+	t := s.cache.images.Begin()
+	c, ok, err := s.loadImageConfig(ctx, personalityID)
+	if err == nil {
+		s.cache.images.Put(t, personalityID, personalityID, imageEntry{c: c, ok: ok})
+	}
+	return c, ok, err
+}
+
+func (s *Store) loadImageConfig(ctx context.Context, personalityID int64) (ImageConfig, bool, error) {
 	row, err := s.q.ImageConfig(ctx, s.pool, personalityID)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return ImageConfig{}, false, nil
@@ -115,6 +132,7 @@ func (s *Store) SetImageConfig(ctx context.Context, personalityID int64, c Image
 	if err != nil {
 		return fmt.Errorf("set image config: %w", mapError(err))
 	}
+	s.changed(cache.KindPersonality, personalityID)
 	return nil
 }
 
@@ -125,14 +143,27 @@ func (s *Store) DeleteImageConfig(ctx context.Context, personalityID int64) (boo
 	if err != nil {
 		return false, fmt.Errorf("delete image config: %w", mapError(err))
 	}
+	s.changed(cache.KindPersonality, personalityID)
 	return n > 0, nil
 }
 
 // PersonalityTools lists the tools granted to the personality, sorted.
 func (s *Store) PersonalityTools(ctx context.Context, personalityID int64) ([]string, error) {
+	if s.cache != nil {
+		if tools, ok := s.cache.tools.Get(personalityID); ok {
+			return slices.Clone(tools), nil
+		}
+	}
+	var t cache.Token
+	if s.cache != nil {
+		t = s.cache.tools.Begin()
+	}
 	tools, err := s.q.PersonalityTools(ctx, s.pool, personalityID)
 	if err != nil {
 		return nil, fmt.Errorf("list personality tools: %w", mapError(err))
+	}
+	if s.cache != nil {
+		s.cache.tools.Put(t, personalityID, personalityID, slices.Clone(tools))
 	}
 	return tools, nil
 }
@@ -147,6 +178,7 @@ func (s *Store) GrantTool(ctx context.Context, personalityID int64, tool string)
 	if err != nil {
 		return false, fmt.Errorf("grant tool %s: %w", tool, mapError(err))
 	}
+	s.changed(cache.KindPersonality, personalityID)
 	return n > 0, nil
 }
 
@@ -156,5 +188,6 @@ func (s *Store) RevokeTool(ctx context.Context, personalityID int64, tool string
 	if err != nil {
 		return false, fmt.Errorf("revoke tool %s: %w", tool, mapError(err))
 	}
+	s.changed(cache.KindPersonality, personalityID)
 	return n > 0, nil
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/tzurot-go/tzurot/host/internal/cache"
 	"github.com/tzurot-go/tzurot/host/internal/store/query"
 	"github.com/tzurot-go/tzurot/host/internal/vault"
 )
@@ -65,12 +66,17 @@ func (s *Store) SetAPIKey(ctx context.Context, discordUserID, provider, plaintex
 	if err != nil {
 		return fmt.Errorf("store api key: %w", mapError(err))
 	}
+	s.changed(cache.KindKeys, u.ID)
 	return nil
 }
 
 // APIKey returns the user's key for slot (a provider name), opened at the
-// moment of the call and never cached; ok is false when the user has none.
-// It stamps last_used_at. It implements plugin.KeySource.
+// moment of the call; ok is false when the user has none. The plaintext is
+// never cached: with the store's cache on, only the sealed key is kept in
+// memory (and dropped when the key changes in any process), and the vault
+// opens it on every call. last_used_at is stamped at most once a minute
+// per key (by the read, or with the next batch of reply records when the
+// key came from the cache). It implements plugin.KeySource.
 func (s *Store) APIKey(ctx context.Context, userID, slot string) (string, bool, error) {
 	if s.vault == nil {
 		return "", false, ErrNoVault
@@ -78,19 +84,54 @@ func (s *Store) APIKey(ctx context.Context, userID, slot string) (string, bool, 
 	if !snowflake.MatchString(userID) || !providerName.MatchString(slot) {
 		return "", false, nil
 	}
-	row, err := s.q.APIKeyForUse(ctx, s.pool, query.APIKeyForUseParams{DiscordID: userID, Provider: slot})
-	if errors.Is(err, pgx.ErrNoRows) {
-		return "", false, nil
+	sk, internalID, err := s.sealedAPIKey(ctx, userID, slot)
+	if err != nil || !sk.ok {
+		return "", false, err
 	}
+	plain, err := s.vault.Open(vault.Sealed{Nonce: sk.nonce, Ciphertext: sk.ciphertext, KeyVersion: sk.keyVersion},
+		apiKeyAAD(internalID, slot))
 	if err != nil {
-		return "", false, fmt.Errorf("load api key: %w", mapError(err))
-	}
-	plain, err := s.vault.Open(vault.Sealed{Nonce: row.Nonce, Ciphertext: row.Ciphertext, KeyVersion: row.KeyVersion},
-		apiKeyAAD(row.UserID, slot))
-	if err != nil {
-		return "", false, fmt.Errorf("open %s api key of user %d: %w", slot, row.UserID, err)
+		return "", false, fmt.Errorf("open %s api key of user %d: %w", slot, internalID, err)
 	}
 	return string(plain), true, nil
+}
+
+// sealedAPIKey reads the sealed key (from the cache when it can) and the
+// user's internal id (0 when neither the cache nor a key row knew it).
+func (s *Store) sealedAPIKey(ctx context.Context, discordID, slot string) (sealedKey, int64, error) {
+	uid, known := s.cachedUserID(discordID)
+	if known {
+		k := keyKey{uid, slot}
+		if sk, ok := s.cache.keys.Get(k); ok {
+			if sk.ok {
+				s.cache.stamper.used(k, time.Now(), false)
+			}
+			return sk, uid, nil
+		}
+	}
+	var t cache.Token
+	if s.cache != nil {
+		t = s.cache.keys.Begin()
+	}
+	row, err := s.q.APIKeyForUse(ctx, s.pool, query.APIKeyForUseParams{DiscordID: discordID, Provider: slot})
+	if errors.Is(err, pgx.ErrNoRows) {
+		if known {
+			// No key: remembered too, so a user served by the fallback key
+			// costs no read either. Setting a key drops it.
+			s.cache.keys.Put(t, keyKey{uid, slot}, uid, sealedKey{})
+		}
+		return sealedKey{}, uid, nil
+	}
+	if err != nil {
+		return sealedKey{}, 0, fmt.Errorf("load api key: %w", mapError(err))
+	}
+	sk := sealedKey{ok: true, nonce: row.Nonce, ciphertext: row.Ciphertext, keyVersion: row.KeyVersion}
+	if s.cache != nil {
+		k := keyKey{row.UserID, slot}
+		s.cache.keys.Put(t, k, row.UserID, sk)
+		s.cache.stamper.used(k, time.Now(), true)
+	}
+	return sk, row.UserID, nil
 }
 
 // APIKeyInfo describes a stored key without revealing it.
@@ -123,6 +164,11 @@ func (s *Store) RemoveAPIKey(ctx context.Context, discordUserID, provider string
 	n, err := s.q.DeleteAPIKey(ctx, s.pool, query.DeleteAPIKeyParams{DiscordID: discordUserID, Provider: provider})
 	if err != nil {
 		return false, fmt.Errorf("remove api key: %w", mapError(err))
+	}
+	if id, ok := s.cachedUserID(discordUserID); ok {
+		s.changed(cache.KindKeys, id)
+	} else {
+		s.changedAll(cache.KindKeys)
 	}
 	return n > 0, nil
 }

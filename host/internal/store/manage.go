@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/tzurot-go/tzurot/host/internal/cache"
 )
 
 // Birthday is a personality's birthday; Year is 0 when unknown.
@@ -35,12 +37,26 @@ type PersonalityPatch struct {
 	ErrorMessage *string
 	// Birthday: a pointer to the zero Birthday clears it.
 	Birthday *Birthday
+	// StreamReplies: a pointer to StreamDefault clears the personality's
+	// choice (the deployment's default applies), StreamOn/StreamOff set it.
+	StreamReplies *StreamChoice
 }
+
+// StreamChoice is a personality's choice about streamed replies
+// (personalities.stream_replies).
+type StreamChoice int
+
+// The three choices: the deployment's default (NULL), on, off.
+const (
+	StreamDefault StreamChoice = iota
+	StreamOn
+	StreamOff
+)
 
 // Empty reports whether the patch changes nothing.
 func (p PersonalityPatch) Empty() bool {
 	return p.Name == nil && p.DisplayName == nil && p.SystemPrompt == nil && p.AvatarURL == nil &&
-		p.IsPublic == nil && p.ErrorMessage == nil && p.Birthday == nil
+		p.IsPublic == nil && p.ErrorMessage == nil && p.Birthday == nil && p.StreamReplies == nil
 }
 
 // UpdatePersonality applies patch to the personality in one statement, so
@@ -72,6 +88,14 @@ func (s *Store) UpdatePersonality(ctx context.Context, id int64, patch Personali
 	if patch.IsPublic != nil {
 		set("is_public", *patch.IsPublic)
 	}
+	if c := patch.StreamReplies; c != nil {
+		var v *bool // NULL: the deployment's default
+		if *c != StreamDefault {
+			on := *c == StreamOn
+			v = &on
+		}
+		set("stream_replies", v)
+	}
 	if patch.ErrorMessage != nil {
 		var msg *string
 		if *patch.ErrorMessage != "" {
@@ -97,6 +121,7 @@ func (s *Store) UpdatePersonality(ctx context.Context, id int64, patch Personali
 	if err != nil {
 		return s.withHolder(ctx, fmt.Errorf("update personality %d: %w", id, mapError(err)))
 	}
+	s.changed(cache.KindPersonality, id)
 	if tag.RowsAffected() == 0 {
 		return fmt.Errorf("personality %d: %w", id, ErrPersonalityAbsent)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/tzurot-go/tzurot/host/internal/cache"
 	"github.com/tzurot-go/tzurot/host/internal/store/query"
 )
 
@@ -68,6 +69,23 @@ func DefaultVoiceConfig() VoiceConfig {
 // PersonalityByID loads a personality for userID (0 when no user is asking,
 // e.g. an admin view: then only the default LLM config applies).
 func (s *Store) PersonalityByID(ctx context.Context, id, userID int64) (Personality, error) {
+	if s.cache == nil {
+		return s.loadPersonality(ctx, id, userID)
+	}
+	k := persKey{id, userID}
+	if p, ok := s.cache.pers.Get(k); ok {
+		return copyPersonality(p), nil
+	}
+	t := s.cache.pers.Begin()
+	p, err := s.loadPersonality(ctx, id, userID)
+	if err == nil {
+		s.cache.pers.Put(t, k, id, copyPersonality(p))
+	}
+	return p, err
+}
+
+// loadPersonality is PersonalityByID from the database.
+func (s *Store) loadPersonality(ctx context.Context, id, userID int64) (Personality, error) {
 	row, err := s.q.PersonalityByID(ctx, s.pool, query.PersonalityByIDParams{ID: id, UserID: optionalID(userID)})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Personality{}, fmt.Errorf("personality %d: %w", id, ErrPersonalityAbsent)
@@ -164,6 +182,7 @@ func (s *Store) ImportPersonality(ctx context.Context, p ImportedPersonality) (i
 	if err != nil {
 		return 0, false, s.withHolder(ctx, fmt.Errorf("import personality %q: %w", p.Slug, mapError(err)))
 	}
+	s.changed(cache.KindPersonality, row.ID)
 	return row.ID, row.Inserted, nil
 }
 
@@ -174,6 +193,7 @@ func (s *Store) DeletePersonality(ctx context.Context, id int64) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("delete personality %d: %w", id, mapError(err))
 	}
+	s.changed(cache.KindPersonality, id)
 	return n > 0, nil
 }
 
@@ -201,6 +221,7 @@ func (s *Store) AddAlias(ctx context.Context, personalityID int64, alias string)
 	alias = strings.TrimSpace(alias)
 	_, err := s.q.AddAlias(ctx, s.pool, query.AddAliasParams{PersonalityID: personalityID, Alias: alias})
 	if err == nil {
+		s.changed(cache.KindPersonality, personalityID)
 		return nil
 	}
 	var pe *pgconn.PgError
@@ -223,6 +244,7 @@ func (s *Store) RemoveAlias(ctx context.Context, personalityID int64, alias stri
 	if err != nil {
 		return false, fmt.Errorf("remove alias %q: %w", alias, mapError(err))
 	}
+	s.changed(cache.KindPersonality, personalityID)
 	return n > 0, nil
 }
 
@@ -259,6 +281,7 @@ func (s *Store) SetLLMConfig(ctx context.Context, personalityID, userID int64, c
 	if err != nil {
 		return fmt.Errorf("set llm config: %w", mapError(err))
 	}
+	s.changed(cache.KindPersonality, personalityID)
 	return nil
 }
 
@@ -268,6 +291,7 @@ func (s *Store) ClearLLMOverride(ctx context.Context, personalityID, userID int6
 	if err != nil {
 		return false, fmt.Errorf("clear llm override: %w", mapError(err))
 	}
+	s.changed(cache.KindPersonality, personalityID)
 	return n > 0, nil
 }
 
@@ -300,6 +324,7 @@ func (s *Store) SetVoiceConfig(ctx context.Context, personalityID int64, v Voice
 	if err != nil {
 		return fmt.Errorf("set voice config: %w", mapError(err))
 	}
+	s.changed(cache.KindPersonality, personalityID)
 	return nil
 }
 

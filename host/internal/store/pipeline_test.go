@@ -156,7 +156,7 @@ func TestUsageIsIdempotentAndSummarised(t *testing.T) {
 	if ok, err := s.InsertUsage(ctx, rows[0]); err != nil || ok {
 		t.Fatalf("retry inserted again: %v %v", ok, err)
 	}
-	if _, err := s.InsertUsage(ctx, store.Usage{RequestID: "bad", Provider: "x", Kind: "smell"}); !errors.Is(err, store.ErrInvalidInput) || !strings.Contains(err.Error(), "text, voice or image") {
+	if _, err := s.InsertUsage(ctx, store.Usage{RequestID: "bad", Provider: "x", Kind: "smell"}); !errors.Is(err, store.ErrInvalidInput) || !strings.Contains(err.Error(), "text, voice, image or embed") {
 		t.Fatalf("bad kind: %v", err)
 	}
 	mine, err := s.UsageForUser(ctx, alice.ID, since)

@@ -194,7 +194,19 @@ func (s *Store) RecordReplies(ctx context.Context, recs []ReplyRecord) error {
 	if b.Len() == 0 {
 		return nil
 	}
+	// Keys served from the cache get their last_used_at stamp here, in the
+	// same round trip (cached.go).
+	var stampUsers []int64
+	var stampProviders []string
+	if s.cache != nil {
+		if stampUsers, stampProviders = s.cache.stamper.take(); len(stampUsers) > 0 {
+			b.Queue(stampKeysSQL, stampUsers, stampProviders)
+		}
+	}
 	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+		if len(stampUsers) > 0 {
+			s.cache.stamper.putBack(stampUsers, stampProviders)
+		}
 		return fmt.Errorf("record replies: %w", mapError(err))
 	}
 	return nil

@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/tzurot-go/tzurot/host/internal/cache"
 	"github.com/tzurot-go/tzurot/host/internal/store/query"
 	"github.com/tzurot-go/tzurot/host/internal/vault"
 )
@@ -36,6 +37,8 @@ func (s *Store) RotateKeys(ctx context.Context, batch int, logger *slog.Logger) 
 	if s.vault == nil {
 		return RotationReport{}, ErrNoVault
 	}
+	// Re-sealed keys notify every process; this one drops its own at once.
+	defer s.changedAll(cache.KindKeys)
 	if batch <= 0 {
 		batch = DefaultRotationBatch
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/tzurot-go/tzurot/host/internal/cache"
 	"github.com/tzurot-go/tzurot/host/internal/store/query"
 	"github.com/tzurot-go/tzurot/host/internal/vault"
 )
@@ -31,6 +32,9 @@ type Store struct {
 	// zones caches *time.Location by name: LoadLocation parses tzdata on
 	// every call, and a reply needs the user's zone.
 	zones sync.Map
+
+	// cache is nil unless EnableCache was called (cached.go).
+	cache *caches
 }
 
 // New returns a Store. v may be nil for tools that never touch secrets (an
@@ -76,6 +80,22 @@ func (s *Store) UserByDiscordID(ctx context.Context, discordID string) (User, er
 	if err := checkSnowflake("Discord user id", discordID); err != nil {
 		return User{}, err
 	}
+	if s.cache == nil {
+		return s.loadUser(ctx, discordID)
+	}
+	if u, ok := s.cache.users.Get(discordID); ok {
+		return u, nil
+	}
+	t := s.cache.users.Begin()
+	u, err := s.loadUser(ctx, discordID)
+	if err == nil {
+		s.cache.users.Put(t, discordID, u.ID, u)
+	}
+	return u, err
+}
+
+// loadUser is UserByDiscordID from the database.
+func (s *Store) loadUser(ctx context.Context, discordID string) (User, error) {
 	row, err := s.q.UpsertUser(ctx, s.pool, discordID)
 	if errors.Is(err, pgx.ErrNoRows) {
 		// Another process inserted the user after this statement's snapshot:
@@ -111,9 +131,11 @@ func (s *Store) SetTimezone(ctx context.Context, discordID, name string) error {
 	if _, err := s.location(name); err != nil {
 		return err
 	}
-	if _, err := s.q.SetUserTimezone(ctx, s.pool, query.SetUserTimezoneParams{DiscordID: discordID, Timezone: name}); err != nil {
+	id, err := s.q.SetUserTimezone(ctx, s.pool, query.SetUserTimezoneParams{DiscordID: discordID, Timezone: name})
+	if err != nil {
 		return fmt.Errorf("set time zone: %w", mapError(err))
 	}
+	s.changed(cache.KindUser, id)
 	return nil
 }
 
@@ -139,6 +161,7 @@ func (s *Store) SetVoicePreference(ctx context.Context, userID int64, enabled *b
 	if err := s.q.SetVoicePreference(ctx, s.pool, query.SetVoicePreferenceParams{UserID: userID, VoiceEnabled: enabled}); err != nil {
 		return fmt.Errorf("set voice preference: %w", mapError(err))
 	}
+	s.changed(cache.KindUser, userID)
 	return nil
 }
 
@@ -148,6 +171,7 @@ func (s *Store) SetShowReasoningPreference(ctx context.Context, userID int64, sh
 	if err := s.q.SetShowReasoningPreference(ctx, s.pool, query.SetShowReasoningPreferenceParams{UserID: userID, ShowReasoning: show}); err != nil {
 		return fmt.Errorf("set reasoning preference: %w", mapError(err))
 	}
+	s.changed(cache.KindUser, userID)
 	return nil
 }
 
@@ -158,6 +182,12 @@ func (s *Store) DeleteUser(ctx context.Context, discordID string) (bool, error) 
 	n, err := s.q.DeleteUser(ctx, s.pool, discordID)
 	if err != nil {
 		return false, fmt.Errorf("delete user: %w", mapError(err))
+	}
+	if id, ok := s.cachedUserID(discordID); ok {
+		s.changed(cache.KindUser, id)
+		s.changed(cache.KindKeys, id)
+	} else {
+		s.changedAll(cache.KindUser, cache.KindKeys)
 	}
 	return n > 0, nil
 }

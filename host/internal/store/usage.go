@@ -17,6 +17,7 @@ const (
 	KindText  = "text"
 	KindVoice = "voice"
 	KindImage = "image"
+	KindEmbed = "embed" // embedding calls for memory search (input tokens only)
 )
 
 // What became of the reply a usage row paid for (usage_logs.delivery).

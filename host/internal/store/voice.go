@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/tzurot-go/tzurot/host/internal/cache"
 	"github.com/tzurot-go/tzurot/host/internal/store/query"
 )
 
@@ -52,5 +53,6 @@ func (s *Store) SetPersonalityVoice(ctx context.Context, personalityID int64, v 
 	if err != nil {
 		return fmt.Errorf("set voice of personality %d: %w", personalityID, mapError(err))
 	}
+	s.changed(cache.KindPersonality, personalityID)
 	return nil
 }

@@ -43,6 +43,14 @@ type ImageConfig struct {
 	UpdatedAt     time.Time
 }
 
+type IncomingMessage struct {
+	MessageID  string
+	ChannelID  string
+	Seq        int64
+	ReceivedAt time.Time
+	DoneAt     *time.Time
+}
+
 type LlmConfig struct {
 	ID                    int64
 	PersonalityID         int64
@@ -54,6 +62,15 @@ type LlmConfig struct {
 	ContextWindowTokens   int32
 	CreatedAt             time.Time
 	UpdatedAt             time.Time
+}
+
+type MemoryEmbedding struct {
+	MemoryID      int64
+	PersonalityID int64
+	Model         string
+	Dims          int32
+	Vector        []byte
+	CreatedAt     time.Time
 }
 
 type Personality struct {
@@ -84,6 +101,11 @@ type Personality struct {
 	CreatedAt              time.Time
 	UpdatedAt              time.Time
 	V2ID                   *string
+	MemoryLanguage         string
+	MemoryBudgetTokens     int32
+	MemoryFormationEnabled bool
+	MemoryEveryN           int32
+	StreamReplies          *bool
 }
 
 type PersonalityAlias struct {
@@ -128,6 +150,13 @@ type PersonalityMemory struct {
 	Source           json.RawMessage
 	CreatedAt        time.Time
 	UpdatedAt        time.Time
+	Language         interface{}
+	Importance       float32
+	AboutUserIds     []int64
+	PresentUserIds   []int64
+	IsDm             bool
+	FormedBy         string
+	Tsv              interface{}
 }
 
 type PersonalityStory struct {
@@ -141,6 +170,11 @@ type PersonalityStory struct {
 	Source        json.RawMessage
 	CreatedAt     time.Time
 	UpdatedAt     time.Time
+	Keys          []string
+	AlwaysOn      bool
+	Priority      int32
+	Language      interface{}
+	Tsv           interface{}
 }
 
 type PersonalityTool struct {
@@ -178,6 +212,15 @@ type RateLimitCounter struct {
 	Key         string
 	WindowStart time.Time
 	Used        int64
+}
+
+type ReplyDelivery struct {
+	RequestID  string
+	ChannelID  string
+	State      string
+	MessageIds []string
+	ClaimedAt  time.Time
+	FinishedAt *time.Time
 }
 
 type ReplyReasoning struct {
@@ -230,11 +273,29 @@ type UserApiKey struct {
 	UpdatedAt   time.Time
 }
 
-type UserPreference struct {
+type UserPersona struct {
+	ID            int64
 	UserID        int64
-	VoiceEnabled  *bool
-	ShowReasoning *bool
+	PersonalityID *int64
+	Content       string
+	CreatedAt     time.Time
 	UpdatedAt     time.Time
+}
+
+type UserPersonalitySetting struct {
+	UserID                 int64
+	PersonalityID          int64
+	MemoryFormationEnabled *bool
+	CreatedAt              time.Time
+	UpdatedAt              time.Time
+}
+
+type UserPreference struct {
+	UserID                 int64
+	VoiceEnabled           *bool
+	ShowReasoning          *bool
+	UpdatedAt              time.Time
+	MemoryFormationEnabled *bool
 }
 
 type VoiceConfig struct {

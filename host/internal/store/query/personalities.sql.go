@@ -316,7 +316,7 @@ func (q *Queries) ListVoiceSamples(ctx context.Context, db DBTX, personalityID i
 }
 
 const personalityByID = `-- name: PersonalityByID :one
-SELECT p.id, p.slug, p.name, p.display_name, p.owner_user_id, p.avatar_url, p.system_prompt, p.character_info, p.traits, p.tone, p.age, p.appearance, p.likes, p.dislikes, p.conversational_goals, p.conversational_examples, p.error_message, p.birth_month, p.birth_day, p.birth_year, p.voice_enabled, p.is_public, p.custom_fields, p.shapes_id, p.created_at, p.updated_at, p.v2_id,
+SELECT p.id, p.slug, p.name, p.display_name, p.owner_user_id, p.avatar_url, p.system_prompt, p.character_info, p.traits, p.tone, p.age, p.appearance, p.likes, p.dislikes, p.conversational_goals, p.conversational_examples, p.error_message, p.birth_month, p.birth_day, p.birth_year, p.voice_enabled, p.is_public, p.custom_fields, p.shapes_id, p.created_at, p.updated_at, p.v2_id, p.memory_language, p.memory_budget_tokens, p.memory_formation_enabled, p.memory_every_n, p.stream_replies,
        COALESCE((SELECT array_agg(a.alias ORDER BY a.alias) FROM personality_aliases a WHERE a.personality_id = p.id), '{}')::text[] AS aliases,
        -- A personality without an LLM config yields llm_config_id 0.
        COALESCE(c.id, 0)::bigint AS llm_config_id, c.user_id AS llm_user_id,
@@ -401,6 +401,11 @@ func (q *Queries) PersonalityByID(ctx context.Context, db DBTX, arg PersonalityB
 		&i.Personality.CreatedAt,
 		&i.Personality.UpdatedAt,
 		&i.Personality.V2ID,
+		&i.Personality.MemoryLanguage,
+		&i.Personality.MemoryBudgetTokens,
+		&i.Personality.MemoryFormationEnabled,
+		&i.Personality.MemoryEveryN,
+		&i.Personality.StreamReplies,
 		&i.Aliases,
 		&i.LLMConfigID,
 		&i.LLMUserID,
@@ -424,7 +429,7 @@ func (q *Queries) PersonalityByID(ctx context.Context, db DBTX, arg PersonalityB
 }
 
 const personalityBySlug = `-- name: PersonalityBySlug :one
-SELECT p.id, p.slug, p.name, p.display_name, p.owner_user_id, p.avatar_url, p.system_prompt, p.character_info, p.traits, p.tone, p.age, p.appearance, p.likes, p.dislikes, p.conversational_goals, p.conversational_examples, p.error_message, p.birth_month, p.birth_day, p.birth_year, p.voice_enabled, p.is_public, p.custom_fields, p.shapes_id, p.created_at, p.updated_at, p.v2_id,
+SELECT p.id, p.slug, p.name, p.display_name, p.owner_user_id, p.avatar_url, p.system_prompt, p.character_info, p.traits, p.tone, p.age, p.appearance, p.likes, p.dislikes, p.conversational_goals, p.conversational_examples, p.error_message, p.birth_month, p.birth_day, p.birth_year, p.voice_enabled, p.is_public, p.custom_fields, p.shapes_id, p.created_at, p.updated_at, p.v2_id, p.memory_language, p.memory_budget_tokens, p.memory_formation_enabled, p.memory_every_n, p.stream_replies,
        COALESCE((SELECT array_agg(a.alias ORDER BY a.alias) FROM personality_aliases a WHERE a.personality_id = p.id), '{}')::text[] AS aliases,
        -- A personality without an LLM config yields llm_config_id 0.
        COALESCE(c.id, 0)::bigint AS llm_config_id, c.user_id AS llm_user_id,
@@ -506,6 +511,11 @@ func (q *Queries) PersonalityBySlug(ctx context.Context, db DBTX, arg Personalit
 		&i.Personality.CreatedAt,
 		&i.Personality.UpdatedAt,
 		&i.Personality.V2ID,
+		&i.Personality.MemoryLanguage,
+		&i.Personality.MemoryBudgetTokens,
+		&i.Personality.MemoryFormationEnabled,
+		&i.Personality.MemoryEveryN,
+		&i.Personality.StreamReplies,
 		&i.Aliases,
 		&i.LLMConfigID,
 		&i.LLMUserID,

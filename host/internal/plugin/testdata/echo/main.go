@@ -15,6 +15,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unsafe"
 
@@ -119,6 +120,14 @@ func describe() int32 {
 	return 0
 }
 
+// usageInResponse reads config usage_in_response once per instance, as the
+// SDK's sdk.Config does: config is fixed for an instance's life, and each
+// read is several kernel calls.
+var usageInResponse = sync.OnceValue(func() bool {
+	_, ok := pdk.GetConfig("usage_in_response")
+	return ok
+})
+
 //go:wasmexport chat
 func chat() int32 {
 	// abijson and kernel, not encoding/json and go-pdk's byte copies: a Go
@@ -140,7 +149,7 @@ func chat() int32 {
 	usage := abi.Usage{Kind: abi.UsageText, Model: req.Model, InputTokens: int64(len(last)), OutputTokens: int64(len(last)),
 		Provider: "claimed-by-plugin"}
 	out := make([]byte, 0, 256+len(last))
-	if _, ok := pdk.GetConfig("usage_in_response"); ok {
+	if usageInResponse() {
 		// Report usage only in the response, not through record_usage.
 		kernel.Output(abijson.AppendChatResponse(out, &abi.ChatResponse{Content: last, Model: req.Model, Usage: usage}))
 		return 0
@@ -173,11 +182,21 @@ func validateKey() int32 {
 	return 0
 }
 
-// echo outputs its input, copied the way the SDK copies (package kernel).
+// echo outputs its input, copied the way the SDK copies (package kernel:
+// the host's bulk path, one host call each way).
 //
 //go:wasmexport echo
 func echo() int32 {
 	kernel.Output(kernel.Input())
+	return 0
+}
+
+// echo_extism is echo through Extism's input and output (kernel memory, 8
+// bytes per host call), the path of plugins built before the bulk one.
+//
+//go:wasmexport echo_extism
+func echoExtism() int32 {
+	kernel.ExtismOutput(kernel.ExtismInput())
 	return 0
 }
 

@@ -1,0 +1,145 @@
+package memory_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tzurot-go/tzurot/host/internal/memory"
+	"github.com/tzurot-go/tzurot/host/internal/pgtest"
+)
+
+// fill100k gives personality pers 100,000 memories in one INSERT ...
+// SELECT generate_series: sentences of 12 words drawn from a vocabulary of
+// 2,000 made-up words (so a word matches about 0.6% of memories, as real
+// conversation words do), spread over three years, 90% about user, 10%
+// about another user, a fifth of them DMs. One memory about "zeppelin" is
+// the needle.
+func fill100k(t testing.TB, pool *pgxpool.Pool, pers, user, other int64) {
+	t.Helper()
+	ctx := context.Background()
+	_, err := pool.Exec(ctx, `
+INSERT INTO personality_memories (personality_id, source_system, content, about_user_ids, present_user_ids, is_dm,
+    discord_channel_id, discord_guild_id, formed_by, importance, remembered_at)
+SELECT $1, 'tzurot',
+       (SELECT string_agg('w' || ((abs(hashint8(g * 13 + k)) % 2000)::text), ' ') FROM generate_series(1, 12) k) || ' memory ' || g,
+       CASE WHEN g % 10 = 0 THEN ARRAY[$3::bigint] ELSE ARRAY[$2::bigint] END,
+       ARRAY[$2::bigint, $3::bigint],
+       g % 5 = 0,
+       CASE WHEN g % 5 = 0 THEN NULL ELSE '600000000000000001' END,
+       CASE WHEN g % 5 = 0 THEN NULL ELSE '500000000000000001' END,
+       'summary', (g % 7) / 7.0, now() - make_interval(mins => g * 15)
+FROM generate_series(1, 100000) g`, pers, user, other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `INSERT INTO personality_memories (personality_id, source_system, content, about_user_ids, is_dm, formed_by, remembered_at)
+		VALUES ($1, 'tzurot', 'Alice once flew in a zeppelin over the lake.', ARRAY[$2::bigint], true, 'summary', now() - interval '400 days')`, pers, user); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `ANALYZE personality_memories`); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func hundredKFixture(t testing.TB) (*memory.Store, *pgxpool.Pool, int64, int64) {
+	ctx := context.Background()
+	pool := pgtest.New(t)
+	var alice, bob, pers int64
+	if err := pool.QueryRow(ctx, `INSERT INTO users (discord_id) VALUES ('100000000000000001') RETURNING id`).Scan(&alice); err != nil {
+		t.Fatal(err)
+	}
+	if err := pool.QueryRow(ctx, `INSERT INTO users (discord_id) VALUES ('100000000000000002') RETURNING id`).Scan(&bob); err != nil {
+		t.Fatal(err)
+	}
+	if err := pool.QueryRow(ctx, `INSERT INTO personalities (slug, name) VALUES ('mira', 'Mira') RETURNING id`).Scan(&pers); err != nil {
+		t.Fatal(err)
+	}
+	fill100k(t, pool, pers, alice, bob)
+	return memory.New(pool, nil), pool, pers, alice
+}
+
+// conversation is a chat-sized search text: recent lines mentioning a few
+// vocabulary words.
+func conversation(i int) string {
+	return fmt.Sprintf("Alice: do you remember w%d and w%d? I was thinking about w%d all day.\nMira: of course.\nAlice: and the w%d thing",
+		i%2000, (i*7)%2000, (i*13)%2000, (i*31)%2000)
+}
+
+// TestHundredThousandMemories: retrieval over 100k memories of one
+// personality finds the one memory that matches, respects privacy, and
+// its plan reads the GIN index.
+func TestHundredThousandMemories(t *testing.T) {
+	mem, pool, pers, alice := hundredKFixture(t)
+	ctx := context.Background()
+	b, err := mem.Retrieve(ctx, memory.Query{PersonalityID: pers, UserID: alice, IsDM: true, Text: "Alice: remember the ZEPPELIN?", Budget: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b.Memories) == 0 || !strings.Contains(b.Memories[0].Content, "zeppelin") {
+		t.Fatalf("the needle is not first among %d memories", len(b.Memories))
+	}
+	b, err = mem.Retrieve(ctx, memory.Query{PersonalityID: pers, UserID: alice, IsDM: false, GuildID: "500000000000000001", Text: conversation(5), Budget: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b.Memories) == 0 || b.Used > 1000 {
+		t.Fatalf("guild retrieval: %d memories, %d tokens", len(b.Memories), b.Used)
+	}
+	if has(b.Memories, "zeppelin") {
+		t.Fatal("a DM memory was used in a guild")
+	}
+
+	var plan []string
+	rows, err := pool.Query(ctx, `EXPLAIN SELECT id FROM personality_memories m
+		WHERE m.personality_id = $1 AND m.tsv @@ (websearch_to_tsquery('simple', 'w5 or w35') || websearch_to_tsquery('english', 'w5 or w35'))`, pers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, line)
+	}
+	if !slices.ContainsFunc(plan, func(l string) bool { return strings.Contains(l, "personality_memories_tsv_idx") }) {
+		t.Fatalf("the full-text search does not use the GIN index:\n%s", strings.Join(plan, "\n"))
+	}
+}
+
+// BenchmarkRetrieve100k: one Retrieve (the whole statement: memories,
+// knowledge, persona, examples) over 100,000 memories of one personality,
+// full text only. Reports p50 and p99 of the calls. docs/performance.md.
+//
+//	go test -run '^$' -bench BenchmarkRetrieve100k -benchtime 2000x ./host/internal/memory/
+func BenchmarkRetrieve100k(b *testing.B) {
+	mem, _, pers, alice := hundredKFixture(b)
+	ctx := context.Background()
+	for _, c := range []struct {
+		name  string
+		dm    bool
+		guild string
+	}{{"dm", true, ""}, {"guild", false, "500000000000000001"}} {
+		b.Run(c.name, func(b *testing.B) {
+			times := make([]time.Duration, 0, b.N)
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				start := time.Now()
+				if _, err := mem.Retrieve(ctx, memory.Query{PersonalityID: pers, UserID: alice, IsDM: c.dm, GuildID: c.guild, Text: conversation(i), Budget: 1000}); err != nil {
+					b.Fatal(err)
+				}
+				times = append(times, time.Since(start))
+			}
+			b.StopTimer()
+			slices.Sort(times)
+			b.ReportMetric(float64(times[len(times)/2].Microseconds())/1000, "p50-ms")
+			b.ReportMetric(float64(times[len(times)*99/100].Microseconds())/1000, "p99-ms")
+		})
+	}
+}

@@ -1,0 +1,4 @@
+package memory
+
+// RetrieveSQL is the retrieval statement, for plan checks.
+var RetrieveSQL = retrieveSQL

@@ -1,0 +1,317 @@
+package memory
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
+	"golang.org/x/sync/errgroup"
+)
+
+// Query is what one reply asks for.
+type Query struct {
+	PersonalityID int64
+	// UserID is the host id of the user being answered.
+	UserID    int64
+	ChannelID string
+	GuildID   string // "" in DMs
+	IsDM      bool
+	// PresentUserIDs are the host ids of the others in the conversation.
+	// Retrieval never widens on them (it is for the user being answered);
+	// they are passed on to the VectorSearcher and kept for formation.
+	PresentUserIDs []int64
+	// Text is the conversation so far (newest last); its last words are
+	// what the search looks for.
+	Text string
+	// Budget in tokens; 0 uses the personality's memory_budget_tokens.
+	Budget int
+}
+
+// Blocks are what retrieval found, already cut to the budget.
+type Blocks struct {
+	Persona   *Persona
+	Knowledge []Knowledge
+	Memories  []Memory
+	Examples  []Example
+	// Budget is the budget applied; Used the estimated tokens of the blocks.
+	Budget, Used int
+}
+
+// Empty reports whether there is nothing to add to a prompt.
+func (b Blocks) Empty() bool {
+	return b.Persona == nil && len(b.Knowledge) == 0 && len(b.Memories) == 0 && len(b.Examples) == 0
+}
+
+// VectorSearcher is the similarity-search upgrade (an embedding plugin).
+// Search returns up to limit memories of q.PersonalityID that q's user may
+// see (its SQL must include VisibleSQL), best first, with Score in 0..1.
+// An error is logged by the caller and retrieval goes on with full text.
+type VectorSearcher interface {
+	SearchMemories(ctx context.Context, q Query, limit int) ([]Memory, error)
+}
+
+// VisibleSQL is the privacy rule (docs/security.md, "Memories") as a SQL
+// predicate on personality_memories aliased m, with the parameters named
+// @user (bigint), @is_dm (boolean) and @guild (text, NULL in DMs):
+//
+//   - a DM memory is used only in a DM, and only for a user it is about;
+//   - any other memory is used for a user it is about or who was present
+//     when it was formed, in the guild it was formed in or in that user's
+//     DMs (where nobody else reads the reply).
+//
+// Every query that puts memories in front of a user (retrieval, vector
+// search, /memory) must use it.
+const VisibleSQL = `(
+    (m.is_dm AND @is_dm::boolean AND m.about_user_ids @> ARRAY[@user::bigint])
+    OR (NOT m.is_dm
+        AND (m.about_user_ids @> ARRAY[@user::bigint] OR m.present_user_ids @> ARRAY[@user::bigint])
+        AND (@is_dm::boolean OR m.discord_guild_id = @guild::text)))`
+
+// Candidate counts the one statement fetches before the budget cut.
+const (
+	maxMatched   = 40
+	maxRecent    = 20
+	maxKnowledge = 40
+	maxExamples  = 3
+	// maxSearchWords is how many distinct words of the conversation the
+	// search uses (the newest ones).
+	maxSearchWords = 24
+	// maxKeyText is how much of the conversation (its end, in runes)
+	// knowledge keys are looked for in.
+	maxKeyText = 4000
+	// candidateCap bounds the rows the full-text ranking reads: a word
+	// found in most of 100k memories must not cost a ranking of all of
+	// them. The GIN index yields the capped set; ranking picks from it.
+	candidateCap = 200
+)
+
+// retrieveSQL is retrieval's one statement. Rows are (kind, id, a, b,
+// score, flag, n, keys, at): kind 'm' matched memory, 'r' recent memory,
+// 'k' knowledge, 'p' persona, 'e' example, 'b' the budget.
+//
+// Memory score: ts_rank(tsv, query) × (0.5 + importance) × recency,
+// recency = 0.3 + 0.7 × 0.5^(age in days / 180): relevance first, a
+// memory's weight and its age adjusting it, old memories never vanishing.
+var retrieveSQL = `
+WITH pers AS (
+    SELECT p.id, p.memory_budget_tokens AS budget,
+           websearch_to_tsquery('simple', @words::text) || websearch_to_tsquery(p.memory_language::regconfig, @words::text) AS tsq
+    FROM personalities p WHERE p.id = @personality::bigint
+),
+cand AS (
+    SELECT m.id, m.content, m.importance, m.tsv, coalesce(m.remembered_at, m.created_at) AS at
+    FROM personality_memories m, pers
+    WHERE m.personality_id = pers.id AND m.tsv @@ pers.tsq AND ` + VisibleSQL + `
+    LIMIT ` + fmtInt(candidateCap) + `
+),
+matched AS (
+    SELECT c.id, c.content, c.at,
+           ts_rank(c.tsv, pers.tsq) * (0.5 + c.importance)
+             * (0.3 + 0.7 * power(0.5, extract(epoch FROM (now() - c.at)) / 86400.0 / 180.0)) AS score
+    FROM cand c, pers
+    ORDER BY score DESC, c.id DESC
+    LIMIT ` + fmtInt(maxMatched) + `
+),
+recent AS (
+    SELECT m.id, m.content, coalesce(m.remembered_at, m.created_at) AS at
+    FROM personality_memories m
+    WHERE m.personality_id = @personality::bigint AND ` + VisibleSQL + `
+    ORDER BY coalesce(m.remembered_at, m.created_at) DESC, m.id DESC
+    LIMIT ` + fmtInt(maxRecent) + `
+),
+know AS (
+    SELECT s.id, s.title, s.content, s.keys, s.always_on, s.priority,
+           CASE WHEN s.always_on THEN 2
+                WHEN EXISTS (SELECT 1 FROM unnest(s.keys) k WHERE btrim(k) <> '' AND strpos(lower(@keytext::text), lower(btrim(k))) > 0) THEN 1
+                ELSE 0 END AS why,
+           CASE WHEN s.tsv @@ pers.tsq THEN ts_rank_cd(s.tsv, pers.tsq) ELSE 0 END AS rel
+    FROM personality_stories s, pers
+    WHERE s.personality_id = pers.id AND s.content <> ''
+),
+know_top AS (
+    SELECT * FROM know WHERE why > 0 OR rel > 0
+    ORDER BY why DESC, priority DESC, rel DESC, id
+    LIMIT ` + fmtInt(maxKnowledge) + `
+),
+persona AS (
+    SELECT content, CASE WHEN personality_id IS NULL THEN 'global' ELSE 'personality' END AS src
+    FROM user_personas
+    WHERE user_id = @user::bigint AND (personality_id = @personality::bigint OR personality_id IS NULL)
+    UNION ALL
+    SELECT concat_ws(E'\n',
+               CASE WHEN preferred_name <> '' THEN 'Name: ' || preferred_name END,
+               CASE WHEN pronouns <> '' THEN 'Pronouns: ' || pronouns END,
+               NULLIF(backstory, '')), 'import'
+    FROM personality_user_personalizations
+    WHERE personality_id = @personality::bigint AND user_id = @user::bigint
+      AND (preferred_name <> '' OR pronouns <> '' OR backstory <> '')
+),
+persona_one AS (
+    SELECT content, src FROM persona
+    ORDER BY CASE src WHEN 'personality' THEN 0 WHEN 'global' THEN 1 ELSE 2 END
+    LIMIT 1
+),
+examples AS (
+    SELECT e.id,
+           coalesce(e.source->>'question', e.source->>'message', e.source->>'input', e.source->>'user', e.source->>'prompt') AS q,
+           coalesce(e.source->>'answer', e.source->>'reply', e.source->>'output', e.source->>'assistant', e.source->>'response') AS a
+    FROM personality_training_examples e
+    WHERE e.personality_id = @personality::bigint AND jsonb_typeof(e.source) = 'object'
+)
+SELECT 'b', 0::bigint, '', '', 0::float8, false, budget, '{}'::text[], NULL::timestamptz FROM pers
+UNION ALL
+SELECT 'm', id, content, '', score::float8, false, 0, '{}', at FROM matched
+UNION ALL
+SELECT 'r', id, content, '', 0, false, 0, '{}', at FROM recent
+UNION ALL
+SELECT 'k', id, title, content, rel::float8, always_on, priority, keys, NULL FROM know_top
+UNION ALL
+SELECT 'p', 0, content, src, 0, false, 0, '{}', NULL FROM persona_one
+UNION ALL
+(SELECT 'e', id, q, a, 0, false, 0, '{}', NULL FROM examples
+ WHERE q IS NOT NULL AND a IS NOT NULL AND q <> '' AND a <> ''
+ ORDER BY id LIMIT ` + fmtInt(maxExamples) + `)`
+
+func fmtInt(n int) string { return fmt.Sprint(n) }
+
+// Retrieve finds what belongs in one reply, in one database round trip
+// (plus the vector search, at the same time, when there is one), and cuts
+// it to the budget (see cut).
+func (s *Store) Retrieve(ctx context.Context, q Query) (Blocks, error) {
+	var (
+		out    Blocks
+		vector []Memory
+	)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		var err error
+		out, err = s.retrieveSQL(gctx, q)
+		return err
+	})
+	if s.vector != nil {
+		g.Go(func() error {
+			// The vector path is an upgrade: its failure costs only itself.
+			vector, _ = s.vector.SearchMemories(gctx, q, maxMatched)
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return Blocks{}, err
+	}
+	if len(vector) > 0 {
+		out.Memories = interleave(vector, out.Memories)
+	}
+	if q.Budget > 0 {
+		out.Budget = q.Budget
+	}
+	return cut(out), nil
+}
+
+func (s *Store) retrieveSQL(ctx context.Context, q Query) (Blocks, error) {
+	words := SearchWords(q.Text, maxSearchWords)
+	// PostgreSQL text holds no NUL and only valid UTF-8.
+	keyText := strings.ReplaceAll(strings.ToValidUTF8(q.Text, ""), "\x00", "")
+	if n := utf8.RuneCountInString(keyText); n > maxKeyText {
+		r := []rune(keyText)
+		keyText = string(r[n-maxKeyText:])
+	}
+	var guild any
+	if q.GuildID != "" {
+		guild = q.GuildID
+	}
+	rows, err := s.pool.Query(ctx, retrieveSQL, pgx.NamedArgs{
+		"personality": q.PersonalityID, "user": q.UserID, "is_dm": q.IsDM, "guild": guild,
+		"words": words, "keytext": keyText,
+	})
+	if err != nil {
+		return Blocks{}, fmt.Errorf("retrieve memories: %w", err)
+	}
+	defer rows.Close()
+	var (
+		out    Blocks
+		recent []Memory
+		seen   = map[int64]bool{}
+	)
+	for rows.Next() {
+		var (
+			kind    string
+			id      int64
+			a, b    string
+			score   float64
+			flag    bool
+			n       int
+			keys    []string
+			at      *time.Time
+			rememAt time.Time
+		)
+		if err := rows.Scan(&kind, &id, &a, &b, &score, &flag, &n, &keys, &at); err != nil {
+			return Blocks{}, fmt.Errorf("retrieve memories: %w", err)
+		}
+		if at != nil {
+			rememAt = *at
+		}
+		switch kind {
+		case "b":
+			out.Budget = n
+		case "m":
+			seen[id] = true
+			out.Memories = append(out.Memories, Memory{ID: id, PersonalityID: q.PersonalityID, Content: a, Score: score, RememberedAt: rememAt})
+		case "r":
+			recent = append(recent, Memory{ID: id, PersonalityID: q.PersonalityID, Content: a, RememberedAt: rememAt})
+		case "k":
+			why := "match"
+			switch {
+			case flag:
+				why = "always"
+			case keyHit(keys, keyText):
+				why = "key"
+			}
+			out.Knowledge = append(out.Knowledge, Knowledge{ID: id, Title: a, Content: b, Keys: keys, AlwaysOn: flag, Priority: n, Why: why})
+		case "p":
+			out.Persona = &Persona{Content: a, Source: b}
+		case "e":
+			out.Examples = append(out.Examples, Example{User: a, Character: b})
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return Blocks{}, fmt.Errorf("retrieve memories: %w", err)
+	}
+	// Matched memories first (best first), then the latest ones the
+	// search did not find: "what do you remember about me" has no words
+	// in common with any memory, and should still be answered.
+	for _, m := range recent {
+		if !seen[m.ID] {
+			out.Memories = append(out.Memories, m)
+		}
+	}
+	return out, nil
+}
+
+func keyHit(keys []string, text string) bool {
+	lt := strings.ToLower(text)
+	for _, k := range keys {
+		if k = strings.TrimSpace(k); k != "" && strings.Contains(lt, strings.ToLower(k)) {
+			return true
+		}
+	}
+	return false
+}
+
+// interleave merges vector and full-text results, alternating from the
+// vector list, without repeats.
+func interleave(a, b []Memory) []Memory {
+	seen := map[int64]bool{}
+	out := make([]Memory, 0, len(a)+len(b))
+	for i := 0; i < len(a) || i < len(b); i++ {
+		for _, l := range [][]Memory{a, b} {
+			if i < len(l) && !seen[l[i].ID] {
+				seen[l[i].ID] = true
+				out = append(out, l[i])
+			}
+		}
+	}
+	return out
+}

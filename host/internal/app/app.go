@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -19,6 +20,8 @@ import (
 	"github.com/tzurot-go/tzurot/host/internal/chat"
 	"github.com/tzurot-go/tzurot/host/internal/commands"
 	"github.com/tzurot-go/tzurot/host/internal/discord"
+	"github.com/tzurot-go/tzurot/host/internal/embedding"
+	"github.com/tzurot-go/tzurot/host/internal/former"
 	"github.com/tzurot-go/tzurot/host/internal/logging"
 	"github.com/tzurot-go/tzurot/host/internal/memory"
 	"github.com/tzurot-go/tzurot/host/internal/message"
@@ -30,6 +33,7 @@ import (
 	"github.com/tzurot-go/tzurot/host/internal/store"
 	"github.com/tzurot-go/tzurot/host/internal/vault"
 	"github.com/tzurot-go/tzurot/schema"
+	"github.com/tzurot-go/tzurot/sdk/abi"
 )
 
 // Options adapt Serve to its caller. The zero value serves the real
@@ -167,6 +171,13 @@ type App struct {
 	// Memory is what personalities remember and know (retrieval for every
 	// reply; full text unless a vector searcher is added).
 	Memory *memory.Store
+	// Embeddings searches memories by meaning (nil without
+	// TZUROT_EMBED_PLUGIN); Former forms new memories (nil when
+	// TZUROT_MEMORY_FORMATION is off). Both work in the background.
+	Embeddings     *embedding.Service
+	Former         *former.Former
+	stopBackground context.CancelFunc
+	background     sync.WaitGroup
 	// InteractionsAddr is where HTTP interactions are served (nil if not).
 	InteractionsAddr net.Addr
 	// MetricsAddr is where /metrics, /healthz and /readyz are served (nil
@@ -255,7 +266,6 @@ func start(ctx context.Context, cfg Config, v *vault.Vault, logger *slog.Logger,
 		defer close(a.cacheDone)
 		a.Cache.Run(cctx)
 	}()
-	a.Memory = memory.New(a.pool, nil)
 	a.Limiter = ratelimit.New(store.New(a.fastPool, nil, logger), cfg.Limits)
 
 	pcfgPlugins, err := plugin.LoadConfig(cfg.PluginsFile)
@@ -268,6 +278,9 @@ func start(ctx context.Context, cfg Config, v *vault.Vault, logger *slog.Logger,
 	}
 	if cfg.Metrics != nil {
 		cfg.Metrics.PluginPools(a.Plugins.PoolStats)
+	}
+	if err := a.startMemory(cfg, pcfgPlugins, logger); err != nil {
+		return nil, err
 	}
 
 	if cfg.Role == RoleGateway {
@@ -308,8 +321,9 @@ func start(ctx context.Context, cfg Config, v *vault.Vault, logger *slog.Logger,
 		// grants from personality_tools (deny by default).
 		Tools: &chat.PluginTools{Host: a.Plugins}, ToolGrants: a.Store,
 		Images: a.Store, ImageGen: &chat.PluginImages{Host: a.Plugins},
-		// Memories, knowledge, personas and examples in every reply.
-		Memory: a.Memory,
+		// Memories, knowledge, personas and examples in every reply; every
+		// posted reply is told to memory formation.
+		Memory: a.Memory, Exchanges: exchangeSink(a.Former),
 		// Tools may make adult content only in age-restricted channels.
 		Channels: a.Bot,
 		// A gateway hands every triggered message to the workers.
@@ -377,6 +391,49 @@ func dispatcher(q *queue.Queue) chat.Dispatcher {
 		return nil
 	}
 	return q
+}
+
+// startMemory builds memory retrieval with its upgrades: the embedding
+// search and backfill when TZUROT_EMBED_PLUGIN names an entry granted
+// llm.embed, and memory formation unless TZUROT_MEMORY_FORMATION is off.
+// Their goroutines stop in Shutdown before the plugin host closes.
+func (a *App) startMemory(cfg Config, plugins *plugin.Config, logger *slog.Logger) error {
+	bg, cancel := context.WithCancel(context.Background())
+	a.stopBackground = cancel
+	mc := cfg.Memory
+	var vs memory.VectorSearcher
+	if mc.EmbedPlugin != "" {
+		pc, ok := plugins.Plugins[mc.EmbedPlugin]
+		if !ok || !slices.Contains(pc.Capabilities, abi.CapEmbed) {
+			return fmt.Errorf("%s=%q must name a plugins.toml entry whose capabilities include %q", EnvEmbedPlugin, mc.EmbedPlugin, abi.CapEmbed)
+		}
+		a.Embeddings = embedding.New(a.pool, a.Plugins, a.Store, embedding.Config{
+			Plugin: mc.EmbedPlugin, Model: mc.EmbedModel, Dimensions: mc.EmbedDimensions}, logger)
+		vs = a.Embeddings
+		a.background.Add(1)
+		go func() { defer a.background.Done(); a.Embeddings.Run(bg) }()
+	}
+	a.Memory = memory.New(a.pool, vs)
+	if mc.Formation {
+		fc := former.Config{Idle: mc.Idle, DefaultProvider: cfg.Chat.DefaultProvider, DefaultModel: cfg.Chat.DefaultModel,
+			Fallback: cfg.Chat.Fallback}
+		if a.Embeddings != nil {
+			fc.Stored = a.Embeddings.Kick
+		}
+		a.Former = former.New(a.pool, a.Plugins, a.Store, a.Memory, fc, logger)
+		a.background.Add(1)
+		go func() { defer a.background.Done(); a.Former.Run(bg) }()
+	}
+	return nil
+}
+
+// exchangeSink is f as the pipeline's sink, nil (no interface holding a
+// nil pointer) when formation is off.
+func exchangeSink(f *former.Former) chat.ExchangeSink {
+	if f == nil {
+		return nil
+	}
+	return f
 }
 
 // newPool opens a pool on dsn. asyncCommit makes its commits not wait for
@@ -463,6 +520,11 @@ func (a *App) closeAll(ctx context.Context) error {
 	}
 	if a.Pipeline != nil {
 		run(a.Pipeline.Close)
+	}
+	// Background memory work stops before the plugins it calls.
+	if a.stopBackground != nil {
+		a.stopBackground()
+		a.background.Wait()
 	}
 	if a.Plugins != nil {
 		run(a.Plugins.Close)

@@ -242,6 +242,22 @@ func TestConfigDefaultsAndOverrides(t *testing.T) {
 	if strings.Join(observed, ",") != "t.o.k,sk-or-host" {
 		t.Fatalf("secrets not registered for redaction: %q", observed)
 	}
+	if c.Memory.EmbedPlugin != "" || !c.Memory.Formation || c.Memory.Idle != 0 {
+		t.Fatalf("memory defaults %+v", c.Memory)
+	}
+	env["TZUROT_EMBED_PLUGIN"] = "openai"
+	env["TZUROT_EMBED_DIMENSIONS"] = "256"
+	env["TZUROT_MEMORY_IDLE"] = "5m"
+	env["TZUROT_MEMORY_FORMATION"] = "off"
+	if c, err = app.ConfigFromEnv(get, nil, nil); err != nil || c.Memory.EmbedPlugin != "openai" || c.Memory.EmbedDimensions != 256 ||
+		c.Memory.Idle != 5*time.Minute || c.Memory.Formation {
+		t.Fatalf("memory overrides %+v, %v", c.Memory, err)
+	}
+	env["TZUROT_EMBED_DIMENSIONS"] = "9000"
+	if _, err := app.ConfigFromEnv(get, nil, nil); err == nil || !strings.Contains(err.Error(), "TZUROT_EMBED_DIMENSIONS=\"9000\" must be a whole number from 1 to 8192") {
+		t.Fatalf("a bad TZUROT_EMBED_DIMENSIONS: %v", err)
+	}
+	delete(env, "TZUROT_EMBED_DIMENSIONS")
 	env["TZUROT_STREAM_REPLIES"] = "sometimes"
 	if _, err := app.ConfigFromEnv(get, nil, nil); err == nil || !strings.Contains(err.Error(), `TZUROT_STREAM_REPLIES="sometimes" must be on or off`) {
 		t.Fatalf("a bad TZUROT_STREAM_REPLIES: %v", err)
@@ -257,5 +273,38 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("condition never became true")
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestServeFormsMemoriesAfterAQuietConversation: serve wires memory
+// formation into the pipeline. A reply is posted; once the conversation
+// has been quiet for TZUROT_MEMORY_IDLE, the personality's chat plugin
+// summarises it and a memory about the user is stored, formed in the
+// channel, and the summary is billed to the user.
+func TestServeFormsMemoriesAfterAQuietConversation(t *testing.T) {
+	w := newWorld(t)
+	w.env[app.EnvMemoryIdle] = "1s"
+	opts := w.options()
+	opts.NoGatewayConnect = true
+	a, _ := w.serve(opts)
+	w.inject(a, "@bambi I finally adopted a grey cat called Miso")
+	waitFor(t, func() bool { return len(w.replies()) == 1 })
+	var content string
+	var about []int64
+	waitFor(t, func() bool {
+		err := w.store.Pool().QueryRow(context.Background(), `SELECT content, about_user_ids FROM personality_memories
+WHERE formed_by = 'summary' AND discord_channel_id = $1 AND discord_guild_id = $2 AND NOT is_dm`, w.channel.ID, guildID).Scan(&content, &about)
+		return err == nil
+	})
+	u, err := w.store.UserByDiscordID(context.Background(), userID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(content, "grey cat called Miso") || len(about) != 1 || about[0] != u.ID {
+		t.Fatalf("memory %q about %v", content, about)
+	}
+	var n int
+	if err := w.store.Pool().QueryRow(context.Background(), `SELECT count(*) FROM usage_logs WHERE request_id LIKE 'memory-%' AND user_id = $1 AND kind = 'text'`, u.ID).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("summary usage rows %d, %v", n, err)
 	}
 }

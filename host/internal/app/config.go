@@ -51,6 +51,11 @@ const (
 	EnvJobAttempts        = "TZUROT_JOB_ATTEMPTS"
 	EnvJobWorkers         = "TZUROT_JOB_WORKERS"
 	EnvMetricsAddr        = "TZUROT_METRICS_ADDR"
+	EnvEmbedPlugin        = "TZUROT_EMBED_PLUGIN"
+	EnvEmbedModel         = "TZUROT_EMBED_MODEL"
+	EnvEmbedDimensions    = "TZUROT_EMBED_DIMENSIONS"
+	EnvMemoryIdle         = "TZUROT_MEMORY_IDLE"
+	EnvMemoryFormation    = "TZUROT_MEMORY_FORMATION"
 	DefaultPluginsFile    = "plugins.toml"
 	DefaultInteractions   = "/interactions"
 	DefaultShutdown       = 30 * time.Second
@@ -123,6 +128,23 @@ type Config struct {
 	// Images is TZUROT_IMAGE_PLUGIN and TZUROT_IMAGES (docs/images.md);
 	// start fills in the plugin host and the sender.
 	Images commands.ImageDeps
+	// Memory is the embedding and formation setup (docs/pipeline.md,
+	// "Memory embeddings" and "Forming memories").
+	Memory MemoryConfig
+}
+
+// MemoryConfig is TZUROT_EMBED_* and TZUROT_MEMORY_*.
+type MemoryConfig struct {
+	// EmbedPlugin is the plugins.toml entry granted llm.embed that embeds
+	// memories; "" leaves memory search full text only.
+	EmbedPlugin     string
+	EmbedModel      string
+	EmbedDimensions int
+	// Formation forms memories from conversations (default on; each
+	// personality and user can still turn it off).
+	Formation bool
+	// Idle is how long a conversation is quiet before it is summarised.
+	Idle time.Duration
 }
 
 // ConfigFromEnv reads and checks the configuration. environ is os.Environ
@@ -228,6 +250,7 @@ func ConfigFromEnv(getenv func(string) string, environ []string, observe func(st
 		{EnvSpeechTimeout, &c.Chat.SpeechTimeout, time.Second},
 		{EnvJobTimeout, &c.Queue.JobTimeout, time.Second},
 		{EnvJobRescue, &c.Queue.RescueAfter, time.Second},
+		{EnvMemoryIdle, &c.Memory.Idle, time.Second},
 	}
 	for _, f := range durations {
 		raw := strings.TrimSpace(getenv(f.name))
@@ -250,6 +273,18 @@ func ConfigFromEnv(getenv func(string) string, environ []string, observe func(st
 	c.Chat.DefaultProvider = strings.TrimSpace(getenv(EnvDefaultProvider))
 	c.Chat.DefaultModel = strings.TrimSpace(getenv(EnvDefaultModel))
 	c.Chat.TranscribePlugin = strings.TrimSpace(getenv(EnvTranscribePlugin))
+	c.Memory.EmbedPlugin = strings.TrimSpace(getenv(EnvEmbedPlugin))
+	c.Memory.EmbedModel = strings.TrimSpace(getenv(EnvEmbedModel))
+	if raw := strings.TrimSpace(getenv(EnvEmbedDimensions)); raw != "" {
+		n, err := strconv.Atoi(raw)
+		if err != nil || n < 1 || n > 8192 {
+			return Config{}, fmt.Errorf("%s=%q must be a whole number from 1 to 8192 (the length of the vectors asked for; leave it unset for the model's own)", EnvEmbedDimensions, raw)
+		}
+		c.Memory.EmbedDimensions = n
+	}
+	if c.Memory.Formation, err = parseBool(getenv, EnvMemoryFormation, true); err != nil {
+		return Config{}, err
+	}
 
 	jobTimeout := c.Queue.JobTimeout
 	if jobTimeout == 0 {

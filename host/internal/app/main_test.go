@@ -82,6 +82,17 @@ func newProvider(t *testing.T) *provider {
 		if n := len(req.Messages); n > 0 {
 			last = req.Messages[n-1].Content
 		}
+		if len(req.Messages) > 0 && strings.Contains(req.Messages[0].Content, "long-term memory of") {
+			// Memory formation's summariser: answer the JSON it asks for.
+			last = `{"memories":[{"about":["U1"],"text":"Alice said: ` + strings.ReplaceAll(strings.ReplaceAll(last, "\n", " "), `"`, "'") + `","importance":0.6}]}`
+			w.Header().Set("Content-Type", "application/json")
+			_ = json.NewEncoder(w).Encode(map[string]any{
+				"model":   "test-model",
+				"choices": []any{map[string]any{"message": map[string]any{"role": "assistant", "content": last}, "finish_reason": "stop"}},
+				"usage":   map[string]any{"prompt_tokens": 50, "completion_tokens": 20},
+			})
+			return
+		}
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(map[string]any{
 			"model":   "test-model",

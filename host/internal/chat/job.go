@@ -420,6 +420,7 @@ func (j *job) deliver(ctx context.Context, text string, resp abi.ChatResponse, u
 	}
 	j.remember(ids, text)
 	j.record(ctx, ids, resp, usage, delivery)
+	j.notifyExchange(resp.Content)
 	j.log.Debug("replied", slog.Int("parts", len(ids)), slog.Duration("plugin_time", j.stats.PluginTime),
 		slog.Duration("overhead", j.stats.Overhead()))
 }
@@ -465,29 +466,7 @@ func (j *job) finish(ctx context.Context, ids []string) {
 // provider: the entry of that name, else the first entry whose key slot is
 // that provider.
 func (p *Pipeline) pluginFor(provider string) (plugin.PluginStatus, bool) {
-	status := p.plugins.Status()
-	chat := func(st plugin.PluginStatus) bool {
-		if st.State != plugin.StateLoaded {
-			return false
-		}
-		for _, c := range st.Capabilities {
-			if c == abi.CapChat {
-				return true
-			}
-		}
-		return false
-	}
-	for _, st := range status {
-		if st.Name == provider && chat(st) {
-			return st, true
-		}
-	}
-	for _, st := range status {
-		if st.KeySlot == provider && chat(st) {
-			return st, true
-		}
-	}
-	return plugin.PluginStatus{}, false
+	return ChatPluginFor(p.plugins.Status(), provider)
 }
 
 // request builds the chat request: prompt, history, references.

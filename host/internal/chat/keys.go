@@ -160,6 +160,12 @@ type KeySource struct {
 // APIKey implements plugin.KeySource. A key read for this call by prepare
 // is served from memory (no second database read inside the call).
 func (k *KeySource) APIKey(ctx context.Context, userID, slot string) (string, bool, error) {
+	if userID == plugin.DeploymentCaller {
+		// The deployment's own calls (embedding memories) use its fallback
+		// key, whoever the fallback policy lets use it for replies.
+		fk := k.Fallback.Keys[slot]
+		return fk, fk != "", nil
+	}
 	use, _ := ctx.Value(keyUseKey{}).(*keyUse)
 	var (
 		key string

@@ -219,6 +219,9 @@ type Deps struct {
 	// to a worker process instead of answering it here (serve --role
 	// gateway; docs/scaling.md). Nil answers in this process.
 	Dispatch Dispatcher
+	// Exchanges hears about every posted reply (memory formation); nil
+	// means nobody listens.
+	Exchanges ExchangeSink
 	// Memory finds what a personality remembers and knows for a reply
 	// (*memory.Store); nil means replies use no memory.
 	Memory Memory
@@ -295,6 +298,8 @@ type Pipeline struct {
 	metrics  *metrics.Metrics
 	imageGen ImageGenerator
 	dispatch Dispatcher
+	// exchanges hears about posted replies (exchange.go); nil for none.
+	exchanges ExchangeSink
 
 	stopPoll context.CancelFunc
 	wg       sync.WaitGroup
@@ -315,7 +320,7 @@ func New(ctx context.Context, d Deps, cfg Config) (*Pipeline, error) {
 	p := &Pipeline{cfg: cfg, store: d.Store, plugins: d.Plugins, sender: d.Sender, limiter: d.Limiter, keys: d.Keys,
 		voice: d.Voice, memory: d.Memory, download: d.Download, log: log,
 		toolHost: d.Tools, grants: d.ToolGrants, channels: d.Channels,
-		images: d.Images, imageGen: d.ImageGen, dispatch: d.Dispatch}
+		images: d.Images, imageGen: d.ImageGen, dispatch: d.Dispatch, exchanges: d.Exchanges}
 	p.mentions = &mentions{src: d.Store, index: trigger.NewAliasIndex(), log: log, retry: cfg.Retry}
 	if err := p.mentions.refresh(ctx, true); err != nil {
 		return nil, fmt.Errorf("chat: %w", err)

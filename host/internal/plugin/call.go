@@ -31,6 +31,13 @@ type Call struct {
 	Blobs *Blobs
 }
 
+// DeploymentCaller is the Call.UserID of calls the deployment makes for
+// itself, on no user's behalf (background embedding of memories): the key
+// source serves it the deployment's fallback key for the plugin's slot,
+// never a user's. It is not a Discord id (those are digits), so no user
+// can be mistaken for it.
+const DeploymentCaller = "deployment"
+
 type callKey struct{}
 
 // WithCall returns a context carrying c for the plugin calls made with it.

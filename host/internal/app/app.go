@@ -298,6 +298,9 @@ func start(ctx context.Context, cfg Config, v *vault.Vault, logger *slog.Logger,
 	if !cfg.Gateway {
 		opts = append(opts, discord.WithoutGateway())
 	}
+	if cfg.ShardCount > 0 {
+		opts = append(opts, discord.WithShards(cfg.ShardIDs, cfg.ShardCount))
+	}
 	if cfg.Role == RoleGateway {
 		// Recorded in arrival order, so the workers answer in that order.
 		opts = append(opts, discord.WithChannelOrder())

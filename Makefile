@@ -7,19 +7,33 @@ PLUGIN_DIRS := $(wildcard plugins/*/)
 PLUGIN_WASMS := $(foreach d,$(PLUGIN_DIRS),$(d)$(notdir $(patsubst %/,%,$(d))).wasm)
 # Race detector on host-side packages (plugins themselves build only for wasip1).
 TEST_PKGS := ./host/... ./internal/... ./sdk/... ./plugins/... ./examples/...
-TEST_FLAGS ?= -race -count=1 -timeout 20m
+TEST_FLAGS ?= -race -count=1 -timeout 45m
 
-.PHONY: all build plugins examples run test vet fmt bench sqlc db clean
+.PHONY: all build plugins dist examples run doctor test vet fmt bench sqlc db clean
 
 all: build plugins
 
+# -buildvcs=auto: `tzurot version` names the commit in a git checkout, and a
+# build outside one (a Docker context without .git) still works.
 build:
-	$(GO) build -o $(BIN) ./host/cmd/tzurot
+	$(GO) build -buildvcs=auto -o $(BIN) ./host/cmd/tzurot
 
 plugins: $(PLUGIN_WASMS)
 
 plugins/%.wasm: FORCE
 	cd $(dir $@) && GOOS=wasip1 GOARCH=wasm CGO_ENABLED=0 $(GO) build -buildmode=c-shared -o $(notdir $@) .
+
+# make dist DIST=dir: what a deployment needs, laid out as the repository
+# does (bin/tzurot, plugins/<name>/<name>.wasm, plugins.toml, docs), so the
+# relative paths in plugins.toml hold. The Dockerfile and the systemd unit
+# install from it.
+DIST ?= dist
+dist: build plugins
+	mkdir -p $(DIST)/bin $(DIST)/docs
+	cp $(BIN) $(DIST)/bin/tzurot
+	for w in $(PLUGIN_WASMS); do mkdir -p $(DIST)/$$(dirname $$w) && cp $$w $(DIST)/$$w; done
+	cp plugins.toml $(DIST)/plugins.toml
+	cp docs/*.md $(DIST)/docs/
 
 examples:
 	@if [ -f examples/as-provider/package.json ]; then \
@@ -35,6 +49,13 @@ run: build plugins
 	@set -a; [ ! -f .env ] || . ./.env; set +a; \
 	export DATABASE_URL="$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/tzurot?sslmode=disable}"; \
 	exec ./$(BIN) serve
+
+# make doctor: check the setup (settings, database, plugins, Discord, DNS)
+# with the same environment make run uses (.env and the default database).
+doctor: build
+	@set -a; [ ! -f .env ] || . ./.env; set +a; \
+	export DATABASE_URL="$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/tzurot?sslmode=disable}"; \
+	./$(BIN) doctor
 
 test: plugins examples
 	$(GO) vet $(TEST_PKGS)
@@ -56,7 +77,7 @@ sqlc:
 	CGO_ENABLED=0 $(GO) run github.com/sqlc-dev/sqlc/cmd/sqlc@v1.31.1 generate
 
 clean:
-	rm -rf bin
+	rm -rf bin dist
 	find plugins examples -name '*.wasm' -delete
 
 FORCE:

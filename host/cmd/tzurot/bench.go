@@ -123,6 +123,19 @@ func bench(ctx context.Context, args []string, getenv func(string) string, stdou
 	fmt.Fprintf(stdout, "memory              RSS %s (peak %s), heap in use %s, %d bytes allocated per reply\n",
 		mib(res.RSSBytes), mib(res.PeakRSSBytes), mib(res.HeapInuseBytes), res.AllocBytesPerReply)
 	fmt.Fprintf(stdout, "recorded            %d usage rows, %d message ids\n", res.UsageRows, res.MappedMessages)
+	m := res.Machine
+	perReply := func(d time.Duration) string { return ms(res.CPUPerReply(d)) }
+	fmt.Fprintf(stdout, "machine             %d CPUs (GOMAXPROCS %d), load average %s before, %s after\n", m.CPUs, res.CPUs, m.LoadBefore, m.LoadAfter)
+	fmt.Fprintf(stdout, "versions            %s, PostgreSQL %s\n", m.GoVersion, m.PostgreSQL)
+	fmt.Fprintf(stdout, "CPU per reply       bench process %s (host and both fakes, %s in all)\n", perReply(m.ProcessCPU), m.ProcessCPU.Round(time.Millisecond))
+	if m.DatabaseCPUMeasured {
+		fmt.Fprintf(stdout, "                    database %s (%d backends of the bench database, %s in all) + %s shared background (WAL writer, checkpointer, ...)\n",
+			perReply(m.DatabaseCPU), m.DatabaseBackendsMeasured, m.DatabaseCPU.Round(time.Millisecond), perReply(m.DatabaseBackgroundCPU))
+		fmt.Fprintf(stdout, "                    host + database %s\n", perReply(m.ProcessCPU+m.DatabaseCPU+m.DatabaseBackgroundCPU))
+	} else {
+		fmt.Fprintf(stdout, "                    database: not measured (its processes' /proc is not readable from here)\n")
+	}
+	fmt.Fprintf(stdout, "TIME_WAIT sockets   %d before, %d after (to or from the fakes' ports)\n", m.TimeWaitBefore, m.TimeWaitAfter)
 	if res.Failed > 0 || res.UsageRows != int64(res.Messages-res.Failed) {
 		return fmt.Errorf("%d replies failed or were not recorded (run with -v to see why)", res.Failed)
 	}

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tzurot-go/tzurot/host/internal/app"
@@ -35,8 +36,9 @@ named, runs them all. Exit status 1 when a check fails (warnings do not).
 checks:
 `
 
-// DiscordAPI is Discord's REST base URL; doctor's tests point it at the
-// fake Discord, as serve's point disgo at it.
+// DiscordAPI is Discord's REST base URL, used unless
+// TZUROT_DISCORD_REST_URL names another (as for serve); doctor's tests
+// point it at the fake Discord.
 const DiscordAPI = "https://discord.com/api/v10"
 
 // doctorCheck is one check of `tzurot doctor`.
@@ -65,6 +67,7 @@ func doctorChecks() []doctorCheck {
 // fakes.
 type doctorOptions struct {
 	getenv     func(string) string
+	environ    func() []string // for TZUROT_FALLBACK_KEY_<SLOT>; os.Environ
 	stdout     io.Writer
 	stderr     io.Writer
 	discordURL string
@@ -118,6 +121,13 @@ func doctor(ctx context.Context, args []string, getenv func(string) string, stdo
 }
 
 func doctorWith(ctx context.Context, args []string, o doctorOptions) error {
+	if o.environ == nil {
+		o.environ = os.Environ
+	}
+	if o.discordURL == "" {
+		// The base serve uses: TZUROT_DISCORD_REST_URL (a proxy), else Discord's.
+		o.discordURL = strings.TrimSpace(o.getenv(app.EnvDiscordRESTURL))
+	}
 	if o.discordURL == "" {
 		o.discordURL = DiscordAPI
 	}
@@ -199,7 +209,7 @@ func checkEnv(d *doctorRun) {
 		return
 	}
 	// The secrets it finds are not printed; observe is not needed.
-	if _, err := app.ConfigFromEnv(d.o.getenv, os.Environ(), nil); err != nil {
+	if _, err := app.ConfigFromEnv(d.o.getenv, d.o.environ(), nil); err != nil {
 		d.fail("env", "a setting is not valid", err.Error())
 		return
 	}
@@ -253,6 +263,13 @@ func checkDatabase(d *doctorRun) {
 		if err != nil {
 			pool.Close()
 		}
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "3D000" { // invalid_catalog_name
+		d.dbProblem = "the database does not exist yet"
+		d.fail("database", fmt.Sprintf("PostgreSQL at %s answers, but the database %q does not exist yet", where, poolCfg.ConnConfig.Database),
+			"run `./bin/tzurot migrate up` (or `make run`): it creates the database and applies the migrations; with a restricted user, `createdb -O <user> "+poolCfg.ConnConfig.Database+"` first")
+		return
 	}
 	if err != nil {
 		d.dbProblem = "the database does not answer"

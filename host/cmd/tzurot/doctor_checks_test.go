@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -148,6 +149,18 @@ func TestDoctorReportsEachProblemWithAFix(t *testing.T) {
 	if strings.Contains(out, "hunter2") || strings.Contains(out, s.env["DISCORD_TOKEN"]) {
 		t.Errorf("doctor output shows a secret:\n%s", out)
 	}
+
+	// PostgreSQL answers, but the database was never created: serve or
+	// migrate would create it, and doctor says so.
+	u, err := url.Parse(pgtest.AdminURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/tzurot_doctor_never_created"
+	s.env["DATABASE_URL"] = u.String()
+	out, _ = s.run(t, "database")
+	wantLines(t, out, `FAIL  database   PostgreSQL at 127.0.0.1:5432 answers, but the database "tzurot_doctor_never_created" does not exist yet`,
+		"fix: run `./bin/tzurot migrate up`")
 
 	// The token is right now, but the application and a server are not.
 	s.env["DISCORD_TOKEN"] = s.fake.Token

@@ -30,6 +30,9 @@ func commands() map[string]command {
 		"plugins": {"list, check and call plugins", runPlugins},
 		"import":  {"import personalities (shapes, v2)", runImport},
 		"bench":   {"drive messages through the full pipeline and measure", runBench},
+		"init":    {"write a .env with a fresh master key and placeholders (never overwrites)", runInit},
+		"ready":   {"ask the running serve's /readyz (a container health check)", runReady},
+		"version": {"print the version, commit and plugin ABI version", runVersion},
 		"doctor":  {"check the setup: settings, database, plugins, Discord, DNS", runDoctor},
 	}
 }

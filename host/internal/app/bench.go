@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -76,6 +77,17 @@ type BenchResult struct {
 	AllocBytesPerReply                     uint64
 	UsageRows, MappedMessages              int64
 	CPUs                                   int
+	// Machine says where and how it ran (load, versions, CPU per reply).
+	Machine Machine
+}
+
+// CPUPerReply divides a CPU time by the replies measured.
+func (r BenchResult) CPUPerReply(d time.Duration) time.Duration {
+	n := r.Messages - r.Failed
+	if n <= 0 {
+		return 0
+	}
+	return d / time.Duration(n)
 }
 
 // Bench drives opts.Messages messages through the whole pipeline: a fake
@@ -248,9 +260,23 @@ flavor = "openai"
 		}
 	}
 
+	var machine Machine
+	machine.GoVersion = runtime.Version()
+	if err := a.Store.Pool().QueryRow(ctx, `SHOW server_version`).Scan(&machine.PostgreSQL); err != nil {
+		machine.PostgreSQL = "unknown"
+	}
+	fakePorts := []int{urlPort(provider.URL), urlPort(fake.URL)}
+	machine.TimeWaitBefore = timeWait(fakePorts...)
+	sampler, err := startDBSampler(ctx, opts.DatabaseURL)
+	if err != nil {
+		return BenchResult{}, fmt.Errorf("bench: watch the database's CPU: %w", err)
+	}
+	machine.LoadBefore = loadAverage()
+
 	var before runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
+	cpuBefore := processCPU()
 	client := a.Bot.Client()
 	sem := make(chan struct{}, opts.Concurrency)
 	start := time.Now()
@@ -275,10 +301,15 @@ flavor = "openai"
 		}
 	}
 	elapsed := time.Since(start)
+	machine.ProcessCPU = processCPU() - cpuBefore
 	var after runtime.MemStats
 	runtime.ReadMemStats(&after)
+	machine.DatabaseCPU, machine.DatabaseBackgroundCPU, machine.DatabaseBackendsMeasured, machine.DatabaseCPUMeasured = sampler.finish(ctx)
+	machine.TimeWaitAfter = timeWait(fakePorts...)
+	machine.LoadAfter = loadAverage()
+	machine.CPUs = runtime.NumCPU()
 
-	res := BenchResult{Messages: opts.Messages, Failed: int(failed.Load()), Elapsed: elapsed, CPUs: runtime.GOMAXPROCS(0)}
+	res := BenchResult{Messages: opts.Messages, Failed: int(failed.Load()), Elapsed: elapsed, CPUs: runtime.GOMAXPROCS(0), Machine: machine}
 	res.RepliesPerSecond = float64(len(stats)) / elapsed.Seconds()
 	overhead := make([]time.Duration, 0, len(stats))
 	plugin := make([]time.Duration, 0, len(stats))
@@ -426,4 +457,14 @@ func readRSS() (rss, peak uint64) {
 		}
 	}
 	return rss, peak
+}
+
+// urlPort returns the port of an http://host:port URL (0 if none).
+func urlPort(raw string) int {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return 0
+	}
+	p, _ := strconv.Atoi(u.Port())
+	return p
 }

@@ -14,7 +14,8 @@ import (
 
 // Ready evaluates /readyz: the database answers, its schema is current,
 // at least one chat plugin is loaded, and Discord can reach the bot (the
-// gateway is connected, or the HTTP interactions endpoint is listening).
+// gateway is connected, or the HTTP interactions endpoint is listening; a
+// worker, which only posts over REST, needs neither).
 // Each failure says what to look at; none holds a secret.
 func (a *App) Ready(ctx context.Context) []metrics.Check {
 	checks := make([]metrics.Check, 0, 4)
@@ -42,6 +43,8 @@ func (a *App) Ready(ctx context.Context) []metrics.Check {
 
 	var discordErr error
 	switch {
+	case a.Config.Role == RoleWorker:
+		// A worker holds no Discord connection: it posts over REST.
 	case a.Config.Gateway && a.Bot.GatewayReady():
 	case a.InteractionsAddr != nil:
 	case a.Config.Gateway:

@@ -43,7 +43,7 @@ type MissingError struct{ Missing []Missing }
 
 // FirstRunHelp is what to do on a machine with nothing configured.
 const FirstRunHelp = "To set up: run `./bin/tzurot init` (writes .env with a fresh master key), put the bot token in DISCORD_TOKEN there, " +
-	"then `./bin/tzurot doctor` checks everything; README.md \"Running the bot\" walks through it."
+	"then `make doctor` checks everything; README.md \"Running the bot\" walks through it."
 
 func (e *MissingError) Error() string {
 	var b strings.Builder

@@ -93,6 +93,12 @@ func TestAPersonalityEditIsSeenByTheNextReply(t *testing.T) {
 		return reqs[len(reqs)-1].system()
 	}
 	h.send(discordfake.MessageSpec{Content: "@bambi hi"})
+	// The waits below look at the entry the pipeline reads (this user's),
+	// which stays cached until a notification drops it.
+	alice, err := h.store.UserByDiscordID(h.ctx, userID)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if !strings.Contains(lastPrompt(), "You are calm.") {
 		t.Fatalf("first prompt:\n%s", lastPrompt())
 	}
@@ -114,7 +120,7 @@ func TestAPersonalityEditIsSeenByTheNextReply(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.waitForCache("the other process's edit", func() bool {
-		p, err := h.store.PersonalityByID(h.ctx, id, 0)
+		p, err := h.store.PersonalityByID(h.ctx, id, alice.ID)
 		return err == nil && p.SystemPrompt == sleepy
 	})
 	h.send(discordfake.MessageSpec{Content: "@bambi still there?"})
@@ -126,7 +132,7 @@ func TestAPersonalityEditIsSeenByTheNextReply(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.waitForCache("the other process's deletion", func() bool {
-		_, err := h.store.PersonalityByID(h.ctx, id, 0)
+		_, err := h.store.PersonalityByID(h.ctx, id, alice.ID)
 		return errors.Is(err, store.ErrPersonalityAbsent)
 	})
 	calls := h.provider.calls.Load()

@@ -62,9 +62,17 @@ func (t *liveText) streamed() string {
 // streams decides whether this reply is shown live: the personality's
 // choice (personalities.stream_replies) when it made one, else the
 // deployment's (TZUROT_STREAM_REPLIES). Never in DMs (the bot posts there
-// itself, without a webhook) and never without a sender that can.
+// itself, without a webhook), never in a worker process, and never without
+// a sender that can.
 func (j *job) streams() bool {
 	if j.msg.IsDM() {
+		return false
+	}
+	// A reply run as a queue job (a worker process, docs/scaling.md) is
+	// posted whole: a live message is on screen before the delivery record
+	// is claimed, so an attempt killed mid-stream would leave half a reply
+	// beside the retry's. Exactly one reply wins over early words there.
+	if j.ledger != nil {
 		return false
 	}
 	if _, ok := j.p.sender.(LiveSender); !ok {

@@ -2,10 +2,12 @@ package chat_test
 
 import (
 	"fmt"
-	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/tzurot-go/tzurot/host/internal/chat"
@@ -15,15 +17,69 @@ import (
 	"github.com/tzurot-go/tzurot/host/internal/shapes"
 	"github.com/tzurot-go/tzurot/host/internal/shapes/shapestest"
 	"github.com/tzurot-go/tzurot/host/internal/store"
+	"github.com/tzurot-go/tzurot/internal/providerfake"
 )
 
-// newMemoryHarness is the chat harness with memory retrieval on.
-func newMemoryHarness(t *testing.T) *harness {
-	h := newHarness(t, harnessOptions{deps: func(d *chat.Deps, _ *plugin.Host) {
+// memoryHarness is the chat harness with memory retrieval on, against
+// providerfake.OpenAI (the shared faithful OpenAI fake) through the real
+// openai plugin. The fake answers like a model that knows only its prompt:
+// when every fact asked for is in the system message it states them,
+// otherwise it says it does not remember.
+type memoryHarness struct {
+	*harness
+	openai *providerfake.OpenAI
+
+	mu      sync.Mutex
+	facts   []string
+	systems []string // the system message of every chat request
+}
+
+func newMemoryHarness(t *testing.T) *memoryHarness {
+	mh := &memoryHarness{openai: &providerfake.OpenAI{T: t}}
+	mh.openai.Reply = func(msgs []providerfake.ChatMessage) string {
+		mh.mu.Lock()
+		defer mh.mu.Unlock()
+		sys := ""
+		if len(msgs) > 0 && msgs[0].Role == "system" {
+			sys = msgs[0].Content
+		}
+		mh.systems = append(mh.systems, sys)
+		for _, f := range mh.facts {
+			if !strings.Contains(sys, f) {
+				return "I do not remember that."
+			}
+		}
+		return "From memory: " + strings.Join(mh.facts, " / ")
+	}
+	srv := httptest.NewServer(mh.openai)
+	t.Cleanup(srv.Close)
+	toml := strings.ReplaceAll(defaultPluginsTOML, "{provider}", strings.TrimPrefix(srv.URL, "http://"))
+	mh.harness = newHarness(t, harnessOptions{pluginsTOML: toml, deps: func(d *chat.Deps, _ *plugin.Host) {
 		d.Memory = memory.New(d.Store.(*store.Store).Pool(), nil)
 	}})
-	h.setKey(userID)
-	return h
+	mh.setOpenAIKey(userID)
+	return mh
+}
+
+func (mh *memoryHarness) setOpenAIKey(discordID string) {
+	mh.t.Helper()
+	if err := mh.store.SetAPIKey(mh.ctx, discordID, "openrouter", providerfake.OpenAIKeyGood); err != nil {
+		mh.t.Fatal(err)
+	}
+}
+
+// expect sets the facts the next answers need.
+func (mh *memoryHarness) expect(facts ...string) {
+	mh.mu.Lock()
+	defer mh.mu.Unlock()
+	mh.facts = facts
+}
+
+// prompts returns the system messages the provider received.
+func (mh *memoryHarness) prompts() []string {
+	mh.mu.Lock()
+	defer mh.mu.Unlock()
+	return slices.Clone(mh.systems)
 }
 
 // exampleBackupDir is examples/shapes-backup in the repository.
@@ -35,27 +91,9 @@ func exampleBackupDir(t *testing.T) string {
 	return filepath.Join(filepath.Dir(file), "..", "..", "..", "examples", "shapes-backup")
 }
 
-// answerFromPrompt answers like a model that knows only its prompt: when
-// every fact is in the system prompt it states them, otherwise it says it
-// does not remember. The fake provider records the request first, so the
-// handler reads it from there.
-func (h *harness) answerFromPrompt(facts ...string) {
-	h.provider.then(func(w http.ResponseWriter, _ *http.Request) {
-		reqs := h.provider.received()
-		req := reqs[len(reqs)-1]
-		for _, f := range facts {
-			if !strings.Contains(req.system(), f) {
-				answer(w, "I do not remember that.", "")
-				return
-			}
-		}
-		answer(w, "From memory: "+strings.Join(facts, " / "), "")
-	})
-}
-
 // TestImportedPersonalityAnswersFromItsMemoriesAndKnowledge is issue 14's
 // "done when": a personality imported from a shapes.inc backup answers,
-// through the fake Discord, the real openai plugin and a fake provider, a
+// through the fake Discord, the real openai plugin and providerfake.OpenAI, a
 // question only its imported memories and knowledge can answer; the
 // provider sees the memory and the knowledge text in the prompt, each under
 // its heading, with the imported personalization and training examples.
@@ -79,14 +117,14 @@ func TestImportedPersonalityAnswersFromItsMemoriesAndKnowledge(t *testing.T) {
 	)
 
 	dm := h.fake.AddChannel(discordfake.Channel{Type: discordfake.ChannelDM, Recipient: userID})
-	h.answerFromPrompt(memoryText, knowledgeText)
+	h.expect(memoryText, knowledgeText)
 	h.send(discordfake.MessageSpec{ChannelID: dm.ID, Content: "@example-archivist what did I ask you for, and when does the archive close?"})
 
-	reqs := h.provider.received()
-	if len(reqs) != 1 {
-		t.Fatalf("%d provider requests, want 1", len(reqs))
+	prompts := h.prompts()
+	if len(prompts) != 1 {
+		t.Fatalf("%d chat requests, want 1", len(prompts))
 	}
-	sys := reqs[0].system()
+	sys := prompts[0]
 	for _, want := range []string{
 		"## About the person you are talking to", "Name: Sam", "A night-shift nurse who reads on the bus home.",
 		"## Things you know\n### The archive\n" + knowledgeText,
@@ -113,14 +151,14 @@ func TestImportedPersonalityAnswersFromItsMemoriesAndKnowledge(t *testing.T) {
 	// Bob asks the same in a guild channel: the knowledge is the
 	// personality's, the memories are the owner's and stay out.
 	const bobID = "700000000000000099"
-	if err := h.store.SetAPIKey(h.ctx, bobID, "openrouter", userKey); err != nil {
-		t.Fatal(err)
-	}
-	h.answerFromPrompt(memoryText, knowledgeText)
+	h.setOpenAIKey(bobID)
 	h.send(discordfake.MessageSpec{Author: discordfake.User{ID: bobID, Username: "bob", GlobalName: "Bob"},
 		Content: "@example-archivist what did I ask you for, and when does the archive close?"})
-	reqs = h.provider.received()
-	sys = reqs[len(reqs)-1].system()
+	prompts = h.prompts()
+	if len(prompts) != 2 {
+		t.Fatalf("%d chat requests, want 2", len(prompts))
+	}
+	sys = prompts[1]
 	if strings.Contains(sys, memoryText) || strings.Contains(sys, guildMemory) || strings.Contains(sys, "night-shift nurse") {
 		t.Fatalf("the owner's memories or persona reached another user's prompt:\n%s", sys)
 	}
@@ -158,13 +196,13 @@ func TestGeneratedBackupMemoriesReachThePrompt(t *testing.T) {
 		if text == "" {
 			t.Fatalf("%s has no memory", p.Slug)
 		}
-		before := len(h.provider.received())
+		before := len(h.prompts())
 		h.send(discordfake.MessageSpec{ChannelID: dm.ID, Content: fmt.Sprintf("@%s do you remember this? %s", p.Slug, text)})
-		reqs := h.provider.received()
-		if len(reqs) != before+1 {
-			t.Fatalf("%s: no provider request", p.Slug)
+		prompts := h.prompts()
+		if len(prompts) != before+1 {
+			t.Fatalf("%s: no chat request", p.Slug)
 		}
-		if sys := reqs[len(reqs)-1].system(); !strings.Contains(sys, text) {
+		if sys := prompts[len(prompts)-1]; !strings.Contains(sys, text) {
 			t.Errorf("%s: the memory %q is not in the prompt", p.Slug, text)
 		}
 	}

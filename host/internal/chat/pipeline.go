@@ -108,11 +108,11 @@ type Config struct {
 	// is away (default DefaultMaxSpool).
 	MaxSpool int
 	// Stream asks provider plugins to stream their answer (ChatRequest
-	// Stream). The reply is still posted once, whole: streaming changes
-	// how the provider's answer travels, not what Discord sees. Its use is
-	// the HTTP timeout: for a stream, http_timeout runs between two events,
-	// not over the whole answer, so a model that thinks for minutes is not
-	// cut off.
+	// Stream) and shows replies live (TZUROT_STREAM_REPLIES): the
+	// personality's message is posted with the first words and edited as
+	// text arrives (live.go); a personality's own stream_replies wins. For
+	// a stream, http_timeout runs between two events, not over the whole
+	// answer, so a model that thinks for minutes is not cut off.
 	Stream bool
 	// OnReply, when set, is called after every reply attempt (for the load
 	// command and tests).
@@ -495,6 +495,7 @@ func (p *Pipeline) FailPlan(ctx context.Context, plan Plan, cause error, ledger 
 			}
 		}
 		j.fail(ctx, botFailure(codeGaveUp, cause))
+		p.metrics.Reply(j.stats.Plugin, j.stats.outcome(), 0, 0)
 	}
 }
 

@@ -1,6 +1,7 @@
 package chat_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"github.com/tzurot-go/tzurot/host/internal/discord"
 	"github.com/tzurot-go/tzurot/host/internal/discordfake"
 	"github.com/tzurot-go/tzurot/host/internal/store"
+	"github.com/tzurot-go/tzurot/plugins/elevenlabs/elevenfake"
 )
 
 // Streamed replies end to end: the real openai plugin streams from the fake
@@ -406,5 +408,59 @@ func TestStreamedToolReplyShowsOnlyTheFinalAnswer(t *testing.T) {
 		if strings.Contains(string(r.Body), "INTERMEDIATE") {
 			t.Fatalf("a tool step's words reached Discord in %s", r.Route)
 		}
+	}
+}
+
+// TestStreamedSpokenReplyAttachesTheAudioToTheLastPart: a spoken reply that
+// was shown live gets its audio on the last part (attached by the final
+// edit), and only there.
+func TestStreamedSpokenReplyAttachesTheAudioToTheLastPart(t *testing.T) {
+	t.Parallel()
+	h := newVoiceHarness(t, harnessOptions{config: func(c *chat.Config) { c.Stream = true }})
+	h.setVoiceKeys()
+	h.speaker(speakerSpec{slug: "luna", voiceOn: true, frequency: 1})
+	text := strings.TrimSpace(strings.Repeat("The moon is quiet tonight, and the tea is warm. ", 45)) // two parts
+	ps := pieces(text, 100)
+	gate := make(chan struct{})
+	h.provider.then(pacedStream{pieces: ps, gateAfter: len(ps) - 1, gate: gate}.handler())
+
+	id := h.inject(discordfake.MessageSpec{Content: "@luna tell me about the moon"})
+	// Wait until both parts are in the channel, with the last piece held back.
+	deadline := time.Now().Add(60 * time.Second)
+	for len(h.posted()) < 2 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if len(h.posted()) < 2 {
+		t.Fatal("the second part was never shown while the reply was written")
+	}
+	close(gate)
+	h.waitHandled(id)
+
+	posted := h.posted()
+	want := chunk.Split(text)
+	if len(posted) != len(want) || len(posted) != 2 {
+		t.Fatalf("%d messages; want %d", len(posted), len(want))
+	}
+	for i, m := range posted {
+		if m.Content != want[i] {
+			t.Errorf("part %d does not say the final text", i+1)
+		}
+	}
+	if len(posted[0].Attachments) != 0 {
+		t.Errorf("the first part carries %d attachments", len(posted[0].Attachments))
+	}
+	last := posted[1]
+	if len(last.Attachments) != 1 || !bytes.Equal(last.Files[0].Data, elevenfake.MP3(text)) {
+		t.Fatalf("the last part has %d attachments; want the spoken reply of the final text", len(last.Attachments))
+	}
+	attached := false
+	for _, e := range h.fake.Edits(last.ID) {
+		attached = attached || e.Files == 1
+	}
+	if !attached {
+		t.Error("the audio was not attached by an edit of the part already shown")
+	}
+	if rows := h.voiceRows(); len(rows) != 1 || rows[0].Delivery != store.DeliveryPosted {
+		t.Errorf("voice usage rows %+v", rows)
 	}
 }

@@ -83,6 +83,7 @@ func TestPersonalityBadEditsChangeNothing(t *testing.T) {
 		{"birthday 02-30", []discordfake.CommandOption{str("birthday", "02-30")}, "is not a birthday"},
 		{"birthday words", []discordfake.CommandOption{str("birthday", "October 31")}, "MM-DD"},
 		{"nothing to change", nil, "at least one thing"},
+		{"stream sometimes", []discordfake.CommandOption{str("stream", "sometimes")}, "stream must be on, off or default"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := e.in(t) // failures belong to this case
@@ -99,6 +100,28 @@ func TestPersonalityBadEditsChangeNothing(t *testing.T) {
 	mustSay(t, e.slash(u, "personality", sub("create", str("slug", "lilith2"), str("name", "LILITH"))), "already taken", "calls **Lilith** (`lilith`)")
 	mustSay(t, e.slash(u, "personality", sub("edit", str("personality", "nobody"), str("name", "X"))), "no personality called `nobody`")
 	e.unchanged(before)
+}
+
+// TestPersonalityStreamSetting: the owner turns streamed replies on or off
+// for a personality, or back to the deployment's default (NULL).
+func TestPersonalityStreamSetting(t *testing.T) {
+	e := newEnv(t)
+	u := e.user()
+	id := e.create(u, "lilith", "Lilith")
+	on, off := true, false
+	for _, tc := range []struct {
+		value string
+		want  *bool
+	}{{"on", &on}, {"off", &off}, {"default", nil}} {
+		mustSay(t, e.slash(u, "personality", sub("edit", str("personality", "lilith"), str("stream", tc.value))), "Updated the streaming of **Lilith**")
+		p, err := e.store.PersonalityByID(context.Background(), id, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (p.StreamReplies == nil) != (tc.want == nil) || (p.StreamReplies != nil && *p.StreamReplies != *tc.want) {
+			t.Fatalf("stream %s: stream_replies = %v", tc.value, p.StreamReplies)
+		}
+	}
 }
 
 func TestAliasAlreadyTakenNamesTheHolder(t *testing.T) {

@@ -27,12 +27,14 @@ package discordfake
 import (
 	"encoding/base64"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -63,6 +65,8 @@ type Server struct {
 	Token string
 
 	srv *httptest.Server
+	// conns counts the TCP connections the server accepted (Connections).
+	conns atomic.Int64
 
 	mu          sync.Mutex
 	nextID      uint64
@@ -166,7 +170,13 @@ func Start(opts ...Option) *Server {
 	mux := http.NewServeMux()
 	s.routes(mux)
 	mux.HandleFunc("GET /gateway", s.gw.serve)
-	s.srv = httptest.NewServer(mux)
+	s.srv = httptest.NewUnstartedServer(mux)
+	s.srv.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			s.conns.Add(1)
+		}
+	}
+	s.srv.Start()
 	s.URL = s.srv.URL
 	return s
 }
@@ -176,6 +186,11 @@ func (s *Server) Close() {
 	s.gw.closeAll()
 	s.srv.Close()
 }
+
+// Connections returns how many TCP connections clients opened to the fake
+// (REST, CDN and gateway together): a client that reuses its connections
+// opens few however many requests it makes.
+func (s *Server) Connections() int64 { return s.conns.Load() }
 
 // RESTURL is the base URL to give disgo's rest.WithURL.
 func (s *Server) RESTURL() string { return s.URL + "/api/v10" }

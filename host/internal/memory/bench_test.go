@@ -143,3 +143,35 @@ func BenchmarkRetrieve100k(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkRoundTrip100k is the baseline for BenchmarkRetrieve100k on the
+// same machine at the same moment: one trivial statement (SELECT 1) and the
+// bare full-text match of the same conversation (the GIN index, no
+// ranking, no privacy), so a loaded machine's numbers can be read.
+//
+//	go test -run '^$' -bench 'BenchmarkRetrieve100k|BenchmarkRoundTrip100k' -benchtime 300x ./host/internal/memory/
+func BenchmarkRoundTrip100k(b *testing.B) {
+	_, pool, pers, _ := hundredKFixture(b)
+	ctx := context.Background()
+	for _, c := range []struct{ name, sql string }{
+		{"select1", `SELECT 1 WHERE $1::bigint > 0 AND $2::text IS NOT NULL`},
+		{"gin-count", `SELECT count(*) FROM personality_memories WHERE personality_id = $1 AND tsv @@ websearch_to_tsquery('english', $2)`},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			times := make([]time.Duration, 0, b.N)
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				start := time.Now()
+				var n int
+				if err := pool.QueryRow(ctx, c.sql, pers, memory.SearchWords(conversation(i), 24)).Scan(&n); err != nil {
+					b.Fatal(err)
+				}
+				times = append(times, time.Since(start))
+			}
+			b.StopTimer()
+			slices.Sort(times)
+			b.ReportMetric(float64(times[len(times)/2].Microseconds())/1000, "p50-ms")
+			b.ReportMetric(float64(times[len(times)*99/100].Microseconds())/1000, "p99-ms")
+		})
+	}
+}

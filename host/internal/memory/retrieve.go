@@ -92,13 +92,17 @@ const (
 // score, flag, n, keys, at): kind 'm' matched memory, 'r' recent memory,
 // 'k' knowledge, 'p' persona, 'e' example, 'b' the budget.
 //
-// Memory score: ts_rank(tsv, query) × (0.5 + importance) × recency,
+// Memory score: ts_rank(tsv, query in the personality's language) × (0.5 + importance) × recency,
 // recency = 0.3 + 0.7 × 0.5^(age in days / 180): relevance first, a
 // memory's weight and its age adjusting it, old memories never vanishing.
 var retrieveSQL = `
 WITH pers AS (
     SELECT p.id, p.memory_budget_tokens AS budget,
-           websearch_to_tsquery('simple', @words::text) || websearch_to_tsquery(p.memory_language::regconfig, @words::text) AS tsq
+           websearch_to_tsquery('simple', @words::text) || websearch_to_tsquery(p.memory_language::regconfig, @words::text) AS tsq,
+           -- Ranking costs per query term and row: it uses the
+           -- personality's language alone (half the terms). Rows indexed
+           -- with 'simple' still rank, by the words no stemmer changed.
+           websearch_to_tsquery(p.memory_language::regconfig, @words::text) AS rankq
     FROM personalities p WHERE p.id = @personality::bigint
 ),
 cand AS (
@@ -109,7 +113,7 @@ cand AS (
 ),
 matched AS (
     SELECT c.id, c.content, c.at,
-           ts_rank(c.tsv, pers.tsq) * (0.5 + c.importance)
+           ts_rank(c.tsv, pers.rankq) * (0.5 + c.importance)
              * (0.3 + 0.7 * power(0.5, extract(epoch FROM (now() - c.at)) / 86400.0 / 180.0)) AS score
     FROM cand c, pers
     ORDER BY score DESC, c.id DESC

@@ -197,7 +197,8 @@ func NewHost(ctx context.Context, opts Options) (*Host, error) {
 // (wazero would otherwise compile the same module twice at once); the rest
 // then load in parallel from the compilation cache.
 func (h *Host) load(ctx context.Context, cfg *Config) *pluginSet {
-	ld := &loader{cache: h.cache, keys: h.keys, log: h.log, files: make(map[string][]byte), metrics: h.metrics}
+	ld := newLoader(h.cache, h.keys, h.log)
+	ld.metrics = h.metrics
 	names := cfg.Names()
 	status := make([]PluginStatus, len(names))
 	plugins := make([]*loaded, len(names))

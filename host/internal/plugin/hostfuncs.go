@@ -3,6 +3,7 @@ package plugin
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 
 	extism "github.com/extism/go-sdk"
@@ -25,32 +26,48 @@ var (
 	i32    = []extism.ValueType{extism.ValueTypeI32}
 )
 
-// hostFunctions builds the tzurot:host/v1 functions for one plugin entry.
-// They are built once per compiled plugin and shared by its instances, so
-// they close over l (fixed plugin identity) only; who the call is for comes
-// from the call's context.
-func (l *loaded) hostFunctions() []extism.HostFunction {
+// hostFunctions builds the tzurot:host/v1 functions. They are built once
+// per compiled module, which entries sharing a .wasm file (and memory
+// limit) share (loader.compile), so they close over nothing: the entry and
+// who the call is for come from the call's context, which every call the
+// host makes carries (withState).
+func hostFunctions() []extism.HostFunction {
 	fns := []extism.HostFunction{
-		extism.NewHostFunctionWithStack(abi.HostAPIKey, l.hostAPIKey, ptrIn, ptrOut),
-		extism.NewHostFunctionWithStack(abi.HostHTTPRequest, l.hostHTTPRequest, ptrIn, ptrOut),
-		extism.NewHostFunctionWithStack(abi.HostHTTPStreamOpen, l.hostStreamOpen, ptrIn, ptrOut),
-		extism.NewHostFunctionWithStack(abi.HostHTTPStreamNext, l.hostStreamNext, i64, ptrOut),
-		extism.NewHostFunctionWithStack(abi.HostHTTPStreamClose, l.hostStreamClose, i64, nil),
-		extism.NewHostFunctionWithStack(abi.HostRecordUsage, l.hostRecordUsage, ptrIn, i32),
-		extism.NewHostFunctionWithStack(abi.HostLog, l.hostLog, ptrIn, nil),
-		extism.NewHostFunctionWithStack(abi.HostEmit, l.hostEmit, ptrIn, nil),
-		extism.NewHostFunctionWithStack(abi.HostBlobLen, l.hostBlobLen, i64, i64),
-		extism.NewHostFunctionWithStack(abi.HostBlobRead, l.hostBlobRead,
+		extism.NewHostFunctionWithStack(abi.HostAPIKey, onEntry((*loaded).hostAPIKey), ptrIn, ptrOut),
+		extism.NewHostFunctionWithStack(abi.HostHTTPRequest, onEntry((*loaded).hostHTTPRequest), ptrIn, ptrOut),
+		extism.NewHostFunctionWithStack(abi.HostHTTPStreamOpen, onEntry((*loaded).hostStreamOpen), ptrIn, ptrOut),
+		extism.NewHostFunctionWithStack(abi.HostHTTPStreamNext, onEntry((*loaded).hostStreamNext), i64, ptrOut),
+		extism.NewHostFunctionWithStack(abi.HostHTTPStreamClose, onEntry((*loaded).hostStreamClose), i64, nil),
+		extism.NewHostFunctionWithStack(abi.HostRecordUsage, onEntry((*loaded).hostRecordUsage), ptrIn, i32),
+		extism.NewHostFunctionWithStack(abi.HostLog, onEntry((*loaded).hostLog), ptrIn, nil),
+		extism.NewHostFunctionWithStack(abi.HostEmit, onEntry((*loaded).hostEmit), ptrIn, nil),
+		extism.NewHostFunctionWithStack(abi.HostBlobLen, onEntry((*loaded).hostBlobLen), i64, i64),
+		extism.NewHostFunctionWithStack(abi.HostBlobRead, onEntry((*loaded).hostBlobRead),
 			[]extism.ValueType{extism.ValueTypeI64, extism.ValueTypeI64, extism.ValueTypeI32, extism.ValueTypeI32}, i64),
-		extism.NewHostFunctionWithStack(abi.HostBlobCreate, l.hostBlobCreate,
+		extism.NewHostFunctionWithStack(abi.HostBlobCreate, onEntry((*loaded).hostBlobCreate),
 			[]extism.ValueType{extism.ValueTypeI32, extism.ValueTypeI32}, i64),
-		extism.NewHostFunctionWithStack(abi.HostOutputWrite, l.hostOutputWrite,
+		extism.NewHostFunctionWithStack(abi.HostOutputWrite, onEntry((*loaded).hostOutputWrite),
 			[]extism.ValueType{extism.ValueTypeI32, extism.ValueTypeI32}, i32),
 	}
 	for i := range fns {
 		fns[i].SetNamespace(abi.HostNamespace)
 	}
 	return fns
+}
+
+// errNoCall is what a host function called outside a call made by the host
+// panics with (wazero turns it into a trap of that call).
+var errNoCall = errors.New("tzurot host function called outside a host call")
+
+// onEntry runs a host function for the plugin entry the call is for.
+func onEntry(f func(*loaded, context.Context, *extism.CurrentPlugin, []uint64)) extism.HostFunctionStackCallback {
+	return func(ctx context.Context, cp *extism.CurrentPlugin, stack []uint64) {
+		st := stateFrom(ctx)
+		if st == nil || st.p == nil {
+			panic(errNoCall)
+		}
+		f(st.p, ctx, cp, stack)
+	}
 }
 
 // state returns the call state, or a throwaway one when a host function is

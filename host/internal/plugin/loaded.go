@@ -35,6 +35,7 @@ type loaded struct {
 	keys      KeySource
 	http      *httpPolicy
 	compiled  *extism.CompiledPlugin
+	shared    *sharedCompiled // owns compiled, shared with entries of the same file
 	pool      *pool
 	// voiceSchema is the compiled Description.VoiceSchema, nil when the
 	// plugin declares none.
@@ -68,8 +69,8 @@ func (l *loaded) close() {
 	if l.pool != nil {
 		l.pool.close()
 	}
-	if l.compiled != nil {
-		_ = l.compiled.Close(context.Background())
+	if l.shared != nil {
+		l.shared.release()
 	}
 	l.http.close()
 }

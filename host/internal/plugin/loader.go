@@ -67,8 +67,9 @@ func ungrantedOptional(pc PluginConfig, d abi.Description) []string {
 var wasmMagic = []byte{0x00, 'a', 's', 'm'}
 
 // loader compiles and checks plugin entries, possibly several at once.
-// files caches .wasm contents by path within one load, so entries sharing
-// a file read it once.
+// files caches .wasm contents (and their SHA-256) by path within one load,
+// so entries sharing a file read and hash it once; compiled caches the
+// compiled module of each file and memory limit, so they compile it once.
 type loader struct {
 	cache wazero.CompilationCache
 	keys  KeySource
@@ -76,8 +77,102 @@ type loader struct {
 	// metrics is handed to each loaded plugin (nil: none).
 	metrics *metrics.Metrics
 
-	mu    sync.Mutex
-	files map[string][]byte
+	mu       sync.Mutex
+	files    map[string]*wasmFile
+	compiled map[compileKey]*sharedCompiled
+}
+
+func newLoader(cache wazero.CompilationCache, keys KeySource, log *slog.Logger) *loader {
+	return &loader{cache: cache, keys: keys, log: log,
+		files: make(map[string]*wasmFile), compiled: make(map[compileKey]*sharedCompiled)}
+}
+
+// wasmFile is a plugin file's bytes and their SHA-256 (hex).
+type wasmFile struct {
+	data []byte
+	sum  string
+}
+
+// compileKey is what a compiled module depends on besides the host
+// functions (the same for every entry): the file and the memory limit
+// (wazero sets it per runtime). Config and call timeout are set per
+// instance (pool.newInstance).
+type compileKey struct {
+	path      string
+	memoryMiB int
+}
+
+// sharedCompiled is a compiled module used by one or more entries; the
+// last entry to close closes it. An entry refused after compiling (its
+// describe did not pass) closes its use at once, so a module may close
+// while the load goes on: the next entry of the same file then compiles it
+// again (closed).
+type sharedCompiled struct {
+	compiled *extism.CompiledPlugin
+	mu       sync.Mutex
+	users    int
+	closed   bool
+}
+
+// acquire adds a user, or reports false when the module is already closed.
+func (c *sharedCompiled) acquire() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return false
+	}
+	c.users++
+	return true
+}
+
+func (c *sharedCompiled) release() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.users--; c.users == 0 {
+		c.closed = true
+		_ = c.compiled.Close(context.Background())
+	}
+}
+
+// compile returns the compiled module for pc, compiling it on first use.
+// Why share it: wazero decodes and validates every function of a module on
+// each compile, even when the machine code comes from the on-disk cache,
+// and reads and checksums the cached code; for plugins/openai that was
+// most of a warm start, and it was paid once per entry (openai, openrouter
+// and a local server load the same file).
+func (ld *loader) compile(ctx context.Context, pc PluginConfig, data []byte) (*sharedCompiled, error) {
+	key := compileKey{pc.Path, pc.Limits.MemoryMiB}
+	ld.mu.Lock()
+	if c, ok := ld.compiled[key]; ok && c.acquire() {
+		ld.mu.Unlock()
+		return c, nil
+	}
+	ld.mu.Unlock()
+	manifest := extism.Manifest{
+		Wasm:    []extism.Wasm{extism.WasmData{Data: data}},
+		Timeout: uint64(pc.Limits.CallTimeout.Milliseconds()), // > 0, or a spinning guest is never stopped
+		Config:  pc.Config,
+		// Explicit values: a zero MaxHttpResponseBytes or MaxVarBytes would
+		// mean "0 bytes". Extism's own HTTP stays off via an empty
+		// AllowedHosts; MaxVarBytes 0 disables the var store so pooled
+		// instances cannot diverge.
+		Memory: &extism.ManifestMemory{MaxPages: uint32(pc.Limits.MemoryMiB) * 16, MaxHttpResponseBytes: -1, MaxVarBytes: 0},
+	}
+	rtc := wazero.NewRuntimeConfig().WithCompilationCache(ld.cache).WithCloseOnContextDone(true)
+	compiled, err := extism.NewCompiledPlugin(withOutputCap(ctx), manifest, extism.PluginConfig{EnableWasi: true, RuntimeConfig: rtc}, hostFunctions())
+	if err != nil {
+		return nil, err
+	}
+	ld.mu.Lock()
+	defer ld.mu.Unlock()
+	if c, ok := ld.compiled[key]; ok && c.acquire() {
+		// Two entries compiled it at once (Host.load avoids that): keep one.
+		_ = compiled.Close(context.Background())
+		return c, nil
+	}
+	c := &sharedCompiled{compiled: compiled, users: 1}
+	ld.compiled[key] = c
+	return c, nil
 }
 
 // refusal is why a plugin entry was not loaded, in words for a self-hoster.
@@ -92,18 +187,20 @@ func (ld *loader) refuse(name, format string, args ...any) *refusal {
 	return &refusal{plugin: name, reason: fmt.Sprintf(format, args...)}
 }
 
-func (ld *loader) readFile(path string) ([]byte, error) {
+func (ld *loader) readFile(path string) (*wasmFile, error) {
 	ld.mu.Lock()
 	defer ld.mu.Unlock()
-	if b, ok := ld.files[path]; ok {
-		return b, nil
+	if f, ok := ld.files[path]; ok {
+		return f, nil
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	ld.files[path] = b
-	return b, nil
+	sum := sha256.Sum256(b)
+	f := &wasmFile{data: b, sum: hex.EncodeToString(sum[:])}
+	ld.files[path] = f
+	return f, nil
 }
 
 // load compiles one entry and checks it against its grant. On success the
@@ -112,18 +209,17 @@ func (ld *loader) load(ctx context.Context, pc PluginConfig) (*loaded, error) {
 	if pc.problem != nil {
 		return nil, ld.refuse(pc.Name, "plugins.toml: %v", strings.ReplaceAll(pc.problem.Error(), "\n", "; "))
 	}
-	data, err := ld.readFile(pc.Path)
+	file, err := ld.readFile(pc.Path)
 	if err != nil {
 		return nil, ld.refuse(pc.Name, "cannot read %s: %v", pc.Path, errors.Unwrap(err))
 	}
+	data, sumHex := file.data, file.sum
 	if !bytes.HasPrefix(data, wasmMagic) {
 		return nil, ld.refuse(pc.Name, "%s is not a WebAssembly file", pc.Path)
 	}
 	if err := checkMarker(data); err != nil {
 		return nil, ld.refuse(pc.Name, "%v", err)
 	}
-	sum := sha256.Sum256(data)
-	sumHex := hex.EncodeToString(sum[:])
 	if pc.SHA256 != "" && pc.SHA256 != sumHex {
 		return nil, ld.refuse(pc.Name, "sha256 mismatch: plugins.toml expects %s but %s has %s; if you replaced the file on purpose, update sha256", pc.SHA256, pc.Path, sumHex)
 	}
@@ -143,30 +239,19 @@ func (ld *loader) load(ctx context.Context, pc PluginConfig) (*loaded, error) {
 		}
 	}()
 
-	manifest := extism.Manifest{
-		Wasm:    []extism.Wasm{extism.WasmData{Data: data}},
-		Timeout: uint64(pc.Limits.CallTimeout.Milliseconds()), // > 0, or a spinning guest is never stopped
-		Config:  pc.Config,
-		// Explicit values: a zero MaxHttpResponseBytes or MaxVarBytes would
-		// mean "0 bytes". Extism's own HTTP stays off via an empty
-		// AllowedHosts; MaxVarBytes 0 disables the var store so pooled
-		// instances cannot diverge.
-		Memory: &extism.ManifestMemory{MaxPages: uint32(pc.Limits.MemoryMiB) * 16, MaxHttpResponseBytes: -1, MaxVarBytes: 0},
-	}
-	rtc := wazero.NewRuntimeConfig().WithCompilationCache(ld.cache).WithCloseOnContextDone(true)
-	compiled, err := extism.NewCompiledPlugin(withOutputCap(ctx), manifest, extism.PluginConfig{EnableWasi: true, RuntimeConfig: rtc}, l.hostFunctions())
+	shared, err := ld.compile(ctx, pc, data)
 	if err != nil {
 		return nil, ld.refuse(pc.Name, "cannot compile %s: %v", pc.Path, err)
 	}
-	l.compiled = compiled
-	l.pool = newPool(compiled, pc.Limits.PoolSize)
+	l.shared, l.compiled = shared, shared.compiled
+	l.pool = newPool(l.compiled, pc)
 	l.pool.waited = func(d time.Duration) { ld.metrics.PoolWait(pc.Name, d) }
 
 	// Starting and describing share one bound: the plugin's call_timeout,
 	// at most probeTimeout. Each entry has its own, so a plugin whose start
 	// function never returns holds back no other plugin for longer.
 	limit := min(probeTimeout, pc.Limits.CallTimeout)
-	inst, err := newInstance(withStartTimeout(ctx, limit), compiled)
+	inst, err := l.pool.newInstance(withStartTimeout(ctx, limit))
 	if err != nil {
 		var se *startError
 		if errors.As(err, &se) {
@@ -372,7 +457,7 @@ func CheckFile(ctx context.Context, path, cacheDir string) (CheckReport, error) 
 		cache = c
 	}
 	defer cache.Close(context.Background())
-	ld := &loader{cache: cache, log: slog.New(slog.DiscardHandler), files: make(map[string][]byte)}
+	ld := newLoader(cache, nil, slog.New(slog.DiscardHandler))
 	l, err := ld.load(ctx, pc)
 	if err != nil {
 		var r *refusal
@@ -382,6 +467,6 @@ func CheckFile(ctx context.Context, path, cacheDir string) (CheckReport, error) 
 		return CheckReport{}, err
 	}
 	defer l.close()
-	data, _ := ld.readFile(path)
-	return CheckReport{Path: path, Size: len(data), SHA256: l.sha256, Description: l.desc, Exports: l.exports}, nil
+	file, _ := ld.readFile(path)
+	return CheckReport{Path: path, Size: len(file.data), SHA256: l.sha256, Description: l.desc, Exports: l.exports}, nil
 }

@@ -14,8 +14,12 @@ import (
 // never reused, after any failure.
 type pool struct {
 	compiled *extism.CompiledPlugin
-	permits  chan struct{}  // a token per live-or-being-used instance
-	idle     chan *instance // warm instances ready for a call
+	// config and timeout are the entry's: the compiled module may be shared
+	// with other entries of the same file, so each instance is given them.
+	config  map[string]string
+	timeout time.Duration
+	permits chan struct{}  // a token per live-or-being-used instance
+	idle    chan *instance // warm instances ready for a call
 	// waited, when set, is told how long a call waited for a free slot
 	// (only calls that found every slot taken).
 	waited func(time.Duration)
@@ -24,12 +28,28 @@ type pool struct {
 	closed bool
 }
 
-func newPool(compiled *extism.CompiledPlugin, size int) *pool {
+func newPool(compiled *extism.CompiledPlugin, pc PluginConfig) *pool {
 	return &pool{
 		compiled: compiled,
-		permits:  make(chan struct{}, size),
-		idle:     make(chan *instance, size),
+		config:   pc.Config,
+		timeout:  pc.Limits.CallTimeout,
+		permits:  make(chan struct{}, pc.Limits.PoolSize),
+		idle:     make(chan *instance, pc.Limits.PoolSize),
 	}
+}
+
+// newInstance starts an instance with this entry's config (what the
+// plugin's config_get reads) and call timeout.
+func (p *pool) newInstance(ctx context.Context) (*instance, error) {
+	inst, err := newInstance(ctx, p.compiled)
+	if err != nil {
+		return nil, err
+	}
+	if inst.plugin.Config = p.config; inst.plugin.Config == nil {
+		inst.plugin.Config = map[string]string{}
+	}
+	inst.plugin.Timeout = p.timeout
+	return inst, nil
 }
 
 // get waits for a free slot and returns a warm instance or a new one.
@@ -57,7 +77,7 @@ func (p *pool) get(ctx context.Context) (*instance, error) {
 		inst.close()
 	default:
 	}
-	inst, err := newInstance(ctx, p.compiled)
+	inst, err := p.newInstance(ctx)
 	if err != nil {
 		<-p.permits
 		return nil, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -238,5 +239,57 @@ func TestCacheDropsEverythingWhenItsListenerReconnects(t *testing.T) {
 	})
 	if u, _ := b.store.UserByDiscordID(ctx, user); u.Timezone != "Asia/Tokyo" {
 		t.Fatalf("after reconnecting: %q", u.Timezone)
+	}
+}
+
+// TestCachedKeysNeverCrossUsers: many users read their keys at once
+// through one cached store (run with -race) while some replace theirs; each
+// always gets their own current key, never another's nor an old one.
+func TestCachedKeysNeverCrossUsers(t *testing.T) {
+	ctx := context.Background()
+	dsn := pgtest.DSN(t)
+	v := vaultWith(t, randomKey(t), nil)
+	p := startProcess(t, dsn, v)
+	const users = 12
+	id := func(i int) string { return fmt.Sprintf("7200000000000000%02d", i) }
+	key := func(i, gen int) string { return fmt.Sprintf("sk-user%02d-gen%d-0123456789", i, gen) }
+	for i := range users {
+		if err := p.store.SetAPIKey(ctx, id(i), "openrouter", key(i, 0)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, users)
+	for i := range users {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			want := key(i, 0)
+			for n := range 40 {
+				if i%3 == 0 && n%10 == 5 {
+					// Some users change their key while others read; their
+					// next read must be the new key.
+					want = key(i, n)
+					if err := p.store.SetAPIKey(ctx, id(i), "openrouter", want); err != nil {
+						errs <- err
+						return
+					}
+				}
+				got, ok, err := p.store.APIKey(ctx, id(i), "openrouter")
+				if err != nil {
+					errs <- err
+					return
+				}
+				if !ok || got != want {
+					errs <- fmt.Errorf("user %d got %q (ok=%v), want %q", i, got, ok, want)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/tzurot-go/tzurot/host/internal/cache"
 )
 
 // UserData counts what a user's "delete my data" removes (before: what it
@@ -170,10 +172,10 @@ func (s *Store) DeleteUserData(ctx context.Context, discordID string) (UserData,
 		return UserData{}, err
 	}
 	var d UserData
+	var uid int64
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		// Locking the user row makes a concurrent first contact (which
 		// inserts with ON CONFLICT) wait, and two deletions take turns.
-		var uid int64
 		err := tx.QueryRow(ctx, `SELECT id FROM users WHERE discord_id = $1 FOR UPDATE`, discordID).Scan(&uid)
 		switch {
 		case errors.Is(err, pgx.ErrNoRows):
@@ -218,6 +220,11 @@ func (s *Store) DeleteUserData(ctx context.Context, discordID string) (UserData,
 	})
 	if err != nil {
 		return UserData{}, fmt.Errorf("delete user data: %w", mapError(err))
+	}
+	if uid != 0 {
+		// The notifications do the same in every other process.
+		s.changed(cache.KindUser, uid)
+		s.changed(cache.KindKeys, uid)
 	}
 	return d, nil
 }

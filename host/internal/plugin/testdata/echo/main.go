@@ -191,6 +191,37 @@ func echo() int32 {
 	return 0
 }
 
+//go:wasmimport tzurot:host/v1 output_write
+func hostOutputWrite(src unsafe.Pointer, n uint32) int32
+
+// sizes reports the input's length as Extism's input and as the input blob.
+//
+//go:wasmexport sizes
+func sizes() int32 {
+	kernel.Output([]byte("extism=" + strconv.Itoa(len(pdk.Input())) + " bulk=" + strconv.FormatInt(hostBlobLen(0), 10)))
+	return 0
+}
+
+// bulk_out_bad sets its output from an address far outside its memory,
+// then reports output_write's answer through Extism's output.
+//
+//go:wasmexport bulk_out_bad
+func bulkOutBad() int32 {
+	rc := hostOutputWrite(unsafe.Add(unsafe.Pointer(nil), 0xFFFF0000), 16)
+	kernel.ExtismOutput([]byte(strconv.Itoa(int(rc))))
+	return 0
+}
+
+// bulk_out_big writes as many bytes of output as the input says with one
+// output_write.
+//
+//go:wasmexport bulk_out_big
+func bulkOutBig() int32 {
+	n, _ := strconv.Atoi(string(kernel.Input()))
+	kernel.Output(make([]byte, n))
+	return 0
+}
+
 // echo_extism is echo through Extism's input and output (kernel memory, 8
 // bytes per host call), the path of plugins built before the bulk one.
 //

@@ -17,6 +17,17 @@ import (
 // may start at once and exactly one of them migrates. Serving with --role gateway or worker needs
 // these tables; a single process (--role all) does not use them but they cost nothing.
 func MigrateRiver(ctx context.Context, dsn string, logger *slog.Logger) error {
+	return withRiverMigrator(ctx, dsn, logger, rivermigrate.DirectionUp, nil)
+}
+
+// RollbackRiver removes River's tables (every River migration down), under the migration lock.
+// `tzurot migrate down -to 0` runs it after the project's own migrations, so rolling everything
+// back leaves an empty database; queued jobs are lost with the tables.
+func RollbackRiver(ctx context.Context, dsn string, logger *slog.Logger) error {
+	return withRiverMigrator(ctx, dsn, logger, rivermigrate.DirectionDown, &rivermigrate.MigrateOpts{TargetVersion: -1})
+}
+
+func withRiverMigrator(ctx context.Context, dsn string, logger *slog.Logger, dir rivermigrate.Direction, opts *rivermigrate.MigrateOpts) error {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -55,12 +66,12 @@ func MigrateRiver(ctx context.Context, dsn string, logger *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("river migrations: %w", err)
 	}
-	res, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil)
+	res, err := m.Migrate(ctx, dir, opts)
 	if err != nil {
-		return explain("apply River's migrations", err)
+		return explain(fmt.Sprintf("run River's migrations (%s)", dir), err)
 	}
 	if len(res.Versions) > 0 {
-		logger.LogAttrs(ctx, slog.LevelInfo, "applied River's job queue migrations", slog.Int("applied", len(res.Versions)))
+		logger.LogAttrs(ctx, slog.LevelInfo, "ran River's job queue migrations", slog.String("direction", string(dir)), slog.Int("versions", len(res.Versions)))
 	}
 	return nil
 }

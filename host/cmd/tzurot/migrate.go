@@ -94,6 +94,13 @@ func migrateDown(ctx context.Context, dsn string, to int64, logger *slog.Logger,
 	if len(results) == 0 {
 		fmt.Fprintf(stdout, "nothing to roll back: already at or below version %d\n", to)
 	}
+	if to == 0 {
+		// Everything back means River's job queue tables too (docs/schema.md).
+		if err := schema.RollbackRiver(ctx, dsn, logger); err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, "removed River's job queue tables")
+	}
 	return nil
 }
 

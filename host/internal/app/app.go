@@ -166,6 +166,8 @@ type App struct {
 	Pipeline *chat.Pipeline
 	Commands *commands.Commands
 	Limiter  *ratelimit.Limiter
+	// Queue joins gateway and worker processes (nil for --role all).
+	Queue *queue.Queue
 	// Memory is what personalities remember and know (retrieval for every
 	// reply; full text unless a vector searcher is added).
 	Memory *memory.Store
@@ -176,8 +178,6 @@ type App struct {
 	Former         *former.Former
 	stopBackground context.CancelFunc
 	background     sync.WaitGroup
-	// Queue joins gateway and worker processes (nil for --role all).
-	Queue *queue.Queue
 	// InteractionsAddr is where HTTP interactions are served (nil if not).
 	InteractionsAddr net.Addr
 	// MetricsAddr is where /metrics, /healthz and /readyz are served (nil
@@ -298,6 +298,9 @@ func start(ctx context.Context, cfg Config, v *vault.Vault, logger *slog.Logger,
 	if !cfg.Gateway {
 		opts = append(opts, discord.WithoutGateway())
 	}
+	if cfg.ShardCount > 0 {
+		opts = append(opts, discord.WithShards(cfg.ShardIDs, cfg.ShardCount))
+	}
 	if cfg.Role == RoleGateway {
 		// Recorded in arrival order, so the workers answer in that order.
 		opts = append(opts, discord.WithChannelOrder())
@@ -326,9 +329,9 @@ func start(ctx context.Context, cfg Config, v *vault.Vault, logger *slog.Logger,
 		Memory: a.Memory, Exchanges: exchangeSink(a.Former),
 		// Tools may make adult content only in age-restricted channels.
 		Channels: a.Bot,
-		Metrics:  cfg.Metrics,
 		// A gateway hands every triggered message to the workers.
 		Dispatch: dispatcher(a.Queue),
+		Metrics:  cfg.Metrics,
 	}, chatCfg); err != nil {
 		return nil, err
 	}
@@ -383,6 +386,16 @@ func start(ctx context.Context, cfg Config, v *vault.Vault, logger *slog.Logger,
 	return a, nil
 }
 
+// dispatcher is q as the pipeline's Dispatcher, or nil (answer in this
+// process) when there is no queue: a nil *Queue must not become a non-nil
+// interface.
+func dispatcher(q *queue.Queue) chat.Dispatcher {
+	if q == nil {
+		return nil
+	}
+	return q
+}
+
 // startMemory builds memory retrieval with its upgrades: the embedding
 // search and backfill when TZUROT_EMBED_PLUGIN names an entry granted
 // llm.embed, and memory formation unless TZUROT_MEMORY_FORMATION is off.
@@ -424,16 +437,6 @@ func exchangeSink(f *former.Former) chat.ExchangeSink {
 		return nil
 	}
 	return f
-}
-
-// dispatcher is q as the pipeline's Dispatcher, or nil (answer in this
-// process) when there is no queue: a nil *Queue must not become a non-nil
-// interface.
-func dispatcher(q *queue.Queue) chat.Dispatcher {
-	if q == nil {
-		return nil
-	}
-	return q
 }
 
 // newPool opens a pool on dsn. asyncCommit makes its commits not wait for

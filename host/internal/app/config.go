@@ -44,18 +44,20 @@ const (
 	EnvStreamReplies      = "TZUROT_STREAM_REPLIES"
 	EnvSpeechTimeout      = "TZUROT_SPEECH_TIMEOUT"
 	EnvTranscribePlugin   = "TZUROT_TRANSCRIBE_PLUGIN"
+	EnvRole               = "TZUROT_ROLE"
+	EnvShards             = "TZUROT_SHARDS"
+	EnvShardCount         = "TZUROT_SHARD_COUNT"
+	EnvDiscordRESTURL     = "TZUROT_DISCORD_REST_URL"
+	EnvJobTimeout         = "TZUROT_JOB_TIMEOUT"
+	EnvJobRescue          = "TZUROT_JOB_RESCUE_AFTER"
+	EnvJobAttempts        = "TZUROT_JOB_ATTEMPTS"
+	EnvJobWorkers         = "TZUROT_JOB_WORKERS"
 	EnvMetricsAddr        = "TZUROT_METRICS_ADDR"
 	EnvEmbedPlugin        = "TZUROT_EMBED_PLUGIN"
 	EnvEmbedModel         = "TZUROT_EMBED_MODEL"
 	EnvEmbedDimensions    = "TZUROT_EMBED_DIMENSIONS"
 	EnvMemoryIdle         = "TZUROT_MEMORY_IDLE"
 	EnvMemoryFormation    = "TZUROT_MEMORY_FORMATION"
-	EnvRole               = "TZUROT_ROLE"
-	EnvDiscordRESTURL     = "TZUROT_DISCORD_REST_URL"
-	EnvJobTimeout         = "TZUROT_JOB_TIMEOUT"
-	EnvJobRescue          = "TZUROT_JOB_RESCUE_AFTER"
-	EnvJobAttempts        = "TZUROT_JOB_ATTEMPTS"
-	EnvJobWorkers         = "TZUROT_JOB_WORKERS"
 	DefaultPluginsFile    = "plugins.toml"
 	DefaultInteractions   = "/interactions"
 	DefaultShutdown       = 30 * time.Second
@@ -119,6 +121,10 @@ type Config struct {
 	DiscordRESTURL string
 	// Role is all (one process), gateway or worker (TZUROT_ROLE, serve --role).
 	Role Role
+	// ShardIDs and ShardCount, when ShardCount > 0, connect only those shards
+	// (TZUROT_SHARDS, TZUROT_SHARD_COUNT; serve --shards, --shard-count).
+	ShardIDs   []int
+	ShardCount int
 	// Queue tunes the reply jobs of the gateway and worker roles.
 	Queue queue.Config
 
@@ -179,13 +185,13 @@ func ConfigFromEnv(getenv func(string) string, environ []string, observe func(st
 		return Config{}, err
 	}
 	c.InteractionsAddr = strings.TrimSpace(getenv(EnvInteractionsAddr))
-	c.MetricsAddr = strings.TrimSpace(getenv(EnvMetricsAddr))
 	if u := strings.TrimSpace(getenv(EnvDiscordRESTURL)); u != "" {
 		if !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
 			return Config{}, fmt.Errorf("%s=%q must be an http(s) URL such as https://discord.com/api/v10", EnvDiscordRESTURL, u)
 		}
 		c.DiscordRESTURL = u
 	}
+	c.MetricsAddr = strings.TrimSpace(getenv(EnvMetricsAddr))
 	c.PublicKey = strings.TrimSpace(getenv(EnvDiscordPublicKey))
 	if p := strings.TrimSpace(getenv(EnvInteractionsPath)); p != "" {
 		if !strings.HasPrefix(p, "/") {
@@ -198,6 +204,9 @@ func ConfigFromEnv(getenv func(string) string, environ []string, observe func(st
 	}
 	if c.Role, err = ParseRole(getenv(EnvRole)); err != nil {
 		return Config{}, fmt.Errorf("%s: %w", EnvRole, err)
+	}
+	if c.ShardIDs, c.ShardCount, err = parseShards(getenv(EnvShards), getenv(EnvShardCount)); err != nil {
+		return Config{}, err
 	}
 	if c.Role == RoleWorker {
 		// A worker holds no Discord connection: it runs queued replies and
@@ -248,9 +257,9 @@ func ConfigFromEnv(getenv func(string) string, environ []string, observe func(st
 		{EnvShutdownTimeout, &c.ShutdownTimeout, time.Second},
 		{EnvMentionPoll, &c.Chat.MentionPoll, time.Second},
 		{EnvSpeechTimeout, &c.Chat.SpeechTimeout, time.Second},
-		{EnvMemoryIdle, &c.Memory.Idle, time.Second},
 		{EnvJobTimeout, &c.Queue.JobTimeout, time.Second},
 		{EnvJobRescue, &c.Queue.RescueAfter, time.Second},
+		{EnvMemoryIdle, &c.Memory.Idle, time.Second},
 	}
 	for _, f := range durations {
 		raw := strings.TrimSpace(getenv(f.name))
@@ -309,6 +318,43 @@ func ConfigFromEnv(getenv func(string) string, environ []string, observe func(st
 		return Config{}, err
 	}
 	return c, nil
+}
+
+// parseShards reads TZUROT_SHARDS ("0-3", "0,2,4-5") and TZUROT_SHARD_COUNT. Neither set means
+// one unsharded session; a count alone means every shard of it.
+func parseShards(ids, count string) ([]int, int, error) {
+	ids, count = strings.TrimSpace(ids), strings.TrimSpace(count)
+	if ids == "" && count == "" {
+		return nil, 0, nil
+	}
+	n, err := strconv.Atoi(count)
+	if err != nil || n < 1 {
+		return nil, 0, fmt.Errorf("%s=%q must be the total number of shards, a whole number of at least 1 (set it with %s)", EnvShardCount, count, EnvShards)
+	}
+	if ids == "" {
+		all := make([]int, n)
+		for i := range all {
+			all[i] = i
+		}
+		return all, n, nil
+	}
+	var out []int
+	for _, part := range strings.Split(ids, ",") {
+		lo, hi, isRange := strings.Cut(strings.TrimSpace(part), "-")
+		a, err1 := strconv.Atoi(strings.TrimSpace(lo))
+		b := a
+		var err2 error
+		if isRange {
+			b, err2 = strconv.Atoi(strings.TrimSpace(hi))
+		}
+		if err1 != nil || err2 != nil || a < 0 || b < a || b >= n {
+			return nil, 0, fmt.Errorf("%s=%q: %q is not a shard or a range of shards from 0 to %d (e.g. 0-3 or 0,2,4-5)", EnvShards, ids, part, n-1)
+		}
+		for i := a; i <= b; i++ {
+			out = append(out, i)
+		}
+	}
+	return out, n, nil
 }
 
 func parseBool(getenv func(string) string, name string, def bool) (bool, error) {

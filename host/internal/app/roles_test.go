@@ -21,6 +21,7 @@ import (
 	"github.com/tzurot-go/tzurot/host/internal/app"
 	"github.com/tzurot-go/tzurot/host/internal/discordfake"
 	"github.com/tzurot-go/tzurot/host/internal/pgtest"
+	"github.com/tzurot-go/tzurot/host/internal/queue"
 	"github.com/tzurot-go/tzurot/host/internal/store"
 	"github.com/tzurot-go/tzurot/sdk/plugintest"
 )
@@ -362,5 +363,44 @@ func waitUntil(t *testing.T, d time.Duration, cond func() bool) {
 			t.Fatal("condition never became true")
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func TestRoleShardAndJobSettings(t *testing.T) {
+	env := map[string]string{"DISCORD_TOKEN": "t.o.k", "DATABASE_URL": "postgres://x@127.0.0.1/db"}
+	get := func(k string) string { return env[k] }
+	c, err := app.ConfigFromEnv(get, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Role != app.RoleAll || c.ShardCount != 0 || c.Queue != (queue.Config{}) {
+		t.Fatalf("defaults: role %q, %d shards, queue %+v; want one unsharded process with no queue settings", c.Role, c.ShardCount, c.Queue)
+	}
+	env[app.EnvRole] = "Worker"
+	env[app.EnvShards] = "0-1,4"
+	env[app.EnvShardCount] = "8"
+	env[app.EnvJobTimeout] = "90s"
+	env[app.EnvJobAttempts] = "3"
+	if c, err = app.ConfigFromEnv(get, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if c.Role != app.RoleWorker || c.Gateway || fmt.Sprint(c.ShardIDs) != "[0 1 4]" || c.ShardCount != 8 ||
+		c.Queue.JobTimeout != 90*time.Second || c.Queue.MaxAttempts != 3 {
+		t.Fatalf("overrides: role %q gateway %v shards %v/%d queue %+v", c.Role, c.Gateway, c.ShardIDs, c.ShardCount, c.Queue)
+	}
+	for k, v := range map[string]string{
+		app.EnvRole:       "everything",
+		app.EnvShards:     "0-9",
+		app.EnvShardCount: "0",
+		app.EnvJobRescue:  "30s", // shorter than the 90 s job timeout
+	} {
+		bad := map[string]string{}
+		for ek, ev := range env {
+			bad[ek] = ev
+		}
+		bad[k] = v
+		if _, err := app.ConfigFromEnv(func(k string) string { return bad[k] }, nil, nil); err == nil || !strings.Contains(err.Error(), k) {
+			t.Errorf("%s=%q: err %v, want an error naming %s", k, v, err, k)
+		}
 	}
 }

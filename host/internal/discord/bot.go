@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -26,6 +27,7 @@ import (
 	"github.com/disgoorg/disgo/events"
 	"github.com/disgoorg/disgo/gateway"
 	"github.com/disgoorg/disgo/rest"
+	"github.com/disgoorg/disgo/sharding"
 	"github.com/disgoorg/snowflake/v2"
 
 	"github.com/tzurot-go/tzurot/host/internal/message"
@@ -75,8 +77,10 @@ type config struct {
 	now            func() time.Time
 	typingInterval time.Duration
 	sendRetry      SendRetry
-	live           LiveEdits
 	channelOrder   bool
+	shardIDs       []int
+	shardCount     int
+	live           LiveEdits
 }
 
 // Option configures New.
@@ -148,6 +152,14 @@ func WithMaxDownload(n int64) Option { return func(c *config) { c.maxDownload = 
 // WithMaxUpload sets the largest file the bot attaches to a message (default DefaultMaxUpload,
 // Discord's limit for servers without boosts). A larger file is replaced by its notice.
 func WithMaxUpload(n int64) Option { return func(c *config) { c.maxUpload = n } }
+
+// WithShards connects only the given shards of shardCount (disgo's shard manager), so several
+// gateway processes can share the bot's guilds: Discord sends each guild's events to shard
+// (guild_id >> 22) % shardCount. Without it the bot connects one unsharded session. Discord
+// requires sharding past 2,500 guilds.
+func WithShards(ids []int, shardCount int) Option {
+	return func(c *config) { c.shardIDs, c.shardCount = slices.Clone(ids), shardCount }
+}
 
 // WithChannelOrder hands a channel's messages to the handler one after another, in the order
 // the gateway delivered them (messages of different channels still run side by side). A gateway
@@ -248,7 +260,19 @@ func New(token string, h Handler, opts ...Option) (*Bot, error) {
 		if cfg.gatewayURL != "" {
 			gwOpts = append(gwOpts, gateway.WithURL(cfg.gatewayURL))
 		}
-		opts2 = append(opts2, bot.WithGatewayConfigOpts(gwOpts...))
+		if cfg.shardCount > 0 {
+			for _, id := range cfg.shardIDs {
+				if id < 0 || id >= cfg.shardCount {
+					b.cancel()
+					return nil, fmt.Errorf("discord: shard %d is not one of the %d shards (0 to %d)", id, cfg.shardCount, cfg.shardCount-1)
+				}
+			}
+			opts2 = append(opts2, bot.WithShardManagerConfigOpts(sharding.WithShardIDs(cfg.shardIDs...),
+				sharding.WithShardCount(cfg.shardCount), sharding.WithAutoScaling(false),
+				sharding.WithLogger(disgoLog), sharding.WithGatewayConfigOpts(gwOpts...)))
+		} else {
+			opts2 = append(opts2, bot.WithGatewayConfigOpts(gwOpts...))
+		}
 	}
 	client, err := disgo.New(token, opts2...)
 	if err != nil {
@@ -288,6 +312,16 @@ func (b *Bot) ApplicationID() string { return b.client.ApplicationID.String() }
 // GatewayReady reports whether the gateway connection is up (READY
 // received and not since lost).
 func (b *Bot) GatewayReady() bool {
+	if b.client.ShardManager != nil {
+		n := 0
+		for sh := range b.client.ShardManager.Shards() {
+			if sh.Status() != gateway.StatusReady {
+				return false
+			}
+			n++
+		}
+		return n > 0
+	}
 	return b.client.Gateway != nil && b.client.Gateway.Status() == gateway.StatusReady
 }
 
@@ -295,6 +329,16 @@ func (b *Bot) GatewayReady() bool {
 func (b *Bot) Open(ctx context.Context) error {
 	if b.cfg.noGateway {
 		return errors.New("discord: this bot was built without a gateway (HTTP interactions only)")
+	}
+	if b.client.ShardManager != nil {
+		// Opens every shard of this process (one IDENTIFY each, paced by disgo's identify
+		// limiter) and returns without waiting for READY.
+		if err := b.client.OpenShardManager(ctx); err != nil {
+			return fmt.Errorf("discord: connect the shards: %w", b.redact.Error(err))
+		}
+		b.log.Info("connecting Discord shards", slog.String("application_id", b.ApplicationID()),
+			slog.Any("shards", b.cfg.shardIDs), slog.Int("shard_count", b.cfg.shardCount))
+		return nil
 	}
 	if err := b.client.OpenGateway(ctx); err != nil {
 		return fmt.Errorf("discord: connect to the gateway: %w", b.redact.Error(err))
@@ -508,6 +552,9 @@ func (b *Bot) Shutdown(ctx context.Context) error {
 	}
 	if b.client.Gateway != nil {
 		b.client.Gateway.Close(ctx)
+	}
+	if b.client.ShardManager != nil {
+		b.client.ShardManager.Close(ctx)
 	}
 	b.pool.close()
 

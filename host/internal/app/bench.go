@@ -2,14 +2,12 @@ package app
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
@@ -31,7 +29,6 @@ import (
 	"github.com/tzurot-go/tzurot/host/internal/ratelimit"
 	"github.com/tzurot-go/tzurot/host/internal/store"
 	"github.com/tzurot-go/tzurot/host/internal/vault"
-	"github.com/tzurot-go/tzurot/schema"
 )
 
 // BenchOptions configure Bench.
@@ -116,84 +113,12 @@ func Bench(ctx context.Context, opts BenchOptions) (BenchResult, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	tmp, err := os.MkdirTemp("", "tzurot-bench")
+	w, err := newBenchWorld(ctx, opts, log)
 	if err != nil {
 		return BenchResult{}, err
 	}
-	defer os.RemoveAll(tmp)
-
-	wasm := opts.PluginWasm
-	if wasm != "" {
-		// plugins.toml resolves relative paths against its own directory.
-		if wasm, err = filepath.Abs(wasm); err != nil {
-			return BenchResult{}, err
-		}
-	} else {
-		if wasm, err = buildOpenAIPlugin(tmp); err != nil {
-			return BenchResult{}, err
-		}
-	}
-	if err := schema.Migrate(ctx, opts.DatabaseURL, log); err != nil {
-		return BenchResult{}, err
-	}
-
-	// The outside world: a provider that answers at once and a fake Discord.
-	provider := httptest.NewServer(http.HandlerFunc(instantCompletion))
-	defer provider.Close()
-	fake := discordfake.Start()
-	defer fake.Close()
-	// Ids of this run's own, so rows of earlier runs (webhooks sealed
-	// with another throwaway key) never match.
-	idBase := 500_000_000_000_000_000 + time.Now().UnixNano()%100_000_000_000*1000
-	guild := strconv.FormatInt(idBase, 10)
-	channels := make([]discordfake.Channel, opts.Channels)
-	for i := range channels {
-		channels[i] = fake.AddChannel(discordfake.Channel{ID: strconv.FormatInt(idBase+1+int64(i), 10), GuildID: guild, Type: discordfake.ChannelGuildText})
-	}
-
-	cacheDir := filepath.Join(tmp, "wasm-cache")
-	if uc, err := os.UserCacheDir(); err == nil {
-		cacheDir = filepath.Join(uc, "tzurot", "bench-wasm-cache")
-	}
-	hostPort := strings.TrimPrefix(provider.URL, "http://")
-	pluginsFile := filepath.Join(tmp, "plugins.toml")
-	toml := fmt.Sprintf(`[runtime]
-cache_dir = %q
-
-[plugins.bench]
-path = %q
-key_slot = "bench"
-capabilities = ["llm.chat", "llm.validate_key"]
-allowed_hosts = [%q]
-allow_private = true
-[plugins.bench.limits]
-pool_size = %d
-call_timeout = "60s"
-[plugins.bench.config]
-base_url = "http://%s/v1"
-default_model = "instant"
-flavor = "openai"
-`, cacheDir, wasm, hostPort, opts.PluginPool, hostPort)
-	if err := os.WriteFile(pluginsFile, []byte(toml), 0o600); err != nil {
-		return BenchResult{}, err
-	}
-
-	// Seed: one personality, users with keys sealed by a throwaway vault.
-	key := make([]byte, vault.KeySize)
-	if _, err := rand.Read(key); err != nil {
-		return BenchResult{}, err
-	}
-	v, err := vault.New(key, nil)
-	if err != nil {
-		return BenchResult{}, err
-	}
-	run := strconv.FormatInt(time.Now().UnixNano()%1_000_000_000, 36)
-	slug := "bench-" + run
-	users, err := seedBench(ctx, opts.DatabaseURL, v, slug, opts.Users)
-	if err != nil {
-		return BenchResult{}, err
-	}
-	defer cleanBench(context.WithoutCancel(ctx), opts.DatabaseURL, users, channels)
+	defer w.close(ctx)
+	fake, channels, pluginsFile, users, provider, v, slug, guild := w.fake, w.channels, w.pluginsFile, w.users, w.provider, w.v, w.slug, w.guild
 
 	// The real wiring, as serve builds it, with the fakes plugged in.
 	var (

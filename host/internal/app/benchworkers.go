@@ -3,18 +3,13 @@ package app
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -26,8 +21,6 @@ import (
 	"github.com/tzurot-go/tzurot/host/internal/discord"
 	"github.com/tzurot-go/tzurot/host/internal/discordfake"
 	"github.com/tzurot-go/tzurot/host/internal/ratelimit"
-	"github.com/tzurot-go/tzurot/host/internal/vault"
-	"github.com/tzurot-go/tzurot/schema"
 )
 
 // WorkerBenchResult is what a run across worker processes measured.
@@ -68,73 +61,12 @@ func BenchWorkers(ctx context.Context, opts BenchOptions, workers int, bin strin
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	tmp, err := os.MkdirTemp("", "tzurot-bench")
+	w, err := newBenchWorld(ctx, opts, log)
 	if err != nil {
 		return WorkerBenchResult{}, err
 	}
-	defer os.RemoveAll(tmp)
-	wasm := opts.PluginWasm
-	if wasm != "" {
-		if wasm, err = filepath.Abs(wasm); err != nil {
-			return WorkerBenchResult{}, err
-		}
-	} else if wasm, err = buildOpenAIPlugin(tmp); err != nil {
-		return WorkerBenchResult{}, err
-	}
-	if err := schema.Migrate(ctx, opts.DatabaseURL, nil); err != nil {
-		return WorkerBenchResult{}, err
-	}
-	provider := httptest.NewServer(http.HandlerFunc(instantCompletion))
-	defer provider.Close()
-	fake := discordfake.Start()
-	defer fake.Close()
-	idBase := 500_000_000_000_000_000 + time.Now().UnixNano()%100_000_000_000*1000
-	guild := strconv.FormatInt(idBase, 10)
-	channels := make([]discordfake.Channel, opts.Channels)
-	for i := range channels {
-		channels[i] = fake.AddChannel(discordfake.Channel{ID: strconv.FormatInt(idBase+1+int64(i), 10), GuildID: guild, Type: discordfake.ChannelGuildText})
-	}
-	cacheDir := filepath.Join(tmp, "wasm-cache")
-	if uc, err := os.UserCacheDir(); err == nil {
-		cacheDir = filepath.Join(uc, "tzurot", "bench-wasm-cache")
-	}
-	hostPort := strings.TrimPrefix(provider.URL, "http://")
-	pluginsFile := filepath.Join(tmp, "plugins.toml")
-	toml := fmt.Sprintf(`[runtime]
-cache_dir = %q
-
-[plugins.bench]
-path = %q
-key_slot = "bench"
-capabilities = ["llm.chat", "llm.validate_key"]
-allowed_hosts = [%q]
-allow_private = true
-[plugins.bench.limits]
-pool_size = %d
-call_timeout = "60s"
-[plugins.bench.config]
-base_url = "http://%s/v1"
-default_model = "instant"
-flavor = "openai"
-`, cacheDir, wasm, hostPort, opts.PluginPool, hostPort)
-	if err := os.WriteFile(pluginsFile, []byte(toml), 0o600); err != nil {
-		return WorkerBenchResult{}, err
-	}
-	key := make([]byte, vault.KeySize)
-	if _, err := rand.Read(key); err != nil {
-		return WorkerBenchResult{}, err
-	}
-	v, err := vault.New(key, nil)
-	if err != nil {
-		return WorkerBenchResult{}, err
-	}
-	run := strconv.FormatInt(time.Now().UnixNano()%1_000_000_000, 36)
-	slug := "bench-" + run
-	users, err := seedBench(ctx, opts.DatabaseURL, v, slug, opts.Users)
-	if err != nil {
-		return WorkerBenchResult{}, err
-	}
-	defer cleanBench(context.WithoutCancel(ctx), opts.DatabaseURL, users, channels)
+	defer w.close(ctx)
+	fake, channels, pluginsFile, users, key, v, slug, guild := w.fake, w.channels, w.pluginsFile, w.users, w.key, w.v, w.slug, w.guild
 
 	// The workers: the real binary, the same environment a deployment gives it.
 	env := append(os.Environ(),

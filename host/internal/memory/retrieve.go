@@ -226,11 +226,7 @@ func (s *Store) retrieveSQL(ctx context.Context, q Query) (Blocks, error) {
 	if q.GuildID != "" {
 		guild = q.GuildID
 	}
-	// QueryExecModeExec: an unnamed statement is planned for these very
-	// words every time. A named prepared statement switches to a generic
-	// plan after five runs, which cannot see how many rows the words match
-	// and costs several times more (docs/performance.md, Memory retrieval).
-	rows, err := s.pool.Query(ctx, retrieveSQL, pgx.QueryExecModeExec, pgx.NamedArgs{
+	rows, err := s.pool.Query(ctx, retrieveSQL, pgx.NamedArgs{
 		"personality": q.PersonalityID, "user": q.UserID, "is_dm": q.IsDM, "guild": guild,
 		"words": words, "keytext": keyText,
 	})

@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -118,7 +117,7 @@ func Bench(ctx context.Context, opts BenchOptions) (BenchResult, error) {
 		return BenchResult{}, err
 	}
 	defer w.close(ctx)
-	fake, channels, pluginsFile, users, provider, v, slug, guild := w.fake, w.channels, w.pluginsFile, w.users, w.provider, w.v, w.slug, w.guild
+	fake, pluginsFile, provider, v, slug := w.fake, w.pluginsFile, w.provider, w.v, w.slug
 
 	// The real wiring, as serve builds it, with the fakes plugged in.
 	var (
@@ -166,23 +165,9 @@ func Bench(ctx context.Context, opts BenchOptions) (BenchResult, error) {
 	}
 
 	// Build every event first, so the measured loop only injects.
-	events := make([]gateway.EventData, opts.Messages)
-	ids := make([]string, opts.Messages)
-	for i := range events {
-		u := users[i%len(users)]
-		raw := fake.UserMessage(discordfake.MessageSpec{
-			ChannelID: channels[i%len(channels)].ID, GuildID: guild,
-			Author:  discordfake.User{ID: u, Username: "user" + u[len(u)-4:]},
-			Content: fmt.Sprintf("@%s message number %d: how is the weather where you are today?", slug, i),
-		})
-		var m struct {
-			ID string `json:"id"`
-		}
-		_ = json.Unmarshal(raw, &m)
-		ids[i] = m.ID
-		if events[i], err = gateway.UnmarshalEventData(raw, gateway.EventTypeMessageCreate); err != nil {
-			return BenchResult{}, fmt.Errorf("bench: build event: %w", err)
-		}
+	events, ids, err := w.messages(opts.Messages)
+	if err != nil {
+		return BenchResult{}, err
 	}
 
 	var machine Machine

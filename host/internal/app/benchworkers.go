@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -66,7 +65,7 @@ func BenchWorkers(ctx context.Context, opts BenchOptions, workers int, bin strin
 		return WorkerBenchResult{}, err
 	}
 	defer w.close(ctx)
-	fake, channels, pluginsFile, users, key, v, slug, guild := w.fake, w.channels, w.pluginsFile, w.users, w.key, w.v, w.slug, w.guild
+	fake, channels, pluginsFile, key, v, slug := w.fake, w.channels, w.pluginsFile, w.key, w.v, w.slug
 
 	// The workers: the real binary, the same environment a deployment gives it.
 	env := append(os.Environ(),
@@ -140,23 +139,9 @@ func BenchWorkers(ctx context.Context, opts BenchOptions, workers int, bin strin
 		_ = a.Shutdown(sctx)
 	}()
 
-	events := make([]gateway.EventData, opts.Messages)
-	ids := make([]string, opts.Messages)
-	for i := range events {
-		u := users[i%len(users)]
-		raw := fake.UserMessage(discordfake.MessageSpec{
-			ChannelID: channels[i%len(channels)].ID, GuildID: guild,
-			Author:  discordfake.User{ID: u, Username: "user" + u[len(u)-4:]},
-			Content: fmt.Sprintf("@%s message number %d: how is the weather where you are today?", slug, i),
-		})
-		var m struct {
-			ID string `json:"id"`
-		}
-		_ = json.Unmarshal(raw, &m)
-		ids[i] = m.ID
-		if events[i], err = gateway.UnmarshalEventData(raw, gateway.EventTypeMessageCreate); err != nil {
-			return WorkerBenchResult{}, fmt.Errorf("bench: build event: %w", err)
-		}
+	events, ids, err := w.messages(opts.Messages)
+	if err != nil {
+		return WorkerBenchResult{}, err
 	}
 	var mu sync.Mutex
 	injected := make(map[string]time.Time, len(ids))

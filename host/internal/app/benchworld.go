@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/disgoorg/disgo/gateway"
 	"github.com/tzurot-go/tzurot/host/internal/discordfake"
 	"github.com/tzurot-go/tzurot/host/internal/vault"
 	"github.com/tzurot-go/tzurot/schema"
@@ -125,4 +127,30 @@ func (w *benchWorld) close(ctx context.Context) {
 	if w.tmp != "" {
 		os.RemoveAll(w.tmp)
 	}
+}
+
+// messages builds n MESSAGE_CREATE events (users and channels in turn, each
+// mentioning the bench personality) and their message ids, so a measured
+// loop only injects them.
+func (w *benchWorld) messages(n int) ([]gateway.EventData, []string, error) {
+	events := make([]gateway.EventData, n)
+	ids := make([]string, n)
+	for i := range events {
+		u := w.users[i%len(w.users)]
+		raw := w.fake.UserMessage(discordfake.MessageSpec{
+			ChannelID: w.channels[i%len(w.channels)].ID, GuildID: w.guild,
+			Author:  discordfake.User{ID: u, Username: "user" + u[len(u)-4:]},
+			Content: fmt.Sprintf("@%s message number %d: how is the weather where you are today?", w.slug, i),
+		})
+		var m struct {
+			ID string `json:"id"`
+		}
+		_ = json.Unmarshal(raw, &m)
+		ids[i] = m.ID
+		var err error
+		if events[i], err = gateway.UnmarshalEventData(raw, gateway.EventTypeMessageCreate); err != nil {
+			return nil, nil, fmt.Errorf("bench: build event: %w", err)
+		}
+	}
+	return events, ids, nil
 }

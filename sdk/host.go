@@ -135,6 +135,14 @@ func (r *Response) OK() bool { return r.Status >= 200 && r.Status < 300 }
 // allow-list, no key for Auth, network failure, timeout); any HTTP status,
 // 4xx and 5xx included, is a Response, not an error.
 func HTTP(req abi.HTTPRequest) (*Response, error) {
+	// The body comes back as a blob unless the caller asked for one
+	// itself: one blob_read copies it, where inside the answer's JSON it
+	// would be escaped (a JSON body is mostly quotes to escape), copied
+	// through kernel memory 8 bytes per host call, and unescaped here. A
+	// host that does not keep it (one older than response_blob) sends it
+	// inline as before.
+	bodyAsBlob := !req.ResponseBlob
+	req.ResponseBlob = true
 	raw, err := callHost(hostHTTPRequest, abi.HostHTTPRequest, &req)
 	if err != nil {
 		return nil, err
@@ -145,6 +153,13 @@ func HTTP(req abi.HTTPRequest) (*Response, error) {
 	}
 	if res.Error != nil {
 		return nil, AsError(res.Error)
+	}
+	if bodyAsBlob && res.BodyBlob != 0 {
+		body, err := ReadBlob(res.BodyBlob)
+		if err != nil {
+			return nil, err
+		}
+		return &Response{Status: res.Status, Headers: res.Headers, Body: body}, nil
 	}
 	body := []byte(res.Body)
 	if res.BodyBase64 != "" {

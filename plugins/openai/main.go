@@ -21,13 +21,26 @@ import (
 
 const version = "1.0.0"
 
+// config returns the entry's settings, read once per instance. An
+// instance's config never changes (a reload starts new instances), and
+// reading it costs a chat call about 200 loop steps of map lookups and
+// string work, each a timeout check under the host (docs/performance.md).
+// A config error is not kept: every call reports it.
 func config() (settings, error) {
+	if cached != nil {
+		return *cached, nil
+	}
 	s, err := newSettings(sdk.Config)
 	if err != nil {
 		return s, sdk.Errorf(abi.ErrInternal, "%v", err)
 	}
+	cached = &s
 	return s, nil
 }
+
+// cached is the instance's settings once read (see config). Package state
+// is per instance: each instance is its own wasm module.
+var cached *settings
 
 //go:wasmexport describe
 func describe() int32 {

@@ -21,6 +21,8 @@ type decoder struct {
 	i     int
 	depth int
 	bad   bool
+	// arena holds the unescaped strings of the document (see strSlow).
+	arena []byte
 }
 
 // ws skips whitespace; the usual case, none, costs one comparison.
@@ -168,16 +170,21 @@ func (d *decoder) next(first bool) bool {
 // unknown skips the value of a key the type does not have. A key that
 // matches one of names except for case goes to encoding/json, which
 // matches keys case-insensitively.
+//
+// names are ASCII (Go field names and JSON tags of this module), so once
+// key is known to be ASCII only a name of its length can fold to it: the
+// length test spares most EqualFold calls, each several timeout checks in
+// a plugin.
 func (d *decoder) unknown(key string, names ...string) {
-	for _, n := range names {
-		if strings.EqualFold(key, n) {
-			d.bad = true
-			return
-		}
-	}
 	if !asciiString(key) { // encoding/json folds some non-ASCII letters too
 		d.bad = true
 		return
+	}
+	for _, n := range names {
+		if len(n) == len(key) && strings.EqualFold(key, n) {
+			d.bad = true
+			return
+		}
 	}
 	d.skip()
 }
@@ -253,9 +260,21 @@ func (d *decoder) str() string {
 
 // strSlow unquotes a string with escapes or invalid UTF-8 exactly as
 // encoding/json does (invalid UTF-8 and lone surrogates become U+FFFD).
+//
+// The unescaped strings of one document share one buffer, the arena,
+// allocated at the first escaped string with room for the rest of the
+// input (unescaping never lengthens valid UTF-8), and the result points
+// into it rather than being copied: a chat request with a few escapes in
+// every message made two allocations per message, each several timeout
+// checks in a plugin. The strings then keep the arena alive, as the
+// unescaped ones keep the input.
 func (d *decoder) strSlow(start int) string {
 	b := d.b
-	out := make([]byte, 0, 64)
+	if d.arena == nil {
+		d.arena = make([]byte, 0, len(b)-start)
+	}
+	n := len(d.arena)
+	out := d.arena[n:n:cap(d.arena)]
 	i := start
 	for {
 		j, hi := scanStop(b, i)
@@ -271,7 +290,15 @@ func (d *decoder) strSlow(start int) string {
 		switch c := b[j]; {
 		case c == '"':
 			d.i = j + 1
-			return string(out)
+			if len(out) == 0 {
+				return ""
+			}
+			if n < cap(d.arena) && unsafe.SliceData(out) == &d.arena[:n+1][n] {
+				// Still in the arena (invalid UTF-8, replaced by 3 bytes
+				// each, may have outgrown it).
+				d.arena = d.arena[:n+len(out)]
+			}
+			return unsafe.String(unsafe.SliceData(out), len(out))
 		case c < 0x20:
 			d.bad = true
 			return ""

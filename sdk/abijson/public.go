@@ -5,6 +5,7 @@ import (
 	"iter"
 	"math"
 	"strconv"
+	"strings"
 )
 
 // ErrFallback is what Decoder.End returns when the document is not one the
@@ -117,7 +118,17 @@ func (d *Decoder) Once(seen *uint64, field uint) {
 // the type's JSON names: encoding/json matches keys without regard to
 // case, so a key equal to one of them but for case sends the document to
 // encoding/json.
-func (d *Decoder) Unknown(key string, fields ...string) { d.d.unknown(key, fields...) }
+func (d *Decoder) Unknown(key string, fields ...string) {
+	// The decoder's own check assumes ASCII names (see unknown); a
+	// non-ASCII name may fold to a shorter ASCII key ("K" to "k").
+	for _, f := range fields {
+		if len(f) > len(key) && !asciiString(f) && strings.EqualFold(key, f) {
+			d.d.bad = true
+			return
+		}
+	}
+	d.d.unknown(key, fields...)
+}
 
 // Skip moves past the next value, whatever it is.
 func (d *Decoder) Skip() { d.d.skip() }

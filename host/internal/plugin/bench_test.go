@@ -5,6 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -342,6 +345,63 @@ func BenchmarkGenerateImage1MiB(b *testing.B) {
 		lat = append(lat, time.Since(start))
 		if err != nil || len(res.Images[0].Data) != 1<<20 {
 			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	reportPercentiles(b, lat)
+}
+
+// BenchmarkOpenAIChat is one chat call of the real plugins/openai through
+// the host, as `tzurot bench` makes it: the pipeline's request (a system
+// prompt and 20 messages of history, about 3 KiB), the plugin's provider
+// request through http_request with the key injected, a fake provider on
+// 127.0.0.1 that answers at once, the reply parsed and its usage recorded.
+// It is the plugin call path of a reply without the rest of the pipeline.
+func BenchmarkOpenAIChat(b *testing.B) {
+	root, err := plugintest.ModuleRoot()
+	if err != nil {
+		b.Skip("no module root: ", err)
+	}
+	wasm := filepath.Join(wasmDir, "openai.wasm")
+	if err := plugintest.BuildTo(filepath.Join(root, "plugins", "openai"), wasm); err != nil {
+		b.Fatal(err)
+	}
+	const reply = "It is sunny here, thank you for asking! How is it where you are?"
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"id":"cmpl-bench","object":"chat.completion","model":"instant","choices":[{"index":0,"message":{"role":"assistant","content":"`+reply+`"},"finish_reason":"stop"}],"usage":{"prompt_tokens":120,"completion_tokens":16,"total_tokens":136}}`)
+	}))
+	b.Cleanup(s.Close)
+	hp := strings.TrimPrefix(s.URL, "http://")
+	keys := &MemoryKeys{}
+	keys.Set("u1", "bench", "sk-bench-0123456789abcdef")
+	h, _ := testHost(b, fmt.Sprintf(`
+[plugins.bench]
+path = %q
+key_slot = "bench"
+capabilities = ["llm.chat", "llm.validate_key", "llm.models", "llm.embed"]
+allowed_hosts = [%q]
+allow_private = true
+[plugins.bench.config]
+base_url = "http://%s/v1"
+default_model = "instant"
+flavor = "openai"
+`, wasm, hp, hp), keys)
+	ctx := WithCall(context.Background(), Call{UserID: "u1", RequestID: "bench"})
+	req := plugintest.PipelineRequest("instant", true)
+	if _, _, err := h.Chat(ctx, "bench", req); err != nil { // warm the instance
+		b.Fatal(err)
+	}
+	lat := make([]time.Duration, 0, b.N)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		start := time.Now()
+		resp, usage, err := h.Chat(ctx, "bench", req)
+		lat = append(lat, time.Since(start))
+		if err != nil || resp.Content != reply || len(usage) != 1 {
+			b.Fatalf("chat: %v, %q, %d usage rows", err, resp.Content, len(usage))
 		}
 	}
 	b.StopTimer()

@@ -26,6 +26,7 @@ import (
 	"github.com/tzurot-go/tzurot/host/internal/metrics"
 	"github.com/tzurot-go/tzurot/host/internal/paramschema"
 	"github.com/tzurot-go/tzurot/sdk/abi"
+	"github.com/tzurot-go/tzurot/sdk/abijson"
 )
 
 // Options configure a Host.
@@ -463,7 +464,9 @@ func (h *Host) Call(ctx context.Context, name, export string, input []byte) ([]b
 // recorded none, the response's own Usage (if not empty) is the one row.
 // Chat never retries: retries happen once, in the HTTP layer.
 func (h *Host) Chat(ctx context.Context, name string, req abi.ChatRequest) (abi.ChatResponse, []abi.Usage, error) {
-	in, err := json.Marshal(req)
+	// abijson: the same bytes and values as encoding/json without its
+	// reflection, which was about a tenth of the host's CPU for a chat call.
+	in, err := abijson.AppendChatRequest(make([]byte, 0, chatRequestSize(&req)), &req)
 	if err != nil {
 		return abi.ChatResponse{}, nil, fmt.Errorf("plugin %s: chat: encode request: %w", name, err)
 	}
@@ -471,8 +474,8 @@ func (h *Host) Chat(ctx context.Context, name string, req abi.ChatRequest) (abi.
 	if err != nil {
 		return abi.ChatResponse{}, nil, err
 	}
-	var resp abi.ChatResponse
-	if err := json.Unmarshal(r.Output, &resp); err != nil {
+	resp, err := abijson.DecodeChatResponse(r.Output)
+	if err != nil {
 		return abi.ChatResponse{}, nil, fmt.Errorf("plugin %s: chat: %w", name,
 			&callError{&abi.Error{Code: abi.ErrInternal, Message: "the plugin's answer was not a chat response"}, err})
 	}
@@ -496,6 +499,17 @@ func (h *Host) Chat(ctx context.Context, name string, req abi.ChatRequest) (abi.
 	// Whose usage it is was decided host-side.
 	resp.Usage.Provider, resp.Usage.Plugin = r.Provider, name
 	return resp, usage, nil
+}
+
+// chatRequestSize guesses the encoded size of req, so its buffer is
+// allocated once.
+func chatRequestSize(req *abi.ChatRequest) int {
+	n := 128 + len(req.Model) + len(req.AdvancedParameters)
+	for i := range req.Messages {
+		m := &req.Messages[i]
+		n += 48 + len(m.Role) + len(m.Content) + len(m.Name) + len(m.ToolCallID)
+	}
+	return n + n/16 // room for some escapes
 }
 
 // ValidateKey asks plugin name whether candidateKey works. The key is served

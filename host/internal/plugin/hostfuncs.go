@@ -9,6 +9,7 @@ import (
 	extism "github.com/extism/go-sdk"
 
 	"github.com/tzurot-go/tzurot/sdk/abi"
+	"github.com/tzurot-go/tzurot/sdk/abijson"
 )
 
 // Limits on what a plugin may push through host functions in one call.
@@ -176,13 +177,14 @@ func (l *loaded) hostHTTPRequest(ctx context.Context, cp *extism.CurrentPlugin, 
 	var req abi.HTTPRequest
 	b, err := st.readKernel(ctx, cp, stack[0])
 	if err == nil {
-		err = json.Unmarshal(b, &req)
+		req, err = abijson.DecodeHTTPRequest(b) // as json.Unmarshal, without reflection
 	}
 	if err != nil {
 		stack[0] = st.writeJSON(ctx, cp, abi.HTTPResponse{Error: &abi.Error{Code: abi.ErrBadRequest, Message: "http_request input is not an HTTPRequest JSON"}})
 		return
 	}
-	stack[0] = st.writeJSON(ctx, cp, l.http.do(ctx, st, req))
+	resp := l.http.do(ctx, st, req)
+	stack[0] = st.writeKernel(ctx, cp, abijson.AppendHTTPResponse(make([]byte, 0, 256+len(resp.Body)+len(resp.BodyBase64)), &resp))
 }
 
 func (l *loaded) hostStreamOpen(ctx context.Context, cp *extism.CurrentPlugin, stack []uint64) {
@@ -190,7 +192,7 @@ func (l *loaded) hostStreamOpen(ctx context.Context, cp *extism.CurrentPlugin, s
 	var req abi.HTTPRequest
 	b, err := st.readKernel(ctx, cp, stack[0])
 	if err == nil {
-		err = json.Unmarshal(b, &req)
+		req, err = abijson.DecodeHTTPRequest(b)
 	}
 	if err != nil {
 		stack[0] = st.writeJSON(ctx, cp, abi.StreamOpenResult{Error: &abi.Error{Code: abi.ErrBadRequest, Message: "http_stream_open input is not an HTTPRequest JSON"}})

@@ -50,6 +50,12 @@ BEGIN
         CREATE INDEX personality_memories_tsv_idx ON personality_memories USING gin (tsv) WITH (fastupdate = off);
         DROP INDEX personality_memories_search_idx;
     END IF;
+    -- The extension goes too, unless something else now uses it.
+    BEGIN
+        DROP EXTENSION IF EXISTS btree_gin;
+    EXCEPTION WHEN dependent_objects_still_exist THEN
+        RAISE NOTICE 'btree_gin is used by other objects: kept';
+    END;
 END;
 $$;
 -- +goose StatementEnd

@@ -105,7 +105,9 @@ const (
 
 // retrieveSQL is retrieval's one statement. Rows are (kind, id, a, b,
 // score, flag, n, keys, at): kind 'm' matched memory, 'r' recent memory,
-// 'k' knowledge, 'p' persona, 'e' example, 'b' the budget.
+// 'k' knowledge, 'p' persona, 'e' example, 'b' the budget (n), whether the
+// personality has any memory content (flag) and whether the user has any
+// persona (score 1).
 //
 // Memory score: ts_rank(tsv, query in the personality's language) × (0.5 + importance) × recency,
 // recency = 0.3 + 0.7 × 0.5^(age in days / 180): relevance first, a
@@ -117,7 +119,13 @@ WITH pers AS (
            -- Ranking costs per query term and row: it uses the
            -- personality's language alone (half the terms). Rows indexed
            -- with 'simple' still rank, by the words no stemmer changed.
-           websearch_to_tsquery(p.memory_language::regconfig, @words::text) AS rankq
+           websearch_to_tsquery(p.memory_language::regconfig, @words::text) AS rankq,
+           -- Whether there is anything at all to find (Presence).
+           (EXISTS (SELECT 1 FROM personality_memories x WHERE x.personality_id = p.id)
+            OR EXISTS (SELECT 1 FROM personality_stories x WHERE x.personality_id = p.id)
+            OR EXISTS (SELECT 1 FROM personality_training_examples x WHERE x.personality_id = p.id)
+            OR EXISTS (SELECT 1 FROM personality_user_personalizations x WHERE x.personality_id = p.id)) AS has_content,
+           EXISTS (SELECT 1 FROM user_personas x WHERE x.user_id = @user::bigint) AS has_persona
     FROM personalities p WHERE p.id = @personality::bigint
 ),
 cand AS (
@@ -189,7 +197,7 @@ examples AS (
     FROM personality_training_examples e
     WHERE e.personality_id = @personality::bigint AND jsonb_typeof(e.source) = 'object'
 )
-SELECT 'b', 0::bigint, '', '', 0::float8, false, budget, '{}'::text[], NULL::timestamptz FROM pers
+SELECT 'b', 0::bigint, '', '', CASE WHEN has_persona THEN 1 ELSE 0 END::float8, has_content, budget, '{}'::text[], NULL::timestamptz FROM pers
 UNION ALL
 SELECT 'm', id, content, '', score::float8, false, 0, '{}', at FROM matched
 UNION ALL
@@ -209,6 +217,10 @@ func fmtInt(n int) string { return fmt.Sprint(n) }
 // (plus the vector search, at the same time, when there is one), and cuts
 // it to the budget (see cut).
 func (s *Store) Retrieve(ctx context.Context, q Query) (Blocks, error) {
+	if s.presence.nothingFor(q.PersonalityID, q.UserID) {
+		// Nothing to find, and nothing was added since a retrieval saw so.
+		return Blocks{Budget: q.Budget}, nil
+	}
 	var (
 		out    Blocks
 		vector []Memory
@@ -250,6 +262,7 @@ func (s *Store) retrieveSQL(ctx context.Context, q Query) (Blocks, error) {
 	if q.GuildID != "" {
 		guild = q.GuildID
 	}
+	token := s.presence.begin()
 	rows, err := s.pool.Query(ctx, retrieveSQL, pgx.NamedArgs{
 		"personality": q.PersonalityID, "user": q.UserID, "is_dm": q.IsDM, "guild": guild,
 		"words": words, "keytext": keyText,
@@ -284,6 +297,7 @@ func (s *Store) retrieveSQL(ctx context.Context, q Query) (Blocks, error) {
 		switch kind {
 		case "b":
 			out.Budget = n
+			s.presence.saw(token, q.PersonalityID, !flag, q.UserID, score == 0)
 		case "m":
 			seen[id] = true
 			out.Memories = append(out.Memories, Memory{ID: id, PersonalityID: q.PersonalityID, Content: a, Score: score, RememberedAt: rememAt})

@@ -22,9 +22,9 @@ const (
 	KindPersonality = 'p' // personalities.id: the personality or anything read with it
 	KindKeys        = 'k' // users.id: that user's API keys
 	// KindMemory: personalities.id: its memories, knowledge, training
-	// examples or imported personalizations (migration 00019).
+	// examples or imported personalizations (migration 00018).
 	KindMemory = 'm'
-	// KindPersona: users.id: that user's personas (migration 00019).
+	// KindPersona: users.id: that user's personas (migration 00018).
 	KindPersona = 'n'
 )
 

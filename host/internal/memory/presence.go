@@ -11,7 +11,7 @@ import "github.com/tzurot-go/tzurot/host/internal/cache"
 //
 // Only emptiness is remembered, and only from a retrieval that saw it, so
 // nothing costs an extra round trip. It is kept correct across processes
-// like the store's caches: migration 00019's triggers NOTIFY "m:<id>" and
+// like the store's caches: migration 00018's triggers NOTIFY "m:<id>" and
 // "n:<id>" on every change, the process's cache.Listener passes them to
 // Invalidate, and nothing is remembered while the listener is not
 // connected. The process's own writes drop entries at once (Store.Add and

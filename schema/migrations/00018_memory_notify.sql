@@ -1,4 +1,4 @@
--- 00019_memory_notify: tell every host process when a personality gains or
+-- 00018_memory_notify: tell every host process when a personality gains or
 -- loses memory content, or a user their persona (issue 16).
 --
 -- Most replies are for personalities with no memories, knowledge, examples

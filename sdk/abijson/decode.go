@@ -261,17 +261,20 @@ func (d *decoder) str() string {
 // strSlow unquotes a string with escapes or invalid UTF-8 exactly as
 // encoding/json does (invalid UTF-8 and lone surrogates become U+FFFD).
 //
-// The unescaped strings of one document share one buffer, the arena,
+// The unescaped strings of one document share a buffer, the arena,
 // allocated at the first escaped string with room for the rest of the
-// input (unescaping never lengthens valid UTF-8), and the result points
-// into it rather than being copied: a chat request with a few escapes in
-// every message made two allocations per message, each several timeout
-// checks in a plugin. The strings then keep the arena alive, as the
-// unescaped ones keep the input.
+// input (unescaping never lengthens valid UTF-8) up to maxArena, and the
+// result points into it rather than being copied: a chat request with a few
+// escapes in every message made two allocations per message, each several
+// timeout checks in a plugin. The strings then keep the arena alive, as
+// the unescaped ones keep the input; the cap keeps one short escaped
+// string in a large document from holding a buffer the document's size. A
+// string that outgrows the arena's room gets its own buffer, and an arena
+// with little room left is replaced.
 func (d *decoder) strSlow(start int) string {
 	b := d.b
-	if d.arena == nil {
-		d.arena = make([]byte, 0, len(b)-start)
+	if cap(d.arena)-len(d.arena) < minArenaRoom {
+		d.arena = make([]byte, 0, min(len(b)-start, maxArena))
 	}
 	n := len(d.arena)
 	out := d.arena[n:n:cap(d.arena)]
@@ -348,6 +351,13 @@ func (d *decoder) strSlow(start int) string {
 		}
 	}
 }
+
+// Arena sizes for strSlow: a pipeline-sized chat request (a few KiB) fits
+// one arena.
+const (
+	maxArena     = 32 << 10
+	minArenaRoom = 256
+)
 
 // hex4 reads the 4 hex digits at b[i:], or -1.
 func hex4(b []byte, i int) rune {

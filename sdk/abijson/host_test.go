@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"math"
 	"math/rand/v2"
+	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/tzurot-go/tzurot/sdk/abi"
@@ -138,4 +140,36 @@ func FuzzDecodeHostInputs(f *testing.F) {
 		sameDecode(t, "DecodeChatResponse", data, DecodeChatResponse)
 		sameDecode(t, "DecodeHTTPRequest", data, DecodeHTTPRequest)
 	})
+}
+
+// TestEscapedStringsShareOneBuffer pins why strSlow has an arena: a chat
+// request with escapes in every message (quotes, newlines, <, &) decodes
+// with a handful of allocations, not two per message, and a short escaped
+// string in a large document does not hold a buffer the document's size.
+func TestEscapedStringsShareOneBuffer(t *testing.T) {
+	req := abi.ChatRequest{Model: "m"}
+	for i := range 21 {
+		req.Messages = append(req.Messages, abi.Message{Role: "user", Name: "alice",
+			Content: strings.Repeat("did you see the \"new\" notes?\n<link> & more ", 1+i%3)})
+	}
+	in, _ := json.Marshal(req)
+	var got abi.ChatRequest
+	allocs := testing.AllocsPerRun(20, func() { got, _ = DecodeChatRequest(in) })
+	if !reflect.DeepEqual(got, req) {
+		t.Fatal("decoded request differs")
+	}
+	// messages slice (grown 4 -> 8 -> 16 -> 32) and one arena.
+	if allocs > 6 {
+		t.Fatalf("decoding 21 escaped messages took %.0f allocations, want at most 6", allocs)
+	}
+
+	big := []byte(`{"model":"a\"b","messages":[{"role":"user","content":"` + strings.Repeat("x", 1<<20) + `"}]}`)
+	d := decoder{b: big}
+	v := d.chatRequest()
+	if d.end(); d.bad || v.Model != `a"b` || len(v.Messages[0].Content) != 1<<20 {
+		t.Fatal("large document misread")
+	}
+	if cap(d.arena) > maxArena {
+		t.Fatalf("a 3-byte escaped string allocated a %d-byte buffer", cap(d.arena))
+	}
 }

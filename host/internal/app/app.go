@@ -177,6 +177,7 @@ type App struct {
 	Embeddings     *embedding.Service
 	Former         *former.Former
 	stopBackground context.CancelFunc
+	bg             context.Context // ended by stopBackground
 	background     sync.WaitGroup
 	// InteractionsAddr is where HTTP interactions are served (nil if not).
 	InteractionsAddr net.Addr
@@ -383,6 +384,21 @@ func start(ctx context.Context, cfg Config, v *vault.Vault, logger *slog.Logger,
 			return nil, err
 		}
 	}
+	// Ready for events. Plugins listed from the describe cache compile and
+	// start now, in the background; a call that comes first waits for its
+	// own plugin's compile (docs/operations.md, "Start-up").
+	a.background.Add(1)
+	go func() {
+		defer a.background.Done()
+		began := time.Now()
+		if err := a.Plugins.WarmUp(a.bg); err != nil {
+			if a.bg.Err() == nil {
+				logger.Error("plugins failed after start and are refused; `tzurot plugins list` says why", slog.Any("err", err))
+			}
+			return
+		}
+		logger.Info("plugins compiled and warm", slog.Duration("took", time.Since(began)))
+	}()
 	return a, nil
 }
 
@@ -402,7 +418,7 @@ func dispatcher(q *queue.Queue) chat.Dispatcher {
 // Their goroutines stop in Shutdown before the plugin host closes.
 func (a *App) startMemory(cfg Config, plugins *plugin.Config, logger *slog.Logger) error {
 	bg, cancel := context.WithCancel(context.Background())
-	a.stopBackground = cancel
+	a.bg, a.stopBackground = bg, cancel
 	mc := cfg.Memory
 	var vs memory.VectorSearcher
 	if mc.EmbedPlugin != "" {

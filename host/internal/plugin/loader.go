@@ -358,7 +358,10 @@ func (ld *loader) load(ctx context.Context, pc PluginConfig) (*loaded, error) {
 		}
 	}
 	if !cached {
-		if _, err := l.shared.get(ctx); err != nil {
+		// Waited for whatever ctx says, as before compiles were shared: a
+		// compile is not stopped midway, and a start cancelled meanwhile is
+		// reported by the instance's start below, in its own words.
+		if _, err := l.shared.get(context.WithoutCancel(ctx)); err != nil {
 			return nil, ld.refuse(pc.Name, "%v", l.compileFailure(err))
 		}
 		if out, exports, err = l.probe(ctx); err != nil {

@@ -287,11 +287,33 @@ type earlyBot struct {
 	events *eventRelay
 	opened chan error // Open's result; nil when not connecting
 	cancel context.CancelFunc
+	// plugins is plugins.toml, read and checked before the bot was built.
+	plugins *plugin.Config
+}
+
+// readPluginsConfig reads plugins.toml and checks what the rest of the
+// settings ask of it.
+func readPluginsConfig(cfg Config) (*plugin.Config, error) {
+	pc, err := plugin.LoadConfig(cfg.PluginsFile)
+	if err != nil {
+		return nil, fmt.Errorf("read %s (set %s to use another file): %w", cfg.PluginsFile, EnvPlugins, err)
+	}
+	if mc := cfg.Memory; mc.EmbedPlugin != "" {
+		if e, ok := pc.Plugins[mc.EmbedPlugin]; !ok || !slices.Contains(e.Capabilities, abi.CapEmbed) {
+			return nil, fmt.Errorf("%s=%q must name a plugins.toml entry whose capabilities include %q", EnvEmbedPlugin, mc.EmbedPlugin, abi.CapEmbed)
+		}
+	}
+	return pc, nil
 }
 
 func openBot(ctx context.Context, cfg Config, logger *slog.Logger, connect bool, discordOpts []discord.Option) (*earlyBot, error) {
 	eb := &earlyBot{msgs: newMessageRelay(), events: newEventRelay(), cancel: func() {}}
+	// plugins.toml first: a start refused for a mistake in it must not
+	// have talked to Discord (New asks it where the gateway is).
 	var err error
+	if eb.plugins, err = readPluginsConfig(cfg); err != nil {
+		return nil, err
+	}
 	if eb.bot, err = discord.New(cfg.DiscordToken, eb.msgs, discordOptions(cfg, logger, eb.events, discordOpts)...); err != nil {
 		return nil, err
 	}
@@ -367,10 +389,7 @@ func startWith(ctx context.Context, cfg Config, v *vault.Vault, logger *slog.Log
 	}()
 	a.Limiter = ratelimit.New(store.New(a.fastPool, nil, logger), cfg.Limits)
 
-	pcfgPlugins, err := plugin.LoadConfig(cfg.PluginsFile)
-	if err != nil {
-		return nil, fmt.Errorf("read %s (set %s to use another file): %w", cfg.PluginsFile, EnvPlugins, err)
-	}
+	pcfgPlugins := eb.plugins
 	keys := &chat.KeySource{Own: a.Store, Fallback: cfg.Chat.Fallback}
 	if a.Plugins, err = plugin.NewHost(ctx, plugin.Options{Config: pcfgPlugins, Keys: keys, Logger: logger, Metrics: cfg.Metrics}); err != nil {
 		return nil, err

@@ -46,6 +46,9 @@ type loaded struct {
 	describeKey string
 	descs       *describeCache
 	probed      atomic.Bool
+	// warming admits one warm-up at a time (a token), so a second WarmUp
+	// waits for the first instead of returning before it is done.
+	warming chan struct{}
 	// failure is why the entry stopped serving after it was listed as
 	// loaded: its module did not compile, or it no longer starts or
 	// describes itself as it did (Host.WarmUp). nil while it is fine.
@@ -82,21 +85,28 @@ func (l *loaded) provider() string {
 // is warm, and, when the load trusted a cached description, that the
 // plugin still describes itself so (see Host.WarmUp).
 func (l *loaded) warmUp(ctx context.Context) error {
+	select {
+	case l.warming <- struct{}{}:
+		defer func() { <-l.warming }()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 	if r := l.failed(); r != "" {
 		return errors.New(r)
 	}
-	if l.probed.Swap(true) {
+	if l.probed.Load() {
 		return nil // described in this process already, with a warm instance
 	}
 	out, exports, err := l.probe(ctx)
 	if err != nil {
 		if ctx.Err() != nil {
-			l.probed.Store(false) // stopped, not failed: a later warm-up tries again
-			return err
+			return err // stopped, not failed: a later warm-up tries again
 		}
+		l.probed.Store(true)
 		l.fail(ctx, err.Error())
 		return err
 	}
+	l.probed.Store(true)
 	if bytes.Equal(out, l.describeOut) && slices.Equal(exports, l.exports) {
 		return nil
 	}

@@ -323,6 +323,7 @@ func (ld *loader) load(ctx context.Context, pc PluginConfig) (*loaded, error) {
 		keys:    ld.keys,
 		http:    newHTTPPolicy(pc),
 		metrics: ld.metrics,
+		warming: make(chan struct{}, 1),
 	}
 	ok := false
 	defer func() {

@@ -413,10 +413,16 @@ func checkABIExports(exports []string) error {
 // warm. The error is the reason for a refusal, in a self-hoster's words.
 func (l *loaded) probe(ctx context.Context) (out []byte, exports []string, err error) {
 	limit := l.probeLimit
+	// A free slot is taken even when ctx has ended (always so at load):
+	// the start below then says why in its own words.
 	select {
 	case l.pool.permits <- struct{}{}:
-	case <-ctx.Done():
-		return nil, nil, fmt.Errorf("start-up was cancelled: %w", ctx.Err())
+	default:
+		select {
+		case l.pool.permits <- struct{}{}:
+		case <-ctx.Done():
+			return nil, nil, fmt.Errorf("start-up was cancelled: %w", ctx.Err())
+		}
 	}
 	inst, err := l.pool.newInstance(withStartTimeout(ctx, limit))
 	if err != nil {

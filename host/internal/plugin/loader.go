@@ -199,16 +199,6 @@ func (c *sharedCompiled) get(ctx context.Context) (*extism.CompiledPlugin, error
 	return c.compiled, c.err
 }
 
-// failed reports the compile's error once it has finished with one.
-func (c *sharedCompiled) failed() error {
-	select {
-	case <-c.done:
-		return c.err
-	default:
-		return nil
-	}
-}
-
 // compileError is a module that did not compile; compileWaitError is a
 // caller that gave up waiting for its compile.
 type compileError struct{ err error }

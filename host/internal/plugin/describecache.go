@@ -72,16 +72,17 @@ type describeRecord struct {
 // describeKeyInput is everything a describe result depends on besides the
 // plugin's code: what the plugin can read while describing (its config;
 // the key slot, hosts and headers decide what the host functions would
-// do), the bounds it ran under (memory, describe deadline), the ABI and the
-// host (its import list and build). Capabilities are not in it: they are
-// checked against the description on every load.
+// do), the bounds it ran under (all its limits: memory, output size, the
+// describe deadline...), the ABI and the host (its import list and build).
+// Capabilities are not in it: they are checked against the description on
+// every load.
 type describeKeyInput struct {
 	Format       int               `json:"format"`
 	ABI          int               `json:"abi"`
 	Host         string            `json:"host"`
 	SHA256       string            `json:"sha256"`
 	Config       map[string]string `json:"config"`
-	MemoryMiB    int               `json:"memory_mib"`
+	Limits       Limits            `json:"limits"`
 	Limit        time.Duration     `json:"describe_limit"`
 	KeySlot      string            `json:"key_slot"`
 	RawKey       bool              `json:"raw_key"`
@@ -95,7 +96,7 @@ type describeKeyInput struct {
 func (c *describeCache) key(pc PluginConfig, sum string, limit time.Duration) string {
 	b, _ := json.Marshal(describeKeyInput{ // map keys are sorted by encoding/json
 		Format: describeCacheFormat, ABI: abi.Version, Host: c.host, SHA256: sum,
-		Config: pc.Config, MemoryMiB: pc.Limits.MemoryMiB, Limit: limit,
+		Config: pc.Config, Limits: pc.Limits, Limit: limit,
 		KeySlot: pc.KeySlot, RawKey: pc.RawKey, AllowedHosts: pc.AllowedHosts,
 		AllowPrivate: pc.AllowPrivate, AuthHeaders: pc.AuthHeaders,
 	})

@@ -97,28 +97,53 @@ func newPrivacyWorld(t *testing.T, n int, cfg Config) *privacyWorld {
 		{about: []int64{w.alice}, present: []int64{w.alice}, guild: guild2},
 		{about: []int64{w.bob}, present: []int64{w.alice, w.bob}, guild: guild},
 	}
-	for i := range n {
-		m := kinds[i%len(kinds)]
-		m.vec = w.vec()
-		var g any
-		if !m.dm {
-			g = m.guild
-		}
-		if err := w.pool.QueryRow(ctx, `
-INSERT INTO personality_memories (personality_id, source_system, content, about_user_ids, present_user_ids, is_dm, discord_channel_id, discord_guild_id, formed_by)
-VALUES ($1, 'test', $2, $3, $4, $5, $6, $7, 'summary') RETURNING id`,
-			w.pers, fmt.Sprintf("memory %d of kind %d", i, i%len(kinds)), m.about, m.present, m.dm, channel, g).Scan(&m.id); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := w.pool.Exec(ctx, `INSERT INTO memory_embeddings (memory_id, personality_id, model, dims, vector) VALUES ($1, $2, $3, $4, $5)`,
-			m.id, w.pers, pModel, pDims, encode(m.vec)); err != nil {
-			t.Fatal(err)
-		}
-		w.mems = append(w.mems, m)
+	ms := make([]fakeMemory, n)
+	for i := range ms {
+		ms[i] = kinds[i%len(kinds)]
 	}
+	w.insert(t, ms)
 	cfg.Plugin, cfg.Model = "none", pModel
 	w.svc = New(w.pool, nil, store.New(w.pool, nil, nil), cfg, slog.New(slog.DiscardHandler))
 	return w
+}
+
+// insert stores ms (memories and random vectors) with two COPYs.
+func (w *privacyWorld) insert(t *testing.T, ms []fakeMemory) {
+	t.Helper()
+	ctx := context.Background()
+	var last int64
+	if err := w.pool.QueryRow(ctx, `SELECT coalesce(max(id), 0) FROM personality_memories`).Scan(&last); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.pool.CopyFrom(ctx, pgx.Identifier{"personality_memories"},
+		[]string{"personality_id", "source_system", "content", "about_user_ids", "present_user_ids", "is_dm", "discord_channel_id", "discord_guild_id", "formed_by"},
+		pgx.CopyFromSlice(len(ms), func(i int) ([]any, error) {
+			var g any
+			if !ms[i].dm {
+				g = ms[i].guild
+			}
+			return []any{w.pers, "test", fmt.Sprintf("memory %d", len(w.mems)+i), ms[i].about, ms[i].present, ms[i].dm, channel, g, "summary"}, nil
+		})); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := w.pool.Query(ctx, `SELECT id FROM personality_memories WHERE id > $1 ORDER BY id`, last)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil || len(got) != len(ms) {
+		t.Fatalf("%d ids read back for %d memories (%v)", len(got), len(ms), err)
+	}
+	for i := range ms {
+		ms[i].id, ms[i].vec = got[i], w.vec()
+	}
+	if _, err := w.pool.CopyFrom(ctx, pgx.Identifier{"memory_embeddings"}, []string{"memory_id", "personality_id", "model", "dims", "vector"},
+		pgx.CopyFromSlice(len(ms), func(i int) ([]any, error) {
+			return []any{ms[i].id, w.pers, pModel, pDims, encode(ms[i].vec)}, nil
+		})); err != nil {
+		t.Fatal(err)
+	}
+	w.mems = append(w.mems, ms...)
 }
 
 func (w *privacyWorld) vec() []float32 {
@@ -325,36 +350,14 @@ func TestPGVectorFewVisibleRows(t *testing.T) {
 	ctx := context.Background()
 	w := newPrivacyWorld(t, 0, Config{})
 	// 2,000 memories about bob in a DM, three about alice in the guild.
-	var rows [][]any
-	for i := range 2003 {
-		about, dm := w.bob, true
+	ms := make([]fakeMemory, 2003)
+	for i := range ms {
+		ms[i] = fakeMemory{about: []int64{w.bob}, present: []int64{w.bob}, dm: true}
 		if i%700 == 0 {
-			about, dm = w.alice, false
+			ms[i] = fakeMemory{about: []int64{w.alice}, present: []int64{w.alice}, guild: guild}
 		}
-		rows = append(rows, []any{w.pers, "test", fmt.Sprintf("memory %d", i), []int64{about}, []int64{about}, dm, channel, map[bool]any{true: nil, false: guild}[dm], "summary"})
 	}
-	if _, err := w.pool.CopyFrom(ctx, pgx.Identifier{"personality_memories"}, []string{"personality_id", "source_system", "content", "about_user_ids", "present_user_ids", "is_dm", "discord_channel_id", "discord_guild_id", "formed_by"}, pgx.CopyFromRows(rows)); err != nil {
-		t.Fatal(err)
-	}
-	list, err := w.pool.Query(ctx, `SELECT id, about_user_ids, is_dm, coalesce(discord_guild_id, '') FROM personality_memories ORDER BY id`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for list.Next() {
-		var m fakeMemory
-		if err := list.Scan(&m.id, &m.about, &m.dm, &m.guild); err != nil {
-			t.Fatal(err)
-		}
-		m.present, m.vec = m.about, w.vec()
-		w.mems = append(w.mems, m)
-	}
-	list.Close()
-	if _, err := w.pool.CopyFrom(ctx, pgx.Identifier{"memory_embeddings"}, []string{"memory_id", "personality_id", "model", "dims", "vector"},
-		pgx.CopyFromSlice(len(w.mems), func(i int) ([]any, error) {
-			return []any{w.mems[i].id, w.pers, pModel, pDims, encode(w.mems[i].vec)}, nil
-		})); err != nil {
-		t.Fatal(err)
-	}
+	w.insert(t, ms)
 	has := serverHasPGVector(t, w.pool)
 	if _, err := w.svc.EnablePGVector(ctx); err != nil {
 		t.Fatal(err)

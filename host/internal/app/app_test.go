@@ -242,7 +242,7 @@ func TestConfigDefaultsAndOverrides(t *testing.T) {
 	if strings.Join(observed, ",") != "t.o.k,sk-or-host" {
 		t.Fatalf("secrets not registered for redaction: %q", observed)
 	}
-	if c.Memory.EmbedPlugin != "" || !c.Memory.Formation || c.Memory.Idle != 0 {
+	if c.Memory.EmbedPlugin != "" || !c.Memory.Formation || c.Memory.Idle != 0 || c.Memory.EmbedPGVector != "auto" {
 		t.Fatalf("memory defaults %+v", c.Memory)
 	}
 	env["TZUROT_EMBED_PLUGIN"] = "openai"
@@ -258,6 +258,15 @@ func TestConfigDefaultsAndOverrides(t *testing.T) {
 		t.Fatalf("a bad TZUROT_EMBED_DIMENSIONS: %v", err)
 	}
 	delete(env, "TZUROT_EMBED_DIMENSIONS")
+	env["TZUROT_EMBED_PGVECTOR"] = "off"
+	if c, err = app.ConfigFromEnv(get, nil, nil); err != nil || c.Memory.EmbedPGVector != "off" {
+		t.Fatalf("TZUROT_EMBED_PGVECTOR=off: %+v, %v", c.Memory, err)
+	}
+	env["TZUROT_EMBED_PGVECTOR"] = "required"
+	if _, err := app.ConfigFromEnv(get, nil, nil); err == nil || !strings.Contains(err.Error(), `TZUROT_EMBED_PGVECTOR="required" must be auto`) {
+		t.Fatalf("a bad TZUROT_EMBED_PGVECTOR: %v", err)
+	}
+	delete(env, "TZUROT_EMBED_PGVECTOR")
 	env["TZUROT_STREAM_REPLIES"] = "sometimes"
 	if _, err := app.ConfigFromEnv(get, nil, nil); err == nil || !strings.Contains(err.Error(), `TZUROT_STREAM_REPLIES="sometimes" must be on or off`) {
 		t.Fatalf("a bad TZUROT_STREAM_REPLIES: %v", err)

@@ -66,6 +66,9 @@ func (p PGVectorStatus) Usable() bool { return p.Reason == "" }
 // until enough rows pass the filters (hnsw.iterative_scan, 0.8.0).
 func (p PGVectorStatus) Iterative() bool { return versionAtLeast(p.Version, 0, 8) }
 
+// HNSW reports whether the installed version has HNSW indexes (0.5.0).
+func (p PGVectorStatus) HNSW() bool { return versionAtLeast(p.Version, minMajor, minMinor) }
+
 // Summary is one line for the log and `tzurot doctor`.
 func (p PGVectorStatus) Summary() string {
 	if p.Usable() {
@@ -136,7 +139,7 @@ func (p PGVectorStatus) reason() string {
 		return fmt.Sprintf("the vector extension %s is available but not created in database %q yet (serve creates it at start)", p.Default, p.Database)
 	case !p.Installed:
 		return fmt.Sprintf("the vector extension %s is available but not created in database %q, and the database user is not a superuser, so it cannot create it: a superuser runs `CREATE EXTENSION vector;` in that database once", p.Default, p.Database)
-	case !versionAtLeast(p.Version, minMajor, minMinor):
+	case !p.HNSW():
 		return fmt.Sprintf("the vector extension %s has no HNSW index (0.5.0 or later); install a newer package and run ALTER EXTENSION vector UPDATE", p.Version)
 	case !p.Column:
 		return "the vector extension is created, but memory_embeddings.embedding is not there yet (serve adds it at start)"
@@ -174,7 +177,7 @@ func (s *Service) EnablePGVector(ctx context.Context) (PGVectorStatus, error) {
 		return st, err
 	}
 	needExt := st.Available && !st.Installed
-	needCol := st.Installed && st.Available && !st.Column && versionAtLeast(st.Version, minMajor, minMinor)
+	needCol := st.Installed && st.Available && !st.Column && st.HNSW()
 	if needExt || needCol {
 		created, err := s.createPGVector(ctx, needExt)
 		if err != nil {

@@ -322,6 +322,32 @@ func pgGone(err error) bool {
 // backoff (up to 10 minutes between tries); replies never wait for it.
 func (s *Service) Run(ctx context.Context) {
 	backoff := time.Duration(0)
+	// The vector extension's upkeep runs beside the backfill, one at a
+	// time: building an HNSW index of 100k vectors takes minutes (tens on
+	// a busy small machine), and new memories must get their vectors
+	// meanwhile. Run returns after it (a cancelled build leaves an invalid
+	// index, which the next start drops and builds again).
+	var (
+		upkeep  sync.WaitGroup
+		running atomic.Bool
+	)
+	defer upkeep.Wait()
+	maintain := func() {
+		if !running.CompareAndSwap(false, true) {
+			return
+		}
+		upkeep.Add(1)
+		go func() {
+			defer upkeep.Done()
+			defer running.Store(false)
+			if err := s.MaintainPGVector(ctx); err != nil && ctx.Err() == nil {
+				s.log.WarnContext(ctx, "preparing memory vector search in PostgreSQL failed; searching in the host meanwhile", slog.Any("err", err))
+				if pgGone(err) {
+					s.pgOff()
+				}
+			}
+		}()
+	}
 	for {
 		if s.recheck.Swap(false) {
 			st, err := s.EnablePGVector(ctx)
@@ -329,14 +355,10 @@ func (s *Service) Run(ctx context.Context) {
 		}
 		n, err := s.Backfill(ctx)
 		if n < s.cfg.Batch {
-			// Nothing more to embed (or the plugin fails): bring the vector extension's copy up
-			// to date and build its indexes (a no-op without it).
-			if perr := s.MaintainPGVector(ctx); perr != nil && ctx.Err() == nil {
-				s.log.WarnContext(ctx, "preparing memory vector search in PostgreSQL failed; searching in the host meanwhile", slog.Any("err", perr))
-				if pgGone(perr) {
-					s.pgOff()
-				}
-			}
+			// Nothing more to embed now (or the plugin fails): copy what
+			// is not yet in the vector extension's column and build its
+			// indexes (a no-op without it).
+			maintain()
 		}
 		var wait time.Duration
 		switch {

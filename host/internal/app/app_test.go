@@ -317,3 +317,53 @@ WHERE formed_by = 'summary' AND discord_channel_id = $1 AND discord_guild_id = $
 		t.Fatalf("summary usage rows %d, %v", n, err)
 	}
 }
+
+// TestServeDetectsPGVector: serve with an embedding plugin says at start
+// where memory vector search runs. Where the database server has the
+// vector extension, serve creates it and its column; a database whose
+// extension was dropped since starts just the same (and gets it back).
+// Where the server has none, start says so in words and goes on.
+func TestServeDetectsPGVector(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	toml, err := os.ReadFile(w.plugins)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(w.plugins, []byte(strings.Replace(string(toml), `["llm.chat", "llm.validate_key"]`, `["llm.chat", "llm.validate_key", "llm.embed"]`, 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	w.env[app.EnvEmbedPlugin] = "openrouter"
+	w.env[app.EnvMemoryFormation] = "off"
+	pool := w.store.Pool()
+	var has bool
+	if err := pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'vector')`).Scan(&has); err != nil {
+		t.Fatal(err)
+	}
+	for _, round := range []string{"first start", "after DROP EXTENSION vector CASCADE"} {
+		opts := w.options()
+		opts.NoGatewayConnect = true
+		_, stop := w.serve(opts)
+		if err := stop(); err != nil {
+			t.Fatalf("%s: %v", round, err)
+		}
+		logs := w.logs.String()
+		var column bool
+		if err := pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = 'memory_embeddings'::regclass AND attname = 'embedding' AND NOT attisdropped)`).Scan(&column); err != nil {
+			t.Fatal(err)
+		}
+		if !has {
+			if column || !strings.Contains(logs, "memory vector search runs in the host (cosine over vectors loaded into memory): PostgreSQL's vector extension (pgvector) is not installed on the database server") {
+				t.Fatalf("%s, no extension on the server: column %v, logs:\n%s", round, column, logs)
+			}
+			return
+		}
+		if !column || !strings.Contains(logs, "created PostgreSQL's vector extension; PostgreSQL's vector extension") || !strings.Contains(logs, "memory vector search runs in PostgreSQL") {
+			t.Fatalf("%s: column %v, logs:\n%s", round, column, logs)
+		}
+		if _, err := pool.Exec(ctx, `DROP EXTENSION vector CASCADE`); err != nil {
+			t.Fatal(err)
+		}
+		w.logs = &syncBuffer{}
+	}
+}

@@ -76,8 +76,9 @@ func BenchmarkVectorSearchPGVector(b *testing.B) {
 				b.Skip(st.Summary())
 			}
 			start := time.Now()
+			var after syncCursor
 			for {
-				n, err := s.syncEmbeddings(ctx, pgx.Identifier{st.Schema}.Sanitize())
+				n, err := s.syncEmbeddings(ctx, pgx.Identifier{st.Schema}.Sanitize(), &after)
 				if err != nil {
 					b.Fatal(err)
 				}

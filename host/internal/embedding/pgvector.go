@@ -331,11 +331,12 @@ func (s *Service) MaintainPGVector(ctx context.Context) error {
 	}
 	ext := pgx.Identifier{st.schema}.Sanitize()
 	if _, err := s.ensureIndex(ctx, unsyncedIndex, `CREATE INDEX CONCURRENTLY IF NOT EXISTS `+unsyncedIndex+
-		` ON memory_embeddings (memory_id) WHERE embedding IS NULL`); err != nil {
+		` ON memory_embeddings (memory_id, model) WHERE embedding IS NULL`); err != nil {
 		return fmt.Errorf("index the vectors without an embedding: %w", err)
 	}
+	var after syncCursor
 	for {
-		n, err := s.syncEmbeddings(ctx, ext)
+		n, err := s.syncEmbeddings(ctx, ext, &after)
 		if err != nil {
 			return err
 		}
@@ -386,10 +387,24 @@ func (s *Service) MaintainPGVector(ctx context.Context) error {
 	return nil
 }
 
+// syncCursor is the last row a sync pass read.
+type syncCursor struct {
+	id    int64
+	model string
+}
+
 // syncEmbeddings sets the embedding of up to syncBatch rows that have
-// none and returns how many it set.
-func (s *Service) syncEmbeddings(ctx context.Context, ext string) (int, error) {
-	rows, err := s.pool.Query(ctx, `SELECT memory_id, model, vector FROM memory_embeddings WHERE embedding IS NULL LIMIT $1`, syncBatch)
+// none, after *after in key order, moves *after on and returns how many
+// it set. Reading on from the last key (through the primary key or the
+// partial index), not from the start each time, matters: the rows (or
+// index entries) already set stay in the way until VACUUM, and a pass
+// that started over read them all again on every batch, quadratic in the
+// rows to copy.
+func (s *Service) syncEmbeddings(ctx context.Context, ext string, after *syncCursor) (int, error) {
+	rows, err := s.pool.Query(ctx, `
+SELECT memory_id, model, vector FROM memory_embeddings
+WHERE embedding IS NULL AND (memory_id, model) > ($2, $3)
+ORDER BY memory_id, model LIMIT $1`, syncBatch, after.id, after.model)
 	if err != nil {
 		return 0, fmt.Errorf("find vectors without an embedding: %w", err)
 	}
@@ -409,6 +424,7 @@ func (s *Service) syncEmbeddings(ctx context.Context, ext string) (int, error) {
 			return 0, fmt.Errorf("find vectors without an embedding: %w", err)
 		}
 		ids, models, texts = append(ids, id), append(models, model), append(texts, vectorText(decode(raw)))
+		after.id, after.model = id, model
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {

@@ -58,6 +58,7 @@ func doctorChecks() []doctorCheck {
 		{"masterkey", "APP_MASTER_KEY is 32 bytes in base64 or hex", checkMasterKey},
 		{"database", "PostgreSQL answers and its schema is migrated", checkDatabase},
 		{"names", "strings (name, display name, slug, alias) claimed by several personalities, or recorded for none", checkNamesDoctor},
+		{"memory", "memories are indexed by personality and text (migration 17, the btree_gin extension)", checkMemoryIndex},
 		{"pgvector", "whether memory vector search runs in PostgreSQL's vector extension or in the host (never required)", checkPGVector},
 		{"plugins", "every plugins.toml entry: file, sha256, plugin ABI, grant; at least one chat plugin", checkPlugins},
 		{"discord", "the bot token (GET /users/@me), the Message Content intent, Manage Webhooks in each server", checkDiscord},
@@ -161,8 +162,9 @@ func doctorWith(ctx context.Context, args []string, o doctorOptions) error {
 			}
 			want[name] = true
 		}
-		// names and pgvector need the database check first (it opens the pool).
-		if want["names"] || want["pgvector"] {
+		// names, memory and pgvector need the database check first (it
+		// opens the pool).
+		if want["names"] || want["memory"] || want["pgvector"] {
 			want["database"] = true
 		}
 		checks = nil
@@ -322,6 +324,27 @@ func checkNamesDoctor(d *doctorRun) {
 		d.fail("names", fmt.Sprintf("%d string(s) call the wrong personality, or none", n), "see each claim below")
 		fmt.Fprint(d.o.stdout, buf.String())
 	}
+}
+
+// checkMemoryIndex reports whether migration 17 could build the
+// (personality, text) index: without btree_gin it kept the text-only one,
+// and a small personality's replies slow down beside a big one's memories.
+func checkMemoryIndex(d *doctorRun) {
+	if d.pool == nil {
+		d.skip("memory", "needs the database ("+orNone(d.dbProblem)+")")
+		return
+	}
+	var indexed bool
+	if err := d.pool.QueryRow(d.ctx, `SELECT to_regclass('personality_memories_search_idx') IS NOT NULL`).Scan(&indexed); err != nil {
+		d.fail("memory", "cannot read the memory indexes: "+pgCause(err), "")
+		return
+	}
+	if indexed {
+		d.ok("memory", "memories are indexed by personality and text")
+		return
+	}
+	d.warn("memory", "memories are indexed by text only (the btree_gin extension was missing or not allowed when migration 17 ran): replies of a personality with few memories slow down when another has many",
+		"install PostgreSQL's contrib modules (Debian and Ubuntu: part of the postgresql package; RDS and Cloud SQL: built in), then `tzurot migrate down -to 16 -yes` and `tzurot migrate up` as the database owner: migrations 17 and later hold no data of their own (docs/schema.md)")
 }
 
 // checkPGVector reports where memory vector search runs: PostgreSQL's

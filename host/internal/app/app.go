@@ -171,6 +171,8 @@ type App struct {
 	// Memory is what personalities remember and know (retrieval for every
 	// reply; full text unless a vector searcher is added).
 	Memory *memory.Store
+	// presence lets Memory skip retrieval for those with nothing to find.
+	presence *memory.Presence
 	// Embeddings searches memories by meaning (nil without
 	// TZUROT_EMBED_PLUGIN); Former forms new memories (nil when
 	// TZUROT_MEMORY_FORMATION is off). Both work in the background.
@@ -259,7 +261,11 @@ func start(ctx context.Context, cfg Config, v *vault.Vault, logger *slog.Logger,
 	// change, by any process, drops its entries through LISTEN/NOTIFY
 	// (docs/pipeline.md, Caches). Until the listener is connected the store
 	// reads the database every time.
-	a.Cache = cache.NewListener(a.pool.Config().ConnConfig, logger, a.Store.EnableCache(cfg.CacheEntries))
+	// Presence (who has no memory content) is dropped the same way, by
+	// the listener and by the store's own writes.
+	a.presence = memory.NewPresence(cfg.CacheEntries)
+	a.Store.AlsoTell(a.presence)
+	a.Cache = cache.NewListener(a.pool.Config().ConnConfig, logger, a.Store.EnableCache(cfg.CacheEntries), a.presence)
 	cctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	a.stopCache, a.cacheDone = stop, make(chan struct{})
 	go func() {
@@ -422,7 +428,7 @@ func (a *App) startMemory(cfg Config, plugins *plugin.Config, logger *slog.Logge
 		a.background.Add(1)
 		go func() { defer a.background.Done(); a.Embeddings.Run(bg) }()
 	}
-	a.Memory = memory.New(a.pool, vs)
+	a.Memory = memory.New(a.pool, vs).WithPresence(a.presence)
 	if mc.Formation {
 		fc := former.Config{Idle: mc.Idle, DefaultProvider: cfg.Chat.DefaultProvider, DefaultModel: cfg.Chat.DefaultModel,
 			Fallback: cfg.Chat.Fallback}

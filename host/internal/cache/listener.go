@@ -21,6 +21,11 @@ const (
 	KindUser        = 'u' // users.id: the user row or their preferences
 	KindPersonality = 'p' // personalities.id: the personality or anything read with it
 	KindKeys        = 'k' // users.id: that user's API keys
+	// KindMemory: personalities.id: its memories, knowledge, training
+	// examples or imported personalizations (migration 00018).
+	KindMemory = 'm'
+	// KindPersona: users.id: that user's personas (migration 00018).
+	KindPersona = 'n'
 )
 
 // Subscriber is told about changes. Invalidate runs on the listener's

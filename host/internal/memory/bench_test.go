@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tzurot-go/tzurot/host/internal/memory"
@@ -108,8 +109,8 @@ func TestHundredThousandMemories(t *testing.T) {
 		}
 		plan = append(plan, line)
 	}
-	if !slices.ContainsFunc(plan, func(l string) bool { return strings.Contains(l, "personality_memories_tsv_idx") }) {
-		t.Fatalf("the full-text search does not use the GIN index:\n%s", strings.Join(plan, "\n"))
+	if !slices.ContainsFunc(plan, func(l string) bool { return strings.Contains(l, "personality_memories_search_idx") }) {
+		t.Fatalf("the full-text search does not use the (personality_id, tsv) GIN index:\n%s", strings.Join(plan, "\n"))
 	}
 }
 
@@ -173,5 +174,61 @@ func BenchmarkRoundTrip100k(b *testing.B) {
 			b.ReportMetric(float64(times[len(times)/2].Microseconds())/1000, "p50-ms")
 			b.ReportMetric(float64(times[len(times)*99/100].Microseconds())/1000, "p99-ms")
 		})
+	}
+}
+
+// TestRetrievalStaysInItsPersonality: retrieval is a prepared statement,
+// which PostgreSQL runs with one generic plan for every personality after
+// five calls. That plan must read only the asked personality's rows: a
+// personality with three memories, beside one with 100,000 that share its
+// words, gets its own memories back and its statement touches a few dozen
+// buffers, not the big personality's index entries or rows.
+func TestRetrievalStaysInItsPersonality(t *testing.T) {
+	_, pool, _, alice := hundredKFixture(t)
+	ctx := context.Background()
+	var tiny int64
+	if err := pool.QueryRow(ctx, `INSERT INTO personalities (slug, name) VALUES ('tiny', 'Tiny') RETURNING id`).Scan(&tiny); err != nil {
+		t.Fatal(err)
+	}
+	for i, text := range []string{"w5 w35 at the lake", "w65 and the kite", "w155 in winter"} {
+		if _, err := pool.Exec(ctx, `INSERT INTO personality_memories (personality_id, source_system, content, about_user_ids, is_dm, formed_by, remembered_at)
+			VALUES ($1, 'tzurot', $2, ARRAY[$3::bigint], true, 'summary', now() - make_interval(days => $4))`, tiny, text, alice, i+1); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// A pool whose every statement gets the generic plan, as a long-running
+	// host's prepared statement does.
+	cfg := pool.Config().Copy()
+	cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_generic_plan"
+	generic, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer generic.Close()
+
+	text := "Alice: do you remember w5 and w35? and w65, w155"
+	b, err := memory.New(generic, nil).Retrieve(ctx, memory.Query{PersonalityID: tiny, UserID: alice, IsDM: true, Text: text, Budget: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b.Memories) != 3 || !has(b.Memories, "kite") {
+		t.Fatalf("tiny's retrieval found %d memories, want its 3", len(b.Memories))
+	}
+
+	args := pgx.NamedArgs{"personality": tiny, "user": alice, "is_dm": true, "guild": nil,
+		"words": memory.SearchWords(text, 24), "keytext": text}
+	var plan []map[string]any
+	if err := generic.QueryRow(ctx, "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) "+memory.RetrieveSQL, args).Scan(&plan); err != nil {
+		t.Fatal(err)
+	}
+	top := plan[0]["Plan"].(map[string]any)
+	read := int(top["Shared Hit Blocks"].(float64) + top["Shared Read Blocks"].(float64))
+	t.Logf("generic plan for the tiny personality: %d buffers", read)
+	// 21 buffers as written; 68 when the plan takes the personality from
+	// the pers CTE (the index then yields every personality's matches),
+	// thousands when it walks the recency index of all personalities.
+	if read > 40 {
+		t.Errorf("the generic plan read %d buffers for a personality with 3 memories (at most 40 expected): it scans another personality's memories", read)
 	}
 }

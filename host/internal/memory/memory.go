@@ -25,6 +25,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tzurot-go/tzurot/host/internal/cache"
 )
 
 // MaxContentRunes is the longest memory the database accepts (the CHECK
@@ -115,11 +117,21 @@ type Persona struct {
 type Store struct {
 	pool   *pgxpool.Pool
 	vector VectorSearcher
+	// presence, when set, lets Retrieve skip personalities and users with
+	// nothing to find (presence.go).
+	presence *Presence
 }
 
 // New returns a Store on pool. vs may be nil: full-text search only.
 func New(pool *pgxpool.Pool, vs VectorSearcher) *Store {
 	return &Store{pool: pool, vector: vs}
+}
+
+// WithPresence makes Retrieve remember who has nothing to find, in p (which
+// the process's cache.Listener must be told about). Call it before use.
+func (s *Store) WithPresence(p *Presence) *Store {
+	s.presence = p
+	return s
 }
 
 // NewMemory is a memory to store.
@@ -183,6 +195,9 @@ RETURNING id`, m.PersonalityID, m.SourceSystem, m.Content, m.Importance, m.About
 		}
 		return 0, fmt.Errorf("store memory: %w", err)
 	}
+	if s.presence != nil {
+		s.presence.Invalidate(cache.KindMemory, m.PersonalityID)
+	}
 	return id, nil
 }
 
@@ -212,6 +227,9 @@ INSERT INTO user_personas (user_id, personality_id, content) VALUES ($1, NULLIF(
 ON CONFLICT (user_id, personality_id) DO UPDATE SET content = EXCLUDED.content`, userID, personalityID, content)
 	if err != nil {
 		return fmt.Errorf("store persona: %w", err)
+	}
+	if s.presence != nil {
+		s.presence.Invalidate(cache.KindPersona, userID)
 	}
 	return nil
 }

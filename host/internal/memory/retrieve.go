@@ -70,6 +70,21 @@ const VisibleSQL = `(
         AND (m.about_user_ids @> ARRAY[@user::bigint] OR m.present_user_ids @> ARRAY[@user::bigint])
         AND (@is_dm::boolean OR m.discord_guild_id = @guild::text)))`
 
+// visibleScanSQL is VisibleSQL with each "is the user in this array" test
+// written as `= ANY(...)` instead of `@>`. Same rows (both are NULL for a
+// NULL array and true exactly when the user is an element), but the GIN
+// indexes on about_user_ids and present_user_ids cannot serve `= ANY`.
+// Retrieval runs as a prepared statement, which PostgreSQL plans once for
+// any user: with `@>` that generic plan ANDed the full-text match with
+// those indexes, and for a user who is in most of a personality's
+// memories (the usual case) it read ~100,000 index entries per reply
+// (16 ms instead of 2; docs/performance.md, "Memory retrieval"). Derived
+// from VisibleSQL so there is still one privacy rule.
+var visibleScanSQL = strings.NewReplacer(
+	"m.about_user_ids @> ARRAY[@user::bigint]", "@user::bigint = ANY(m.about_user_ids)",
+	"m.present_user_ids @> ARRAY[@user::bigint]", "@user::bigint = ANY(m.present_user_ids)",
+).Replace(VisibleSQL)
+
 // Candidate counts the one statement fetches before the budget cut.
 const (
 	maxMatched   = 40
@@ -90,7 +105,9 @@ const (
 
 // retrieveSQL is retrieval's one statement. Rows are (kind, id, a, b,
 // score, flag, n, keys, at): kind 'm' matched memory, 'r' recent memory,
-// 'k' knowledge, 'p' persona, 'e' example, 'b' the budget.
+// 'k' knowledge, 'p' persona, 'e' example, 'b' the budget (n), whether the
+// personality has any memory content (flag) and whether the user has any
+// persona (score 1).
 //
 // Memory score: ts_rank(tsv, query in the personality's language) × (0.5 + importance) × recency,
 // recency = 0.3 + 0.7 × 0.5^(age in days / 180): relevance first, a
@@ -102,19 +119,30 @@ WITH pers AS (
            -- Ranking costs per query term and row: it uses the
            -- personality's language alone (half the terms). Rows indexed
            -- with 'simple' still rank, by the words no stemmer changed.
-           websearch_to_tsquery(p.memory_language::regconfig, @words::text) AS rankq
+           websearch_to_tsquery(p.memory_language::regconfig, @words::text) AS rankq,
+           -- Whether there is anything at all to find (Presence).
+           (EXISTS (SELECT 1 FROM personality_memories x WHERE x.personality_id = p.id)
+            OR EXISTS (SELECT 1 FROM personality_stories x WHERE x.personality_id = p.id)
+            OR EXISTS (SELECT 1 FROM personality_training_examples x WHERE x.personality_id = p.id)
+            OR EXISTS (SELECT 1 FROM personality_user_personalizations x WHERE x.personality_id = p.id)) AS has_content,
+           EXISTS (SELECT 1 FROM user_personas x WHERE x.user_id = @user::bigint) AS has_persona
     FROM personalities p WHERE p.id = @personality::bigint
 ),
 cand AS (
     SELECT m.id, m.content, m.importance, m.tsv, coalesce(m.remembered_at, m.created_at) AS at
     FROM personality_memories m, pers
-    WHERE m.personality_id = pers.id AND m.tsv @@ pers.tsq AND ` + VisibleSQL + `
+    -- The personality as the parameter, not pers.id: then the generic plan
+    -- can take both conditions to personality_memories_search_idx
+    -- (personality_id, tsv), and a personality with few memories never
+    -- reads another's matches.
+    WHERE m.personality_id = @personality::bigint AND m.tsv @@ pers.tsq AND ` + visibleScanSQL + `
     LIMIT ` + fmtInt(candidateCap) + `
 ),
 matched AS (
     SELECT c.id, c.content, c.at,
            ts_rank(c.tsv, pers.rankq) * (0.5 + c.importance)
-             * (0.3 + 0.7 * power(0.5, extract(epoch FROM (now() - c.at)) / 86400.0 / 180.0)) AS score
+             -- date_part is float8; extract() is numeric, whose power() is slow.
+             * (0.3 + 0.7 * power(0.5::float8, date_part('epoch', now() - c.at) / (86400.0 * 180.0)::float8)) AS score
     FROM cand c, pers
     ORDER BY score DESC, c.id DESC
     LIMIT ` + fmtInt(maxMatched) + `
@@ -122,7 +150,11 @@ matched AS (
 recent AS (
     SELECT m.id, m.content, coalesce(m.remembered_at, m.created_at) AS at
     FROM personality_memories m
-    WHERE m.personality_id = @personality::bigint AND ` + VisibleSQL + `
+    -- visibleScanSQL (see there) also keeps the generic plan on
+    -- personality_memories_recent_idx, personality first: with VisibleSQL
+    -- it walked the all-personalities recency index and, for a personality
+    -- with no memories, the whole table.
+    WHERE m.personality_id = @personality::bigint AND ` + visibleScanSQL + `
     ORDER BY coalesce(m.remembered_at, m.created_at) DESC, m.id DESC
     LIMIT ` + fmtInt(maxRecent) + `
 ),
@@ -165,7 +197,7 @@ examples AS (
     FROM personality_training_examples e
     WHERE e.personality_id = @personality::bigint AND jsonb_typeof(e.source) = 'object'
 )
-SELECT 'b', 0::bigint, '', '', 0::float8, false, budget, '{}'::text[], NULL::timestamptz FROM pers
+SELECT 'b', 0::bigint, '', '', CASE WHEN has_persona THEN 1 ELSE 0 END::float8, has_content, budget, '{}'::text[], NULL::timestamptz FROM pers
 UNION ALL
 SELECT 'm', id, content, '', score::float8, false, 0, '{}', at FROM matched
 UNION ALL
@@ -185,6 +217,10 @@ func fmtInt(n int) string { return fmt.Sprint(n) }
 // (plus the vector search, at the same time, when there is one), and cuts
 // it to the budget (see cut).
 func (s *Store) Retrieve(ctx context.Context, q Query) (Blocks, error) {
+	if s.presence.nothingFor(q.PersonalityID, q.UserID) {
+		// Nothing to find, and nothing was added since a retrieval saw so.
+		return Blocks{Budget: q.Budget}, nil
+	}
 	var (
 		out    Blocks
 		vector []Memory
@@ -226,6 +262,7 @@ func (s *Store) retrieveSQL(ctx context.Context, q Query) (Blocks, error) {
 	if q.GuildID != "" {
 		guild = q.GuildID
 	}
+	token := s.presence.begin()
 	rows, err := s.pool.Query(ctx, retrieveSQL, pgx.NamedArgs{
 		"personality": q.PersonalityID, "user": q.UserID, "is_dm": q.IsDM, "guild": guild,
 		"words": words, "keytext": keyText,
@@ -260,6 +297,7 @@ func (s *Store) retrieveSQL(ctx context.Context, q Query) (Blocks, error) {
 		switch kind {
 		case "b":
 			out.Budget = n
+			s.presence.saw(token, q.PersonalityID, !flag, q.UserID, score == 0)
 		case "m":
 			seen[id] = true
 			out.Memories = append(out.Memories, Memory{ID: id, PersonalityID: q.PersonalityID, Content: a, Score: score, RememberedAt: rememAt})

@@ -73,6 +73,8 @@ func (c *caches) Invalidate(kind byte, id int64) {
 		c.images.DropGroup(id)
 	case cache.KindKeys:
 		c.keys.DropGroup(id)
+	case cache.KindMemory, cache.KindPersona:
+		// memory.Presence's, not ours.
 	default:
 		c.Reset(true)
 	}
@@ -94,6 +96,18 @@ func (s *Store) changed(kind byte, id int64) {
 	if s.cache != nil {
 		s.cache.Invalidate(kind, id)
 	}
+	for _, sub := range s.alsoTell {
+		sub.Invalidate(kind, id)
+	}
+}
+
+// AlsoTell makes the store's own writes drop sub's entries at once too (as
+// they do the store's caches), not only when their notification comes
+// back: memory.Presence must not skip the retrieval of a reply that follows
+// a /persona set or /personality knowledge add. Call it before the store
+// is used.
+func (s *Store) AlsoTell(sub cache.Subscriber) {
+	s.alsoTell = append(s.alsoTell, sub)
 }
 
 // changedAll drops every entry of the kinds given (a write whose ids are

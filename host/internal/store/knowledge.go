@@ -9,6 +9,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/tzurot-go/tzurot/host/internal/cache"
 )
 
 // Knowledge is a personality's lore (table personality_stories): entries an
@@ -116,6 +118,7 @@ VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
 	if err != nil {
 		return 0, fmt.Errorf("add knowledge: %w", mapError(err))
 	}
+	s.changed(cache.KindMemory, personalityID)
 	return id, nil
 }
 

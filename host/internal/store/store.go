@@ -35,6 +35,8 @@ type Store struct {
 
 	// cache is nil unless EnableCache was called (cached.go).
 	cache *caches
+	// alsoTell hears of the store's own writes too (AlsoTell).
+	alsoTell []cache.Subscriber
 }
 
 // New returns a Store. v may be nil for tools that never touch secrets (an

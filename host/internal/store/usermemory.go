@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/tzurot-go/tzurot/host/internal/cache"
 )
 
 // What a user sees and controls of the memories about them (/memory). A
@@ -337,6 +339,7 @@ ON CONFLICT (user_id, personality_id) DO UPDATE SET content = excluded.content`,
 	if err != nil {
 		return fmt.Errorf("set persona: %w", mapError(err))
 	}
+	s.changed(cache.KindPersona, userID)
 	return nil
 }
 

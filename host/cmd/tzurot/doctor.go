@@ -423,6 +423,10 @@ func checkPlugins(d *doctorRun) {
 		return
 	}
 	defer h.Close(context.Background())
+	// Compiled and started for real, even the plugins serve would list from
+	// the describe cache before compiling them: a plugin whose code no
+	// longer compiles or starts shows as refused here, with the reason.
+	_ = h.WarmUp(d.ctx)
 	chat := 0
 	for _, s := range h.Status() {
 		switch s.State {

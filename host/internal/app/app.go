@@ -543,7 +543,13 @@ func (a *App) startMemory(cfg Config, plugins *plugin.Config, logger *slog.Logge
 			return fmt.Errorf("%s=%q must name a plugins.toml entry whose capabilities include %q", EnvEmbedPlugin, mc.EmbedPlugin, abi.CapEmbed)
 		}
 		a.Embeddings = embedding.New(a.pool, a.Plugins, a.Store, embedding.Config{
-			Plugin: mc.EmbedPlugin, Model: mc.EmbedModel, Dimensions: mc.EmbedDimensions}, logger)
+			Plugin: mc.EmbedPlugin, Model: mc.EmbedModel, Dimensions: mc.EmbedDimensions, PGVector: mc.EmbedPGVector}, logger)
+		// PostgreSQL's vector extension when the server has it; whatever
+		// happens (not installed, not permitted, dropped), start goes on
+		// and search runs in the host.
+		pctx, pcancel := context.WithTimeout(context.Background(), 30*time.Second)
+		a.Embeddings.StartPGVector(pctx)
+		pcancel()
 		vs = a.Embeddings
 		a.background.Add(1)
 		go func() { defer a.background.Done(); a.Embeddings.Run(bg) }()

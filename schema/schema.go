@@ -14,9 +14,12 @@ import (
 	"log/slog"
 
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivermigrate"
 )
 
 //go:embed migrations/*.sql
@@ -81,6 +84,20 @@ func NewProvider(db *sql.DB, logger *slog.Logger) (*goose.Provider, error) {
 // what it applied, then River's job queue migrations (MigrateRiver) under the same lock. It is
 // what `tzurot serve` and `tzurot migrate up` run.
 func Migrate(ctx context.Context, dsn string, logger *slog.Logger) error {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	// Nearly every start finds nothing to apply. Seeing that takes one
+	// connection and two reads, without the lock: the full path below opens
+	// three connections and takes and releases the lock twice, which was a
+	// fifth of serve's start (docs/performance.md, "Start to ready").
+	// Anything else, an error included, takes the full path, which says
+	// what is wrong in its own words.
+	if version, ok := upToDate(ctx, dsn); ok {
+		logger.LogAttrs(ctx, slog.LevelInfo, "database schema is up to date",
+			slog.Int("applied", 0), slog.Int64("version", version))
+		return nil
+	}
 	db, err := Open(dsn)
 	if err != nil {
 		return err
@@ -123,6 +140,12 @@ func Pending(ctx context.Context, dsn string) (bool, error) {
 		return false, err
 	}
 	defer db.Close()
+	return PendingDB(ctx, db)
+}
+
+// PendingDB is Pending over an open handle: on a pool the process holds
+// already (stdlib.OpenDBFromPool), a readiness check opens no connection.
+func PendingDB(ctx context.Context, db *sql.DB) (bool, error) {
 	p, err := NewProvider(db, nil)
 	if err != nil {
 		return false, err
@@ -132,6 +155,59 @@ func Pending(ctx context.Context, dsn string) (bool, error) {
 		return false, explain("check the database schema", err)
 	}
 	return pending, nil
+}
+
+// upToDate reports whether every migration of this binary, the project's
+// and River's, is applied at dsn, reading without the migration lock: a
+// migration applied is recorded in the same transaction, so what it reads
+// is never half done. It returns the schema version when so.
+func upToDate(ctx context.Context, dsn string) (int64, bool) {
+	cfg, err := pgxConfig(dsn)
+	if err != nil {
+		return 0, false
+	}
+	pcfg, err := pgxpool.ParseConfig("")
+	if err != nil {
+		return 0, false
+	}
+	pcfg.ConnConfig = cfg
+	pcfg.MaxConns = 1
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
+		return 0, false
+	}
+	defer pool.Close()
+	db := stdlib.OpenDBFromPool(pool)
+	defer db.Close()
+	p, err := NewProvider(db, nil)
+	if err != nil {
+		return 0, false
+	}
+	if pending, err := p.HasPending(ctx); err != nil || pending {
+		return 0, false
+	}
+	version, err := p.GetDBVersion(ctx)
+	if err != nil {
+		return 0, false
+	}
+	m, err := rivermigrate.New(riverpgxv5.New(pool), &rivermigrate.Config{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return 0, false
+	}
+	existing, err := m.ExistingVersions(ctx)
+	if err != nil {
+		return 0, false
+	}
+	applied := make(map[int]bool, len(existing))
+	for _, e := range existing {
+		applied[e.Version] = true
+	}
+	for _, v := range m.AllVersions() {
+		if !applied[v.Version] {
+			return 0, false
+		}
+	}
+	return version, true
 }
 
 // explain wraps a goose error with context, and says in plain words what a

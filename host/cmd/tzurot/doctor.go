@@ -20,6 +20,7 @@ import (
 
 	"github.com/tzurot-go/tzurot/host/internal/app"
 	"github.com/tzurot-go/tzurot/host/internal/config"
+	"github.com/tzurot-go/tzurot/host/internal/embedding"
 	"github.com/tzurot-go/tzurot/host/internal/plugin"
 	"github.com/tzurot-go/tzurot/host/internal/store"
 	"github.com/tzurot-go/tzurot/host/internal/vault"
@@ -58,6 +59,7 @@ func doctorChecks() []doctorCheck {
 		{"database", "PostgreSQL answers and its schema is migrated", checkDatabase},
 		{"names", "strings (name, display name, slug, alias) claimed by several personalities, or recorded for none", checkNamesDoctor},
 		{"memory", "memories are indexed by personality and text (migration 17, the btree_gin extension)", checkMemoryIndex},
+		{"pgvector", "whether memory vector search runs in PostgreSQL's vector extension or in the host (never required)", checkPGVector},
 		{"plugins", "every plugins.toml entry: file, sha256, plugin ABI, grant; at least one chat plugin", checkPlugins},
 		{"discord", "the bot token (GET /users/@me), the Message Content intent, Manage Webhooks in each server", checkDiscord},
 		{"dns", "every allowed_hosts name of an enabled plugin resolves", checkDNS},
@@ -160,8 +162,9 @@ func doctorWith(ctx context.Context, args []string, o doctorOptions) error {
 			}
 			want[name] = true
 		}
-		// names needs the database check first (it opens the pool).
-		if want["names"] {
+		// names, memory and pgvector need the database check first (it
+		// opens the pool).
+		if want["names"] || want["memory"] || want["pgvector"] {
 			want["database"] = true
 		}
 		checks = nil
@@ -344,6 +347,65 @@ func checkMemoryIndex(d *doctorRun) {
 		"install PostgreSQL's contrib modules (Debian and Ubuntu: part of the postgresql package; RDS and Cloud SQL: built in), then `tzurot migrate down -to 16 -yes` and `tzurot migrate up` as the database owner: migrations 17 and later hold no data of their own (docs/schema.md)")
 }
 
+// checkPGVector reports where memory vector search runs: PostgreSQL's
+// vector extension is used when the server has it, never required, so
+// only what a self-hoster can act on is a warning (the extension is there
+// but cannot be used). Reads only: serve creates what is missing.
+func checkPGVector(d *doctorRun) {
+	if d.pool == nil {
+		d.skip("pgvector", "needs the database ("+orNone(d.dbProblem)+")")
+		return
+	}
+	st, err := embedding.DetectPGVector(d.ctx, d.pool)
+	if err != nil {
+		d.fail("pgvector", "cannot read the server's extensions: "+pgCause(err), "check that the user may read pg_available_extensions and pg_extension")
+		return
+	}
+	embedOff := strings.TrimSpace(d.o.getenv(app.EnvEmbedPlugin)) == ""
+	turnedOff := strings.EqualFold(strings.TrimSpace(d.o.getenv(app.EnvEmbedPGVector)), embedding.PGVectorOff)
+	switch {
+	case embedOff:
+		where := "the server does not have PostgreSQL's vector extension"
+		if v := st.Version; st.Installed {
+			where = "PostgreSQL's vector extension " + v + " is created"
+		} else if st.Available {
+			where = "the server has PostgreSQL's vector extension " + st.Default
+		}
+		d.ok("pgvector", "memory vector search is off ("+app.EnvEmbedPlugin+" is not set: full-text search only); "+where)
+	case turnedOff:
+		d.ok("pgvector", "memory vector search runs in the host: "+app.EnvEmbedPGVector+"=off")
+	case st.Usable():
+		d.ok("pgvector", st.Summary())
+		var unsynced, indexes, invalid int
+		err := d.pool.QueryRow(d.ctx, `
+SELECT (SELECT count(*) FROM memory_embeddings WHERE embedding IS NULL),
+       count(*) FILTER (WHERE i.indisvalid), count(*) FILTER (WHERE NOT i.indisvalid)
+FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+WHERE i.indrelid = 'memory_embeddings'::regclass AND c.relname LIKE 'memory\_embeddings\_hnsw\_%'`).Scan(&unsynced, &indexes, &invalid)
+		switch {
+		case err != nil:
+			d.warn("pgvector", "cannot read the vector indexes: "+pgCause(err), "")
+		case unsynced > 0 || invalid > 0:
+			d.warn("pgvector", fmt.Sprintf("%d stored vector(s) not yet copied to the extension's column, %d HNSW index(es) ready, %d unfinished: until serve finishes them, searches of those models run in the host", unsynced, indexes, invalid),
+				"keep `tzurot serve` running: it copies the vectors and builds the indexes in the background (the log says \"memory vector index ready\")")
+		default:
+			d.ok("pgvector", fmt.Sprintf("%d HNSW index(es) ready, every stored vector copied", indexes))
+		}
+	case st.Available && !st.Installed && st.Superuser:
+		d.ok("pgvector", "PostgreSQL's vector extension "+st.Default+" is available: serve creates it at start and searches memories with it")
+	case st.Available && !st.Installed:
+		d.warn("pgvector", st.Summary(), fmt.Sprintf("as a superuser: `psql -d %s -c 'CREATE EXTENSION vector;'`, then restart serve", st.Database))
+	case !st.Available && !st.Installed:
+		// Never required: search in the host works, the message says how
+		// to get the faster path.
+		d.ok("pgvector", st.Summary())
+	case st.Installed && st.Available && st.HNSW() && !st.Column:
+		d.ok("pgvector", "PostgreSQL's vector extension "+st.Version+" is created: serve adds its column at start and searches memories with it")
+	default: // created but its files are gone, or too old for HNSW
+		d.warn("pgvector", st.Summary(), "see docs/operations.md, \"PostgreSQL's vector extension\"")
+	}
+}
+
 // checkPlugins loads plugins.toml as serve would and reports each entry.
 func checkPlugins(d *doctorRun) {
 	path := app.DefaultPluginsFile
@@ -361,6 +423,10 @@ func checkPlugins(d *doctorRun) {
 		return
 	}
 	defer h.Close(context.Background())
+	// Compiled and started for real, even the plugins serve would list from
+	// the describe cache before compiling them: a plugin whose code no
+	// longer compiles or starts shows as refused here, with the reason.
+	_ = h.WarmUp(d.ctx)
 	chat := 0
 	for _, s := range h.Status() {
 		switch s.State {

@@ -100,7 +100,7 @@ func TestDoctorAllChecksPass(t *testing.T) {
 	}
 	wantLines(t, out,
 		"ok    env ", "ok    masterkey  32 bytes", "ok    database   PostgreSQL at 127.0.0.1:5432 answers, schema current",
-		"ok    names", "ok    memory     memories are indexed by personality and text", "ok    plugins    echo: echo 1.0.0 (ABI v1), granted llm.chat, llm.validate_key",
+		"ok    names", "ok    memory     memories are indexed by personality and text", "ok    pgvector   memory vector search is off (TZUROT_EMBED_PLUGIN is not set", "ok    plugins    echo: echo 1.0.0 (ABI v1), granted llm.chat, llm.validate_key",
 		"ok    discord    token valid: bot Tzurot", "ok    discord    Message Content intent enabled",
 		"ok    discord    Manage Webhooks in all 1 server(s)", "ok    dns        1 provider host name(s) resolve")
 	if strings.Contains(out, "FAIL") || strings.Contains(out, s.fake.Token) || strings.Contains(out, s.env["APP_MASTER_KEY"]) {
@@ -141,7 +141,7 @@ func TestDoctorReportsEachProblemWithAFix(t *testing.T) {
 	wantLines(t, out,
 		"FAIL  masterkey  APP_MASTER_KEY is neither base64 nor 64 hex digits", "fix: generate one with `./bin/tzurot keys generate`",
 		"FAIL  database   PostgreSQL at 127.0.0.1:1 does not answer", "fix: start PostgreSQL",
-		"skip  names      needs the database",
+		"skip  names      needs the database", "skip  pgvector   needs the database",
 		"FAIL  plugins    echo: refused: sha256 mismatch", "put its new hash in sha256 (`./bin/tzurot plugins check",
 		"FAIL  plugins    no loaded plugin is granted llm.chat",
 		"FAIL  discord    Discord refused the bot token (401 Unauthorized)", "press Reset Token",

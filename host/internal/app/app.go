@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/disgoorg/disgo/bot"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tzurot-go/tzurot/host/internal/cache"
@@ -120,12 +122,23 @@ func Serve(ctx context.Context, opts Options) error {
 	if err := schema.EnsureDatabase(ctx, cfg.DatabaseURL, logger); err != nil {
 		return err
 	}
+	// The database answers: the gateway may connect while it migrates (see
+	// earlyBot). Not before, so a process that cannot reach its database
+	// never identifies to Discord (identifies are limited per day).
+	eb, err := openBot(ctx, cfg, logger, !opts.NoGatewayConnect, opts.Discord)
+	if err != nil {
+		return err
+	}
 	// Every process may migrate at start: an advisory lock makes them take
 	// turns, and the second finds nothing to do.
 	if err := schema.Migrate(ctx, cfg.DatabaseURL, logger); err != nil {
+		eb.abort()
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		_ = eb.bot.Shutdown(cctx)
 		return err
 	}
-	a, err := start(ctx, cfg, v, logger, !opts.NoGatewayConnect, opts.Discord...)
+	a, err := startWith(ctx, cfg, v, logger, eb)
 	if err != nil {
 		return err
 	}
@@ -179,6 +192,7 @@ type App struct {
 	Embeddings     *embedding.Service
 	Former         *former.Former
 	stopBackground context.CancelFunc
+	bg             context.Context // ended by stopBackground
 	background     sync.WaitGroup
 	// InteractionsAddr is where HTTP interactions are served (nil if not).
 	InteractionsAddr net.Addr
@@ -187,6 +201,9 @@ type App struct {
 	MetricsAddr net.Addr
 
 	pool, fastPool *pgxpool.Pool
+	// schemaDB is pool as database/sql, for /readyz's schema check (which
+	// then opens no connection of its own).
+	schemaDB *sql.DB
 	// Cache is the store's invalidation listener (one LISTEN connection);
 	// stopCache ends it, cacheDone is closed when it has.
 	Cache     *cache.Listener
@@ -197,33 +214,49 @@ type App struct {
 	shutdownErr  error
 }
 
-// messageRelay and eventRelay let the bot be built before the pipeline and
-// the commands that need its sender and client.
+// messageRelay and eventRelay let the bot be built, and its gateway
+// connect, before the pipeline and the commands that need its sender and
+// client exist. An event that arrives first waits (on a bot worker) until
+// start has set them, or has failed (then it is dropped).
 type messageRelay struct {
-	mu sync.RWMutex
-	h  discord.Handler
+	ready chan struct{} // closed by set
+	once  sync.Once
+	h     discord.Handler
+}
+
+func newMessageRelay() *messageRelay { return &messageRelay{ready: make(chan struct{})} }
+
+func (r *messageRelay) set(h discord.Handler) {
+	r.once.Do(func() { r.h = h; close(r.ready) })
 }
 
 func (r *messageRelay) HandleMessage(ctx context.Context, m message.Message) {
-	r.mu.RLock()
-	h := r.h
-	r.mu.RUnlock()
-	if h != nil {
-		h.HandleMessage(ctx, m)
+	select {
+	case <-r.ready:
+	case <-ctx.Done():
+		return
+	}
+	if r.h != nil {
+		r.h.HandleMessage(ctx, m)
 	}
 }
 
 type eventRelay struct {
-	mu sync.RWMutex
-	l  bot.EventListener
+	ready chan struct{} // closed by set
+	once  sync.Once
+	l     bot.EventListener
+}
+
+func newEventRelay() *eventRelay { return &eventRelay{ready: make(chan struct{})} }
+
+func (r *eventRelay) set(l bot.EventListener) {
+	r.once.Do(func() { r.l = l; close(r.ready) })
 }
 
 func (r *eventRelay) OnEvent(e bot.Event) {
-	r.mu.RLock()
-	l := r.l
-	r.mu.RUnlock()
-	if l != nil {
-		l.OnEvent(e)
+	<-r.ready
+	if r.l != nil {
+		r.l.OnEvent(e)
 	}
 }
 
@@ -233,10 +266,97 @@ func Start(ctx context.Context, cfg Config, v *vault.Vault, logger *slog.Logger,
 	return start(ctx, cfg, v, logger, true, discordOpts...)
 }
 
-func start(ctx context.Context, cfg Config, v *vault.Vault, logger *slog.Logger, connect bool, discordOpts ...discord.Option) (_ *App, err error) {
-	a := &App{Config: cfg, Log: logger}
+// start builds the bot, connects it to the gateway when connect (and
+// cfg.Gateway) are set, and starts the rest.
+func start(ctx context.Context, cfg Config, v *vault.Vault, logger *slog.Logger, connect bool, discordOpts ...discord.Option) (*App, error) {
+	eb, err := openBot(ctx, cfg, logger, connect, discordOpts)
+	if err != nil {
+		return nil, err
+	}
+	return startWith(ctx, cfg, v, logger, eb)
+}
+
+// earlyBot is the bot, built and connecting to the gateway before the rest
+// of the host starts. Why: disgo v0.19.6 waits a whole second before its
+// first connection attempt (gateway.doReconnect sleeps before it dials),
+// so serve migrates the database and sets up the pools, plugins, pipeline
+// and commands during that second instead of after it (docs/performance.md,
+// "Start to ready"). Events that arrive before the handlers are set wait
+// in the relays.
+type earlyBot struct {
+	bot    *discord.Bot
+	msgs   *messageRelay
+	events *eventRelay
+	opened chan error // Open's result; nil when not connecting
+	cancel context.CancelFunc
+	// plugins is plugins.toml, read and checked before the bot was built.
+	plugins *plugin.Config
+}
+
+// readPluginsConfig reads plugins.toml and checks what the rest of the
+// settings ask of it.
+func readPluginsConfig(cfg Config) (*plugin.Config, error) {
+	pc, err := plugin.LoadConfig(cfg.PluginsFile)
+	if err != nil {
+		return nil, fmt.Errorf("read %s (set %s to use another file): %w", cfg.PluginsFile, EnvPlugins, err)
+	}
+	if mc := cfg.Memory; mc.EmbedPlugin != "" {
+		if e, ok := pc.Plugins[mc.EmbedPlugin]; !ok || !slices.Contains(e.Capabilities, abi.CapEmbed) {
+			return nil, fmt.Errorf("%s=%q must name a plugins.toml entry whose capabilities include %q", EnvEmbedPlugin, mc.EmbedPlugin, abi.CapEmbed)
+		}
+	}
+	return pc, nil
+}
+
+func openBot(ctx context.Context, cfg Config, logger *slog.Logger, connect bool, discordOpts []discord.Option) (*earlyBot, error) {
+	eb := &earlyBot{msgs: newMessageRelay(), events: newEventRelay(), cancel: func() {}}
+	// plugins.toml first: a start refused for a mistake in it must not
+	// have talked to Discord (New asks it where the gateway is).
+	var err error
+	if eb.plugins, err = readPluginsConfig(cfg); err != nil {
+		return nil, err
+	}
+	if eb.bot, err = discord.New(cfg.DiscordToken, eb.msgs, discordOptions(cfg, logger, eb.events, discordOpts)...); err != nil {
+		return nil, err
+	}
+	if cfg.Gateway && connect {
+		var octx context.Context
+		octx, eb.cancel = context.WithCancel(ctx)
+		eb.opened = make(chan error, 1)
+		go func() { eb.opened <- eb.bot.Open(octx) }()
+	}
+	return eb, nil
+}
+
+// connected waits for the gateway connection (nil when not connecting).
+func (eb *earlyBot) connected() error {
+	if eb.opened == nil {
+		return nil
+	}
+	err := <-eb.opened
+	eb.opened = nil
+	return err
+}
+
+// abort stops the connection attempt and lets waiting events go (they are
+// dropped); the caller then shuts the bot down.
+func (eb *earlyBot) abort() {
+	eb.msgs.set(nil)
+	eb.events.set(nil)
+	eb.cancel()
+	if eb.opened != nil {
+		<-eb.opened
+		eb.opened = nil
+	}
+}
+
+// startWith starts the host around eb, whose gateway may be connecting.
+func startWith(ctx context.Context, cfg Config, v *vault.Vault, logger *slog.Logger, eb *earlyBot) (_ *App, err error) {
+	a := &App{Config: cfg, Log: logger, Bot: eb.bot}
+	msgs, events := eb.msgs, eb.events
 	defer func() {
 		if err != nil {
+			eb.abort()
 			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 			defer cancel()
 			a.closeAll(cctx)
@@ -254,6 +374,7 @@ func start(ctx context.Context, cfg Config, v *vault.Vault, logger *slog.Logger,
 	if a.fastPool, err = newPool(ctx, cfg.DatabaseURL, defaultRateLimitConns, true); err != nil {
 		return nil, err
 	}
+	a.schemaDB = stdlib.OpenDBFromPool(a.pool)
 
 	cfg.Metrics.DatabasePools(map[string]*pgxpool.Pool{"main": a.pool, "ratelimit": a.fastPool})
 	a.Store = store.New(a.pool, v, logger)
@@ -274,10 +395,7 @@ func start(ctx context.Context, cfg Config, v *vault.Vault, logger *slog.Logger,
 	}()
 	a.Limiter = ratelimit.New(store.New(a.fastPool, nil, logger), cfg.Limits)
 
-	pcfgPlugins, err := plugin.LoadConfig(cfg.PluginsFile)
-	if err != nil {
-		return nil, fmt.Errorf("read %s (set %s to use another file): %w", cfg.PluginsFile, EnvPlugins, err)
-	}
+	pcfgPlugins := eb.plugins
 	keys := &chat.KeySource{Own: a.Store, Fallback: cfg.Chat.Fallback}
 	if a.Plugins, err = plugin.NewHost(ctx, plugin.Options{Config: pcfgPlugins, Keys: keys, Logger: logger, Metrics: cfg.Metrics}); err != nil {
 		return nil, err
@@ -293,30 +411,6 @@ func start(ctx context.Context, cfg Config, v *vault.Vault, logger *slog.Logger,
 		if a.Queue, err = queue.NewGateway(a.pool, cfg.Queue, logger); err != nil {
 			return nil, err
 		}
-	}
-
-	msgs, events := &messageRelay{}, &eventRelay{}
-	opts := []discord.Option{discord.WithLogger(logger), discord.WithWorkers(cfg.Workers), discord.WithInteractionListener(events),
-		discord.WithMetrics(cfg.Metrics)}
-	if cfg.PublicKey != "" {
-		opts = append(opts, discord.WithHTTPInteractions(cfg.PublicKey))
-	}
-	if !cfg.Gateway {
-		opts = append(opts, discord.WithoutGateway())
-	}
-	if cfg.ShardCount > 0 {
-		opts = append(opts, discord.WithShards(cfg.ShardIDs, cfg.ShardCount))
-	}
-	if cfg.Role == RoleGateway {
-		// Recorded in arrival order, so the workers answer in that order.
-		opts = append(opts, discord.WithChannelOrder())
-	}
-	if cfg.DiscordRESTURL != "" {
-		opts = append(opts, discord.WithRESTURL(cfg.DiscordRESTURL))
-	}
-	opts = append(opts, discordOpts...)
-	if a.Bot, err = discord.New(cfg.DiscordToken, msgs, opts...); err != nil {
-		return nil, err
 	}
 
 	chatCfg := cfg.Chat
@@ -361,12 +455,8 @@ func start(ctx context.Context, cfg Config, v *vault.Vault, logger *slog.Logger,
 	}); err != nil {
 		return nil, err
 	}
-	msgs.mu.Lock()
-	msgs.h = a.Pipeline
-	msgs.mu.Unlock()
-	events.mu.Lock()
-	events.l = a.Commands.Router()
-	events.mu.Unlock()
+	msgs.set(a.Pipeline)
+	events.set(a.Commands.Router())
 
 	if cfg.Role != RoleWorker {
 		// Slash commands belong to the processes that receive them.
@@ -379,17 +469,53 @@ func start(ctx context.Context, cfg Config, v *vault.Vault, logger *slog.Logger,
 			return nil, err
 		}
 	}
-	if cfg.Gateway && connect {
-		if err := a.Bot.Open(ctx); err != nil {
-			return nil, err
-		}
+	if err := eb.connected(); err != nil {
+		return nil, err
 	}
 	if a.Queue != nil {
 		if err := a.Queue.Start(ctx); err != nil {
 			return nil, err
 		}
 	}
+	// Ready for events. Plugins listed from the describe cache compile and
+	// start now, in the background; a call that comes first waits for its
+	// own plugin's compile (docs/operations.md, "Start-up").
+	a.background.Add(1)
+	go func() {
+		defer a.background.Done()
+		began := time.Now()
+		if err := a.Plugins.WarmUp(a.bg); err != nil {
+			if a.bg.Err() == nil {
+				logger.Error("plugins failed after start and are refused; `tzurot plugins list` says why", slog.Any("err", err))
+			}
+			return
+		}
+		logger.Info("plugins compiled and warm", slog.Duration("took", time.Since(began)))
+	}()
 	return a, nil
+}
+
+// discordOptions are the bot's options from cfg, then extra.
+func discordOptions(cfg Config, logger *slog.Logger, events bot.EventListener, extra []discord.Option) []discord.Option {
+	opts := []discord.Option{discord.WithLogger(logger), discord.WithWorkers(cfg.Workers), discord.WithInteractionListener(events),
+		discord.WithMetrics(cfg.Metrics)}
+	if cfg.PublicKey != "" {
+		opts = append(opts, discord.WithHTTPInteractions(cfg.PublicKey))
+	}
+	if !cfg.Gateway {
+		opts = append(opts, discord.WithoutGateway())
+	}
+	if cfg.ShardCount > 0 {
+		opts = append(opts, discord.WithShards(cfg.ShardIDs, cfg.ShardCount))
+	}
+	if cfg.Role == RoleGateway {
+		// Recorded in arrival order, so the workers answer in that order.
+		opts = append(opts, discord.WithChannelOrder())
+	}
+	if cfg.DiscordRESTURL != "" {
+		opts = append(opts, discord.WithRESTURL(cfg.DiscordRESTURL))
+	}
+	return append(opts, extra...)
 }
 
 // dispatcher is q as the pipeline's Dispatcher, or nil (answer in this
@@ -408,7 +534,7 @@ func dispatcher(q *queue.Queue) chat.Dispatcher {
 // Their goroutines stop in Shutdown before the plugin host closes.
 func (a *App) startMemory(cfg Config, plugins *plugin.Config, logger *slog.Logger) error {
 	bg, cancel := context.WithCancel(context.Background())
-	a.stopBackground = cancel
+	a.bg, a.stopBackground = bg, cancel
 	mc := cfg.Memory
 	var vs memory.VectorSearcher
 	if mc.EmbedPlugin != "" {
@@ -417,7 +543,13 @@ func (a *App) startMemory(cfg Config, plugins *plugin.Config, logger *slog.Logge
 			return fmt.Errorf("%s=%q must name a plugins.toml entry whose capabilities include %q", EnvEmbedPlugin, mc.EmbedPlugin, abi.CapEmbed)
 		}
 		a.Embeddings = embedding.New(a.pool, a.Plugins, a.Store, embedding.Config{
-			Plugin: mc.EmbedPlugin, Model: mc.EmbedModel, Dimensions: mc.EmbedDimensions}, logger)
+			Plugin: mc.EmbedPlugin, Model: mc.EmbedModel, Dimensions: mc.EmbedDimensions, PGVector: mc.EmbedPGVector}, logger)
+		// PostgreSQL's vector extension when the server has it; whatever
+		// happens (not installed, not permitted, dropped), start goes on
+		// and search runs in the host.
+		pctx, pcancel := context.WithTimeout(context.Background(), 30*time.Second)
+		a.Embeddings.StartPGVector(pctx)
+		pcancel()
 		vs = a.Embeddings
 		a.background.Add(1)
 		go func() { defer a.background.Done(); a.Embeddings.Run(bg) }()
@@ -544,6 +676,9 @@ func (a *App) closeAll(ctx context.Context) error {
 	}
 	if a.fastPool != nil {
 		a.fastPool.Close()
+	}
+	if a.schemaDB != nil {
+		_ = a.schemaDB.Close() // not the pool's connections: those close next
 	}
 	if a.pool != nil {
 		a.pool.Close()

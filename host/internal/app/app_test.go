@@ -242,7 +242,7 @@ func TestConfigDefaultsAndOverrides(t *testing.T) {
 	if strings.Join(observed, ",") != "t.o.k,sk-or-host" {
 		t.Fatalf("secrets not registered for redaction: %q", observed)
 	}
-	if c.Memory.EmbedPlugin != "" || !c.Memory.Formation || c.Memory.Idle != 0 {
+	if c.Memory.EmbedPlugin != "" || !c.Memory.Formation || c.Memory.Idle != 0 || c.Memory.EmbedPGVector != "auto" {
 		t.Fatalf("memory defaults %+v", c.Memory)
 	}
 	env["TZUROT_EMBED_PLUGIN"] = "openai"
@@ -258,6 +258,15 @@ func TestConfigDefaultsAndOverrides(t *testing.T) {
 		t.Fatalf("a bad TZUROT_EMBED_DIMENSIONS: %v", err)
 	}
 	delete(env, "TZUROT_EMBED_DIMENSIONS")
+	env["TZUROT_EMBED_PGVECTOR"] = "off"
+	if c, err = app.ConfigFromEnv(get, nil, nil); err != nil || c.Memory.EmbedPGVector != "off" {
+		t.Fatalf("TZUROT_EMBED_PGVECTOR=off: %+v, %v", c.Memory, err)
+	}
+	env["TZUROT_EMBED_PGVECTOR"] = "required"
+	if _, err := app.ConfigFromEnv(get, nil, nil); err == nil || !strings.Contains(err.Error(), `TZUROT_EMBED_PGVECTOR="required" must be auto`) {
+		t.Fatalf("a bad TZUROT_EMBED_PGVECTOR: %v", err)
+	}
+	delete(env, "TZUROT_EMBED_PGVECTOR")
 	env["TZUROT_STREAM_REPLIES"] = "sometimes"
 	if _, err := app.ConfigFromEnv(get, nil, nil); err == nil || !strings.Contains(err.Error(), `TZUROT_STREAM_REPLIES="sometimes" must be on or off`) {
 		t.Fatalf("a bad TZUROT_STREAM_REPLIES: %v", err)
@@ -306,5 +315,55 @@ WHERE formed_by = 'summary' AND discord_channel_id = $1 AND discord_guild_id = $
 	var n int
 	if err := w.store.Pool().QueryRow(context.Background(), `SELECT count(*) FROM usage_logs WHERE request_id LIKE 'memory-%' AND user_id = $1 AND kind = 'text'`, u.ID).Scan(&n); err != nil || n != 1 {
 		t.Fatalf("summary usage rows %d, %v", n, err)
+	}
+}
+
+// TestServeDetectsPGVector: serve with an embedding plugin says at start
+// where memory vector search runs. Where the database server has the
+// vector extension, serve creates it and its column; a database whose
+// extension was dropped since starts just the same (and gets it back).
+// Where the server has none, start says so in words and goes on.
+func TestServeDetectsPGVector(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	toml, err := os.ReadFile(w.plugins)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(w.plugins, []byte(strings.Replace(string(toml), `["llm.chat", "llm.validate_key"]`, `["llm.chat", "llm.validate_key", "llm.embed"]`, 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	w.env[app.EnvEmbedPlugin] = "openrouter"
+	w.env[app.EnvMemoryFormation] = "off"
+	pool := w.store.Pool()
+	var has bool
+	if err := pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'vector')`).Scan(&has); err != nil {
+		t.Fatal(err)
+	}
+	for _, round := range []string{"first start", "after DROP EXTENSION vector CASCADE"} {
+		opts := w.options()
+		opts.NoGatewayConnect = true
+		_, stop := w.serve(opts)
+		if err := stop(); err != nil {
+			t.Fatalf("%s: %v", round, err)
+		}
+		logs := w.logs.String()
+		var column bool
+		if err := pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = 'memory_embeddings'::regclass AND attname = 'embedding' AND NOT attisdropped)`).Scan(&column); err != nil {
+			t.Fatal(err)
+		}
+		if !has {
+			if column || !strings.Contains(logs, "memory vector search runs in the host (cosine over vectors loaded into memory): PostgreSQL's vector extension (pgvector) is not installed on the database server") {
+				t.Fatalf("%s, no extension on the server: column %v, logs:\n%s", round, column, logs)
+			}
+			return
+		}
+		if !column || !strings.Contains(logs, "created PostgreSQL's vector extension; PostgreSQL's vector extension") || !strings.Contains(logs, "memory vector search runs in PostgreSQL") {
+			t.Fatalf("%s: column %v, logs:\n%s", round, column, logs)
+		}
+		if _, err := pool.Exec(ctx, `DROP EXTENSION vector CASCADE`); err != nil {
+			t.Fatal(err)
+		}
+		w.logs = &syncBuffer{}
 	}
 }

@@ -158,6 +158,11 @@ func Bench(ctx context.Context, opts BenchOptions) (BenchResult, error) {
 		defer cancel()
 		_ = a.Shutdown(sctx)
 	}()
+	// Measure steady state: every plugin compiled and warm before the
+	// first message (serve does this in the background once ready).
+	if err := a.Plugins.WarmUp(ctx); err != nil {
+		return BenchResult{}, fmt.Errorf("bench: %w", err)
+	}
 	for _, st := range a.Plugins.Status() {
 		if st.State != plugin.StateLoaded {
 			return BenchResult{}, fmt.Errorf("bench: the plugin was not loaded: %s", st.Reason)

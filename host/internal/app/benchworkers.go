@@ -138,6 +138,11 @@ func BenchWorkers(ctx context.Context, opts BenchOptions, workers int, bin strin
 		defer cancel()
 		_ = a.Shutdown(sctx)
 	}()
+	// Measure steady state: every plugin compiled and warm before the
+	// first message (serve does this in the background once ready).
+	if err := a.Plugins.WarmUp(ctx); err != nil {
+		return WorkerBenchResult{}, fmt.Errorf("bench: %w", err)
+	}
 
 	events, ids, err := w.messages(opts.Messages)
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/tzurot-go/tzurot/host/internal/chat"
 	"github.com/tzurot-go/tzurot/host/internal/commands"
 	"github.com/tzurot-go/tzurot/host/internal/config"
+	"github.com/tzurot-go/tzurot/host/internal/embedding"
 	"github.com/tzurot-go/tzurot/host/internal/metrics"
 	"github.com/tzurot-go/tzurot/host/internal/queue"
 	"github.com/tzurot-go/tzurot/host/internal/ratelimit"
@@ -56,6 +57,7 @@ const (
 	EnvEmbedPlugin        = "TZUROT_EMBED_PLUGIN"
 	EnvEmbedModel         = "TZUROT_EMBED_MODEL"
 	EnvEmbedDimensions    = "TZUROT_EMBED_DIMENSIONS"
+	EnvEmbedPGVector      = "TZUROT_EMBED_PGVECTOR"
 	EnvMemoryIdle         = "TZUROT_MEMORY_IDLE"
 	EnvMemoryFormation    = "TZUROT_MEMORY_FORMATION"
 	DefaultPluginsFile    = "plugins.toml"
@@ -146,6 +148,9 @@ type MemoryConfig struct {
 	EmbedPlugin     string
 	EmbedModel      string
 	EmbedDimensions int
+	// EmbedPGVector is embedding.PGVectorAuto (search in PostgreSQL when
+	// its vector extension is there) or embedding.PGVectorOff.
+	EmbedPGVector string
 	// Formation forms memories from conversations (default on; each
 	// personality and user can still turn it off).
 	Formation bool
@@ -290,6 +295,14 @@ func ConfigFromEnv(getenv func(string) string, environ []string, observe func(st
 			return Config{}, fmt.Errorf("%s=%q must be a whole number from 1 to 8192 (the length of the vectors asked for; leave it unset for the model's own)", EnvEmbedDimensions, raw)
 		}
 		c.Memory.EmbedDimensions = n
+	}
+	switch raw := strings.ToLower(strings.TrimSpace(getenv(EnvEmbedPGVector))); raw {
+	case "", "auto", "on":
+		c.Memory.EmbedPGVector = embedding.PGVectorAuto
+	case "off":
+		c.Memory.EmbedPGVector = embedding.PGVectorOff
+	default:
+		return Config{}, fmt.Errorf("%s=%q must be auto (use PostgreSQL's vector extension when the server has it) or off (always search in the host)", EnvEmbedPGVector, getenv(EnvEmbedPGVector))
 	}
 	if c.Memory.Formation, err = parseBool(getenv, EnvMemoryFormation, true); err != nil {
 		return Config{}, err

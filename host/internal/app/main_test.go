@@ -140,7 +140,7 @@ const (
 	userKey = "sk-test-app-user-key-0123456789"
 )
 
-func masterKey(t *testing.T) string {
+func masterKey(t testing.TB) string {
 	t.Helper()
 	k := make([]byte, vault.KeySize)
 	if _, err := rand.Read(k); err != nil {

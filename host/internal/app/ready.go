@@ -28,7 +28,7 @@ func (a *App) Ready(ctx context.Context) []metrics.Check {
 	var migErr error
 	if dbErr != nil {
 		migErr = errors.New("not checked: the database does not answer")
-	} else if pending, err := schema.Pending(ctx, a.Config.DatabaseURL); err != nil {
+	} else if pending, err := schema.PendingDB(ctx, a.schemaDB); err != nil {
 		migErr = errors.New("cannot read the schema version")
 	} else if pending {
 		migErr = errors.New("migrations are pending: restart tzurot serve (it migrates at start) or run `tzurot migrate up`")

@@ -31,6 +31,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tzurot-go/tzurot/host/internal/memory"
@@ -74,7 +76,17 @@ type Config struct {
 	// search reads the rows added since (default 30s): another process's
 	// backfill may have written them.
 	Refresh time.Duration
+	// PGVector is PGVectorAuto (use PostgreSQL's vector extension when the
+	// server has it) or PGVectorOff (TZUROT_EMBED_PGVECTOR=off: search in
+	// the host even so).
+	PGVector string
 }
+
+// The values of Config.PGVector.
+const (
+	PGVectorAuto = "auto"
+	PGVectorOff  = "off"
+)
 
 func (c *Config) defaults() {
 	if c.Batch <= 0 || c.Batch > abi.MaxEmbedInputs {
@@ -108,6 +120,19 @@ type Service struct {
 
 	wake chan struct{}
 	seq  atomic.Int64 // request ids of usage rows
+
+	// pg is what search knows of PostgreSQL's vector extension
+	// (pgvector.go); pairsKnown the (model, length) pairs stored, nil
+	// until listed. recheck: the PostgreSQL path failed and is off until
+	// Run detects the extension again.
+	pgMu       sync.Mutex
+	pg         pgState
+	pairsKnown []pairKey
+	recheck    atomic.Bool
+
+	// Searches made in PostgreSQL and in the host (tests and the log
+	// read them).
+	pgSearches, hostSearches atomic.Int64
 }
 
 type setKey struct {
@@ -227,14 +252,11 @@ ORDER BY m.personality_id, m.id LIMIT $2`, model, s.cfg.Batch)
 		vecs[i] = encode(v)
 	}
 	dims := len(resp.Vectors[0])
-	tag, err := s.pool.Exec(ctx, `
-INSERT INTO memory_embeddings (memory_id, personality_id, model, dims, vector)
-SELECT u.id, u.p, $3, $4, u.v FROM unnest($1::bigint[], $2::bigint[], $5::bytea[]) AS u (id, p, v)
-WHERE EXISTS (SELECT 1 FROM personality_memories m WHERE m.id = u.id)
-ON CONFLICT (memory_id, model) DO NOTHING`, ids, pers, stored, dims, vecs)
+	tag, err := s.store(ctx, ids, pers, stored, dims, vecs, resp.Vectors)
 	if err != nil {
 		return 0, fmt.Errorf("store %d vectors: %w", len(ids), err)
 	}
+	s.notePair(stored, dims)
 	// Searches in this process see the new vectors at once.
 	s.mu.Lock()
 	for i, id := range ids {
@@ -246,13 +268,98 @@ ON CONFLICT (memory_id, model) DO NOTHING`, ids, pers, stored, dims, vecs)
 	return int(tag.RowsAffected()), nil
 }
 
+const insertSQL = `
+INSERT INTO memory_embeddings (memory_id, personality_id, model, dims, vector)
+SELECT u.id, u.p, $3, $4, u.v FROM unnest($1::bigint[], $2::bigint[], $5::bytea[]) AS u (id, p, v)
+WHERE EXISTS (SELECT 1 FROM personality_memories m WHERE m.id = u.id)
+ON CONFLICT (memory_id, model) DO NOTHING`
+
+// store inserts a batch of vectors in one statement. With the vector
+// extension in use the embedding column is written in the same statement
+// (no row is ever searchable in the host and missing in PostgreSQL); if
+// that fails because the extension was dropped meanwhile, the PostgreSQL
+// path is turned off and the batch stored as before.
+func (s *Service) store(ctx context.Context, ids, pers []int64, model string, dims int, vecs [][]byte, raw [][]float32) (pgconn.CommandTag, error) {
+	s.pgMu.Lock()
+	on, schema := s.pg.on, s.pg.schema
+	s.pgMu.Unlock()
+	if on {
+		texts := make([]string, len(raw))
+		for i, v := range raw {
+			texts[i] = vectorText(v)
+		}
+		tag, err := s.pool.Exec(ctx, `
+INSERT INTO memory_embeddings (memory_id, personality_id, model, dims, vector, embedding)
+SELECT u.id, u.p, $3, $4, u.v, u.t::`+pgx.Identifier{schema}.Sanitize()+`.vector
+FROM unnest($1::bigint[], $2::bigint[], $5::bytea[], $6::text[]) AS u (id, p, v, t)
+WHERE EXISTS (SELECT 1 FROM personality_memories m WHERE m.id = u.id)
+ON CONFLICT (memory_id, model) DO NOTHING`, ids, pers, model, dims, vecs, texts)
+		if !pgGone(err) {
+			return tag, err
+		}
+		s.log.WarnContext(ctx, "the vector extension is gone; memory vector search goes back to the host", slog.Any("err", err))
+		s.pgOff()
+	}
+	return s.pool.Exec(ctx, insertSQL, ids, pers, model, dims, vecs)
+}
+
+// pgGone reports whether err says the vector extension, its column or its
+// type no longer exist (undefined column, object, function or schema).
+func pgGone(err error) bool {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) {
+		return false
+	}
+	switch pgErr.Code {
+	case "42703", "42704", "42883", "3F000", "58P01": // 58P01: the library file is missing
+		return true
+	}
+	return false
+}
+
 // Run backfills until ctx ends: a batch at a time while there is work,
 // then every Interval or when kicked. A failing plugin is retried with
 // backoff (up to 10 minutes between tries); replies never wait for it.
 func (s *Service) Run(ctx context.Context) {
 	backoff := time.Duration(0)
+	// The vector extension's upkeep runs beside the backfill, one at a
+	// time: building an HNSW index of 100k vectors takes minutes (tens on
+	// a busy small machine), and new memories must get their vectors
+	// meanwhile. Run returns after it (a cancelled build leaves an invalid
+	// index, which the next start drops and builds again).
+	var (
+		upkeep  sync.WaitGroup
+		running atomic.Bool
+	)
+	defer upkeep.Wait()
+	maintain := func() {
+		if !running.CompareAndSwap(false, true) {
+			return
+		}
+		upkeep.Add(1)
+		go func() {
+			defer upkeep.Done()
+			defer running.Store(false)
+			if err := s.MaintainPGVector(ctx); err != nil && ctx.Err() == nil {
+				s.log.WarnContext(ctx, "preparing memory vector search in PostgreSQL failed; searching in the host meanwhile", slog.Any("err", err))
+				if pgGone(err) {
+					s.pgOff()
+				}
+			}
+		}()
+	}
 	for {
+		if s.recheck.Swap(false) {
+			st, err := s.EnablePGVector(ctx)
+			s.logPGVector(ctx, st, err)
+		}
 		n, err := s.Backfill(ctx)
+		if n < s.cfg.Batch {
+			// Nothing more to embed now (or the plugin fails): copy what
+			// is not yet in the vector extension's column and build its
+			// indexes (a no-op without it).
+			maintain()
+		}
 		var wait time.Duration
 		switch {
 		case ctx.Err() != nil:

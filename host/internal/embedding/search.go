@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"log/slog"
 	"math"
 	"runtime"
 	"slices"
@@ -258,8 +259,30 @@ func (s *Service) SearchMemories(ctx context.Context, q memory.Query, limit int)
 	if s.cfg.Model == "" && resp.Model != "" {
 		model = resp.Model
 	}
-	qv := slices.Clone(resp.Vectors[0])
+	return s.searchVector(ctx, q, model, resp.Vectors[0], limit)
+}
+
+// searchVector is SearchMemories once the conversation is embedded as qv:
+// in PostgreSQL when its vector extension is in use and the index of
+// (model, len(qv)) is ready, else in the host.
+func (s *Service) searchVector(ctx context.Context, q memory.Query, model string, qv []float32, limit int) ([]memory.Memory, error) {
+	qv = slices.Clone(qv)
 	normalise(qv)
+	if schema, iterative, ok := s.pgFor(model, len(qv)); ok {
+		out, err := s.searchPG(ctx, schema, iterative, model, q, qv, limit)
+		if err == nil {
+			s.pgSearches.Add(1)
+			return out, nil
+		}
+		if ctx.Err() != nil {
+			return nil, err
+		}
+		// The extension was dropped, or the statement failed: this search
+		// and the next go to the host until Run finds the extension again.
+		s.log.WarnContext(ctx, "memory vector search in PostgreSQL failed; searching in the host", slog.Any("err", err))
+		s.pgOff()
+	}
+	s.hostSearches.Add(1)
 	set, err := s.set(ctx, q.PersonalityID, model)
 	if err != nil {
 		return nil, err
@@ -345,4 +368,13 @@ func (s *Service) visible(ctx context.Context, args pgx.NamedArgs, hits []hit, l
 		out = out[:limit]
 	}
 	return out, nil
+}
+
+// decode is memory_embeddings.vector as float32s.
+func decode(raw []byte) []float32 {
+	v := make([]float32, 0, len(raw)/4)
+	for i := 0; i+4 <= len(raw); i += 4 {
+		v = append(v, math.Float32frombits(binary.LittleEndian.Uint32(raw[i:])))
+	}
+	return v
 }

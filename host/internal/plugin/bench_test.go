@@ -160,7 +160,7 @@ func BenchmarkWarmInstanceMemory(b *testing.B) {
 		runtime.ReadMemStats(&before)
 		insts := make([]*instance, 0, n)
 		for range n {
-			inst, err := newInstance(context.Background(), l.compiled)
+			inst, err := newInstance(context.Background(), l.shared.compiled)
 			if err != nil {
 				b.Fatal(err)
 			}

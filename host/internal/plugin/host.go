@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -46,6 +47,9 @@ type Options struct {
 	// Metrics counts calls, traps, timeouts and pool waits per plugin; nil
 	// counts nothing.
 	Metrics *metrics.Metrics
+
+	// onCompile, when set, is told of every module compile (tests).
+	onCompile func(path string)
 }
 
 // Host owns the loaded plugins. It is safe for concurrent use.
@@ -56,6 +60,12 @@ type Host struct {
 	maxSpeech int64
 	maxImage  int64
 	metrics   *metrics.Metrics
+	// descs keeps describe results in cache_dir (nil without one).
+	descs     *describeCache
+	onCompile func(path string)
+	// compiling counts module compiles still running: Close waits for
+	// them before it closes the compilation cache.
+	compiling sync.WaitGroup
 
 	reloadMu sync.Mutex // one load at a time
 	current  atomic.Pointer[pluginSet]
@@ -156,8 +166,11 @@ func (s *pluginSet) close() {
 // pluginsOpen reports whether the set's compiled plugins are still open.
 func (s *pluginSet) pluginsOpen() bool { return !s.closed.Load() }
 
-// NewHost compiles and checks every enabled plugin in opts.Config. A plugin
-// that fails its checks is refused (see Status) without stopping the others.
+// NewHost checks every enabled plugin in opts.Config. A plugin that fails
+// its checks is refused (see Status) without stopping the others. With a
+// cache_dir, a plugin file described before under the same configuration
+// is checked from the cached description and compiled only when first
+// needed (a call, or WarmUp); any other is compiled and described now.
 func NewHost(ctx context.Context, opts Options) (*Host, error) {
 	if opts.Config == nil {
 		return nil, errors.New("plugin host: no plugin config")
@@ -166,7 +179,7 @@ func NewHost(ctx context.Context, opts Options) (*Host, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	h := &Host{log: log, keys: opts.Keys, maxSpeech: opts.MaxSpeechBytes, metrics: opts.Metrics}
+	h := &Host{log: log, keys: opts.Keys, maxSpeech: opts.MaxSpeechBytes, metrics: opts.Metrics, onCompile: opts.onCompile}
 	if h.maxSpeech <= 0 {
 		h.maxSpeech = DefaultMaxSpeechBytes
 	}
@@ -184,6 +197,7 @@ func NewHost(ctx context.Context, opts Options) (*Host, error) {
 			return nil, fmt.Errorf("plugin host: cache_dir: %w", err)
 		}
 		h.cache = cache
+		h.descs = newDescribeCache(dir, log)
 	} else {
 		h.cache = wazero.NewCompilationCache()
 	}
@@ -199,7 +213,7 @@ func NewHost(ctx context.Context, opts Options) (*Host, error) {
 // then load in parallel from the compilation cache.
 func (h *Host) load(ctx context.Context, cfg *Config) *pluginSet {
 	ld := newLoader(h.cache, h.keys, h.log)
-	ld.metrics = h.metrics
+	ld.metrics, ld.descs, ld.compiling, ld.onCompile = h.metrics, h.descs, &h.compiling, h.onCompile
 	names := cfg.Names()
 	status := make([]PluginStatus, len(names))
 	plugins := make([]*loaded, len(names))
@@ -287,8 +301,11 @@ func (h *Host) Reload(ctx context.Context, newCfg *Config) error {
 		return errors.New("plugin reload: host is closed")
 	}
 	set := h.load(ctx, newCfg)
+	// A reload is all or nothing, so every plugin is compiled and started
+	// before it is swapped in, even one whose description was cached.
+	_ = h.warmSet(ctx, set)
 	var refused []string
-	for _, st := range set.status {
+	for _, st := range set.statusNow() {
 		if st.State == StateRefused {
 			refused = append(refused, st.Name+": "+st.Reason)
 		}
@@ -334,7 +351,42 @@ func (h *Host) Close(ctx context.Context) error {
 		return fmt.Errorf("plugin host close: calls still running at the deadline were stopped: %w", ctx.Err())
 	}
 	h.stop()
+	// Compiles started by calls that gave up may still be running.
+	h.compiling.Wait()
 	return h.cache.Close(context.Background())
+}
+
+// WarmUp compiles every loaded plugin of the running set that is not
+// compiled yet and starts one instance of each, running describe again:
+// the pools are warm for the first calls, and a plugin loaded from the
+// describe cache is checked for real. A plugin that fails (its code does
+// not compile, its start function or describe fails, or its description no
+// longer passes its grant) is taken out of service: Status lists it as
+// refused with the reason, calls to it are refused, and the error says so.
+// Plugins warm one after the other, leaving the other cores to the calls;
+// a call does not wait for WarmUp, only for its own plugin's compile.
+func (h *Host) WarmUp(ctx context.Context) error {
+	s := h.current.Load()
+	if s == nil || !s.enter() {
+		return nil
+	}
+	defer s.leave()
+	return h.warmSet(ctx, s)
+}
+
+func (h *Host) warmSet(ctx context.Context, s *pluginSet) error {
+	names := make([]string, 0, len(s.plugins))
+	for name := range s.plugins {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	var errs []error
+	for _, name := range names {
+		if err := s.plugins[name].warmUp(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("plugin %s: %w", name, err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Status lists every plugins.toml entry of the running set, sorted by name.
@@ -343,11 +395,20 @@ func (h *Host) Status() []PluginStatus {
 	if s == nil {
 		return nil
 	}
+	return s.statusNow()
+}
+
+// statusNow is the set's status with what changed since it loaded: call
+// counts, and entries that failed after they loaded (see loaded.fail).
+func (s *pluginSet) statusNow() []PluginStatus {
 	out := make([]PluginStatus, len(s.status))
 	copy(out, s.status)
 	for i := range out {
 		if l, ok := s.plugins[out[i].Name]; ok {
 			out[i].Calls, out[i].Errors = l.calls.Load(), l.errors.Load()
+			if r := l.failed(); r != "" {
+				out[i].State, out[i].Reason = StateRefused, r
+			}
 		}
 	}
 	return out
@@ -390,11 +451,11 @@ func (h *Host) acquire(name string) (*pluginSet, *loaded, error) {
 		if !s.enter() {
 			continue // a reload swapped sets just now; take the new one
 		}
-		if l, ok := s.plugins[name]; ok {
+		if l, ok := s.plugins[name]; ok && l.failed() == "" {
 			return s, l, nil
 		}
 		s.leave()
-		for _, st := range s.status {
+		for _, st := range s.statusNow() {
 			if st.Name == name {
 				msg := fmt.Sprintf("plugin %s is %s", name, st.State)
 				if st.Reason != "" {

@@ -227,7 +227,7 @@ func TestRealClockAndRandomness(t *testing.T) {
 	// would read the same "random" bytes and the year 2022.
 	var res [2]sandbox
 	for i := range res {
-		inst, err := newInstance(context.Background(), l.compiled)
+		inst, err := newInstance(context.Background(), l.shared.compiled)
 		if err != nil {
 			t.Fatal(err)
 		}

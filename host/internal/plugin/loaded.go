@@ -1,16 +1,17 @@
 package plugin
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
 
-	extism "github.com/extism/go-sdk"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/tetratelabs/wazero/sys"
 
@@ -34,9 +35,24 @@ type loaded struct {
 	log       *slog.Logger
 	keys      KeySource
 	http      *httpPolicy
-	compiled  *extism.CompiledPlugin
-	shared    *sharedCompiled // owns compiled, shared with entries of the same file
+	shared    *sharedCompiled // the compiled module, shared with entries of the same file
 	pool      *pool
+	// probeLimit bounds starting an instance and describe at load.
+	probeLimit time.Duration
+	// describeOut is what describe returned (at this load or, from the
+	// describe cache, at an earlier one) and describeKey its cache key ("":
+	// no cache); probed is set once describe has run in this process.
+	describeOut []byte
+	describeKey string
+	descs       *describeCache
+	probed      atomic.Bool
+	// warming admits one warm-up at a time (a token), so a second WarmUp
+	// waits for the first instead of returning before it is done.
+	warming chan struct{}
+	// failure is why the entry stopped serving after it was listed as
+	// loaded: its module did not compile, or it no longer starts or
+	// describes itself as it did (Host.WarmUp). nil while it is fine.
+	failure atomic.Pointer[string]
 	// voiceSchema is the compiled Description.VoiceSchema, nil when the
 	// plugin declares none.
 	voiceSchema *jsonschema.Schema
@@ -63,6 +79,69 @@ func (l *loaded) provider() string {
 		return l.cfg.KeySlot
 	}
 	return l.cfg.Name
+}
+
+// warmUp makes sure the entry's module is compiled and one instance of it
+// is warm, and, when the load trusted a cached description, that the
+// plugin still describes itself so (see Host.WarmUp).
+func (l *loaded) warmUp(ctx context.Context) error {
+	select {
+	case l.warming <- struct{}{}:
+		defer func() { <-l.warming }()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if r := l.failed(); r != "" {
+		return errors.New(r)
+	}
+	if l.probed.Load() {
+		return nil // described in this process already, with a warm instance
+	}
+	out, exports, err := l.probe(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return err // stopped, not failed: a later warm-up tries again
+		}
+		l.probed.Store(true)
+		l.fail(ctx, err.Error())
+		return err
+	}
+	l.probed.Store(true)
+	if bytes.Equal(out, l.describeOut) && slices.Equal(exports, l.exports) {
+		return nil
+	}
+	// It says something else now than the record the load trusted (a
+	// describe that is not deterministic, or a record that was not the
+	// truth). What it says now must pass the same checks; if it does, the
+	// record is replaced for the next start and this set keeps the
+	// description it was loaded with.
+	fresh := &loaded{cfg: l.cfg}
+	if err := fresh.checkDescribed(out, exports); err != nil {
+		l.fail(ctx, err.Error())
+		return err
+	}
+	if l.descs != nil {
+		l.descs.put(l.describeKey, l.sha256, out, exports)
+	}
+	l.log.WarnContext(ctx, "plugin describes itself differently than when it was loaded (cached description); the new description is used from the next start or reload")
+	return nil
+}
+
+// fail takes the entry out of service for the rest of its set's life: it
+// is listed as refused with reason, and calls are refused with it. Only the
+// first reason is kept (and logged).
+func (l *loaded) fail(ctx context.Context, reason string) {
+	if l.failure.CompareAndSwap(nil, &reason) {
+		l.log.ErrorContext(ctx, "plugin failed after it was listed as loaded; calls to it are refused until a reload or restart", "reason", reason)
+	}
+}
+
+// failed returns why the entry stopped serving ("" while it serves).
+func (l *loaded) failed() string {
+	if r := l.failure.Load(); r != nil {
+		return *r
+	}
+	return ""
 }
 
 func (l *loaded) close() {
@@ -151,6 +230,15 @@ func (l *loaded) run(ctx context.Context, export string, input []byte) ([]byte, 
 	inst, err := l.pool.get(withStartTimeout(ctx, l.cfg.Limits.CallTimeout))
 	if err != nil {
 		var se *startError
+		var ce *compileError
+		var we *compileWaitError
+		if errors.As(err, &ce) {
+			l.fail(ctx, l.compileFailure(ce).Error())
+			return nil, st, &callError{&abi.Error{Code: abi.ErrUnavailable, Message: fmt.Sprintf("plugin %s could not be loaded: its code does not compile (the host log and `tzurot plugins list` say why)", l.cfg.Name)}, err}
+		}
+		if errors.As(err, &we) {
+			return nil, st, &callError{&abi.Error{Code: abi.ErrTimeout, Message: "the plugin was still starting (compiling) when the request gave up", Retryable: true}, err}
+		}
 		if errors.As(err, &se) && se.timedOut {
 			l.log.ErrorContext(ctx, "plugin instance did not start", "err", se)
 			return nil, st, &callError{&abi.Error{Code: abi.ErrInternal, Message: fmt.Sprintf("the plugin's start function did not finish within %s", se.limit)}, se}

@@ -69,13 +69,20 @@ var wasmMagic = []byte{0x00, 'a', 's', 'm'}
 // loader compiles and checks plugin entries, possibly several at once.
 // files caches .wasm contents (and their SHA-256) by path within one load,
 // so entries sharing a file read and hash it once; compiled caches the
-// compiled module of each file and memory limit, so they compile it once.
+// module of each file and memory limit, so they compile it once.
 type loader struct {
 	cache wazero.CompilationCache
 	keys  KeySource
 	log   *slog.Logger
 	// metrics is handed to each loaded plugin (nil: none).
 	metrics *metrics.Metrics
+	// descs keeps describe results between starts (nil: none, every entry
+	// is compiled and described at load).
+	descs *describeCache
+	// compiling counts compiles still running, for Host.Close; onCompile,
+	// when set, is told of each compile started (tests).
+	compiling *sync.WaitGroup
+	onCompile func(path string)
 
 	mu       sync.Mutex
 	files    map[string]*wasmFile
@@ -83,7 +90,7 @@ type loader struct {
 }
 
 func newLoader(cache wazero.CompilationCache, keys KeySource, log *slog.Logger) *loader {
-	return &loader{cache: cache, keys: keys, log: log,
+	return &loader{cache: cache, keys: keys, log: log, compiling: &sync.WaitGroup{},
 		files: make(map[string]*wasmFile), compiled: make(map[compileKey]*sharedCompiled)}
 }
 
@@ -102,16 +109,24 @@ type compileKey struct {
 	memoryMiB int
 }
 
-// sharedCompiled is a compiled module used by one or more entries; the
-// last entry to close closes it. An entry refused after compiling (its
-// describe did not pass) closes its use at once, so a module may close
-// while the load goes on: the next entry of the same file then compiles it
-// again (closed).
+// sharedCompiled is a module used by one or more entries, compiled on
+// first need: at load when the entry must be described, else by the first
+// call or Host.WarmUp, whichever comes first. The last entry to close
+// closes it. An entry refused after compiling (its describe did not pass)
+// closes its use at once, so a module may close while the load goes on:
+// the next entry of the same file then makes another (closed).
 type sharedCompiled struct {
+	start func()          // compiles; run once, by the first get
+	wg    *sync.WaitGroup // counts running compiles (Host.Close waits)
+
+	done     chan struct{} // closed when the compile has finished
 	compiled *extism.CompiledPlugin
-	mu       sync.Mutex
-	users    int
-	closed   bool
+	err      error // why it did not compile; set before done is closed
+
+	mu      sync.Mutex
+	users   int
+	closed  bool
+	started bool
 }
 
 // acquire adds a user, or reports false when the module is already closed.
@@ -128,26 +143,90 @@ func (c *sharedCompiled) acquire() bool {
 func (c *sharedCompiled) release() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.users--; c.users == 0 {
-		c.closed = true
-		_ = c.compiled.Close(context.Background())
+	if c.users--; c.users > 0 {
+		return
+	}
+	c.closed = true
+	if !c.started {
+		return
+	}
+	select {
+	case <-c.done:
+		if c.compiled != nil {
+			_ = c.compiled.Close(context.Background())
+		}
+	default:
+		// Still compiling (nobody waits for it any more): close it when done.
+		go func() {
+			<-c.done
+			if c.compiled != nil {
+				_ = c.compiled.Close(context.Background())
+			}
+		}()
 	}
 }
 
-// compile returns the compiled module for pc, compiling it on first use.
-// Why share it: wazero decodes and validates every function of a module on
-// each compile, even when the machine code comes from the on-disk cache,
-// and reads and checksums the cached code; for plugins/openai that was
-// most of a warm start, and it was paid once per entry (openai, openrouter
-// and a local server load the same file).
-func (ld *loader) compile(ctx context.Context, pc PluginConfig, data []byte) (*sharedCompiled, error) {
+// get returns the compiled module, starting its compile if nobody has,
+// and waits for it as long as ctx allows. A compile is never stopped by a
+// caller giving up: the next caller (or the warm-up) uses its result.
+func (c *sharedCompiled) get(ctx context.Context) (*extism.CompiledPlugin, error) {
+	select {
+	case <-c.done:
+	default:
+		c.mu.Lock()
+		closed, first := c.closed, !c.started
+		var start func()
+		if !closed && first {
+			c.started, start, c.start = true, c.start, nil
+			c.wg.Add(1)
+		}
+		c.mu.Unlock()
+		if closed {
+			return nil, errors.New("the plugin set was closed")
+		}
+		if start != nil {
+			go func() {
+				defer c.wg.Done()
+				start()
+			}()
+		}
+		select {
+		case <-c.done:
+		case <-ctx.Done():
+			return nil, &compileWaitError{ctx.Err()}
+		}
+	}
+	return c.compiled, c.err
+}
+
+// compileError is a module that did not compile; compileWaitError is a
+// caller that gave up waiting for its compile.
+type compileError struct{ err error }
+
+func (e *compileError) Error() string { return "its code does not compile: " + e.err.Error() }
+func (e *compileError) Unwrap() error { return e.err }
+
+type compileWaitError struct{ err error }
+
+func (e *compileWaitError) Error() string {
+	return "gave up waiting for the plugin to compile: " + e.err.Error()
+}
+func (e *compileWaitError) Unwrap() error { return e.err }
+
+// compile returns the module for pc, to be compiled on first need (see
+// sharedCompiled). Why share it: wazero decodes and validates every
+// function of a module on each compile, even when the machine code comes
+// from the on-disk cache, and reads and checksums the cached code; for
+// plugins/openai that was most of a warm start, and it was paid once per
+// entry (openai, openrouter and a local server load the same file).
+func (ld *loader) compile(pc PluginConfig, data []byte) *sharedCompiled {
 	key := compileKey{pc.Path, pc.Limits.MemoryMiB}
 	ld.mu.Lock()
+	defer ld.mu.Unlock()
 	if c, ok := ld.compiled[key]; ok && c.acquire() {
-		ld.mu.Unlock()
-		return c, nil
+		return c
 	}
-	ld.mu.Unlock()
+	c := &sharedCompiled{done: make(chan struct{}), users: 1, wg: ld.compiling}
 	manifest := extism.Manifest{
 		Wasm:    []extism.Wasm{extism.WasmData{Data: data}},
 		Timeout: uint64(pc.Limits.CallTimeout.Milliseconds()), // > 0, or a spinning guest is never stopped
@@ -158,21 +237,24 @@ func (ld *loader) compile(ctx context.Context, pc PluginConfig, data []byte) (*s
 		// instances cannot diverge.
 		Memory: &extism.ManifestMemory{MaxPages: uint32(pc.Limits.MemoryMiB) * 16, MaxHttpResponseBytes: -1, MaxVarBytes: 0},
 	}
-	rtc := wazero.NewRuntimeConfig().WithCompilationCache(ld.cache).WithCloseOnContextDone(true)
-	compiled, err := extism.NewCompiledPlugin(withOutputCap(ctx), manifest, extism.PluginConfig{EnableWasi: true, RuntimeConfig: rtc}, hostFunctions())
-	if err != nil {
-		return nil, err
+	cache, path, onCompile := ld.cache, pc.Path, ld.onCompile
+	c.start = func() {
+		defer close(c.done)
+		if onCompile != nil {
+			onCompile(path)
+		}
+		rtc := wazero.NewRuntimeConfig().WithCompilationCache(cache).WithCloseOnContextDone(true)
+		// Not the caller's context: a compile is shared and outlives the
+		// call that started it.
+		compiled, err := extism.NewCompiledPlugin(withOutputCap(context.Background()), manifest, extism.PluginConfig{EnableWasi: true, RuntimeConfig: rtc}, hostFunctions())
+		if err != nil {
+			c.err = &compileError{err}
+			return
+		}
+		c.compiled = compiled
 	}
-	ld.mu.Lock()
-	defer ld.mu.Unlock()
-	if c, ok := ld.compiled[key]; ok && c.acquire() {
-		// Two entries compiled it at once (Host.load avoids that): keep one.
-		_ = compiled.Close(context.Background())
-		return c, nil
-	}
-	c := &sharedCompiled{compiled: compiled, users: 1}
 	ld.compiled[key] = c
-	return c, nil
+	return c
 }
 
 // refusal is why a plugin entry was not loaded, in words for a self-hoster.
@@ -231,6 +313,7 @@ func (ld *loader) load(ctx context.Context, pc PluginConfig) (*loaded, error) {
 		keys:    ld.keys,
 		http:    newHTTPPolicy(pc),
 		metrics: ld.metrics,
+		warming: make(chan struct{}, 1),
 	}
 	ok := false
 	defer func() {
@@ -239,104 +322,187 @@ func (ld *loader) load(ctx context.Context, pc PluginConfig) (*loaded, error) {
 		}
 	}()
 
-	shared, err := ld.compile(ctx, pc, data)
-	if err != nil {
-		return nil, ld.refuse(pc.Name, "cannot compile %s: %v", pc.Path, err)
-	}
-	l.shared, l.compiled = shared, shared.compiled
-	l.pool = newPool(l.compiled, pc)
+	l.shared = ld.compile(pc, data)
+	l.pool = newPool(l.shared, pc)
 	l.pool.waited = func(d time.Duration) { ld.metrics.PoolWait(pc.Name, d) }
 
 	// Starting and describing share one bound: the plugin's call_timeout,
 	// at most probeTimeout. Each entry has its own, so a plugin whose start
 	// function never returns holds back no other plugin for longer.
-	limit := min(probeTimeout, pc.Limits.CallTimeout)
+	l.probeLimit = min(probeTimeout, pc.Limits.CallTimeout)
+	var (
+		out     []byte
+		exports []string
+		key     string
+		cached  bool
+	)
+	if ld.descs != nil {
+		key = ld.descs.key(pc, sumHex, l.probeLimit)
+		var rec describeRecord
+		if rec, cached = ld.descs.get(key, sumHex); cached {
+			// What this file said under this configuration last time: no
+			// compile, no instance (Host.WarmUp checks it again later).
+			out, exports = rec.Output, rec.Exports
+			if err := checkABIExports(exports); err != nil {
+				return nil, ld.refuse(pc.Name, "%v", err)
+			}
+		}
+	}
+	if !cached {
+		// Waited for whatever ctx says, as before compiles were shared: a
+		// compile is not stopped midway, and a start cancelled meanwhile is
+		// reported by the instance's start below, in its own words.
+		if _, err := l.shared.get(context.WithoutCancel(ctx)); err != nil {
+			return nil, ld.refuse(pc.Name, "%v", l.compileFailure(err))
+		}
+		if out, exports, err = l.probe(ctx); err != nil {
+			return nil, ld.refuse(pc.Name, "%v", err)
+		}
+		l.probed.Store(true)
+		if ld.descs != nil {
+			// Cached whatever the checks below decide: they run again on
+			// every load, against the plugins.toml of that day.
+			ld.descs.put(key, sumHex, out, exports)
+		}
+	}
+	l.describeOut, l.describeKey, l.descs = out, key, ld.descs
+	if err := l.checkDescribed(out, exports); err != nil {
+		return nil, ld.refuse(pc.Name, "%v", err)
+	}
+	if off := ungrantedOptional(pc, l.desc); len(off) > 0 {
+		ld.log.Info("plugin offers capabilities plugins.toml does not grant; they stay off",
+			"plugin", pc.Name, "capabilities", off)
+	}
+	ok = true
+	return l, nil
+}
+
+// compileFailure words why the module could not be had for a refusal.
+func (l *loaded) compileFailure(err error) error {
+	var ce *compileError
+	if errors.As(err, &ce) {
+		err = ce.err
+	}
+	return fmt.Errorf("cannot compile %s: %v", l.cfg.Path, err)
+}
+
+// checkABIExports checks that a module exports what every plugin of this
+// ABI must.
+func checkABIExports(exports []string) error {
+	if !slices.Contains(exports, abi.MarkerExport) {
+		return fmt.Errorf("it does not export %s, so it was not built for tzurot plugin ABI v%d", abi.MarkerExport, abi.Version)
+	}
+	if !slices.Contains(exports, abi.DescribeExport) {
+		return fmt.Errorf("it does not export %s", abi.DescribeExport)
+	}
+	return nil
+}
+
+// probe starts an instance of the compiled module, checks its exports and
+// runs describe, within l.probeLimit. The instance stays in the pool,
+// warm. The error is the reason for a refusal, in a self-hoster's words.
+func (l *loaded) probe(ctx context.Context) (out []byte, exports []string, err error) {
+	limit := l.probeLimit
+	// A free slot is taken even when ctx has ended (always so at load):
+	// the start below then says why in its own words.
+	select {
+	case l.pool.permits <- struct{}{}:
+	default:
+		select {
+		case l.pool.permits <- struct{}{}:
+		case <-ctx.Done():
+			return nil, nil, fmt.Errorf("start-up was cancelled: %w", ctx.Err())
+		}
+	}
 	inst, err := l.pool.newInstance(withStartTimeout(ctx, limit))
 	if err != nil {
+		<-l.pool.permits
 		var se *startError
-		if errors.As(err, &se) {
-			return nil, ld.refuse(pc.Name, "%v", se)
+		var ce *compileError
+		switch {
+		case errors.As(err, &se):
+			return nil, nil, se
+		case errors.As(err, &ce):
+			return nil, nil, l.compileFailure(ce)
+		case strings.Contains(err.Error(), "over limit"):
+			return nil, nil, fmt.Errorf("needs more memory at start than limits.memory_mib = %d allows (%v)", l.cfg.Limits.MemoryMiB, err)
 		}
-		msg := err.Error()
-		if strings.Contains(msg, "over limit") {
-			return nil, ld.refuse(pc.Name, "needs more memory at start than limits.memory_mib = %d allows (%v)", pc.Limits.MemoryMiB, err)
-		}
-		return nil, ld.refuse(pc.Name, "cannot start: %v (a plugin may only import functions of %s and Extism)", err, abi.HostNamespace)
+		return nil, nil, fmt.Errorf("cannot start: %v (a plugin may only import functions of %s and Extism)", err, abi.HostNamespace)
 	}
-	exports := inst.plugin.Module().ExportedFunctions()
-	if _, has := exports[abi.MarkerExport]; !has {
+	for name := range inst.plugin.Module().ExportedFunctions() {
+		exports = append(exports, name)
+	}
+	slices.Sort(exports)
+	if err := checkABIExports(exports); err != nil {
 		inst.close()
-		return nil, ld.refuse(pc.Name, "it does not export %s, so it was not built for tzurot plugin ABI v%d", abi.MarkerExport, abi.Version)
+		<-l.pool.permits
+		return nil, nil, err
 	}
-	if _, has := exports[abi.DescribeExport]; !has {
-		inst.close()
-		return nil, ld.refuse(pc.Name, "it does not export %s", abi.DescribeExport)
-	}
-	// A plugin that reads its input through the bulk path gets none in
-	// Extism's kernel memory (one copy and two kernel calls fewer).
-	_, l.bulkInput = exports[abi.BulkInputExport]
 	// The probe instance becomes the pool's first warm instance.
-	l.pool.permits <- struct{}{}
 	l.pool.put(inst, true)
 
 	pctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
-	out, _, err := l.run(pctx, abi.DescribeExport, nil)
+	out, _, err = l.run(pctx, abi.DescribeExport, nil)
 	if err != nil {
 		var se *startError
 		if errors.As(err, &se) {
 			if se.timedOut && ctx.Err() == nil {
 				se.limit = limit // the describe deadline is the one that fired
 			}
-			return nil, ld.refuse(pc.Name, "%v", se)
+			return nil, nil, se
 		}
 		if errors.Is(pctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
-			return nil, ld.refuse(pc.Name, "describe did not finish within %s", limit)
+			return nil, nil, fmt.Errorf("describe did not finish within %s", limit)
 		}
 		// The message is the plugin's own words: made printable, it cannot
 		// put escape sequences or a forged row into plugins list.
-		return nil, ld.refuse(pc.Name, "describe failed: %s", printable(err.Error()))
+		return nil, nil, fmt.Errorf("describe failed: %s", printable(err.Error()))
 	}
+	return out, exports, nil
+}
+
+// checkDescribed parses describe's output and checks it against the grant,
+// then compiles the schemas it declares; on success l holds the result.
+// It runs on a fresh describe and on a cached one alike.
+func (l *loaded) checkDescribed(out []byte, exports []string) error {
+	pc := l.cfg
 	var desc abi.Description
 	if err := json.Unmarshal(out, &desc); err != nil {
-		return nil, ld.refuse(pc.Name, "describe did not return a description: %v", err)
+		return fmt.Errorf("describe did not return a description: %v", err)
 	}
 	if err := checkDescription(pc, desc, exports); err != nil {
-		return nil, ld.refuse(pc.Name, "%v", err)
+		return err
 	}
 	if len(bytes.TrimSpace(desc.VoiceSchema)) > 0 {
 		// Compiled once here; every speak call and every saved voice config
 		// is checked against it (ValidateVoiceSettings).
 		s, err := paramschema.Compile(desc.VoiceSchema)
 		if err != nil {
-			return nil, ld.refuse(pc.Name, "its voice_schema is not a valid JSON Schema: %v", err)
+			return fmt.Errorf("its voice_schema is not a valid JSON Schema: %v", err)
 		}
 		l.voiceSchema = s
 	}
 	if err := l.compileToolsAndImages(&desc); err != nil {
-		return nil, ld.refuse(pc.Name, "%v", err)
+		return err
 	}
 	l.desc = desc
-	if off := ungrantedOptional(pc, desc); len(off) > 0 {
-		ld.log.Info("plugin offers capabilities plugins.toml does not grant; they stay off",
-			"plugin", pc.Name, "capabilities", off)
-	}
 	// Compiled once per load, refusing a schema that is not valid JSON
 	// Schema: the commands and the pipeline check every personality's
 	// parameters against these.
+	var err error
 	if l.rules, err = paramschema.CompileRules(desc.ParametersSchema, desc.ConstraintsSchema); err != nil {
-		return nil, ld.refuse(pc.Name, "%v", err)
+		return err
 	}
-	for name := range exports {
-		l.exports = append(l.exports, name)
-	}
-	slices.Sort(l.exports)
-	ok = true
-	return l, nil
+	// A plugin that reads its input through the bulk path gets none in
+	// Extism's kernel memory (one copy and two kernel calls fewer).
+	l.bulkInput = slices.Contains(exports, abi.BulkInputExport)
+	l.exports = exports
+	return nil
 }
 
 // checkDescription compares what a plugin asks for with what it is granted.
-func checkDescription(pc PluginConfig, d abi.Description, exports map[string]extism.FunctionDefinition) error {
+func checkDescription(pc PluginConfig, d abi.Description, exports []string) error {
 	if d.ABI > abi.Version {
 		return fmt.Errorf("it was built for plugin ABI v%d; this host speaks v%d: it needs a newer tzurot host", d.ABI, abi.Version)
 	}
@@ -358,7 +524,7 @@ func checkDescription(pc PluginConfig, d abi.Description, exports map[string]ext
 			return fmt.Errorf("it requests capability %q, which plugins.toml does not grant (capabilities = %q)", c, pc.Capabilities)
 		}
 		if exp, need := requiredExports[c]; need {
-			if _, has := exports[exp]; !has {
+			if !slices.Contains(exports, exp) {
 				return fmt.Errorf("it requests %q but does not export %s", c, exp)
 			}
 		}

@@ -63,6 +63,10 @@ func testHost(t testing.TB, toml string, keys KeySource) (*Host, *logBuffer) {
 	if err != nil {
 		t.Fatalf("NewHost: %v", err)
 	}
+	// As serve does after it is ready, but before the test goes on: every
+	// loaded plugin compiled, with one warm instance (tests count them).
+	// A failure shows in Status, which the tests read.
+	_ = h.WarmUp(context.Background())
 	t.Cleanup(func() {
 		if err := h.Close(context.Background()); err != nil {
 			t.Errorf("Close: %v", err)

@@ -4,8 +4,6 @@ import (
 	"context"
 	"sync"
 	"time"
-
-	extism "github.com/extism/go-sdk"
 )
 
 // pool bounds the live instances of one plugin entry: at most size exist
@@ -13,7 +11,8 @@ import (
 // call at a time (extism instances are not goroutine-safe) and is closed,
 // never reused, after any failure.
 type pool struct {
-	compiled *extism.CompiledPlugin
+	// mod is compiled on first need; a new instance waits for it.
+	mod *sharedCompiled
 	// config and timeout are the entry's: the compiled module may be shared
 	// with other entries of the same file, so each instance is given them.
 	config  map[string]string
@@ -28,20 +27,25 @@ type pool struct {
 	closed bool
 }
 
-func newPool(compiled *extism.CompiledPlugin, pc PluginConfig) *pool {
+func newPool(mod *sharedCompiled, pc PluginConfig) *pool {
 	return &pool{
-		compiled: compiled,
-		config:   pc.Config,
-		timeout:  pc.Limits.CallTimeout,
-		permits:  make(chan struct{}, pc.Limits.PoolSize),
-		idle:     make(chan *instance, pc.Limits.PoolSize),
+		mod:     mod,
+		config:  pc.Config,
+		timeout: pc.Limits.CallTimeout,
+		permits: make(chan struct{}, pc.Limits.PoolSize),
+		idle:    make(chan *instance, pc.Limits.PoolSize),
 	}
 }
 
 // newInstance starts an instance with this entry's config (what the
 // plugin's config_get reads) and call timeout.
+// The first one waits (as long as ctx allows) for the module to compile.
 func (p *pool) newInstance(ctx context.Context) (*instance, error) {
-	inst, err := newInstance(ctx, p.compiled)
+	compiled, err := p.mod.get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	inst, err := newInstance(ctx, compiled)
 	if err != nil {
 		return nil, err
 	}

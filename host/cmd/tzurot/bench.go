@@ -44,6 +44,8 @@ func bench(ctx context.Context, args []string, getenv func(string) string, stdou
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	memProfile := fs.String("memprofile", "", "write an allocation profile of the run to this file")
 	verbose := fs.Bool("v", false, "log warnings to stderr")
+	rate := fs.Float64("rate", 0, "inject this many messages per second (open loop; -concurrency still caps those in flight); 0: as fast as replies come back")
+	cold := fs.Bool("cold", false, "measure each user's and channel's first message too (by default one message per user and channel runs first, unmeasured, and is reported as first contacts)")
 	workers := fs.Int("workers", 0, "worker processes (serve --role worker, this binary) behind an in-process gateway; 0 runs the single-process path")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
@@ -59,7 +61,7 @@ func bench(ctx context.Context, args []string, getenv func(string) string, stdou
 		logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
 	opts := app.BenchOptions{Messages: *n, Concurrency: *conc, DatabaseURL: *dsn, PluginWasm: *wasm,
-		PluginPool: *pool, Users: *users, Channels: *channels, Logger: logger}
+		PluginPool: *pool, Users: *users, Channels: *channels, Logger: logger, Rate: *rate, Cold: *cold}
 	if *workers > 0 {
 		bin, err := os.Executable()
 		if err != nil {
@@ -114,7 +116,15 @@ func bench(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	ms := func(d time.Duration) string { return fmt.Sprintf("%.3f ms", float64(d.Microseconds())/1000) }
 	mib := func(b uint64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
-	fmt.Fprintf(stdout, "messages            %d (%d failed) on %d CPUs, concurrency %d\n", res.Messages, res.Failed, res.CPUs, *conc)
+	fmt.Fprintf(stdout, "messages            %d (%d failed) on %d CPUs, concurrency %d", res.Messages, res.Failed, res.CPUs, *conc)
+	if *rate > 0 {
+		fmt.Fprintf(stdout, ", injected at %.0f/s", *rate)
+	}
+	fmt.Fprintln(stdout)
+	if res.FirstContacts > 0 {
+		fmt.Fprintf(stdout, "first contacts      %d before the measured run (each user's and channel's first message), host overhead p50 %s  p99 %s\n",
+			res.FirstContacts, ms(res.FirstContactOverheadP50), ms(res.FirstContactOverheadP99))
+	}
 	fmt.Fprintf(stdout, "elapsed             %s\n", res.Elapsed.Round(time.Millisecond))
 	fmt.Fprintf(stdout, "replies/s           %.0f (posted, usage and message ids committed)\n", res.RepliesPerSecond)
 	fmt.Fprintf(stdout, "host overhead       p50 %s  p99 %s  (event -> webhook call, minus the plugin call)\n", ms(res.OverheadP50), ms(res.OverheadP99))

@@ -48,8 +48,16 @@ type BenchOptions struct {
 	Users, Channels int
 	// Logger receives warnings; nil discards.
 	Logger *slog.Logger
-	// Progress, when set, is called after each reply with the count so far.
+	// Progress, when set, is called after each measured reply with the
+	// count so far (not for the first contacts).
 	Progress func(done int)
+	// Rate, when above 0, injects messages at this many per second (open
+	// loop, Concurrency still caps those in flight) instead of as fast as
+	// replies come back: latency at a given share of peak throughput.
+	Rate float64
+	// Cold skips the first contacts: the measured messages include each
+	// user's and channel's first (user row, key, webhook creation).
+	Cold bool
 }
 
 // BenchResult is what a run measured.
@@ -68,6 +76,13 @@ type BenchResult struct {
 	// PluginCallP50 is the plugin call alone (wasm, the host's HTTP to the
 	// fake provider and back).
 	PluginCallP50, PluginCallP99 time.Duration
+	// FirstContacts is how many messages ran before the measured ones, one
+	// per user and channel (a user's first message writes their row and
+	// reads their key; a channel's first creates its webhook), and their
+	// host overhead: the measured run is the steady state of users and
+	// channels seen before (none with Cold).
+	FirstContacts                                    int
+	FirstContactOverheadP50, FirstContactOverheadP99 time.Duration
 	// Memory at the end of the run.
 	RSSBytes, PeakRSSBytes, HeapInuseBytes uint64
 	AllocBytesPerReply                     uint64
@@ -126,8 +141,12 @@ func Bench(ctx context.Context, opts BenchOptions) (BenchResult, error) {
 		stats     []chat.ReplyStats
 		toWebhook []time.Duration
 		failed    atomic.Int64
-		done      = make(chan struct{}, opts.Messages)
+		warm      = max(opts.Users, opts.Channels)
 	)
+	if opts.Cold {
+		warm = 0
+	}
+	done := make(chan struct{}, warm+opts.Messages)
 	cfg := Config{
 		DiscordToken: fake.Token, DatabaseURL: opts.DatabaseURL, PluginsFile: pluginsFile, Gateway: true,
 		Workers: opts.Concurrency * 2, DBMaxConns: 16, ShutdownTimeout: time.Minute,
@@ -169,10 +188,56 @@ func Bench(ctx context.Context, opts BenchOptions) (BenchResult, error) {
 		}
 	}
 
-	// Build every event first, so the measured loop only injects.
-	events, ids, err := w.messages(opts.Messages)
+	// Build every event first, so the measured loop only injects. The
+	// first warm messages reach every user and channel once.
+	events, ids, err := w.messages(warm + opts.Messages)
 	if err != nil {
 		return BenchResult{}, err
+	}
+	client := a.Bot.Client()
+	sem := make(chan struct{}, opts.Concurrency)
+	// drive injects events[from:to] (at opts.Rate when set) and waits for
+	// their replies.
+	drive := func(from, to int, rate float64, progress func(int)) error {
+		go func() {
+			t0 := time.Now()
+			for i := from; i < to; i++ {
+				if rate > 0 {
+					if d := time.Until(t0.Add(time.Duration(float64(i-from) / rate * float64(time.Second)))); d > 0 {
+						time.Sleep(d)
+					}
+				}
+				sem <- struct{}{}
+				mu.Lock()
+				injected[ids[i]] = time.Now()
+				mu.Unlock()
+				client.EventManager.HandleGatewayEvent(client.Gateway, gateway.EventTypeMessageCreate, i+2, events[i])
+			}
+		}()
+		for i := from; i < to; i++ {
+			select {
+			case <-done:
+				<-sem
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			if progress != nil {
+				progress(i - from + 1)
+			}
+		}
+		return nil
+	}
+	var firstContacts []time.Duration
+	if warm > 0 {
+		if err := drive(0, warm, 0, nil); err != nil {
+			return BenchResult{}, err
+		}
+		mu.Lock()
+		for _, s := range stats {
+			firstContacts = append(firstContacts, s.Overhead())
+		}
+		stats, toWebhook = nil, nil
+		mu.Unlock()
 	}
 
 	var machine Machine
@@ -192,28 +257,9 @@ func Bench(ctx context.Context, opts BenchOptions) (BenchResult, error) {
 	runtime.GC()
 	runtime.ReadMemStats(&before)
 	cpuBefore := processCPU()
-	client := a.Bot.Client()
-	sem := make(chan struct{}, opts.Concurrency)
 	start := time.Now()
-	go func() {
-		for i := range events {
-			sem <- struct{}{}
-			mu.Lock()
-			injected[ids[i]] = time.Now()
-			mu.Unlock()
-			client.EventManager.HandleGatewayEvent(client.Gateway, gateway.EventTypeMessageCreate, i+2, events[i])
-		}
-	}()
-	for i := range opts.Messages {
-		select {
-		case <-done:
-			<-sem
-		case <-ctx.Done():
-			return BenchResult{}, ctx.Err()
-		}
-		if opts.Progress != nil {
-			opts.Progress(i + 1)
-		}
+	if err := drive(warm, warm+opts.Messages, opts.Rate, opts.Progress); err != nil {
+		return BenchResult{}, err
 	}
 	elapsed := time.Since(start)
 	machine.ProcessCPU = processCPU() - cpuBefore
@@ -224,7 +270,8 @@ func Bench(ctx context.Context, opts BenchOptions) (BenchResult, error) {
 	machine.LoadAfter = loadAverage()
 	machine.CPUs = runtime.NumCPU()
 
-	res := BenchResult{Messages: opts.Messages, Failed: int(failed.Load()), Elapsed: elapsed, CPUs: runtime.GOMAXPROCS(0), Machine: machine}
+	res := BenchResult{Messages: opts.Messages, Failed: int(failed.Load()), Elapsed: elapsed, CPUs: runtime.GOMAXPROCS(0), Machine: machine,
+		FirstContacts: warm, FirstContactOverheadP50: percentile(firstContacts, 50), FirstContactOverheadP99: percentile(firstContacts, 99)}
 	res.RepliesPerSecond = float64(len(stats)) / elapsed.Seconds()
 	overhead := make([]time.Duration, 0, len(stats))
 	plugin := make([]time.Duration, 0, len(stats))
@@ -246,6 +293,9 @@ func Bench(ctx context.Context, opts BenchOptions) (BenchResult, error) {
 		Scan(&res.UsageRows, &res.MappedMessages); err != nil {
 		return res, fmt.Errorf("bench: count what was recorded: %w", err)
 	}
+	// The measured messages' rows: the first contacts' are there too.
+	res.UsageRows -= int64(warm)
+	res.MappedMessages -= int64(warm)
 	return res, nil
 }
 

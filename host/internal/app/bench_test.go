@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/tzurot-go/tzurot/host/internal/app"
 	"github.com/tzurot-go/tzurot/host/internal/pgtest"
@@ -22,6 +23,33 @@ func TestBenchRecordsEveryReply(t *testing.T) {
 	}
 	if res.RepliesPerSecond <= 0 || res.EventToWebhookP99 < res.EventToWebhookP50 || res.PluginCallP50 <= 0 {
 		t.Fatalf("measurements missing: %+v", res)
+	}
+	// One first contact per user (7 users cover the 3 channels), answered
+	// and recorded too, reported apart from the measured run.
+	if res.FirstContacts != 7 || res.FirstContactOverheadP50 <= 0 {
+		t.Fatalf("first contacts: %d, p50 %s; want 7 measured apart", res.FirstContacts, res.FirstContactOverheadP50)
+	}
+}
+
+// TestBenchAtAFixedRate: with Rate the messages are injected on a clock
+// (open loop) and every one is still answered and recorded; with Cold
+// there are no first contacts apart.
+func TestBenchAtAFixedRate(t *testing.T) {
+	res, err := app.Bench(context.Background(), app.BenchOptions{
+		Messages: 40, Concurrency: 8, DatabaseURL: pgtest.DSN(t), PluginWasm: openaiWasm, Users: 5, Channels: 2,
+		Rate: 400, Cold: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Failed != 0 || res.UsageRows != 40 || res.MappedMessages != 40 || res.FirstContacts != 0 {
+		t.Fatalf("%d failed, %d usage rows, %d message ids, %d first contacts; want 0, 40, 40, 0", res.Failed, res.UsageRows, res.MappedMessages, res.FirstContacts)
+	}
+	// 40 messages at 400/s cannot all be in before 97.5 ms: the clock, not
+	// the replies, paced them (a count of intervals, not a timing bound on
+	// the host).
+	if res.Elapsed < 97*time.Millisecond {
+		t.Fatalf("40 messages at 400/s took %s: the rate was not applied", res.Elapsed)
 	}
 }
 

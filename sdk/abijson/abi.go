@@ -6,60 +6,43 @@ import (
 	"github.com/tzurot-go/tzurot/sdk/abi"
 )
 
-// DecodeChatRequest returns what json.Unmarshal gives for data into a zero
-// abi.ChatRequest.
-func DecodeChatRequest(data []byte) (abi.ChatRequest, error) {
+// decodeOr parses data with parse, the fast path for one ABI type; on
+// anything parse does not handle exactly as encoding/json would, it answers
+// what json.Unmarshal gives for data into a zero T (value and error alike).
+func decodeOr[T any](data []byte, parse func(*decoder) T) (T, error) {
 	d := decoder{b: data}
-	v := d.chatRequest()
+	v := parse(&d)
 	d.end()
 	if !d.bad {
 		return v, nil
 	}
-	var w abi.ChatRequest
+	var w T
 	err := json.Unmarshal(data, &w)
 	return w, err
+}
+
+// DecodeChatRequest returns what json.Unmarshal gives for data into a zero
+// abi.ChatRequest.
+func DecodeChatRequest(data []byte) (abi.ChatRequest, error) {
+	return decodeOr(data, (*decoder).chatRequest)
 }
 
 // DecodeHTTPResponse returns what json.Unmarshal gives for data into a zero
 // abi.HTTPResponse.
 func DecodeHTTPResponse(data []byte) (abi.HTTPResponse, error) {
-	d := decoder{b: data}
-	v := d.httpResponse()
-	d.end()
-	if !d.bad {
-		return v, nil
-	}
-	var w abi.HTTPResponse
-	err := json.Unmarshal(data, &w)
-	return w, err
+	return decodeOr(data, (*decoder).httpResponse)
 }
 
 // DecodeStreamOpenResult returns what json.Unmarshal gives for data into a
 // zero abi.StreamOpenResult.
 func DecodeStreamOpenResult(data []byte) (abi.StreamOpenResult, error) {
-	d := decoder{b: data}
-	v := d.streamOpenResult()
-	d.end()
-	if !d.bad {
-		return v, nil
-	}
-	var w abi.StreamOpenResult
-	err := json.Unmarshal(data, &w)
-	return w, err
+	return decodeOr(data, (*decoder).streamOpenResult)
 }
 
 // DecodeStreamEvent returns what json.Unmarshal gives for data into a zero
 // abi.StreamEvent.
 func DecodeStreamEvent(data []byte) (abi.StreamEvent, error) {
-	d := decoder{b: data}
-	v := d.streamEvent()
-	d.end()
-	if !d.bad {
-		return v, nil
-	}
-	var w abi.StreamEvent
-	err := json.Unmarshal(data, &w)
-	return w, err
+	return decodeOr(data, (*decoder).streamEvent)
 }
 
 func (d *decoder) chatRequest() (v abi.ChatRequest) {

@@ -111,29 +111,13 @@ func AppendHTTPResponse(dst []byte, v *abi.HTTPResponse) []byte {
 // DecodeChatResponse returns what json.Unmarshal gives for data into a
 // zero abi.ChatResponse. Strings share memory with data.
 func DecodeChatResponse(data []byte) (abi.ChatResponse, error) {
-	d := decoder{b: data}
-	v := d.chatResponse()
-	d.end()
-	if !d.bad {
-		return v, nil
-	}
-	var w abi.ChatResponse
-	err := json.Unmarshal(data, &w)
-	return w, err
+	return decodeOr(data, (*decoder).chatResponse)
 }
 
 // DecodeHTTPRequest returns what json.Unmarshal gives for data into a zero
 // abi.HTTPRequest. Strings share memory with data.
 func DecodeHTTPRequest(data []byte) (abi.HTTPRequest, error) {
-	d := decoder{b: data}
-	v := d.httpRequest()
-	d.end()
-	if !d.bad {
-		return v, nil
-	}
-	var w abi.HTTPRequest
-	err := json.Unmarshal(data, &w)
-	return w, err
+	return decodeOr(data, (*decoder).httpRequest)
 }
 
 func (d *decoder) chatResponse() (v abi.ChatResponse) {

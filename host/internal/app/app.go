@@ -214,49 +214,51 @@ type App struct {
 	shutdownErr  error
 }
 
-// messageRelay and eventRelay let the bot be built, and its gateway
+// relay holds what the bot hands its events to, set once after the bot is
+// built: messageRelay and eventRelay let the bot be built, and its gateway
 // connect, before the pipeline and the commands that need its sender and
 // client exist. An event that arrives first waits (on a bot worker) until
-// start has set them, or has failed (then it is dropped).
-type messageRelay struct {
+// start has set them, or has failed (set to nil: then it is dropped).
+type relay[T any] struct {
 	ready chan struct{} // closed by set
 	once  sync.Once
-	h     discord.Handler
+	v     T
 }
 
-func newMessageRelay() *messageRelay { return &messageRelay{ready: make(chan struct{})} }
+func newRelay[T any]() relay[T] { return relay[T]{ready: make(chan struct{})} }
 
-func (r *messageRelay) set(h discord.Handler) {
-	r.once.Do(func() { r.h = h; close(r.ready) })
+func (r *relay[T]) set(v T) {
+	r.once.Do(func() { r.v = v; close(r.ready) })
 }
 
-func (r *messageRelay) HandleMessage(ctx context.Context, m message.Message) {
+// wait returns the value once it is set, or false when done closes first.
+func (r *relay[T]) wait(done <-chan struct{}) (T, bool) {
 	select {
 	case <-r.ready:
-	case <-ctx.Done():
-		return
+		return r.v, true
+	case <-done:
+		var zero T
+		return zero, false
 	}
-	if r.h != nil {
-		r.h.HandleMessage(ctx, m)
+}
+
+type messageRelay struct{ relay[discord.Handler] }
+
+func newMessageRelay() *messageRelay { return &messageRelay{newRelay[discord.Handler]()} }
+
+func (r *messageRelay) HandleMessage(ctx context.Context, m message.Message) {
+	if h, ok := r.wait(ctx.Done()); ok && h != nil {
+		h.HandleMessage(ctx, m)
 	}
 }
 
-type eventRelay struct {
-	ready chan struct{} // closed by set
-	once  sync.Once
-	l     bot.EventListener
-}
+type eventRelay struct{ relay[bot.EventListener] }
 
-func newEventRelay() *eventRelay { return &eventRelay{ready: make(chan struct{})} }
-
-func (r *eventRelay) set(l bot.EventListener) {
-	r.once.Do(func() { r.l = l; close(r.ready) })
-}
+func newEventRelay() *eventRelay { return &eventRelay{newRelay[bot.EventListener]()} }
 
 func (r *eventRelay) OnEvent(e bot.Event) {
-	<-r.ready
-	if r.l != nil {
-		r.l.OnEvent(e)
+	if l, _ := r.wait(nil); l != nil {
+		l.OnEvent(e)
 	}
 }
 

@@ -58,7 +58,7 @@ func doctorChecks() []doctorCheck {
 		{"masterkey", "APP_MASTER_KEY is 32 bytes in base64 or hex", checkMasterKey},
 		{"database", "PostgreSQL answers and its schema is migrated", checkDatabase},
 		{"names", "strings (name, display name, slug, alias) claimed by several personalities, or recorded for none", checkNamesDoctor},
-		{"memory", "memories are indexed by personality and text (migration 17, the btree_gin extension)", checkMemoryIndex},
+		{"memory", "memories are indexed by personality and word (migration 19)", checkMemoryIndex},
 		{"pgvector", "whether memory vector search runs in PostgreSQL's vector extension or in the host (never required)", checkPGVector},
 		{"plugins", "every plugins.toml entry: file, sha256, plugin ABI, grant; at least one chat plugin", checkPlugins},
 		{"discord", "the bot token (GET /users/@me), the Message Content intent, Manage Webhooks in each server", checkDiscord},
@@ -326,25 +326,44 @@ func checkNamesDoctor(d *doctorRun) {
 	}
 }
 
-// checkMemoryIndex reports whether migration 17 could build the
-// (personality, text) index: without btree_gin it kept the text-only one,
-// and a small personality's replies slow down beside a big one's memories.
+// checkMemoryIndex reports whether memory retrieval can find a
+// personality's matches without reading its other memories: the word-key
+// index of migration 19, valid, and the planner statistic that keeps its
+// one plan per statement on the per-personality recency index. Each can only
+// be lost by hand (a DROP, an interrupted REINDEX CONCURRENTLY, ALTER TABLE
+// ... RESET); retrieval still works without them, slower, so each is a
+// warning.
 func checkMemoryIndex(d *doctorRun) {
 	if d.pool == nil {
 		d.skip("memory", "needs the database ("+orNone(d.dbProblem)+")")
 		return
 	}
-	var indexed bool
-	if err := d.pool.QueryRow(d.ctx, `SELECT to_regclass('personality_memories_search_idx') IS NOT NULL`).Scan(&indexed); err != nil {
+	var (
+		valid     *bool // NULL: no such index
+		nDistinct bool
+	)
+	err := d.pool.QueryRow(d.ctx, `
+SELECT (SELECT i.indisvalid FROM pg_index i WHERE i.indexrelid = to_regclass('personality_memories_keys_idx')),
+       coalesce((SELECT 'n_distinct=1000' = ANY (a.attoptions) FROM pg_attribute a
+                 WHERE a.attrelid = to_regclass('personality_memories') AND a.attname = 'personality_id'), false)`).Scan(&valid, &nDistinct)
+	if err != nil {
 		d.fail("memory", "cannot read the memory indexes: "+pgCause(err), "")
 		return
 	}
-	if indexed {
-		d.ok("memory", "memories are indexed by personality and text")
-		return
+	const again = "`tzurot migrate down -to 18 -yes` then `tzurot migrate up` (migration 19 holds no data)"
+	switch {
+	case valid == nil:
+		d.warn("memory", "memories have no word index (personality_memories_keys_idx): each reply's memory search reads every memory of the personality that shares a word with the conversation, and other personalities' too",
+			"`tzurot migrate up`; if it says the schema is up to date: "+again)
+	case !*valid:
+		d.warn("memory", "the memory word index personality_memories_keys_idx is invalid (an interrupted rebuild): PostgreSQL does not use it",
+			"as the database owner: REINDEX INDEX personality_memories_keys_idx")
+	case !nDistinct:
+		d.warn("memory", "personality_memories.personality_id lost its planner statistic (n_distinct): retrieval's plan may walk every personality's newest memories",
+			"as the database owner: ALTER TABLE personality_memories ALTER COLUMN personality_id SET (n_distinct = 1000); ANALYZE personality_memories; or "+again)
+	default:
+		d.ok("memory", "memories are indexed by personality and word")
 	}
-	d.warn("memory", "memories are indexed by text only (the btree_gin extension was missing or not allowed when migration 17 ran): replies of a personality with few memories slow down when another has many",
-		"install PostgreSQL's contrib modules (Debian and Ubuntu: part of the postgresql package; RDS and Cloud SQL: built in), then `tzurot migrate down -to 16 -yes` and `tzurot migrate up` as the database owner: migrations 17 and later hold no data of their own (docs/schema.md)")
 }
 
 // checkPGVector reports where memory vector search runs: PostgreSQL's

@@ -100,7 +100,7 @@ func TestDoctorAllChecksPass(t *testing.T) {
 	}
 	wantLines(t, out,
 		"ok    env ", "ok    masterkey  32 bytes", "ok    database   PostgreSQL at 127.0.0.1:5432 answers, schema current",
-		"ok    names", "ok    memory     memories are indexed by personality and text", "ok    pgvector   memory vector search is off (TZUROT_EMBED_PLUGIN is not set", "ok    plugins    echo: echo 1.0.0 (ABI v1), granted llm.chat, llm.validate_key",
+		"ok    names", "ok    memory     memories are indexed by personality and word", "ok    pgvector   memory vector search is off (TZUROT_EMBED_PLUGIN is not set", "ok    plugins    echo: echo 1.0.0 (ABI v1), granted llm.chat, llm.validate_key",
 		"ok    discord    token valid: bot Tzurot", "ok    discord    Message Content intent enabled",
 		"ok    discord    Manage Webhooks in all 1 server(s)", "ok    dns        1 provider host name(s) resolve")
 	if strings.Contains(out, "FAIL") || strings.Contains(out, s.fake.Token) || strings.Contains(out, s.env["APP_MASTER_KEY"]) {
@@ -174,18 +174,37 @@ func TestDoctorReportsEachProblemWithAFix(t *testing.T) {
 		"FAIL  discord    no Manage Webhooks in 1 of 2 server(s): Guild 800000000000000002 (800000000000000002)", "Manage Webhooks (Server Settings")
 }
 
-// A database where migration 17 could not create btree_gin keeps the
-// text-only memory index: doctor warns and says how to get the fast one.
-func TestDoctorWarnsWithoutTheMemorySearchIndex(t *testing.T) {
+// A database that lost the memory word index, or retrieval's planner
+// statistic, gets a warning with the way back.
+func TestDoctorWarnsWithoutTheMemoryIndex(t *testing.T) {
 	s := newDoctorSetup(t)
 	pool := pgtest.Pool(t, s.env["DATABASE_URL"])
-	if _, err := pool.Exec(context.Background(), `CREATE INDEX personality_memories_tsv_idx ON personality_memories USING gin (tsv);
-		DROP INDEX personality_memories_search_idx`); err != nil {
+	ctx := context.Background()
+	if _, err := pool.Exec(ctx, `ALTER TABLE personality_memories ALTER COLUMN personality_id RESET (n_distinct)`); err != nil {
 		t.Fatal(err)
 	}
 	out, err := s.run(t, "database", "memory")
 	if err != nil {
 		t.Fatalf("a warning is not a failure: %v\n%s", err, out)
 	}
-	wantLines(t, out, "WARN  memory     memories are indexed by text only", "btree_gin", "tzurot migrate down -to 16 -yes")
+	wantLines(t, out, "WARN  memory     personality_memories.personality_id lost its planner statistic", "SET (n_distinct = 1000)")
+
+	// What an interrupted REINDEX CONCURRENTLY leaves behind.
+	if _, err := pool.Exec(ctx, `UPDATE pg_index SET indisvalid = false WHERE indexrelid = 'personality_memories_keys_idx'::regclass`); err != nil {
+		t.Fatal(err)
+	}
+	out, err = s.run(t, "database", "memory")
+	if err != nil {
+		t.Fatalf("a warning is not a failure: %v\n%s", err, out)
+	}
+	wantLines(t, out, "WARN  memory     the memory word index personality_memories_keys_idx is invalid", "REINDEX INDEX personality_memories_keys_idx")
+
+	if _, err := pool.Exec(ctx, `DROP INDEX personality_memories_keys_idx`); err != nil {
+		t.Fatal(err)
+	}
+	out, err = s.run(t, "database", "memory")
+	if err != nil {
+		t.Fatalf("a warning is not a failure: %v\n%s", err, out)
+	}
+	wantLines(t, out, "WARN  memory     memories have no word index", "tzurot migrate down -to 18 -yes")
 }

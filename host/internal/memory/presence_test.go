@@ -13,7 +13,8 @@ import (
 	"github.com/tzurot-go/tzurot/host/internal/store"
 )
 
-// statementCounter counts the statements a pool sends.
+// statementCounter counts what a pool sends: each statement, and each
+// batch once (retrieval is one batch: its plan setting and its statement).
 type statementCounter struct{ n atomic.Int64 }
 
 func (c *statementCounter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
@@ -21,6 +22,13 @@ func (c *statementCounter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ p
 	return ctx
 }
 func (c *statementCounter) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+
+func (c *statementCounter) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
+	c.n.Add(1)
+	return ctx
+}
+func (c *statementCounter) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {}
+func (c *statementCounter) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData)     {}
 
 // presenceWorld is a memory.Store with a Presence fed by a real
 // cache.Listener, on a pool whose statements are counted, beside the

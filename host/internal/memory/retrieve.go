@@ -120,6 +120,11 @@ WITH pers AS (
            -- personality's language alone (half the terms). Rows indexed
            -- with 'simple' still rank, by the words no stemmer changed.
            websearch_to_tsquery(p.memory_language::regconfig, @words::text) AS rankq,
+           -- The index keys of the same words (migration 19): the
+           -- personality's id before each lexeme, in 'simple' and in the
+           -- personality's language, as tsq has them.
+           tzurot_memory_keys(@personality::bigint,
+               to_tsvector('simple', @terms::text) || to_tsvector(p.memory_language::regconfig, @terms::text)) AS keys,
            -- Whether there is anything at all to find (Presence).
            (EXISTS (SELECT 1 FROM personality_memories x WHERE x.personality_id = p.id)
             OR EXISTS (SELECT 1 FROM personality_stories x WHERE x.personality_id = p.id)
@@ -131,11 +136,15 @@ WITH pers AS (
 cand AS (
     SELECT m.id, m.content, m.importance, m.tsv, coalesce(m.remembered_at, m.created_at) AS at
     FROM personality_memories m, pers
-    -- The personality as the parameter, not pers.id: then the generic plan
-    -- can take both conditions to personality_memories_search_idx
-    -- (personality_id, tsv), and a personality with few memories never
-    -- reads another's matches.
-    WHERE m.personality_id = @personality::bigint AND m.tsv @@ pers.tsq AND ` + visibleScanSQL + `
+    -- "has one of the words", asked of personality_memories_keys_idx
+    -- (migration 19), whose keys carry the personality: only this
+    -- personality's matches are read, and a personality with few memories
+    -- never reads another's. Same rows as m.tsv @@ pers.tsq AND
+    -- m.personality_id = @personality, which is not written out: the
+    -- planner would AND the keys with a personality_id index, which for a
+    -- big personality lists all of its memories.
+    WHERE tzurot_memory_keys(m.personality_id, m.tsv) && pers.keys
+      AND ` + visibleScanSQL + `
     LIMIT ` + fmtInt(candidateCap) + `
 ),
 matched AS (
@@ -150,10 +159,13 @@ matched AS (
 recent AS (
     SELECT m.id, m.content, coalesce(m.remembered_at, m.created_at) AS at
     FROM personality_memories m
-    -- visibleScanSQL (see there) also keeps the generic plan on
-    -- personality_memories_recent_idx, personality first: with VisibleSQL
-    -- it walked the all-personalities recency index and, for a personality
-    -- with no memories, the whole table.
+    -- The generic plan must walk personality_memories_recent_idx
+    -- (personality first), never the all-personalities recency index, which
+    -- for a personality with no memories means the whole table. Hence
+    -- visibleScanSQL (see there), and migration 19's statistic: planned
+    -- for any personality, the planner assumed each holds as many memories
+    -- as PostgreSQL's sample saw per personality, all of them where one
+    -- personality holds most.
     WHERE m.personality_id = @personality::bigint AND ` + visibleScanSQL + `
     ORDER BY coalesce(m.remembered_at, m.created_at) DESC, m.id DESC
     LIMIT ` + fmtInt(maxRecent) + `
@@ -263,10 +275,26 @@ func (s *Store) retrieveSQL(ctx context.Context, q Query) (Blocks, error) {
 		guild = q.GuildID
 	}
 	token := s.presence.begin()
-	rows, err := s.pool.Query(ctx, retrieveSQL, pgx.NamedArgs{
+	// One round trip, one implicit transaction: the SET LOCAL lasts for this
+	// statement only. It makes PostgreSQL run retrieval with the plan it
+	// made once for the connection (a generic plan) instead of planning the
+	// statement again on every call, which its cost estimates chose on a
+	// large personality: planning these CTEs took longer than running them
+	// (~1 ms of 2.6 at p50; docs/performance.md, "Memory retrieval"). The
+	// statement is written so that the generic plan reads one
+	// personality's rows (TestRetrievalStaysInItsPersonality).
+	batch := &pgx.Batch{}
+	batch.Queue(`SET LOCAL plan_cache_mode = force_generic_plan`)
+	batch.Queue(retrieveSQL, pgx.NamedArgs{
 		"personality": q.PersonalityID, "user": q.UserID, "is_dm": q.IsDM, "guild": guild,
-		"words": words, "keytext": keyText,
+		"words": words, "terms": strings.ReplaceAll(words, " or ", " "), "keytext": keyText,
 	})
+	br := s.pool.SendBatch(ctx, batch)
+	defer br.Close()
+	if _, err := br.Exec(); err != nil {
+		return Blocks{}, fmt.Errorf("retrieve memories: %w", err)
+	}
+	rows, err := br.Query()
 	if err != nil {
 		return Blocks{}, fmt.Errorf("retrieve memories: %w", err)
 	}

@@ -557,6 +557,10 @@ func (a *App) startMemory(cfg Config, plugins *plugin.Config, logger *slog.Logge
 		go func() { defer a.background.Done(); a.Embeddings.Run(bg) }()
 	}
 	a.Memory = memory.New(a.pool, vs).WithPresence(a.presence)
+	// The words most of a personality's memories share, left out of the
+	// search (memory/commonwords.go), read from PostgreSQL's statistics.
+	a.background.Add(1)
+	go func() { defer a.background.Done(); a.Memory.RunCommonWords(bg, logger) }()
 	if mc.Formation {
 		fc := former.Config{Idle: mc.Idle, DefaultProvider: cfg.Chat.DefaultProvider, DefaultModel: cfg.Chat.DefaultModel,
 			Fallback: cfg.Chat.Fallback}

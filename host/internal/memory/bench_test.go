@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -44,7 +45,9 @@ FROM generate_series(1, 100000) g`, pers, user, other)
 		VALUES ($1, 'tzurot', 'Alice once flew in a zeppelin over the lake.', ARRAY[$2::bigint], true, 'summary', now() - interval '400 days')`, pers, user); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := pool.Exec(ctx, `ANALYZE personality_memories`); err != nil {
+	// VACUUM as well: autovacuum would otherwise start on the new rows in
+	// the middle of a benchmark, and a long-running table is vacuumed.
+	if _, err := pool.Exec(ctx, `VACUUM ANALYZE personality_memories`); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -73,6 +76,17 @@ func conversation(i int) string {
 		i%2000, (i*7)%2000, (i*13)%2000, (i*31)%2000)
 }
 
+// wordy is the worst case of the search: 24 distinct vocabulary words
+// (the most it uses), each in about 600 of the memories.
+func wordy(i int) string {
+	var sb strings.Builder
+	sb.WriteString("Alice:")
+	for k := 0; k < 24; k++ {
+		fmt.Fprintf(&sb, " w%d", (i*37+k*83)%2000)
+	}
+	return sb.String()
+}
+
 // TestHundredThousandMemories: retrieval over 100k memories of one
 // personality finds the one memory that matches, respects privacy, and
 // its plan reads the GIN index.
@@ -95,6 +109,53 @@ func TestHundredThousandMemories(t *testing.T) {
 	}
 	if has(b.Memories, "zeppelin") {
 		t.Fatal("a DM memory was used in a guild")
+	}
+
+	// A word only one memory has is found beside words that thousands
+	// have: the needle is the newest row of the table, after the 1,200
+	// memories with w5 or w35.
+	b, err = mem.Retrieve(ctx, memory.Query{PersonalityID: pers, UserID: alice, IsDM: true, Text: "Alice: w5 and w35, and the zeppelin?", Budget: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !has(b.Memories, "zeppelin") {
+		t.Fatalf("the one memory with a rare word is not among %d memories found beside common words", len(b.Memories))
+	}
+
+	// Every memory of the fixture has the word "memory": searching for it
+	// would list all 100,000 of them. Once the statistics are read, the
+	// search leaves it out; what it finds then comes from the other words,
+	// and a conversation with only common words gets the latest memories.
+	matchedOnly := func(text string) []memory.Memory {
+		b, err := mem.Retrieve(ctx, memory.Query{PersonalityID: pers, UserID: alice, IsDM: true, Text: text, Budget: 100000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m []memory.Memory
+		for _, x := range b.Memories {
+			if x.Score > 0 { // the latest memories have no score
+				m = append(m, x)
+			}
+		}
+		return m
+	}
+	if len(matchedOnly("memory")) == 0 {
+		t.Fatal(`before the statistics are read, "memory" finds nothing`)
+	}
+	if err := mem.RefreshCommonWords(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := matchedOnly("memory"); len(got) != 0 {
+		t.Errorf(`"memory" is in every memory, yet the search still looked for it: %d matches, first %q`, len(got), got[0].Content)
+	}
+	got := matchedOnly("memory w5")
+	if len(got) == 0 {
+		t.Fatal(`"memory w5" found nothing`)
+	}
+	for _, m := range got {
+		if !strings.Contains(m.Content+" ", "w5 ") {
+			t.Fatalf(`"memory w5" found %q, which has no w5: the common word was searched`, m.Content)
+		}
 	}
 
 	// The plan a long-running host uses (a generic one) finds the matches
@@ -154,7 +215,7 @@ func genericPlan(t testing.TB, pool *pgxpool.Pool, q memory.Query) string {
 	}
 	words := memory.SearchWords(q.Text, 24)
 	sql, args, err := pgx.NamedArgs{"personality": q.PersonalityID, "user": q.UserID, "is_dm": q.IsDM, "guild": guild,
-		"words": words, "terms": strings.ReplaceAll(words, " or ", " "), "keytext": q.Text}.RewriteQuery(ctx, conn.Conn(), memory.RetrieveSQL, nil)
+		"words": words, "terms": strings.ReplaceAll(words, " or ", " "), "keytext": q.Text, "common": []string{}}.RewriteQuery(ctx, conn.Conn(), memory.RetrieveSQL, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,23 +241,34 @@ func genericPlan(t testing.TB, pool *pgxpool.Pool, q memory.Query) string {
 
 // BenchmarkRetrieve100k: one Retrieve (the whole statement: memories,
 // knowledge, persona, examples) over 100,000 memories of one personality,
-// full text only. Reports p50 and p99 of the calls. docs/performance.md.
+// full text only; dm-24-words is a conversation with 24 vocabulary words,
+// dm-common-word one that also has a word every memory has (searched for
+// only with TZUROT_BENCH_ALL_WORDS=1). Reports p50 and p99 of the calls.
+// docs/performance.md.
 //
 //	go test -run '^$' -bench BenchmarkRetrieve100k -benchtime 2000x ./host/internal/memory/
 func BenchmarkRetrieve100k(b *testing.B) {
 	mem, _, pers, alice := hundredKFixture(b)
 	ctx := context.Background()
+	// As serve does: "memory", in every memory, is then left out.
+	if os.Getenv("TZUROT_BENCH_ALL_WORDS") == "" {
+		if err := mem.RefreshCommonWords(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
 	for _, c := range []struct {
 		name  string
 		dm    bool
 		guild string
-	}{{"dm", true, ""}, {"guild", false, "500000000000000001"}} {
+		text  func(int) string
+	}{{"dm", true, "", conversation}, {"guild", false, "500000000000000001", conversation}, {"dm-24-words", true, "", wordy},
+		{"dm-common-word", true, "", func(i int) string { return conversation(i) + " memory" }}} {
 		b.Run(c.name, func(b *testing.B) {
 			times := make([]time.Duration, 0, b.N)
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				start := time.Now()
-				if _, err := mem.Retrieve(ctx, memory.Query{PersonalityID: pers, UserID: alice, IsDM: c.dm, GuildID: c.guild, Text: conversation(i), Budget: 1000}); err != nil {
+				if _, err := mem.Retrieve(ctx, memory.Query{PersonalityID: pers, UserID: alice, IsDM: c.dm, GuildID: c.guild, Text: c.text(i), Budget: 1000}); err != nil {
 					b.Fatal(err)
 				}
 				times = append(times, time.Since(start))

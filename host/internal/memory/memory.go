@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -120,6 +121,9 @@ type Store struct {
 	// presence, when set, lets Retrieve skip personalities and users with
 	// nothing to find (presence.go).
 	presence *Presence
+	// common holds the words the search leaves out, per personality
+	// (commonwords.go).
+	common atomic.Pointer[map[int64][]string]
 }
 
 // New returns a Store on pool. vs may be nil: full-text search only.

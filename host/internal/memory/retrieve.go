@@ -99,8 +99,12 @@ const (
 	maxKeyText = 4000
 	// candidateCap bounds the rows the full-text ranking reads: a word
 	// found in most of 100k memories must not cost a ranking of all of
-	// them. The GIN index yields the capped set; ranking picks from it.
+	// them. It is shared between the search's words (index keys), each
+	// taking at least minPerWord of its matches: a word only a few
+	// memories have is always searched whole. Ranking picks from the
+	// union.
 	candidateCap = 200
+	minPerWord   = 8
 )
 
 // retrieveSQL is retrieval's one statement. Rows are (kind, id, a, b,
@@ -122,9 +126,11 @@ WITH pers AS (
            websearch_to_tsquery(p.memory_language::regconfig, @words::text) AS rankq,
            -- The index keys of the same words (migration 19): the
            -- personality's id before each lexeme, in 'simple' and in the
-           -- personality's language, as tsq has them.
-           tzurot_memory_keys(@personality::bigint,
-               to_tsvector('simple', @terms::text) || to_tsvector(p.memory_language::regconfig, @terms::text)) AS keys,
+           -- personality's language, as tsq has them; without the words
+           -- most of its memories have (commonwords.go).
+           array(SELECT k FROM unnest(tzurot_memory_keys(@personality::bigint,
+                     to_tsvector('simple', @terms::text) || to_tsvector(p.memory_language::regconfig, @terms::text))) k
+                 WHERE k <> ALL (@common::text[])) AS keys,
            -- Whether there is anything at all to find (Presence).
            (EXISTS (SELECT 1 FROM personality_memories x WHERE x.personality_id = p.id)
             OR EXISTS (SELECT 1 FROM personality_stories x WHERE x.personality_id = p.id)
@@ -134,18 +140,27 @@ WITH pers AS (
     FROM personalities p WHERE p.id = @personality::bigint
 ),
 cand AS (
-    SELECT m.id, m.content, m.importance, m.tsv, coalesce(m.remembered_at, m.created_at) AS at
-    FROM personality_memories m, pers
-    -- "has one of the words", asked of personality_memories_keys_idx
-    -- (migration 19), whose keys carry the personality: only this
-    -- personality's matches are read, and a personality with few memories
-    -- never reads another's. Same rows as m.tsv @@ pers.tsq AND
-    -- m.personality_id = @personality, which is not written out: the
-    -- planner would AND the keys with a personality_id index, which for a
-    -- big personality lists all of its memories.
-    WHERE tzurot_memory_keys(m.personality_id, m.tsv) && pers.keys
-      AND ` + visibleScanSQL + `
-    LIMIT ` + fmtInt(candidateCap) + `
+    -- Each word's own matches, up to its share of candidateCap (see
+    -- there): a word that only a few memories have is always searched
+    -- whole, however many memories the conversation's common words match
+    -- (capping the matches of all the words together kept whichever came
+    -- first in the table, mostly the oldest).
+    SELECT DISTINCT ON (c.id) c.id, c.content, c.importance, c.tsv, c.at
+    FROM pers, unnest(pers.keys) AS w(key),
+    LATERAL (
+        SELECT m.id, m.content, m.importance, m.tsv, coalesce(m.remembered_at, m.created_at) AS at
+        FROM personality_memories m
+        -- Asked of personality_memories_keys_idx (migration 19), whose keys
+        -- carry the personality: only this personality's matches are read,
+        -- and a personality with few memories never reads another's. The
+        -- same rows as m.tsv @@ the word AND m.personality_id =
+        -- @personality, which is not written out: the planner would AND the
+        -- keys with a personality_id index, which for a big personality
+        -- lists all of its memories.
+        WHERE tzurot_memory_keys(m.personality_id, m.tsv) && ARRAY[w.key]
+          AND ` + visibleScanSQL + `
+        LIMIT greatest(` + fmtInt(minPerWord) + `, ` + fmtInt(candidateCap) + ` / cardinality(pers.keys))
+    ) c
 ),
 matched AS (
     SELECT c.id, c.content, c.at,
@@ -288,6 +303,8 @@ func (s *Store) retrieveSQL(ctx context.Context, q Query) (Blocks, error) {
 	batch.Queue(retrieveSQL, pgx.NamedArgs{
 		"personality": q.PersonalityID, "user": q.UserID, "is_dm": q.IsDM, "guild": guild,
 		"words": words, "terms": strings.ReplaceAll(words, " or ", " "), "keytext": keyText,
+		// Never nil: NULL would leave out every word.
+		"common": append([]string{}, s.commonWords(q.PersonalityID)...),
 	})
 	br := s.pool.SendBatch(ctx, batch)
 	defer br.Close()

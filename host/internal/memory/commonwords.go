@@ -23,9 +23,10 @@ import (
 // How many memories have a word comes from PostgreSQL's own statistics:
 // ANALYZE (autovacuum runs it) samples the word keys of
 // personality_memories_keys_idx (migration 19) and keeps the most common
-// ones with their frequencies in pg_stats. The Store reads them at start
-// and every CommonWordsEvery; reading them per reply would cost a
-// millisecond.
+// ones with their frequencies in pg_stats (the table's 1,000 most common
+// keys at the default statistics target; docs/operations.md says how to
+// keep more). The Store reads them at start and every CommonWordsEvery;
+// reading them per reply would cost a millisecond.
 
 // CommonWordMemories is how many of a personality's memories a word may be
 // in and still be searched for (listing 2,000 index entries costs about

@@ -159,7 +159,7 @@ cand AS (
         -- lists all of its memories.
         WHERE tzurot_memory_keys(m.personality_id, m.tsv) && ARRAY[w.key]
           AND ` + visibleScanSQL + `
-        LIMIT greatest(` + fmtInt(minPerWord) + `, ` + fmtInt(candidateCap) + ` / cardinality(pers.keys))
+        LIMIT greatest(` + fmtInt(minPerWord) + `, ` + fmtInt(candidateCap) + ` / nullif(cardinality(pers.keys), 0))
     ) c
 ),
 matched AS (

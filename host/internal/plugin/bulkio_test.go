@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -103,6 +104,39 @@ pool_size = 1
 		want := fmt.Sprintf("extism=0 bulk=%d %s", len(in), in)
 		if err != nil || string(got) != want {
 			t.Fatalf("call %d: %.60q…, %v; want %.60q…", i, got, err, want)
+		}
+	}
+}
+
+// TestOneCodeUnderManyPathsCompilesSafely: entries loading copies of the
+// same .wasm from different paths (a packaged plugin and a self-hoster's
+// copy, say) are compiled at the same moment at load. wazero's engine,
+// shared through the compilation cache, hands those compiles one compiled
+// module and sets its listeners without a lock; under -race (make test)
+// this test fails when the loader lets them run together.
+func TestOneCodeUnderManyPathsCompilesSafely(t *testing.T) {
+	data, err := os.ReadFile(wasmPath("echo"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	var conf strings.Builder
+	names := []string{"c1", "c2", "c3", "c4"}
+	for _, name := range names {
+		path := filepath.Join(dir, name+".wasm")
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		entry := strings.Replace(echoEntry(name, fmt.Sprintf("[plugins.%s.config]\nwho = \"entry %s\"", name, name)), "{echo}", path, 1)
+		conf.WriteString(entry)
+	}
+	// A cache of its own: the compiles cannot be skipped.
+	conf.WriteString(fmt.Sprintf("\n[runtime]\ncache_dir = %q\n", t.TempDir()))
+	h, _ := testHost(t, conf.String(), nil)
+	for _, name := range names {
+		out, err := h.Call(context.Background(), name, "config", []byte("who"))
+		if err != nil || string(out) != "entry "+name {
+			t.Errorf("%s reads config who = %q, %v", name, out, err)
 		}
 	}
 }

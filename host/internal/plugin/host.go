@@ -57,6 +57,7 @@ type Host struct {
 	log       *slog.Logger
 	keys      KeySource
 	cache     wazero.CompilationCache
+	sameCode  codeLocks // for every loader on cache (see codeLocks)
 	maxSpeech int64
 	maxImage  int64
 	metrics   *metrics.Metrics
@@ -214,6 +215,7 @@ func NewHost(ctx context.Context, opts Options) (*Host, error) {
 func (h *Host) load(ctx context.Context, cfg *Config) *pluginSet {
 	ld := newLoader(h.cache, h.keys, h.log)
 	ld.metrics, ld.descs, ld.compiling, ld.onCompile = h.metrics, h.descs, &h.compiling, h.onCompile
+	ld.sameCode = &h.sameCode
 	names := cfg.Names()
 	status := make([]PluginStatus, len(names))
 	plugins := make([]*loaded, len(names))

@@ -87,11 +87,40 @@ type loader struct {
 	mu       sync.Mutex
 	files    map[string]*wasmFile
 	compiled map[compileKey]*sharedCompiled
+	// sameCode serialises compiles of the same bytes; the Host's, so a
+	// reload's compiles wait for the last set's too.
+	sameCode *codeLocks
+}
+
+// codeLocks serialises the compiles of one module's bytes (by SHA-256)
+// under different paths or limits. The runtimes share the compilation
+// cache's engine, which hands concurrent compiles of the same bytes the
+// same compiled module and then sets its function listeners without a
+// lock (a data race in wazero v1.12.0's wazevo engine, CompileModule).
+// The second compile finds the code compiled; different modules still
+// compile in parallel.
+type codeLocks struct {
+	mu    sync.Mutex
+	bySum map[string]*sync.Mutex
+}
+
+func (c *codeLocks) of(sum string) *sync.Mutex {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.bySum == nil {
+		c.bySum = make(map[string]*sync.Mutex)
+	}
+	l := c.bySum[sum]
+	if l == nil {
+		l = &sync.Mutex{}
+		c.bySum[sum] = l
+	}
+	return l
 }
 
 func newLoader(cache wazero.CompilationCache, keys KeySource, log *slog.Logger) *loader {
 	return &loader{cache: cache, keys: keys, log: log, compiling: &sync.WaitGroup{},
-		files: make(map[string]*wasmFile), compiled: make(map[compileKey]*sharedCompiled)}
+		files: make(map[string]*wasmFile), compiled: make(map[compileKey]*sharedCompiled), sameCode: &codeLocks{}}
 }
 
 // wasmFile is a plugin file's bytes and their SHA-256 (hex).
@@ -219,13 +248,14 @@ func (e *compileWaitError) Unwrap() error { return e.err }
 // from the on-disk cache, and reads and checksums the cached code; for
 // plugins/openai that was most of a warm start, and it was paid once per
 // entry (openai, openrouter and a local server load the same file).
-func (ld *loader) compile(pc PluginConfig, data []byte) *sharedCompiled {
+func (ld *loader) compile(pc PluginConfig, data []byte, sum string) *sharedCompiled {
 	key := compileKey{pc.Path, pc.Limits.MemoryMiB}
 	ld.mu.Lock()
 	defer ld.mu.Unlock()
 	if c, ok := ld.compiled[key]; ok && c.acquire() {
 		return c
 	}
+	same := ld.sameCode.of(sum)
 	c := &sharedCompiled{done: make(chan struct{}), users: 1, wg: ld.compiling}
 	manifest := extism.Manifest{
 		Wasm:    []extism.Wasm{extism.WasmData{Data: data}},
@@ -244,6 +274,8 @@ func (ld *loader) compile(pc PluginConfig, data []byte) *sharedCompiled {
 			onCompile(path)
 		}
 		rtc := wazero.NewRuntimeConfig().WithCompilationCache(cache).WithCloseOnContextDone(true)
+		same.Lock() // see codeLocks
+		defer same.Unlock()
 		// Not the caller's context: a compile is shared and outlives the
 		// call that started it.
 		compiled, err := extism.NewCompiledPlugin(withOutputCap(context.Background()), manifest, extism.PluginConfig{EnableWasi: true, RuntimeConfig: rtc}, hostFunctions())
@@ -322,7 +354,7 @@ func (ld *loader) load(ctx context.Context, pc PluginConfig) (*loaded, error) {
 		}
 	}()
 
-	l.shared = ld.compile(pc, data)
+	l.shared = ld.compile(pc, data, sumHex)
 	l.pool = newPool(l.shared, pc)
 	l.pool.waited = func(d time.Duration) { ld.metrics.PoolWait(pc.Name, d) }
 

@@ -294,8 +294,8 @@ func (s *Store) retrieveSQL(ctx context.Context, q Query) (Blocks, error) {
 	// statement only. It makes PostgreSQL run retrieval with the plan it
 	// made once for the connection (a generic plan) instead of planning the
 	// statement again on every call, which its cost estimates chose on a
-	// large personality: planning these CTEs took longer than running them
-	// (~1 ms of 2.6 at p50; docs/performance.md, "Memory retrieval"). The
+	// large personality: planning these CTEs cost ~1 ms of the 2.6 ms a
+	// call took at p50 (docs/performance.md, "Memory retrieval"). The
 	// statement is written so that the generic plan reads one
 	// personality's rows (TestRetrievalStaysInItsPersonality).
 	batch := &pgx.Batch{}

@@ -353,7 +353,7 @@ SELECT (SELECT i.indisvalid FROM pg_index i WHERE i.indexrelid = to_regclass('pe
 	const again = "`tzurot migrate down -to 18 -yes` then `tzurot migrate up` (migration 19 holds no data)"
 	switch {
 	case valid == nil:
-		d.warn("memory", "memories have no word index (personality_memories_keys_idx): each reply's memory search reads every memory of the personality that shares a word with the conversation, and other personalities' too",
+		d.warn("memory", "memories have no word index (personality_memories_keys_idx): each reply's memory search reads every memory in the database",
 			"`tzurot migrate up`; if it says the schema is up to date: "+again)
 	case !*valid:
 		d.warn("memory", "the memory word index personality_memories_keys_idx is invalid (an interrupted rebuild): PostgreSQL does not use it",

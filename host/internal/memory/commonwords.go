@@ -95,10 +95,14 @@ func (s *Store) RunCommonWords(ctx context.Context, log *slog.Logger) {
 	}
 }
 
-// commonWords returns the keys the search leaves out for personality id.
+// commonWords returns the keys the search leaves out for personality id,
+// never nil: the statement takes it as a text[], and NULL would leave out
+// every word.
 func (s *Store) commonWords(id int64) []string {
 	if m := s.common.Load(); m != nil {
-		return (*m)[id]
+		if w := (*m)[id]; w != nil {
+			return w
+		}
 	}
-	return nil
+	return []string{}
 }

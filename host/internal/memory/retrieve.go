@@ -303,8 +303,7 @@ func (s *Store) retrieveSQL(ctx context.Context, q Query) (Blocks, error) {
 	batch.Queue(retrieveSQL, pgx.NamedArgs{
 		"personality": q.PersonalityID, "user": q.UserID, "is_dm": q.IsDM, "guild": guild,
 		"words": words, "terms": strings.ReplaceAll(words, " or ", " "), "keytext": keyText,
-		// Never nil: NULL would leave out every word.
-		"common": append([]string{}, s.commonWords(q.PersonalityID)...),
+		"common": s.commonWords(q.PersonalityID),
 	})
 	br := s.pool.SendBatch(ctx, batch)
 	defer br.Close()
